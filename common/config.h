@@ -1,0 +1,67 @@
+/* config: one table of keys per program (name, type, default, flags, bounds, help), filled
+ * from `--config FILE` then the environment (which wins); validates and prints itself. */
+#ifndef TMPROV_CONFIG_H
+#define TMPROV_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+enum cfg_type {
+	CFG_STRING,
+	CFG_INT,  /* decimal integer within [min, max] */
+	CFG_MS,   /* duration: "250ms", "5s", "2m", "1h" or a bare number of ms; within [min, max] */
+	CFG_BOOL, /* true/false/1/0/yes/no/on/off */
+	CFG_ENUM, /* one of choices, "a|b|c" */
+	CFG_LISTEN, /* host:port or [v6]:port */
+	CFG_URL,    /* http:// or https:// URL */
+};
+
+enum { CFG_REQUIRED = 1, CFG_SECRET = 2 };
+
+struct cfg_key {
+	const char *name; /* environment variable, e.g. "TMPROV_TM_URL" */
+	enum cfg_type type;
+	const char *def; /* default as text, NULL for none */
+	int flags;       /* CFG_REQUIRED | CFG_SECRET */
+	long min, max;   /* CFG_INT, CFG_MS (ms); both 0: unbounded */
+	const char *choices; /* CFG_ENUM */
+	const char *help;
+};
+
+#define CFG_KEYS_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+struct cfg;
+
+/* A configuration is built from one or more key tables: one per program and one per common
+ * module that needs settings (the TM client, the database, Kafka). */
+struct cfg *cfg_new(void);
+int cfg_add_keys(struct cfg *c, const struct cfg_key *keys, size_t n);
+void cfg_free(struct cfg *c);
+
+/* Reads FILE (KEY=value lines, '#' comments) if not NULL, then the environment, then checks
+ * every value. On error returns -1 with a message naming the key in err. */
+int cfg_load(struct cfg *c, const char *file, char *err, size_t errlen);
+
+/* Sets one value as if it came from the environment (for tests and command-line flags). */
+int cfg_set(struct cfg *c, const char *name, const char *value, char *err, size_t errlen);
+
+/* Typed readers. The key must be in one of the tables; asking for an unknown key aborts, since
+ * that is a programming error. Strings are NULL when unset and no default. */
+const char *cfg_str(const struct cfg *c, const char *name);
+long cfg_int(const struct cfg *c, const char *name); /* CFG_INT and CFG_MS (ms) */
+int cfg_bool(const struct cfg *c, const char *name);
+
+/* NAME=value lines, alphabetical, secrets shown as "********" when set. */
+void cfg_print(const struct cfg *c, FILE *out);
+/* Markdown table of the keys (for the README). */
+void cfg_print_doc(const struct cfg *c, FILE *out);
+
+/* Common start-up: handles `--config FILE`, `--print-config` and `--help-config` in argv
+ * (removing them), loads, and on --print-config prints and exits 0. On a configuration
+ * error prints it to stderr and exits 2. Returns the argument count left. */
+int cfg_from_args(struct cfg *c, int argc, char **argv);
+
+/* Parses a duration as CFG_MS does; returns 0 or -1. */
+int cfg_parse_ms(const char *s, long *out);
+
+#endif

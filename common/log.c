@@ -1,0 +1,109 @@
+/* log: structured logging, one JSON object per line on stderr.
+ * A line is formatted whole in a local buffer and written with one write(2). */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOG_LINE_MAX 4096
+
+static const char *log_program = "tmprov";
+static enum log_level log_min = LOG_INFO;
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+void
+log_init(const char *program, enum log_level level)
+{
+	log_program = program;
+	log_min = level;
+}
+
+int
+log_level_parse(const char *name, enum log_level *out)
+{
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+		if (strcmp(name, level_names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Appends s to buf as the inside of a JSON string; returns the new length. */
+static size_t
+json_escape(char *buf, size_t len, size_t cap, const char *s)
+{
+	for (; *s && len + 7 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			buf[len++] = '\\';
+			buf[len++] = (char)c;
+		} else if (c == '\n') {
+			buf[len++] = '\\';
+			buf[len++] = 'n';
+		} else if (c < 0x20) {
+			len += (size_t)snprintf(buf + len, cap - len, "\\u%04x", c);
+		} else {
+			buf[len++] = (char)c;
+		}
+	}
+	return len;
+}
+
+static void
+log_vwrite(enum log_level level, const char *fmt, va_list ap)
+{
+	char msg[LOG_LINE_MAX / 2], line[LOG_LINE_MAX], ts[32];
+	struct timeval tv;
+	struct tm tm;
+	size_t len;
+
+	if (level < log_min)
+		return;
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	len = (size_t)snprintf(line, sizeof(line),
+			       "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"program\":\"%s\","
+			       "\"pid\":%ld,\"msg\":\"",
+			       ts, (long)tv.tv_usec / 1000, level_names[level], log_program,
+			       (long)getpid());
+	len = json_escape(line, len, sizeof(line) - 3, msg);
+	line[len++] = '"';
+	line[len++] = '}';
+	line[len++] = '\n';
+	if (write(STDERR_FILENO, line, len) < 0)
+		return; /* nowhere left to report it */
+}
+
+#define LOG_FN(name, level)                                                                        \
+	void name(const char *fmt, ...)                                                            \
+	{                                                                                          \
+		va_list ap;                                                                        \
+		va_start(ap, fmt);                                                                 \
+		log_vwrite(level, fmt, ap);                                                        \
+		va_end(ap);                                                                        \
+	}
+
+LOG_FN(log_debug, LOG_DEBUG)
+LOG_FN(log_info, LOG_INFO)
+LOG_FN(log_warn, LOG_WARN)
+LOG_FN(log_error, LOG_ERROR)
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_ERROR, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
