@@ -97,6 +97,9 @@ xmlw_text(struct xmlw *w, const char *value)
 		case '\'':
 			put(w, "&apos;", 6);
 			break;
+		case '\r': /* a literal CR would be read back as LF (XML 1.0 §2.11) */
+			put(w, "&#13;", 5);
+			break;
 		default:
 			if (xml_char_ok(cp))
 				put(w, (const char *)s, n);
