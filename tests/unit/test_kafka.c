@@ -750,6 +750,48 @@ test_devkafka_bad_flag(void **state)
 	assert_non_null(strstr(err, "status 2"));
 }
 
+/* Runs bin/tmprov-devkafka with args; returns its exit status and what it printed in out. */
+static int
+devkafka_run(const char *args, char *out, size_t outlen)
+{
+	const char *bin = getenv("TMPROV_TEST_BIN");
+	char cmd[1024];
+	size_t n;
+	FILE *f;
+	int status;
+
+	if (!bin)
+		fail_msg("TMPROV_TEST_BIN is not set");
+	snprintf(cmd, sizeof(cmd), "'%s/tmprov-devkafka' %s 2>/dev/null", bin, args);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	n = fread(out, 1, outlen - 1, f);
+	out[n] = '\0';
+	status = pclose(f);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static void
+test_devkafka_print_config_and_help(void **state)
+{
+	char out[4096];
+
+	(void)state;
+	setenv("TMPROV_DEVKAFKA_BROKERS", "2", 1);
+	assert_int_equal(
+	    devkafka_run("--print-config --partitions 7 --topic a --topic=b", out, sizeof(out)), 0);
+	unsetenv("TMPROV_DEVKAFKA_BROKERS");
+	assert_non_null(strstr(out, "TMPROV_DEVKAFKA_PARTITIONS=7\n")); /* flag */
+	assert_non_null(strstr(out, "TMPROV_DEVKAFKA_BROKERS=2\n"));	/* environment */
+	assert_non_null(strstr(out, "TMPROV_TOPIC_COMMANDS=tm.commands\n"));
+	assert_non_null(strstr(out, "# topics created: a b\n"));
+	assert_int_equal(devkafka_run("--help", out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "--bootstrap-file"));
+	assert_int_equal(devkafka_run("--no-such-flag", out, sizeof(out)), 2);
+	assert_int_equal(devkafka_run("--partitions", out, sizeof(out)), 2);
+}
+
 static void
 test_shared_broker_has_topics(void **state)
 {
@@ -783,6 +825,7 @@ main(void)
 	    cmocka_unit_test(test_devkafka_partitions_and_file),
 	    cmocka_unit_test(test_devkafka_defaults_brokers_sigint),
 	    cmocka_unit_test(test_devkafka_bad_flag),
+	    cmocka_unit_test(test_devkafka_print_config_and_help),
 	    cmocka_unit_test(test_shared_broker_has_topics),
 	};
 
