@@ -8,10 +8,10 @@
 
 enum cfg_type {
 	CFG_STRING,
-	CFG_INT,  /* decimal integer within [min, max] */
-	CFG_MS,   /* duration: "250ms", "5s", "2m", "1h" or a bare number of ms; within [min, max] */
-	CFG_BOOL, /* true/false/1/0/yes/no/on/off */
-	CFG_ENUM, /* one of choices, "a|b|c" */
+	CFG_INT, /* decimal integer within [min, max] */
+	CFG_MS,	 /* duration: "250ms", "5s", "2m", "1h" or a bare number of ms; within [min, max] */
+	CFG_BOOL,   /* true/false/1/0/yes/no/on/off */
+	CFG_ENUM,   /* one of choices, "a|b|c" */
 	CFG_LISTEN, /* host:port or [v6]:port */
 	CFG_URL,    /* http:// or https:// URL */
 };
@@ -21,9 +21,9 @@ enum { CFG_REQUIRED = 1, CFG_SECRET = 2 };
 struct cfg_key {
 	const char *name; /* environment variable, e.g. "TMPROV_TM_URL" */
 	enum cfg_type type;
-	const char *def; /* default as text, NULL for none */
-	int flags;       /* CFG_REQUIRED | CFG_SECRET */
-	long min, max;   /* CFG_INT, CFG_MS (ms); both 0: unbounded */
+	const char *def;     /* default as text, NULL for none */
+	int flags;	     /* CFG_REQUIRED | CFG_SECRET */
+	long min, max;	     /* CFG_INT, CFG_MS (ms); both 0: unbounded */
 	const char *choices; /* CFG_ENUM */
 	const char *help;
 };

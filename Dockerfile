@@ -1,0 +1,19 @@
+# Multi-stage build of the tmprov programs on Debian bookworm.
+FROM debian:bookworm AS build
+RUN apt-get update && apt-get install -y --no-install-recommends \
+      build-essential pkg-config git librdkafka-dev libcurl4-openssl-dev libjansson-dev \
+      libxml2-dev libpq-dev libmicrohttpd-dev libsodium-dev \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+RUN make all && make install PREFIX=/opt/tmprov
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends \
+      librdkafka1 libcurl4 libjansson4 libxml2 libpq5 libmicrohttpd12 libsodium23 ca-certificates curl \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --no-create-home tmprov
+COPY --from=build /opt/tmprov /opt/tmprov
+ENV PATH=/opt/tmprov/bin:$PATH \
+    TMPROV_MIGRATIONS_DIR=/opt/tmprov/share/tmprov/migrations
+USER tmprov

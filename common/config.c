@@ -1,0 +1,458 @@
+/* config: key tables filled from `--config FILE` then the environment, validated up front so
+ * that a bad value fails at start-up naming its key, and printed with secrets masked. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CFG_MAX_KEYS	   128
+#define CFG_LINE_MAX	   4096
+#define CFG_FILE_MAX_LINES 10000
+
+struct cfg_entry {
+	const struct cfg_key *key;
+	char *value; /* NULL: unset and no default */
+	long num;    /* parsed CFG_INT/CFG_MS/CFG_BOOL */
+};
+
+struct cfg {
+	struct cfg_entry entries[CFG_MAX_KEYS];
+	size_t n;
+};
+
+struct cfg *
+cfg_new(void)
+{
+	return calloc(1, sizeof(struct cfg));
+}
+
+void
+cfg_free(struct cfg *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		free(c->entries[i].value);
+	free(c);
+}
+
+static struct cfg_entry *
+cfg_find(const struct cfg *c, const char *name)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		if (strcmp(c->entries[i].key->name, name) == 0)
+			return (struct cfg_entry *)&c->entries[i];
+	}
+	return NULL;
+}
+
+static int
+entry_assign(struct cfg_entry *e, const char *value)
+{
+	char *copy = NULL;
+
+	if (value != NULL && (copy = strdup(value)) == NULL)
+		return -1;
+	free(e->value);
+	e->value = copy;
+	return 0;
+}
+
+int
+cfg_add_keys(struct cfg *c, const struct cfg_key *keys, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		/* Two modules may share a key (e.g. the partner id); the first table wins. */
+		if (cfg_find(c, keys[i].name) != NULL)
+			continue;
+		if (c->n == CFG_MAX_KEYS)
+			return -1;
+		c->entries[c->n].key = &keys[i];
+		if (entry_assign(&c->entries[c->n], keys[i].def) != 0)
+			return -1;
+		c->n++;
+	}
+	return 0;
+}
+
+int
+cfg_parse_ms(const char *s, long *out)
+{
+	static const struct {
+		const char *suffix;
+		long mult;
+	} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"", 1}};
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (end == s || errno != 0 || v < 0 || !isdigit((unsigned char)*s))
+		return -1;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].suffix) == 0) {
+			if (v > __LONG_MAX__ / units[i].mult)
+				return -1;
+			*out = v * units[i].mult;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int
+parse_bool(const char *s, long *out)
+{
+	static const char *const yes[] = {"true", "1", "yes", "on"};
+	static const char *const no[] = {"false", "0", "no", "off"};
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = 1;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int
+enum_has(const char *choices, const char *s)
+{
+	size_t len = strlen(s);
+	const char *p = choices;
+
+	while (len > 0 && p != NULL) {
+		if (strncmp(p, s, len) == 0 && (p[len] == '|' || p[len] == '\0'))
+			return 1;
+		p = strchr(p, '|');
+		if (p != NULL)
+			p++;
+	}
+	return 0;
+}
+
+static int
+parse_listen(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	char *end;
+	long port;
+
+	if (colon == NULL || colon == s)
+		return -1;
+	if (s[0] == '[' && colon[-1] != ']')
+		return -1;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	return (*end != '\0' || end == colon + 1 || errno != 0 || port < 0 || port > 65535) ? -1
+											    : 0;
+}
+
+static int
+parse_url(const char *s)
+{
+	const char *rest;
+
+	if (strncmp(s, "http://", 7) == 0)
+		rest = s + 7;
+	else if (strncmp(s, "https://", 8) == 0)
+		rest = s + 8;
+	else
+		return -1;
+	if (*rest == '\0' || *rest == '/')
+		return -1;
+	for (; *rest; rest++) {
+		if (isspace((unsigned char)*rest) || iscntrl((unsigned char)*rest))
+			return -1;
+	}
+	return 0;
+}
+
+/* Checks e's value against its type and bounds and caches the number. */
+static int
+entry_check(struct cfg_entry *e, char *err, size_t errlen)
+{
+	const struct cfg_key *k = e->key;
+	const char *v = e->value;
+	char *end;
+
+	if (v == NULL) {
+		if (k->flags & CFG_REQUIRED) {
+			snprintf(err, errlen, "%s: required but not set (%s)", k->name, k->help);
+			return -1;
+		}
+		return 0;
+	}
+	switch (k->type) {
+	case CFG_STRING:
+		return 0;
+	case CFG_INT:
+		errno = 0;
+		e->num = strtol(v, &end, 10);
+		if (*v == '\0' || *end != '\0' || errno != 0) {
+			snprintf(err, errlen, "%s: \"%s\" is not an integer", k->name, v);
+			return -1;
+		}
+		break;
+	case CFG_MS:
+		if (cfg_parse_ms(v, &e->num) != 0) {
+			snprintf(err, errlen,
+				 "%s: \"%s\" is not a duration (e.g. 250ms, 5s, 2m, 1h)", k->name,
+				 v);
+			return -1;
+		}
+		break;
+	case CFG_BOOL:
+		if (parse_bool(v, &e->num) != 0) {
+			snprintf(err, errlen, "%s: \"%s\" is not a boolean (true/false)", k->name,
+				 v);
+			return -1;
+		}
+		return 0;
+	case CFG_ENUM:
+		if (!enum_has(k->choices, v)) {
+			snprintf(err, errlen, "%s: \"%s\" is not one of %s", k->name, v,
+				 k->choices);
+			return -1;
+		}
+		return 0;
+	case CFG_LISTEN:
+		if (parse_listen(v) != 0) {
+			snprintf(err, errlen, "%s: \"%s\" is not host:port", k->name, v);
+			return -1;
+		}
+		return 0;
+	case CFG_URL:
+		if (parse_url(v) != 0) {
+			snprintf(err, errlen, "%s: \"%s\" is not an http(s) URL", k->name, v);
+			return -1;
+		}
+		return 0;
+	}
+	if ((k->min != 0 || k->max != 0) && (e->num < k->min || e->num > k->max)) {
+		snprintf(err, errlen, "%s: %s is out of range [%ld, %ld]%s", k->name, v, k->min,
+			 k->max, k->type == CFG_MS ? " ms" : "");
+		return -1;
+	}
+	return 0;
+}
+
+int
+cfg_set(struct cfg *c, const char *name, const char *value, char *err, size_t errlen)
+{
+	struct cfg_entry *e = cfg_find(c, name);
+
+	if (e == NULL) {
+		snprintf(err, errlen, "%s: unknown setting", name);
+		return -1;
+	}
+	if (entry_assign(e, value) != 0) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		return -1;
+	}
+	return entry_check(e, err, errlen);
+}
+
+static char *
+trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+/* Reads KEY=value lines. Unknown keys are errors: a typo must not pass silently. */
+static int
+cfg_read_file(struct cfg *c, const char *file, char *err, size_t errlen)
+{
+	char line[CFG_LINE_MAX];
+	FILE *f;
+	int lineno = 0, rc = -1;
+
+	if ((f = fopen(file, "r")) == NULL) {
+		snprintf(err, errlen, "--config %s: %s", file, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *s, *eq;
+		struct cfg_entry *e;
+
+		if (++lineno > CFG_FILE_MAX_LINES || (strchr(line, '\n') == NULL && !feof(f))) {
+			snprintf(err, errlen, "%s:%d: line or file too long", file, lineno);
+			goto out;
+		}
+		s = trim(line);
+		if (*s == '\0' || *s == '#')
+			continue;
+		if ((eq = strchr(s, '=')) == NULL) {
+			snprintf(err, errlen, "%s:%d: expected KEY=value", file, lineno);
+			goto out;
+		}
+		*eq = '\0';
+		if ((e = cfg_find(c, trim(s))) == NULL) {
+			snprintf(err, errlen, "%s:%d: %s: unknown setting", file, lineno, trim(s));
+			goto out;
+		}
+		if (entry_assign(e, trim(eq + 1)) != 0) {
+			snprintf(err, errlen, "%s:%d: out of memory", file, lineno);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	fclose(f);
+	return rc;
+}
+
+int
+cfg_load(struct cfg *c, const char *file, char *err, size_t errlen)
+{
+	if (file != NULL && cfg_read_file(c, file, err, errlen) != 0)
+		return -1;
+	for (size_t i = 0; i < c->n; i++) {
+		const char *env = getenv(c->entries[i].key->name);
+
+		if (env != NULL && entry_assign(&c->entries[i], env) != 0) {
+			snprintf(err, errlen, "%s: out of memory", c->entries[i].key->name);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		if (entry_check(&c->entries[i], err, errlen) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static const struct cfg_entry *
+cfg_get(const struct cfg *c, const char *name)
+{
+	const struct cfg_entry *e = cfg_find(c, name);
+
+	if (e == NULL) {
+		fprintf(stderr, "config: no such key %s (programming error)\n", name);
+		abort();
+	}
+	return e;
+}
+
+const char *
+cfg_str(const struct cfg *c, const char *name)
+{
+	return cfg_get(c, name)->value;
+}
+
+long
+cfg_int(const struct cfg *c, const char *name)
+{
+	return cfg_get(c, name)->num;
+}
+
+int
+cfg_bool(const struct cfg *c, const char *name)
+{
+	return cfg_get(c, name)->num != 0;
+}
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	const struct cfg_entry *const *x = a, *const *y = b;
+
+	return strcmp((*x)->key->name, (*y)->key->name);
+}
+
+/* Fills sorted[] with pointers to c's entries in name order. */
+static void
+cfg_sorted(const struct cfg *c, const struct cfg_entry **sorted)
+{
+	for (size_t i = 0; i < c->n; i++)
+		sorted[i] = &c->entries[i];
+	qsort(sorted, c->n, sizeof(sorted[0]), entry_cmp);
+}
+
+void
+cfg_print(const struct cfg *c, FILE *out)
+{
+	const struct cfg_entry *sorted[CFG_MAX_KEYS];
+
+	cfg_sorted(c, sorted);
+	for (size_t i = 0; i < c->n; i++) {
+		const struct cfg_entry *e = sorted[i];
+		const char *v = e->value == NULL ? "" : e->value;
+
+		if ((e->key->flags & CFG_SECRET) && e->value != NULL && *e->value != '\0')
+			v = "********";
+		fprintf(out, "%s=%s\n", e->key->name, v);
+	}
+}
+
+void
+cfg_print_doc(const struct cfg *c, FILE *out)
+{
+	const struct cfg_entry *sorted[CFG_MAX_KEYS];
+
+	cfg_sorted(c, sorted);
+	fprintf(out, "| variable | meaning | default |\n|---|---|---|\n");
+	for (size_t i = 0; i < c->n; i++) {
+		const struct cfg_key *k = sorted[i]->key;
+
+		const char *def = k->def ? k->def : (k->flags & CFG_REQUIRED ? "required" : "none");
+
+		fprintf(out, "| %s | %s%s%s%s | %s%s%s |\n", k->name, k->help,
+			k->type == CFG_ENUM ? " One of " : "",
+			k->type == CFG_ENUM ? k->choices : "",
+			k->flags & CFG_SECRET ? " (secret)" : "", k->def ? "`" : "", def,
+			k->def ? "`" : "");
+	}
+}
+
+int
+cfg_from_args(struct cfg *c, int argc, char **argv)
+{
+	const char *file = NULL;
+	char err[512];
+	int print = 0, doc = 0, kept = 1;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0) {
+			if (i + 1 == argc) {
+				fprintf(stderr, "%s: --config needs a FILE\n", argv[0]);
+				exit(2);
+			}
+			file = argv[++i];
+		} else if (strncmp(argv[i], "--config=", 9) == 0)
+			file = argv[i] + 9;
+		else if (strcmp(argv[i], "--print-config") == 0)
+			print = 1;
+		else if (strcmp(argv[i], "--help-config") == 0)
+			doc = 1;
+		else
+			argv[kept++] = argv[i];
+	}
+	argv[kept] = NULL;
+	if (doc) {
+		cfg_print_doc(c, stdout);
+		exit(0);
+	}
+	if (cfg_load(c, file, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: configuration error: %s\n", argv[0], err);
+		exit(2);
+	}
+	if (print) {
+		cfg_print(c, stdout);
+		exit(0);
+	}
+	return kept;
+}

@@ -1,0 +1,235 @@
+/* Tests for common/config: file + environment precedence, typed parsing, bounds, errors that
+ * name the key, secret masking in --print-config output. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+static const struct cfg_key keys[] = {
+	{"T_URL", CFG_URL, NULL, CFG_REQUIRED, 0, 0, NULL, "base URL"},
+	{"T_NAME", CFG_STRING, "dflt", 0, 0, 0, NULL, "a name"},
+	{"T_COUNT", CFG_INT, "64", 0, 1, 1024, NULL, "a count"},
+	{"T_WAIT", CFG_MS, "5s", 0, 10, 600000, NULL, "a duration"},
+	{"T_FLAG", CFG_BOOL, "false", 0, 0, 0, NULL, "a flag"},
+	{"T_MODE", CFG_ENUM, "park", 0, 0, 0, "park|retry|fail", "a policy"},
+	{"T_LISTEN", CFG_LISTEN, "127.0.0.1:8090", 0, 0, 0, NULL, "an address"},
+	{"T_SECRET", CFG_STRING, NULL, CFG_SECRET, 0, 0, NULL, "a secret"},
+};
+
+static void
+clear_env(void)
+{
+	for (size_t i = 0; i < CFG_KEYS_LEN(keys); i++)
+		unsetenv(keys[i].name);
+}
+
+static struct cfg *
+load(const char *file, int expect_rc, char *err, size_t errlen)
+{
+	struct cfg *c = cfg_new();
+
+	assert_non_null(c);
+	assert_int_equal(cfg_add_keys(c, keys, CFG_KEYS_LEN(keys)), 0);
+	assert_int_equal(cfg_load(c, file, err, errlen), expect_rc);
+	return c;
+}
+
+static void
+test_defaults_and_types(void **state)
+{
+	char err[256] = "";
+	struct cfg *c;
+
+	(void)state;
+	clear_env();
+	setenv("T_URL", "http://tm.example:8080", 1);
+	c = load(NULL, 0, err, sizeof(err));
+	assert_string_equal(cfg_str(c, "T_NAME"), "dflt");
+	assert_int_equal(cfg_int(c, "T_COUNT"), 64);
+	assert_int_equal(cfg_int(c, "T_WAIT"), 5000);
+	assert_false(cfg_bool(c, "T_FLAG"));
+	assert_string_equal(cfg_str(c, "T_MODE"), "park");
+	assert_null(cfg_str(c, "T_SECRET"));
+	cfg_free(c);
+}
+
+static void
+test_durations(void **state)
+{
+	static const struct {
+		const char *in;
+		long ms;
+		int rc;
+	} cases[] = {
+		{"250ms", 250, 0}, {"5s", 5000, 0}, {"2m", 120000, 0}, {"1h", 3600000, 0},
+		{"42", 42, 0},	   {"", 0, -1},	    {"5x", 0, -1},    {"-5s", 0, -1},
+		{"s", 0, -1},	   {"5 s", 0, -1},  {"99999999999999999999", 0, -1},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		long ms = -7;
+		assert_int_equal(cfg_parse_ms(cases[i].in, &ms), cases[i].rc);
+		if (cases[i].rc == 0)
+			assert_int_equal(ms, cases[i].ms);
+	}
+}
+
+/* Each bad value fails the load with a message that starts with the key's name. */
+static void
+test_bad_values_name_the_key(void **state)
+{
+	static const struct {
+		const char *key, *value;
+	} cases[] = {
+		{"T_URL", "ftp://x"},	   {"T_URL", "http://"},	{"T_COUNT", "12abc"},
+		{"T_COUNT", "0"},	   {"T_COUNT", "2048"},		{"T_WAIT", "soon"},
+		{"T_WAIT", "1ms"},	   {"T_FLAG", "maybe"},		{"T_MODE", "sometimes"},
+		{"T_MODE", "par"},	   {"T_LISTEN", "8090"},	{"T_LISTEN", "host:99999"},
+		{"T_URL", "http://a b"},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char err[256] = "";
+		struct cfg *c;
+
+		clear_env();
+		setenv("T_URL", "http://tm", 1);
+		setenv(cases[i].key, cases[i].value, 1);
+		c = load(NULL, -1, err, sizeof(err));
+		assert_int_equal(strncmp(err, cases[i].key, strlen(cases[i].key)), 0);
+		cfg_free(c);
+	}
+}
+
+static void
+test_required_missing(void **state)
+{
+	char err[256] = "";
+	struct cfg *c;
+
+	(void)state;
+	clear_env();
+	c = load(NULL, -1, err, sizeof(err));
+	assert_non_null(strstr(err, "T_URL: required"));
+	cfg_free(c);
+}
+
+static char *
+write_tmp(const char *text)
+{
+	char *path = strdup("/tmp/test_config_XXXXXX");
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+static void
+test_file_and_env_precedence(void **state)
+{
+	char err[256] = "";
+	char *path = write_tmp("# comment\n\nT_URL = http://from-file\nT_NAME=file\n"
+			       "T_COUNT=7\n");
+	struct cfg *c;
+
+	(void)state;
+	clear_env();
+	setenv("T_NAME", "env", 1);
+	c = load(path, 0, err, sizeof(err));
+	assert_string_equal(cfg_str(c, "T_URL"), "http://from-file");
+	assert_string_equal(cfg_str(c, "T_NAME"), "env"); /* the environment wins */
+	assert_int_equal(cfg_int(c, "T_COUNT"), 7);
+	cfg_free(c);
+	unlink(path);
+	free(path);
+}
+
+static void
+test_file_errors(void **state)
+{
+	static const char *const bad[] = {"T_URL=http://x\nNOT_A_KEY=1\n", "# note\nT_URL http://x\n"};
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		char *path = write_tmp(bad[i]);
+		struct cfg *c;
+
+		clear_env();
+		err[0] = '\0';
+		c = load(path, -1, err, sizeof(err));
+		assert_non_null(strstr(err, ":2:"));
+		cfg_free(c);
+		unlink(path);
+		free(path);
+	}
+	clear_env();
+	err[0] = '\0';
+	cfg_free(load("/nonexistent/tmprov.conf", -1, err, sizeof(err)));
+	assert_non_null(strstr(err, "/nonexistent/tmprov.conf"));
+}
+
+static void
+test_print_masks_secrets(void **state)
+{
+	char err[256] = "", out[2048] = "";
+	FILE *f = fmemopen(out, sizeof(out) - 1, "w");
+	struct cfg *c;
+
+	(void)state;
+	clear_env();
+	setenv("T_URL", "http://tm", 1);
+	setenv("T_SECRET", "hunter2-very-secret", 1);
+	c = load(NULL, 0, err, sizeof(err));
+	cfg_print(c, f);
+	fclose(f);
+	assert_null(strstr(out, "hunter2"));
+	assert_non_null(strstr(out, "T_SECRET=********\n"));
+	assert_non_null(strstr(out, "T_URL=http://tm\n"));
+	/* alphabetical */
+	assert_true(strstr(out, "T_COUNT=") < strstr(out, "T_URL="));
+	cfg_free(c);
+}
+
+static void
+test_set_checks_value(void **state)
+{
+	char err[256] = "";
+	struct cfg *c;
+
+	(void)state;
+	clear_env();
+	setenv("T_URL", "http://tm", 1);
+	c = load(NULL, 0, err, sizeof(err));
+	assert_int_equal(cfg_set(c, "T_COUNT", "100", err, sizeof(err)), 0);
+	assert_int_equal(cfg_int(c, "T_COUNT"), 100);
+	assert_int_equal(cfg_set(c, "T_COUNT", "x", err, sizeof(err)), -1);
+	assert_int_equal(cfg_set(c, "NOPE", "1", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "NOPE: unknown setting"));
+	cfg_free(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults_and_types),
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_bad_values_name_the_key),
+		cmocka_unit_test(test_required_missing),
+		cmocka_unit_test(test_file_and_env_precedence),
+		cmocka_unit_test(test_file_errors),
+		cmocka_unit_test(test_print_masks_secrets),
+		cmocka_unit_test(test_set_checks_value),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
