@@ -11,16 +11,16 @@
 #include <time.h>
 
 const struct cfg_key DB_CONFIG_KEYS[] = {
-	{"TMPROV_DATABASE_URL", CFG_STRING, "postgresql:///tmprov", CFG_SECRET, 0, 0, NULL,
-	 "libpq connection string or URI (secret: it may hold a password)"},
-	{"TMPROV_DB_CONNECT_ATTEMPTS", CFG_INT, "10", 0, 0, 1000000, NULL,
-	 "connection attempts before giving up (0: no limit but the budget)"},
-	{"TMPROV_DB_CONNECT_BUDGET", CFG_MS, "30s", 0, 0, 86400000, NULL,
-	 "time to keep retrying a connection before giving up (0: no limit but the attempts)"},
-	{"TMPROV_DB_CONNECT_TIMEOUT", CFG_MS, "5s", 0, 1000, 3600000, NULL,
-	 "timeout of one connection attempt (whole seconds)"},
-	{"TMPROV_DB_STATEMENT_TIMEOUT", CFG_MS, "10s", 0, 0, 86400000, NULL,
-	 "server-side limit on one statement (0: none)"},
+    {"TMPROV_DATABASE_URL", CFG_STRING, "postgresql:///tmprov", CFG_SECRET, 0, 0, NULL,
+     "libpq connection string or URI (secret: it may hold a password)"},
+    {"TMPROV_DB_CONNECT_ATTEMPTS", CFG_INT, "10", 0, 0, 1000000, NULL,
+     "connection attempts before giving up (0: no limit but the budget)"},
+    {"TMPROV_DB_CONNECT_BUDGET", CFG_MS, "30s", 0, 0, 86400000, NULL,
+     "time to keep retrying a connection before giving up (0: no limit but the attempts)"},
+    {"TMPROV_DB_CONNECT_TIMEOUT", CFG_MS, "5s", 0, 1000, 3600000, NULL,
+     "timeout of one connection attempt (whole seconds)"},
+    {"TMPROV_DB_STATEMENT_TIMEOUT", CFG_MS, "10s", 0, 0, 86400000, NULL,
+     "server-side limit on one statement (0: none)"},
 };
 const size_t DB_CONFIG_NKEYS = CFG_KEYS_LEN(DB_CONFIG_KEYS);
 
@@ -92,12 +92,12 @@ void
 db_options_default(struct db_options *o, const char *app)
 {
 	*o = (struct db_options){
-		.application_name = app,
-		.connect_timeout_ms = 5000,
-		.statement_timeout_ms = 10000,
-		.connect_attempts = 10,
-		.connect_budget_ms = 30000,
-		.backoff = {DB_BACKOFF_BASE_MS, DB_BACKOFF_CAP_MS},
+	    .application_name = app,
+	    .connect_timeout_ms = 5000,
+	    .statement_timeout_ms = 10000,
+	    .connect_attempts = 10,
+	    .connect_budget_ms = 30000,
+	    .backoff = {DB_BACKOFF_BASE_MS, DB_BACKOFF_CAP_MS},
 	};
 }
 
@@ -195,7 +195,8 @@ db_connect_once(struct db *db)
 	keys[k] = "client_encoding";
 	vals[k++] = "UTF8";
 	if (db->opt.connect_timeout_ms > 0) {
-		snprintf(timeout, sizeof(timeout), "%ld", (db->opt.connect_timeout_ms + 999) / 1000);
+		snprintf(timeout, sizeof(timeout), "%ld",
+			 (db->opt.connect_timeout_ms + 999) / 1000);
 		keys[k] = "connect_timeout";
 		vals[k++] = timeout;
 	}
@@ -258,8 +259,9 @@ db_session_setup(struct db *db, char *err, size_t errlen)
 		return -1;
 	PQclear(res);
 	for (size_t i = 0; i < db->n; i++) {
-		res = db_check(db, PQprepare(db->conn, db->stmts[i].name, db->stmts[i].sql, 0, NULL),
-			       db->stmts[i].name, err, errlen);
+		res =
+		    db_check(db, PQprepare(db->conn, db->stmts[i].name, db->stmts[i].sql, 0, NULL),
+			     db->stmts[i].name, err, errlen);
 		if (res == NULL)
 			return -1;
 		PQclear(res);

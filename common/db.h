@@ -21,11 +21,11 @@ struct db_stmt {
 
 struct db_options {
 	const char *application_name; /* shown in pg_stat_activity; NULL: "tmprov" */
-	long connect_timeout_ms;      /* per attempt; libpq rounds up to seconds; 0: libpq default */
-	long statement_timeout_ms;    /* 0: no limit */
-	unsigned connect_attempts;    /* db_connect gives up after this many; 0: no count limit */
-	long connect_budget_ms;       /* ... or once this much time has passed; 0: no time limit */
-	struct backoff backoff;       /* delay between attempts */
+	long connect_timeout_ms;   /* per attempt; libpq rounds up to seconds; 0: libpq default */
+	long statement_timeout_ms; /* 0: no limit */
+	unsigned connect_attempts; /* db_connect gives up after this many; 0: no count limit */
+	long connect_budget_ms;	   /* ... or once this much time has passed; 0: no time limit */
+	struct backoff backoff;	   /* delay between attempts */
 };
 
 /* TMPROV_DATABASE_URL, TMPROV_DB_CONNECT_TIMEOUT, TMPROV_DB_STATEMENT_TIMEOUT,

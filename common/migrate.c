@@ -17,8 +17,8 @@
 #endif
 
 const struct cfg_key MIGRATE_CONFIG_KEYS[] = {
-	{"TMPROV_MIGRATIONS_DIR", CFG_STRING, TMPROV_MIGRATIONS_DIR, 0, 0, 0, NULL,
-	 "directory of the NNN_name.sql migration files"},
+    {"TMPROV_MIGRATIONS_DIR", CFG_STRING, TMPROV_MIGRATIONS_DIR, 0, 0, 0, NULL,
+     "directory of the NNN_name.sql migration files"},
 };
 const size_t MIGRATE_CONFIG_NKEYS = CFG_KEYS_LEN(MIGRATE_CONFIG_KEYS);
 
@@ -35,17 +35,17 @@ enum { MIGRATE_MAX_FILES = 10000, MIGRATE_MAX_BYTES = 4 << 20, MIGRATE_MAX_DIGIT
 	"CREATE TABLE IF NOT EXISTS schema_migrations ("                                           \
 	" version integer PRIMARY KEY CHECK (version >= 0),"                                       \
 	" name text NOT NULL UNIQUE,"                                                              \
-	" checksum text NOT NULL CHECK (checksum ~ '^[0-9a-f]{64}$'),"                            \
+	" checksum text NOT NULL CHECK (checksum ~ '^[0-9a-f]{64}$'),"                             \
 	" applied_at timestamptz NOT NULL DEFAULT now())"
 
 enum migrate_stmt { M_APPLIED, M_RECORD, M_NSTMTS };
 
 static const struct db_stmt MIGRATE_STMTS[M_NSTMTS] = {
-	[M_APPLIED] = {"migrate_applied",
-		       "SELECT version, name, checksum, to_char(applied_at AT TIME ZONE 'UTC',"
-		       " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM schema_migrations ORDER BY version"},
-	[M_RECORD] = {"migrate_record", "INSERT INTO schema_migrations (version, name, checksum)"
-					" VALUES ($1::integer, $2, $3)"},
+    [M_APPLIED] = {"migrate_applied",
+		   "SELECT version, name, checksum, to_char(applied_at AT TIME ZONE 'UTC',"
+		   " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM schema_migrations ORDER BY version"},
+    [M_RECORD] = {"migrate_record", "INSERT INTO schema_migrations (version, name, checksum)"
+				    " VALUES ($1::integer, $2, $3)"},
 };
 
 struct mfile {
@@ -269,7 +269,8 @@ migrate_check_applied(struct db *db, struct mset *s, const char *dir, char *err,
 	 * meant to precede; renumbering it is the author's call, not ours. */
 	for (size_t i = 0; i < s->n; i++)
 		if (!s->f[i].applied && s->f[i].version < last) {
-			snprintf(err, errlen, "%s is pending but a later migration is already applied",
+			snprintf(err, errlen,
+				 "%s is pending but a later migration is already applied",
 				 s->f[i].name);
 			goto out;
 		}
@@ -293,8 +294,9 @@ migrate_apply_one(struct db *db, struct mfile *m, char *err, size_t errlen)
 		goto fail;
 	/* A file that ran COMMIT or ROLLBACK itself has escaped the transaction we promised. */
 	if (PQtransactionStatus(db_conn(db)) != PQTRANS_INTRANS) {
-		snprintf(inner, sizeof(inner), "it ended the transaction itself (no BEGIN/COMMIT in "
-					       "a migration); it was not recorded");
+		snprintf(inner, sizeof(inner),
+			 "it ended the transaction itself (no BEGIN/COMMIT in "
+			 "a migration); it was not recorded");
 		goto fail;
 	}
 	res = db_exec(db, M_RECORD, 3, params, inner, sizeof(inner));
@@ -322,8 +324,8 @@ migrate_print(const struct migrate_opts *o, const char *what, const struct mfile
 }
 
 static int
-migrate_act(const struct migrate_opts *o, struct db *db, struct mset *s,
-	    struct migrate_report *rep, char *err, size_t errlen)
+migrate_act(const struct migrate_opts *o, struct db *db, struct mset *s, struct migrate_report *rep,
+	    char *err, size_t errlen)
 {
 	for (size_t i = 0; i < s->n; i++) {
 		struct mfile *m = &s->f[i];

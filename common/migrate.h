@@ -15,9 +15,9 @@ extern const struct cfg_key MIGRATE_CONFIG_KEYS[];
 extern const size_t MIGRATE_CONFIG_NKEYS;
 
 enum migrate_mode {
-	MIGRATE_APPLY,   /* apply what is pending */
+	MIGRATE_APPLY,	 /* apply what is pending */
 	MIGRATE_DRY_RUN, /* check, and list what would be applied */
-	MIGRATE_STATUS,  /* check, and list every file as applied or pending */
+	MIGRATE_STATUS,	 /* check, and list every file as applied or pending */
 };
 
 struct migrate_opts {
@@ -29,7 +29,7 @@ struct migrate_opts {
 };
 
 struct migrate_report {
-	size_t files;   /* migration files in the directory */
+	size_t files;	/* migration files in the directory */
 	size_t applied; /* applied by this run */
 	size_t pending; /* still pending when the run ended */
 };
@@ -39,7 +39,6 @@ struct migrate_report {
  * take turns, checks applied files against their recorded checksums and acts per mode. On a
  * failure returns -1 with err naming the file; files applied before it stay applied. rep may be
  * NULL. */
-int migrate_run(const struct migrate_opts *o, struct migrate_report *rep, char *err,
-		size_t errlen);
+int migrate_run(const struct migrate_opts *o, struct migrate_report *rep, char *err, size_t errlen);
 
 #endif

@@ -8,8 +8,8 @@
 #include <libpq-fe.h>
 
 struct testdb {
-	char name[64];        /* t_<tag>_<pid>_<n> */
-	char conninfo[2048];  /* key=value connection string to it */
+	char name[64];	     /* t_<tag>_<pid>_<n> */
+	char conninfo[2048]; /* key=value connection string to it */
 };
 
 /* Creates t_<tag>_<pid>_<n>. Fails (-1, err) when TMPROV_DATABASE_URL is unset: tests that

@@ -26,13 +26,13 @@ enum {
 };
 
 static const struct db_stmt STMTS[S_NSTMTS] = {
-	[S_ECHO] = {"echo", "SELECT $1::text, $1::text IS NULL"},
-	[S_INSERT] = {"insert", "INSERT INTO t (id, name) VALUES ($1::integer, $2) RETURNING id"},
-	[S_GET] = {"get", "SELECT name FROM t WHERE id = $1::integer"},
-	[S_COUNT] = {"count", "SELECT count(*) FROM t"},
-	[S_DIV] = {"div", "SELECT 100 / $1::integer"},
-	[S_PID] = {"pid", "SELECT pg_backend_pid()"},
-	[S_NPREPARED] = {"nprepared", "SELECT count(*) FROM pg_prepared_statements"},
+    [S_ECHO] = {"echo", "SELECT $1::text, $1::text IS NULL"},
+    [S_INSERT] = {"insert", "INSERT INTO t (id, name) VALUES ($1::integer, $2) RETURNING id"},
+    [S_GET] = {"get", "SELECT name FROM t WHERE id = $1::integer"},
+    [S_COUNT] = {"count", "SELECT count(*) FROM t"},
+    [S_DIV] = {"div", "SELECT 100 / $1::integer"},
+    [S_PID] = {"pid", "SELECT pg_backend_pid()"},
+    [S_NPREPARED] = {"nprepared", "SELECT count(*) FROM pg_prepared_statements"},
 };
 
 struct fx {
@@ -119,12 +119,12 @@ test_params_round_trip(void **state)
 {
 	struct fx *fx = *state;
 	static const char *const names[] = {
-		"O'Brien",
-		"x'); DROP TABLE t; --",
-		"\\'; DELETE FROM t WHERE ''='",
-		"$1 $$ \"quoted\" \\x00",
-		"Ünïcödé ✓",
-		"",
+	    "O'Brien",
+	    "x'); DROP TABLE t; --",
+	    "\\'; DELETE FROM t WHERE ''='",
+	    "$1 $$ \"quoted\" \\x00",
+	    "Ünïcödé ✓",
+	    "",
 	};
 	char id[16], *v;
 
@@ -217,8 +217,8 @@ test_prepare_error(void **state)
 {
 	struct fx *fx = *state;
 	static const struct db_stmt bad[] = {
-		{"fine", "SELECT 1"},
-		{"broken", "SELECT * FROM no_such_table WHERE x = $1"},
+	    {"fine", "SELECT 1"},
+	    {"broken", "SELECT * FROM no_such_table WHERE x = $1"},
 	};
 	struct db *db = db_new(fx->t.conninfo, bad, 2);
 	char err[512] = "";
@@ -313,9 +313,11 @@ test_reconnect_in_transaction(void **state)
 	assert_int_equal(db_begin(fx->db, err, sizeof(err)), 0);
 	insert_ok(fx->db, "1", "in the lost transaction");
 	kill_backend(fx);
-	assert_null(db_exec(fx->db, S_INSERT, 2, (const char *const[]){"2", "x"}, err, sizeof(err)));
+	assert_null(
+	    db_exec(fx->db, S_INSERT, 2, (const char *const[]){"2", "x"}, err, sizeof(err)));
 	assert_true(db_connection_lost(fx->db));
-	assert_null(db_exec(fx->db, S_INSERT, 2, (const char *const[]){"3", "y"}, err, sizeof(err)));
+	assert_null(
+	    db_exec(fx->db, S_INSERT, 2, (const char *const[]){"3", "y"}, err, sizeof(err)));
 	assert_non_null(strstr(err, "inside a transaction"));
 	assert_true(db_connection_lost(fx->db));
 	assert_int_equal(db_commit(fx->db, err, sizeof(err)), -1);
@@ -442,8 +444,9 @@ static void
 test_schema_users_no_password(void **state)
 {
 	PGconn *conn = testdb_connect(*state);
-	char *v = testdb_value(conn, "SELECT string_agg(column_name, ',' ORDER BY ordinal_position) "
-				     "FROM information_schema.columns WHERE table_name = 'users'");
+	char *v =
+	    testdb_value(conn, "SELECT string_agg(column_name, ',' ORDER BY ordinal_position) "
+			       "FROM information_schema.columns WHERE table_name = 'users'");
 
 	assert_string_equal(v, "subject,user_id,email,first_name,last_name,password_verifier,"
 			       "status,created_at,updated_at,deleted_at");
@@ -464,33 +467,35 @@ test_schema_users_no_password(void **state)
 					       "'a@acme.example', 'hunter2')"),
 			    "23514");
 	assert_string_equal(
-		run_sqlstate(conn, "INSERT INTO users (subject, user_id, email, password_verifier) "
-				   "VALUES ('s1', 'u1', 'a@acme.example', "
-				   "'5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8')"),
-		"23514");
+	    run_sqlstate(conn,
+			 "INSERT INTO users (subject, user_id, email, password_verifier) "
+			 "VALUES ('s1', 'u1', 'a@acme.example', "
+			 "'5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8')"),
+	    "23514");
 	assert_string_equal(
-		run_sqlstate(conn, "INSERT INTO users (subject, user_id, email, password_verifier) "
-				   "VALUES ('s1', 'u1', 'Ann@Acme.example', "
-				   "'$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g')"),
-		"");
+	    run_sqlstate(conn, "INSERT INTO users (subject, user_id, email, password_verifier) "
+			       "VALUES ('s1', 'u1', 'Ann@Acme.example', "
+			       "'$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g')"),
+	    "");
 	/* Email is unique across the partner whatever its case, among live users. */
 	assert_string_equal(
-		run_sqlstate(conn, "INSERT INTO users (subject, user_id, email, password_verifier) "
-				   "VALUES ('s1', 'u2', 'ann@ACME.example', "
-				   "'$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g')"),
-		"23505");
+	    run_sqlstate(conn, "INSERT INTO users (subject, user_id, email, password_verifier) "
+			       "VALUES ('s1', 'u2', 'ann@ACME.example', "
+			       "'$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g')"),
+	    "23505");
 	assert_string_equal(run_sqlstate(conn, "UPDATE users SET status = 'deleted', deleted_at = "
 					       "now() WHERE user_id = 'u1'"),
 			    "");
 	assert_string_equal(
-		run_sqlstate(conn, "INSERT INTO users (subject, user_id, email, password_verifier) "
-				   "VALUES ('s1', 'u2', 'ann@ACME.example', "
-				   "'$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g')"),
-		"");
+	    run_sqlstate(conn, "INSERT INTO users (subject, user_id, email, password_verifier) "
+			       "VALUES ('s1', 'u2', 'ann@ACME.example', "
+			       "'$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g')"),
+	    "");
 	/* A session keeps only a 32-byte hash: a raw token does not fit. */
-	assert_string_equal(run_sqlstate(conn, "INSERT INTO sessions (token_hash, subject, user_id, "
-					       "expires_at) VALUES ('raw-token-text'::bytea, 's1', "
-					       "'u2', now() + interval '20 minutes')"),
+	assert_string_equal(run_sqlstate(conn,
+					 "INSERT INTO sessions (token_hash, subject, user_id, "
+					 "expires_at) VALUES ('raw-token-text'::bytea, 's1', "
+					 "'u2', now() + interval '20 minutes')"),
 			    "23514");
 	PQfinish(conn);
 }
@@ -539,22 +544,21 @@ int
 main(void)
 {
 	const struct CMUnitTest db_tests[] = {
-		cmocka_unit_test_setup_teardown(test_params_round_trip, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_params_null, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_bad_calls, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_statement_error, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_prepare_error, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_transactions, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_reconnect, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_reconnect_in_transaction, fx_setup,
-						fx_teardown),
-		cmocka_unit_test(test_connect_gives_up),
-		cmocka_unit_test(test_conninfo_redact),
-		cmocka_unit_test_setup_teardown(test_schema_on_postgresql_15, schema_setup,
-						schema_teardown),
-		cmocka_unit_test_setup_teardown(test_schema_users_no_password, schema_setup,
-						schema_teardown),
-		cmocka_unit_test_setup_teardown(test_schema_outbox, schema_setup, schema_teardown),
+	    cmocka_unit_test_setup_teardown(test_params_round_trip, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_params_null, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_calls, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_statement_error, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_prepare_error, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_transactions, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_reconnect, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_reconnect_in_transaction, fx_setup, fx_teardown),
+	    cmocka_unit_test(test_connect_gives_up),
+	    cmocka_unit_test(test_conninfo_redact),
+	    cmocka_unit_test_setup_teardown(test_schema_on_postgresql_15, schema_setup,
+					    schema_teardown),
+	    cmocka_unit_test_setup_teardown(test_schema_users_no_password, schema_setup,
+					    schema_teardown),
+	    cmocka_unit_test_setup_teardown(test_schema_outbox, schema_setup, schema_teardown),
 	};
 
 	return cmocka_run_group_tests_name("db", db_tests, NULL, NULL);

@@ -140,8 +140,9 @@ assert_table(struct fx *fx, const char *table, bool exists)
 static void
 applied_versions(struct fx *fx, const char *want)
 {
-	assert_value(fx, "SELECT coalesce(string_agg(version::text, ',' ORDER BY version), '') "
-			 "FROM schema_migrations",
+	assert_value(fx,
+		     "SELECT coalesce(string_agg(version::text, ',' ORDER BY version), '') "
+		     "FROM schema_migrations",
 		     want);
 }
 
@@ -168,9 +169,9 @@ static void
 test_fresh_apply(void **state)
 {
 	struct fx *fx = *state;
-	static const char *const tables[] = {"accounts", "users",    "meetings",
+	static const char *const tables[] = {"accounts", "users",      "meetings",
 					     "commands", "tm_intents", "tm_calls",
-					     "outbox",   "sessions", "auth_failures"};
+					     "outbox",	 "sessions",   "auth_failures"};
 	const char *src = getenv("TMPROV_TEST_SRC");
 	struct migrate_opts o = {.conninfo = fx->t.conninfo, .mode = MIGRATE_APPLY};
 	struct migrate_report rep;
@@ -194,8 +195,9 @@ test_fresh_apply(void **state)
 	sha256_file(path, hex);
 	assert_value(fx, "SELECT checksum FROM schema_migrations WHERE version = 1", hex);
 	assert_value(fx, "SELECT name FROM schema_migrations WHERE version = 1", "001_init.sql");
-	assert_value(fx, "SELECT applied_at > now() - interval '1 minute' FROM schema_migrations "
-			 "WHERE version = 1",
+	assert_value(fx,
+		     "SELECT applied_at > now() - interval '1 minute' FROM schema_migrations "
+		     "WHERE version = 1",
 		     "t");
 
 	/* Running again finds nothing to do and changes nothing. */
@@ -385,16 +387,16 @@ test_file_names(void **state)
 		const char *files[3];
 		const char *bad;
 	} cases[] = {
-		{{"1_short.sql"}, "1_short.sql"},
-		{{"001-dash.sql"}, "001-dash.sql"},
-		{{"001_.sql"}, "001_.sql"},
-		{{"001_x.sq"}, "001_x.sq"},
-		{{"001_x.sql.orig"}, "001_x.sql.orig"},
-		{{"init.sql"}, "init.sql"},
-		{{"001_sp ace.sql"}, "001_sp ace.sql"},
-		{{"001_a.sql", "001_b.sql"}, "001_b.sql"},
-		{{"001_a.sql", "0001_b.sql"}, "001_a.sql"},
-		{{"001_a.sql", "README.md", ".hidden.sql"}, NULL},
+	    {{"1_short.sql"}, "1_short.sql"},
+	    {{"001-dash.sql"}, "001-dash.sql"},
+	    {{"001_.sql"}, "001_.sql"},
+	    {{"001_x.sq"}, "001_x.sq"},
+	    {{"001_x.sql.orig"}, "001_x.sql.orig"},
+	    {{"init.sql"}, "init.sql"},
+	    {{"001_sp ace.sql"}, "001_sp ace.sql"},
+	    {{"001_a.sql", "001_b.sql"}, "001_b.sql"},
+	    {{"001_a.sql", "0001_b.sql"}, "001_a.sql"},
+	    {{"001_a.sql", "README.md", ".hidden.sql"}, NULL},
 	};
 	struct migrate_report rep;
 	char err[1024];
@@ -500,24 +502,23 @@ test_cli_exit_codes(void **state)
 	char out[8192];
 
 	put_file(fx->dir, "001_a.sql", "CREATE TABLE a (x integer);\n");
-	assert_int_equal(run_cli(fx, (const char *[]){"migrate", "--dir", fx->dir, NULL}, out,
-				 sizeof(out)),
-			 0);
+	assert_int_equal(
+	    run_cli(fx, (const char *[]){"migrate", "--dir", fx->dir, NULL}, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "applied     001_a.sql"));
 	assert_table(fx, "a", true);
-	assert_int_equal(run_cli(fx, (const char *[]){"migrate", "--status", "--dir", fx->dir, NULL},
+	assert_int_equal(run_cli(fx,
+				 (const char *[]){"migrate", "--status", "--dir", fx->dir, NULL},
 				 out, sizeof(out)),
 			 0);
 	assert_non_null(strstr(out, "0 pending of 1"));
 
 	put_file(fx->dir, "001_a.sql", "CREATE TABLE a (x bigint);\n");
-	assert_int_equal(run_cli(fx, (const char *[]){"migrate", "--dir", fx->dir, NULL}, out,
-				 sizeof(out)),
-			 1);
+	assert_int_equal(
+	    run_cli(fx, (const char *[]){"migrate", "--dir", fx->dir, NULL}, out, sizeof(out)), 1);
 	assert_non_null(strstr(out, "001_a.sql"));
 
-	assert_int_equal(run_cli(fx, (const char *[]){"migrate", "--bogus", NULL}, out, sizeof(out)),
-			 2);
+	assert_int_equal(
+	    run_cli(fx, (const char *[]){"migrate", "--bogus", NULL}, out, sizeof(out)), 2);
 	assert_non_null(strstr(out, "--bogus"));
 	assert_int_equal(run_cli(fx, (const char *[]){"migrate", "--dir", NULL}, out, sizeof(out)),
 			 2);
@@ -539,9 +540,8 @@ test_cli_exit_codes(void **state)
 	assert_true(strncmp(out, "tmprov ", 7) == 0);
 
 	/* --print-config masks the database URL, which may hold a password. */
-	assert_int_equal(run_cli(fx, (const char *[]){"migrate", "--print-config", NULL}, out,
-				 sizeof(out)),
-			 0);
+	assert_int_equal(
+	    run_cli(fx, (const char *[]){"migrate", "--print-config", NULL}, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "TMPROV_DATABASE_URL="));
 	assert_null(strstr(out, fx->t.name));
 }
@@ -551,16 +551,16 @@ main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_fresh_apply),
-		T(test_rerun_is_noop),
-		T(test_concurrent_runs),
-		T(test_changed_file_refused),
-		T(test_failing_migration_rolls_back),
-		T(test_migration_may_not_commit),
-		T(test_out_of_order_refused),
-		T(test_file_names),
-		T(test_status_and_dry_run),
-		T(test_cli_exit_codes),
+	    T(test_fresh_apply),
+	    T(test_rerun_is_noop),
+	    T(test_concurrent_runs),
+	    T(test_changed_file_refused),
+	    T(test_failing_migration_rolls_back),
+	    T(test_migration_may_not_commit),
+	    T(test_out_of_order_refused),
+	    T(test_file_names),
+	    T(test_status_and_dry_run),
+	    T(test_cli_exit_codes),
 	};
 #undef T
 

@@ -11,21 +11,21 @@
 #include "migrate.h"
 
 static const char MIGRATE_USAGE[] =
-	"usage: tmprov migrate [--dir DIR] [--dry-run | --status] [--config FILE] "
-	"[--print-config]\n"
-	"\n"
-	"Applies the pending NNN_name.sql files of DIR to TMPROV_DATABASE_URL in numeric order,\n"
-	"each in its own transaction, and records them in schema_migrations. Concurrent runs take\n"
-	"turns. Refuses to run when an applied file was changed or removed.\n"
-	"\n"
-	"  --dir DIR       migrations directory (default: TMPROV_MIGRATIONS_DIR)\n"
-	"  --dry-run       check, and list what would be applied, without applying it\n"
-	"  --status        check, and list every migration as applied or pending\n"
-	"  --config FILE   KEY=value settings (the environment wins)\n"
-	"  --print-config  print the effective settings, secrets masked, and exit\n"
-	"  --help-config   print the settings as a table, and exit\n"
-	"\n"
-	"Exit status: 0 done, 1 failed (the message names the file), 2 usage error.\n";
+    "usage: tmprov migrate [--dir DIR] [--dry-run | --status] [--config FILE] "
+    "[--print-config]\n"
+    "\n"
+    "Applies the pending NNN_name.sql files of DIR to TMPROV_DATABASE_URL in numeric order,\n"
+    "each in its own transaction, and records them in schema_migrations. Concurrent runs take\n"
+    "turns. Refuses to run when an applied file was changed or removed.\n"
+    "\n"
+    "  --dir DIR       migrations directory (default: TMPROV_MIGRATIONS_DIR)\n"
+    "  --dry-run       check, and list what would be applied, without applying it\n"
+    "  --status        check, and list every migration as applied or pending\n"
+    "  --config FILE   KEY=value settings (the environment wins)\n"
+    "  --print-config  print the effective settings, secrets masked, and exit\n"
+    "  --help-config   print the settings as a table, and exit\n"
+    "\n"
+    "Exit status: 0 done, 1 failed (the message names the file), 2 usage error.\n";
 
 static bool
 migrate_wants_help(int argc, char **argv)
@@ -50,10 +50,10 @@ static int
 migrate_parse_flags(int argc, char **argv, struct migrate_opts *o)
 {
 	static const struct option longopts[] = {
-		{"dir", required_argument, NULL, 'd'},
-		{"dry-run", no_argument, NULL, 'n'},
-		{"status", no_argument, NULL, 's'},
-		{NULL, 0, NULL, 0},
+	    {"dir", required_argument, NULL, 'd'},
+	    {"dry-run", no_argument, NULL, 'n'},
+	    {"status", no_argument, NULL, 's'},
+	    {NULL, 0, NULL, 0},
 	};
 	int ch;
 
@@ -67,8 +67,9 @@ migrate_parse_flags(int argc, char **argv, struct migrate_opts *o)
 		case 'n':
 		case 's':
 			if (o->mode != MIGRATE_APPLY)
-				return migrate_usage_error("%s", "--dry-run and --status exclude each "
-								 "other");
+				return migrate_usage_error("%s",
+							   "--dry-run and --status exclude each "
+							   "other");
 			o->mode = ch == 'n' ? MIGRATE_DRY_RUN : MIGRATE_STATUS;
 			break;
 		case ':':

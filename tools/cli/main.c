@@ -16,7 +16,7 @@ struct cli_cmd {
 };
 
 static const struct cli_cmd CLI_CMDS[] = {
-	{"migrate", cmd_migrate, "apply the database migrations (or list them: --status)"},
+    {"migrate", cmd_migrate, "apply the database migrations (or list them: --status)"},
 };
 
 static void
