@@ -51,13 +51,13 @@ static void
 test_escapes_and_round_trips(void **state)
 {
 	static const char *const values[] = {
-		"Q&A <Board> \"2027\"",
-		"it's <![CDATA[x]]> &amp; ]]>",
-		"Zoë Ærøskøbing 会议 🎉",
-		"</__Value__><__Status__>SUCCEED</__Status__>",
-		"&lt;already&gt;",
-		"tab\tnewline\ncr\r",
-		"",
+	    "Q&A <Board> \"2027\"",
+	    "it's <![CDATA[x]]> &amp; ]]>",
+	    "Zoë Ærøskøbing 会议 🎉",
+	    "</__Value__><__Status__>SUCCEED</__Status__>",
+	    "&lt;already&gt;",
+	    "tab\tnewline\ncr\r",
+	    "",
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
@@ -94,13 +94,13 @@ test_replaces_invalid(void **state)
 	static const struct {
 		const char *in, *out;
 	} cases[] = {
-		{"a\x01z", "a\xEF\xBF\xBDz"},
-		{"a\x1b[31mz", "a\xEF\xBF\xBD[31mz"},
-		{"\xC0\xAF", "\xEF\xBF\xBD\xEF\xBF\xBD"},	  /* overlong '/' */
-		{"\xED\xA0\x80", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"}, /* surrogate */
-		{"x\xE2\x82", "x\xEF\xBF\xBD\xEF\xBF\xBD"},		  /* truncated */
-		{"\xEF\xBF\xBE", "\xEF\xBF\xBD"},			  /* U+FFFE */
-		{"\xF4\x90\x80\x80", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"},
+	    {"a\x01z", "a\xEF\xBF\xBDz"},
+	    {"a\x1b[31mz", "a\xEF\xBF\xBD[31mz"},
+	    {"\xC0\xAF", "\xEF\xBF\xBD\xEF\xBF\xBD"},		      /* overlong '/' */
+	    {"\xED\xA0\x80", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"}, /* surrogate */
+	    {"x\xE2\x82", "x\xEF\xBF\xBD\xEF\xBF\xBD"},		      /* truncated */
+	    {"\xEF\xBF\xBE", "\xEF\xBF\xBD"},			      /* U+FFFE */
+	    {"\xF4\x90\x80\x80", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -159,11 +159,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_escapes_and_round_trips),
-		cmocka_unit_test(test_exact_escaping),
-		cmocka_unit_test(test_replaces_invalid),
-		cmocka_unit_test(test_size_ceiling),
-		cmocka_unit_test(test_buf_limits),
+	    cmocka_unit_test(test_escapes_and_round_trips),
+	    cmocka_unit_test(test_exact_escaping),
+	    cmocka_unit_test(test_replaces_invalid),
+	    cmocka_unit_test(test_size_ceiling),
+	    cmocka_unit_test(test_buf_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
