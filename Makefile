@@ -46,6 +46,7 @@ FUZZ_SECONDS ?= 60
 
 .PHONY: all check demo up down bench fuzz clean install deps deps-fuzz format format-check tests unit-check
 .DELETE_ON_ERROR:
+.SECONDARY:
 
 all: $(PROG_BINS)
 
