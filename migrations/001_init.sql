@@ -140,13 +140,16 @@ CREATE UNIQUE INDEX tm_intents_unresolved ON tm_intents (command_id) WHERE resol
 CREATE TABLE tm_calls (
 	id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	command_id  text NOT NULL REFERENCES commands (id),
-	endpoint    text NOT NULL,
+	endpoint    text NOT NULL CHECK (endpoint IN ('create_account', 'update_account',
+		'delete_account', 'query_account', 'remote_schedule')),
 	-- The request URL with every secret parameter value replaced; never the raw URL.
 	url         text NOT NULL,
-	-- The failure classes of the design (section 3): success, not_sent (safe to repeat),
-	-- ambiguous (sent, no answer), transient (5xx, 429, unparseable), business (FAILED).
-	outcome     text NOT NULL CHECK (outcome IN ('success', 'not_sent', 'ambiguous',
-		'transient', 'business')),
+	-- The classes of DESIGN.md section 3, spelt as tm_outcome_name() spells them: ok, failed
+	-- (business failure: FAILED or 4xx), not_sent (safe to repeat), ambiguous (sent, no
+	-- answer), transient (5xx, 429, unparseable).
+	outcome     text NOT NULL CHECK (outcome IN ('ok', 'failed', 'not_sent', 'ambiguous',
+		'transient')),
+	-- NULL when no HTTP answer came.
 	http_status integer CHECK (http_status BETWEEN 100 AND 599),
 	tm_status   text,
 	reason      text,
