@@ -216,7 +216,7 @@ db_fail(struct db *db, const PGresult *res, const char *what, char *err, size_t 
 
 	if (msg == NULL || *msg == '\0')
 		msg = db->conn ? PQerrorMessage(db->conn) : "not connected";
-	snprintf(prefix, sizeof(prefix), "%s: ", what);
+	snprintf(prefix, sizeof(prefix), "%s%s", what ? what : "", what ? ": " : "");
 	db_copy_message(err, errlen, prefix, msg);
 	db_set_state(db, state);
 	if (db->conn == NULL || PQstatus(db->conn) == CONNECTION_BAD ||
@@ -362,7 +362,7 @@ db_exec_simple(struct db *db, const char *sql, char *err, size_t errlen)
 	db_set_state(db, "");
 	if (db_ready(db, err, errlen) != 0)
 		return -1;
-	res = db_check(db, PQexec(db->conn, sql), "sql", err, errlen);
+	res = db_check(db, PQexec(db->conn, sql), NULL, err, errlen);
 	if (res == NULL)
 		return -1;
 	PQclear(res);
@@ -399,8 +399,10 @@ db_commit(struct db *db, char *err, size_t errlen)
 		goto out;
 	res = db_check(db, PQexec(db->conn, "COMMIT"), "commit", err, errlen);
 	if (res == NULL) {
-		if (db->lost)
+		if (db->lost) {
 			snprintf(err, errlen, "commit: connection lost: outcome unknown");
+			db_set_state(db, "08007");
+		}
 		goto out;
 	}
 	/* COMMIT of a failed transaction "succeeds" with the tag ROLLBACK. */

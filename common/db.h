@@ -38,7 +38,8 @@ void db_options_default(struct db_options *o, const char *app);
 /* The options from a configuration holding DB_CONFIG_KEYS. */
 void db_options_from_cfg(struct db_options *o, const struct cfg *c, const char *app);
 
-/* stmts is kept by reference (a static table); conninfo is copied. Does not connect. Options
+/* A struct db is one session: use it from one thread at a time (one per worker thread).
+ * stmts is kept by reference (a static table); conninfo is copied. Does not connect. Options
  * are db_options_default(…, NULL) until db_set_options. Returns NULL only when out of memory. */
 struct db *db_new(const char *conninfo, const struct db_stmt *stmts, size_t n);
 /* Takes effect at the next connect; application_name is copied. */
@@ -62,9 +63,12 @@ PGresult *db_exec(struct db *db, int stmt, int nparams, const char *const *param
  * for values from outside. 0 or -1. */
 int db_exec_simple(struct db *db, const char *sql, char *err, size_t errlen);
 
-/* db_commit fails (-1) when the server rolled back instead (the transaction had failed) and when
- * the connection was lost during COMMIT, in which case the outcome is unknown. db_rollback on a
- * lost connection succeeds: the server has already discarded the transaction. */
+/* BEGIN / COMMIT / ROLLBACK; db_commit and db_rollback always leave the transaction ended.
+ * db_commit fails (-1) when the server rolled back instead because a statement had failed
+ * (SQLSTATE 25P02), and when the connection was lost during COMMIT: then the outcome is unknown
+ * (SQLSTATE 08007, transaction_resolution_unknown). db_rollback succeeds on a lost connection (the
+ * server has discarded the transaction) and outside a transaction, so a clean-up path may always
+ * call it. */
 int db_begin(struct db *db, char *err, size_t errlen);
 int db_commit(struct db *db, char *err, size_t errlen);
 int db_rollback(struct db *db, char *err, size_t errlen);
