@@ -22,6 +22,7 @@ enum {
 	S_DIV,
 	S_PID,
 	S_NPREPARED,
+	S_BOOM,
 	S_NSTMTS,
 };
 
@@ -33,7 +34,18 @@ static const struct db_stmt STMTS[S_NSTMTS] = {
     [S_DIV] = {"div", "SELECT 100 / $1::integer"},
     [S_PID] = {"pid", "SELECT pg_backend_pid()"},
     [S_NPREPARED] = {"nprepared", "SELECT count(*) FROM pg_prepared_statements"},
+    [S_BOOM] = {"boom", "INSERT INTO boom VALUES (1)"},
 };
+
+/* A row in boom ends its own backend when the transaction commits (a deferred trigger): the
+ * connection is lost during COMMIT itself. */
+static const char BOOM_SQL[] =
+    "CREATE TABLE boom (x integer);"
+    "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " PERFORM pg_terminate_backend(pg_backend_pid()); PERFORM pg_sleep(5); RETURN NULL;"
+    " END $$;"
+    "CREATE CONSTRAINT TRIGGER boom AFTER INSERT ON boom DEFERRABLE INITIALLY DEFERRED"
+    " FOR EACH ROW EXECUTE FUNCTION boom()";
 
 struct fx {
 	struct testdb t;
@@ -54,6 +66,7 @@ fx_setup(void **state)
 	fx->admin = testdb_connect(&fx->t);
 	assert_non_null(fx->admin);
 	PQclear(PQexec(fx->admin, "CREATE TABLE t (id integer PRIMARY KEY, name text)"));
+	PQclear(PQexec(fx->admin, BOOM_SQL));
 	fx->db = db_new(fx->t.conninfo, STMTS, S_NSTMTS);
 	assert_non_null(fx->db);
 	db_options_default(&o, "test_db");
@@ -327,6 +340,26 @@ test_reconnect_in_transaction(void **state)
 }
 
 static void
+test_connection_lost_in_commit(void **state)
+{
+	struct fx *fx = *state;
+	char err[512];
+	PGresult *res;
+
+	assert_int_equal(db_begin(fx->db, err, sizeof(err)), 0);
+	insert_ok(fx->db, "1", "never committed");
+	res = db_exec(fx->db, S_BOOM, 0, NULL, err, sizeof(err));
+	assert_non_null(res);
+	PQclear(res);
+	assert_int_equal(db_commit(fx->db, err, sizeof(err)), -1);
+	assert_string_equal(db_sqlstate(fx->db), "08007");
+	assert_non_null(strstr(err, "outcome unknown"));
+	assert_true(db_connection_lost(fx->db));
+	/* Here the server never reached its commit: the row is not there. */
+	assert_int_equal(count_rows(fx->db), 0);
+}
+
+static void
 test_connect_gives_up(void **state)
 {
 	struct db_options o;
@@ -552,6 +585,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_transactions, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_reconnect, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_reconnect_in_transaction, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_connection_lost_in_commit, fx_setup, fx_teardown),
 	    cmocka_unit_test(test_connect_gives_up),
 	    cmocka_unit_test(test_conninfo_redact),
 	    cmocka_unit_test_setup_teardown(test_schema_on_postgresql_15, schema_setup,
