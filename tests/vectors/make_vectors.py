@@ -459,6 +459,60 @@ COMMANDS = [
      cmd("meeting.cancel", {"meeting_id": "1", "user_id": "u-17"}), "invalid", "data.user_id"),
 ]
 
+
+
+def boundary_vectors():
+    """For every data field of every command type, values at and just past the limits that
+    schemas/common.json states (minLength/maxLength in code points, minimum/maximum): the
+    verdicts follow from the schema, and the C validator's tables must agree at each one."""
+    with open(os.path.join(ROOT, "schemas", "common.json")) as f:
+        defs = json.load(f)["$defs"]
+    base = {"account.create": ACCT, "account.update": {"rooms": 5}, "user.upsert": USER,
+            "user.delete": {"user_id": "u-17"}, "meeting.schedule": MEET,
+            "meeting.cancel": {"meeting_id": "884213"}}
+
+    def string_of(defname, n):
+        """A string of n code points that passes the pattern of defname, or None."""
+        if defname in ("user_id", "meeting_id"):
+            return "a" * n
+        if defname in ("company_name", "person_name", "topic", "password"):
+            return "\u00e9" * n  # two bytes each: limits count code points, not bytes
+        if defname == "email":
+            return "a" * (n - 5) + "@b.cd" if n >= 6 else None
+        if defname == "password_digest":
+            head = "$argon2id$v=19$m=1,t=1,p=1$"
+            return head + "A" * (n - len(head) - 2) + "$B" if n >= len(head) + 3 else None
+        return None
+
+    out = []
+    for ctype in sorted(base):
+        with open(os.path.join(ROOT, "schemas", "data", ctype + ".json")) as f:
+            props = json.load(f)["properties"]
+        for field in sorted(props):
+            defname = props[field]["$ref"].rsplit("/", 1)[1]
+            d = defs[defname]
+            cases = []
+            if d.get("type") == "integer":
+                cases = [("min", d["minimum"], "ok"), ("under", d["minimum"] - 1, "invalid"),
+                         ("max", d["maximum"], "ok"), ("over", d["maximum"] + 1, "invalid")]
+            elif d.get("type") == "string" and defname != "timestamp":
+                for tag, n, want in (("min", d.get("minLength", 0), "ok"),
+                                     ("under", d.get("minLength", 0) - 1, "invalid"),
+                                     ("max", d["maxLength"], "ok"),
+                                     ("over", d["maxLength"] + 1, "invalid")):
+                    value = string_of(defname, n) if n >= 0 else None
+                    if value is not None:
+                        cases.append((tag, value, want))
+            for tag, value, want in cases:
+                data = dict(base[ctype])
+                data[field] = value
+                if ctype == "user.upsert" and field == "password":
+                    data.pop("password_digest", None)
+                out.append(("bound-%s-%s-%s.json" % (ctype, field, tag), cmd(ctype, data), want,
+                            "-" if want == "ok" else "data." + field))
+    return out
+
+
 # ---- events
 ACCT_EV = dict(ACCT, company_uid="4f1c2d9e-0000-4a6b-9c1e-1234567890ab")
 EVENTS = [
@@ -564,6 +618,7 @@ def write_set(folder, vectors):
 
 
 def main():
+    COMMANDS.extend(boundary_vectors())
     commands = write_set("commands", COMMANDS)
     write_set("events", EVENTS)
     corpus = os.path.join(ROOT, "tests", "fuzz", "corpus", "fuzz_validate")
