@@ -37,7 +37,7 @@ struct command {
 	const char *source;  /* NULL when absent or not a string */
 	const char *subject; /* never NULL */
 	const char *type;    /* NULL when absent or not a string */
-	enum cmd_type kind;
+	enum cmd_type kind;  /* from type, even when the envelope is wrong */
 	/* Borrowed. VALIDATE_OK: an object, or NULL when absent or null (account.delete/query).
 	 * Otherwise whatever value "data" had, NULL when absent. On VALIDATE_OK integral reals
 	 * such as 2.0 in integer fields have been replaced by integers, so json_integer_value
@@ -60,8 +60,11 @@ enum validate_status {
  * "unknown_type", "invalid"): the tm.commands.dlq "reason" header. NULL when out of range. */
 const char *validate_status_name(enum validate_status status);
 
-/* Errors of one message, each naming the field first ("data.rooms: must be an integer >= 1").
- * They never quote a value of the message, so they are safe to log and to publish. */
+/* Errors of one message, each starting with the field it is about and a colon:
+ * "data.rooms: must be an integer from 1 to 10000", "subject: is required"; "message: ..." for
+ * the pre-checks and a non-object. They never quote a value of the message (names of unknown
+ * attributes and fields are shown as printable ASCII, shortened), so they are safe to log
+ * and to publish in command.rejected. */
 struct validate_errors {
 	size_t n;    /* messages kept in msg, at most VALIDATE_MAX_ERRORS */
 	size_t more; /* further errors that did not fit */
