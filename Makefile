@@ -46,6 +46,7 @@ FUZZ_SECONDS ?= 60
 
 .PHONY: all check demo up down bench fuzz clean install deps deps-fuzz format format-check tests unit-check
 .DELETE_ON_ERROR:
+.SECONDARY:
 
 all: $(PROG_BINS)
 
@@ -126,7 +127,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tmprov/migrations $(DESTDIR)$(PREFIX)/share/tmprov/schemas
 	install -m 0755 $(PROG_BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 migrations/*.sql $(DESTDIR)$(PREFIX)/share/tmprov/migrations/
-	install -m 0644 schemas/* $(DESTDIR)$(PREFIX)/share/tmprov/schemas/
+	cp -R schemas/. $(DESTDIR)$(PREFIX)/share/tmprov/schemas/
 
 clean:
 	rm -rf build build-san build-fuzz bin

@@ -70,9 +70,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ceiling_doubles_then_caps),
-		cmocka_unit_test(test_full_jitter_range_and_spread),
-		cmocka_unit_test(test_retry_after),
+	    cmocka_unit_test(test_ceiling_doubles_then_caps),
+	    cmocka_unit_test(test_full_jitter_range_and_spread),
+	    cmocka_unit_test(test_retry_after),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,14 +13,14 @@
 #include "config.h"
 
 static const struct cfg_key keys[] = {
-	{"T_URL", CFG_URL, NULL, CFG_REQUIRED, 0, 0, NULL, "base URL"},
-	{"T_NAME", CFG_STRING, "dflt", 0, 0, 0, NULL, "a name"},
-	{"T_COUNT", CFG_INT, "64", 0, 1, 1024, NULL, "a count"},
-	{"T_WAIT", CFG_MS, "5s", 0, 10, 600000, NULL, "a duration"},
-	{"T_FLAG", CFG_BOOL, "false", 0, 0, 0, NULL, "a flag"},
-	{"T_MODE", CFG_ENUM, "park", 0, 0, 0, "park|retry|fail", "a policy"},
-	{"T_LISTEN", CFG_LISTEN, "127.0.0.1:8090", 0, 0, 0, NULL, "an address"},
-	{"T_SECRET", CFG_STRING, NULL, CFG_SECRET, 0, 0, NULL, "a secret"},
+    {"T_URL", CFG_URL, NULL, CFG_REQUIRED, 0, 0, NULL, "base URL"},
+    {"T_NAME", CFG_STRING, "dflt", 0, 0, 0, NULL, "a name"},
+    {"T_COUNT", CFG_INT, "64", 0, 1, 1024, NULL, "a count"},
+    {"T_WAIT", CFG_MS, "5s", 0, 10, 600000, NULL, "a duration"},
+    {"T_FLAG", CFG_BOOL, "false", 0, 0, 0, NULL, "a flag"},
+    {"T_MODE", CFG_ENUM, "park", 0, 0, 0, "park|retry|fail", "a policy"},
+    {"T_LISTEN", CFG_LISTEN, "127.0.0.1:8090", 0, 0, 0, NULL, "an address"},
+    {"T_SECRET", CFG_STRING, NULL, CFG_SECRET, 0, 0, NULL, "a secret"},
 };
 
 static void
@@ -68,9 +68,17 @@ test_durations(void **state)
 		long ms;
 		int rc;
 	} cases[] = {
-		{"250ms", 250, 0}, {"5s", 5000, 0}, {"2m", 120000, 0}, {"1h", 3600000, 0},
-		{"42", 42, 0},	   {"", 0, -1},	    {"5x", 0, -1},    {"-5s", 0, -1},
-		{"s", 0, -1},	   {"5 s", 0, -1},  {"99999999999999999999", 0, -1},
+	    {"250ms", 250, 0},
+	    {"5s", 5000, 0},
+	    {"2m", 120000, 0},
+	    {"1h", 3600000, 0},
+	    {"42", 42, 0},
+	    {"", 0, -1},
+	    {"5x", 0, -1},
+	    {"-5s", 0, -1},
+	    {"s", 0, -1},
+	    {"5 s", 0, -1},
+	    {"99999999999999999999", 0, -1},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -88,11 +96,11 @@ test_bad_values_name_the_key(void **state)
 	static const struct {
 		const char *key, *value;
 	} cases[] = {
-		{"T_URL", "ftp://x"},	   {"T_URL", "http://"},	{"T_COUNT", "12abc"},
-		{"T_COUNT", "0"},	   {"T_COUNT", "2048"},		{"T_WAIT", "soon"},
-		{"T_WAIT", "1ms"},	   {"T_FLAG", "maybe"},		{"T_MODE", "sometimes"},
-		{"T_MODE", "par"},	   {"T_LISTEN", "8090"},	{"T_LISTEN", "host:99999"},
-		{"T_URL", "http://a b"},
+	    {"T_URL", "ftp://x"},    {"T_URL", "http://"}, {"T_COUNT", "12abc"},
+	    {"T_COUNT", "0"},	     {"T_COUNT", "2048"},  {"T_WAIT", "soon"},
+	    {"T_WAIT", "1ms"},	     {"T_FLAG", "maybe"},  {"T_MODE", "sometimes"},
+	    {"T_MODE", "par"},	     {"T_LISTEN", "8090"}, {"T_LISTEN", "host:99999"},
+	    {"T_URL", "http://a b"},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -156,7 +164,8 @@ test_file_and_env_precedence(void **state)
 static void
 test_file_errors(void **state)
 {
-	static const char *const bad[] = {"T_URL=http://x\nNOT_A_KEY=1\n", "# note\nT_URL http://x\n"};
+	static const char *const bad[] = {"T_URL=http://x\nNOT_A_KEY=1\n",
+					  "# note\nT_URL http://x\n"};
 	char err[256];
 
 	(void)state;
@@ -222,14 +231,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults_and_types),
-		cmocka_unit_test(test_durations),
-		cmocka_unit_test(test_bad_values_name_the_key),
-		cmocka_unit_test(test_required_missing),
-		cmocka_unit_test(test_file_and_env_precedence),
-		cmocka_unit_test(test_file_errors),
-		cmocka_unit_test(test_print_masks_secrets),
-		cmocka_unit_test(test_set_checks_value),
+	    cmocka_unit_test(test_defaults_and_types),	    cmocka_unit_test(test_durations),
+	    cmocka_unit_test(test_bad_values_name_the_key), cmocka_unit_test(test_required_missing),
+	    cmocka_unit_test(test_file_and_env_precedence), cmocka_unit_test(test_file_errors),
+	    cmocka_unit_test(test_print_masks_secrets),	    cmocka_unit_test(test_set_checks_value),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,481 @@
+/* db: one PostgreSQL connection running a program's table of prepared statements, in the shape
+ * of OpenSMTPD's table-postgres: everything prepared on every connect, reconnect after a lost
+ * connection (SQLSTATE class 08 or CONNECTION_BAD), PQclear on every path. */
+#include "db.h"
+
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const struct cfg_key DB_CONFIG_KEYS[] = {
+    {"TMPROV_DATABASE_URL", CFG_STRING, "postgresql:///tmprov", CFG_SECRET, 0, 0, NULL,
+     "libpq connection string or URI (secret: it may hold a password)"},
+    {"TMPROV_DB_CONNECT_ATTEMPTS", CFG_INT, "10", 0, 0, 1000000, NULL,
+     "connection attempts before giving up (0: no limit but the budget)"},
+    {"TMPROV_DB_CONNECT_BUDGET", CFG_MS, "30s", 0, 0, 86400000, NULL,
+     "time to keep retrying a connection before giving up (0: no limit but the attempts)"},
+    {"TMPROV_DB_CONNECT_TIMEOUT", CFG_MS, "5s", 0, 1000, 3600000, NULL,
+     "timeout of one connection attempt (whole seconds)"},
+    {"TMPROV_DB_STATEMENT_TIMEOUT", CFG_MS, "10s", 0, 0, 86400000, NULL,
+     "server-side limit on one statement (0: none)"},
+};
+const size_t DB_CONFIG_NKEYS = CFG_KEYS_LEN(DB_CONFIG_KEYS);
+
+/* Between connection attempts: 200 ms doubling up to 5 s, so a database that restarts is found
+ * again within seconds without a crowd of workers hammering it in step. */
+enum { DB_BACKOFF_BASE_MS = 200, DB_BACKOFF_CAP_MS = 5000 };
+
+struct db {
+	char *conninfo;
+	const struct db_stmt *stmts;
+	size_t n;
+	int *nparams; /* per statement, as the server describes it after preparing */
+	struct db_options opt;
+	char *app;
+	PGconn *conn;
+	bool lost;  /* conn is unusable: reconnect before the next statement */
+	bool in_tx; /* between a successful db_begin and db_commit/db_rollback */
+	char sqlstate[6];
+};
+
+static void
+db_set_state(struct db *db, const char *state)
+{
+	snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", state ? state : "");
+}
+
+/* libpq messages end in a newline and may span lines; logs want one line. */
+static void
+db_copy_message(char *out, size_t outlen, const char *prefix, const char *msg)
+{
+	size_t len;
+
+	snprintf(out, outlen, "%s%s", prefix, msg && *msg ? msg : "unknown error");
+	len = strlen(out);
+	while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == ' '))
+		out[--len] = '\0';
+	/* Folds each run of white space (libpq indents continuation lines) into one space. */
+	for (char *r = out, *w = out;; r++) {
+		if (*r == '\n' || *r == '\t' || *r == ' ') {
+			if (w == out || w[-1] != ' ')
+				*w++ = ' ';
+			continue;
+		}
+		*w++ = *r;
+		if (*r == '\0')
+			break;
+	}
+}
+
+static long
+db_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void
+db_sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	/* An interrupted sleep just shortens this one delay; the caller's limits still hold. */
+	nanosleep(&ts, NULL);
+}
+
+void
+db_options_default(struct db_options *o, const char *app)
+{
+	*o = (struct db_options){
+	    .application_name = app,
+	    .connect_timeout_ms = 5000,
+	    .statement_timeout_ms = 10000,
+	    .connect_attempts = 10,
+	    .connect_budget_ms = 30000,
+	    .backoff = {DB_BACKOFF_BASE_MS, DB_BACKOFF_CAP_MS},
+	};
+}
+
+void
+db_options_from_cfg(struct db_options *o, const struct cfg *c, const char *app)
+{
+	db_options_default(o, app);
+	o->connect_timeout_ms = cfg_int(c, "TMPROV_DB_CONNECT_TIMEOUT");
+	o->statement_timeout_ms = cfg_int(c, "TMPROV_DB_STATEMENT_TIMEOUT");
+	o->connect_attempts = (unsigned)cfg_int(c, "TMPROV_DB_CONNECT_ATTEMPTS");
+	o->connect_budget_ms = cfg_int(c, "TMPROV_DB_CONNECT_BUDGET");
+}
+
+struct db *
+db_new(const char *conninfo, const struct db_stmt *stmts, size_t n)
+{
+	struct db *db = calloc(1, sizeof(*db));
+
+	if (db == NULL)
+		return NULL;
+	db->conninfo = strdup(conninfo ? conninfo : "");
+	db->nparams = calloc(n ? n : 1, sizeof(*db->nparams));
+	if (db->conninfo == NULL || db->nparams == NULL) {
+		db_free(db);
+		return NULL;
+	}
+	db->stmts = stmts;
+	db->n = n;
+	db->lost = true; /* not connected yet */
+	db_options_default(&db->opt, NULL);
+	return db;
+}
+
+int
+db_set_options(struct db *db, const struct db_options *o)
+{
+	char *app = NULL;
+
+	if (o->application_name != NULL && (app = strdup(o->application_name)) == NULL)
+		return -1;
+	free(db->app);
+	db->app = app;
+	db->opt = *o;
+	db->opt.application_name = app;
+	return 0;
+}
+
+static void
+db_close(struct db *db)
+{
+	if (db->conn != NULL)
+		PQfinish(db->conn);
+	db->conn = NULL;
+	db->lost = true;
+	db->in_tx = false;
+}
+
+void
+db_free(struct db *db)
+{
+	if (db == NULL)
+		return;
+	db_close(db);
+	free(db->conninfo);
+	free(db->nparams);
+	free(db->app);
+	free(db);
+}
+
+/* libpq prints server notices ("relation exists, skipping") on stderr by default, which would
+ * break the one-JSON-object-per-line log. */
+static void
+db_notice(void *arg, const PGresult *res)
+{
+	char msg[512];
+
+	(void)arg;
+	db_copy_message(msg, sizeof(msg), "", PQresultErrorMessage(res));
+	log_debug("postgres: %s", msg);
+}
+
+static PGconn *
+db_connect_once(struct db *db)
+{
+	char timeout[32];
+	const char *keys[5], *vals[5];
+	int k = 0;
+
+	/* Before dbname, so that an application_name in the URL wins; after it, what must hold
+	 * whatever the URL says: our timeout and UTF-8 (all our text is UTF-8). */
+	keys[k] = "application_name";
+	vals[k++] = db->app ? db->app : "tmprov";
+	keys[k] = "dbname";
+	vals[k++] = db->conninfo;
+	keys[k] = "client_encoding";
+	vals[k++] = "UTF8";
+	if (db->opt.connect_timeout_ms > 0) {
+		snprintf(timeout, sizeof(timeout), "%ld",
+			 (db->opt.connect_timeout_ms + 999) / 1000);
+		keys[k] = "connect_timeout";
+		vals[k++] = timeout;
+	}
+	keys[k] = NULL;
+	vals[k] = NULL;
+	return PQconnectdbParams(keys, vals, 1);
+}
+
+/* Classifies a failed result (res may be NULL) and fills err; marks the connection lost when
+ * it is: SQLSTATE class 08, or libpq found the socket closed. */
+static void
+db_fail(struct db *db, const PGresult *res, const char *what, char *err, size_t errlen)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = res ? PQresultErrorMessage(res) : NULL;
+	char prefix[128];
+
+	if (msg == NULL || *msg == '\0')
+		msg = db->conn ? PQerrorMessage(db->conn) : "not connected";
+	snprintf(prefix, sizeof(prefix), "%s%s", what ? what : "", what ? ": " : "");
+	db_copy_message(err, errlen, prefix, msg);
+	db_set_state(db, state);
+	if (db->conn == NULL || PQstatus(db->conn) == CONNECTION_BAD ||
+	    (state != NULL && strncmp(state, "08", 2) == 0)) {
+		db->lost = true;
+		if (state == NULL)
+			db_set_state(db, "08006");
+	}
+}
+
+/* Runs PQresult checks shared by every call: success passes the result through, anything else
+ * is cleared and reported. */
+static PGresult *
+db_check(struct db *db, PGresult *res, const char *what, char *err, size_t errlen)
+{
+	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+		db_set_state(db, "");
+		return res;
+	}
+	db_fail(db, res, what, err, errlen);
+	PQclear(res);
+	return NULL;
+}
+
+static int
+db_session_setup(struct db *db, char *err, size_t errlen)
+{
+	char ms[32];
+	const char *params[1] = {ms};
+	PGresult *res;
+
+	/* set_config() rather than SET so that the value travels as a parameter. */
+	snprintf(ms, sizeof(ms), "%ld", db->opt.statement_timeout_ms);
+	res = PQexecParams(db->conn, "SELECT set_config('statement_timeout', $1, false)", 1, NULL,
+			   params, NULL, NULL, 0);
+	res = db_check(db, res, "statement_timeout", err, errlen);
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	for (size_t i = 0; i < db->n; i++) {
+		res =
+		    db_check(db, PQprepare(db->conn, db->stmts[i].name, db->stmts[i].sql, 0, NULL),
+			     db->stmts[i].name, err, errlen);
+		if (res == NULL)
+			return -1;
+		PQclear(res);
+		/* The server's parameter count catches a caller passing too few or too many. */
+		res = db_check(db, PQdescribePrepared(db->conn, db->stmts[i].name),
+			       db->stmts[i].name, err, errlen);
+		if (res == NULL)
+			return -1;
+		db->nparams[i] = PQnparams(res);
+		PQclear(res);
+	}
+	return 0;
+}
+
+int
+db_connect(struct db *db, char *err, size_t errlen)
+{
+	long start = db_now_ms(), delay;
+	char where[256];
+
+	db_close(db);
+	for (unsigned attempt = 0;; attempt++) {
+		db->conn = db_connect_once(db);
+		if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
+			break;
+		db_conninfo_redact(db->conninfo, where, sizeof(where));
+		snprintf(err, errlen, "connect to %s failed after %u attempt%s: ", where,
+			 attempt + 1, attempt ? "s" : "");
+		db_copy_message(err + strlen(err), errlen - strlen(err), "",
+				db->conn ? PQerrorMessage(db->conn) : "out of memory");
+		db_close(db);
+		db_set_state(db, "08001");
+		if (db->opt.connect_attempts > 0 && attempt + 1 >= db->opt.connect_attempts)
+			return -1;
+		delay = backoff_delay_ms(&db->opt.backoff, attempt);
+		if (db->opt.connect_budget_ms > 0 &&
+		    db_now_ms() - start + delay > db->opt.connect_budget_ms)
+			return -1;
+		db_sleep_ms(delay);
+	}
+	PQsetNoticeReceiver(db->conn, db_notice, NULL);
+	if (db_session_setup(db, err, errlen) != 0) {
+		db_close(db);
+		return -1;
+	}
+	db->lost = false;
+	db_set_state(db, "");
+	return 0;
+}
+
+/* Makes sure there is a connection to run on. Reconnecting inside a transaction would run the
+ * rest of it outside one, so there it is an error until the caller rolls back. */
+static int
+db_ready(struct db *db, char *err, size_t errlen)
+{
+	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_BAD)
+		db->lost = true;
+	if (!db->lost)
+		return 0;
+	if (db->in_tx) {
+		snprintf(err, errlen, "connection lost inside a transaction: it was rolled back");
+		db_set_state(db, "08006");
+		return -1;
+	}
+	return db_connect(db, err, errlen);
+}
+
+PGresult *
+db_exec(struct db *db, int stmt, int nparams, const char *const *params, char *err, size_t errlen)
+{
+	PGresult *res;
+
+	db_set_state(db, "");
+	if (stmt < 0 || (size_t)stmt >= db->n) {
+		snprintf(err, errlen, "no statement %d (the table has %zu)", stmt, db->n);
+		return NULL;
+	}
+	if (nparams < 0 || (nparams > 0 && params == NULL)) {
+		snprintf(err, errlen, "%s: bad parameter list", db->stmts[stmt].name);
+		return NULL;
+	}
+	if (db_ready(db, err, errlen) != 0)
+		return NULL;
+	if (nparams != db->nparams[stmt]) {
+		snprintf(err, errlen, "%s: takes %d parameters, given %d", db->stmts[stmt].name,
+			 db->nparams[stmt], nparams);
+		return NULL;
+	}
+	res = PQexecPrepared(db->conn, db->stmts[stmt].name, nparams, params, NULL, NULL, 0);
+	return db_check(db, res, db->stmts[stmt].name, err, errlen);
+}
+
+int
+db_exec_simple(struct db *db, const char *sql, char *err, size_t errlen)
+{
+	PGresult *res;
+
+	db_set_state(db, "");
+	if (db_ready(db, err, errlen) != 0)
+		return -1;
+	res = db_check(db, PQexec(db->conn, sql), NULL, err, errlen);
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+int
+db_begin(struct db *db, char *err, size_t errlen)
+{
+	if (db->in_tx) {
+		snprintf(err, errlen, "begin: already inside a transaction");
+		db_set_state(db, "25001");
+		return -1;
+	}
+	if (db_exec_simple(db, "BEGIN", err, errlen) != 0)
+		return -1;
+	db->in_tx = true;
+	return 0;
+}
+
+int
+db_commit(struct db *db, char *err, size_t errlen)
+{
+	PGresult *res;
+	int rc = -1;
+
+	db_set_state(db, "");
+	if (!db->in_tx) {
+		snprintf(err, errlen, "commit: no transaction");
+		db_set_state(db, "25000");
+		return -1;
+	}
+	if (db_ready(db, err, errlen) != 0)
+		goto out;
+	res = db_check(db, PQexec(db->conn, "COMMIT"), "commit", err, errlen);
+	if (res == NULL) {
+		if (db->lost) {
+			snprintf(err, errlen, "commit: connection lost: outcome unknown");
+			db_set_state(db, "08007");
+		}
+		goto out;
+	}
+	/* COMMIT of a failed transaction "succeeds" with the tag ROLLBACK. */
+	if (strcmp(PQcmdStatus(res), "COMMIT") == 0)
+		rc = 0;
+	else {
+		snprintf(err, errlen, "commit: the transaction had failed and was rolled back");
+		db_set_state(db, "25P02");
+	}
+	PQclear(res);
+out:
+	db->in_tx = false;
+	return rc;
+}
+
+int
+db_rollback(struct db *db, char *err, size_t errlen)
+{
+	PGresult *res;
+	bool was = db->in_tx;
+
+	db->in_tx = false;
+	db_set_state(db, "");
+	/* Nothing to undo, or the server already discarded it with the connection. */
+	if (!was || db->lost || db->conn == NULL || PQstatus(db->conn) == CONNECTION_BAD)
+		return 0;
+	res = db_check(db, PQexec(db->conn, "ROLLBACK"), "rollback", err, errlen);
+	if (res == NULL)
+		return db->lost ? 0 : -1;
+	PQclear(res);
+	return 0;
+}
+
+bool
+db_connection_lost(const struct db *db)
+{
+	return db->lost;
+}
+
+const char *
+db_sqlstate(const struct db *db)
+{
+	return db->sqlstate;
+}
+
+PGconn *
+db_conn(struct db *db)
+{
+	return db->lost ? NULL : db->conn;
+}
+
+void
+db_conninfo_redact(const char *conninfo, char *out, size_t outlen)
+{
+	static const char *const shown[] = {"host", "hostaddr", "port", "dbname", "user"};
+	PQconninfoOption *opts;
+	char *msg = NULL;
+	size_t len = 0;
+
+	opts = PQconninfoParse(conninfo ? conninfo : "", &msg);
+	if (opts == NULL) {
+		snprintf(out, outlen, "(unparseable)");
+		PQfreemem(msg);
+		return;
+	}
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++)
+		for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+			if (strcmp(o->keyword, shown[i]) == 0 && o->val != NULL && *o->val &&
+			    len < outlen)
+				len += snprintf(out + len, outlen - len, "%s%s=%s", len ? " " : "",
+						o->keyword, o->val);
+	if (out[0] == '\0')
+		snprintf(out, outlen, "(libpq defaults)");
+	PQconninfoFree(opts);
+}

@@ -1,0 +1,176 @@
+/* netaddr: turns a "host:port" / "[v6]:port" listen setting into a socket address, and matches
+ * peer addresses against comma-separated CIDR allow-lists. */
+#include "netaddr.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int
+netaddr_parse(const char *hostport, struct sockaddr_storage *out, socklen_t *outlen, char *err,
+	      size_t errlen)
+{
+	char host[64];
+	const char *colon = strrchr(hostport, ':');
+	size_t hlen;
+	char *end;
+	long port;
+
+	memset(out, 0, sizeof(*out));
+	if (colon == NULL || (hlen = (size_t)(colon - hostport)) == 0 || hlen >= sizeof(host))
+		goto bad;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || end == colon + 1 || errno != 0 || port < 0 || port > 65535)
+		goto bad;
+	memcpy(host, hostport, hlen);
+	host[hlen] = '\0';
+	if (host[0] == '[' && host[hlen - 1] == ']') {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;
+
+		host[hlen - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, &s6->sin6_addr) != 1)
+			goto bad;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		*outlen = sizeof(*s6);
+		return 0;
+	}
+	struct sockaddr_in *s4 = (struct sockaddr_in *)out;
+
+	if (strcmp(host, "localhost") == 0)
+		snprintf(host, sizeof(host), "127.0.0.1");
+	if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+		goto bad;
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons((uint16_t)port);
+	*outlen = sizeof(*s4);
+	return 0;
+bad:
+	snprintf(err, errlen, "\"%s\" is not a numeric host:port or [v6]:port", hostport);
+	return -1;
+}
+
+int
+netaddr_bound_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return -1;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return -1;
+}
+
+static int
+cidr_parse(const char *s, struct netaddr_cidr *c)
+{
+	char addr[64];
+	const char *slash = strchr(s, '/');
+	size_t len = slash ? (size_t)(slash - s) : strlen(s);
+	char *end;
+	long prefix;
+
+	if (len == 0 || len >= sizeof(addr))
+		return -1;
+	memcpy(addr, s, len);
+	addr[len] = '\0';
+	memset(c, 0, sizeof(*c));
+	if (inet_pton(AF_INET, addr, c->addr) == 1)
+		c->family = AF_INET;
+	else if (inet_pton(AF_INET6, addr, c->addr) == 1)
+		c->family = AF_INET6;
+	else
+		return -1;
+	prefix = c->family == AF_INET ? 32 : 128;
+	if (slash != NULL) {
+		long max = prefix;
+
+		errno = 0;
+		prefix = strtol(slash + 1, &end, 10);
+		if (*end != '\0' || end == slash + 1 || errno != 0 || prefix < 0 || prefix > max)
+			return -1;
+	}
+	c->prefix = (int)prefix;
+	return 0;
+}
+
+int
+netaddr_allow_parse(const char *list, struct netaddr_allow *out, char *err, size_t errlen)
+{
+	char *copy = strdup(list), *save = NULL, *tok;
+	int rc = -1;
+
+	out->n = 0;
+	if (copy == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (tok = strtok_r(copy, ", ", &save); tok != NULL; tok = strtok_r(NULL, ", ", &save)) {
+		if (out->n == NETADDR_MAX_CIDRS) {
+			snprintf(err, errlen, "more than %d ranges", NETADDR_MAX_CIDRS);
+			goto out;
+		}
+		if (cidr_parse(tok, &out->cidrs[out->n]) != 0) {
+			snprintf(err, errlen, "\"%s\" is not an address or CIDR range", tok);
+			goto out;
+		}
+		out->n++;
+	}
+	rc = 0;
+out:
+	free(copy);
+	return rc;
+}
+
+static int
+prefix_match(const unsigned char *a, const unsigned char *b, int bits)
+{
+	int bytes = bits / 8, rest = bits % 8;
+
+	if (memcmp(a, b, (size_t)bytes) != 0)
+		return 0;
+	if (rest == 0)
+		return 1;
+	unsigned char mask = (unsigned char)(0xFF << (8 - rest));
+	return (a[bytes] & mask) == (b[bytes] & mask);
+}
+
+int
+netaddr_allow_match(const struct netaddr_allow *allow, const struct sockaddr *sa)
+{
+	unsigned char addr[16];
+	int family;
+
+	if (sa == NULL)
+		return 0;
+	if (sa->sa_family == AF_INET) {
+		memcpy(addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		family = AF_INET;
+	} else if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(a6)) {
+			memcpy(addr, a6->s6_addr + 12, 4);
+			family = AF_INET;
+		} else {
+			memcpy(addr, a6->s6_addr, 16);
+			family = AF_INET6;
+		}
+	} else {
+		return 0;
+	}
+	for (int i = 0; i < allow->n; i++) {
+		if (allow->cidrs[i].family == family &&
+		    prefix_match(addr, allow->cidrs[i].addr, allow->cidrs[i].prefix))
+			return 1;
+	}
+	return 0;
+}

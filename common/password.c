@@ -1,0 +1,147 @@
+/* password: the credential TM sends at login (Section 6: a hash of the user's password, never
+ * the password) and the argon2id verifier we keep of it — made by the worker, checked by the
+ * callback server in constant time. */
+#include "password.h"
+
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+const struct cfg_key PASSWORD_CONFIG_KEYS[] = {
+    {"TMPROV_PASSWORD_SCHEME", CFG_ENUM, "sha256-hex", 0, 0, 0,
+     "sha256-hex|sha512-hex|hmac-sha256-hex|plain",
+     "What TM sends as `password` at login, as agreed with RHUB; the worker applies it to a "
+     "user.upsert `password` before hashing."},
+    {"TMPROV_PASSWORD_KEY", CFG_STRING, NULL, CFG_SECRET, 0, 0, NULL,
+     "Key of the hmac-sha256-hex scheme."},
+    {"TMPROV_ARGON2_OPSLIMIT", CFG_INT, "2", 0, 1, 10, NULL, "argon2id passes per hash."},
+    {"TMPROV_ARGON2_MEMLIMIT", CFG_INT, "19922944", 0, 8192, 1073741824, NULL,
+     "argon2id memory per hash, bytes (default 19 MiB)."},
+};
+const size_t PASSWORD_CONFIG_NKEYS = CFG_KEYS_LEN(PASSWORD_CONFIG_KEYS);
+
+int
+password_opts_from_cfg(struct password_opts *opts, const struct cfg *c, char *err, size_t errlen)
+{
+	const char *scheme = cfg_str(c, "TMPROV_PASSWORD_SCHEME");
+
+	if (sodium_init() < 0) {
+		snprintf(err, errlen, "libsodium failed to initialise");
+		return -1;
+	}
+	if (strcmp(scheme, "sha256-hex") == 0)
+		opts->scheme = PASSWORD_SHA256_HEX;
+	else if (strcmp(scheme, "sha512-hex") == 0)
+		opts->scheme = PASSWORD_SHA512_HEX;
+	else if (strcmp(scheme, "hmac-sha256-hex") == 0)
+		opts->scheme = PASSWORD_HMAC_SHA256_HEX;
+	else
+		opts->scheme = PASSWORD_PLAIN;
+	opts->key = cfg_str(c, "TMPROV_PASSWORD_KEY");
+	if (opts->scheme == PASSWORD_HMAC_SHA256_HEX && (opts->key == NULL || *opts->key == '\0')) {
+		snprintf(err, errlen, "TMPROV_PASSWORD_KEY: required by hmac-sha256-hex");
+		return -1;
+	}
+	opts->opslimit = (unsigned long long)cfg_int(c, "TMPROV_ARGON2_OPSLIMIT");
+	opts->memlimit = (size_t)cfg_int(c, "TMPROV_ARGON2_MEMLIMIT");
+	return 0;
+}
+
+int
+password_credential(const struct password_opts *opts, const char *password, char *out,
+		    size_t outlen)
+{
+	unsigned char digest[crypto_hash_sha512_BYTES];
+	size_t dlen;
+
+	switch (opts->scheme) {
+	case PASSWORD_PLAIN:
+		if (strlen(password) >= outlen)
+			return -1;
+		memcpy(out, password, strlen(password) + 1);
+		return 0;
+	case PASSWORD_SHA256_HEX:
+		crypto_hash_sha256(digest, (const unsigned char *)password, strlen(password));
+		dlen = crypto_hash_sha256_BYTES;
+		break;
+	case PASSWORD_SHA512_HEX:
+		crypto_hash_sha512(digest, (const unsigned char *)password, strlen(password));
+		dlen = crypto_hash_sha512_BYTES;
+		break;
+	case PASSWORD_HMAC_SHA256_HEX: {
+		crypto_auth_hmacsha256_state st;
+
+		crypto_auth_hmacsha256_init(&st, (const unsigned char *)opts->key,
+					    strlen(opts->key));
+		crypto_auth_hmacsha256_update(&st, (const unsigned char *)password,
+					      strlen(password));
+		crypto_auth_hmacsha256_final(&st, digest);
+		dlen = crypto_auth_hmacsha256_BYTES;
+		break;
+	}
+	default:
+		return -1;
+	}
+	if (outlen < dlen * 2 + 1)
+		return -1;
+	sodium_bin2hex(out, outlen, digest, dlen);
+	sodium_memzero(digest, sizeof(digest));
+	return 0;
+}
+
+int
+password_verifier_new(const struct password_opts *opts, const char *credential,
+		      char out[PASSWORD_VERIFIER_MAX])
+{
+	char str[crypto_pwhash_STRBYTES];
+
+	if (crypto_pwhash_str_alg(str, credential, strlen(credential), opts->opslimit,
+				  opts->memlimit, crypto_pwhash_ALG_ARGON2ID13) != 0)
+		return -1;
+	_Static_assert(crypto_pwhash_STRBYTES <= PASSWORD_VERIFIER_MAX, "verifier buffer");
+	memcpy(out, str, sizeof(str));
+	return 0;
+}
+
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+static char dummy_verifier[PASSWORD_VERIFIER_MAX];
+static const struct password_opts *dummy_opts;
+
+static void
+dummy_make(void)
+{
+	unsigned char junk[32];
+	char hex[65];
+
+	randombytes_buf(junk, sizeof(junk));
+	sodium_bin2hex(hex, sizeof(hex), junk, sizeof(junk));
+	if (password_verifier_new(dummy_opts, hex, dummy_verifier) != 0)
+		dummy_verifier[0] = '\0';
+}
+
+int
+password_verify(const struct password_opts *opts, const char *verifier, const char *credential)
+{
+	int known = verifier != NULL;
+
+	if (!known) {
+		/* The dummy has the configured cost, so its check takes as long as a real one. */
+		dummy_opts = opts;
+		pthread_once(&dummy_once, dummy_make);
+		verifier = dummy_verifier;
+	}
+	if (crypto_pwhash_str_verify(verifier, credential, strlen(credential)) != 0)
+		return 0;
+	return known;
+}
+
+int
+password_verifier_valid(const char *s)
+{
+	size_t len = strlen(s);
+
+	/* Parse check only; the cost parameters are whatever the partner's tooling chose. */
+	return len < PASSWORD_VERIFIER_MAX && strncmp(s, "$argon2id$v=19$m=", 17) == 0 &&
+	       crypto_pwhash_str_needs_rehash(s, 1, 8192) != -1;
+}

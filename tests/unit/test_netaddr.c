@@ -1,0 +1,121 @@
+/* Tests for common/netaddr: listen-address parsing and CIDR allow-list matching. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <cmocka.h>
+#include <netinet/in.h>
+
+#include "netaddr.h"
+
+static void
+test_parse(void **state)
+{
+	static const struct {
+		const char *in;
+		int rc, family, port;
+	} cases[] = {
+	    {"127.0.0.1:8090", 0, AF_INET, 8090},
+	    {"0.0.0.0:0", 0, AF_INET, 0},
+	    {"localhost:9464", 0, AF_INET, 9464},
+	    {"[::1]:80", 0, AF_INET6, 80},
+	    {"[::]:65535", 0, AF_INET6, 65535},
+	    {"8090", -1, 0, 0},
+	    {":8090", -1, 0, 0},
+	    {"127.0.0.1:", -1, 0, 0},
+	    {"127.0.0.1:65536", -1, 0, 0},
+	    {"example.com:80", -1, 0, 0},
+	    {"::1:80", -1, 0, 0},
+	    {"127.0.0.1:80x", -1, 0, 0},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = 0;
+		char err[128] = "";
+		int rc = netaddr_parse(cases[i].in, &ss, &len, err, sizeof(err));
+
+		assert_int_equal(rc, cases[i].rc);
+		if (rc != 0) {
+			assert_non_null(strstr(err, cases[i].in));
+			continue;
+		}
+		assert_int_equal(ss.ss_family, cases[i].family);
+		if (cases[i].family == AF_INET)
+			assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port),
+					 cases[i].port);
+		else
+			assert_int_equal(ntohs(((struct sockaddr_in6 *)&ss)->sin6_port),
+					 cases[i].port);
+	}
+}
+
+static int
+match(const struct netaddr_allow *a, const char *ip)
+{
+	struct sockaddr_in s4 = {.sin_family = AF_INET};
+	struct sockaddr_in6 s6 = {.sin6_family = AF_INET6};
+
+	if (inet_pton(AF_INET, ip, &s4.sin_addr) == 1)
+		return netaddr_allow_match(a, (struct sockaddr *)&s4);
+	assert_int_equal(inet_pton(AF_INET6, ip, &s6.sin6_addr), 1);
+	return netaddr_allow_match(a, (struct sockaddr *)&s6);
+}
+
+static void
+test_allow(void **state)
+{
+	struct netaddr_allow a;
+	char err[128];
+
+	(void)state;
+	assert_int_equal(netaddr_allow_parse("127.0.0.1/32, ::1/128,10.20.0.0/14,192.168.1.7,"
+					     "2001:db8::/33",
+					     &a, err, sizeof(err)),
+			 0);
+	assert_int_equal(a.n, 5);
+	assert_true(match(&a, "127.0.0.1"));
+	assert_false(match(&a, "127.0.0.2"));
+	assert_true(match(&a, "::1"));
+	assert_false(match(&a, "::2"));
+	assert_true(match(&a, "10.20.0.1"));
+	assert_true(match(&a, "10.23.255.255"));
+	assert_false(match(&a, "10.24.0.0"));
+	assert_true(match(&a, "192.168.1.7"));
+	assert_false(match(&a, "192.168.1.8"));
+	assert_true(match(&a, "::ffff:127.0.0.1")); /* v4-mapped peer on a v6 socket */
+	assert_true(match(&a, "2001:db8:7fff::1"));
+	assert_false(match(&a, "2001:db8:8000::1"));
+	assert_false(netaddr_allow_match(&a, NULL));
+}
+
+static void
+test_allow_errors(void **state)
+{
+	static const char *const bad[] = {"10.0.0.0/33", "::/129",   "10.0.0/8",
+					  "x",		 "1.2.3.4/", "1.2.3.4/-1"};
+	struct netaddr_allow a;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char err[128] = "";
+		assert_int_equal(netaddr_allow_parse(bad[i], &a, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, bad[i]));
+	}
+	assert_int_equal(netaddr_allow_parse("0.0.0.0/0", &a, NULL, 0), 0);
+	assert_true(match(&a, "203.0.113.9"));
+	assert_false(match(&a, "::1")); /* a v4 range does not admit v6 peers */
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_parse),
+	    cmocka_unit_test(test_allow),
+	    cmocka_unit_test(test_allow_errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,11 @@
+/* cli: what the subcommands of the operator CLI (bin/tmprov) share: their entry points and the
+ * exit codes every one of them keeps to. */
+#ifndef TMPROV_CLI_H
+#define TMPROV_CLI_H
+
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+/* argv[0] is the subcommand's name; returns the process exit code. */
+int cmd_migrate(int argc, char **argv);
+
+#endif

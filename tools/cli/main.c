@@ -1,0 +1,53 @@
+/* tmprov: the operator CLI. main only finds the subcommand in the table and hands it the rest
+ * of the command line; each subcommand parses its own flags and configuration. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#ifndef TMPROV_VERSION
+#define TMPROV_VERSION "unknown"
+#endif
+
+struct cli_cmd {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct cli_cmd CLI_CMDS[] = {
+    {"migrate", cmd_migrate, "apply the database migrations (or list them: --status)"},
+};
+
+static void
+cli_usage(FILE *out)
+{
+	fprintf(out, "usage: tmprov [--help | --version] COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(CLI_CMDS) / sizeof(CLI_CMDS[0]); i++)
+		fprintf(out, "  %-10s %s\n", CLI_CMDS[i].name, CLI_CMDS[i].summary);
+	fprintf(out, "\n`tmprov COMMAND --help` describes a command.\n"
+		     "Exit status: 0 done, 1 failed, 2 usage or configuration error.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		cli_usage(stderr);
+		return CLI_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		cli_usage(stdout);
+		return CLI_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("tmprov %s\n", TMPROV_VERSION);
+		return CLI_OK;
+	}
+	for (size_t i = 0; i < sizeof(CLI_CMDS) / sizeof(CLI_CMDS[0]); i++)
+		if (strcmp(argv[1], CLI_CMDS[i].name) == 0)
+			return CLI_CMDS[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "tmprov: unknown command '%s'\n", argv[1]);
+	cli_usage(stderr);
+	return CLI_USAGE;
+}
