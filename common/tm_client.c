@@ -242,8 +242,9 @@ tm_build_url(const char *base_url, const char *partner_id, const struct tm_reque
 enum tm_outcome
 tm_classify(CURLcode rc, long http_status, bool request_sent)
 {
-	/* Our write callback refused the body (or Content-Length announced too much): TM
-	 * answered, just not something we read. */
+	/* The write callback refused the body over its cap (or, for a caller that sets
+	 * CURLOPT_MAXFILESIZE, Content-Length announced too much): TM answered, just not
+	 * something we read. */
 	if (rc == CURLE_WRITE_ERROR || rc == CURLE_FILESIZE_EXCEEDED)
 		return TM_TRANSIENT;
 	/* Any other transport failure: harmless if no byte of the request left (no connection,
@@ -446,6 +447,24 @@ read_answer(struct tm_result *res, enum tm_endpoint ep, const struct tm_response
 	res->participants = r.participants;
 }
 
+static bool
+may_have_acted(const struct tm_result *res)
+{
+	long st = res->http_status;
+
+	switch (res->outcome) {
+	case TM_OK:
+	case TM_AMBIGUOUS:
+		return true;
+	case TM_TRANSIENT:
+		return (st >= 200 && st < 300) || st == 500 || st == 502 || st == 504;
+	case TM_FAILED:
+	case TM_NOT_SENT:
+		return false;
+	}
+	return true;
+}
+
 void
 tm_result_from_response(struct tm_result *res, enum tm_endpoint ep, const struct tm_response *resp,
 			size_t max_body, long retry_after_max_ms, const char *partner_id)
@@ -459,6 +478,7 @@ tm_result_from_response(struct tm_result *res, enum tm_endpoint ep, const struct
 		http_error(res, resp, retry_after_max_ms);
 	else
 		read_answer(res, ep, resp, max_body);
+	res->may_have_acted = may_have_acted(res);
 	if (partner_id != NULL) {
 		scrub(res->reason, sizeof(res->reason), partner_id);
 		scrub(res->error, sizeof(res->error), partner_id);
@@ -536,8 +556,10 @@ setup_curl(struct tm_client *tc, const struct tm_client_opts *o)
 	CURLcode rc = CURLE_OK;
 
 #define SET(opt, val)                                                                              \
-	if (rc == CURLE_OK)                                                                        \
-	rc = curl_easy_setopt(c, opt, val)
+	do {                                                                                       \
+		if (rc == CURLE_OK)                                                                \
+			rc = curl_easy_setopt(c, opt, val);                                        \
+	} while (0)
 	SET(CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for DNS timeouts */
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
@@ -546,7 +568,6 @@ setup_curl(struct tm_client *tc, const struct tm_client_opts *o)
 	SET(CURLOPT_HTTPGET, 1L);
 	SET(CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
 	SET(CURLOPT_TIMEOUT_MS, o->timeout_ms);
-	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_response_bytes);
 	SET(CURLOPT_WRITEFUNCTION, on_body);
 	SET(CURLOPT_WRITEDATA, tc);
 	SET(CURLOPT_HEADERFUNCTION, on_header);
@@ -599,8 +620,10 @@ tm_client_free(struct tm_client *tc)
 	if (tc->curl != NULL)
 		curl_easy_cleanup(tc->curl);
 	buf_free(&tc->body);
-	if (tc->partner_id != NULL) /* the secret should not linger in freed memory */
-		memset(tc->partner_id, 0, strlen(tc->partner_id));
+	/* The secret (also inside the last request URL) should not linger in freed memory. */
+	if (tc->partner_id != NULL)
+		explicit_bzero(tc->partner_id, strlen(tc->partner_id));
+	explicit_bzero(tc->url, sizeof(tc->url));
 	free(tc->partner_id);
 	free(tc->base_url);
 	free(tc);

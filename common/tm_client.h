@@ -62,6 +62,12 @@ struct tm_result {
 	enum tm_outcome outcome;
 	long http_status;    /* 0 when no HTTP answer */
 	long retry_after_ms; /* -1: TM gave none (or not a transient answer) */
+	/* Whether TM may have carried the call out: TM_OK, TM_AMBIGUOUS, and a TM_TRANSIENT that
+	 * is a 2xx answer we could not read (TM answered, so it processed the request) or a
+	 * 500/502/504 (TM or a gateway failed after the request got through). A caller that
+	 * must not repeat a create or remote_schedule treats such a TM_TRANSIENT like
+	 * TM_AMBIGUOUS. False for TM_NOT_SENT, TM_FAILED, 408, 429 and 503. */
+	bool may_have_acted;
 	double elapsed_ms;
 	long new_connections; /* connections opened for this call (0: an idempotent call reused) */
 	char tm_status[TM_STATUS_MAX + 1]; /* __Status__ as TM wrote it, "" when none */

@@ -286,11 +286,13 @@ test_result_from_response(void **state)
 	assert_string_equal(res.company_uid, "c-9");
 	assert_string_equal(res.tm_status, "SUCCEED");
 	assert_string_equal(res.error, "");
+	assert_true(res.may_have_acted);
 	/* a success without the value the call exists for is a protocol error */
 	respond(&res, TM_CREATE_ACCOUNT, 200, NULL,
 		"<__Return__><__Status__>SUCCEED</__Status__><__CompanyUid__/></__Return__>");
 	assert_int_equal(res.outcome, TM_TRANSIENT);
 	assert_non_null(strstr(res.error, "__CompanyUid__"));
+	assert_true(res.may_have_acted); /* TM answered 200: the account may exist */
 	respond(&res, TM_REMOTE_SCHEDULE, 200, NULL,
 		"<__Return__><__Status__>SUCCEED</__Status__></__Return__>");
 	assert_int_equal(res.outcome, TM_TRANSIENT);
@@ -310,6 +312,7 @@ test_result_from_response(void **state)
 		"has no account u-1</__Reason__></__Return__>");
 	assert_int_equal(res.outcome, TM_FAILED);
 	assert_string_equal(res.reason, "partner REDACTED has no account u-1");
+	assert_false(res.may_have_acted);
 	assert_null(strstr(res.error, "secret-partner-7"));
 	respond(&res, TM_DELETE_ACCOUNT, 200, NULL,
 		"<__Return__><__Status__>FAILED</__Status__></__Return__>");
@@ -323,6 +326,12 @@ test_result_from_response(void **state)
 	assert_int_equal(res.outcome, TM_TRANSIENT);
 	assert_int_equal(res.retry_after_ms, 12000);
 	assert_string_equal(res.error, "HTTP 503");
+	assert_false(res.may_have_acted);
+	respond(&res, TM_CREATE_ACCOUNT, 504, NULL, "");
+	assert_int_equal(res.outcome, TM_TRANSIENT);
+	assert_true(res.may_have_acted); /* a gateway gave up waiting for TM */
+	respond(&res, TM_CREATE_ACCOUNT, 429, NULL, "");
+	assert_false(res.may_have_acted);
 	respond(&res, TM_QUERY_ACCOUNT, 200, "12", "<html><body>Login</body></html>");
 	assert_int_equal(res.outcome, TM_TRANSIENT);
 	assert_int_equal(res.retry_after_ms, -1); /* only an error answer asks for a delay */
@@ -330,10 +339,12 @@ test_result_from_response(void **state)
 	tm_result_from_response(&res, TM_CREATE_ACCOUNT, &resp, 1024, 60000, NULL);
 	assert_int_equal(res.outcome, TM_NOT_SENT);
 	assert_non_null(strstr(res.error, "Failed to connect"));
+	assert_false(res.may_have_acted);
 	resp = (struct tm_response){CURLE_WRITE_ERROR, 200, true, "", NULL, NULL, 0};
 	tm_result_from_response(&res, TM_CREATE_ACCOUNT, &resp, 1024, 60000, NULL);
 	assert_int_equal(res.outcome, TM_TRANSIENT);
 	assert_non_null(strstr(res.error, "response too large"));
+	assert_true(res.may_have_acted);
 }
 
 static void
@@ -628,6 +639,7 @@ test_fault_5xx(void **state)
 	assert_int_equal(res.http_status, 503);
 	assert_int_equal(res.retry_after_ms, -1);
 	assert_string_equal(res.error, "HTTP 503");
+	assert_false(res.may_have_acted);
 	call(tc, &req, &res, TM_OK); /* the fault was for one call only */
 	tm_client_free(tc);
 }
@@ -666,6 +678,7 @@ test_fault_timeout_create(void **state)
 	call(tc, &req, &res, TM_AMBIGUOUS);
 	assert_true(res.elapsed_ms >= TEST_TIMEOUT_MS - 50 && res.elapsed_ms < HOLD_MS);
 	assert_string_equal(res.company_uid, "");
+	assert_true(res.may_have_acted);
 	count_is("create_account", 1);
 	assert_int_equal(sim_accounts(sim, &accounts), 0);
 	assert_int_equal(json_array_size(json_object_get(accounts, "accounts")), 1);
@@ -770,6 +783,8 @@ test_fault_malformed_and_html(void **state)
 	call(tc, &req, &res, TM_TRANSIENT);
 	assert_int_equal(res.http_status, 200);
 	assert_non_null(strstr(res.error, "protocol error"));
+	assert_true(res.may_have_acted); /* tmsim made the account before garbling the answer */
+	count_is("create_account", 1);
 	faults("html_next=1");
 	call(tc, &req, &res, TM_TRANSIENT);
 	assert_int_equal(res.http_status, 200);
@@ -851,6 +866,7 @@ test_connection_refused_not_sent(void **state)
 	call(tc, &req, &res, TM_NOT_SENT);
 	assert_int_equal(res.http_status, 0);
 	assert_true(res.error[0] != '\0');
+	assert_false(res.may_have_acted);
 	count_is(NULL, 0);
 	tm_client_free(tc);
 }
