@@ -7,9 +7,11 @@
  * meeting_id, rooms, participants give the expected fields (absent: empty, or -1 for numbers);
  * values may use \n, \t, \r and \\. For error results only result= and status= are checked. */
 #include <dirent.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -407,6 +409,55 @@ test_no_stderr_noise(void **state)
 	assert_int_equal(size, 0);
 }
 
+#define THREADS	      4
+#define THREAD_PARSES 2000
+
+static void *
+parse_many(void *arg)
+{
+	static const char failed[] = "<__Return__><__Status__>FAILED</__Status__>"
+				     "<__Reason__>busy</__Reason__></__Return__>";
+	static const char bad[] = "<__Return__><__Status__>SUCCEED</__Status";
+	long id = (long)(intptr_t)arg, wrong = 0;
+	struct tm_reply r;
+	char err[256];
+
+	for (int i = 0; i < THREAD_PARSES; i++) {
+		switch ((i + id) % 3) {
+		case 0:
+			wrong += tm_xml_parse(OK_ANSWER, strlen(OK_ANSWER), TM_XML_DEFAULT_MAX, &r,
+					      err, sizeof(err)) != 0 ||
+				 strcmp(r.company_uid, "c-1") != 0;
+			break;
+		case 1:
+			wrong += tm_xml_parse(failed, strlen(failed), TM_XML_DEFAULT_MAX, &r, err,
+					      sizeof(err)) != 0 ||
+				 strcmp(r.reason, "busy") != 0;
+			break;
+		default:
+			wrong += tm_xml_parse(bad, strlen(bad), TM_XML_DEFAULT_MAX, &r, err,
+					      sizeof(err)) != TM_XML_ENOTXML;
+		}
+	}
+	return (void *)(intptr_t)wrong;
+}
+
+/* Workers parse in many threads at once, each with its own client. */
+static void
+test_parse_in_threads(void **state)
+{
+	pthread_t t[THREADS];
+	void *wrong;
+
+	(void)state;
+	for (long i = 0; i < THREADS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, parse_many, (void *)(intptr_t)i), 0);
+	for (int i = 0; i < THREADS; i++) {
+		assert_int_equal(pthread_join(t[i], &wrong), 0);
+		assert_int_equal((intptr_t)wrong, 0);
+	}
+}
+
 static void
 test_error_names(void **state)
 {
@@ -425,7 +476,8 @@ static const struct CMUnitTest code_tests[] = {
     cmocka_unit_test(test_fixture_dir_present), cmocka_unit_test(test_cap_checked_before_parsing),
     cmocka_unit_test(test_cap_boundary),	cmocka_unit_test(test_length_bounds_the_body),
     cmocka_unit_test(test_deep_nesting),	cmocka_unit_test(test_field_limits),
-    cmocka_unit_test(test_no_stderr_noise),	cmocka_unit_test(test_error_names),
+    cmocka_unit_test(test_no_stderr_noise),	cmocka_unit_test(test_parse_in_threads),
+    cmocka_unit_test(test_error_names),
 };
 
 int
