@@ -878,7 +878,7 @@ test_fault_latency(void **state)
 static void
 test_fault_only(void **state)
 {
-	char uid[37], *create = create_url("Acme"), *query;
+	char uid[37], *create = create_url("Acme"), *query, *value;
 	struct http_res r;
 
 	(void)state;
@@ -886,7 +886,10 @@ test_fault_only(void **state)
 	get(create, &r);
 	assert_int_equal(r.status, 200);
 	assert_tag(&r, "__Status__", "SUCCEED");
-	memcpy(uid, xml_value(r.body, r.len, "__CompanyUid__") ?: strdup(""), 37);
+	value = xml_value(r.body, r.len, "__CompanyUid__");
+	assert_non_null(value);
+	snprintf(uid, sizeof(uid), "%s", value);
+	free(value);
 	http_res_free(&r);
 	query = sim_tm_url(sim, "query_account", "company_uid", uid, NULL);
 	get(query, &r);
