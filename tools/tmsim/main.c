@@ -84,7 +84,7 @@ take_flags(int argc, char **argv, const char **port_file)
 		else if (i + 1 < argc)
 			value = argv[++i];
 		else
-			usage();
+			usage(2);
 		if (flags[f].key != NULL)
 			setenv(flags[f].key, value, 1);
 		else
