@@ -17,6 +17,7 @@ struct cli_cmd {
 
 static const struct cli_cmd CLI_CMDS[] = {
     {"migrate", cmd_migrate, "apply the database migrations (or list them: --status)"},
+    {"bench", cmd_bench, "run one round of a benchmark scenario (make bench runs them all)"},
 };
 
 static void

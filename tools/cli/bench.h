@@ -1,0 +1,54 @@
+/* bench: what the `tmprov bench` scenarios share — their options, the result each round fills
+ * in, and their entry points (one scenario per bench_*.c file). */
+#ifndef TMPROV_BENCH_H
+#define TMPROV_BENCH_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "tm_client.h"
+
+struct bench_opts {
+	const struct cfg *cfg; /* TM client, password, database and migrations settings */
+	long duration_ms;      /* measure this long (0: until calls) */
+	long calls;	       /* or until this many calls or transactions (0: until duration) */
+	long concurrency;      /* tmsim-capacity: transfers in flight */
+	long threads;	       /* tm-client, hash: threads; 0 = the online CPUs */
+	const char *mode;      /* tm-client: query|create; hash: new|verify */
+	long connections;      /* pg-reference: pgbench clients */
+	long subjects;	       /* pg-reference: distinct subjects the commands touch */
+	const char *pgbench;   /* pg-reference: the pgbench program */
+	const char *script;    /* pg-reference: the pgbench script */
+};
+
+/* One round's outcome. The scenario sets unit and creates the three objects (cmd_bench owns
+ * and frees them): params say what ran, figures hold the numbers bench.sh aggregates over
+ * rounds (every one > 0: rate, p50_ms, p99_ms, max_ms), counts say what happened. */
+struct bench_result {
+	const char *unit; /* what rate counts, e.g. "calls/s" */
+	json_t *params, *figures, *counts;
+};
+
+/* A scenario runs one round. Returns 0, or -1 with err set; a round in which any call failed is
+ * a failure, since fast failures would inflate the figures. */
+typedef int (*bench_fn)(const struct bench_opts *o, struct bench_result *r, char *err,
+			size_t errlen);
+
+int bench_tmsim_capacity(const struct bench_opts *o, struct bench_result *r, char *err,
+			 size_t errlen);
+int bench_tm_client(const struct bench_opts *o, struct bench_result *r, char *err, size_t errlen);
+int bench_hash(const struct bench_opts *o, struct bench_result *r, char *err, size_t errlen);
+int bench_pg_reference(const struct bench_opts *o, struct bench_result *r, char *err,
+		       size_t errlen);
+
+/* Creates n accounts in TM (create_account, one client) so that query_account has something to
+ * find; uids gets their company_uids. Returns 0 or -1 with err set. */
+int bench_tm_seed(const struct tm_client_opts *tmo, size_t n, char (*uids)[TM_COMPANY_UID_MAX + 1],
+		  char *err, size_t errlen);
+
+/* threads, with 0 meaning the online CPUs. */
+long bench_threads(long threads);
+
+#endif

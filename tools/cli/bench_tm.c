@@ -1,0 +1,257 @@
+/* bench_tm: the tm-client scenario — calls per second through common/tm_client from several
+ * threads, idempotent (query_account on a kept-alive connection) or not (create_account on a
+ * fresh connection each) — and the accounts the TM scenarios query. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "bench_stats.h"
+
+#define BENCH_TM_THREADS_MAX 1024
+
+struct bench_tm_run {
+	const struct bench_opts *o;
+	struct tm_client_opts tmo;
+	bool create; /* create_account, else query_account */
+	char (*uids)[TM_COMPANY_UID_MAX + 1];
+	size_t nuids;
+	pthread_barrier_t start;
+	atomic_long budget; /* calls left when --calls is given */
+};
+
+struct bench_tm_thread {
+	struct bench_tm_run *run;
+	pthread_t tid;
+	size_t index;
+	struct bench_samples lat;
+	long calls, errors, new_connections;
+	int samples_rc;
+	char first_error[TM_ERROR_MAX + 64];
+};
+
+long
+bench_threads(long threads)
+{
+	long n = threads > 0 ? threads : sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? n : 1;
+}
+
+int
+bench_tm_seed(const struct tm_client_opts *tmo, size_t n, char (*uids)[TM_COMPANY_UID_MAX + 1],
+	      char *err, size_t errlen)
+{
+	struct tm_client *tc = tm_client_new(tmo, err, errlen);
+	struct tm_result res;
+	char name[64], email[64];
+	int rc = -1;
+
+	if (tc == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct tm_request req = {.endpoint = TM_CREATE_ACCOUNT,
+					 .company_name = name,
+					 .email = email,
+					 .rooms = 1,
+					 .participants = 10};
+
+		snprintf(name, sizeof(name), "bench seed %zu", i);
+		snprintf(email, sizeof(email), "seed%zu@bench.example", i);
+		if (tm_client_call(tc, &req, &res) != 0 || res.outcome != TM_OK) {
+			snprintf(err, errlen, "seeding account %zu: %s", i, res.error);
+			goto out;
+		}
+		memcpy(uids[i], res.company_uid, sizeof(uids[i]));
+	}
+	rc = 0;
+out:
+	tm_client_free(tc);
+	return rc;
+}
+
+/* One call as the scenario's mode says; returns true when TM answered ok. */
+static bool
+bench_tm_call(struct bench_tm_thread *t, struct tm_client *tc, long seq, struct tm_result *res)
+{
+	struct bench_tm_run *run = t->run;
+	struct tm_request req = {.endpoint = TM_QUERY_ACCOUNT};
+	char name[64], email[64];
+
+	if (run->create) {
+		snprintf(name, sizeof(name), "bench %zu-%ld", t->index, seq);
+		snprintf(email, sizeof(email), "b%zux%ld@bench.example", t->index, seq);
+		req = (struct tm_request){.endpoint = TM_CREATE_ACCOUNT,
+					  .company_name = name,
+					  .email = email,
+					  .rooms = 1,
+					  .participants = 10};
+	} else {
+		req.company_uid = run->uids[(t->index + (size_t)seq) % run->nuids];
+	}
+	return tm_client_call(tc, &req, res) == 0 && res->outcome == TM_OK;
+}
+
+static void
+bench_tm_note_error(struct bench_tm_thread *t, const struct tm_result *res)
+{
+	if (t->errors++ == 0)
+		snprintf(t->first_error, sizeof(t->first_error), "%s: %s",
+			 tm_outcome_name(res->outcome), res->error);
+}
+
+/* A thread's first call is made before the start barrier: it opens the kept-alive connection
+ * of the query mode, which is set-up, not throughput. */
+static void *
+bench_tm_thread_main(void *arg)
+{
+	struct bench_tm_thread *t = arg;
+	struct bench_tm_run *run = t->run;
+	struct tm_client *tc = tm_client_new(&run->tmo, t->first_error, sizeof(t->first_error));
+	struct tm_result res;
+	long seq = 0;
+	double end;
+
+	if (tc != NULL && !bench_tm_call(t, tc, seq++, &res))
+		bench_tm_note_error(t, &res);
+	if (tc == NULL)
+		t->errors++;
+	pthread_barrier_wait(&run->start);
+	end = bench_deadline(run->o->duration_ms);
+	while (tc != NULL && t->samples_rc == 0 && bench_now_ms() < end) {
+		if (run->o->calls > 0 && atomic_fetch_sub(&run->budget, 1) <= 0)
+			break;
+		if (!bench_tm_call(t, tc, seq++, &res))
+			bench_tm_note_error(t, &res);
+		t->calls++;
+		t->new_connections += res.new_connections;
+		t->samples_rc = bench_samples_add(&t->lat, res.elapsed_ms);
+	}
+	tm_client_free(tc);
+	return NULL;
+}
+
+/* Sums the threads' counts and samples into lat; -1 with err on the first failure seen. */
+static int
+bench_tm_collect(struct bench_tm_thread *th, long n, struct bench_samples *lat, long *calls,
+		 long *conns, char *err, size_t errlen)
+{
+	long errors = 0;
+	const char *first = NULL;
+
+	for (long i = 0; i < n; i++) {
+		int rc = th[i].samples_rc ? th[i].samples_rc : bench_samples_merge(lat, &th[i].lat);
+
+		if (rc != 0) {
+			snprintf(err, errlen, "%s", bench_samples_strerror(rc));
+			return -1;
+		}
+		*calls += th[i].calls;
+		*conns += th[i].new_connections;
+		errors += th[i].errors;
+		if (first == NULL && th[i].errors)
+			first = th[i].first_error;
+	}
+	if (errors > 0) {
+		snprintf(err, errlen, "%ld of %ld calls failed; first: %s", errors, *calls, first);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+bench_tm_setup(struct bench_tm_run *run, const struct bench_opts *o, char *err, size_t errlen)
+{
+	memset(run, 0, sizeof(*run));
+	run->o = o;
+	if (strcmp(o->mode, "query") != 0 && strcmp(o->mode, "create") != 0) {
+		snprintf(err, errlen, "tm-client: --mode must be query or create, not %s", o->mode);
+		return -1;
+	}
+	run->create = strcmp(o->mode, "create") == 0;
+	if (tm_client_opts_from_cfg(&run->tmo, o->cfg) != 0) {
+		snprintf(err, errlen, "TMPROV_TM_URL and TMPROV_PARTNER_ID must be set");
+		return -1;
+	}
+	run->nuids = 16;
+	run->uids = calloc(run->nuids, sizeof(*run->uids));
+	if (run->uids == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	atomic_store(&run->budget, o->calls);
+	return bench_tm_seed(&run->tmo, run->nuids, run->uids, err, errlen);
+}
+
+int
+bench_tm_client(const struct bench_opts *o, struct bench_result *r, char *err, size_t errlen)
+{
+	long n = bench_threads(o->threads), started = 0, calls = 0, conns = 0;
+	struct bench_tm_thread *th = NULL;
+	struct bench_samples lat;
+	struct bench_tm_run run;
+	double t0, elapsed;
+	int rc = -1;
+
+	bench_samples_init(&lat);
+	if (n > BENCH_TM_THREADS_MAX) {
+		snprintf(err, errlen, "tm-client: at most %d threads", BENCH_TM_THREADS_MAX);
+		return -1;
+	}
+	if (bench_tm_setup(&run, o, err, errlen) != 0)
+		goto out;
+	th = calloc((size_t)n, sizeof(*th));
+	if (th == NULL || pthread_barrier_init(&run.start, NULL, (unsigned)n + 1) != 0) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	for (; started < n; started++) {
+		th[started].run = &run;
+		th[started].index = (size_t)started;
+		bench_samples_init(&th[started].lat);
+		if (pthread_create(&th[started].tid, NULL, bench_tm_thread_main, &th[started]) != 0)
+			break;
+	}
+	if (started < n) {
+		/* The barrier counts on n threads: without them the started ones would wait
+		 * forever. */
+		fprintf(stderr, "tmprov bench: cannot start thread %ld of %ld\n", started + 1, n);
+		_exit(1);
+	}
+	pthread_barrier_wait(&run.start);
+	t0 = bench_now_ms();
+	for (long i = 0; i < n; i++)
+		pthread_join(th[i].tid, NULL);
+	elapsed = bench_now_ms() - t0;
+	pthread_barrier_destroy(&run.start);
+	if (bench_tm_collect(th, n, &lat, &calls, &conns, err, errlen) != 0)
+		goto out;
+	if (calls == 0) {
+		snprintf(err, errlen, "no call completed");
+		goto out;
+	}
+	r->unit = "calls/s";
+	r->params = json_pack("{s:s, s:s, s:i, s:b}", "endpoint",
+			      run.create ? "create_account" : "query_account", "mode", o->mode,
+			      "threads", (json_int_t)n, "connection_reuse", !run.create);
+	r->counts = json_pack("{s:i, s:i, s:f}", "calls", (json_int_t)calls, "connections_opened",
+			      (json_int_t)conns, "elapsed_ms", elapsed);
+	r->figures = json_object();
+	if (r->params == NULL || r->counts == NULL || r->figures == NULL ||
+	    bench_figures_put(r->figures, (double)calls * 1e3 / elapsed, &lat) != 0) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	for (long i = 0; i < started; i++)
+		bench_samples_free(&th[i].lat);
+	free(th);
+	free(run.uids);
+	bench_samples_free(&lat);
+	return rc;
+}

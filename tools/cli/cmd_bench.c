@@ -1,0 +1,274 @@
+/* cmd_bench: `tmprov bench SCENARIO`, the load generator behind `make bench` (tools/bench.sh):
+ * runs one round of one scenario and prints its figures as one JSON object on stdout. */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "cli.h"
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "migrate.h"
+#include "password.h"
+#include "tm_client.h"
+
+static const char BENCH_USAGE[] =
+    "usage: tmprov bench SCENARIO [--duration DUR | --calls N] [options]\n"
+    "\n"
+    "Runs one round of a benchmark scenario and prints one JSON object on stdout:\n"
+    "{\"scenario\", \"unit\", \"params\", \"figures\": {\"rate\", \"p50_ms\", \"p99_ms\", "
+    "\"max_ms\"}, \"counts\"}.\n"
+    "tools/bench.sh (make bench) runs every scenario in rounds on a private stack.\n"
+    "\n"
+    "scenarios:\n"
+    "  tmsim-capacity  query_account calls kept in flight at --concurrency over kept-alive\n"
+    "                  connections (curl multi, one thread) against TMPROV_TM_URL\n"
+    "  tm-client       calls through common/tm_client from --threads threads (8);\n"
+    "                  --mode query: query_account, connection reused (idempotent);\n"
+    "                  --mode create: create_account, a fresh connection each (exactly-once)\n"
+    "  hash            argon2id at TMPROV_ARGON2_OPSLIMIT/MEMLIMIT on --threads threads (0: all\n"
+    "                  online CPUs); --mode new: verifiers made, --mode verify: checked\n"
+    "  pg-reference    pgbench --script (one command's SQL per transaction) with --connections\n"
+    "                  clients on a fresh migrated database beside TMPROV_DATABASE_URL's\n"
+    "\n"
+    "  --duration DUR     measure this long, e.g. 5s, 500ms (default 5s)\n"
+    "  --calls N          or stop after N calls / hashes / transactions\n"
+    "  --concurrency N    tmsim-capacity: transfers in flight (64)\n"
+    "  --threads N        tm-client (8), hash (0 = online CPUs)\n"
+    "  --mode M           tm-client: query|create (query); hash: new|verify (new)\n"
+    "  --connections N    pg-reference: pgbench clients (8)\n"
+    "  --subjects N       pg-reference: distinct subjects (5000)\n"
+    "  --pgbench PATH     pg-reference: the pgbench program (pgbench on PATH)\n"
+    "  --script FILE      pg-reference: the pgbench script (required)\n"
+    "  --config FILE      KEY=value settings (the environment wins)\n"
+    "\n"
+    "Every call must succeed: a round with a failed call exits 1, since fast failures would\n"
+    "inflate the figures. Exit status: 0 done, 1 failed, 2 usage error.\n";
+
+#define BENCH_DURATION_DEFAULT_MS 5000
+
+struct bench_scenario {
+	const char *name;
+	bench_fn run;
+	const char *mode; /* default --mode */
+	long threads;	  /* default --threads */
+};
+
+static const struct bench_scenario BENCH_SCENARIOS[] = {
+    {"tmsim-capacity", bench_tmsim_capacity, "", 0},
+    {"tm-client", bench_tm_client, "query", 8},
+    {"hash", bench_hash, "new", 0},
+    {"pg-reference", bench_pg_reference, "", 0},
+};
+
+static int
+bench_usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "tmprov bench: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n(tmprov bench --help describes the options)\n");
+	return CLI_USAGE;
+}
+
+/* A positive count option; 0 when it is not one. */
+static long
+bench_count(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	return *s != '\0' && *end == '\0' && v > 0 ? v : 0;
+}
+
+static int
+bench_set(struct bench_opts *o, int ch, const char *arg)
+{
+	long v = bench_count(arg), *dst = NULL;
+
+	switch (ch) {
+	case 'd':
+		if (cfg_parse_ms(arg, &o->duration_ms) != 0 || o->duration_ms <= 0)
+			return bench_usage_error("--duration: %s is not a duration", arg);
+		return CLI_OK;
+	case 'm':
+		o->mode = arg;
+		return CLI_OK;
+	case 'p':
+		o->pgbench = arg;
+		return CLI_OK;
+	case 's':
+		o->script = arg;
+		return CLI_OK;
+	case 't': /* --threads 0 means the online CPUs */
+		if (strcmp(arg, "0") != 0 && v == 0)
+			return bench_usage_error("--threads: %s is not a count", arg);
+		o->threads = v;
+		return CLI_OK;
+	case 'n':
+		dst = &o->calls;
+		break;
+	case 'c':
+		dst = &o->concurrency;
+		break;
+	case 'C':
+		dst = &o->connections;
+		break;
+	case 'S':
+		dst = &o->subjects;
+		break;
+	}
+	if (v == 0)
+		return bench_usage_error("%s is not a positive count", arg);
+	*dst = v;
+	return CLI_OK;
+}
+
+static int
+bench_parse_flags(int argc, char **argv, struct bench_opts *o)
+{
+	static const struct option longopts[] = {
+	    {"duration", required_argument, NULL, 'd'},
+	    {"calls", required_argument, NULL, 'n'},
+	    {"concurrency", required_argument, NULL, 'c'},
+	    {"threads", required_argument, NULL, 't'},
+	    {"mode", required_argument, NULL, 'm'},
+	    {"connections", required_argument, NULL, 'C'},
+	    {"subjects", required_argument, NULL, 'S'},
+	    {"pgbench", required_argument, NULL, 'p'},
+	    {"script", required_argument, NULL, 's'},
+	    {NULL, 0, NULL, 0},
+	};
+	int ch, rc;
+
+	optind = 2; /* argv[1] is the scenario */
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+		if (ch == ':')
+			return bench_usage_error("%s needs a value", argv[optind - 1]);
+		if (ch == '?')
+			return bench_usage_error("unknown option %s", argv[optind - 1]);
+		rc = bench_set(o, ch, optarg);
+		if (rc != CLI_OK)
+			return rc;
+	}
+	if (optind < argc)
+		return bench_usage_error("unexpected argument %s", argv[optind]);
+	/* --calls alone bounds the round by count; the default duration would cut it short. */
+	if (o->duration_ms < 0)
+		o->duration_ms = o->calls > 0 ? 0 : BENCH_DURATION_DEFAULT_MS;
+	return CLI_OK;
+}
+
+static bool
+bench_wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	return false;
+}
+
+static const struct bench_scenario *
+bench_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(BENCH_SCENARIOS) / sizeof(BENCH_SCENARIOS[0]); i++)
+		if (strcmp(name, BENCH_SCENARIOS[i].name) == 0)
+			return &BENCH_SCENARIOS[i];
+	return NULL;
+}
+
+static struct cfg *
+bench_cfg(void)
+{
+	struct cfg *c = cfg_new();
+
+	if (c == NULL || cfg_add_keys(c, TM_CONFIG_KEYS, TM_CONFIG_NKEYS) != 0 ||
+	    cfg_add_keys(c, PASSWORD_CONFIG_KEYS, PASSWORD_CONFIG_NKEYS) != 0 ||
+	    cfg_add_keys(c, DB_CONFIG_KEYS, DB_CONFIG_NKEYS) != 0 ||
+	    cfg_add_keys(c, MIGRATE_CONFIG_KEYS, MIGRATE_CONFIG_NKEYS) != 0) {
+		cfg_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* {"scenario", "unit", "params", "figures", "counts"} on one line of stdout; takes r's objects. */
+static int
+bench_print(const struct bench_scenario *sc, struct bench_result *r)
+{
+	json_t *obj = json_pack("{s:s, s:s, s:o, s:o, s:o}", "scenario", sc->name, "unit", r->unit,
+				"params", r->params, "figures", r->figures, "counts", r->counts);
+	int rc;
+
+	r->params = r->figures = r->counts = NULL; /* json_pack's "o" took them, even on failure */
+	if (obj == NULL)
+		return -1;
+	rc = json_dumpf(obj, stdout, JSON_COMPACT | JSON_REAL_PRECISION(10));
+	json_decref(obj);
+	if (rc != 0 || fputc('\n', stdout) == EOF || fflush(stdout) != 0)
+		return -1;
+	return 0;
+}
+
+int
+cmd_bench(int argc, char **argv)
+{
+	static char name[] = "tmprov bench";
+	struct bench_opts o = {.duration_ms = -1,
+			       .threads = -1,
+			       .concurrency = 64,
+			       .connections = 8,
+			       .subjects = 5000,
+			       .pgbench = "pgbench"};
+	struct bench_result r = {0};
+	const struct bench_scenario *sc;
+	struct cfg *cfg = NULL;
+	char err[1024];
+	int rc;
+
+	if (bench_wants_help(argc, argv)) {
+		fputs(BENCH_USAGE, stdout);
+		return CLI_OK;
+	}
+	log_init("tmprov-bench", LOG_WARN);
+	cfg = bench_cfg();
+	if (cfg == NULL) {
+		fprintf(stderr, "%s: out of memory\n", name);
+		return CLI_FAIL;
+	}
+	argv[0] = name; /* configuration errors are reported under this name */
+	argc = cfg_from_args(cfg, argc, argv);
+	if (argc < 2 || (sc = bench_find(argv[1])) == NULL) {
+		rc = bench_usage_error("%s", argc < 2 ? "which scenario?" : "unknown scenario");
+		goto out;
+	}
+	rc = bench_parse_flags(argc, argv, &o);
+	if (rc != CLI_OK)
+		goto out;
+	o.cfg = cfg;
+	o.mode = o.mode ? o.mode : sc->mode;
+	o.threads = o.threads >= 0 ? o.threads : sc->threads;
+	if (sc->run == bench_pg_reference && o.script == NULL) {
+		rc = bench_usage_error("%s", "pg-reference needs --script FILE");
+		goto out;
+	}
+	rc = CLI_FAIL;
+	if (sc->run(&o, &r, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s %s: %s\n", name, sc->name, err);
+		goto out;
+	}
+	if (bench_print(sc, &r) != 0) {
+		fprintf(stderr, "%s %s: cannot write the result\n", name, sc->name);
+		goto out;
+	}
+	rc = CLI_OK;
+out:
+	json_decref(r.params);
+	json_decref(r.figures);
+	json_decref(r.counts);
+	cfg_free(cfg);
+	return rc;
+}
