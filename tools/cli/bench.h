@@ -16,11 +16,11 @@ struct bench_opts {
 	long calls;	       /* or until this many calls or transactions (0: until duration) */
 	long concurrency;      /* tmsim-capacity: transfers in flight */
 	long threads;	       /* tm-client, hash: threads; 0 = the online CPUs */
-	const char *mode;      /* tm-client: query|create; hash: new|verify */
-	long connections;      /* pg-reference: pgbench clients */
-	long subjects;	       /* pg-reference: distinct subjects the commands touch */
-	const char *pgbench;   /* pg-reference: the pgbench program */
-	const char *script;    /* pg-reference: the pgbench script */
+	const char *mode;    /* tm-client: query|create; hash: new|verify (checked by cmd_bench) */
+	long connections;    /* pg-reference: pgbench clients */
+	long subjects;	     /* pg-reference: distinct subjects the commands touch */
+	const char *pgbench; /* pg-reference: the pgbench program */
+	const char *script;  /* pg-reference: the pgbench script */
 };
 
 /* One round's outcome. The scenario sets unit and creates the three objects (cmd_bench owns

@@ -75,10 +75,6 @@ bench_hash_setup(struct bench_hash_run *run, const struct bench_opts *o, char *e
 {
 	memset(run, 0, sizeof(*run));
 	run->o = o;
-	if (strcmp(o->mode, "new") != 0 && strcmp(o->mode, "verify") != 0) {
-		snprintf(err, errlen, "hash: --mode must be new or verify, not %s", o->mode);
-		return -1;
-	}
 	run->verify = strcmp(o->mode, "verify") == 0;
 	atomic_store(&run->budget, o->calls);
 	if (password_opts_from_cfg(&run->po, o->cfg, err, errlen) != 0)

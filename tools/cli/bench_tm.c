@@ -168,10 +168,6 @@ bench_tm_setup(struct bench_tm_run *run, const struct bench_opts *o, char *err, 
 {
 	memset(run, 0, sizeof(*run));
 	run->o = o;
-	if (strcmp(o->mode, "query") != 0 && strcmp(o->mode, "create") != 0) {
-		snprintf(err, errlen, "tm-client: --mode must be query or create, not %s", o->mode);
-		return -1;
-	}
 	run->create = strcmp(o->mode, "create") == 0;
 	if (tm_client_opts_from_cfg(&run->tmo, o->cfg) != 0) {
 		snprintf(err, errlen, "TMPROV_TM_URL and TMPROV_PARTNER_ID must be set");

@@ -53,15 +53,16 @@ static const char BENCH_USAGE[] =
 struct bench_scenario {
 	const char *name;
 	bench_fn run;
-	const char *mode; /* default --mode */
-	long threads;	  /* default --threads */
+	const char *modes; /* the --mode values it takes, "a|b" */
+	const char *mode;  /* the default --mode */
+	long threads;	   /* default --threads */
 };
 
 static const struct bench_scenario BENCH_SCENARIOS[] = {
-    {"tmsim-capacity", bench_tmsim_capacity, "", 0},
-    {"tm-client", bench_tm_client, "query", 8},
-    {"hash", bench_hash, "new", 0},
-    {"pg-reference", bench_pg_reference, "", 0},
+    {"tmsim-capacity", bench_tmsim_capacity, "", "", 0},
+    {"tm-client", bench_tm_client, "query|create", "query", 8},
+    {"hash", bench_hash, "new|verify", "new", 0},
+    {"pg-reference", bench_pg_reference, "", "", 0},
 };
 
 static int
@@ -180,6 +181,28 @@ bench_find(const char *name)
 	return NULL;
 }
 
+/* Checks --mode against the scenario's modes, or sets the default. */
+static int
+bench_mode(const struct bench_scenario *sc, struct bench_opts *o)
+{
+	const char *p = sc->modes;
+	size_t n;
+
+	if (o->mode == NULL) {
+		o->mode = sc->mode;
+		return CLI_OK;
+	}
+	while (*p != '\0') {
+		n = strcspn(p, "|");
+		if (n > 0 && strlen(o->mode) == n && strncmp(p, o->mode, n) == 0)
+			return CLI_OK;
+		p += n + (p[n] == '|');
+	}
+	fprintf(stderr, "tmprov bench: %s takes --mode %s, not %s\n", sc->name,
+		*sc->modes ? sc->modes : "(none)", o->mode);
+	return CLI_USAGE;
+}
+
 static struct cfg *
 bench_cfg(void)
 {
@@ -249,7 +272,9 @@ cmd_bench(int argc, char **argv)
 	if (rc != CLI_OK)
 		goto out;
 	o.cfg = cfg;
-	o.mode = o.mode ? o.mode : sc->mode;
+	rc = bench_mode(sc, &o);
+	if (rc != CLI_OK)
+		goto out;
 	o.threads = o.threads >= 0 ? o.threads : sc->threads;
 	if (sc->run == bench_pg_reference && o.script == NULL) {
 		rc = bench_usage_error("%s", "pg-reference needs --script FILE");

@@ -1,0 +1,313 @@
+/* test_bench_smoke: `BENCH_SMOKE=1 tools/bench.sh` completes every case on its own stack and
+ * writes well-formed figures (never a timing threshold: speed is make bench's to judge), and
+ * `tmprov bench` refuses bad usage and fails a round in which calls fail. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../support/sim.h"
+
+/* Every scenario tmprov bench has today; bench.sh must run each at least once. */
+static const char *const SCENARIOS[] = {"tmsim-capacity", "tm-client", "hash", "pg-reference"};
+static const char *const FIGURES[] = {"rate", "p50_ms", "p99_ms", "max_ms"};
+
+static const char *
+env_or_fail(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (v == NULL || *v == '\0')
+		fail_msg("%s is not set (run under tests/run-tests)", name);
+	return v;
+}
+
+/* Runs argv with extra "KEY=value" settings (NULL-terminated; "KEY=" unsets KEY), stdout and
+ * stderr to out_path, in its own process group, killed after timeout_s. Returns the exit code,
+ * or -1 when killed or signalled. */
+static int
+run(const char *const argv[], const char *const extra[], const char *out_path, int timeout_s)
+{
+	time_t deadline = time(NULL) + timeout_s;
+	int status = 0;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		setpgid(0, 0);
+		for (size_t i = 0; extra != NULL && extra[i] != NULL; i++) {
+			const char *eq = strchr(extra[i], '=');
+			char key[128];
+
+			snprintf(key, sizeof(key), "%.*s", (int)(eq - extra[i]), extra[i]);
+			if (eq[1] == '\0')
+				unsetenv(key);
+			else
+				setenv(key, eq + 1, 1);
+		}
+		if (freopen(out_path, "w", stdout) == NULL || dup2(fileno(stdout), 2) < 0)
+			_exit(126);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (time(NULL) > deadline) {
+			kill(-pid, SIGTERM);
+			sleep(5);
+			kill(-pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			print_error("# %s killed after %d s\n", argv[0], timeout_s);
+			return -1;
+		}
+		usleep(100 * 1000);
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static char *
+slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0;
+
+	assert_non_null(f);
+	assert_int_equal(getdelim(&buf, &len, '\0', f) >= 0, 1);
+	fclose(f);
+	return buf;
+}
+
+static void
+print_file(const char *path)
+{
+	char *text = slurp(path);
+
+	print_error("%s\n", text);
+	free(text);
+}
+
+/* A figure is {"median", "min", "max", "rounds": [...]}: numbers > 0 in that order. */
+static double
+check_figure(const char *cname, const char *fname, json_t *fig, json_int_t rounds)
+{
+	double med = json_number_value(json_object_get(fig, "median"));
+	double lo = json_number_value(json_object_get(fig, "min"));
+	double hi = json_number_value(json_object_get(fig, "max"));
+	json_t *per_round = json_object_get(fig, "rounds");
+
+	if (!json_is_number(json_object_get(fig, "median")) || !(lo > 0) || !(lo <= med) ||
+	    !(med <= hi))
+		fail_msg("%s %s: min %g, median %g, max %g", cname, fname, lo, med, hi);
+	assert_true(json_is_array(per_round));
+	assert_int_equal(json_array_size(per_round), rounds);
+	return med;
+}
+
+static void
+check_case(json_t *c, json_int_t rounds)
+{
+	const char *name = json_string_value(json_object_get(c, "name"));
+	json_t *figures = json_object_get(c, "figures");
+	double med[4];
+
+	assert_non_null(name);
+	if (!json_is_true(json_object_get(c, "ok")))
+		fail_msg("case %s failed: %s", name,
+			 json_dumps(json_object_get(c, "errors"), JSON_COMPACT));
+	assert_non_null(json_string_value(json_object_get(c, "unit")));
+	for (size_t i = 0; i < 4; i++) {
+		json_t *fig = json_object_get(figures, FIGURES[i]);
+
+		if (fig == NULL)
+			fail_msg("case %s has no figure %s", name, FIGURES[i]);
+		med[i] = check_figure(name, FIGURES[i], fig, rounds);
+	}
+	/* p50 <= p99 <= max of one round's samples; with one round the medians are those. */
+	if (rounds == 1 && !(med[1] <= med[2] && med[2] <= med[3]))
+		fail_msg("case %s: p50 %g, p99 %g, max %g out of order", name, med[1], med[2],
+			 med[3]);
+}
+
+static bool
+has_scenario(json_t *cases, const char *scenario)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(cases, i, c)
+	{
+		const char *s = json_string_value(json_object_get(c, "scenario"));
+
+		if (s != NULL && strcmp(s, scenario) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void
+test_smoke_run(void **state)
+{
+	const char *src = env_or_fail("TMPROV_TEST_SRC"), *bin = env_or_fail("TMPROV_TEST_BIN");
+	const char *tmp = env_or_fail("TMPROV_TEST_TMP");
+	char script[1024], results[1024], out[1024], env_results[1100], env_bin[1100];
+	const char *argv[] = {script, NULL};
+	const char *extra[] = {"BENCH_SMOKE=1", env_results,   env_bin,
+			       "BENCH_ROUNDS=", "BENCH_ONLY=", NULL};
+	json_error_t jerr;
+	json_t *doc, *cases, *ratios, *c;
+	char *table;
+	size_t i;
+	int rc;
+
+	(void)state;
+	snprintf(script, sizeof(script), "%s/tools/bench.sh", src);
+	snprintf(results, sizeof(results), "%s/bench-smoke-%ld.json", tmp, (long)getpid());
+	snprintf(out, sizeof(out), "%s/bench-smoke-%ld.out", tmp, (long)getpid());
+	snprintf(env_results, sizeof(env_results), "BENCH_RESULTS=%s", results);
+	snprintf(env_bin, sizeof(env_bin), "BIN=%s", bin);
+	rc = run(argv, extra, out, 240);
+	if (rc != 0) {
+		print_file(out);
+		fail_msg("bench.sh exited %d", rc);
+	}
+	doc = json_load_file(results, 0, &jerr);
+	if (doc == NULL)
+		fail_msg("%s: %s", results, jerr.text);
+	assert_true(json_is_true(json_object_get(doc, "smoke")));
+	assert_true(json_is_true(json_object_get(doc, "ok")));
+	assert_int_equal(json_integer_value(json_object_get(doc, "rounds")), 1);
+	cases = json_object_get(doc, "cases");
+	assert_true(json_array_size(cases) >= 4);
+	for (i = 0; i < 4; i++)
+		if (!has_scenario(cases, SCENARIOS[i]))
+			fail_msg("no case ran scenario %s", SCENARIOS[i]);
+	table = slurp(out);
+	json_array_foreach(cases, i, c)
+	{
+		check_case(c, 1);
+		/* The table has a row for it. */
+		assert_non_null(strstr(table, json_string_value(json_object_get(c, "name"))));
+	}
+	ratios = json_object_get(doc, "ratios");
+	json_array_foreach(ratios, i, c)
+	{
+		if (!(json_number_value(json_object_get(c, "median")) > 0))
+			fail_msg("ratio %s has no median > 0",
+				 json_string_value(json_object_get(c, "name")));
+	}
+	free(table);
+	json_decref(doc);
+	unlink(results);
+	unlink(out);
+}
+
+/* tmprov bench ARGS with extra settings; returns the exit code, output in *text. */
+static int
+bench(const char *const args[], const char *const extra[], char **text)
+{
+	const char *bin = env_or_fail("TMPROV_TEST_BIN"), *tmp = env_or_fail("TMPROV_TEST_TMP");
+	char exe[1024], out[1024];
+	const char *argv[16] = {exe, "bench"};
+	size_t n = 2;
+	int rc;
+
+	snprintf(exe, sizeof(exe), "%s/tmprov", bin);
+	snprintf(out, sizeof(out), "%s/bench-cli-%ld.out", tmp, (long)getpid());
+	for (size_t i = 0; args[i] != NULL && n < 15; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	rc = run(argv, extra, out, 60);
+	*text = slurp(out);
+	unlink(out);
+	return rc;
+}
+
+static void
+test_usage(void **state)
+{
+	static const struct {
+		const char *args[6];
+		int rc;
+		const char *says;
+	} cases[] = {
+	    {{"--help"}, 0, "tmsim-capacity"},
+	    {{NULL}, 2, "which scenario"},
+	    {{"no-such-scenario"}, 2, "unknown scenario"},
+	    {{"hash", "--threads", "many"}, 2, "--threads"},
+	    {{"hash", "--duration", "soon"}, 2, "--duration"},
+	    {{"tmsim-capacity", "--concurrency", "0"}, 2, "positive count"},
+	    {{"tm-client", "--bogus"}, 2, "unknown option --bogus"},
+	    {{"pg-reference", "--connections", "8"}, 2, "--script"},
+	    {{"tm-client", "--mode", "delete"}, 2, "takes --mode query|create"},
+	    {{"tmsim-capacity", "--mode", "query"}, 2, "takes --mode (none)"},
+	};
+	char *text;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = bench(cases[i].args, NULL, &text);
+
+		if (rc != cases[i].rc || strstr(text, cases[i].says) == NULL)
+			fail_msg("case %zu: exit %d (want %d), output: %s", i, rc, cases[i].rc,
+				 text);
+		free(text);
+	}
+}
+
+/* One round with calls failing must fail, not report the failures' speed. */
+static void
+test_failed_calls_fail_the_round(void **state)
+{
+	const char *args[] = {"tm-client", "--mode",  "query", "--threads",
+			      "2",	   "--calls", "50",    NULL};
+	char env_url[256], env_partner[256];
+	const char *extra[] = {env_url, env_partner, NULL};
+	struct sim *s;
+	json_t *obj;
+	char *text;
+	int rc;
+
+	(void)state;
+	/* create_account (the seeding) works; every query_account answers 503. */
+	if (sim_start(&s, "error_rate=1&only=query_account") != 0)
+		fail_msg("cannot start tmsim");
+	snprintf(env_url, sizeof(env_url), "TMPROV_TM_URL=%s", sim_url(s));
+	snprintf(env_partner, sizeof(env_partner), "TMPROV_PARTNER_ID=%s", sim_partner(s));
+	rc = bench(args, extra, &text);
+	if (rc != 1 || strstr(text, "calls failed") == NULL || text[0] == '{')
+		fail_msg("exit %d, output: %s", rc, text);
+	free(text);
+	/* The same scenario with the fault gone completes and prints one JSON object. */
+	assert_int_equal(sim_faults(s, "reset=1"), 0);
+	rc = bench(args, extra, &text);
+	obj = json_loads(text, JSON_DISABLE_EOF_CHECK, NULL);
+	if (rc != 0 || !json_is_object(json_object_get(obj, "figures")))
+		fail_msg("exit %d, output: %s", rc, text);
+	json_decref(obj);
+	free(text);
+	sim_stop(s);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_usage),
+	    cmocka_unit_test(test_failed_calls_fail_the_round),
+	    cmocka_unit_test(test_smoke_run),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
