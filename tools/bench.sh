@@ -42,6 +42,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# The bench never reads tmsim's call log: keep it small, or a few million calls would hold
+# hundreds of MiB in tmsim on the machine being measured.
+export TMSIM_CALL_LOG_MAX=10000
 if ! tools/stack.sh start "$work/stack" pg kafka tmsim; then
 	echo "bench: could not start the stack" >&2
 	for f in "$work"/stack/*.log "$work"/stack/pg/*.log; do [ -f "$f" ] && tail -n 20 "$f" >&2; done
@@ -73,6 +76,8 @@ bench_ratio() { # bench_ratio NAME NUMERATOR DENOMINATOR TARGET NOTE
 	printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$ratios"
 }
 
+bench_case tmsim-capacity/c1 "one call at a time: a Nagle/delayed-ACK stall would show as p50 ~40 ms" \
+	tmsim-capacity --concurrency 1 --duration $dur
 bench_case tmsim-capacity/c64 "query_account kept alive, curl multi: tmsim alone" \
 	tmsim-capacity --concurrency 64 --duration $dur
 bench_case tmsim-capacity/c256 "the same at the worker's high concurrency" \
@@ -103,6 +108,8 @@ for ((r = 1; r <= rounds; r++)); do
 	i=0
 	while IFS=$'\t' read -r name _ args; do
 		i=$((i + 1))
+		# Every case starts on an empty tmsim (accounts, call log, faults).
+		curl -fsS -o /dev/null "$TMPROV_TM_URL/_sim/reset" || echo "bench: tmsim reset failed" >&2
 		# shellcheck disable=SC2086 # args are words without blanks, split on purpose
 		if timeout -k 5 $case_timeout "$BIN/tmprov" bench $args \
 			>"$work/out/$i.$r.json" 2>"$work/out/$i.$r.err" </dev/null; then

@@ -170,9 +170,9 @@ def print_table(doc, out):
     out.write("\nnotes:\n")
     for c in doc["cases"]:
         if c["note"]:
-            out.write("  %-18s %s\n" % (c["name"], c["note"]))
+            out.write("  %s: %s\n" % (c["name"], c["note"]))
     for r in doc["ratios"]:
-        out.write("  %-18s %s / %s: %s\n" % (r["name"], r["numerator"], r["denominator"],
+        out.write("  %s = %s / %s: %s\n" % (r["name"], r["numerator"], r["denominator"],
                                             r["note"]))
 
 

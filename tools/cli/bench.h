@@ -15,7 +15,8 @@ struct bench_opts {
 	long duration_ms;      /* measure this long (0: until calls) */
 	long calls;	       /* or until this many calls or transactions (0: until duration) */
 	long concurrency;      /* tmsim-capacity: transfers in flight */
-	long threads;	       /* tm-client, hash: threads; 0 = the online CPUs */
+	long threads;	       /* tm-client, hash: threads (cmd_bench turned 0 into cpus) */
+	long cpus;	       /* online CPUs */
 	const char *mode;    /* tm-client: query|create; hash: new|verify (checked by cmd_bench) */
 	long connections;    /* pg-reference: pgbench clients */
 	long subjects;	     /* pg-reference: distinct subjects the commands touch */
@@ -47,8 +48,5 @@ int bench_pg_reference(const struct bench_opts *o, struct bench_result *r, char 
  * find; uids gets their company_uids. Returns 0 or -1 with err set. */
 int bench_tm_seed(const struct tm_client_opts *tmo, size_t n, char (*uids)[TM_COMPANY_UID_MAX + 1],
 		  char *err, size_t errlen);
-
-/* threads, with 0 meaning the online CPUs. */
-long bench_threads(long threads);
 
 #endif

@@ -135,7 +135,7 @@ bench_hash_result(const struct bench_hash_run *run, long n, long hashes, double 
 int
 bench_hash(const struct bench_opts *o, struct bench_result *r, char *err, size_t errlen)
 {
-	long n = bench_threads(o->threads), started = 0, hashes = 0;
+	long n = o->threads, started = 0, hashes = 0;
 	struct bench_hash_thread *th = NULL;
 	struct bench_hash_run run;
 	struct bench_samples lat;

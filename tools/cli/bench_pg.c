@@ -371,7 +371,7 @@ bench_pg_reference(const struct bench_opts *o, struct bench_result *r, char *err
 	bench_samples_init(&b.lat);
 	if (bench_pg_check(o, err, errlen) != 0)
 		return -1;
-	b.threads = bench_threads(0) < o->connections ? bench_threads(0) : o->connections;
+	b.threads = o->cpus < o->connections ? o->cpus : o->connections;
 	snprintf(b.dir, sizeof(b.dir), "%s/tmprov-pgbench.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (mkdtemp(b.dir) == NULL) {
 		snprintf(err, errlen, "mkdtemp %s: %s", b.dir, strerror(errno));

@@ -34,14 +34,6 @@ struct bench_tm_thread {
 	char first_error[TM_ERROR_MAX + 64];
 };
 
-long
-bench_threads(long threads)
-{
-	long n = threads > 0 ? threads : sysconf(_SC_NPROCESSORS_ONLN);
-
-	return n > 0 ? n : 1;
-}
-
 int
 bench_tm_seed(const struct tm_client_opts *tmo, size_t n, char (*uids)[TM_COMPANY_UID_MAX + 1],
 	      char *err, size_t errlen)
@@ -186,7 +178,7 @@ bench_tm_setup(struct bench_tm_run *run, const struct bench_opts *o, char *err, 
 int
 bench_tm_client(const struct bench_opts *o, struct bench_result *r, char *err, size_t errlen)
 {
-	long n = bench_threads(o->threads), started = 0, calls = 0, conns = 0;
+	long n = o->threads, started = 0, calls = 0, conns = 0;
 	struct bench_tm_thread *th = NULL;
 	struct bench_samples lat;
 	struct bench_tm_run run;

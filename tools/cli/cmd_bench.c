@@ -1,10 +1,12 @@
 /* cmd_bench: `tmprov bench SCENARIO`, the load generator behind `make bench` (tools/bench.sh):
  * runs one round of one scenario and prints its figures as one JSON object on stdout. */
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "cli.h"
@@ -65,11 +67,17 @@ static const struct bench_scenario BENCH_SCENARIOS[] = {
     {"pg-reference", bench_pg_reference, "", "", 0},
 };
 
+static int bench_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static int
-bench_usage_error(const char *fmt, const char *arg)
+bench_usage_error(const char *fmt, ...)
 {
+	va_list ap;
+
 	fprintf(stderr, "tmprov bench: ");
-	fprintf(stderr, fmt, arg);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 	fprintf(stderr, "\n(tmprov bench --help describes the options)\n");
 	return CLI_USAGE;
 }
@@ -84,15 +92,16 @@ bench_count(const char *s)
 	return *s != '\0' && *end == '\0' && v > 0 ? v : 0;
 }
 
+/* Sets the option --flag (short code ch) from arg. */
 static int
-bench_set(struct bench_opts *o, int ch, const char *arg)
+bench_set(struct bench_opts *o, int ch, const char *flag, const char *arg)
 {
 	long v = bench_count(arg), *dst = NULL;
 
 	switch (ch) {
 	case 'd':
 		if (cfg_parse_ms(arg, &o->duration_ms) != 0 || o->duration_ms <= 0)
-			return bench_usage_error("--duration: %s is not a duration", arg);
+			return bench_usage_error("--%s: %s is not a duration", flag, arg);
 		return CLI_OK;
 	case 'm':
 		o->mode = arg;
@@ -105,7 +114,7 @@ bench_set(struct bench_opts *o, int ch, const char *arg)
 		return CLI_OK;
 	case 't': /* --threads 0 means the online CPUs */
 		if (strcmp(arg, "0") != 0 && v == 0)
-			return bench_usage_error("--threads: %s is not a count", arg);
+			return bench_usage_error("--%s: %s is not a count", flag, arg);
 		o->threads = v;
 		return CLI_OK;
 	case 'n':
@@ -122,7 +131,7 @@ bench_set(struct bench_opts *o, int ch, const char *arg)
 		break;
 	}
 	if (v == 0)
-		return bench_usage_error("%s is not a positive count", arg);
+		return bench_usage_error("--%s: %s is not a positive count", flag, arg);
 	*dst = v;
 	return CLI_OK;
 }
@@ -142,16 +151,16 @@ bench_parse_flags(int argc, char **argv, struct bench_opts *o)
 	    {"script", required_argument, NULL, 's'},
 	    {NULL, 0, NULL, 0},
 	};
-	int ch, rc;
+	int ch, rc, li = 0;
 
 	optind = 2; /* argv[1] is the scenario */
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":", longopts, &li)) != -1) {
 		if (ch == ':')
 			return bench_usage_error("%s needs a value", argv[optind - 1]);
 		if (ch == '?')
 			return bench_usage_error("unknown option %s", argv[optind - 1]);
-		rc = bench_set(o, ch, optarg);
+		rc = bench_set(o, ch, longopts[li].name, optarg);
 		if (rc != CLI_OK)
 			return rc;
 	}
@@ -265,7 +274,8 @@ cmd_bench(int argc, char **argv)
 	argv[0] = name; /* configuration errors are reported under this name */
 	argc = cfg_from_args(cfg, argc, argv);
 	if (argc < 2 || (sc = bench_find(argv[1])) == NULL) {
-		rc = bench_usage_error("%s", argc < 2 ? "which scenario?" : "unknown scenario");
+		rc = argc < 2 ? bench_usage_error("which scenario?")
+			      : bench_usage_error("unknown scenario %s", argv[1]);
 		goto out;
 	}
 	rc = bench_parse_flags(argc, argv, &o);
@@ -275,9 +285,12 @@ cmd_bench(int argc, char **argv)
 	rc = bench_mode(sc, &o);
 	if (rc != CLI_OK)
 		goto out;
+	o.cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	o.cpus = o.cpus > 0 ? o.cpus : 1;
 	o.threads = o.threads >= 0 ? o.threads : sc->threads;
+	o.threads = o.threads > 0 ? o.threads : o.cpus;
 	if (sc->run == bench_pg_reference && o.script == NULL) {
-		rc = bench_usage_error("%s", "pg-reference needs --script FILE");
+		rc = bench_usage_error("pg-reference needs --script FILE");
 		goto out;
 	}
 	rc = CLI_FAIL;
