@@ -171,11 +171,13 @@ bench_pg_argv(struct bench_pg *b, char *argv[], char bufs[][BENCH_PG_CONNINFO_MA
 	argv[i] = NULL;
 }
 
-/* The last line of pgbench's stderr: why it failed. */
+/* Why pgbench failed: the first "error:" line of its stderr (later ones only say that the run
+ * was aborted), else the last line. */
 static void
-bench_pg_last_error(const struct bench_pg *b, char *out, size_t outlen)
+bench_pg_failure(const struct bench_pg *b, char *out, size_t outlen)
 {
 	char path[300], line[BENCH_PG_LINE_MAX];
+	bool found = false;
 	FILE *f;
 
 	snprintf(out, outlen, "no message");
@@ -183,11 +185,12 @@ bench_pg_last_error(const struct bench_pg *b, char *out, size_t outlen)
 	f = fopen(path, "r");
 	if (f == NULL)
 		return;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (line[0] != '\n') {
-			line[strcspn(line, "\n")] = '\0';
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		found = strstr(line, "error:") != NULL;
+		if (line[0] != '\0')
 			snprintf(out, outlen, "%s", line);
-		}
+	}
 	fclose(f);
 }
 
@@ -220,7 +223,7 @@ bench_pg_spawn(struct bench_pg *b, char *err, size_t errlen)
 		}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
-	bench_pg_last_error(b, last, sizeof(last));
+	bench_pg_failure(b, last, sizeof(last));
 	snprintf(err, errlen, "pgbench failed (wait status %d): %s", status, last);
 	return -1;
 }
