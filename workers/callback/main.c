@@ -174,6 +174,8 @@ cb_from_cfg(struct cb *cb, const struct cfg *c)
 	cb->public_url = url_base("TMPROV_PUBLIC_URL", cfg_str(c, "TMPROV_PUBLIC_URL"));
 	cb->tm_url = url_base("TMPROV_TM_URL", cfg_str(c, "TMPROV_TM_URL"));
 	cb->partner_id = cfg_str(c, "TMPROV_PARTNER_ID");
+	if (cb->partner_id == NULL || *cb->partner_id == '\0')
+		config_error("TMPROV_PARTNER_ID", "must not be empty");
 	cb->session_ttl_ms = cfg_int(c, "TMPROV_SESSION_TTL");
 	cb->meeting_past_ms = cfg_int(c, "TMPROV_MEETING_LIST_PAST");
 	cb->meeting_list_max = cfg_int(c, "TMPROV_MEETING_LIST_MAX");
@@ -209,8 +211,13 @@ server_opts_from_cfg(struct server_opts *o, const struct cfg *c)
 static struct maint *
 maint_from_cfg(const struct cfg *c, const struct db_options *dbo, const char *timezone)
 {
-	struct maint *m = maint_new(cfg_str(c, "TMPROV_DATABASE_URL"), dbo);
+	struct db_options o = *dbo;
+	struct maint *m;
 	char err[512];
+
+	/* Its own name in pg_stat_activity, apart from the request threads' connections. */
+	o.application_name = "tmprov-callback-maint";
+	m = maint_new(cfg_str(c, "TMPROV_DATABASE_URL"), &o);
 
 	if (m == NULL)
 		fatal("out of memory");

@@ -159,16 +159,16 @@ server_start(const struct cb *cb, const struct server_opts *o, char *err, size_t
 	s->quiesced_fd = -1;
 	atomic_init(&s->in_flight, 0);
 	/* Every limit is set explicitly: libmicrohttpd's defaults have no timeout and no per-IP
-	 * limit. ITC is what MHD_quiesce_daemon needs. */
+	 * limit. ITC is what MHD_quiesce_daemon needs; the logger must come first to catch all. */
 	s->daemon = MHD_start_daemon(
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
 		(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-	    0, NULL, NULL, server_access, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	    MHD_OPTION_THREAD_POOL_SIZE, o->threads, MHD_OPTION_CONNECTION_LIMIT,
-	    o->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_per_ip,
-	    MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    o->memory_limit, MHD_OPTION_NOTIFY_COMPLETED, server_completed, s,
-	    MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log, NULL, MHD_OPTION_END);
+	    0, NULL, NULL, server_access, s, MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log, NULL,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, o->threads,
+	    MHD_OPTION_CONNECTION_LIMIT, o->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    o->max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->memory_limit, MHD_OPTION_NOTIFY_COMPLETED,
+	    server_completed, s, MHD_OPTION_END);
 	if (s->daemon == NULL) {
 		snprintf(err, errlen, "cannot listen on %s", o->listen);
 		free(s);
