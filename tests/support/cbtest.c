@@ -226,6 +226,18 @@ cbproc_stop(struct cbproc *p)
 }
 
 int
+cbproc_wait(struct cbproc *p)
+{
+	int rc;
+
+	if (p->pid <= 0)
+		return -1;
+	rc = cbtest_wait(p->pid, 20);
+	p->pid = 0;
+	return rc;
+}
+
+int
 cbproc_run(const char *conninfo, const char *const *env)
 {
 	struct cbproc p;

@@ -30,6 +30,8 @@ struct cbproc {
 void cbproc_start(struct cbproc *p, const char *conninfo, const char *const *env);
 /* SIGTERM, then waits (up to 20 s, then SIGKILL). Returns the exit status, or -1 if killed. */
 int cbproc_stop(struct cbproc *p);
+/* Waits (up to 20 s, then SIGKILL) for a program told to stop; its exit status or -1. */
+int cbproc_wait(struct cbproc *p);
 /* Runs the program to its end (it should refuse to start) and returns its exit status. */
 int cbproc_run(const char *conninfo, const char *const *env);
 /* 1 if the log holds needle. */

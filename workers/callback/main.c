@@ -36,7 +36,7 @@ static const struct cfg_key callback_keys[] = {
      "Comma-separated CIDRs allowed to call; everyone else gets 403 (TM's server address)."},
     {"TMPROV_CALLBACK_CONNECTION_TIMEOUT", CFG_MS, "10s", 0, 1000, 3600000, NULL,
      "A connection idle (or sending this slowly) for this long is closed (whole seconds)."},
-    {"TMPROV_CALLBACK_DB_RETRY", CFG_MS, "1s", 0, 100, 60000, NULL,
+    {"TMPROV_CALLBACK_DB_RETRY", CFG_MS, "500ms", 0, 100, 60000, NULL,
      "After a failed database connect, a request thread answers \"temporarily unavailable\" "
      "at once for this long before trying again."},
     {"TMPROV_CALLBACK_DRAIN_TIMEOUT", CFG_MS, "10s", 0, 0, 600000, NULL,

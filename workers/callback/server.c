@@ -4,6 +4,7 @@
 #include "server.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,7 @@ struct server {
 	const struct cb *cb;
 	struct MHD_Daemon *daemon;
 	int port;
-	int quiesced_fd; /* the listening socket once quiesced: ours to close */
+	bool quiesced;
 	atomic_uint in_flight;
 };
 
@@ -156,7 +157,6 @@ server_start(const struct cb *cb, const struct server_opts *o, char *err, size_t
 		return NULL;
 	}
 	s->cb = cb;
-	s->quiesced_fd = -1;
 	atomic_init(&s->in_flight, 0);
 	/* Every limit is set explicitly: libmicrohttpd's defaults have no timeout and no per-IP
 	 * limit. ITC is what MHD_quiesce_daemon needs; the logger must come first to catch all. */
@@ -188,8 +188,14 @@ server_port(const struct server *s)
 void
 server_quiesce(struct server *s)
 {
-	if (s->quiesced_fd < 0)
-		s->quiesced_fd = MHD_quiesce_daemon(s->daemon);
+	int fd;
+
+	if (s->quiesced || (fd = MHD_quiesce_daemon(s->daemon)) < 0)
+		return;
+	s->quiesced = true;
+	/* Closed at once, so that new connections are refused (and a balancer moves on) instead
+	 * of waiting in the backlog of a socket nobody accepts from any more. */
+	close(fd);
 }
 
 unsigned
@@ -204,7 +210,5 @@ server_stop(struct server *s)
 	if (s == NULL)
 		return;
 	MHD_stop_daemon(s->daemon);
-	if (s->quiesced_fd >= 0)
-		close(s->quiesced_fd);
 	free(s);
 }
