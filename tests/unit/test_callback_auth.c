@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <sodium.h>
@@ -70,6 +71,16 @@ group_teardown(void **state)
 		fprintf(stderr, "# tmprov-callback did not exit 0\n");
 	PQfinish(conn);
 	testdb_drop(&db);
+	return 0;
+}
+
+/* Each test starts with no failed logins on record, so that one test's failures cannot throttle
+ * the next one's logins. */
+static int
+clear_failures(void **state)
+{
+	(void)state;
+	cbsql(conn, "DELETE FROM auth_failures", NULL);
 	return 0;
 }
 
@@ -298,7 +309,6 @@ test_unknown_and_wrong_same_work(void **state)
 	login("bob@acme.example", "bob-password", "partner-other", &r);
 	cbhttp_free(&r);
 	assert_true(cbmetric(cb.admin_port, "tmprov_callback_hashes_total") == before);
-	cbsql(conn, "DELETE FROM auth_failures", NULL);
 }
 
 static void
@@ -414,25 +424,31 @@ test_request_limits(void **state)
 	cbhttp_free(&r);
 }
 
-/* A caller outside TMPROV_CALLBACK_ALLOW gets 403 and causes no database work. */
+/* Connections of the instances started with conninfo tagged by tag (see below). */
+static char *
+backends_of(const char *tag)
+{
+	return cbsql_value(conn,
+			   "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND "
+			   "application_name = $2",
+			   db.name, tag, NULL);
+}
+
+/* A caller outside TMPROV_CALLBACK_ALLOW gets 403 and causes no database work: its requests
+ * open no connection (request threads connect on their first database use), write no row and
+ * run no hash. The instance's connections are told apart by an application_name in its
+ * connection string, which wins over the program's own. */
 static void
 test_allow_list_refusal(void **state)
 {
-	const char *env[] = {"TMPROV_CALLBACK_ALLOW=10.0.0.0/8,192.0.2.7", NULL};
-	const char *pool_conns = "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND "
-				 "application_name = 'tmprov-callback'";
+	const char *deny[] = {"TMPROV_CALLBACK_ALLOW=10.0.0.0/8,192.0.2.7", NULL};
+	char conninfo[sizeof(db.conninfo) + 64], *n;
 	struct cbproc other;
 	struct cbhttp r;
-	char *n, *before;
 
 	(void)state;
-	cbproc_start(&other, db.conninfo, env);
-	before = cbsql_value(conn, "SELECT count(*) FROM auth_failures", NULL);
-	/* Other instance's request threads have not connected, and must not. */
-	cbsql(conn,
-	      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND "
-	      "application_name = 'tmprov-callback'",
-	      db.name, NULL);
+	snprintf(conninfo, sizeof(conninfo), "%s application_name='cb-allow-test'", db.conninfo);
+	cbproc_start(&other, conninfo, deny);
 	for (int i = 0; i < 3; i++) {
 		char cred[65];
 
@@ -451,23 +467,44 @@ test_allow_list_refusal(void **state)
 	cbhttp_get(other.port, "/tm/meetings/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &r);
 	assert_int_equal(r.status, 403);
 	cbhttp_free(&r);
-	n = cbsql_value(conn, pool_conns, db.name, NULL);
-	assert_string_equal(n, "0");
+	n = backends_of("cb-allow-test");
+	assert_string_equal(n, "1"); /* the start-up/readiness connection only */
 	free(n);
 	n = cbsql_value(conn, "SELECT count(*) FROM auth_failures", NULL);
-	assert_string_equal(n, before);
+	assert_string_equal(n, "0");
 	free(n);
-	free(before);
 	assert_true(cbmetric(other.admin_port, "tmprov_callback_hashes_total") == 0);
 	assert_true(
 	    cbmetric(other.admin_port,
 		     "tmprov_callback_requests_total{route=\"auth\",result=\"forbidden\"}") == 6);
-	/* The check that proves the one above can fail: an allowed login does connect. */
-	login("bob@acme.example", "bob-password", CBTEST_PARTNER, &r);
-	assert_non_null(strstr(r.body, "SUCCEED"));
-	cbhttp_free(&r);
-	n = cbsql_value(conn, pool_conns, db.name, NULL);
-	assert_string_not_equal(n, "0");
+	assert_int_equal(cbproc_stop(&other), 0);
+	/* Backends leave pg_stat_activity a moment after their client has gone. */
+	for (int i = 0; i < 100; i++) {
+		n = backends_of("cb-allow-test");
+		if (strcmp(n, "0") == 0)
+			break;
+		free(n);
+		n = NULL;
+		usleep(50000);
+	}
+	assert_non_null(n);
+	free(n);
+
+	/* The same measure sees the connection an admitted request opens. */
+	cbproc_start(&other, conninfo, NULL);
+	n = backends_of("cb-allow-test");
+	assert_string_equal(n, "1");
+	free(n);
+	{
+		char cred[65];
+
+		cbtest_credential("bob-password", cred);
+		cbhttp_auth(other.port, "bob@acme.example", cred, CBTEST_PARTNER, &r);
+		assert_non_null(strstr(r.body, "SUCCEED"));
+		cbhttp_free(&r);
+	}
+	n = backends_of("cb-allow-test");
+	assert_string_equal(n, "2");
 	free(n);
 	assert_int_equal(cbproc_stop(&other), 0);
 }
@@ -495,17 +532,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_login_answer_shape),
-	    cmocka_unit_test(test_login_fresh_token_each_time),
-	    cmocka_unit_test(test_login_post_form),
-	    cmocka_unit_test(test_login_email_any_case),
-	    cmocka_unit_test(test_login_failures),
-	    cmocka_unit_test(test_unknown_and_wrong_same_work),
-	    cmocka_unit_test(test_throttle_trips_and_releases),
-	    cmocka_unit_test(test_throttle_window_edge),
-	    cmocka_unit_test(test_request_limits),
-	    cmocka_unit_test(test_allow_list_refusal),
-	    cmocka_unit_test(test_config_refused),
+	    cmocka_unit_test_setup(test_login_answer_shape, clear_failures),
+	    cmocka_unit_test_setup(test_login_fresh_token_each_time, clear_failures),
+	    cmocka_unit_test_setup(test_login_post_form, clear_failures),
+	    cmocka_unit_test_setup(test_login_email_any_case, clear_failures),
+	    cmocka_unit_test_setup(test_login_failures, clear_failures),
+	    cmocka_unit_test_setup(test_unknown_and_wrong_same_work, clear_failures),
+	    cmocka_unit_test_setup(test_throttle_trips_and_releases, clear_failures),
+	    cmocka_unit_test_setup(test_throttle_window_edge, clear_failures),
+	    cmocka_unit_test_setup(test_request_limits, clear_failures),
+	    cmocka_unit_test_setup(test_allow_list_refusal, clear_failures),
+	    cmocka_unit_test_setup(test_config_refused, clear_failures),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
