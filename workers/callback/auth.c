@@ -4,6 +4,7 @@
 #include "auth.h"
 
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,42 @@ auth_succeed(struct request *rq, struct db *db, const struct auth_user *u)
 	return rc;
 }
 
+/* 1 if s is valid UTF-8 (no overlong forms, surrogates or code points past U+10FFFF) without
+ * control characters: PostgreSQL refuses invalid UTF-8, and such an email is the caller's
+ * mistake, not our database being unavailable. */
+static int
+auth_text_ok(const char *s)
+{
+	static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		size_t n = 1;
+		uint32_t c = *p;
+
+		if (c >= 0xF8)
+			return 0;
+		if (c >= 0xF0)
+			n = 4, c &= 0x07;
+		else if (c >= 0xE0)
+			n = 3, c &= 0x0F;
+		else if (c >= 0xC0)
+			n = 2, c &= 0x1F;
+		else if (c >= 0x80)
+			return 0;
+		for (size_t i = 1; i < n; i++) {
+			if ((p[i] & 0xC0) != 0x80)
+				return 0;
+			c = (c << 6) | (p[i] & 0x3F);
+		}
+		if (c < min[n] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF) || c < 0x20 ||
+		    c == 0x7F)
+			return 0;
+		p += n;
+	}
+	return 1;
+}
+
 /* The checks made before any database work: parameters present, not too long, our partner.
  * Returns RESULT_NONE when they pass, else the result to answer with and its Reason. */
 static enum result
@@ -111,6 +148,8 @@ auth_precheck(struct request *rq, const char *email, const char *cred, const cha
 		return RESULT_FAILED;
 	} else if (email == NULL || *email == '\0')
 		*reason = "missing parameter: email";
+	else if (!auth_text_ok(email))
+		*reason = "invalid parameter: email";
 	else if (cred == NULL || *cred == '\0')
 		*reason = "missing parameter: password";
 	else

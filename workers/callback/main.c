@@ -93,36 +93,41 @@ config_error(const char *key, const char *msg)
 	exit(2);
 }
 
-/* Takes --listen, --port-file and --admin-port-file out of argv; --listen becomes
- * TMPROV_CALLBACK_LISTEN (through the environment, so that it is validated and printed). */
+/* Takes --listen, --port-file and --admin-port-file (as "--flag value" or "--flag=value") out
+ * of argv; --listen becomes TMPROV_CALLBACK_LISTEN through the environment, so that it is
+ * validated and printed like any other setting. */
 static int
 take_flags(int argc, char **argv, const char **port_file, const char **admin_port_file)
 {
+	const struct {
+		const char *flag;
+		const char **dst; /* NULL: --listen */
+	} flags[] = {
+	    {"--listen", NULL}, {"--port-file", port_file}, {"--admin-port-file", admin_port_file}};
 	int kept = 1;
 
 	for (int i = 1; i < argc; i++) {
-		const char **dst = NULL, *flag = argv[i], *value;
-		const char *eq = strchr(flag, '=');
-		size_t n = eq ? (size_t)(eq - flag) : strlen(flag);
+		const char *value;
+		size_t f, n = 0;
 
-		if (n == 8 && strncmp(flag, "--listen", n) == 0)
-			dst = NULL;
-		else if (n == 11 && strncmp(flag, "--port-file", n) == 0)
-			dst = port_file;
-		else if (n == 17 && strncmp(flag, "--admin-port-file", n) == 0)
-			dst = admin_port_file;
-		else {
+		for (f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
+			n = strlen(flags[f].flag);
+			if (strncmp(argv[i], flags[f].flag, n) == 0 &&
+			    (argv[i][n] == '\0' || argv[i][n] == '='))
+				break;
+		}
+		if (f == sizeof(flags) / sizeof(flags[0])) {
 			argv[kept++] = argv[i];
 			continue;
 		}
-		if (eq != NULL)
-			value = eq + 1;
+		if (argv[i][n] == '=')
+			value = argv[i] + n + 1;
 		else if (i + 1 < argc)
 			value = argv[++i];
 		else
 			usage();
-		if (dst != NULL)
-			*dst = value;
+		if (flags[f].dst != NULL)
+			*flags[f].dst = value;
 		else
 			setenv("TMPROV_CALLBACK_LISTEN", value, 1);
 	}
