@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -122,6 +123,9 @@ cbtest_spawn(const char *conninfo, const char *const *env, const char *dir, cons
 	if (pid == 0) {
 		char *argv[] = {bin, "--port-file", pf, "--admin-port-file", apf, NULL};
 		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		/* A failing test leaves without stopping it: the program must not outlive it. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 
 		if (fd >= 0) {
 			dup2(fd, 1);

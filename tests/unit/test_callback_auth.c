@@ -2,6 +2,8 @@
  * the answer's exact shape, every failure, case-insensitive emails, deleted users and accounts,
  * the failure throttle, the allow-list, request limits and start-up validation — against a real
  * PostgreSQL and the real program. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -519,6 +521,108 @@ test_allow_list_refusal(void **state)
 	assert_int_equal(cbproc_stop(&other), 0);
 }
 
+/* TMPROV_AUTH_MAX_FAILURES=0 turns the throttle off: nothing recorded, nothing refused. */
+static void
+test_throttle_off(void **state)
+{
+	const char *env[] = {"TMPROV_AUTH_MAX_FAILURES=0", NULL};
+	char cred[65], *n;
+	struct cbproc p;
+	struct cbhttp r;
+
+	(void)state;
+	cbproc_start(&p, db.conninfo, env);
+	for (int i = 0; i < 6; i++) {
+		cbhttp_auth(p.port, "throttle3@acme.example", "wrong", CBTEST_PARTNER, &r);
+		expect_failed(&r, "invalid email or password");
+		cbhttp_free(&r);
+	}
+	cbtest_credential("throttle-pw-3", cred);
+	cbhttp_auth(p.port, "throttle3@acme.example", cred, CBTEST_PARTNER, &r);
+	assert_non_null(strstr(r.body, "SUCCEED"));
+	cbhttp_free(&r);
+	n = cbsql_value(conn, "SELECT count(*) FROM auth_failures", NULL);
+	assert_string_equal(n, "0");
+	free(n);
+	assert_int_equal(cbproc_stop(&p), 0);
+}
+
+struct flood {
+	int port;
+	int delay_ms; /* staggered: a pool thread busy hashing does not accept the next one */
+	int answered; /* the expected FAILED came back */
+	atomic_int finished;
+};
+
+static void *
+flood_one(void *arg)
+{
+	struct flood *f = arg;
+	struct cbhttp r;
+
+	usleep((useconds_t)f->delay_ms * 1000);
+	cbhttp_auth(f->port, "nobody@acme.example", "x", CBTEST_PARTNER, &r);
+	f->answered = strstr(r.body, "invalid email or password") != NULL;
+	cbhttp_free(&r);
+	atomic_store(&f->finished, 1);
+	return NULL;
+}
+
+/* The highest tmprov_callback_hashes_in_flight seen while 4 logins of unknown users (each a
+ * 32 MiB argon2id hash) run at once on 4 threads with TMPROV_HASH_CONCURRENCY=slots. */
+static int
+hashes_at_once(const char *slots)
+{
+	const char *env[] = {slots,
+			     "TMPROV_CALLBACK_THREADS=4",
+			     "TMPROV_ARGON2_MEMLIMIT=33554432",
+			     "TMPROV_ARGON2_OPSLIMIT=3",
+			     "TMPROV_AUTH_MAX_FAILURES=0",
+			     NULL};
+	struct flood f[4];
+	pthread_t t[4];
+	struct cbproc p;
+	double peak = 0;
+	int running = 1;
+
+	cbproc_start(&p, db.conninfo, env);
+	for (int i = 0; i < 4; i++) {
+		f[i] = (struct flood){.port = p.port, .delay_ms = 40 * i};
+		atomic_init(&f[i].finished, 0);
+		pthread_create(&t[i], NULL, flood_one, &f[i]);
+	}
+	while (running) {
+		double v = cbmetric(p.admin_port, "tmprov_callback_hashes_in_flight");
+
+		peak = v > peak ? v : peak;
+		running = 0;
+		for (int i = 0; i < 4; i++)
+			running |= !atomic_load(&f[i].finished);
+		usleep(2000);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		assert_true(f[i].answered);
+	}
+	assert_true(cbmetric(p.admin_port, "tmprov_callback_hashes_total") == 4);
+	assert_int_equal(cbproc_stop(&p), 0);
+	return (int)peak;
+}
+
+/* A flood of logins queues for TMPROV_HASH_CONCURRENCY hashes instead of running them all. */
+static void
+test_hash_concurrency_bounded(void **state)
+{
+	int one, four;
+
+	(void)state;
+	one = hashes_at_once("TMPROV_HASH_CONCURRENCY=1");
+	four = hashes_at_once("TMPROV_HASH_CONCURRENCY=4");
+	print_message("# peak hashes in flight: %d with 1 slot, %d with 4\n", one, four);
+	assert_int_equal(one, 1);
+	assert_true(four >= 2); /* the measure does see parallel hashes */
+}
+
 /* Bad configuration ends the program at start-up with status 2, before it listens. */
 static void
 test_config_refused(void **state)
@@ -550,6 +654,8 @@ main(void)
 	    cmocka_unit_test_setup(test_unknown_and_wrong_same_work, clear_failures),
 	    cmocka_unit_test_setup(test_throttle_trips_and_releases, clear_failures),
 	    cmocka_unit_test_setup(test_throttle_window_edge, clear_failures),
+	    cmocka_unit_test_setup(test_throttle_off, clear_failures),
+	    cmocka_unit_test_setup(test_hash_concurrency_bounded, clear_failures),
 	    cmocka_unit_test_setup(test_request_limits, clear_failures),
 	    cmocka_unit_test_setup(test_allow_list_refusal, clear_failures),
 	    cmocka_unit_test_setup(test_config_refused, clear_failures),
