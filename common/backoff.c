@@ -1,13 +1,9 @@
-/* backoff: retry delays — capped exponential backoff with full jitter — and the parsing of an
- * HTTP Retry-After header into a bounded delay. */
+/* backoff: retry delays — capped exponential backoff with full jitter. (An HTTP Retry-After
+ * header is read by the TM client: tm_retry_after_ms.) */
 #include "backoff.h"
 
-#include <ctype.h>
 #include <stdint.h>
-#include <errno.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
 long
 backoff_ceiling_ms(const struct backoff *b, unsigned attempt)
@@ -29,37 +25,4 @@ backoff_delay_ms(const struct backoff *b, unsigned attempt)
 		return 0;
 	/* glibc 2.36 arc4random: seeded from the kernel, thread-safe, no modulo bias. */
 	return (long)arc4random_uniform((uint32_t)ceiling + 1);
-}
-
-long
-backoff_retry_after_ms(const char *value, long now_s, long max_ms)
-{
-	struct tm tm;
-	char *end;
-	long secs;
-
-	if (value == NULL)
-		return -1;
-	while (isspace((unsigned char)*value))
-		value++;
-	if (isdigit((unsigned char)*value)) {
-		errno = 0;
-		secs = strtol(value, &end, 10);
-		while (isspace((unsigned char)*end))
-			end++;
-		if (*end != '\0' || errno != 0)
-			return -1;
-	} else {
-		/* IMF-fixdate, the only form RFC 9110 lets senders generate. */
-		memset(&tm, 0, sizeof(tm));
-		end = strptime(value, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-		if (end == NULL || *end != '\0')
-			return -1;
-		secs = (long)timegm(&tm) - now_s;
-		if (secs < 0)
-			secs = 0;
-	}
-	if (secs > max_ms / 1000)
-		return max_ms;
-	return secs * 1000;
 }

@@ -1,5 +1,5 @@
-/* backoff: retry delays — capped exponential backoff with full jitter — and the parsing of an
- * HTTP Retry-After header into a bounded delay. */
+/* backoff: retry delays — capped exponential backoff with full jitter. (An HTTP Retry-After
+ * header is read by the TM client: tm_retry_after_ms.) */
 #ifndef TMPROV_BACKOFF_H
 #define TMPROV_BACKOFF_H
 
@@ -14,9 +14,5 @@ long backoff_delay_ms(const struct backoff *b, unsigned attempt);
 
 /* The ceiling backoff_delay_ms draws under for this attempt. */
 long backoff_ceiling_ms(const struct backoff *b, unsigned attempt);
-
-/* Parses a Retry-After value (delta-seconds or an HTTP-date, relative to now_s) into ms, capped
- * at max_ms; returns -1 when absent or malformed, 0 for a date in the past. */
-long backoff_retry_after_ms(const char *value, long now_s, long max_ms);
 
 #endif

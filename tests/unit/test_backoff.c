@@ -1,5 +1,4 @@
-/* Tests for common/backoff: the full-jitter bounds, the cap, that delays really vary, and
- * Retry-After parsing (seconds, HTTP-date, past dates, junk, the upper bound). */
+/* Tests for common/backoff: the full-jitter bounds, the cap, and that delays really vary. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -44,35 +43,12 @@ test_full_jitter_range_and_spread(void **state)
 	assert_in_range(backoff_delay_ms(&b, 0), 0, 100);
 }
 
-static void
-test_retry_after(void **state)
-{
-	const long now = 1795000000; /* Wed, 18 Nov 2026 11:06:40 GMT */
-	const long max = 60000;
-
-	(void)state;
-	assert_int_equal(backoff_retry_after_ms("3", now, max), 3000);
-	assert_int_equal(backoff_retry_after_ms(" 0 ", now, max), 0);
-	assert_int_equal(backoff_retry_after_ms("86400", now, max), max);
-	assert_int_equal(backoff_retry_after_ms("99999999999999999999999", now, max), -1);
-	assert_int_equal(backoff_retry_after_ms(NULL, now, max), -1);
-	assert_int_equal(backoff_retry_after_ms("", now, max), -1);
-	assert_int_equal(backoff_retry_after_ms("soon", now, max), -1);
-	assert_int_equal(backoff_retry_after_ms("5s", now, max), -1);
-	assert_int_equal(backoff_retry_after_ms("-5", now, max), -1);
-	/* 1795000000 + 30 s as an IMF-fixdate; a date in the past means now */
-	assert_int_equal(backoff_retry_after_ms("Wed, 18 Nov 2026 11:07:10 GMT", now, max), 30000);
-	assert_int_equal(backoff_retry_after_ms("Wed, 18 Nov 2026 10:00:00 GMT", now, max), 0);
-	assert_int_equal(backoff_retry_after_ms("Wed, 18 Nov 2026 11:07:10", now, max), -1);
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ceiling_doubles_then_caps),
 	    cmocka_unit_test(test_full_jitter_range_and_spread),
-	    cmocka_unit_test(test_retry_after),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -45,11 +45,13 @@ on_signal(int sig)
 }
 
 static void
-usage(void)
+usage(int status)
 {
-	fprintf(stderr, "usage: tmsim [--listen HOST:PORT] [--port-file FILE] [--faults QUERY] "
-			"[--config FILE] [--print-config]\n");
-	exit(2);
+	fprintf(status ? stderr : stdout,
+		"usage: tmsim [--listen HOST:PORT] [--port-file FILE] [--faults QUERY] "
+		"[--config FILE] [--print-config] [--help-config]\n"
+		"A TurboMeeting wapi simulator with fault injection; see the README.\n");
+	exit(status);
 }
 
 /* Takes --listen, --faults and --port-file out of argv. The first two become configuration
@@ -82,7 +84,7 @@ take_flags(int argc, char **argv, const char **port_file)
 		else if (i + 1 < argc)
 			value = argv[++i];
 		else
-			usage();
+			usage(2);
 		if (flags[f].key != NULL)
 			setenv(flags[f].key, value, 1);
 		else
@@ -166,9 +168,11 @@ main(int argc, char **argv)
 
 	if (cfg == NULL || cfg_add_keys(cfg, tmsim_keys, CFG_KEYS_LEN(tmsim_keys)) != 0)
 		fatal("out of memory");
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+		usage(0);
 	argc = take_flags(argc, argv, &port_file);
 	if (cfg_from_args(cfg, argc, argv) != 1)
-		usage();
+		usage(2);
 	log_level_parse(cfg_str(cfg, "TMPROV_LOG_LEVEL"), &level);
 	log_init("tmsim", level);
 
