@@ -1,0 +1,154 @@
+/* request: per-request state. Form bodies go through libmicrohttpd's post processor, which
+ * hands a value over in pieces; each piece is appended to a capped buffer. */
+#include "request.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+/* Names as TM sends them, and the longest value we accept: an email is at most 320 bytes
+ * (RFC 5321 limits), credentials are hex digests (128 for SHA-512) with room for other agreed
+ * schemes, partner ids are short. */
+static const struct {
+	const char *name;
+	size_t max;
+} request_params[PARAM_COUNT] = {
+    [PARAM_EMAIL] = {"email", 320},
+    [PARAM_PASSWORD] = {"password", 1024},
+    [PARAM_PARTNER] = {"service_company_uid", 256},
+};
+
+/* libmicrohttpd's post processor buffer; it must be at least 256 bytes. */
+#define REQUEST_PP_BUFFER 1024
+
+static const char *const result_names[] = {
+    [RESULT_NONE] = "aborted",
+    [RESULT_OK] = "ok",
+    [RESULT_FAILED] = "failed",
+    [RESULT_THROTTLED] = "throttled",
+    [RESULT_BAD_REQUEST] = "bad_request",
+    [RESULT_UNAVAILABLE] = "unavailable",
+    [RESULT_FORBIDDEN] = "forbidden",
+    [RESULT_NOT_FOUND] = "not_found",
+    [RESULT_METHOD] = "method_not_allowed",
+    [RESULT_TOO_LARGE] = "too_large",
+    [RESULT_UNSUPPORTED] = "unsupported_media_type",
+    [RESULT_ERROR] = "error",
+};
+
+const char *
+result_name(enum result r)
+{
+	if ((size_t)r >= sizeof(result_names) / sizeof(result_names[0]))
+		return "error";
+	return result_names[r];
+}
+
+double
+request_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct request *
+request_new(const struct cb *cb, struct MHD_Connection *conn)
+{
+	struct request *rq = calloc(1, sizeof(*rq));
+
+	if (rq == NULL)
+		return NULL;
+	rq->cb = cb;
+	rq->conn = conn;
+	rq->started = request_now();
+	for (int i = 0; i < PARAM_COUNT; i++)
+		buf_init(&rq->form[i], request_params[i].max);
+	return rq;
+}
+
+void
+request_free(struct request *rq)
+{
+	if (rq == NULL)
+		return;
+	if (rq->pp != NULL)
+		MHD_destroy_post_processor(rq->pp);
+	for (int i = 0; i < PARAM_COUNT; i++) {
+		if (rq->form[i].data != NULL)
+			sodium_memzero(rq->form[i].data, rq->form[i].alloc);
+		buf_free(&rq->form[i]);
+	}
+	free(rq);
+}
+
+static int
+request_param_index(const char *key)
+{
+	for (int i = 0; i < PARAM_COUNT; i++)
+		if (strcmp(key, request_params[i].name) == 0)
+			return i;
+	return -1;
+}
+
+/* libmicrohttpd's callback for each piece of a form value; off == 0 starts a value, so a
+ * parameter given twice keeps its last value. Unknown fields are skipped. */
+static enum MHD_Result
+request_form_field(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
+		   const char *content_type, const char *transfer_encoding, const char *data,
+		   uint64_t off, size_t size)
+{
+	struct request *rq = cls;
+	int i = request_param_index(key);
+
+	(void)kind;
+	(void)filename;
+	(void)content_type;
+	(void)transfer_encoding;
+	if (i < 0)
+		return MHD_YES;
+	if (off == 0)
+		buf_reset(&rq->form[i]);
+	rq->in_form[i] = true;
+	/* buf_append of nothing leaves data NULL; an empty value must still read as "". */
+	/* Over the ceiling: remembered and answered as a bad request once the body is in. */
+	if (buf_append(&rq->form[i], data ? data : "", size) != BUF_OK)
+		rq->too_long = true;
+	return MHD_YES;
+}
+
+int
+request_form_begin(struct request *rq)
+{
+	rq->pp = MHD_create_post_processor(rq->conn, REQUEST_PP_BUFFER, request_form_field, rq);
+	return rq->pp != NULL ? 0 : -1;
+}
+
+int
+request_form_feed(struct request *rq, const char *data, size_t len)
+{
+	rq->body_len += len;
+	if (rq->body_len > rq->cb->max_body)
+		return -1;
+	if (rq->pp != NULL && !rq->bad_form && MHD_post_process(rq->pp, data, len) != MHD_YES)
+		rq->bad_form = true;
+	return 0;
+}
+
+const char *
+request_param(struct request *rq, enum param p)
+{
+	const char *v;
+
+	if (rq->in_form[p])
+		return rq->form[p].data ? rq->form[p].data : "";
+	v = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, request_params[p].name);
+	if (v != NULL && strlen(v) > request_params[p].max) {
+		rq->too_long = true;
+		return NULL;
+	}
+	return v;
+}

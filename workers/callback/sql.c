@@ -1,0 +1,83 @@
+/* sql: the statement table of tmprov-callback and the rule for repeating one after a lost
+ * connection. Durations travel as milliseconds ($n::bigint * interval '1 millisecond') so that no
+ * interval text is ever built from a value. */
+#include "sql.h"
+
+#include <stdbool.h>
+
+#define MS(p) "(" p "::bigint * interval '1 millisecond')"
+
+const struct db_stmt SQL_STATEMENTS[SQL_NSTMTS] = {
+    [SQL_PING] = {"cb_ping", "SELECT 1"},
+    /* Any zone name PostgreSQL knows is accepted; an unknown one fails here, at start-up. */
+    [SQL_TIMEZONE_CHECK] = {"cb_timezone_check",
+			    "SELECT to_char(now() AT TIME ZONE $1, 'YYYY/MM/DD HH24:MI')"},
+    /* users_email_active makes this at most one row. A deleted user, or a live user of a
+     * deleted account, is simply not found: the caller treats that as an unknown user. */
+    [SQL_USER_BY_EMAIL] = {"cb_user_by_email",
+			   "SELECT u.subject, u.user_id, u.first_name, u.last_name, "
+			   "u.password_verifier, a.company_uid "
+			   "FROM users u JOIN accounts a ON a.subject = u.subject "
+			   "WHERE lower(u.email) = lower($1) AND u.status = 'active' "
+			   "AND a.status = 'active'"},
+    [SQL_FAILURES_COUNT] = {"cb_failures_count",
+			    "SELECT count(*) FROM auth_failures "
+			    "WHERE email = lower($1) AND failed_at > now() - " MS("$2")},
+    [SQL_FAILURE_ADD] = {"cb_failure_add", "INSERT INTO auth_failures (email) VALUES (lower($1))"},
+    [SQL_FAILURES_CLEAR] = {"cb_failures_clear",
+			    "DELETE FROM auth_failures WHERE email = lower($1)"},
+    /* ON CONFLICT makes a repeat after a lost connection harmless: 256 random bits never
+     * collide, so a conflict can only be our own first attempt having committed. */
+    [SQL_SESSION_ADD] = {"cb_session_add",
+			 "INSERT INTO sessions (token_hash, subject, user_id, expires_at) "
+			 "VALUES ($1::bytea, $2, $3, now() + " MS(
+			     "$4") ") "
+				   "ON CONFLICT (token_hash) DO NOTHING"},
+    /* One statement finds a live session, checks that its user and account are still active
+     * and slides its expiry forward. */
+    [SQL_SESSION_USE] = {"cb_session_use",
+			 "UPDATE sessions s SET expires_at = now() + " MS(
+			     "$2") ", "
+				   "last_used_at = now() "
+				   "FROM users u JOIN accounts a ON a.subject = u.subject "
+				   "WHERE s.token_hash = $1::bytea AND s.expires_at > now() "
+				   "AND u.subject = s.subject AND u.user_id = s.user_id "
+				   "AND u.status = 'active' AND a.status = 'active' "
+				   "RETURNING s.subject, s.user_id"},
+    [SQL_MEETINGS] = {"cb_meetings", "SELECT meeting_id, to_char(start_time AT TIME ZONE $3, "
+				     "'YYYY/MM/DD HH24:MI'), topic, join_url "
+				     "FROM meetings "
+				     "WHERE subject = $1 AND user_id = $2 AND canceled_at IS NULL "
+				     "AND start_time >= now() - " MS(
+					 "$4") " "
+					       "ORDER BY start_time, meeting_id LIMIT $5::integer"},
+    /* Purges go in batches so that one run never holds many locks for long. */
+    [SQL_PURGE_SESSIONS] = {"cb_purge_sessions",
+			    "DELETE FROM sessions WHERE token_hash IN (SELECT token_hash FROM "
+			    "sessions WHERE expires_at < now() LIMIT $1::integer)"},
+    [SQL_PURGE_FAILURES] = {"cb_purge_failures",
+			    "DELETE FROM auth_failures WHERE id IN (SELECT id FROM auth_failures "
+			    "WHERE failed_at < now() - " MS("$1") " LIMIT $2::integer)"},
+};
+
+/* Whether running the statement twice has the effect of running it once. Recording a failed
+ * login is the exception: a repeat would count one failure twice. */
+static const bool sql_repeatable[SQL_NSTMTS] = {
+    [SQL_PING] = true,		 [SQL_TIMEZONE_CHECK] = true, [SQL_USER_BY_EMAIL] = true,
+    [SQL_FAILURES_COUNT] = true, [SQL_FAILURE_ADD] = false,   [SQL_FAILURES_CLEAR] = true,
+    [SQL_SESSION_ADD] = true,	 [SQL_SESSION_USE] = true,    [SQL_MEETINGS] = true,
+    [SQL_PURGE_SESSIONS] = true, [SQL_PURGE_FAILURES] = true,
+};
+
+PGresult *
+sql_run(struct db *db, enum sql_stmt stmt, int nparams, const char *const *params, char *err,
+	size_t errlen)
+{
+	PGresult *res = db_exec(db, (int)stmt, nparams, params, err, errlen);
+
+	/* A connection the server closed while idle (a restart) is only found out by the next
+	 * statement; one more try reconnects (db_exec does that once the loss is known). */
+	if (res == NULL && db_connection_lost(db) && sql_repeatable[stmt])
+		res = db_exec(db, (int)stmt, nparams, params, err, errlen);
+	return res;
+}

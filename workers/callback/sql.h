@@ -1,0 +1,37 @@
+/* sql: every statement tmprov-callback runs, as an enum of ids and one table of SQL text that
+ * common/db.h prepares on each connect; and the one place that decides when a statement may be
+ * run a second time after the connection dropped under it. */
+#ifndef CALLBACK_SQL_H
+#define CALLBACK_SQL_H
+
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+#include "db.h"
+
+enum sql_stmt {
+	SQL_PING,
+	SQL_TIMEZONE_CHECK,
+	SQL_USER_BY_EMAIL,
+	SQL_FAILURES_COUNT,
+	SQL_FAILURE_ADD,
+	SQL_FAILURES_CLEAR,
+	SQL_SESSION_ADD,
+	SQL_SESSION_USE,
+	SQL_MEETINGS,
+	SQL_PURGE_SESSIONS,
+	SQL_PURGE_FAILURES,
+	SQL_NSTMTS
+};
+
+extern const struct db_stmt SQL_STATEMENTS[SQL_NSTMTS];
+
+/* db_exec of stmt; when the connection turns out to be lost while running a statement that is
+ * safe to repeat (see the table), reconnects once and runs it again, so the first request after a
+ * database restart is answered instead of failed. Returns the result (caller PQclear()s) or NULL
+ * with err set. */
+PGresult *sql_run(struct db *db, enum sql_stmt stmt, int nparams, const char *const *params,
+		  char *err, size_t errlen);
+
+#endif
