@@ -1,0 +1,985 @@
+/* Tests for common/tm_client: URL building and encoding, classification, Retry-After and
+ * configuration as tables (no server); then every call and every tmsim fault against a private
+ * tmsim: outcomes, exactly-once sending of create and remote_schedule, connection reuse for
+ * idempotent calls, the size cap, and the partner id kept out of audit URLs and logs. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "log.h"
+#include "../support/sim.h"
+#include "tm_client.h"
+
+#define BASE	"http://tm.example:8080"
+#define PARTNER "p-0042"
+
+/* Short timeouts keep the binary fast: tmsim answers on loopback in well under 50 ms. */
+#define TEST_CONNECT_MS 300
+#define TEST_TIMEOUT_MS 400
+#define HOLD_MS		1500 /* tmsim holds a "timed out" answer longer than TEST_TIMEOUT_MS */
+
+static struct sim *sim;
+
+/* ---- URL building ---- */
+
+struct url_case {
+	const char *base;
+	struct tm_request req;
+	bool redact;
+	const char *want;
+};
+
+static void
+test_build_url_table(void **state)
+{
+	static const struct url_case cases[] = {
+	    {BASE,
+	     {TM_CREATE_ACCOUNT, NULL, "Acme", "ops@acme.example", NULL, 2, 25},
+	     false,
+	     BASE "/as/wapi/service/create_account?service_company_uid=p-0042&company_name=Acme"
+		  "&email=ops%40acme.example&number_of_meeting_room=2&number_of_participant=25"},
+	    /* spaces, & = + # % / ? and UTF-8 are all percent-encoded; unreserved -._~ not */
+	    {BASE "/",
+	     {TM_CREATE_ACCOUNT, NULL, "Zoë & Co = 1+1 #2 50% a/b?c", "a.b-c_d~e+tag@x.example",
+	      NULL, 0, 1},
+	     false,
+	     BASE "/as/wapi/service/create_account?service_company_uid=p-0042"
+		  "&company_name=Zo%C3%AB%20%26%20Co%20%3D%201%2B1%20%232%2050%25%20a%2Fb%3Fc"
+		  "&email=a.b-c_d~e%2Btag%40x.example&number_of_meeting_room=0"
+		  "&number_of_participant=1"},
+	    {"https://tm.example/prefix//",
+	     {TM_UPDATE_ACCOUNT, "uid-1", "会议", "x@y.example", NULL, 3, 10},
+	     false,
+	     "https://tm.example/prefix/as/wapi/service/update_account?service_company_uid=p-0042"
+	     "&company_name=%E4%BC%9A%E8%AE%AE&email=x%40y.example&number_of_meeting_room=3"
+	     "&number_of_participant=10&company_uid=uid-1"},
+	    {BASE,
+	     {TM_DELETE_ACCOUNT, "0f8fad5b-d9cb-469f-a165-70867728950e", NULL, NULL, NULL, 0, 0},
+	     false,
+	     BASE "/as/wapi/service/delete_account?service_company_uid=p-0042"
+		  "&company_uid=0f8fad5b-d9cb-469f-a165-70867728950e"},
+	    {BASE,
+	     {TM_QUERY_ACCOUNT, "a b", NULL, NULL, NULL, 0, 0},
+	     false,
+	     BASE "/as/wapi/service/query_account?service_company_uid=p-0042&company_uid=a%20b"},
+	    {BASE,
+	     {TM_REMOTE_SCHEDULE, "uid-1", NULL, NULL, "u&1=2", 0, 0},
+	     false,
+	     BASE "/as/wapi/service/remote_schedule?service_company_uid=p-0042&company_uid=uid-1"
+		  "&user_id=u%261%3D2"},
+	    /* the audit copy: the partner id replaced, everything else as sent */
+	    {BASE,
+	     {TM_REMOTE_SCHEDULE, "uid-1", NULL, NULL, "u1", 0, 0},
+	     true,
+	     BASE "/as/wapi/service/remote_schedule?service_company_uid=REDACTED"
+		  "&company_uid=uid-1&user_id=u1"},
+	    {BASE,
+	     {TM_CREATE_ACCOUNT, NULL, "A", "a@b.example", NULL, 1, 1},
+	     true,
+	     BASE "/as/wapi/service/create_account?service_company_uid=REDACTED&company_name=A"
+		  "&email=a%40b.example&number_of_meeting_room=1&number_of_participant=1"},
+	};
+	char url[TM_URL_MAX], err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = tm_build_url(cases[i].base, PARTNER, &cases[i].req, cases[i].redact, url,
+				      sizeof(url), err, sizeof(err));
+
+		if (rc != 0)
+			fail_msg("case %zu: %s", i, err);
+		assert_string_equal(url, cases[i].want);
+	}
+}
+
+static void
+test_build_url_partner_encoded(void **state)
+{
+	struct tm_request req = {.endpoint = TM_QUERY_ACCOUNT, .company_uid = "u"};
+	char url[TM_URL_MAX], err[256];
+
+	(void)state;
+	assert_int_equal(
+	    tm_build_url(BASE, "p&x=1", &req, false, url, sizeof(url), err, sizeof(err)), 0);
+	assert_string_equal(url, BASE "/as/wapi/service/query_account?service_company_uid=p%26x%3D1"
+				      "&company_uid=u");
+}
+
+struct bad_case {
+	const char *base;
+	const char *partner;
+	struct tm_request req;
+	const char *err_has;
+};
+
+static void
+test_build_url_errors(void **state)
+{
+	static const struct bad_case cases[] = {
+	    {BASE,
+	     PARTNER,
+	     {TM_CREATE_ACCOUNT, NULL, NULL, "a@b.example", NULL, 1, 1},
+	     "company_name"},
+	    {BASE,
+	     PARTNER,
+	     {TM_CREATE_ACCOUNT, NULL, "", "a@b.example", NULL, 1, 1},
+	     "company_name"},
+	    {BASE, PARTNER, {TM_CREATE_ACCOUNT, NULL, "A", NULL, NULL, 1, 1}, "email"},
+	    {BASE,
+	     PARTNER,
+	     {TM_CREATE_ACCOUNT, NULL, "A", "a@b.example", NULL, -1, 1},
+	     "number_of_meeting_room"},
+	    {BASE,
+	     PARTNER,
+	     {TM_CREATE_ACCOUNT, NULL, "A", "a@b.example", NULL, 1, -1},
+	     "number_of_participant"},
+	    {BASE,
+	     PARTNER,
+	     {TM_UPDATE_ACCOUNT, NULL, "A", "a@b.example", NULL, 1, 1},
+	     "company_uid"},
+	    {BASE, PARTNER, {TM_DELETE_ACCOUNT, "", NULL, NULL, NULL, 0, 0}, "company_uid"},
+	    {BASE, PARTNER, {TM_QUERY_ACCOUNT, NULL, NULL, NULL, NULL, 0, 0}, "company_uid"},
+	    {BASE, PARTNER, {TM_REMOTE_SCHEDULE, "u", NULL, NULL, NULL, 0, 0}, "user_id"},
+	    {BASE, PARTNER, {(enum tm_endpoint)7, "u", NULL, NULL, NULL, 0, 0}, "endpoint"},
+	    {BASE, "", {TM_QUERY_ACCOUNT, "u", NULL, NULL, NULL, 0, 0}, "partner"},
+	    {"ftp://tm.example", PARTNER, {TM_QUERY_ACCOUNT, "u", NULL, NULL, NULL, 0, 0}, "http"},
+	    {BASE "/?x=1", PARTNER, {TM_QUERY_ACCOUNT, "u", NULL, NULL, NULL, 0, 0}, "query"},
+	    {BASE "/#f", PARTNER, {TM_QUERY_ACCOUNT, "u", NULL, NULL, NULL, 0, 0}, "fragment"},
+	};
+	char url[TM_URL_MAX], err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err[0] = '\0';
+		if (tm_build_url(cases[i].base, cases[i].partner, &cases[i].req, false, url,
+				 sizeof(url), err, sizeof(err)) != -1)
+			fail_msg("case %zu: accepted", i);
+		if (strstr(err, cases[i].err_has) == NULL)
+			fail_msg("case %zu: \"%s\" does not mention %s", i, err, cases[i].err_has);
+	}
+}
+
+/* A URL that does not fit is refused whole, never cut (a cut URL would drop parameters). */
+static void
+test_build_url_too_long(void **state)
+{
+	struct tm_request req = {.endpoint = TM_QUERY_ACCOUNT, .company_uid = "abc"};
+	const char *want = BASE "/as/wapi/service/query_account?service_company_uid=p-0042"
+				"&company_uid=abc";
+	char url[256], err[256];
+	size_t n = strlen(want);
+
+	(void)state;
+	assert_int_equal(tm_build_url(BASE, PARTNER, &req, false, url, n + 1, err, sizeof(err)), 0);
+	assert_string_equal(url, want);
+	assert_int_equal(tm_build_url(BASE, PARTNER, &req, false, url, n, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "longer"));
+	assert_string_equal(url, "");
+}
+
+/* ---- classification ---- */
+
+struct classify_case {
+	CURLcode rc;
+	long http;
+	bool sent;
+	enum tm_outcome want;
+};
+
+static void
+test_classify_table(void **state)
+{
+	static const struct classify_case cases[] = {
+	    {CURLE_COULDNT_CONNECT, 0, false, TM_NOT_SENT},
+	    {CURLE_COULDNT_RESOLVE_HOST, 0, false, TM_NOT_SENT},
+	    {CURLE_OPERATION_TIMEDOUT, 0, false, TM_NOT_SENT}, /* connect timeout */
+	    {CURLE_SSL_CONNECT_ERROR, 0, false, TM_NOT_SENT},
+	    {CURLE_SEND_ERROR, 0, false, TM_NOT_SENT},
+	    {CURLE_OPERATION_TIMEDOUT, 0, true, TM_AMBIGUOUS}, /* timed out after sending */
+	    {CURLE_GOT_NOTHING, 0, true, TM_AMBIGUOUS},
+	    {CURLE_RECV_ERROR, 0, true, TM_AMBIGUOUS},
+	    {CURLE_PARTIAL_FILE, 200, true, TM_AMBIGUOUS},
+	    {CURLE_SEND_ERROR, 0, true, TM_AMBIGUOUS},
+	    {CURLE_OPERATION_TIMEDOUT, 200, true, TM_AMBIGUOUS}, /* headers, body cut short */
+	    {CURLE_WRITE_ERROR, 200, true, TM_TRANSIENT},	 /* our size cap */
+	    {CURLE_FILESIZE_EXCEEDED, 200, true, TM_TRANSIENT},
+	    {CURLE_OK, 200, true, TM_OK},
+	    {CURLE_OK, 204, true, TM_OK}, /* the body decides (and will find none) */
+	    {CURLE_OK, 500, true, TM_TRANSIENT},
+	    {CURLE_OK, 502, true, TM_TRANSIENT},
+	    {CURLE_OK, 503, true, TM_TRANSIENT},
+	    {CURLE_OK, 504, true, TM_TRANSIENT},
+	    {CURLE_OK, 429, true, TM_TRANSIENT},
+	    {CURLE_OK, 408, true, TM_TRANSIENT},
+	    {CURLE_OK, 400, true, TM_FAILED},
+	    {CURLE_OK, 401, true, TM_FAILED},
+	    {CURLE_OK, 403, true, TM_FAILED},
+	    {CURLE_OK, 404, true, TM_FAILED},
+	    {CURLE_OK, 301, true, TM_FAILED},
+	    {CURLE_OK, 302, true, TM_FAILED},
+	    {CURLE_OK, 0, true, TM_TRANSIENT},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum tm_outcome got = tm_classify(cases[i].rc, cases[i].http, cases[i].sent);
+
+		if (got != cases[i].want)
+			fail_msg("case %zu (curl %d, HTTP %ld, sent %d): %s, expected %s", i,
+				 (int)cases[i].rc, cases[i].http, cases[i].sent,
+				 tm_outcome_name(got), tm_outcome_name(cases[i].want));
+	}
+}
+
+static void
+test_retry_after(void **state)
+{
+	time_t now = 1800000000; /* 2027-01-15T08:00:00Z */
+
+	(void)state;
+	assert_int_equal(tm_retry_after_ms(NULL, now, 60000), -1);
+	assert_int_equal(tm_retry_after_ms("", now, 60000), -1);
+	assert_int_equal(tm_retry_after_ms("soon", now, 60000), -1);
+	assert_int_equal(tm_retry_after_ms("-5", now, 60000), -1);
+	assert_int_equal(tm_retry_after_ms("0", now, 60000), 0);
+	assert_int_equal(tm_retry_after_ms(" 7 ", now, 60000), 7000);
+	assert_int_equal(tm_retry_after_ms("120", now, 60000), 60000);
+	assert_int_equal(tm_retry_after_ms("99999999999999999999999", now, 60000), 60000);
+	assert_int_equal(tm_retry_after_ms("Fri, 15 Jan 2027 08:00:30 GMT", now, 60000), 30000);
+	assert_int_equal(tm_retry_after_ms("Fri, 15 Jan 2027 09:00:00 GMT", now, 60000), 60000);
+	assert_int_equal(tm_retry_after_ms("Thu, 01 Jan 2015 00:00:00 GMT", now, 60000), 0);
+	assert_int_equal(tm_retry_after_ms("5", now, 0), 0);
+}
+
+static void
+respond(struct tm_result *res, enum tm_endpoint ep, long http, const char *retry_after,
+	const char *body)
+{
+	struct tm_response resp = {CURLE_OK, http, true, "", retry_after, body, strlen(body)};
+
+	tm_result_from_response(res, ep, &resp, TM_XML_DEFAULT_MAX, 60000, "secret-partner-7");
+}
+
+static void
+test_result_from_response(void **state)
+{
+	struct tm_result res;
+	struct tm_response resp = {
+	    CURLE_COULDNT_CONNECT, 0, false, "Failed to connect", NULL, NULL, 0};
+
+	(void)state;
+	respond(&res, TM_CREATE_ACCOUNT, 200, NULL,
+		"<__Return__><__Status__>SUCCEED</__Status__><__CompanyUid__> c-9 </__CompanyUid__>"
+		"</__Return__>");
+	assert_int_equal(res.outcome, TM_OK);
+	assert_string_equal(res.company_uid, "c-9");
+	assert_string_equal(res.tm_status, "SUCCEED");
+	assert_string_equal(res.error, "");
+	assert_true(res.may_have_acted);
+	/* a success without the value the call exists for is a protocol error */
+	respond(&res, TM_CREATE_ACCOUNT, 200, NULL,
+		"<__Return__><__Status__>SUCCEED</__Status__><__CompanyUid__/></__Return__>");
+	assert_int_equal(res.outcome, TM_TRANSIENT);
+	assert_non_null(strstr(res.error, "__CompanyUid__"));
+	assert_true(res.may_have_acted); /* TM answered 200: the account may exist */
+	respond(&res, TM_REMOTE_SCHEDULE, 200, NULL,
+		"<__Return__><__Status__>SUCCEED</__Status__></__Return__>");
+	assert_int_equal(res.outcome, TM_TRANSIENT);
+	assert_non_null(strstr(res.error, "__MeetingID__"));
+	respond(&res, TM_QUERY_ACCOUNT, 200, NULL,
+		"<__Return__><__Status__>SUCCEEDED</__Status__><__CompanyName__>A</__CompanyName__>"
+		"<__Email__>a@b.example</__Email__><__NumberOfMeetingRoom__>2"
+		"</__NumberOfMeetingRoom__></__Return__>");
+	assert_int_equal(res.outcome, TM_TRANSIENT);
+	assert_non_null(strstr(res.error, "__NumberOfParticipant__"));
+	respond(&res, TM_UPDATE_ACCOUNT, 200, NULL,
+		"<__Return__><__Status__>SUCCEED</__Status__></__Return__>");
+	assert_int_equal(res.outcome, TM_OK);
+	/* FAILED: TM's reason, with the partner id TM echoed scrubbed */
+	respond(&res, TM_DELETE_ACCOUNT, 200, NULL,
+		"<__Return__><__Status__>FAILED</__Status__><__Reason__>partner secret-partner-7 "
+		"has no account u-1</__Reason__></__Return__>");
+	assert_int_equal(res.outcome, TM_FAILED);
+	assert_string_equal(res.reason, "partner REDACTED has no account u-1");
+	assert_false(res.may_have_acted);
+	assert_null(strstr(res.error, "secret-partner-7"));
+	respond(&res, TM_DELETE_ACCOUNT, 200, NULL,
+		"<__Return__><__Status__>FAILED</__Status__></__Return__>");
+	assert_int_equal(res.outcome, TM_FAILED);
+	assert_true(res.reason[0] != '\0');
+	respond(&res, TM_QUERY_ACCOUNT, 404, NULL, "<html>not here</html>");
+	assert_int_equal(res.outcome, TM_FAILED);
+	assert_string_equal(res.reason, "HTTP 404");
+	assert_int_equal(res.http_status, 404);
+	respond(&res, TM_QUERY_ACCOUNT, 503, "12", "");
+	assert_int_equal(res.outcome, TM_TRANSIENT);
+	assert_int_equal(res.retry_after_ms, 12000);
+	assert_string_equal(res.error, "HTTP 503");
+	assert_false(res.may_have_acted);
+	respond(&res, TM_CREATE_ACCOUNT, 504, NULL, "");
+	assert_int_equal(res.outcome, TM_TRANSIENT);
+	assert_true(res.may_have_acted); /* a gateway gave up waiting for TM */
+	respond(&res, TM_CREATE_ACCOUNT, 429, NULL, "");
+	assert_false(res.may_have_acted);
+	respond(&res, TM_QUERY_ACCOUNT, 200, "12", "<html><body>Login</body></html>");
+	assert_int_equal(res.outcome, TM_TRANSIENT);
+	assert_int_equal(res.retry_after_ms, -1); /* only an error answer asks for a delay */
+	assert_non_null(strstr(res.error, "protocol error"));
+	tm_result_from_response(&res, TM_CREATE_ACCOUNT, &resp, 1024, 60000, NULL);
+	assert_int_equal(res.outcome, TM_NOT_SENT);
+	assert_non_null(strstr(res.error, "Failed to connect"));
+	assert_false(res.may_have_acted);
+	resp = (struct tm_response){CURLE_WRITE_ERROR, 200, true, "", NULL, NULL, 0};
+	tm_result_from_response(&res, TM_CREATE_ACCOUNT, &resp, 1024, 60000, NULL);
+	assert_int_equal(res.outcome, TM_TRANSIENT);
+	assert_non_null(strstr(res.error, "response too large"));
+	assert_true(res.may_have_acted);
+}
+
+static void
+test_names(void **state)
+{
+	static const char *const eps[] = {"create_account", "update_account", "delete_account",
+					  "query_account", "remote_schedule"};
+	static const char *const outs[] = {"ok", "failed", "not_sent", "ambiguous", "transient"};
+
+	(void)state;
+	for (int i = 0; i < TM_ENDPOINT_COUNT; i++)
+		assert_string_equal(tm_endpoint_name((enum tm_endpoint)i), eps[i]);
+	for (int i = 0; i < 5; i++)
+		assert_string_equal(tm_outcome_name((enum tm_outcome)i), outs[i]);
+	assert_string_equal(tm_endpoint_name((enum tm_endpoint)9), "unknown");
+	assert_false(tm_endpoint_idempotent(TM_CREATE_ACCOUNT));
+	assert_false(tm_endpoint_idempotent(TM_REMOTE_SCHEDULE));
+	assert_true(tm_endpoint_idempotent(TM_UPDATE_ACCOUNT));
+	assert_true(tm_endpoint_idempotent(TM_DELETE_ACCOUNT));
+	assert_true(tm_endpoint_idempotent(TM_QUERY_ACCOUNT));
+}
+
+static void
+test_opts_from_cfg(void **state)
+{
+	struct cfg *c = cfg_new();
+	struct tm_client_opts o;
+	char err[256], *saved[16];
+	int rc;
+
+	(void)state;
+	assert_non_null(c);
+	assert_true(TM_CONFIG_NKEYS <= 16);
+	assert_int_equal(cfg_add_keys(c, TM_CONFIG_KEYS, TM_CONFIG_NKEYS), 0);
+	for (size_t i = 0; i < TM_CONFIG_NKEYS; i++) {
+		assert_false(TM_CONFIG_KEYS[i].flags & CFG_REQUIRED); /* the program decides */
+		if (strcmp(TM_CONFIG_KEYS[i].name, "TMPROV_PARTNER_ID") == 0)
+			assert_true(TM_CONFIG_KEYS[i].flags & CFG_SECRET);
+	}
+	/* the defaults, without the TMPROV_ values the test environment sets */
+	for (size_t i = 0; i < TM_CONFIG_NKEYS; i++) {
+		const char *v = getenv(TM_CONFIG_KEYS[i].name);
+
+		saved[i] = v ? strdup(v) : NULL;
+		unsetenv(TM_CONFIG_KEYS[i].name);
+	}
+	rc = cfg_load(c, NULL, err, sizeof(err));
+	for (size_t i = 0; i < TM_CONFIG_NKEYS; i++) {
+		if (saved[i] != NULL)
+			setenv(TM_CONFIG_KEYS[i].name, saved[i], 1);
+		free(saved[i]);
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(tm_client_opts_from_cfg(&o, c), -1); /* no URL, no partner */
+	assert_int_equal(cfg_set(c, "TMPROV_TM_URL", "http://127.0.0.1:1", err, sizeof(err)), 0);
+	assert_int_equal(cfg_set(c, "TMPROV_PARTNER_ID", "p-1", err, sizeof(err)), 0);
+	assert_int_equal(tm_client_opts_from_cfg(&o, c), 0);
+	assert_string_equal(o.base_url, "http://127.0.0.1:1");
+	assert_string_equal(o.partner_id, "p-1");
+	assert_int_equal(o.connect_timeout_ms, 3000);
+	assert_int_equal(o.timeout_ms, 10000);
+	assert_int_equal(o.max_response_bytes, 65536);
+	assert_int_equal(o.retry_after_max_ms, 60000);
+	assert_int_equal(cfg_set(c, "TMPROV_TM_TIMEOUT", "250ms", err, sizeof(err)), 0);
+	assert_int_equal(tm_client_opts_from_cfg(&o, c), 0);
+	assert_int_equal(o.timeout_ms, 250);
+	cfg_free(c);
+}
+
+static void
+test_client_new_rejects(void **state)
+{
+	const struct tm_client_opts good = {BASE, PARTNER, 100, 100, 1024, 0};
+	struct tm_client_opts o;
+	struct tm_client *tc;
+	char err[256];
+
+	(void)state;
+	tc = tm_client_new(&good, err, sizeof(err));
+	assert_non_null(tc);
+	tm_client_free(tc);
+	tm_client_free(NULL);
+	o = good, o.base_url = "file:///etc/passwd";
+	assert_null(tm_client_new(&o, err, sizeof(err)));
+	o = good, o.partner_id = "";
+	assert_null(tm_client_new(&o, err, sizeof(err)));
+	o = good, o.timeout_ms = 0;
+	assert_null(tm_client_new(&o, err, sizeof(err)));
+	o = good, o.max_response_bytes = 0;
+	assert_null(tm_client_new(&o, err, sizeof(err)));
+	o = good, o.retry_after_max_ms = -1;
+	assert_null(tm_client_new(&o, err, sizeof(err)));
+	assert_true(err[0] != '\0');
+}
+
+/* ---- against tmsim ---- */
+
+static struct tm_client *
+client_for(const char *url, const char *partner, size_t max_response)
+{
+	struct tm_client_opts o = {url,		 partner, TEST_CONNECT_MS, TEST_TIMEOUT_MS,
+				   max_response, 60000};
+	char err[256];
+	struct tm_client *tc = tm_client_new(&o, err, sizeof(err));
+
+	if (tc == NULL)
+		fail_msg("tm_client_new: %s", err);
+	return tc;
+}
+
+static struct tm_client *
+sim_client(void)
+{
+	return client_for(sim_url(sim), sim_partner(sim), TM_XML_DEFAULT_MAX);
+}
+
+static void
+faults(const char *query)
+{
+	if (sim_faults(sim, query) != 0)
+		fail_msg("tmsim refused faults %s", query);
+}
+
+static void
+call(struct tm_client *tc, const struct tm_request *req, struct tm_result *res,
+     enum tm_outcome want)
+{
+	assert_int_equal(tm_client_call(tc, req, res), 0);
+	if (res->outcome != want)
+		fail_msg("%s: %s (%s), expected %s", tm_endpoint_name(req->endpoint),
+			 tm_outcome_name(res->outcome), res->error, tm_outcome_name(want));
+	assert_null(strstr(res->audit_url, sim_partner(sim)));
+	assert_null(strstr(res->error, sim_partner(sim)));
+	assert_null(strstr(res->reason, sim_partner(sim)));
+	assert_non_null(strstr(res->audit_url, "service_company_uid=REDACTED"));
+}
+
+static struct tm_request
+create_req(const char *name)
+{
+	return (struct tm_request){.endpoint = TM_CREATE_ACCOUNT,
+				   .company_name = name,
+				   .email = "ops@acme.example",
+				   .rooms = 2,
+				   .participants = 25};
+}
+
+static struct tm_request
+uid_req(enum tm_endpoint ep, const char *uid)
+{
+	return (struct tm_request){.endpoint = ep,
+				   .company_uid = uid,
+				   .company_name = "Acme",
+				   .email = "ops@acme.example",
+				   .user_id = "user-1",
+				   .rooms = 2,
+				   .participants = 25};
+}
+
+/* Creates an account and returns its uid in uid (TM_COMPANY_UID_MAX + 1 bytes). */
+static void
+create_account(struct tm_client *tc, const char *name, char *uid)
+{
+	struct tm_request req = create_req(name);
+	struct tm_result res;
+
+	call(tc, &req, &res, TM_OK);
+	strcpy(uid, res.company_uid);
+}
+
+static void
+count_is(const char *endpoint, long want)
+{
+	long got = sim_count(sim, endpoint);
+
+	if (got != want)
+		fail_msg("tmsim counted %ld %s calls, expected %ld", got, endpoint ? endpoint : "",
+			 want);
+}
+
+static int
+reset(void **state)
+{
+	(void)state;
+	return sim_reset(sim);
+}
+
+static void
+test_each_call(void **state)
+{
+	struct tm_client *tc = sim_client();
+	const char *name = "Zoë & Co = 1+1 #2 50%";
+	char uid[TM_COMPANY_UID_MAX + 1];
+	struct tm_request req;
+	struct tm_result res;
+
+	(void)state;
+	create_account(tc, name, uid);
+	assert_true(strlen(uid) > 0);
+	req = uid_req(TM_QUERY_ACCOUNT, uid);
+	call(tc, &req, &res, TM_OK);
+	assert_string_equal(res.tm_status, "SUCCEEDED");
+	assert_string_equal(res.company_name, name); /* every byte survived the round trip */
+	assert_string_equal(res.email, "ops@acme.example");
+	assert_int_equal(res.rooms, 2);
+	assert_int_equal(res.participants, 25);
+	req = uid_req(TM_UPDATE_ACCOUNT, uid);
+	req.company_name = "Acme 会议";
+	req.rooms = 5;
+	call(tc, &req, &res, TM_OK);
+	req = uid_req(TM_QUERY_ACCOUNT, uid);
+	call(tc, &req, &res, TM_OK);
+	assert_string_equal(res.company_name, "Acme 会议");
+	assert_int_equal(res.rooms, 5);
+	req = uid_req(TM_REMOTE_SCHEDULE, uid);
+	call(tc, &req, &res, TM_OK);
+	assert_true(strlen(res.meeting_id) > 0);
+	req = uid_req(TM_DELETE_ACCOUNT, uid);
+	call(tc, &req, &res, TM_OK);
+	req = uid_req(TM_QUERY_ACCOUNT, uid);
+	call(tc, &req, &res, TM_FAILED);
+	assert_string_equal(res.tm_status, "FAILED");
+	assert_true(res.reason[0] != '\0');
+	count_is(NULL, 7);
+	tm_client_free(tc);
+}
+
+/* The parameters tmsim received are exactly the ones we meant, decoded. */
+static void
+test_params_as_sent(void **state)
+{
+	struct tm_client *tc = sim_client();
+	struct tm_request req = create_req("A&B=C+D #E");
+	struct tm_result res;
+	json_t *calls, *params;
+
+	(void)state;
+	req.email = "a+tag@x.example";
+	call(tc, &req, &res, TM_OK);
+	assert_int_equal(sim_calls(sim, &calls), 0);
+	params = json_object_get(json_array_get(json_object_get(calls, "calls"), 0), "params");
+	assert_non_null(params);
+	assert_string_equal(json_string_value(json_object_get(params, "company_name")),
+			    "A&B=C+D #E");
+	assert_string_equal(json_string_value(json_object_get(params, "email")), "a+tag@x.example");
+	assert_string_equal(json_string_value(json_object_get(params, "number_of_meeting_room")),
+			    "2");
+	assert_string_equal(json_string_value(json_object_get(params, "number_of_participant")),
+			    "25");
+	json_decref(calls);
+	tm_client_free(tc);
+}
+
+/* Idempotent calls keep the connection; create and remote_schedule each open their own. */
+static void
+test_connection_reuse(void **state)
+{
+	struct tm_client *tc = sim_client();
+	char uid[TM_COMPANY_UID_MAX + 1];
+	struct tm_request req;
+	struct tm_result res;
+
+	(void)state;
+	create_account(tc, "Reuse", uid);
+	req = uid_req(TM_QUERY_ACCOUNT, uid);
+	call(tc, &req, &res, TM_OK);
+	assert_int_equal(res.new_connections, 1); /* the create's connection was not kept */
+	call(tc, &req, &res, TM_OK);
+	assert_int_equal(res.new_connections, 0);
+	req = uid_req(TM_UPDATE_ACCOUNT, uid);
+	call(tc, &req, &res, TM_OK);
+	assert_int_equal(res.new_connections, 0);
+	req = uid_req(TM_REMOTE_SCHEDULE, uid);
+	call(tc, &req, &res, TM_OK);
+	assert_int_equal(res.new_connections, 1);
+	req = create_req("Reuse 2");
+	call(tc, &req, &res, TM_OK);
+	assert_int_equal(res.new_connections, 1);
+	tm_client_free(tc);
+}
+
+static void
+test_fault_5xx(void **state)
+{
+	struct tm_client *tc = sim_client();
+	struct tm_request req = create_req("Five");
+	struct tm_result res;
+
+	(void)state;
+	faults("error_next=1&error_status=503");
+	call(tc, &req, &res, TM_TRANSIENT);
+	assert_int_equal(res.http_status, 503);
+	assert_int_equal(res.retry_after_ms, -1);
+	assert_string_equal(res.error, "HTTP 503");
+	assert_false(res.may_have_acted);
+	call(tc, &req, &res, TM_OK); /* the fault was for one call only */
+	tm_client_free(tc);
+}
+
+static void
+test_fault_429_retry_after(void **state)
+{
+	struct tm_client *tc = sim_client();
+	struct tm_request req = create_req("Slow down");
+	struct tm_result res;
+
+	(void)state;
+	faults("error_next=1&error_status=429&retry_after=7");
+	call(tc, &req, &res, TM_TRANSIENT);
+	assert_int_equal(res.http_status, 429);
+	assert_int_equal(res.retry_after_ms, 7000);
+	faults("error_next=1&error_status=429&retry_after=3600"); /* over our 60 s cap */
+	call(tc, &req, &res, TM_TRANSIENT);
+	assert_int_equal(res.retry_after_ms, 60000);
+	tm_client_free(tc);
+}
+
+/* TM acted on the create, the answer never came: ambiguous, and the account does exist. */
+static void
+test_fault_timeout_create(void **state)
+{
+	struct tm_client *tc = sim_client();
+	struct tm_request req = create_req("Held");
+	struct tm_result res;
+	json_t *accounts;
+	char q[64];
+
+	(void)state;
+	snprintf(q, sizeof(q), "timeout_next=1&timeout_ms=%d", HOLD_MS);
+	faults(q);
+	call(tc, &req, &res, TM_AMBIGUOUS);
+	assert_true(res.elapsed_ms >= TEST_TIMEOUT_MS - 50 && res.elapsed_ms < HOLD_MS);
+	assert_string_equal(res.company_uid, "");
+	assert_true(res.may_have_acted);
+	count_is("create_account", 1);
+	assert_int_equal(sim_accounts(sim, &accounts), 0);
+	assert_int_equal(json_array_size(json_object_get(accounts, "accounts")), 1);
+	json_decref(accounts);
+	tm_client_free(tc);
+}
+
+/* An ambiguous update is safe to repeat: it is idempotent. */
+static void
+test_fault_timeout_update(void **state)
+{
+	struct tm_client *tc = sim_client();
+	char uid[TM_COMPANY_UID_MAX + 1], q[64];
+	struct tm_request req;
+	struct tm_result res;
+
+	(void)state;
+	create_account(tc, "Upd", uid);
+	snprintf(q, sizeof(q), "only=update_account&timeout_next=1&timeout_ms=%d", HOLD_MS);
+	faults(q);
+	req = uid_req(TM_UPDATE_ACCOUNT, uid);
+	req.rooms = 9;
+	call(tc, &req, &res, TM_AMBIGUOUS);
+	assert_true(tm_endpoint_idempotent(req.endpoint));
+	call(tc, &req, &res, TM_OK);
+	count_is("update_account", 2);
+	req = uid_req(TM_QUERY_ACCOUNT, uid);
+	call(tc, &req, &res, TM_OK);
+	assert_int_equal(res.rooms, 9);
+	tm_client_free(tc);
+}
+
+/* The heart of exactly-once: a connection that dies after TM read the request. The client
+ * first makes an idempotent call so that a kept connection exists; a create or schedule on
+ * that connection would be re-sent by libcurl behind our back. It must be one call, ambiguous. */
+static void
+drop_once(enum tm_endpoint ep, const char *name)
+{
+	struct tm_client *tc = sim_client();
+	char uid[TM_COMPANY_UID_MAX + 1], q[64];
+	struct tm_request req;
+	struct tm_result res;
+	long before;
+
+	create_account(tc, "Drop", uid);
+	req = uid_req(TM_QUERY_ACCOUNT, uid);
+	call(tc, &req, &res, TM_OK); /* leaves a kept connection in the handle's cache */
+	before = sim_count(sim, name);
+	snprintf(q, sizeof(q), "only=%s&drop_next=1", name);
+	faults(q);
+	req = ep == TM_CREATE_ACCOUNT ? create_req("Drop 2") : uid_req(ep, uid);
+	call(tc, &req, &res, TM_AMBIGUOUS);
+	assert_int_equal(res.http_status, 0);
+	count_is(name, before + 1);
+	tm_client_free(tc);
+}
+
+static void
+test_fault_drop_create_once(void **state)
+{
+	(void)state;
+	drop_once(TM_CREATE_ACCOUNT, "create_account");
+}
+
+static void
+test_fault_drop_schedule_once(void **state)
+{
+	(void)state;
+	drop_once(TM_REMOTE_SCHEDULE, "remote_schedule");
+}
+
+/* The control for the two tests above: an idempotent call on a kept connection that dies is
+ * silently re-sent by libcurl, which is harmless for it and is why create cannot share. */
+static void
+test_fault_drop_idempotent_resent(void **state)
+{
+	struct tm_client *tc = sim_client();
+	char uid[TM_COMPANY_UID_MAX + 1];
+	struct tm_request req;
+	struct tm_result res;
+
+	(void)state;
+	create_account(tc, "Resend", uid);
+	req = uid_req(TM_QUERY_ACCOUNT, uid);
+	call(tc, &req, &res, TM_OK);
+	faults("only=update_account&drop_next=1");
+	req = uid_req(TM_UPDATE_ACCOUNT, uid);
+	call(tc, &req, &res, TM_OK);
+	count_is("update_account", 2);
+	tm_client_free(tc);
+}
+
+static void
+test_fault_malformed_and_html(void **state)
+{
+	struct tm_client *tc = sim_client();
+	struct tm_request req = create_req("Garbled");
+	struct tm_result res;
+
+	(void)state;
+	faults("malformed_next=1");
+	call(tc, &req, &res, TM_TRANSIENT);
+	assert_int_equal(res.http_status, 200);
+	assert_non_null(strstr(res.error, "protocol error"));
+	assert_true(res.may_have_acted); /* tmsim made the account before garbling the answer */
+	count_is("create_account", 1);
+	faults("html_next=1");
+	call(tc, &req, &res, TM_TRANSIENT);
+	assert_int_equal(res.http_status, 200);
+	assert_non_null(strstr(res.error, "protocol error"));
+	tm_client_free(tc);
+}
+
+static void
+test_fault_failed_company(void **state)
+{
+	struct tm_client *tc = sim_client();
+	struct tm_request req = create_req("Refused Inc");
+	struct tm_result res;
+
+	(void)state;
+	faults("fail_company=Refused%20Inc");
+	call(tc, &req, &res, TM_FAILED);
+	assert_string_equal(res.tm_status, "FAILED");
+	assert_non_null(strstr(res.reason, "Refused Inc"));
+	assert_string_equal(res.company_uid, "");
+	req = create_req("Accepted Inc");
+	call(tc, &req, &res, TM_OK);
+	tm_client_free(tc);
+}
+
+static void
+test_wrong_partner_failed(void **state)
+{
+	struct tm_client *tc = client_for(sim_url(sim), "not-our-partner", TM_XML_DEFAULT_MAX);
+	struct tm_request req = create_req("Nobody");
+	struct tm_result res;
+
+	(void)state;
+	call(tc, &req, &res, TM_FAILED);
+	assert_non_null(strstr(res.reason, "service_company_uid"));
+	tm_client_free(tc);
+}
+
+static void
+test_latency_within_timeout(void **state)
+{
+	struct tm_client *tc = sim_client();
+	struct tm_request req = create_req("Latent");
+	struct tm_result res;
+
+	(void)state;
+	faults("latency_ms=150");
+	call(tc, &req, &res, TM_OK);
+	assert_true(res.elapsed_ms >= 140);
+	tm_client_free(tc);
+}
+
+/* A port nothing listens on: bound, never listened to, closed. */
+static int
+closed_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static void
+test_connection_refused_not_sent(void **state)
+{
+	char url[64];
+	struct tm_client *tc;
+	struct tm_request req = create_req("Nowhere");
+	struct tm_result res;
+
+	(void)state;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", closed_port());
+	tc = client_for(url, sim_partner(sim), TM_XML_DEFAULT_MAX);
+	call(tc, &req, &res, TM_NOT_SENT);
+	assert_int_equal(res.http_status, 0);
+	assert_true(res.error[0] != '\0');
+	assert_false(res.may_have_acted);
+	count_is(NULL, 0);
+	tm_client_free(tc);
+}
+
+/* The cap holds: an answer over it is a transient "too large" (though TM acted on it). */
+static void
+test_size_cap(void **state)
+{
+	struct tm_client *tc = sim_client();
+	struct tm_request req = create_req("Capped");
+	struct tm_result res;
+
+	(void)state;
+	call(tc, &req, &res, TM_OK); /* the same answer fits the default cap */
+	tm_client_free(tc);
+	assert_int_equal(sim_reset(sim), 0);
+	tc = client_for(sim_url(sim), sim_partner(sim), 64);
+	call(tc, &req, &res, TM_TRANSIENT);
+	assert_non_null(strstr(res.error, "response too large"));
+	count_is("create_account", 1);
+	tm_client_free(tc);
+}
+
+/* Debug logging of every call, failures included, never shows the partner id. */
+static void
+test_partner_not_logged(void **state)
+{
+	char path[] = "/tmp/test_tm_client_log_XXXXXX", *text;
+	int fd = mkstemp(path), saved = dup(2);
+	struct tm_client *tc = sim_client();
+	struct tm_request req = create_req("Logged");
+	struct tm_result res;
+	FILE *f;
+	long size;
+
+	(void)state;
+	assert_true(fd >= 0 && saved >= 0);
+	log_init("test_tm_client", LOG_DEBUG);
+	dup2(fd, 2);
+	call(tc, &req, &res, TM_OK);
+	faults("error_next=1&error_status=500");
+	call(tc, &req, &res, TM_TRANSIENT);
+	faults("malformed_next=1");
+	call(tc, &req, &res, TM_TRANSIENT);
+	dup2(saved, 2);
+	close(saved);
+	log_init("test_tm_client", LOG_INFO);
+	f = fdopen(fd, "r");
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	rewind(f);
+	text = calloc(1, (size_t)size + 1);
+	assert_int_equal(fread(text, 1, (size_t)size, f), (size_t)size);
+	fclose(f);
+	unlink(path);
+	assert_non_null(strstr(text, "create_account")); /* the calls were logged */
+	assert_non_null(strstr(text, "REDACTED"));
+	assert_null(strstr(text, sim_partner(sim)));
+	free(text);
+	tm_client_free(tc);
+}
+
+static int
+start_sim(void **state)
+{
+	(void)state;
+	return sim_start(&sim, NULL);
+}
+
+static int
+stop_sim(void **state)
+{
+	(void)state;
+	sim_stop(sim);
+	return 0;
+}
+
+int
+main(void)
+{
+	static const struct CMUnitTest pure[] = {
+	    cmocka_unit_test(test_build_url_table),
+	    cmocka_unit_test(test_build_url_partner_encoded),
+	    cmocka_unit_test(test_build_url_errors),
+	    cmocka_unit_test(test_build_url_too_long),
+	    cmocka_unit_test(test_classify_table),
+	    cmocka_unit_test(test_retry_after),
+	    cmocka_unit_test(test_result_from_response),
+	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_opts_from_cfg),
+	    cmocka_unit_test(test_client_new_rejects),
+	};
+	static const struct CMUnitTest with_sim[] = {
+	    cmocka_unit_test_setup(test_each_call, reset),
+	    cmocka_unit_test_setup(test_params_as_sent, reset),
+	    cmocka_unit_test_setup(test_connection_reuse, reset),
+	    cmocka_unit_test_setup(test_fault_5xx, reset),
+	    cmocka_unit_test_setup(test_fault_429_retry_after, reset),
+	    cmocka_unit_test_setup(test_fault_timeout_create, reset),
+	    cmocka_unit_test_setup(test_fault_timeout_update, reset),
+	    cmocka_unit_test_setup(test_fault_drop_create_once, reset),
+	    cmocka_unit_test_setup(test_fault_drop_schedule_once, reset),
+	    cmocka_unit_test_setup(test_fault_drop_idempotent_resent, reset),
+	    cmocka_unit_test_setup(test_fault_malformed_and_html, reset),
+	    cmocka_unit_test_setup(test_fault_failed_company, reset),
+	    cmocka_unit_test_setup(test_wrong_partner_failed, reset),
+	    cmocka_unit_test_setup(test_latency_within_timeout, reset),
+	    cmocka_unit_test_setup(test_connection_refused_not_sent, reset),
+	    cmocka_unit_test_setup(test_size_cap, reset),
+	    cmocka_unit_test_setup(test_partner_not_logged, reset),
+	};
+	int failed = cmocka_run_group_tests_name("tm_client", pure, NULL, NULL);
+
+	return failed +
+	       cmocka_run_group_tests_name("tm_client_tmsim", with_sim, start_sim, stop_sim);
+}

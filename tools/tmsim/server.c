@@ -1,0 +1,284 @@
+/* server: libmicrohttpd set-up, routing and answering. Each answer is built from one buffer so
+ * that headers and body leave in one write, which keeps keep-alive calls clear of Nagle and
+ * delayed-ACK stalls. */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "log.h"
+#include "wapi.h"
+
+#define LISTEN_BACKLOG 1024
+#define THREAD_STACK   (256 * 1024)
+/* Requests are GETs whose parameters fit a URL; MHD answers 414/431 beyond this. */
+#define CONNECTION_MEMORY (64 * 1024)
+
+struct server {
+	struct MHD_Daemon *daemon;
+	struct sim_state *st;
+};
+
+typedef void (*route_fn)(struct sim_state *st, int arg, const struct query *q, struct reply *rep);
+
+static const struct route {
+	const char *path;
+	route_fn fn;
+	int arg;
+} routes[] = {
+    {"/as/wapi/service/create_account", wapi_handle, EP_CREATE_ACCOUNT},
+    {"/as/wapi/service/update_account", wapi_handle, EP_UPDATE_ACCOUNT},
+    {"/as/wapi/service/delete_account", wapi_handle, EP_DELETE_ACCOUNT},
+    {"/as/wapi/service/query_account", wapi_handle, EP_QUERY_ACCOUNT},
+    {"/as/wapi/service/remote_schedule", wapi_handle, EP_REMOTE_SCHEDULE},
+    {"/healthz", control_healthz, 0},
+    {"/_sim/faults", control_faults, 0},
+    {"/_sim/calls", control_calls, 0},
+    {"/_sim/stats", control_stats, 0},
+    {"/_sim/accounts", control_accounts, 0},
+    {"/_sim/reset", control_reset, 0},
+};
+
+void
+reply_set(struct reply *rep, int status, const char *content_type, char *body, size_t len)
+{
+	free(rep->body);
+	rep->status = status;
+	rep->content_type = content_type;
+	rep->body = body;
+	rep->len = len;
+}
+
+void
+reply_text(struct reply *rep, int status, const char *content_type, const char *text)
+{
+	char *copy = strdup(text);
+
+	if (copy == NULL) {
+		reply_set(rep, 500, "text/plain", NULL, 0);
+		return;
+	}
+	reply_set(rep, status, content_type, copy, strlen(copy));
+}
+
+void
+reply_json(struct reply *rep, int status, json_t *doc)
+{
+	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL, *grown;
+	size_t len;
+
+	json_decref(doc);
+	if (text == NULL) {
+		reply_text(rep, 500, "text/plain", "out of memory\n");
+		return;
+	}
+	len = strlen(text);
+	/* A trailing newline makes the answers pleasant to read with curl. */
+	grown = realloc(text, len + 2);
+	if (grown != NULL) {
+		text = grown;
+		text[len++] = '\n';
+		text[len] = '\0';
+	}
+	reply_set(rep, status, "application/json", text, len);
+}
+
+void
+reply_error(struct reply *rep, int status, const char *message)
+{
+	reply_json(rep, status, json_pack("{s:s}", "error", message));
+}
+
+int
+server_listen(const char *hostport, int *port, char *err, size_t errlen)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+				 .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *ai = NULL;
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof(bound);
+	const char *colon = strrchr(hostport, ':');
+	char host[256];
+	int fd = -1, one = 1, rc;
+	size_t hlen;
+
+	if (colon == NULL || (hlen = (size_t)(colon - hostport)) >= sizeof(host)) {
+		snprintf(err, errlen, "\"%s\" is not host:port", hostport);
+		return -1;
+	}
+	memcpy(host, hostport, hlen);
+	host[hlen] = '\0';
+	if (host[0] == '[' && hlen >= 2 && host[hlen - 1] == ']') { /* [v6]:port */
+		memmove(host, host + 1, hlen - 2);
+		host[hlen - 2] = '\0';
+	}
+	rc = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &ai);
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: %s", hostport, gai_strerror(rc));
+		return -1;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, LISTEN_BACKLOG) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&bound, &blen) != 0) {
+		snprintf(err, errlen, "listen on %s: %s", hostport, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+		goto out;
+	}
+	*port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+						  : ((struct sockaddr_in *)&bound)->sin_port);
+out:
+	freeaddrinfo(ai);
+	return fd;
+}
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t len;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	len = strlen(msg);
+	while (len > 0 && msg[len - 1] == '\n')
+		msg[--len] = '\0';
+	log_warn("libmicrohttpd: %s", msg);
+}
+
+static enum MHD_Result
+collect_param(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+	      const char *value, size_t value_size)
+{
+	(void)kind;
+	(void)key_size;
+	query_add(cls, key, value, value_size);
+	return MHD_YES;
+}
+
+static const struct route *
+route_find(const char *path)
+{
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (strcmp(path, routes[i].path) == 0)
+			return &routes[i];
+	}
+	return NULL;
+}
+
+/* Sends rep (or, for rep->drop, closes the connection) once its delay has passed. */
+static enum MHD_Result
+answer(struct server *srv, struct MHD_Connection *conn, struct reply *rep)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ok;
+	char num[24];
+
+	state_hold(srv->st, rep->delay_ms);
+	if (rep->drop) {
+		free(rep->body);
+		return MHD_NO; /* libmicrohttpd closes the connection without an answer */
+	}
+	resp = MHD_create_response_from_buffer(rep->len, rep->body, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(rep->body);
+		return MHD_NO;
+	}
+	if (rep->content_type != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rep->content_type);
+	if (rep->retry_after >= 0) {
+		snprintf(num, sizeof(num), "%ld", rep->retry_after);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, num);
+	}
+	if (rep->status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET");
+	ok = MHD_queue_response(conn, (unsigned)rep->status, resp);
+	MHD_destroy_response(resp);
+	return ok;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+	   const char *version, const char *upload_data, size_t *upload_size, void **req_cls)
+{
+	static int started; /* marks the first call for a request */
+	struct server *srv = cls;
+	struct reply rep = {.status = 500, .retry_after = -1};
+	const struct route *route;
+	struct query q;
+
+	(void)version;
+	(void)upload_data;
+	if (*req_cls == NULL) {
+		*req_cls = &started;
+		return MHD_YES;
+	}
+	if (*upload_size != 0) {
+		*upload_size = 0; /* TM calls are GETs: a body is read and ignored, never stored */
+		return MHD_YES;
+	}
+	route = route_find(url);
+	if (route == NULL) {
+		reply_text(&rep, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n");
+	} else if (strcmp(method, MHD_HTTP_METHOD_GET) != 0) {
+		reply_text(&rep, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", "method not allowed\n");
+	} else {
+		query_init(&q);
+		MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, collect_param, &q);
+		route->fn(srv->st, route->arg, &q, &rep);
+	}
+	return answer(srv, conn, &rep);
+}
+
+struct server *
+server_start(struct sim_state *st, int listen_fd, unsigned max_conns, unsigned idle_s, char *err,
+	     size_t errlen)
+{
+	struct server *srv = calloc(1, sizeof(*srv));
+
+	if (srv == NULL) {
+		snprintf(err, errlen, "out of memory");
+		close(listen_fd);
+		return NULL;
+	}
+	srv->st = st;
+	/* The logger comes first so that libmicrohttpd's own messages are JSON lines too. */
+	srv->daemon = MHD_start_daemon(
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+		MHD_USE_ERROR_LOG,
+	    0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_CONNECTION_LIMIT, max_conns,
+	    MHD_OPTION_CONNECTION_TIMEOUT, idle_s, MHD_OPTION_THREAD_STACK_SIZE,
+	    (size_t)THREAD_STACK, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+	    MHD_OPTION_END);
+	if (srv->daemon == NULL) {
+		snprintf(err, errlen, "libmicrohttpd did not start");
+		close(listen_fd);
+		free(srv);
+		return NULL;
+	}
+	return srv;
+}
+
+void
+server_stop(struct server *srv)
+{
+	if (srv == NULL)
+		return;
+	state_stop(srv->st);
+	MHD_stop_daemon(srv->daemon);
+	free(srv);
+}

@@ -1,0 +1,43 @@
+/* server: tmsim's HTTP side on libmicrohttpd — the listening socket, one thread per connection
+ * (so latency and held answers never serialise calls), the route table, and the one function
+ * that turns a handler's reply into an answer, a held answer or a dropped connection. */
+#ifndef TMSIM_SERVER_H
+#define TMSIM_SERVER_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "query.h"
+#include "state.h"
+
+/* What a handler wants sent. */
+struct reply {
+	int status;
+	const char *content_type; /* static string */
+	char *body;		  /* malloc'd, owned by the reply */
+	size_t len;
+	long retry_after; /* seconds for a Retry-After header, -1: none */
+	long delay_ms;	  /* how long to hold the answer */
+	int drop;	  /* after the delay, close the connection without answering */
+};
+
+/* Takes ownership of body (malloc'd). */
+void reply_set(struct reply *rep, int status, const char *content_type, char *body, size_t len);
+void reply_text(struct reply *rep, int status, const char *content_type, const char *text);
+/* Serialises doc (and drops the reference); call it under the lock if doc shares state. */
+void reply_json(struct reply *rep, int status, json_t *doc);
+/* The one error answer of the control API: {"error": message}. */
+void reply_error(struct reply *rep, int status, const char *message);
+
+/* Binds and listens on "host:port" (port 0: any free one); returns the socket and the port. */
+int server_listen(const char *hostport, int *port, char *err, size_t errlen);
+
+struct server;
+
+/* Serves on listen_fd (taken over). max_conns: connection limit; idle_s: idle timeout. */
+struct server *server_start(struct sim_state *st, int listen_fd, unsigned max_conns,
+			    unsigned idle_s, char *err, size_t errlen);
+/* Stops accepting, ends held answers, closes connections and joins their threads. */
+void server_stop(struct server *srv);
+
+#endif
