@@ -31,10 +31,10 @@ struct kafka_delivery {
 
 /* A new configuration with bootstrap.servers from TMPROV_KAFKA_BROKERS, then the entries of
  * TMPROV_KAFKA_PROPS ("k=v,k=v"; "\," and "\\" escape a comma and a backslash; spaces around
- * keys and values and empty entries are ignored), and
- * the error and log callbacks of kafka_conf_route_logs(). Returns NULL with err naming
- * TMPROV_KAFKA_PROPS and the offending property (never its value). The caller owns the result
- * until it passes it to rd_kafka_new(), or frees it with rd_kafka_conf_destroy(). */
+ * keys and values, and empty entries, are ignored), and the callbacks of
+ * kafka_conf_route_logs(). Returns NULL with err naming TMPROV_KAFKA_PROPS and the offending
+ * property (never its value). The caller owns the result until it passes it to rd_kafka_new(),
+ * or frees it with rd_kafka_conf_destroy(). */
 rd_kafka_conf_t *kafka_conf_new(const struct cfg *c, char *err, size_t errlen);
 
 /* Routes librdkafka's log lines to common/log and logs errors reported by error_cb (fatal ones

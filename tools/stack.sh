@@ -61,6 +61,9 @@ start_kafka() {
 	echo $! >"$dir/kafka.pid"
 	wait_file "$dir/kafka.bootstrap" 30
 	echo "export TMPROV_KAFKA_BROKERS=$(cat "$dir/kafka.bootstrap")" >>"$dir/env"
+	# librdkafka's mock cluster completes a rebalance only after the session timeout: keep it
+	# short so that a worker joining or leaving a group takes seconds, not 45 s.
+	echo "export TMPROV_KAFKA_PROPS=session.timeout.ms=6000,heartbeat.interval.ms=1000" >>"$dir/env"
 }
 
 start_tmsim() {

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "kafka.h"
 #include "../support/kafka_util.h"
+#include <librdkafka/rdkafka_mock.h> /* after rdkafka.h, which kafka.h includes */
 #include "log.h"
 
 #define T_ROUNDTRIP "kt.roundtrip"
@@ -581,6 +582,86 @@ topic_count(const char *brokers)
 	return n;
 }
 
+/* A retriable produce error (as from a broker short of in-sync replicas) is retried: every
+ * message lands once, in order. An in-process mock cluster, since errors are injected. */
+static void
+test_producer_retries_transient_errors(void **state)
+{
+	rd_kafka_conf_t *hc = rd_kafka_conf_new();
+	char err[512] = "";
+	rd_kafka_t *host, *p;
+	rd_kafka_mock_cluster_t *mc;
+	struct kafka_delivery d[10];
+	struct cfg *c;
+
+	(void)state;
+	kafka_conf_route_logs(hc);
+	host = rd_kafka_new(RD_KAFKA_PRODUCER, hc, err, sizeof(err));
+	assert_non_null(host);
+	mc = rd_kafka_mock_cluster_new(host, 1);
+	assert_non_null(mc);
+	assert_int_equal(rd_kafka_mock_topic_create(mc, "kt.retry", 1, 1), 0);
+	rd_kafka_mock_push_request_errors(
+	    mc, 0 /* Produce */, 3, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+	    RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+	c = test_cfg(rd_kafka_mock_cluster_bootstraps(mc), NULL);
+	p = kafka_producer_new(c, err, sizeof(err));
+	assert_non_null(p);
+	for (int i = 0; i < 10; i++) {
+		memset(&d[i], 0, sizeof(d[i]));
+		assert_int_equal(
+		    kafka_produce(p, "kt.retry", NULL, 0, "x", 1, NULL, &d[i], err, sizeof(err)),
+		    0);
+	}
+	if (kafka_flush(p, 15000, err, sizeof(err)))
+		fail_msg("kafka_flush: %s", err);
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(d[i].done, 1);
+		assert_int_equal(d[i].err, 0);
+		assert_int_equal(d[i].offset, i);
+	}
+	rd_kafka_destroy(p);
+	cfg_free(c);
+	rd_kafka_mock_cluster_destroy(mc);
+	rd_kafka_destroy(host);
+}
+
+static void
+test_fatal_and_flush_errors(void **state)
+{
+	struct cfg *c = test_cfg("127.0.0.1:1", NULL);
+	struct kafka_delivery d = {0};
+	char err[512] = "";
+	rd_kafka_t *p = kafka_producer_new(c, err, sizeof(err));
+
+	(void)state;
+	assert_non_null(p);
+	/* Nothing listens on port 1: the message stays queued and flush says so. */
+	assert_int_equal(kafka_produce(p, "t", "k", 1, "v", 1, NULL, &d, err, sizeof(err)), 0);
+	assert_int_equal(kafka_flush(p, 300, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "1 message(s) still undelivered"));
+	assert_int_equal(d.done, 0);
+
+	assert_false(kafka_fatal(p));
+	assert_int_equal(rd_kafka_test_fatal_error(
+			     p, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, "injected"),
+			 0);
+	assert_true(kafka_fatal(p));
+	assert_int_equal(kafka_flush(p, 300, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "fatal error"));
+	assert_int_equal(
+	    kafka_produce(p, "t", "k", 1, "v", 1, rd_kafka_headers_new(1), NULL, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "fatal error"));
+	/* Purging the queue fails the queued message, and its kafka_delivery says so. */
+	rd_kafka_purge(p, RD_KAFKA_PURGE_F_QUEUE);
+	rd_kafka_poll(p, 100);
+	assert_int_equal(d.done, 1);
+	assert_int_not_equal(d.err, 0);
+	rd_kafka_destroy(p);
+	cfg_free(c);
+}
+
 static void
 test_devkafka_partitions_and_file(void **state)
 {
@@ -669,6 +750,48 @@ test_devkafka_bad_flag(void **state)
 	assert_non_null(strstr(err, "status 2"));
 }
 
+/* Runs bin/tmprov-devkafka with args; returns its exit status and what it printed in out. */
+static int
+devkafka_run(const char *args, char *out, size_t outlen)
+{
+	const char *bin = getenv("TMPROV_TEST_BIN");
+	char cmd[1024];
+	size_t n;
+	FILE *f;
+	int status;
+
+	if (!bin)
+		fail_msg("TMPROV_TEST_BIN is not set");
+	snprintf(cmd, sizeof(cmd), "'%s/tmprov-devkafka' %s 2>/dev/null", bin, args);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	n = fread(out, 1, outlen - 1, f);
+	out[n] = '\0';
+	status = pclose(f);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static void
+test_devkafka_print_config_and_help(void **state)
+{
+	char out[4096];
+
+	(void)state;
+	setenv("TMPROV_DEVKAFKA_BROKERS", "2", 1);
+	assert_int_equal(
+	    devkafka_run("--print-config --partitions 7 --topic a --topic=b", out, sizeof(out)), 0);
+	unsetenv("TMPROV_DEVKAFKA_BROKERS");
+	assert_non_null(strstr(out, "TMPROV_DEVKAFKA_PARTITIONS=7\n")); /* flag */
+	assert_non_null(strstr(out, "TMPROV_DEVKAFKA_BROKERS=2\n"));	/* environment */
+	assert_non_null(strstr(out, "TMPROV_TOPIC_COMMANDS=tm.commands\n"));
+	assert_non_null(strstr(out, "# topics created: a b\n"));
+	assert_int_equal(devkafka_run("--help", out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "--bootstrap-file"));
+	assert_int_equal(devkafka_run("--no-such-flag", out, sizeof(out)), 2);
+	assert_int_equal(devkafka_run("--partitions", out, sizeof(out)), 2);
+}
+
 static void
 test_shared_broker_has_topics(void **state)
 {
@@ -693,6 +816,8 @@ main(void)
 	    cmocka_unit_test(test_kafka_props),
 	    cmocka_unit_test(test_conf_new),
 	    cmocka_unit_test(test_produce_error_takes_headers),
+	    cmocka_unit_test(test_producer_retries_transient_errors),
+	    cmocka_unit_test(test_fatal_and_flush_errors),
 	    cmocka_unit_test(test_roundtrip_keys_values_headers),
 	    cmocka_unit_test(test_commit_then_resume),
 	    cmocka_unit_test(test_group_shares_partitions),
@@ -700,6 +825,7 @@ main(void)
 	    cmocka_unit_test(test_devkafka_partitions_and_file),
 	    cmocka_unit_test(test_devkafka_defaults_brokers_sigint),
 	    cmocka_unit_test(test_devkafka_bad_flag),
+	    cmocka_unit_test(test_devkafka_print_config_and_help),
 	    cmocka_unit_test(test_shared_broker_has_topics),
 	};
 
