@@ -482,8 +482,9 @@ wenv_sim_list(struct wenv *e, const char *endpoint)
 	return out;
 }
 
-long
-wenv_sim_calls(struct wenv *e, const char *endpoint, const char *param, const char *value)
+static long
+sim_calls_count(struct wenv *e, const char *endpoint, const char *param, const char *value,
+		int effective_only)
 {
 	json_t *list = wenv_sim_list(e, endpoint), *call;
 	long n = 0;
@@ -493,12 +494,27 @@ wenv_sim_calls(struct wenv *e, const char *endpoint, const char *param, const ch
 	{
 		const json_t *v =
 		    json_object_get(json_object_get(call, "params"), param ? param : "");
+		const char *fault = json_string_value(json_object_get(call, "fault"));
+		int replaced = fault && (strcmp(fault, "error") == 0 || strcmp(fault, "html") == 0);
 
-		n += param == NULL ||
-		     (json_is_string(v) && strcmp(json_string_value(v), value) == 0);
+		if (effective_only && replaced)
+			continue;
+		n += param == NULL || str_is(v, value);
 	}
 	json_decref(list);
 	return n;
+}
+
+long
+wenv_sim_calls(struct wenv *e, const char *endpoint, const char *param, const char *value)
+{
+	return sim_calls_count(e, endpoint, param, value, 0);
+}
+
+long
+wenv_sim_effective(struct wenv *e, const char *endpoint, const char *param, const char *value)
+{
+	return sim_calls_count(e, endpoint, param, value, 1);
 }
 
 void

@@ -89,6 +89,9 @@ long wenv_sql_long(struct wenv *e, const char *sql, ...) __attribute__((sentinel
 /* tmsim's calls of endpoint (NULL: all) whose parameter param equals value (param NULL: all
  * calls of the endpoint). Fails the test when tmsim does not answer. */
 long wenv_sim_calls(struct wenv *e, const char *endpoint, const char *param, const char *value);
+/* The same, counting only calls that took effect at TM (not replaced by an error or HTML
+ * answer, which tmsim gives instead of running the call). */
+long wenv_sim_effective(struct wenv *e, const char *endpoint, const char *param, const char *value);
 /* {"calls":[...]}'s array (new reference) of the calls of endpoint (NULL: all). */
 json_t *wenv_sim_list(struct wenv *e, const char *endpoint);
 /* Sets tmsim faults (a /_sim/faults query); fails the test when refused. */
