@@ -255,8 +255,11 @@ check_object(struct ctx *c, const json_t *s, const json_t *v, const char *path)
 		return 0;
 	json_array_foreach(req, i, one)
 	{
-		if (json_object_get(v, json_string_value(one)) == NULL)
-			return fail(c, path, "lacks required %s", json_string_value(one));
+		if (json_object_get(v, json_string_value(one)) == NULL) {
+			snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "",
+				 json_string_value(one));
+			return fail(c, sub, "is required%s", "");
+		}
 	}
 	json_object_foreach((json_t *)v, key, val)
 	{
@@ -279,6 +282,30 @@ check_object(struct ctx *c, const json_t *s, const json_t *v, const char *path)
 			return -1;
 	}
 	return 0;
+}
+
+/* A "not" that matched. When it forbids fields ({"required": [...]}, alone or in anyOf), the
+ * message names the forbidden field present, as the manifest expects. */
+static int
+not_failed(struct ctx *c, const json_t * not, const json_t *v, const char *path)
+{
+	const json_t *any = json_object_get(not, "anyOf");
+	char sub[PATH_MAX_LEN];
+	size_t i, j;
+	json_t *one, *name;
+
+	for (i = 0; i < (any ? json_array_size(any) : 1); i++) {
+		one = any ? json_array_get(any, i) : (json_t *)not ;
+		json_array_foreach(json_object_get(one, "required"), j, name)
+		{
+			if (json_object_get(v, json_string_value(name)) == NULL)
+				continue;
+			snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "",
+				 json_string_value(name));
+			return fail(c, sub, "must not be present%s", "");
+		}
+	}
+	return fail(c, path, "matches a schema it must not%s", "");
 }
 
 /* allOf, anyOf, oneOf, not, if/then/else. */
@@ -310,7 +337,7 @@ check_logic(struct ctx *c, const json_t *s, const json_t *v, const char *path)
 			return fail(c, path, "does not match exactly one of oneOf%s", "");
 	}
 	if ((k = json_object_get(s, "not")) && check(&quiet, k, v, path) == 0)
-		return fail(c, path, "matches a schema it must not%s", "");
+		return not_failed(c, k, v, path);
 	if ((k = json_object_get(s, "if"))) {
 		const json_t *next =
 		    json_object_get(s, check(&quiet, k, v, path) == 0 ? "then" : "else");
