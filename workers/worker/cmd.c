@@ -3,6 +3,7 @@
  * built, failures, the account check and the TM call with intents and retries. */
 #include "cmd.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,7 +13,10 @@
 void
 cmd_result_init(struct cmd_result *r)
 {
-	memset(r, 0, sizeof(*r) - sizeof(r->store));
+	/* Everything but the store, which is large and only read up to used. */
+	memset(r, 0, offsetof(struct cmd_result, store));
+	r->used = 0;
+	r->overflow = false;
 	r->stmt = SQL_FINISH;
 	r->retryable = -1;
 	r->calls = json_array();
