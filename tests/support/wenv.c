@@ -46,8 +46,14 @@ void
 wenv_fail(struct wenv *e, const char *what, const char *file, int line)
 {
 	fprintf(stderr, "assertion failed: %s\n", what);
-	if (e != NULL && e->w != NULL)
+	if (e != NULL && e->w != NULL) {
+		int st = worker_status(e->w);
+
+		if (st >= 0)
+			fprintf(stderr, "the worker is not running: it ended with %s %d\n",
+				st > 128 ? "signal" : "exit status", st > 128 ? st - 128 : st);
 		worker_log_tail(e->w, 25);
+	}
 	_fail(file, line);
 }
 
@@ -96,11 +102,14 @@ settings_build(struct wenv *e, const char *const *extra)
 	PUT("TMPROV_TOPIC_DLQ=%s", e->tdlq);
 	PUT("TMPROV_TM_URL=%s", sim_url(e->sim));
 	PUT("TMPROV_PARTNER_ID=%s", sim_partner(e->sim));
-#undef PUT
 	for (size_t i = 0; defaults[i] != NULL; i++)
 		rc |= setting_put(e, defaults[i]);
 	for (size_t i = 0; extra != NULL && extra[i] != NULL; i++)
 		rc |= setting_put(e, extra[i]);
+	/* A developer chasing a failure can make the workers talk more. */
+	if (getenv("TMPROV_TEST_LOG_LEVEL") != NULL)
+		PUT("TMPROV_LOG_LEVEL=%s", getenv("TMPROV_TEST_LOG_LEVEL"));
+#undef PUT
 	return rc;
 }
 

@@ -255,6 +255,14 @@ exit_code(int status)
 }
 
 int
+worker_status(struct worker *w)
+{
+	if (worker_running(w) || w->pid <= 0)
+		return -1;
+	return exit_code(w->status);
+}
+
+int
 worker_signal(struct worker *w, int sig)
 {
 	if (!worker_running(w))

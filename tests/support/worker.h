@@ -31,6 +31,10 @@ const char *worker_log_path(const struct worker *w);
 /* 1 while the child runs; 0 once it has exited (it is reaped here, its status kept). */
 int worker_running(struct worker *w);
 
+/* -1 while the child runs; once it has exited, its exit status (0-255) or 128 + the signal
+ * that ended it. */
+int worker_status(struct worker *w);
+
 /* Sends sig (e.g. SIGTERM) without waiting. 0, or -1 when it is not running. */
 int worker_signal(struct worker *w, int sig);
 /* Waits up to deadline_ms for the child to exit. Returns its exit status (0-255), 128 + the

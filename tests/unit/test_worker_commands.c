@@ -1067,7 +1067,12 @@ main(void)
 	    cmocka_unit_test(test_duplicate_ids),
 	    cmocka_unit_test(test_duplicate_failed_id),
 	};
-	int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
+	int rc;
+
+	/* TMPROV_TEST_FILTER=test_name (cmocka's wildcards) runs a subset while developing. */
+	if (getenv("TMPROV_TEST_FILTER") != NULL)
+		cmocka_set_test_filter(getenv("TMPROV_TEST_FILTER"));
+	rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
 
 	return rc || teardown_failed ? 1 : 0;
 }

@@ -366,7 +366,12 @@ main(void)
 	    cmocka_unit_test_teardown(test_drop_schedule, faults_clear),
 	    cmocka_unit_test_teardown(test_tm_outage, faults_clear),
 	};
-	int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
+	int rc;
+
+	/* TMPROV_TEST_FILTER=test_name (cmocka's wildcards) runs a subset while developing. */
+	if (getenv("TMPROV_TEST_FILTER") != NULL)
+		cmocka_set_test_filter(getenv("TMPROV_TEST_FILTER"));
+	rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
 
 	return rc || teardown_failed ? 1 : 0;
 }
