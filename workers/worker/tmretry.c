@@ -219,7 +219,7 @@ tmretry_wait(const struct tmretry *r, long ms, const volatile int *stop)
 			break;
 		ms -= slice;
 	}
-	return true;
+	return stop == NULL || !*stop;
 }
 
 int
