@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "log.h"
@@ -146,4 +147,15 @@ dbpool_available(struct dbpool *p)
 	v = p->available;
 	pthread_mutex_unlock(&p->lock);
 	return v;
+}
+
+void
+dbpool_scrub_error(char *err)
+{
+	static const char *const marks[] = {" DETAIL:", " HINT:"};
+	char *p;
+
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+		if ((p = strstr(err, marks[i])) != NULL)
+			*p = '\0';
 }

@@ -32,4 +32,9 @@ bool dbpool_available(struct dbpool *p);
 /* Marks the database up or down directly (the intent writer's probe). */
 void dbpool_set_available(struct dbpool *p, bool up);
 
+/* Cuts a libpq error message before its DETAIL (and HINT): PostgreSQL quotes row values there
+ * ("Failing row contains (...)", "Key (...)=(...)"), such as a password verifier, which must
+ * not reach logs. */
+void dbpool_scrub_error(char *err);
+
 #endif

@@ -260,6 +260,8 @@ exec_sql(struct exec_ctx *ctx, int stmt, int nparams, const char *const *params,
 		if (db == NULL)
 			return NULL;
 		res = db_exec(db, stmt, nparams, params, err, errlen);
+		if (res == NULL)
+			dbpool_scrub_error(err);
 		lost = res == NULL && db_connection_lost(db);
 		snprintf(state, sizeof(state), "%s", db_sqlstate(db));
 		dbpool_report(ctx->pool, db, res != NULL);

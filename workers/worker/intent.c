@@ -139,6 +139,7 @@ out:
 		char ignored[64];
 
 		db_rollback(w->db, ignored, sizeof(ignored));
+		dbpool_scrub_error(err);
 		log_warn("intent batch of %zu: %s", n, err);
 		for (size_t i = 0; i < n; i++) {
 			batch[i]->rc = -1;
@@ -311,6 +312,8 @@ intent_resolve(struct dbpool *pool, const char *command_id, unsigned attempt, ch
 
 	snprintf(num, sizeof(num), "%u", attempt);
 	res = db_exec(db, SQL_INTENT_RESOLVE, 2, params, err, errlen);
+	if (res == NULL)
+		dbpool_scrub_error(err);
 	dbpool_report(pool, db, res != NULL);
 	dbpool_put(pool, db);
 	if (res == NULL)
