@@ -526,6 +526,35 @@ wenv_sim_effective(struct wenv *e, const char *endpoint, const char *param, cons
 	return sim_calls_count(e, endpoint, param, value, 1);
 }
 
+json_t *
+wenv_sim_effective_by(struct wenv *e, const char *endpoint, const char *param)
+{
+	json_t *list = wenv_sim_list(e, endpoint), *call, *counts = json_object();
+	size_t i;
+
+	json_array_foreach(list, i, call)
+	{
+		const char *v =
+		    json_string_value(json_object_get(json_object_get(call, "params"), param));
+		const char *fault = json_string_value(json_object_get(call, "fault"));
+
+		if (v == NULL ||
+		    (fault && (strcmp(fault, "error") == 0 || strcmp(fault, "html") == 0)))
+			continue;
+		json_object_set_new(counts, v, json_integer(wenv_count_of(counts, v) + 1));
+	}
+	json_decref(list);
+	return counts;
+}
+
+long
+wenv_count_of(const json_t *counts, const char *value)
+{
+	const json_t *n = json_object_get(counts, value);
+
+	return n ? (long)json_integer_value(n) : 0;
+}
+
 void
 wenv_sim_faults(struct wenv *e, const char *query)
 {

@@ -92,6 +92,12 @@ long wenv_sim_calls(struct wenv *e, const char *endpoint, const char *param, con
 /* The same, counting only calls that took effect at TM (not replaced by an error or HTML
  * answer, which tmsim gives instead of running the call). */
 long wenv_sim_effective(struct wenv *e, const char *endpoint, const char *param, const char *value);
+/* One pass over tmsim's calls of endpoint: an object mapping each value of parameter param to
+ * the number of calls that took effect with it (new reference). For checks over thousands of
+ * commands, where a wenv_sim_effective per command would re-read the call log each time. */
+json_t *wenv_sim_effective_by(struct wenv *e, const char *endpoint, const char *param);
+/* The count for value in such an object (0 when absent). */
+long wenv_count_of(const json_t *counts, const char *value);
 /* {"calls":[...]}'s array (new reference) of the calls of endpoint (NULL: all). */
 json_t *wenv_sim_list(struct wenv *e, const char *endpoint);
 /* Sets tmsim faults (a /_sim/faults query); fails the test when refused. */
