@@ -17,10 +17,10 @@
 #define COMMIT_INTERVAL_MS 200
 /* Consumer lag and broker state come from librdkafka's statistics at this interval. */
 #define STATS_INTERVAL_MS "5000"
-/* A pause (in-flight limit) drops what librdkafka prefetched; after the resume, fetching starts
- * again once the fetch in flight returns, which a broker with nothing new holds for
- * fetch.wait.max.ms (default 500): 100 bounds that stall. Prefetching fewer messages than the
- * default 100000 per partition wastes less on each pause. */
+/* A broker with nothing new holds a fetch for fetch.wait.max.ms (default 500); librdkafka's mock
+ * cluster (tmprov-devkafka) holds it that long even when messages arrive meanwhile, and a pause
+ * waits for the fetch in flight: 100 bounds both. Per partition librdkafka prefetches up to
+ * queued.min.messages (default 100000): 1000 keeps held and paused partitions small. */
 #define FETCH_WAIT_MS	  "100"
 #define PREFETCH_MESSAGES "1000"
 /* After the drain timeout, how long jobs told to stop may take to return. */
@@ -28,7 +28,8 @@
 
 struct consumer {
 	rd_kafka_t *rk;
-	rd_kafka_queue_t *queue; /* the consumer queue, to wake a blocked poll */
+	rd_kafka_queue_t *queue; /* the consumer queue: events (rebalances, errors, stats) */
+	rd_kafka_queue_t *msgq;	 /* every assigned partition's messages, forwarded here */
 	struct dispatch *d;
 	struct offsets *o;
 	struct metrics *m;
@@ -36,7 +37,7 @@ struct consumer {
 	char *topic;
 	bool paused, stopping, reapply_pause;
 	const char *pause_why;
-	atomic_bool limit_paused; /* paused for the in-flight limit: wake at the low mark */
+	atomic_bool holding; /* at the in-flight limit: messages wait in librdkafka */
 	atomic_bool broker_up;
 	long last_commit_ms;
 	size_t *outstanding; /* per partition: jobs submitted and not yet reaped */
@@ -103,8 +104,12 @@ set_paused(struct consumer *cs, bool pause, const char *why)
 	rd_kafka_topic_partition_list_t *l = NULL;
 	rd_kafka_resp_err_t rc;
 
-	if (pause == cs->paused && !cs->reapply_pause)
+	if (pause == cs->paused && !cs->reapply_pause) {
+		if (pause && why != cs->pause_why)
+			log_info("consumer: fetch stays paused: %s", why);
+		cs->pause_why = why;
 		return;
+	}
 	rc = rd_kafka_assignment(cs->rk, &l);
 	if (rc == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		rc = pause ? rd_kafka_pause_partitions(cs->rk, l)
@@ -117,45 +122,45 @@ set_paused(struct consumer *cs, bool pause, const char *why)
 		return; /* tried again at the next maintain */
 	}
 	cs->reapply_pause = false;
-	log_debug("consumer: %s (%s)", pause ? "paused" : "resumed", pause ? why : "");
-	if (pause != cs->paused || why != cs->pause_why) {
-		/* The in-flight limit comes and goes under load: not worth an info line. */
-		if (pause && why != cs->pause_why && strcmp(why, "in-flight limit") != 0)
-			log_info("consumer: pausing fetch: %s", why);
-		else if (!pause && cs->pause_why && strcmp(cs->pause_why, "in-flight limit") != 0)
-			log_info("consumer: resuming fetch");
-	}
+	if (pause && why != cs->pause_why)
+		log_info("consumer: pausing fetch: %s", why);
+	else if (!pause && cs->paused)
+		log_info("consumer: resuming fetch");
 	cs->paused = pause;
 	cs->pause_why = why;
 }
 
+/* The in-flight limit holds messages back instead of pausing: in librdkafka 2.0.2 fetching
+ * restarts up to a second after a resume (measured: a backlog then drains at one limit's worth
+ * per second), while a held partition queue just stops growing at queued.min.messages and
+ * releases its messages at once. Pausing is for stops that last: shutdown, TM or PostgreSQL
+ * down. */
 static void
 update_pause(struct consumer *cs)
 {
 	size_t inflight = dispatch_inflight(cs->d);
 	const char *why = NULL;
-	bool limit;
+	bool hold;
 
-	limit = inflight >= cs->opts.max_inflight ||
-		(atomic_load(&cs->limit_paused) && inflight >= cs->opts.resume_below);
-	atomic_store(&cs->limit_paused, limit);
+	hold = inflight >= cs->opts.max_inflight ||
+	       (atomic_load(&cs->holding) && inflight >= cs->opts.resume_below);
+	atomic_store(&cs->holding, hold);
 	if (cs->stopping)
 		why = "shutting down";
-	else if (limit)
-		why = "in-flight limit";
 	else if (cs->opts.gate && !cs->opts.gate(cs->opts.gate_arg, &why))
 		why = why ? why : "a dependency is unavailable";
 	set_paused(cs, why != NULL, why);
 	metrics_set(cs->m, "tmprov_inflight", "", (double)inflight);
 }
 
-/* From dispatch_done() in a pool thread: the in-flight count fell to the resume mark. */
+/* From dispatch_done() in a pool thread: the in-flight count fell to the resume mark, so a
+ * poll blocked on events only may take messages again. */
 static void
 wake(void *arg)
 {
 	struct consumer *cs = arg;
 
-	if (atomic_load(&cs->limit_paused))
+	if (atomic_load(&cs->holding))
 		rd_kafka_queue_yield(cs->queue);
 }
 
@@ -265,15 +270,28 @@ out:
 	free(in);
 }
 
+/* Before the partitions start fetching: tracking, and their messages forwarded to msgq so
+ * that the consumer queue carries events only. */
 static void
 assign(struct consumer *cs, rd_kafka_topic_partition_list_t *parts)
 {
 	for (int i = 0; i < parts->cnt; i++) {
-		if (strcmp(parts->elems[i].topic, cs->topic) != 0)
+		rd_kafka_topic_partition_t *tp = &parts->elems[i];
+		rd_kafka_queue_t *q;
+
+		if (strcmp(tp->topic, cs->topic) != 0)
 			continue;
-		if (offsets_assign(cs->o, parts->elems[i].partition) != 0)
+		if (offsets_assign(cs->o, tp->partition) != 0)
 			log_error("consumer: out of memory tracking %s [%d]", cs->topic,
-				  parts->elems[i].partition);
+				  tp->partition);
+		q = rd_kafka_queue_get_partition(cs->rk, tp->topic, tp->partition);
+		if (!q) {
+			/* Its messages then come through the consumer queue: still taken. */
+			log_warn("consumer: no queue for %s [%d]", tp->topic, tp->partition);
+			continue;
+		}
+		rd_kafka_queue_forward(q, cs->msgq);
+		rd_kafka_queue_destroy(q); /* the forwarding stays */
 	}
 	log_info("consumer: assigned %d partition(s) of %s", parts->cnt, cs->topic);
 	atomic_store(&cs->broker_up, true);
@@ -507,7 +525,7 @@ consumer_new(const struct cfg *c, struct dispatch *d, struct metrics *m,
 	cs->opts = *opts;
 	if (cs->opts.resume_below < 1 || cs->opts.resume_below > cs->opts.max_inflight)
 		cs->opts.resume_below = cs->opts.max_inflight;
-	atomic_init(&cs->limit_paused, false);
+	atomic_init(&cs->holding, false);
 	atomic_init(&cs->broker_up, false);
 	conf = conf_build(cs, c, err, errlen);
 	if (!conf)
@@ -521,6 +539,7 @@ consumer_new(const struct cfg *c, struct dispatch *d, struct metrics *m,
 	/* Every callback (rebalance, commit, statistics, errors) is served by consumer_poll. */
 	rd_kafka_poll_set_consumer(cs->rk);
 	cs->queue = rd_kafka_queue_get_consumer(cs->rk);
+	cs->msgq = rd_kafka_queue_new(cs->rk);
 	if (subscribe(cs, err, errlen))
 		goto fail;
 	dispatch_on_low(d, cs->opts.resume_below - 1, wake, cs);
@@ -530,6 +549,8 @@ fail:
 	if (cs && cs->rk) {
 		if (cs->queue)
 			rd_kafka_queue_destroy(cs->queue);
+		if (cs->msgq)
+			rd_kafka_queue_destroy(cs->msgq);
 		rd_kafka_destroy(cs->rk);
 	}
 	if (cs) {
@@ -576,14 +597,11 @@ take_message(struct consumer *cs, const rd_kafka_message_t *msg)
 	return 0;
 }
 
-int
-consumer_poll(struct consumer *cs, int timeout_ms)
+static int
+handle(struct consumer *cs, rd_kafka_message_t *msg)
 {
-	rd_kafka_message_t *msg = rd_kafka_consumer_poll(cs->rk, timeout_ms);
 	int rc = 0;
 
-	if (!msg)
-		return kafka_fatal(cs->rk) ? -1 : 0;
 	if (msg->err) {
 		if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
 			log_warn("kafka: consume: %s", rd_kafka_message_errstr(msg));
@@ -598,6 +616,28 @@ consumer_poll(struct consumer *cs, int timeout_ms)
 out:
 	rd_kafka_message_destroy(msg);
 	return rc;
+}
+
+int
+consumer_poll(struct consumer *cs, int timeout_ms)
+{
+	rd_kafka_message_t *msg;
+
+	/* Held or paused: wait on events only (a finishing job wakes this at the mark). */
+	if (cs->paused || atomic_load(&cs->holding)) {
+		msg = rd_kafka_consumer_poll(cs->rk, timeout_ms);
+		if (msg)
+			return handle(cs, msg);
+		return kafka_fatal(cs->rk) ? -1 : 0;
+	}
+	/* Events first without waiting, then wait for a message; an event arriving meanwhile is
+	 * served at the next call, at most timeout_ms later. */
+	msg = rd_kafka_consumer_poll(cs->rk, 0);
+	if (!msg)
+		msg = rd_kafka_consume_queue(cs->msgq, timeout_ms);
+	if (msg)
+		return handle(cs, msg);
+	return kafka_fatal(cs->rk) ? -1 : 0;
 }
 
 void
@@ -639,6 +679,7 @@ consumer_close(struct consumer *cs)
 	rc = rd_kafka_consumer_close(cs->rk);
 	if (rc)
 		log_warn("kafka: consumer close: %s", rd_kafka_err2str(rc));
+	rd_kafka_queue_destroy(cs->msgq);
 	rd_kafka_queue_destroy(cs->queue);
 	rd_kafka_destroy(cs->rk);
 	reap(cs);

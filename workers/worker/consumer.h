@@ -1,7 +1,8 @@
 /* consumer: the tm.commands consumer of the worker: turns messages into jobs for the
- * dispatcher, tracks and commits their offsets, pauses the assignment while it must not fetch
- * (in-flight limit, a dependency down, shutdown), drains revoked partitions on a rebalance, and
- * reads consumer lag and broker state from librdkafka's statistics. Used from one thread. */
+ * dispatcher, tracks and commits their offsets, holds messages back at the in-flight limit and
+ * pauses the assignment while a dependency is down or at shutdown, drains revoked partitions on
+ * a rebalance, and reads consumer lag and broker state from librdkafka's statistics. Used from
+ * one thread. */
 #ifndef TMPROV_WORKER_CONSUMER_H
 #define TMPROV_WORKER_CONSUMER_H
 
@@ -20,8 +21,8 @@
 typedef bool (*consumer_gate_fn)(void *arg, const char **why);
 
 struct consumer_opts {
-	size_t max_inflight;   /* pause at this many jobs in flight ... */
-	size_t resume_below;   /* ... and resume once fewer than this are */
+	size_t max_inflight;   /* take no message at this many jobs in flight ... */
+	size_t resume_below;   /* ... until fewer than this are */
 	long drain_timeout_ms; /* revoke: how long in-flight jobs of revoked partitions may take */
 	consumer_gate_fn gate; /* NULL: always open */
 	void *gate_arg;
@@ -35,13 +36,14 @@ struct consumer *consumer_new(const struct cfg *c, struct dispatch *d, struct me
 			      const struct consumer_opts *opts, char *err, size_t errlen);
 
 /* Polls once for up to timeout_ms (serving rebalances and statistics too); a message becomes a
- * job in the dispatcher. Returns 1 for a message, 0 for none, -1 once the consumer hit a fatal
- * error (it must then be closed). */
+ * job in the dispatcher. At the in-flight limit it waits for events only, and returns early
+ * when the in-flight count falls to resume_below - 1. Returns 1 for a message, 0 for none, -1 once
+ * the consumer hit a fatal error (it must then be closed). */
 int consumer_poll(struct consumer *cs, int timeout_ms);
 
 /* The periodic part of the loop, cheap enough for every iteration: reaps completed jobs into the
- * offset tracker, pauses or resumes the assignment, commits offsets (asynchronously, at most
- * every 200 ms), updates the in-flight gauge. */
+ * offset tracker, holds or releases messages, pauses or resumes the assignment, commits offsets
+ * (asynchronously, at most every 200 ms), updates the in-flight gauge. */
 void consumer_maintain(struct consumer *cs);
 
 /* Stop fetching for good (shutdown): pauses the assignment; messages still arriving are dropped
