@@ -263,8 +263,7 @@ worker_run(struct worker *w)
 			return 1;
 		}
 		consumer_maintain(w->consumer);
-		/* Stray delivery reports of the shared producer (the publisher polls it too). */
-		rd_kafka_poll(w->producer, 0);
+		/* The producer's delivery reports are served by the publisher, its only user. */
 		if (kafka_fatal(w->producer)) {
 			log_error("event producer failed: shutting down");
 			return 1;
