@@ -316,6 +316,8 @@ test_tm_outage(void **state)
 	/* Nothing could succeed, and nothing was given up on. */
 	assert_int_equal(wenv_wait_outcomes(E, idp, N_OUTAGE, 0), 0);
 	assert_true(calls_during > 0);
+	/* The worker knows TM is down (it pauses its partitions on that) and says so. */
+	assert_true(worker_metric(E->w, "tmprov_tm_available", NULL) == 0);
 	wenv_sim_faults(E, "error_rate=0");
 	assert_int_equal(wenv_wait_outcomes(E, idp, N_OUTAGE, WENV_TIMEOUT_MS), N_OUTAGE);
 	for (int i = 0; i < N_OUTAGE; i++) {
@@ -326,8 +328,7 @@ test_tm_outage(void **state)
 		assert_int_equal(wenv_sim_effective(E, "create_account", "company_name", name), 1);
 	}
 	assert_int_equal(wenv_outcomes_of_type(E, "outage-", "command.failed"), 0);
-	/* Paused, not hammering TM: far fewer calls than 40 commands retrying every 500 ms
-	 * for 5 s would make (400). */
+	assert_true(worker_metric(E->w, "tmprov_tm_available", NULL) == 1);
 	fprintf(stderr, "# outage: %ld TM calls in 5 s for %d commands\n", calls_during, N_OUTAGE);
 }
 
