@@ -1,8 +1,8 @@
 /* Integration tests of tmprov-worker against a misbehaving TM (tmsim faults): a business
  * FAILED, a burst of 5xx, Retry-After, a timeout on create_account (parked as an unknown
  * outcome, never repeated), a timeout on update_account (repeated), a dropped connection on
- * remote_schedule (repeated, marked possible_duplicate), and a TM outage that pauses the worker
- * instead of failing the backlog. */
+ * remote_schedule (repeated, marked possible_duplicate), the retry budget running out, and a
+ * TM outage that pauses the worker instead of failing the backlog. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -286,6 +286,45 @@ test_drop_schedule(void **state)
 	free(uid);
 }
 
+/* ---- retry budget ---- */
+
+static void
+test_retry_budget_exhausted(void **state)
+{
+	const char *s = "f-budget";
+	char *uid, *body;
+	struct kdelivery d;
+	const json_t *ev, *dd;
+	const struct kmsg *m;
+
+	(void)state;
+	uid = account_new(s);
+	/* More 503s than the budget (TMPROV_RETRY_BUDGET=5 here); TM stays "up" because one
+	 * command's failures stay under TMPROV_TM_PAUSE_AFTER. */
+	wenv_sim_faults(E, "only=update_account&error_next=7&error_status=503");
+	body = cmdjson_text("budget-1", "account.update", s, json_pack("{s:i}", "rooms", 9));
+	wenv_send_raw(E, s, body, strlen(body), &d);
+	wenv_flush(E);
+	ev = wenv_outcome(E, "budget-1", s, "command.failed");
+	dd = jdata(ev);
+	assert_string_equal(jstr(dd, "command_type"), "account.update");
+	assert_true(json_is_true(json_object_get(dd, "retryable")));
+	assert_int_equal(jint(dd, "attempts"), 5);
+	assert_int_equal(wenv_sim_calls(E, "update_account", "company_uid", uid), 5);
+	assert_int_equal(audit_rows("budget-1", "transient"), 5);
+	m = wenv_dlq_wait(E, &d, 10000);
+	wenv_assert(E, m != NULL, "no DLQ copy of the command that ran out of retries");
+	assert_string_equal(jstr(m->headers, "reason"), "retry_budget_exhausted");
+	assert_int_equal(m->len, strlen(body));
+	assert_memory_equal(m->value, body, m->len);
+	expect_command_row("budget-1", "failed");
+	/* Our record was not changed. */
+	assert_int_equal(wenv_sql_long(E, "SELECT rooms FROM accounts WHERE subject = $1", s, NULL),
+			 2);
+	free(body);
+	free(uid);
+}
+
 /* ---- a TM outage ---- */
 
 #define N_OUTAGE 40
@@ -299,7 +338,7 @@ test_tm_outage(void **state)
 	long calls_before, calls_during;
 
 	(void)state;
-	/* Longer than the whole retry budget (8 attempts at 50..500 ms) would last. */
+	/* Longer than the whole retry budget (5 attempts at 50..500 ms) would last. */
 	wenv_sim_faults(E, "error_rate=1&error_status=503");
 	calls_before = wenv_sim_calls(E, NULL, NULL, NULL);
 	for (int i = 0; i < N_OUTAGE; i++) {
@@ -340,7 +379,10 @@ group_setup(void **state)
 	char err[1024];
 
 	(void)state;
-	if (wenv_setup(&E, "wfault", NULL, err, sizeof(err)) != 0) {
+	static const char *const settings[] = {"TMPROV_RETRY_BUDGET=5", "TMPROV_TM_PAUSE_AFTER=20",
+					       NULL};
+
+	if (wenv_setup(&E, "wfault", settings, err, sizeof(err)) != 0) {
 		fprintf(stderr, "setup: %s\n", err);
 		return -1;
 	}
@@ -365,6 +407,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_timeout_create_parked, faults_clear),
 	    cmocka_unit_test_teardown(test_timeout_update_retried, faults_clear),
 	    cmocka_unit_test_teardown(test_drop_schedule, faults_clear),
+	    cmocka_unit_test_teardown(test_retry_budget_exhausted, faults_clear),
 	    cmocka_unit_test_teardown(test_tm_outage, faults_clear),
 	};
 	int rc;
