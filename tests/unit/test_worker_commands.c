@@ -142,15 +142,19 @@ test_account_create(void **state)
 {
 	const char *s = "acme-create";
 	const json_t *ev, *d;
-	char *v, *uid;
+	char *v, *uid, *body;
+	struct kdelivery where;
 	json_t *calls, *accts, *a;
 	size_t i;
 	int found = 0;
 
 	(void)state;
-	ev = run1("create-1", "account.create", s,
-		  acct_data("Acme Create & Co", "ops@acme-create.example", 2, 25),
-		  "account.created");
+	body = cmdjson_text("create-1", "account.create", s,
+			    acct_data("Acme Create & Co", "ops@acme-create.example", 2, 25));
+	wenv_send_raw(E, s, body, strlen(body), &where);
+	wenv_flush(E);
+	free(body);
+	ev = wenv_outcome(E, "create-1", s, "account.created");
 	d = jdata(ev);
 	uid = strdup(jstr(d, "company_uid"));
 	assert_true(strlen(uid) > 0);
@@ -197,15 +201,17 @@ test_account_create(void **state)
 		assert_string_equal(v, want);
 	}
 	free(v);
-	v = wenv_sql(E,
-		     "SELECT status || '|' || type || '|' || subject || '|' || kafka_topic FROM "
-		     "commands WHERE id = 'create-1'",
-		     NULL);
+	v = wenv_sql(
+	    E,
+	    "SELECT status || '|' || type || '|' || subject || '|' || kafka_topic || '|' || "
+	    "kafka_partition || '|' || kafka_offset FROM commands WHERE id = 'create-1'",
+	    NULL);
 	assert_non_null(v);
 	{
 		char want[256];
 
-		snprintf(want, sizeof(want), "succeeded|account.create|%s|%s", s, E->tcmd);
+		snprintf(want, sizeof(want), "succeeded|account.create|%s|%s|%d|%lld", s, E->tcmd,
+			 (int)where.partition, (long long)where.offset);
 		assert_string_equal(v, want);
 	}
 	free(v);
