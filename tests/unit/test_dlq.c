@@ -1,0 +1,197 @@
+/* Tests for workers/worker/dlq against a private tmprov-devkafka: the headers of a copy (reason,
+ * origin topic, partition and offset as decimal strings, error only when there is one), copies
+ * delivered byte for byte with their key and headers before dlq_send returns, and a stop
+ * request ending the wait for a broker that is gone. dlq.c and tmretry.c are compiled into this
+ * test (the Makefile links tests with common/ only). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../workers/worker/dlq.c"
+#include "../../workers/worker/tmretry.c"
+#include "../support/kafka_util.h"
+
+#define DLQ_TOPIC "dlq.test"
+
+static struct cfg *
+cfg_for(const char *brokers, const char *props)
+{
+	struct cfg *c = cfg_new();
+	char err[512];
+
+	assert_non_null(c);
+	assert_int_equal(cfg_add_keys(c, KAFKA_CONFIG_KEYS, KAFKA_CONFIG_NKEYS), 0);
+	if (cfg_load(c, NULL, err, sizeof(err)) != 0 ||
+	    cfg_set(c, "TMPROV_KAFKA_BROKERS", brokers, err, sizeof(err)) != 0 ||
+	    cfg_set(c, "TMPROV_TOPIC_DLQ", DLQ_TOPIC, err, sizeof(err)) != 0 ||
+	    (props && cfg_set(c, "TMPROV_KAFKA_PROPS", props, err, sizeof(err)) != 0))
+		fail_msg("cfg: %s", err);
+	return c;
+}
+
+static const char *
+header(rd_kafka_headers_t *h, const char *name)
+{
+	const void *v;
+	size_t len;
+
+	if (rd_kafka_header_get_last(h, name, &v, &len) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return NULL;
+	return v;
+}
+
+static void
+test_headers(void **state)
+{
+	struct dlq_copy copy = {
+	    .origin_topic = "tm.commands",
+	    .origin_partition = 3,
+	    .origin_offset = 9007199254740993LL,
+	    .reason = "not_json",
+	    .error = "message: not JSON",
+	};
+	rd_kafka_headers_t *h = dlq_headers(&copy);
+
+	(void)state;
+	assert_non_null(h);
+	assert_string_equal(header(h, "reason"), "not_json");
+	assert_string_equal(header(h, "origin_topic"), "tm.commands");
+	assert_string_equal(header(h, "origin_partition"), "3");
+	assert_string_equal(header(h, "origin_offset"), "9007199254740993");
+	assert_string_equal(header(h, "error"), "message: not JSON");
+	assert_int_equal(rd_kafka_header_cnt(h), 5);
+	rd_kafka_headers_destroy(h);
+	/* No error, no header for it. */
+	copy.error = "";
+	h = dlq_headers(&copy);
+	assert_null(header(h, "error"));
+	assert_int_equal(rd_kafka_header_cnt(h), 4);
+	rd_kafka_headers_destroy(h);
+}
+
+static void
+test_send_byte_for_byte(void **state)
+{
+	static const char *const args[] = {"--topic", DLQ_TOPIC, "--partitions", "1", NULL};
+	/* Not a command, with a NUL-free mix of ASCII, UTF-8 and JSON-looking text. */
+	static const char body[] = "{\"id\": \"x\", oops \xc3\xa9\xe2\x82\xac } trailing";
+	struct ku_devkafka dk;
+	struct dlq_copy copy = {
+	    .payload = body,
+	    .len = sizeof(body) - 1,
+	    .key = "cust-7",
+	    .keylen = 6,
+	    .origin_topic = "tm.commands",
+	    .origin_partition = 2,
+	    .origin_offset = 41,
+	    .reason = "not_json",
+	    .error = "message: not JSON",
+	};
+	char err[512];
+	struct cfg *c;
+	struct dlq *d;
+	json_t *msgs = NULL, *m, *h;
+
+	(void)state;
+	if (ku_devkafka_start(&dk, args, err, sizeof(err)) != 0)
+		fail_msg("devkafka: %s", err);
+	c = cfg_for(dk.bootstrap, NULL);
+	d = dlq_new(c, NULL, err, sizeof(err));
+	if (d == NULL)
+		fail_msg("dlq_new: %s", err);
+	assert_int_equal(dlq_send(d, &copy, NULL, err, sizeof(err)), 0);
+	/* Returned only after delivery: the copy is on the topic now. */
+	assert_int_equal(ku_consume_all(dk.bootstrap, DLQ_TOPIC, 1, 10000, &msgs), 1);
+	m = json_array_get(msgs, 0);
+	assert_string_equal(json_string_value(json_object_get(m, "value")), body);
+	assert_string_equal(json_string_value(json_object_get(m, "key")), "cust-7");
+	h = json_object_get(m, "headers");
+	assert_string_equal(json_string_value(json_object_get(h, "reason")), "not_json");
+	assert_string_equal(json_string_value(json_object_get(h, "origin_topic")), "tm.commands");
+	assert_string_equal(json_string_value(json_object_get(h, "origin_partition")), "2");
+	assert_string_equal(json_string_value(json_object_get(h, "origin_offset")), "41");
+	assert_string_equal(json_string_value(json_object_get(h, "error")), "message: not JSON");
+	json_decref(msgs);
+	/* Without a key. */
+	copy.key = NULL;
+	copy.reason = "id_conflict";
+	assert_int_equal(dlq_send(d, &copy, NULL, err, sizeof(err)), 0);
+	assert_int_equal(ku_consume_all(dk.bootstrap, DLQ_TOPIC, 2, 10000, &msgs), 2);
+	m = json_array_get(msgs, 1);
+	assert_true(json_is_null(json_object_get(m, "key")));
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(m, "headers"), "reason")),
+	    "id_conflict");
+	json_decref(msgs);
+	dlq_free(d);
+	cfg_free(c);
+	assert_int_equal(ku_devkafka_stop(&dk), 0);
+}
+
+static volatile int stop_flag;
+
+static void *
+stop_later(void *arg)
+{
+	(void)arg;
+	usleep(800 * 1000);
+	stop_flag = 1;
+	return NULL;
+}
+
+static void
+test_stop_while_broker_gone(void **state)
+{
+	static const char *const args[] = {"--topic", DLQ_TOPIC, "--partitions", "1", NULL};
+	static const char body[] = "{}";
+	struct ku_devkafka dk;
+	struct dlq_copy copy = {
+	    .payload = body,
+	    .len = 2,
+	    .origin_topic = "tm.commands",
+	    .reason = "invalid",
+	};
+	struct timespec t0, t1;
+	char err[512];
+	struct cfg *c;
+	struct dlq *d;
+	pthread_t t;
+
+	(void)state;
+	if (ku_devkafka_start(&dk, args, err, sizeof(err)) != 0)
+		fail_msg("devkafka: %s", err);
+	/* Deliveries give up after a second, so the copy is produced again and again. */
+	c = cfg_for(dk.bootstrap, "message.timeout.ms=1000");
+	d = dlq_new(c, NULL, err, sizeof(err));
+	assert_non_null(d);
+	ku_devkafka_stop(&dk);
+	stop_flag = 0;
+	assert_int_equal(pthread_create(&t, NULL, stop_later, NULL), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(dlq_send(d, &copy, &stop_flag, err, sizeof(err)), -1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pthread_join(t, NULL);
+	/* Seen within the 100 ms wait slices, not after a delivery timeout. */
+	assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 1500);
+	dlq_free(d);
+	cfg_free(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_headers),
+	    cmocka_unit_test(test_send_byte_for_byte),
+	    cmocka_unit_test(test_stop_while_broker_gone),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

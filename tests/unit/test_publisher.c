@@ -1,0 +1,358 @@
+/* Tests for the worker's outbox publisher (workers/worker/publisher.c) against a fresh database
+ * (TMPROV_DATABASE_URL) and a private tmprov-devkafka: events go out keyed by subject, in seq
+ * order within each partition, as the stored JSON, and are marked published; a drain covers
+ * everything committed before it; the 500 ms tick publishes without a kick; the advisory lock
+ * keeps a second publisher out; the backlog gauge. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "db.h"
+#include "kafka.h"
+#include "log.h"
+#include "metrics.h"
+#include "../support/kafka_util.h"
+#include "../support/testdb.h"
+
+/* The worker's modules are not in libtmprov.a: compiled into this test. */
+#include "../../workers/worker/publisher.c"
+
+#define TOPIC "pt.events"
+
+struct fixture {
+	struct testdb db;
+	PGconn *conn;
+	struct ku_devkafka dk;
+	struct cfg *cfg;
+	struct metrics *m;
+	rd_kafka_t *producer;
+	int next_id;
+};
+
+static struct fixture F;
+/* The publisher a test runs, stopped by the test's teardown even when an assertion failed. */
+static struct publisher *P;
+
+static int
+test_teardown(void **state)
+{
+	(void)state;
+	publisher_stop(P);
+	P = NULL;
+	return 0;
+}
+
+static int
+group_setup(void **state)
+{
+	static const char *const args[] = {"--partitions", "3", "--topic", TOPIC, NULL};
+	char err[512];
+
+	(void)state;
+	log_init("test_publisher", LOG_WARN);
+	if (testdb_create(&F.db, "publisher", err, sizeof(err)) ||
+	    testdb_migrate(&F.db, err, sizeof(err))) {
+		fprintf(stderr, "# database: %s\n", err);
+		return -1;
+	}
+	F.conn = testdb_connect(&F.db);
+	if (!F.conn)
+		return -1;
+	if (ku_devkafka_start(&F.dk, args, err, sizeof(err))) {
+		fprintf(stderr, "# cannot start tmprov-devkafka: %s\n", err);
+		return -1;
+	}
+	F.cfg = cfg_new();
+	if (!F.cfg || cfg_add_keys(F.cfg, DB_CONFIG_KEYS, DB_CONFIG_NKEYS) ||
+	    cfg_add_keys(F.cfg, KAFKA_CONFIG_KEYS, KAFKA_CONFIG_NKEYS))
+		return -1;
+	unsetenv("TMPROV_KAFKA_PROPS");
+	if (cfg_load(F.cfg, NULL, err, sizeof(err)) ||
+	    cfg_set(F.cfg, "TMPROV_DATABASE_URL", F.db.conninfo, err, sizeof(err)) ||
+	    cfg_set(F.cfg, "TMPROV_KAFKA_BROKERS", F.dk.bootstrap, err, sizeof(err)) ||
+	    cfg_set(F.cfg, "TMPROV_TOPIC_EVENTS", TOPIC, err, sizeof(err))) {
+		fprintf(stderr, "# config: %s\n", err);
+		return -1;
+	}
+	F.m = metrics_new();
+	if (!F.m || metrics_declare(F.m, "tmprov_outbox_backlog", "gauge", "backlog", NULL, 0))
+		return -1;
+	F.producer = kafka_producer_new(F.cfg, err, sizeof(err));
+	if (!F.producer) {
+		fprintf(stderr, "# producer: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	char err[256];
+
+	(void)state;
+	if (F.producer) {
+		kafka_flush(F.producer, 5000, err, sizeof(err));
+		rd_kafka_destroy(F.producer);
+	}
+	metrics_free(F.m);
+	cfg_free(F.cfg);
+	ku_devkafka_stop(&F.dk);
+	if (F.conn)
+		PQfinish(F.conn);
+	testdb_drop(&F.db);
+	return 0;
+}
+
+static void
+sql(PGconn *c, const char *q, int n, const char *const *params)
+{
+	PGresult *r = PQexecParams(c, q, n, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(r);
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", q, PQerrorMessage(c));
+	PQclear(r);
+}
+
+static long
+count(const char *q)
+{
+	char *v = testdb_value(F.conn, q);
+	long n = v ? strtol(v, NULL, 10) : -1;
+
+	free(v);
+	return n;
+}
+
+/* An outbox row (and its command) for subject (NULL: a rejection without one); returns the
+ * event id in id. */
+static void
+add_event(const char *subject, char *id, size_t idlen)
+{
+	char cmd[64], payload[256];
+	const char *p[4];
+
+	snprintf(cmd, sizeof(cmd), "pc-%d-%d", (int)getpid(), F.next_id++);
+	snprintf(id, idlen, "evt-%s", cmd);
+	snprintf(
+	    payload, sizeof(payload),
+	    "{\"specversion\":\"1.0\",\"id\":\"%s\",\"source\":\"tmprov\",\"commandid\":\"%s\"}",
+	    id, cmd);
+	p[0] = cmd;
+	p[1] = subject;
+	sql(F.conn,
+	    "INSERT INTO commands (id, subject, type, body_sha256, status) VALUES ($1, $2, "
+	    "CASE WHEN $2::text IS NULL THEN NULL ELSE 'account.query' END, "
+	    "sha256(convert_to($1::text, 'UTF8')), "
+	    "CASE WHEN $2::text IS NULL THEN 'rejected' ELSE 'succeeded' END)",
+	    2, p);
+	p[0] = id;
+	p[1] = cmd;
+	p[2] = subject;
+	p[3] = payload;
+	sql(F.conn,
+	    "INSERT INTO outbox (event_id, command_id, type, subject, payload) VALUES ($1, $2, "
+	    "'account.queried', $3, $4::jsonb)",
+	    4, p);
+}
+
+static struct publisher *
+start(void)
+{
+	char err[512];
+	struct publisher *p = publisher_start(F.cfg, F.m, F.producer, err, sizeof(err));
+
+	if (!p)
+		fail_msg("publisher_start: %s", err);
+	P = p;
+	return p;
+}
+
+static long
+unpublished(void)
+{
+	return count("SELECT count(*) FROM outbox WHERE published_at IS NULL");
+}
+
+static void
+test_publishes_in_order(void **state)
+{
+	enum { N = 60, SUBJECTS = 6 };
+	char ids[N][96], subject[32];
+	struct ku_mark mark;
+	struct publisher *p;
+	json_t *got = NULL;
+	char err[256];
+	int n;
+
+	(void)state;
+	assert_int_equal(ku_mark(F.dk.bootstrap, TOPIC, &mark, err, sizeof(err)), 0);
+	for (int i = 0; i < N; i++) {
+		snprintf(subject, sizeof(subject), "sub-%d", i % SUBJECTS);
+		add_event(subject, ids[i], sizeof(ids[i]));
+	}
+	p = start();
+	assert_int_equal(publisher_drain(p, 15000), 0);
+	assert_int_equal(unpublished(), 0);
+	n = ku_consume(F.dk.bootstrap, TOPIC, &mark, N, 15000, &got);
+	assert_int_equal(n, N);
+	/* Per subject, the order of the ids on the topic is the order of seq (= i). */
+	for (int s = 0; s < SUBJECTS; s++) {
+		int want = s;
+		size_t k;
+		json_t *m;
+
+		snprintf(subject, sizeof(subject), "sub-%d", s);
+		json_array_foreach(got, k, m)
+		{
+			const char *key = json_string_value(json_object_get(m, "key"));
+			json_t *ev = json_object_get(m, "json");
+
+			if (!key || strcmp(key, subject) != 0)
+				continue;
+			assert_non_null(ev);
+			assert_string_equal(json_string_value(json_object_get(ev, "id")),
+					    ids[want]);
+			assert_string_equal(json_string_value(json_object_get(ev, "source")),
+					    "tmprov");
+			assert_string_equal(json_string_value(json_object_get(
+						json_object_get(m, "headers"), "content-type")),
+					    "application/cloudevents+json");
+			want += SUBJECTS;
+		}
+		assert_int_equal(want, s + N);
+	}
+	json_decref(got);
+}
+
+static void
+test_kick_tick_and_drain(void **state)
+{
+	char id[96];
+	struct publisher *p = start();
+	struct ku_mark mark;
+	char err[256];
+	json_t *got = NULL;
+	int waited = 0;
+
+	(void)state;
+	assert_int_equal(ku_mark(F.dk.bootstrap, TOPIC, &mark, err, sizeof(err)), 0);
+	/* No kick: the tick finds it within about 500 ms. */
+	add_event("tick", id, sizeof(id));
+	while (unpublished() > 0 && waited < 3000) {
+		usleep(50000);
+		waited += 50;
+	}
+	assert_int_equal(unpublished(), 0);
+	/* A kick publishes at once. */
+	add_event("kick", id, sizeof(id));
+	publisher_kick(p);
+	waited = 0;
+	while (unpublished() > 0 && waited < 3000) {
+		usleep(10000);
+		waited += 10;
+	}
+	assert_int_equal(unpublished(), 0);
+	assert_in_range(waited, 0, 400);
+	/* A rejection without a subject goes out without a key. */
+	add_event(NULL, id, sizeof(id));
+	assert_int_equal(publisher_drain(p, 10000), 0);
+	assert_int_equal(unpublished(), 0);
+	assert_int_equal(ku_consume(F.dk.bootstrap, TOPIC, &mark, 3, 10000, &got), 3);
+	assert_true(json_is_null(json_object_get(json_array_get(got, 2), "key")));
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_get(json_array_get(got, 2), "json"), "id")),
+			    id);
+	json_decref(got);
+	/* Nothing left: a drain returns at once. */
+	assert_int_equal(publisher_drain(p, 2000), 0);
+	publisher_stop(NULL);
+}
+
+static void
+test_one_publisher_at_a_time(void **state)
+{
+	static const char *const key[] = {LOCK_KEY};
+	PGconn *other = testdb_connect(&F.db);
+	struct publisher *p = start();
+	char id[96];
+
+	(void)state;
+	assert_non_null(other);
+	/* Another worker's publisher holds the lock. */
+	sql(other, "BEGIN", 0, NULL);
+	sql(other, "SELECT pg_advisory_xact_lock($1::bigint)", 1, key);
+	add_event("locked", id, sizeof(id));
+	publisher_kick(p);
+	assert_int_equal(publisher_drain(p, 1000), -1);
+	assert_int_equal(unpublished(), 1);
+	/* Released: the waiting publisher goes on by itself (it retries while kicked). */
+	sql(other, "COMMIT", 0, NULL);
+	assert_int_equal(publisher_drain(p, 10000), 0);
+	assert_int_equal(unpublished(), 0);
+	PQfinish(other);
+}
+
+static void
+test_backlog_gauge(void **state)
+{
+	struct publisher *p = start();
+	struct buf out;
+	char id[96];
+
+	(void)state;
+	add_event("gauge", id, sizeof(id));
+	assert_int_equal(publisher_drain(p, 10000), 0);
+	/* The gauge is refreshed at most every second, after a pass. */
+	sleep(1);
+	publisher_kick(p);
+	usleep(300000);
+	buf_init(&out, 1 << 16);
+	assert_int_equal(metrics_render(F.m, &out), 0);
+	assert_non_null(strstr(out.data, "tmprov_outbox_backlog 0\n"));
+	buf_free(&out);
+}
+
+static void
+test_start_fails_without_database(void **state)
+{
+	struct cfg *c = cfg_new();
+	char err[512] = "";
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(cfg_add_keys(c, DB_CONFIG_KEYS, DB_CONFIG_NKEYS), 0);
+	assert_int_equal(cfg_add_keys(c, KAFKA_CONFIG_KEYS, KAFKA_CONFIG_NKEYS), 0);
+	assert_int_equal(cfg_load(c, NULL, err, sizeof(err)), 0);
+	assert_int_equal(cfg_set(c, "TMPROV_DATABASE_URL",
+				 "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1", err,
+				 sizeof(err)),
+			 0);
+	assert_int_equal(cfg_set(c, "TMPROV_DB_CONNECT_ATTEMPTS", "1", err, sizeof(err)), 0);
+	assert_null(publisher_start(c, F.m, F.producer, err, sizeof(err)));
+	assert_true(strlen(err) > 0);
+	cfg_free(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_teardown(test_publishes_in_order, test_teardown),
+	    cmocka_unit_test_teardown(test_kick_tick_and_drain, test_teardown),
+	    cmocka_unit_test_teardown(test_one_publisher_at_a_time, test_teardown),
+	    cmocka_unit_test_teardown(test_backlog_gauge, test_teardown),
+	    cmocka_unit_test_teardown(test_start_fails_without_database, test_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,578 @@
+/* Tests for workers/worker/tmretry: the retry decision per outcome class, endpoint and policy
+ * (a table), the delay with Retry-After, the TM health tracker, and the call loop against a
+ * private tmsim with injected faults: retries, intents before non-idempotent attempts, parking,
+ * possible duplicates, the budget, attempts while TM is down, Retry-After and stop. tmretry.c
+ * is compiled into this test (the Makefile links tests with common/ only). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "../../workers/worker/tmretry.c"
+#include "../support/sim.h"
+
+static const struct tmretry_policy POLICY = {
+    .backoff = {1, 10},
+    .budget = 3,
+    .pause_after = 100,
+    .create = TMRETRY_UNKNOWN_PARK,
+    .schedule = TMRETRY_UNKNOWN_RETRY,
+};
+
+static void
+test_decide_table(void **state)
+{
+	static const struct {
+		enum tm_endpoint ep;
+		enum tm_outcome outcome;
+		bool acted;
+		unsigned counted;
+		enum tmretry_unknown create, schedule;
+		enum tmretry_action want;
+		bool dup;
+	} cases[] = {
+	    /* Final answers, whatever the endpoint. */
+	    {TM_CREATE_ACCOUNT, TM_OK, true, 1, TMRETRY_UNKNOWN_PARK, TMRETRY_UNKNOWN_RETRY,
+	     TMRETRY_OK, false},
+	    {TM_UPDATE_ACCOUNT, TM_FAILED, false, 1, TMRETRY_UNKNOWN_PARK, TMRETRY_UNKNOWN_RETRY,
+	     TMRETRY_FAILED, false},
+	    {TM_REMOTE_SCHEDULE, TM_FAILED, false, 3, TMRETRY_UNKNOWN_PARK, TMRETRY_UNKNOWN_RETRY,
+	     TMRETRY_FAILED, false},
+	    /* Not sent: always safe to repeat, until the budget. */
+	    {TM_CREATE_ACCOUNT, TM_NOT_SENT, false, 1, TMRETRY_UNKNOWN_PARK, TMRETRY_UNKNOWN_RETRY,
+	     TMRETRY_AGAIN, false},
+	    {TM_CREATE_ACCOUNT, TM_NOT_SENT, false, 3, TMRETRY_UNKNOWN_PARK, TMRETRY_UNKNOWN_RETRY,
+	     TMRETRY_EXHAUSTED, false},
+	    /* Transient that did not act (429, 503): repeat. */
+	    {TM_CREATE_ACCOUNT, TM_TRANSIENT, false, 2, TMRETRY_UNKNOWN_PARK, TMRETRY_UNKNOWN_RETRY,
+	     TMRETRY_AGAIN, false},
+	    {TM_QUERY_ACCOUNT, TM_TRANSIENT, false, 3, TMRETRY_UNKNOWN_PARK, TMRETRY_UNKNOWN_RETRY,
+	     TMRETRY_EXHAUSTED, false},
+	    /* Ambiguous idempotent calls are simply repeated. */
+	    {TM_UPDATE_ACCOUNT, TM_AMBIGUOUS, true, 1, TMRETRY_UNKNOWN_PARK, TMRETRY_UNKNOWN_PARK,
+	     TMRETRY_AGAIN, false},
+	    {TM_DELETE_ACCOUNT, TM_AMBIGUOUS, true, 1, TMRETRY_UNKNOWN_PARK, TMRETRY_UNKNOWN_PARK,
+	     TMRETRY_AGAIN, false},
+	    {TM_QUERY_ACCOUNT, TM_TRANSIENT, true, 1, TMRETRY_UNKNOWN_PARK, TMRETRY_UNKNOWN_PARK,
+	     TMRETRY_AGAIN, false},
+	    /* Ambiguous create: its policy. */
+	    {TM_CREATE_ACCOUNT, TM_AMBIGUOUS, true, 1, TMRETRY_UNKNOWN_PARK, TMRETRY_UNKNOWN_RETRY,
+	     TMRETRY_PARK, false},
+	    {TM_CREATE_ACCOUNT, TM_AMBIGUOUS, true, 1, TMRETRY_UNKNOWN_RETRY, TMRETRY_UNKNOWN_PARK,
+	     TMRETRY_AGAIN, true},
+	    /* A 500 after the request got through counts as ambiguous for create. */
+	    {TM_CREATE_ACCOUNT, TM_TRANSIENT, true, 1, TMRETRY_UNKNOWN_PARK, TMRETRY_UNKNOWN_RETRY,
+	     TMRETRY_PARK, false},
+	    /* Ambiguous schedule: its own policy, independent of create's. */
+	    {TM_REMOTE_SCHEDULE, TM_AMBIGUOUS, true, 1, TMRETRY_UNKNOWN_PARK, TMRETRY_UNKNOWN_RETRY,
+	     TMRETRY_AGAIN, true},
+	    {TM_REMOTE_SCHEDULE, TM_AMBIGUOUS, true, 1, TMRETRY_UNKNOWN_RETRY, TMRETRY_UNKNOWN_PARK,
+	     TMRETRY_PARK, false},
+	    {TM_REMOTE_SCHEDULE, TM_TRANSIENT, true, 3, TMRETRY_UNKNOWN_PARK, TMRETRY_UNKNOWN_RETRY,
+	     TMRETRY_EXHAUSTED, true},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tmretry_policy p = POLICY;
+		bool dup = false;
+		enum tmretry_action a;
+
+		p.create = cases[i].create;
+		p.schedule = cases[i].schedule;
+		a = tmretry_decide(&p, cases[i].ep, cases[i].outcome, cases[i].acted,
+				   cases[i].counted, &dup);
+		if (a != cases[i].want || dup != cases[i].dup)
+			fail_msg("case %zu (%s %s acted=%d counted=%u): got %s dup=%d, want %s "
+				 "dup=%d",
+				 i, tm_endpoint_name(cases[i].ep),
+				 tm_outcome_name(cases[i].outcome), cases[i].acted,
+				 cases[i].counted, tmretry_action_name(a), dup,
+				 tmretry_action_name(cases[i].want), cases[i].dup);
+	}
+}
+
+static void
+test_decide_keeps_duplicate_flag(void **state)
+{
+	bool dup = true;
+
+	(void)state;
+	/* Once a repeat may have made a twin, a later clean answer does not unmark it. */
+	assert_int_equal(tmretry_decide(&POLICY, TM_REMOTE_SCHEDULE, TM_OK, true, 2, &dup),
+			 TMRETRY_OK);
+	assert_true(dup);
+}
+
+static void
+test_delay(void **state)
+{
+	const struct tmretry_policy p = {.backoff = {100, 1000}};
+
+	(void)state;
+	for (int i = 0; i < 2000; i++) {
+		unsigned made = 1 + (unsigned)(i % 8);
+		long ceiling = backoff_ceiling_ms(&p.backoff, made - 1);
+		long d = tmretry_delay_ms(&p, made, -1);
+
+		assert_true(d >= 0 && d <= ceiling);
+		/* Retry-After is a floor, even above the cap. */
+		assert_true(tmretry_delay_ms(&p, made, 1500) >= 1500);
+		assert_true(tmretry_delay_ms(&p, made, 1500) <= 1500);
+		d = tmretry_delay_ms(&p, made, 50);
+		assert_true(d >= 50 && d <= (ceiling > 50 ? ceiling : 50));
+	}
+	assert_int_equal(tmretry_delay_ms(&p, 0, -1) <= 100, 1);
+}
+
+static void
+test_health_sequences(void **state)
+{
+	static const struct {
+		enum tm_outcome outcome;
+		bool before; /* what record returns: up before this result */
+		bool after;
+	} seq[] = {
+	    {TM_NOT_SENT, true, true},	  {TM_TRANSIENT, true, true},
+	    {TM_AMBIGUOUS, true, false},			    /* the third in a row: down */
+	    {TM_TRANSIENT, false, false}, {TM_FAILED, false, true}, /* TM answered */
+	    {TM_NOT_SENT, true, true},	  {TM_OK, true, true},	    /* the count starts again */
+	    {TM_NOT_SENT, true, true},	  {TM_NOT_SENT, true, true},
+	    {TM_NOT_SENT, true, false},	  {TM_OK, false, true},
+	};
+	struct tmhealth *h = tmhealth_new(3, NULL);
+
+	(void)state;
+	assert_non_null(h);
+	assert_true(tmhealth_available(h));
+	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+		bool before = tmhealth_record(h, seq[i].outcome);
+
+		if (before != seq[i].before || tmhealth_available(h) != seq[i].after)
+			fail_msg("step %zu (%s): before %d after %d, want %d %d", i,
+				 tm_outcome_name(seq[i].outcome), before, tmhealth_available(h),
+				 seq[i].before, seq[i].after);
+	}
+	tmhealth_free(h);
+	tmhealth_free(NULL);
+}
+
+static void *
+health_hammer(void *arg)
+{
+	for (int i = 0; i < 10000; i++)
+		tmhealth_record(arg, i % 2 ? TM_TRANSIENT : TM_NOT_SENT);
+	return NULL;
+}
+
+static void
+test_health_threads(void **state)
+{
+	struct tmhealth *h = tmhealth_new(5, NULL);
+	pthread_t t[4];
+
+	(void)state;
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, health_hammer, h), 0);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(h->in_a_row, 40000);
+	assert_false(tmhealth_available(h));
+	tmhealth_record(h, TM_OK);
+	assert_true(tmhealth_available(h));
+	tmhealth_free(h);
+}
+
+/* The call loop, against a private tmsim. */
+
+struct fixture {
+	struct sim *sim;
+	struct tm_client *tc;
+	struct tmhealth *health;
+	struct tmretry r;
+};
+
+static struct fixture F;
+
+struct hook_log {
+	unsigned n;
+	unsigned attempt[16], prev[16];
+	int answer; /* what before() returns */
+};
+
+static int
+hook_before(void *arg, unsigned attempt, unsigned prev)
+{
+	struct hook_log *h = arg;
+
+	if (h->n < 16) {
+		h->attempt[h->n] = attempt;
+		h->prev[h->n] = prev;
+	}
+	h->n++;
+	return h->answer;
+}
+
+static int
+setup(void **state)
+{
+	struct tm_client_opts o;
+	char err[256];
+
+	(void)state;
+	if (sim_start(&F.sim, NULL) != 0)
+		return -1;
+	o = (struct tm_client_opts){
+	    .base_url = sim_url(F.sim),
+	    .partner_id = sim_partner(F.sim),
+	    .connect_timeout_ms = 1000,
+	    .timeout_ms = 400,
+	    .max_response_bytes = 65536,
+	    .retry_after_max_ms = 5000,
+	};
+	F.tc = tm_client_new(&o, err, sizeof(err));
+	if (F.tc == NULL) {
+		fprintf(stderr, "tm_client_new: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	tm_client_free(F.tc);
+	sim_stop(F.sim);
+	return 0;
+}
+
+/* Each test: a fresh tmsim state, health tracker and policy. */
+static int
+before_each(void **state)
+{
+	(void)state;
+	if (sim_reset(F.sim) != 0)
+		return -1;
+	tmhealth_free(F.health);
+	F.health = tmhealth_new(100, NULL);
+	F.r = (struct tmretry){.policy = POLICY, .health = F.health};
+	return 0;
+}
+
+static int
+after_each(void **state)
+{
+	(void)state;
+	tmhealth_free(F.health);
+	F.health = NULL;
+	return 0;
+}
+
+static const struct tm_request CREATE = {
+    .endpoint = TM_CREATE_ACCOUNT,
+    .company_name = "Retry Co",
+    .email = "ops@retry.example",
+    .rooms = 2,
+    .participants = 10,
+};
+
+/* An account for update/query/schedule calls (one create_account call); its uid in uid. */
+static void
+make_account(char *uid, size_t len)
+{
+	struct tm_result res;
+
+	assert_int_equal(tm_client_call(F.tc, &CREATE, &res), 0);
+	assert_int_equal(res.outcome, TM_OK);
+	snprintf(uid, len, "%s", res.company_uid);
+}
+
+static const char *
+row_outcome(const struct tmretry_result *out, size_t i)
+{
+	return json_string_value(json_object_get(json_array_get(out->calls, i), "outcome"));
+}
+
+static void
+test_call_transient_then_ok_idempotent(void **state)
+{
+	struct tm_request req = CREATE;
+	struct hook_log log = {0};
+	const struct tmretry_hooks hooks = {hook_before, &log};
+	struct tmretry_result out;
+	char uid[64];
+
+	(void)state;
+	make_account(uid, sizeof(uid));
+	req.endpoint = TM_UPDATE_ACCOUNT;
+	req.company_uid = uid;
+	assert_int_equal(sim_faults(F.sim, "error_next=2&error_status=503"), 0);
+	assert_int_equal(tmretry_call(&F.r, F.tc, &req, 1, 0, false, &hooks, NULL, &out), 0);
+	assert_int_equal(out.action, TMRETRY_OK);
+	assert_int_equal(out.made, 3);
+	assert_int_equal(out.last_attempt, 3);
+	/* No intents for an idempotent call. */
+	assert_int_equal(log.n, 0);
+	assert_int_equal(json_array_size(out.calls), 3);
+	assert_string_equal(row_outcome(&out, 0), "transient");
+	assert_string_equal(row_outcome(&out, 2), "ok");
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_array_get(out.calls, 0), "http_status")), 503);
+	assert_int_equal(sim_count(F.sim, "update_account"), 3);
+	assert_int_equal(sim_count(F.sim, "create_account"), 1);
+	json_decref(out.calls);
+}
+
+static void
+test_call_intents_before_each_attempt(void **state)
+{
+	struct hook_log log = {0};
+	const struct tmretry_hooks hooks = {hook_before, &log};
+	struct tmretry_result out;
+
+	(void)state;
+	/* 503 means TM did not act, so create may be repeated; each attempt is preceded by its
+	 * intent, which names the attempt it replaces. Numbering continues from first. */
+	assert_int_equal(sim_faults(F.sim, "error_next=2&error_status=503"), 0);
+	assert_int_equal(tmretry_call(&F.r, F.tc, &CREATE, 4, 0, false, &hooks, NULL, &out), 0);
+	assert_int_equal(out.action, TMRETRY_OK);
+	assert_int_equal(log.n, 3);
+	assert_int_equal(log.attempt[0], 4);
+	assert_int_equal(log.prev[0], 0);
+	assert_int_equal(log.attempt[1], 5);
+	assert_int_equal(log.prev[1], 4);
+	assert_int_equal(log.attempt[2], 6);
+	assert_int_equal(log.prev[2], 5);
+	assert_int_equal(out.last_attempt, 6);
+	assert_true(out.last.company_uid[0] != '\0');
+	assert_false(out.possible_duplicate);
+	json_decref(out.calls);
+}
+
+static void
+test_call_hook_refuses(void **state)
+{
+	struct hook_log log = {.answer = 1};
+	const struct tmretry_hooks hooks = {hook_before, &log};
+	struct tmretry_result out;
+
+	(void)state;
+	assert_int_equal(tmretry_call(&F.r, F.tc, &CREATE, 1, 0, false, &hooks, NULL, &out), 1);
+	assert_int_equal(out.made, 0);
+	assert_int_equal(sim_count(F.sim, "create_account"), 0);
+	json_decref(out.calls);
+}
+
+static void
+test_call_create_timeout_parks(void **state)
+{
+	struct hook_log log = {0};
+	const struct tmretry_hooks hooks = {hook_before, &log};
+	struct tmretry_result out;
+
+	(void)state;
+	/* Held past the client's 400 ms: sent, no answer. */
+	assert_int_equal(sim_faults(F.sim, "timeout_next=1&timeout_ms=1500"), 0);
+	assert_int_equal(tmretry_call(&F.r, F.tc, &CREATE, 1, 0, false, &hooks, NULL, &out), 0);
+	assert_int_equal(out.action, TMRETRY_PARK);
+	assert_int_equal(out.made, 1);
+	assert_true(out.last_may_have_acted);
+	assert_string_equal(row_outcome(&out, 0), "ambiguous");
+	assert_true(json_is_null(json_object_get(json_array_get(out.calls, 0), "http_status")));
+	json_decref(out.calls);
+}
+
+static void
+test_call_schedule_drop_retries_as_duplicate(void **state)
+{
+	struct tm_request req = {.endpoint = TM_REMOTE_SCHEDULE, .user_id = "u-1"};
+	struct hook_log log = {0};
+	const struct tmretry_hooks hooks = {hook_before, &log};
+	struct tmretry_result out;
+	char uid[64];
+
+	(void)state;
+	make_account(uid, sizeof(uid));
+	req.company_uid = uid;
+	assert_int_equal(sim_faults(F.sim, "drop_next=1"), 0);
+	assert_int_equal(tmretry_call(&F.r, F.tc, &req, 1, 0, false, &hooks, NULL, &out), 0);
+	assert_int_equal(out.action, TMRETRY_OK);
+	assert_int_equal(out.made, 2);
+	assert_true(out.possible_duplicate);
+	assert_true(out.last.meeting_id[0] != '\0');
+	assert_int_equal(log.n, 2);
+	json_decref(out.calls);
+}
+
+static void
+test_call_business_failure(void **state)
+{
+	struct tmretry_result out;
+
+	(void)state;
+	assert_int_equal(sim_faults(F.sim, "fail_company=Retry%20Co"), 0);
+	assert_int_equal(tmretry_call(&F.r, F.tc, &CREATE, 1, 0, false, NULL, NULL, &out), 0);
+	assert_int_equal(out.action, TMRETRY_FAILED);
+	assert_int_equal(out.made, 1);
+	assert_true(out.last.reason[0] != '\0');
+	json_decref(out.calls);
+}
+
+static void
+test_call_budget(void **state)
+{
+	struct tm_request req = CREATE;
+	struct tmretry_result out;
+	char uid[64];
+
+	(void)state;
+	make_account(uid, sizeof(uid));
+	req.endpoint = TM_QUERY_ACCOUNT;
+	req.company_uid = uid;
+	assert_int_equal(sim_faults(F.sim, "error_next=50&error_status=503"), 0);
+	assert_int_equal(tmretry_call(&F.r, F.tc, &req, 1, 0, false, NULL, NULL, &out), 0);
+	assert_int_equal(out.action, TMRETRY_EXHAUSTED);
+	assert_int_equal(out.made, POLICY.budget);
+	assert_int_equal(sim_count(F.sim, "query_account"), POLICY.budget);
+	json_decref(out.calls);
+}
+
+static void
+test_call_outage_does_not_spend_budget(void **state)
+{
+	struct tm_request req = CREATE;
+	struct tmretry_result out;
+	char uid[64];
+
+	(void)state;
+	make_account(uid, sizeof(uid));
+	req.endpoint = TM_QUERY_ACCOUNT;
+	req.company_uid = uid;
+	/* Down after 2 failures in a row: of 6 failures only the first 2 count against the
+	 * budget of 3, so the 7th attempt still happens and succeeds. */
+	tmhealth_free(F.health);
+	F.health = tmhealth_new(2, NULL);
+	F.r.health = F.health;
+	assert_int_equal(sim_faults(F.sim, "error_next=6&error_status=503"), 0);
+	assert_int_equal(tmretry_call(&F.r, F.tc, &req, 1, 0, false, NULL, NULL, &out), 0);
+	assert_int_equal(out.action, TMRETRY_OK);
+	assert_int_equal(out.made, 7);
+	assert_true(tmhealth_available(F.health));
+	json_decref(out.calls);
+}
+
+static long
+ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000L + (t.tv_nsec - t0->tv_nsec) / 1000000L;
+}
+
+static void
+test_call_retry_after(void **state)
+{
+	struct tmretry_result out;
+	struct timespec t0;
+
+	(void)state;
+	assert_int_equal(sim_faults(F.sim, "error_next=1&error_status=429&retry_after=1"), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(tmretry_call(&F.r, F.tc, &CREATE, 1, 0, false, NULL, NULL, &out), 0);
+	assert_int_equal(out.action, TMRETRY_OK);
+	assert_int_equal(out.made, 2);
+	/* The backoff alone would wait at most 10 ms. */
+	assert_true(ms_since(&t0) >= 1000);
+	json_decref(out.calls);
+}
+
+static void
+test_call_stop(void **state)
+{
+	volatile int stop = 1;
+	struct tmretry_result out;
+
+	(void)state;
+	assert_int_equal(sim_faults(F.sim, "error_next=5&error_status=503"), 0);
+	/* The attempt in hand is made; the wait after it sees the stop. */
+	assert_int_equal(tmretry_call(&F.r, F.tc, &CREATE, 1, 0, false, NULL, &stop, &out), -1);
+	assert_int_equal(out.made, 1);
+	assert_false(out.last_may_have_acted);
+	assert_int_equal(json_array_size(out.calls), 1);
+	json_decref(out.calls);
+}
+
+static void
+test_audit_row_shape(void **state)
+{
+	struct tm_result res = {.outcome = TM_FAILED, .http_status = 200, .elapsed_ms = 12.4};
+	const struct timespec started = {1795860001, 5000};
+	json_t *row;
+
+	(void)state;
+	snprintf(res.tm_status, sizeof(res.tm_status), "FAILED");
+	snprintf(res.reason, sizeof(res.reason), "Email exists");
+	snprintf(res.error, sizeof(res.error), "TM answered FAILED");
+	snprintf(res.audit_url, sizeof(res.audit_url), "http://tm/x?service_company_uid=REDACTED");
+	row = tmretry_audit_row(TM_CREATE_ACCOUNT, &res, &started);
+	assert_non_null(row);
+	assert_string_equal(json_string_value(json_object_get(row, "endpoint")), "create_account");
+	assert_string_equal(json_string_value(json_object_get(row, "outcome")), "failed");
+	assert_string_equal(json_string_value(json_object_get(row, "reason")), "Email exists");
+	assert_string_equal(json_string_value(json_object_get(row, "tm_status")), "FAILED");
+	assert_int_equal(json_integer_value(json_object_get(row, "http_status")), 200);
+	assert_int_equal(json_integer_value(json_object_get(row, "duration_ms")), 12);
+	assert_string_equal(json_string_value(json_object_get(row, "started_at")),
+			    "2026-11-28T10:00:01.000005Z");
+	json_decref(row);
+	/* No HTTP answer: NULL, not 0 (tm_calls.http_status must be 100..599 or NULL). */
+	res = (struct tm_result){.outcome = TM_NOT_SENT};
+	snprintf(res.error, sizeof(res.error), "connection refused");
+	row = tmretry_audit_row(TM_CREATE_ACCOUNT, &res, &started);
+	assert_true(json_is_null(json_object_get(row, "http_status")));
+	assert_true(json_is_null(json_object_get(row, "tm_status")));
+	assert_string_equal(json_string_value(json_object_get(row, "reason")),
+			    "connection refused");
+	json_decref(row);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest pure[] = {
+	    cmocka_unit_test(test_decide_table),
+	    cmocka_unit_test(test_decide_keeps_duplicate_flag),
+	    cmocka_unit_test(test_delay),
+	    cmocka_unit_test(test_health_sequences),
+	    cmocka_unit_test(test_health_threads),
+	    cmocka_unit_test(test_audit_row_shape),
+	};
+	const struct CMUnitTest calls[] = {
+	    cmocka_unit_test_setup_teardown(test_call_transient_then_ok_idempotent, before_each,
+					    after_each),
+	    cmocka_unit_test_setup_teardown(test_call_intents_before_each_attempt, before_each,
+					    after_each),
+	    cmocka_unit_test_setup_teardown(test_call_hook_refuses, before_each, after_each),
+	    cmocka_unit_test_setup_teardown(test_call_create_timeout_parks, before_each,
+					    after_each),
+	    cmocka_unit_test_setup_teardown(test_call_schedule_drop_retries_as_duplicate,
+					    before_each, after_each),
+	    cmocka_unit_test_setup_teardown(test_call_business_failure, before_each, after_each),
+	    cmocka_unit_test_setup_teardown(test_call_budget, before_each, after_each),
+	    cmocka_unit_test_setup_teardown(test_call_outage_does_not_spend_budget, before_each,
+					    after_each),
+	    cmocka_unit_test_setup_teardown(test_call_retry_after, before_each, after_each),
+	    cmocka_unit_test_setup_teardown(test_call_stop, before_each, after_each),
+	};
+	int rc;
+
+	rc = cmocka_run_group_tests_name("tmretry_pure", pure, NULL, NULL);
+	rc |= cmocka_run_group_tests_name("tmretry_calls", calls, setup, teardown);
+	return rc;
+}

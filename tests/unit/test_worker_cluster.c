@@ -1,0 +1,237 @@
+/* Integration tests of tmprov-worker with its surroundings moving: PostgreSQL restarted in the
+ * middle of a run (the worker pauses, reconnects and completes everything exactly once) and two
+ * workers in one consumer group (both get partitions; every command is done once). */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "../support/wenv.h"
+
+static struct wenv *E;
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static long
+outbox_rows(const char *like)
+{
+	return wenv_sql_long(E, "SELECT count(*) FROM outbox WHERE command_id LIKE $1", like, NULL);
+}
+
+/* Polls the outbox until like has n rows (30 s at most); returns the count seen. */
+static long
+outbox_wait_rows(const char *like, long n)
+{
+	long deadline = now_ms() + 30000, have;
+
+	while ((have = outbox_rows(like)) < n && now_ms() < deadline)
+		sleep_ms(5);
+	return have;
+}
+
+/* Sends account.create for subjects PREFIX-<first..first+n) and, when with_query, an
+ * account.query after each; ids go to ids/idp from *k on. */
+static void
+send_creates(const char *prefix, int first, int n, int with_query, char (*ids)[48],
+	     const char **idp, size_t *k)
+{
+	char s[48], name[80], email[96];
+
+	for (int q = 0; q <= with_query; q++) {
+		for (int i = first; i < first + n; i++) {
+			snprintf(s, sizeof(s), "%s-%04d", prefix, i);
+			snprintf(ids[*k], sizeof(ids[*k]), "%s-%c-%04d", prefix, q ? 'q' : 'c', i);
+			idp[*k] = ids[*k];
+			if (q) {
+				wenv_send(E, ids[*k], "account.query", s, NULL);
+			} else {
+				snprintf(name, sizeof(name), "%s company %04d", prefix, i);
+				snprintf(email, sizeof(email), "ops@%s%04d.example", prefix, i);
+				wenv_send(E, ids[*k], "account.create", s,
+					  json_pack("{s:s, s:s, s:i, s:i}", "company_name", name,
+						    "email", email, "rooms", 2, "participants", 3));
+			}
+			(*k)++;
+		}
+	}
+	wenv_flush(E);
+}
+
+/* Each of ids has exactly one outcome event id and is a success of its type; each company was
+ * created at TM exactly once. */
+static void
+all_done_once(const char *prefix, int nsubj, const char *const *idp, size_t n)
+{
+	char name[80], like[64];
+	json_t *counts;
+
+	assert_int_equal(wenv_wait_outcomes(E, idp, n, 45000), n);
+	for (size_t k = 0; k < n; k++) {
+		size_t distinct = 0;
+		char s[48];
+		const char *dash = strrchr(idp[k], '-');
+		int query = strstr(idp[k], "-q-") != NULL;
+
+		snprintf(s, sizeof(s), "%s-%s", prefix, dash + 1);
+		wenv_outcome(E, idp[k], s, query ? "account.queried" : "account.created");
+		wenv_outcome_messages(E, idp[k], &distinct);
+		wenv_assert(E, distinct == 1, "%s has %zu outcome event ids", idp[k], distinct);
+	}
+	counts = wenv_sim_effective_by(E, "create_account", "company_name");
+	for (int i = 0; i < nsubj; i++) {
+		long calls;
+
+		snprintf(name, sizeof(name), "%s company %04d", prefix, i);
+		calls = wenv_count_of(counts, name);
+		wenv_assert(E, calls == 1, "%s: create_account called %ld times", name, calls);
+	}
+	json_decref(counts);
+	snprintf(like, sizeof(like), "%s-%%", prefix);
+	assert_int_equal(outbox_rows(like), (long)n);
+	assert_int_equal(wenv_sql_long(E,
+				       "SELECT count(*) FROM commands WHERE id LIKE $1 AND status "
+				       "<> 'succeeded'",
+				       like, NULL),
+			 0);
+}
+
+#define PG_SUBJECTS 200 /* a create and a query each: 400 commands */
+
+static void
+test_postgres_restart(void **state)
+{
+	static char ids[2 * PG_SUBJECTS][48];
+	const char *idp[2 * PG_SUBJECTS];
+	char err[512];
+	size_t n = 0;
+	long before, after;
+
+	(void)state;
+	wenv_sim_faults(E, "latency_ms=30");
+	send_creates("pg", 0, PG_SUBJECTS, 1, ids, idp, &n);
+	before = outbox_wait_rows("pg-%", 50);
+	wenv_assert(E, wenv_pg_ctl("restart", err, sizeof(err)) == 0, "%s", err);
+	after = outbox_rows("pg-%");
+	fprintf(stderr, "# PostgreSQL restarted after %ld of %zu outcomes (%ld after)\n", before, n,
+		after);
+	wenv_assert(E, after < (long)n, "PostgreSQL restarted too late to test anything");
+	wenv_assert(E, worker_running(E->w), "the worker died with PostgreSQL");
+	wenv_sim_faults(E, "latency_ms=0");
+	all_done_once("pg", PG_SUBJECTS, idp, n);
+	assert_int_equal(wenv_outcomes_of_type(E, "pg-", "command.failed"), 0);
+	assert_true(worker_running(E->w));
+}
+
+/* The sum of tmprov_commands_total of w; fails the test when /metrics does not answer. */
+static double
+commands_done(struct worker *w)
+{
+	double v = worker_metric(w, "tmprov_commands_total", NULL);
+
+	wenv_assert(E, v >= 0, "worker %d: no /metrics", (int)worker_pid(w));
+	return v;
+}
+
+#define TW_BATCH 40
+#define TW_MAX	 600
+
+static void
+test_two_workers(void **state)
+{
+	static char ids[TW_MAX][48];
+	const char *idp[TW_MAX];
+	struct worker *w2 = NULL;
+	char err[512];
+	size_t n = 0;
+	int nsubj = 0;
+	long deadline;
+	double d1 = 0, d2 = 0, base1;
+	long elapsed = 0;
+
+	(void)state;
+	base1 = commands_done(E->w);
+	assert_int_equal(wenv_worker_start(E, "second", NULL, &w2, err, sizeof(err)), 0);
+	/* The group rebalances when the second member joins (tmprov-devkafka completes that
+	 * after a session timeout); keep sending until both have done work. */
+	deadline = now_ms() + 30000;
+	while (now_ms() < deadline && nsubj + TW_BATCH <= TW_MAX) {
+		send_creates("tw", nsubj, TW_BATCH, 0, ids, idp, &n);
+		nsubj += TW_BATCH;
+		assert_int_equal(wenv_wait_outcomes(E, idp, n, WENV_TIMEOUT_MS), n);
+		d1 = commands_done(E->w) - base1;
+		d2 = commands_done(w2);
+		if (d1 > 0 && d2 > 0)
+			break;
+		sleep_ms(500);
+	}
+	fprintf(stderr, "# two workers: %.0f and %.0f commands of %zu\n", d1, d2, n);
+	wenv_assert(E, d1 > 0 && d2 > 0, "not both workers got partitions: %.0f and %.0f", d1, d2);
+	all_done_once("tw", nsubj, idp, n);
+	/* Together they did each command once. */
+	assert_true(d1 + d2 >= (double)n);
+	assert_int_equal(worker_stop(w2, WENV_STOP_MS, &elapsed), 0);
+	worker_free(w2);
+}
+
+static int teardown_failed;
+
+static int
+group_setup(void **state)
+{
+	char err[1024];
+
+	(void)state;
+	if (wenv_setup(&E, "wclust", NULL, err, sizeof(err)) != 0) {
+		fprintf(stderr, "setup: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	teardown_failed = wenv_teardown(E) != 0;
+	return teardown_failed ? -1 : 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_postgres_restart),
+	    cmocka_unit_test(test_two_workers),
+	};
+	int rc;
+
+	/* TMPROV_TEST_FILTER=test_name (cmocka's wildcards) runs a subset while developing. */
+	if (getenv("TMPROV_TEST_FILTER") != NULL)
+		cmocka_set_test_filter(getenv("TMPROV_TEST_FILTER"));
+	rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
+
+	return rc || teardown_failed ? 1 : 0;
+}

@@ -1,0 +1,315 @@
+/* cmd: the per-type logic of the eight command types (WORKER.md §7), split by family into
+ * cmd_account.c, cmd_user.c and cmd_meeting.c; cmd.c holds what they share: the result being
+ * built, failures, the account check and the TM call with intents and retries. */
+#include "cmd.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "outcome.h"
+
+void
+cmd_result_init(struct cmd_result *r)
+{
+	/* Everything but the store, which is large and only read up to used. */
+	memset(r, 0, offsetof(struct cmd_result, store));
+	r->used = 0;
+	r->overflow = false;
+	r->stmt = SQL_FINISH;
+	r->retryable = -1;
+	r->calls = json_array();
+}
+
+void
+cmd_result_clear(struct cmd_result *r)
+{
+	json_decref(r->data);
+	json_decref(r->calls);
+	r->data = NULL;
+	r->calls = NULL;
+}
+
+void
+cmd_text(char *dst, size_t size, const char *src)
+{
+	size_t len = strlen(src);
+
+	if (size == 0)
+		return;
+	if (len >= size) {
+		len = size - 1;
+		/* Back off continuation bytes (10xxxxxx) and the lead byte they belong to. */
+		while (len > 0 && ((unsigned char)src[len] & 0xC0) == 0x80)
+			len--;
+	}
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+const char *
+cmd_keep(struct cmd_result *r, const char *s)
+{
+	size_t len;
+	char *p;
+
+	if (s == NULL)
+		return NULL;
+	len = strlen(s) + 1;
+	if (len > sizeof(r->store) - r->used) {
+		r->overflow = true;
+		return NULL;
+	}
+	p = r->store + r->used;
+	memcpy(p, s, len);
+	r->used += len;
+	return p;
+}
+
+const char *
+cmd_keep_long(struct cmd_result *r, long v)
+{
+	char num[24];
+
+	snprintf(num, sizeof(num), "%ld", v);
+	return cmd_keep(r, num);
+}
+
+void
+cmd_param(struct cmd_result *r, const char *s)
+{
+	if (r->nparams == CMD_PARAMS_MAX)
+		r->overflow = true;
+	else
+		r->params[r->nparams++] = s;
+}
+
+const char *
+cmd_str(const struct command *cmd, const char *name)
+{
+	return json_string_value(json_object_get(cmd->data, name));
+}
+
+long
+cmd_long(const struct command *cmd, const char *name)
+{
+	json_t *v = json_object_get(cmd->data, name);
+
+	return json_is_integer(v) ? (long)json_integer_value(v) : -1;
+}
+
+void
+cmd_fail(struct cmd_result *r, const struct command *cmd, const char *reason, bool retryable,
+	 const char *tm_status)
+{
+	struct outcome_failure f = {
+	    .command_type = cmd->kind,
+	    .reason = reason,
+	    .retryable = retryable,
+	    .attempts = r->attempts,
+	    .tm_status = tm_status,
+	};
+
+	json_decref(r->data);
+	r->stmt = SQL_FINISH;
+	r->nparams = 0;
+	r->status = "failed";
+	r->event_type = "command.failed";
+	r->retryable = retryable;
+	cmd_text(r->last_error, sizeof(r->last_error), reason);
+	r->data = outcome_failed_data(&f);
+}
+
+void
+cmd_succeed(struct cmd_result *r, enum sql_stmt stmt, const char *event_type, json_t *data)
+{
+	json_decref(r->data);
+	r->stmt = stmt;
+	r->status = "succeeded";
+	r->event_type = event_type;
+	r->data = data;
+}
+
+int
+cmd_need_account(const struct cmd_state *st, const struct command *cmd, struct cmd_result *r)
+{
+	if (st->acc_active)
+		return 0;
+	cmd_fail(r, cmd, st->acc_exists ? "account deleted" : "no account for subject", false,
+		 NULL);
+	return 1;
+}
+
+/* Parks a command whose call may have reached TM: an operator checks TM and re-sends. */
+static void
+cmd_park(struct cmd_result *r, const struct command *cmd, enum tm_endpoint ep, const char *why)
+{
+	char reason[256];
+	struct outcome_failure f = {
+	    .command_type = cmd->kind,
+	    .reason = reason,
+	    .retryable = true,
+	    .attempts = r->attempts,
+	    .outcome_unknown = true,
+	};
+
+	snprintf(reason, sizeof(reason),
+		 "outcome of %s unknown (%s): TM may have acted; check TM before re-sending",
+		 tm_endpoint_name(ep), why);
+	json_decref(r->data);
+	r->stmt = SQL_FINISH;
+	r->nparams = 0;
+	r->status = "unknown_outcome";
+	r->event_type = "command.failed";
+	r->retryable = 1;
+	r->tm_may_have_acted = true;
+	cmd_text(r->last_error, sizeof(r->last_error), reason);
+	r->dlq_reason = "outcome_unknown";
+	cmd_text(r->dlq_error, sizeof(r->dlq_error), reason);
+	r->data = outcome_failed_data(&f);
+}
+
+struct cmd_before_arg {
+	const struct cmd_env *env;
+	enum tm_endpoint endpoint;
+};
+
+/* Before each attempt of create_account / remote_schedule: the intent, durably. A database
+ * outage is waited out here (with backoff), since no call may go out unrecorded. */
+static int
+cmd_before(void *arg, unsigned attempt, unsigned prev)
+{
+	const struct cmd_before_arg *a = arg;
+	const struct cmd_env *env = a->env;
+	const struct backoff b = {200, 5000};
+	struct intent in = {
+	    .command_id = env->cmd->id,
+	    .subject = env->cmd->subject,
+	    .type = env->cmd->type,
+	    .sha256_hex = env->sha256_hex,
+	    .topic = env->topic,
+	    .partition = env->partition,
+	    .offset = env->offset,
+	    .endpoint = a->endpoint,
+	    .attempt = attempt,
+	    .prev = prev,
+	};
+	char err[256];
+	int rc;
+
+	for (unsigned i = 0;; i++) {
+		rc = intent_record(env->intents, &in, env->stop, err, sizeof(err));
+		if (rc >= 0)
+			return rc;
+		if (env->stop != NULL && *env->stop)
+			return -1;
+		log_warn("command %s: intent not recorded: %s; retrying", env->cmd->id, err);
+		if (!tmretry_sleep(backoff_delay_ms(&b, i), env->stop))
+			return -1;
+	}
+}
+
+static const char *
+cmd_tm_status(const struct tm_result *res, char *buf, size_t buflen)
+{
+	if (res->tm_status[0] != '\0')
+		return res->tm_status;
+	if (res->http_status > 0) {
+		snprintf(buf, buflen, "HTTP %ld", res->http_status);
+		return buf;
+	}
+	return NULL;
+}
+
+int
+cmd_call(const struct cmd_env *env, const struct cmd_state *st, const struct tm_request *req,
+	 struct cmd_result *r, struct tmretry_result *tr)
+{
+	struct cmd_before_arg arg = {env, req->endpoint};
+	const struct tmretry_hooks hooks = {cmd_before, &arg};
+	unsigned first = st->intent_max + 1, prev = 0;
+	bool dup = false;
+	char reason[TM_REASON_MAX + 64], status[32], err[256];
+	int rc;
+
+	if (st->intent_open) {
+		/* A previous run sent this call and never recorded its result (the worker died
+		 * or gave up in between): for TM it may have happened. */
+		if (tmretry_decide(&env->retry->policy, req->endpoint, TM_AMBIGUOUS, true, 0,
+				   &dup) == TMRETRY_PARK) {
+			r->attempts = st->intent_max;
+			cmd_park(r, env->cmd, req->endpoint, "a previous attempt was not recorded");
+			return 1;
+		}
+		prev = st->intent_attempt;
+		log_warn("command %s: %s attempt %u has no recorded result; repeating it (possible "
+			 "duplicate)",
+			 env->cmd->id, tm_endpoint_name(req->endpoint), prev);
+	}
+	rc = tmretry_call(env->retry, env->tm, req, first, prev, dup, &hooks, env->stop, tr);
+	/* The audit rows of this run become the result's. */
+	json_decref(r->calls);
+	r->calls = tr->calls;
+	tr->calls = NULL;
+	r->attempts = first - 1 + tr->made;
+	r->possible_duplicate = tr->possible_duplicate;
+	r->tm_may_have_acted = tr->made > 0 && tr->last_may_have_acted;
+	if (rc < 0) {
+		/* Given up between attempts: when the last one surely did not reach TM, say so,
+		 * so that a restart does not take its open intent for an unknown outcome. */
+		if (tr->made > 0 && !tr->last_may_have_acted &&
+		    !tm_endpoint_idempotent(req->endpoint) &&
+		    intent_resolve(env->pool, env->cmd->id, tr->last_attempt, err, sizeof(err)) !=
+			0)
+			log_warn("command %s: intent left open: %s", env->cmd->id, err);
+		return -1;
+	}
+	if (rc > 0)
+		return 2;
+	switch (tr->action) {
+	case TMRETRY_OK:
+		return 0;
+	case TMRETRY_FAILED:
+		snprintf(reason, sizeof(reason), "%s",
+			 tr->last.reason[0] ? tr->last.reason : tr->last.error);
+		cmd_fail(r, env->cmd, reason, false,
+			 cmd_tm_status(&tr->last, status, sizeof(status)));
+		return 1;
+	case TMRETRY_PARK:
+		cmd_park(r, env->cmd, req->endpoint, tm_outcome_name(tr->last.outcome));
+		return 1;
+	case TMRETRY_AGAIN:
+	case TMRETRY_EXHAUSTED:
+		break;
+	}
+	snprintf(reason, sizeof(reason), "TM %s: %u attempts failed, last: %s",
+		 tm_endpoint_name(req->endpoint), tr->made, tr->last.error);
+	cmd_fail(r, env->cmd, reason, true, cmd_tm_status(&tr->last, status, sizeof(status)));
+	r->dlq_reason = "retry_budget_exhausted";
+	cmd_text(r->dlq_error, sizeof(r->dlq_error), reason);
+	return 1;
+}
+
+int
+cmd_run(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
+{
+	switch (env->cmd->kind) {
+	case CMD_ACCOUNT_CREATE:
+	case CMD_ACCOUNT_UPDATE:
+	case CMD_ACCOUNT_DELETE:
+	case CMD_ACCOUNT_QUERY:
+		return cmd_account_run(env, st, r);
+	case CMD_USER_UPSERT:
+	case CMD_USER_DELETE:
+		return cmd_user_run(env, st, r);
+	case CMD_MEETING_SCHEDULE:
+	case CMD_MEETING_CANCEL:
+		return cmd_meeting_run(env, st, r);
+	case CMD_UNKNOWN:
+		break;
+	}
+	/* exec only runs validated commands, whose type is one of the eight. */
+	cmd_fail(r, env->cmd, "unknown command type", false, NULL);
+	return 0;
+}

@@ -1,0 +1,136 @@
+/* cmd_account: account.create, update, delete and query — the commands that call TM's account
+ * endpoints and keep our accounts table in step with it. */
+#include "cmd.h"
+
+#include "outcome.h"
+
+static int
+account_create(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
+{
+	const struct command *cmd = env->cmd;
+	struct outcome_account a = {cmd_str(cmd, "company_name"), cmd_str(cmd, "email"),
+				    cmd_long(cmd, "rooms"), cmd_long(cmd, "participants")};
+	struct tm_request req = {
+	    .endpoint = TM_CREATE_ACCOUNT,
+	    .company_name = a.company_name,
+	    .email = a.email,
+	    .rooms = a.rooms,
+	    .participants = a.participants,
+	};
+	struct tmretry_result tr;
+	const char *uid;
+	json_t *data;
+	int rc;
+
+	/* A deleted account is kept as a tombstone: a late or repeated create must not make a
+	 * second TM account for the subject. */
+	if (st->acc_exists) {
+		cmd_fail(r, cmd, st->acc_active ? "account exists" : "account deleted", false,
+			 NULL);
+		return 0;
+	}
+	rc = cmd_call(env, st, &req, r, &tr);
+	if (rc != 0)
+		return cmd_call_done(rc);
+	uid = cmd_keep(r, tr.last.company_uid);
+	data = outcome_account_data(tr.last.company_uid, &a);
+	if (data != NULL && r->possible_duplicate)
+		json_object_set_new(data, "possible_duplicate", json_true());
+	cmd_succeed(r, SQL_FINISH_ACCOUNT_CREATE, "account.created", data);
+	cmd_param(r, uid);
+	cmd_param(r, a.company_name);
+	cmd_param(r, a.email);
+	cmd_param(r, cmd_keep_long(r, a.rooms));
+	cmd_param(r, cmd_keep_long(r, a.participants));
+	return 0;
+}
+
+/* The given fields over the stored ones: update_account must always send all four. */
+static void
+account_merge(const struct command *cmd, const struct cmd_state *st, struct outcome_account *a)
+{
+	const char *s;
+	long v;
+
+	a->company_name = (s = cmd_str(cmd, "company_name")) ? s : st->company_name;
+	a->email = (s = cmd_str(cmd, "email")) ? s : st->email;
+	a->rooms = (v = cmd_long(cmd, "rooms")) >= 0 ? v : st->rooms;
+	a->participants = (v = cmd_long(cmd, "participants")) >= 0 ? v : st->participants;
+}
+
+static int
+account_update(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
+{
+	struct outcome_account a;
+	struct tm_request req = {.endpoint = TM_UPDATE_ACCOUNT, .company_uid = st->company_uid};
+	struct tmretry_result tr;
+	int rc;
+
+	account_merge(env->cmd, st, &a);
+	req.company_name = a.company_name;
+	req.email = a.email;
+	req.rooms = a.rooms;
+	req.participants = a.participants;
+	rc = cmd_call(env, st, &req, r, &tr);
+	if (rc != 0)
+		return cmd_call_done(rc);
+	cmd_succeed(r, SQL_FINISH_ACCOUNT_UPDATE, "account.updated",
+		    outcome_account_data(st->company_uid, &a));
+	cmd_param(r, a.company_name);
+	cmd_param(r, a.email);
+	cmd_param(r, cmd_keep_long(r, a.rooms));
+	cmd_param(r, cmd_keep_long(r, a.participants));
+	return 0;
+}
+
+static int
+account_delete(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
+{
+	struct tm_request req = {.endpoint = TM_DELETE_ACCOUNT, .company_uid = st->company_uid};
+	struct tmretry_result tr;
+	int rc;
+
+	rc = cmd_call(env, st, &req, r, &tr);
+	if (rc != 0)
+		return cmd_call_done(rc);
+	cmd_succeed(r, SQL_FINISH_ACCOUNT_DELETE, "account.deleted",
+		    outcome_id_data("company_uid", st->company_uid));
+	return 0;
+}
+
+static int
+account_query(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
+{
+	struct tm_request req = {.endpoint = TM_QUERY_ACCOUNT, .company_uid = st->company_uid};
+	struct outcome_account ours = {st->company_name, st->email, st->rooms, st->participants};
+	struct outcome_account tm;
+	struct tmretry_result tr;
+	int rc;
+
+	rc = cmd_call(env, st, &req, r, &tr);
+	if (rc != 0)
+		return cmd_call_done(rc);
+	tm = (struct outcome_account){tr.last.company_name, tr.last.email, tr.last.rooms,
+				      tr.last.participants};
+	/* No state change: TM's view is reported, not adopted. */
+	cmd_succeed(r, SQL_FINISH, "account.queried",
+		    outcome_queried_data(st->company_uid, &tm, &ours));
+	return 0;
+}
+
+int
+cmd_account_run(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
+{
+	if (env->cmd->kind == CMD_ACCOUNT_CREATE)
+		return account_create(env, st, r);
+	if (cmd_need_account(st, env->cmd, r) != 0)
+		return 0;
+	switch (env->cmd->kind) {
+	case CMD_ACCOUNT_UPDATE:
+		return account_update(env, st, r);
+	case CMD_ACCOUNT_DELETE:
+		return account_delete(env, st, r);
+	default:
+		return account_query(env, st, r);
+	}
+}

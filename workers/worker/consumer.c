@@ -1,0 +1,690 @@
+/* consumer: the worker's tm.commands consumer (see consumer.h). Offsets are committed only for
+ * jobs whose result is durable, from the lowest offset not done; a revoke drains the revoked
+ * partitions' jobs (bounded) before the partitions go. */
+#include "consumer.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "kafka.h"
+#include "log.h"
+
+#define COMMIT_INTERVAL_MS 200
+/* Consumer lag and broker state come from librdkafka's statistics at this interval. */
+#define STATS_INTERVAL_MS "5000"
+/* A broker with nothing new holds a fetch for fetch.wait.max.ms (default 500); librdkafka's mock
+ * cluster (tmprov-devkafka) holds it that long even when messages arrive meanwhile, and a pause
+ * waits for the fetch in flight: 100 bounds both. Per partition librdkafka prefetches up to
+ * queued.min.messages (default 100000): 1000 keeps held and paused partitions small. */
+#define FETCH_WAIT_MS	  "100"
+#define PREFETCH_MESSAGES "1000"
+/* After the drain timeout, how long jobs told to stop may take to return. */
+#define ABANDON_GRACE_MS 5000
+
+struct consumer {
+	rd_kafka_t *rk;
+	rd_kafka_queue_t *queue; /* the consumer queue: events (rebalances, errors, stats) */
+	rd_kafka_queue_t *msgq;	 /* every assigned partition's messages, forwarded here */
+	struct dispatch *d;
+	struct offsets *o;
+	struct metrics *m;
+	struct consumer_opts opts;
+	char *topic;
+	bool paused, stopping, reapply_pause;
+	const char *pause_why;
+	atomic_bool holding; /* at the in-flight limit: messages wait in librdkafka */
+	atomic_bool broker_up;
+	long last_commit_ms;
+	size_t *outstanding; /* per partition: jobs submitted and not yet reaped */
+	size_t noutstanding;
+};
+
+/* Partitions of one rebalance, for matching jobs. */
+struct pset {
+	const char *topic;
+	const bool *in;
+	size_t n;
+};
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static int
+outstanding_add(struct consumer *cs, int32_t partition, int delta)
+{
+	if (partition < 0)
+		return -1;
+	if ((size_t)partition >= cs->noutstanding) {
+		size_t n = (size_t)partition + 1;
+		size_t *p = realloc(cs->outstanding, n * sizeof(*p));
+
+		if (!p)
+			return -1;
+		memset(p + cs->noutstanding, 0, (n - cs->noutstanding) * sizeof(*p));
+		cs->outstanding = p;
+		cs->noutstanding = n;
+	}
+	cs->outstanding[partition] += (size_t)delta;
+	return 0;
+}
+
+/* Completed jobs: a done one releases its offset; all are freed. */
+static void
+reap(struct consumer *cs)
+{
+	struct job *j = dispatch_reap(cs->d), *next;
+
+	for (; j; j = next) {
+		next = j->qnext;
+		if (j->result == JOB_DONE)
+			offsets_done(cs->o, j);
+		else
+			log_debug("job %s [%d] @%lld %s: its offset stays uncommitted", j->topic,
+				  j->partition, (long long)j->offset,
+				  j->result == JOB_CANCELLED ? "cancelled" : "abandoned");
+		outstanding_add(cs, j->partition, -1);
+		job_free(j);
+	}
+}
+
+static void
+set_paused(struct consumer *cs, bool pause, const char *why)
+{
+	rd_kafka_topic_partition_list_t *l = NULL;
+	rd_kafka_resp_err_t rc;
+
+	if (pause == cs->paused && !cs->reapply_pause) {
+		if (pause && why != cs->pause_why)
+			log_info("consumer: fetch stays paused: %s", why);
+		cs->pause_why = why;
+		return;
+	}
+	rc = rd_kafka_assignment(cs->rk, &l);
+	if (rc == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		rc = pause ? rd_kafka_pause_partitions(cs->rk, l)
+			   : rd_kafka_resume_partitions(cs->rk, l);
+		rd_kafka_topic_partition_list_destroy(l);
+	}
+	if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		log_warn("kafka: cannot %s the assignment: %s", pause ? "pause" : "resume",
+			 rd_kafka_err2str(rc));
+		return; /* tried again at the next maintain */
+	}
+	cs->reapply_pause = false;
+	if (pause && why != cs->pause_why)
+		log_info("consumer: pausing fetch: %s", why);
+	else if (!pause && cs->paused)
+		log_info("consumer: resuming fetch");
+	cs->paused = pause;
+	cs->pause_why = why;
+}
+
+/* The in-flight limit holds messages back instead of pausing: in librdkafka 2.0.2 fetching
+ * restarts up to a second after a resume (measured: a backlog then drains at one limit's worth
+ * per second), while a held partition queue just stops growing at queued.min.messages and
+ * releases its messages at once. Pausing is for stops that last: shutdown, TM or PostgreSQL
+ * down. */
+static void
+update_pause(struct consumer *cs)
+{
+	size_t inflight = dispatch_inflight(cs->d);
+	const char *why = NULL;
+	bool hold;
+
+	hold = inflight >= cs->opts.max_inflight ||
+	       (atomic_load(&cs->holding) && inflight >= cs->opts.resume_below);
+	atomic_store(&cs->holding, hold);
+	if (cs->stopping)
+		why = "shutting down";
+	else if (cs->opts.gate && !cs->opts.gate(cs->opts.gate_arg, &why))
+		why = why ? why : "a dependency is unavailable";
+	set_paused(cs, why != NULL, why);
+	metrics_set(cs->m, "tmprov_inflight", "", (double)inflight);
+}
+
+/* From dispatch_done() in a pool thread: the in-flight count fell to the resume mark, so a
+ * poll blocked on events only may take messages again. */
+static void
+wake(void *arg)
+{
+	struct consumer *cs = arg;
+
+	if (atomic_load(&cs->holding))
+		rd_kafka_queue_yield(cs->queue);
+}
+
+static void
+commit_async(struct consumer *cs)
+{
+	char err[256];
+
+	if (offsets_commit(cs->o, cs->rk, NULL, true, err, sizeof(err)) < 0)
+		log_warn("%s", err);
+	cs->last_commit_ms = now_ms();
+}
+
+void
+consumer_maintain(struct consumer *cs)
+{
+	reap(cs);
+	update_pause(cs);
+	if (now_ms() - cs->last_commit_ms >= COMMIT_INTERVAL_MS)
+		commit_async(cs);
+}
+
+static bool
+match_pset(const struct job *j, void *arg)
+{
+	const struct pset *ps = arg;
+
+	return j->partition >= 0 && (size_t)j->partition < ps->n && ps->in[j->partition] &&
+	       strcmp(j->topic, ps->topic) == 0;
+}
+
+static size_t
+pset_outstanding(const struct consumer *cs, const struct pset *ps)
+{
+	size_t n = 0;
+
+	for (size_t p = 0; p < ps->n && p < cs->noutstanding; p++)
+		if (ps->in[p])
+			n += cs->outstanding[p];
+	return n;
+}
+
+/* Waits (bounded by the drain timeout, then the stop grace) until no job of ps is left. */
+static void
+drain_partitions(struct consumer *cs, struct pset *ps)
+{
+	long deadline = now_ms() + cs->opts.drain_timeout_ms;
+	bool stopped = false;
+	size_t left;
+
+	for (;;) {
+		long now;
+
+		reap(cs);
+		left = pset_outstanding(cs, ps);
+		if (!left)
+			return;
+		now = now_ms();
+		if (now >= deadline) {
+			if (stopped) {
+				log_warn("consumer: revoke: %zu job(s) still running: leaving them "
+					 "uncommitted",
+					 left);
+				return;
+			}
+			log_warn("consumer: revoke: drain timeout: stopping %zu running job(s)",
+				 dispatch_stop(cs->d, match_pset, ps));
+			stopped = true;
+			deadline = now + ABANDON_GRACE_MS;
+			continue;
+		}
+		dispatch_wait_completed(cs->d, (int)(deadline - now < 100 ? deadline - now : 100));
+	}
+}
+
+/* Revoke: jobs of the partitions not yet started are cancelled, running ones may finish, what is
+ * done is committed, then the partitions' tracking ends. */
+static void
+revoke(struct consumer *cs, rd_kafka_topic_partition_list_t *parts)
+{
+	struct pset ps = {cs->topic, NULL, 0};
+	bool *in;
+	size_t cancelled;
+	char err[256];
+
+	for (int i = 0; i < parts->cnt; i++)
+		if ((size_t)parts->elems[i].partition + 1 > ps.n)
+			ps.n = (size_t)parts->elems[i].partition + 1;
+	in = calloc(ps.n ? ps.n : 1, sizeof(*in));
+	if (!in) {
+		log_error("consumer: revoke: out of memory: nothing committed");
+		goto out;
+	}
+	for (int i = 0; i < parts->cnt; i++)
+		if (strcmp(parts->elems[i].topic, cs->topic) == 0)
+			in[parts->elems[i].partition] = true;
+	ps.in = in;
+	cancelled = dispatch_cancel(cs->d, match_pset, &ps);
+	drain_partitions(cs, &ps);
+	if (offsets_commit(cs->o, cs->rk, parts, false, err, sizeof(err)) < 0)
+		log_warn("consumer: revoke: %s", err);
+	log_info("consumer: revoked %d partition(s) (%zu queued job(s) cancelled)", parts->cnt,
+		 cancelled);
+out:
+	for (int i = 0; i < parts->cnt; i++)
+		offsets_revoke(cs->o, parts->elems[i].partition);
+	free(in);
+}
+
+/* Before the partitions start fetching: tracking, and their messages forwarded to msgq so
+ * that the consumer queue carries events only. */
+static void
+assign(struct consumer *cs, rd_kafka_topic_partition_list_t *parts)
+{
+	for (int i = 0; i < parts->cnt; i++) {
+		rd_kafka_topic_partition_t *tp = &parts->elems[i];
+		rd_kafka_queue_t *q;
+
+		if (strcmp(tp->topic, cs->topic) != 0)
+			continue;
+		if (offsets_assign(cs->o, tp->partition) != 0)
+			log_error("consumer: out of memory tracking %s [%d]", cs->topic,
+				  tp->partition);
+		q = rd_kafka_queue_get_partition(cs->rk, tp->topic, tp->partition);
+		if (!q) {
+			/* Its messages then come through the consumer queue: still taken. */
+			log_warn("consumer: no queue for %s [%d]", tp->topic, tp->partition);
+			continue;
+		}
+		rd_kafka_queue_forward(q, cs->msgq);
+		rd_kafka_queue_destroy(q); /* the forwarding stays */
+	}
+	log_info("consumer: assigned %d partition(s) of %s", parts->cnt, cs->topic);
+	atomic_store(&cs->broker_up, true);
+}
+
+static void
+rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
+	     void *opaque)
+{
+	struct consumer *cs = opaque;
+	bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+	rd_kafka_error_t *e = NULL;
+	rd_kafka_resp_err_t rc = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		assign(cs, parts);
+		if (coop)
+			e = rd_kafka_incremental_assign(rk, parts);
+		else
+			rc = rd_kafka_assign(rk, parts);
+		/* New partitions start fetching: hold them like the rest when paused. */
+		if (cs->paused) {
+			rd_kafka_pause_partitions(rk, parts);
+			cs->reapply_pause = true;
+		}
+	} else {
+		if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+			log_error("consumer: rebalance error: %s", rd_kafka_err2str(err));
+		revoke(cs, parts);
+		if (coop)
+			e = rd_kafka_incremental_unassign(rk, parts);
+		else
+			rc = rd_kafka_assign(rk, NULL);
+	}
+	if (e) {
+		log_error("consumer: rebalance: %s", rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+	} else if (rc) {
+		log_error("consumer: rebalance: %s", rd_kafka_err2str(rc));
+	}
+}
+
+static void
+commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
+	  void *opaque)
+{
+	struct consumer *cs = opaque;
+
+	(void)rk;
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET || !parts)
+		return;
+	log_warn("kafka: offset commit failed: %s (retried)", rd_kafka_err2str(err));
+	for (int i = 0; i < parts->cnt; i++)
+		if (!parts->elems[i].err)
+			parts->elems[i].err = err;
+	offsets_commit_failed(cs->o, parts);
+}
+
+static void
+error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	struct consumer *cs = opaque;
+	char fatal[512];
+
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+		log_error("kafka %s: fatal error: %s", rd_kafka_name(rk), fatal);
+		return;
+	}
+	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+		atomic_store(&cs->broker_up, false);
+	log_warn("kafka %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
+}
+
+/* Lag per partition of our topic, and whether any real broker is UP. */
+static int
+stats_cb(rd_kafka_t *rk, char *text, size_t len, void *opaque)
+{
+	struct consumer *cs = opaque;
+	json_t *root = json_loadb(text, len, 0, NULL), *parts, *brokers, *v;
+	const char *key;
+	char labels[48];
+	bool up = false;
+
+	(void)rk;
+	if (!root)
+		return 0;
+	parts = json_object_get(json_object_get(json_object_get(root, "topics"), cs->topic),
+				"partitions");
+	json_object_foreach(parts, key, v)
+	{
+		json_t *lag = json_object_get(v, "consumer_lag");
+		long p = strtol(key, NULL, 10);
+
+		/* -1: the internal UA partition, or a lag librdkafka does not know. */
+		if (p < 0 || !json_is_integer(lag) || json_integer_value(lag) < 0)
+			continue;
+		snprintf(labels, sizeof(labels), "partition=\"%ld\"", p);
+		metrics_set(cs->m, "tmprov_consumer_lag", labels, (double)json_integer_value(lag));
+	}
+	brokers = json_object_get(root, "brokers");
+	json_object_foreach(brokers, key, v)
+	{
+		const char *state = json_string_value(json_object_get(v, "state"));
+
+		/* Brokers with nodeid -1 are the bootstrap and internal placeholders. */
+		if (json_integer_value(json_object_get(v, "nodeid")) >= 0 && state &&
+		    strcmp(state, "UP") == 0)
+			up = true;
+	}
+	if (json_object_size(brokers))
+		atomic_store(&cs->broker_up, up);
+	json_decref(root);
+	return 0; /* librdkafka frees text */
+}
+
+/* Whether TMPROV_KAFKA_PROPS changed name from librdkafka's default: a global property is read
+ * from conf, a topic property (auto.offset.reset) from its default topic configuration. */
+static bool
+prop_changed(rd_kafka_conf_t *conf, const char *name)
+{
+	const rd_kafka_topic_conf_t *tc = rd_kafka_conf_get_default_topic_conf(conf);
+	rd_kafka_conf_t *ref = rd_kafka_conf_new();
+	rd_kafka_topic_conf_t *tref = rd_kafka_topic_conf_new();
+	char cur[256], def[256];
+	size_t n1 = sizeof(cur), n2 = sizeof(def);
+	bool changed = false;
+
+	if (rd_kafka_conf_get(conf, name, cur, &n1) == RD_KAFKA_CONF_OK) {
+		changed = rd_kafka_conf_get(ref, name, def, &n2) == RD_KAFKA_CONF_OK &&
+			  strcmp(cur, def) != 0;
+	} else if (tc && rd_kafka_topic_conf_get(tc, name, cur, &n1) == RD_KAFKA_CONF_OK) {
+		changed = rd_kafka_topic_conf_get(tref, name, def, &n2) == RD_KAFKA_CONF_OK &&
+			  strcmp(cur, def) != 0;
+	}
+	rd_kafka_topic_conf_destroy(tref);
+	rd_kafka_conf_destroy(ref);
+	return changed;
+}
+
+/* Sets name=value unless TMPROV_KAFKA_PROPS set it (to something else than the default). */
+static int
+set_default(rd_kafka_conf_t *conf, const char *name, const char *value, char *err, size_t errlen)
+{
+	char rkerr[256];
+
+	if (prop_changed(conf, name))
+		return 0;
+	if (rd_kafka_conf_set(conf, name, value, rkerr, sizeof(rkerr)) != RD_KAFKA_CONF_OK) {
+		snprintf(err, errlen, "kafka: %s=%s: %s", name, value, rkerr);
+		return -1;
+	}
+	return 0;
+}
+
+/* The consumer configuration: common/kafka's base (brokers, TMPROV_KAFKA_PROPS, logging), the
+ * settings of kafka_consumer_new() (kafka.h), plus our callbacks and statistics. */
+static rd_kafka_conf_t *
+conf_build(struct consumer *cs, const struct cfg *c, char *err, size_t errlen)
+{
+	static const char *const fixed[][2] = {
+	    {"group.id", NULL}, /* filled below */
+	    {"enable.auto.commit", "false"},
+	    {"enable.auto.offset.store", "false"},
+	};
+	rd_kafka_conf_t *conf = kafka_conf_new(c, err, errlen);
+	char rkerr[256];
+
+	if (!conf)
+		return NULL;
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		const char *v = fixed[i][1] ? fixed[i][1] : cfg_str(c, "TMPROV_KAFKA_GROUP");
+
+		if (rd_kafka_conf_set(conf, fixed[i][0], v, rkerr, sizeof(rkerr)) !=
+		    RD_KAFKA_CONF_OK) {
+			snprintf(err, errlen, "kafka: %s: %s", fixed[i][0], rkerr);
+			goto fail;
+		}
+	}
+	/* Eager "range": librdkafka 2.0.2's cooperative-sticky closes without LeaveGroup (see
+	 * common/kafka.c); the rebalance callback handles both protocols anyway. */
+	if (set_default(conf, "partition.assignment.strategy", "range", err, errlen) ||
+	    set_default(conf, "auto.offset.reset", "earliest", err, errlen) ||
+	    set_default(conf, "statistics.interval.ms", STATS_INTERVAL_MS, err, errlen) ||
+	    set_default(conf, "fetch.wait.max.ms", FETCH_WAIT_MS, err, errlen) ||
+	    set_default(conf, "queued.min.messages", PREFETCH_MESSAGES, err, errlen))
+		goto fail;
+	rd_kafka_conf_set_opaque(conf, cs);
+	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+	rd_kafka_conf_set_offset_commit_cb(conf, commit_cb);
+	rd_kafka_conf_set_error_cb(conf, error_cb);
+	rd_kafka_conf_set_stats_cb(conf, stats_cb);
+	return conf;
+fail:
+	rd_kafka_conf_destroy(conf);
+	return NULL;
+}
+
+static int
+subscribe(struct consumer *cs, char *err, size_t errlen)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_resp_err_t rc;
+
+	rd_kafka_topic_partition_list_add(l, cs->topic, RD_KAFKA_PARTITION_UA);
+	rc = rd_kafka_subscribe(cs->rk, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	if (rc) {
+		snprintf(err, errlen, "kafka: subscribe to %s: %s", cs->topic,
+			 rd_kafka_err2str(rc));
+		return -1;
+	}
+	return 0;
+}
+
+struct consumer *
+consumer_new(const struct cfg *c, struct dispatch *d, struct metrics *m,
+	     const struct consumer_opts *opts, char *err, size_t errlen)
+{
+	struct consumer *cs = calloc(1, sizeof(*cs));
+	rd_kafka_conf_t *conf;
+	char rkerr[512];
+
+	if (!cs || !(cs->topic = strdup(cfg_str(c, "TMPROV_TOPIC_COMMANDS"))) ||
+	    !(cs->o = offsets_new(cs->topic))) {
+		snprintf(err, errlen, "consumer: out of memory");
+		goto fail;
+	}
+	cs->d = d;
+	cs->m = m;
+	cs->opts = *opts;
+	if (cs->opts.resume_below < 1 || cs->opts.resume_below > cs->opts.max_inflight)
+		cs->opts.resume_below = cs->opts.max_inflight;
+	atomic_init(&cs->holding, false);
+	atomic_init(&cs->broker_up, false);
+	conf = conf_build(cs, c, err, errlen);
+	if (!conf)
+		goto fail;
+	cs->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rkerr, sizeof(rkerr));
+	if (!cs->rk) {
+		snprintf(err, errlen, "kafka: cannot create consumer: %s", rkerr);
+		rd_kafka_conf_destroy(conf);
+		goto fail;
+	}
+	/* Every callback (rebalance, commit, statistics, errors) is served by consumer_poll. */
+	rd_kafka_poll_set_consumer(cs->rk);
+	cs->queue = rd_kafka_queue_get_consumer(cs->rk);
+	cs->msgq = rd_kafka_queue_new(cs->rk);
+	if (subscribe(cs, err, errlen))
+		goto fail;
+	dispatch_on_low(d, cs->opts.resume_below - 1, wake, cs);
+	cs->last_commit_ms = now_ms();
+	return cs;
+fail:
+	if (cs && cs->rk) {
+		if (cs->queue)
+			rd_kafka_queue_destroy(cs->queue);
+		if (cs->msgq)
+			rd_kafka_queue_destroy(cs->msgq);
+		rd_kafka_destroy(cs->rk);
+	}
+	if (cs) {
+		offsets_free(cs->o);
+		free(cs->topic);
+		free(cs);
+	}
+	return NULL;
+}
+
+/* A consumed message becomes a tracked, dispatched job. -1 on a failure that must stop the
+ * worker (out of memory), with the offset left uncommittable. */
+static int
+take_message(struct consumer *cs, const rd_kafka_message_t *msg)
+{
+	struct job *j = job_new(msg);
+	int rc;
+
+	if (!j) {
+		log_error("consumer: out of memory copying %s [%d] @%lld", cs->topic,
+			  msg->partition, (long long)msg->offset);
+		return -1;
+	}
+	rc = offsets_track(cs->o, j);
+	if (rc == -1) {
+		/* From a partition no longer ours, or already seen: its owner reads it. */
+		log_debug("consumer: dropping %s [%d] @%lld: not tracked", j->topic, j->partition,
+			  (long long)j->offset);
+		job_free(j);
+		return 0;
+	}
+	/* Tracked but never done: no commit goes past it even if we cannot go on. */
+	if (rc < 0 || outstanding_add(cs, j->partition, 1) != 0) {
+		log_error("consumer: out of memory tracking %s [%d]", j->topic, j->partition);
+		job_free(j);
+		return -1;
+	}
+	if (dispatch_submit(cs->d, j) != 0) {
+		log_error("consumer: out of memory dispatching %s [%d]", j->topic, j->partition);
+		outstanding_add(cs, j->partition, -1);
+		job_free(j);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+handle(struct consumer *cs, rd_kafka_message_t *msg)
+{
+	int rc = 0;
+
+	if (msg->err) {
+		if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			log_warn("kafka: consume: %s", rd_kafka_message_errstr(msg));
+		rc = kafka_fatal(cs->rk) ? -1 : 0;
+		goto out;
+	}
+	atomic_store(&cs->broker_up, true);
+	rc = 1;
+	/* After stop_fetching nothing new starts; these are read again after a restart. */
+	if (!cs->stopping && take_message(cs, msg) != 0)
+		rc = -1;
+out:
+	rd_kafka_message_destroy(msg);
+	return rc;
+}
+
+int
+consumer_poll(struct consumer *cs, int timeout_ms)
+{
+	rd_kafka_message_t *msg;
+
+	/* Held or paused: wait on events only (a finishing job wakes this at the mark). */
+	if (cs->paused || atomic_load(&cs->holding)) {
+		msg = rd_kafka_consumer_poll(cs->rk, timeout_ms);
+		if (msg)
+			return handle(cs, msg);
+		return kafka_fatal(cs->rk) ? -1 : 0;
+	}
+	/* Events first without waiting, then wait for a message; an event arriving meanwhile is
+	 * served at the next call, at most timeout_ms later. */
+	msg = rd_kafka_consumer_poll(cs->rk, 0);
+	if (!msg)
+		msg = rd_kafka_consume_queue(cs->msgq, timeout_ms);
+	if (msg)
+		return handle(cs, msg);
+	return kafka_fatal(cs->rk) ? -1 : 0;
+}
+
+void
+consumer_stop_fetching(struct consumer *cs)
+{
+	cs->stopping = true;
+	update_pause(cs);
+}
+
+int
+consumer_commit_sync(struct consumer *cs)
+{
+	char err[256];
+
+	reap(cs);
+	if (offsets_commit(cs->o, cs->rk, NULL, false, err, sizeof(err)) < 0) {
+		log_warn("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+bool
+consumer_broker_up(const struct consumer *cs)
+{
+	return atomic_load(&((struct consumer *)cs)->broker_up);
+}
+
+void
+consumer_close(struct consumer *cs)
+{
+	rd_kafka_resp_err_t rc;
+
+	if (!cs)
+		return;
+	dispatch_on_low(cs->d, 0, NULL, NULL);
+	consumer_commit_sync(cs);
+	/* Leaving the group revokes the assignment through rebalance_cb, which commits again. */
+	rc = rd_kafka_consumer_close(cs->rk);
+	if (rc)
+		log_warn("kafka: consumer close: %s", rd_kafka_err2str(rc));
+	rd_kafka_queue_destroy(cs->msgq);
+	rd_kafka_queue_destroy(cs->queue);
+	rd_kafka_destroy(cs->rk);
+	reap(cs);
+	offsets_free(cs->o);
+	free(cs->outstanding);
+	free(cs->topic);
+	free(cs);
+}

@@ -1,0 +1,161 @@
+/* dbpool: TMPROV_DB_POOL PostgreSQL connections shared by the pool threads (a thread borrows
+ * one for one statement or transaction, never across a TM call), and the process's view of
+ * whether the database is reachable. */
+#include "dbpool.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+struct dbpool {
+	pthread_mutex_t lock;
+	pthread_cond_t freed;
+	struct db **idle; /* a stack of connections not lent */
+	size_t nidle;
+	struct db **all;
+	size_t size;
+	bool available;
+	struct metrics *metrics;
+};
+
+struct dbpool *
+dbpool_new(const struct cfg *c, unsigned size, const struct db_stmt *stmts, size_t nstmts,
+	   struct metrics *m, char *err, size_t errlen)
+{
+	struct dbpool *p = calloc(1, sizeof(*p));
+	struct db_options o;
+
+	if (p == NULL || size == 0)
+		goto nomem;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->freed, NULL);
+	p->available = true;
+	p->metrics = m;
+	p->all = calloc(size, sizeof(*p->all));
+	p->idle = calloc(size, sizeof(*p->idle));
+	if (p->all == NULL || p->idle == NULL)
+		goto nomem;
+	db_options_from_cfg(&o, c, "tmprov-worker");
+	/* One attempt per call: db_connect would otherwise retry for up to
+	 * TMPROV_DB_CONNECT_BUDGET inside a statement, deaf to a stop request. */
+	o.connect_attempts = 1;
+	for (p->size = 0; p->size < size; p->size++) {
+		struct db *db = db_new(cfg_str(c, "TMPROV_DATABASE_URL"), stmts, nstmts);
+
+		if (db == NULL || db_set_options(db, &o) != 0) {
+			db_free(db);
+			goto nomem;
+		}
+		p->all[p->size] = db;
+		p->idle[p->nidle++] = db;
+	}
+	if (m != NULL)
+		metrics_set(m, "tmprov_db_available", "", 1);
+	return p;
+nomem:
+	snprintf(err, errlen, "dbpool: out of memory");
+	dbpool_free(p);
+	return NULL;
+}
+
+void
+dbpool_free(struct dbpool *p)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = 0; p->all != NULL && i < p->size; i++)
+		db_free(p->all[i]);
+	free(p->all);
+	free(p->idle);
+	pthread_cond_destroy(&p->freed);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+struct db *
+dbpool_get(struct dbpool *p, const volatile int *stop)
+{
+	struct timespec until;
+	struct db *db = NULL;
+
+	pthread_mutex_lock(&p->lock);
+	while (p->nidle == 0 && !(stop != NULL && *stop)) {
+		/* Timed, so that a stop request is seen without a broadcast for it. */
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 100 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&p->freed, &p->lock, &until);
+	}
+	if (p->nidle > 0)
+		db = p->idle[--p->nidle];
+	pthread_mutex_unlock(&p->lock);
+	return db;
+}
+
+void
+dbpool_put(struct dbpool *p, struct db *db)
+{
+	if (db == NULL)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->idle[p->nidle++] = db;
+	pthread_cond_signal(&p->freed);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void
+dbpool_set_available(struct dbpool *p, bool up)
+{
+	bool was;
+
+	pthread_mutex_lock(&p->lock);
+	was = p->available;
+	p->available = up;
+	pthread_mutex_unlock(&p->lock);
+	if (was == up)
+		return;
+	if (up)
+		log_info("database reachable again");
+	else
+		log_warn("database unreachable: pausing until it answers");
+	if (p->metrics != NULL)
+		metrics_set(p->metrics, "tmprov_db_available", "", up ? 1 : 0);
+}
+
+void
+dbpool_report(struct dbpool *p, const struct db *db, bool ok)
+{
+	if (ok)
+		dbpool_set_available(p, true);
+	else if (db_connection_lost(db))
+		dbpool_set_available(p, false);
+}
+
+bool
+dbpool_available(struct dbpool *p)
+{
+	bool v;
+
+	pthread_mutex_lock(&p->lock);
+	v = p->available;
+	pthread_mutex_unlock(&p->lock);
+	return v;
+}
+
+void
+dbpool_scrub_error(char *err)
+{
+	static const char *const marks[] = {" DETAIL:", " HINT:"};
+	char *p;
+
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+		if ((p = strstr(err, marks[i])) != NULL)
+			*p = '\0';
+}

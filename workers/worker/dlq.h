@@ -1,0 +1,45 @@
+/* dlq: byte-for-byte copies of commands on TMPROV_TOPIC_DLQ with headers reason, origin_topic,
+ * origin_partition, origin_offset and error, each waited for until its delivery report. Owns
+ * its producer and the thread that serves that producer's delivery reports. */
+#ifndef TMPROV_WORKER_DLQ_H
+#define TMPROV_WORKER_DLQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "config.h"
+#include "metrics.h"
+
+struct dlq_copy {
+	const char *payload; /* the message as read, any bytes */
+	size_t len;
+	const char *key; /* NULL: no key */
+	size_t keylen;
+	const char *origin_topic;
+	int32_t origin_partition;
+	int64_t origin_offset;
+	const char *reason; /* validate_status_name, or id_conflict, outcome_unknown, ... */
+	const char *error;  /* NULL or "": no error header */
+};
+
+struct dlq;
+
+/* A producer (common/kafka.h: idempotent, acks=all) for TMPROV_TOPIC_DLQ and the thread that
+ * serves its delivery reports. Its own producer, so that waiting for a copy's report never
+ * depends on another thread polling a shared handle. NULL with err on failure. */
+struct dlq *dlq_new(const struct cfg *c, struct metrics *m, char *err, size_t errlen);
+/* Waits (bounded) for copies still queued, then frees. */
+void dlq_free(struct dlq *d);
+
+/* Produces one copy and waits for its delivery report, producing it again after a failed
+ * delivery. Returns 0 once delivered, -1 when *stop was set first (the copy may still be
+ * delivered later), with err saying why. */
+int dlq_send(struct dlq *d, const struct dlq_copy *copy, const volatile int *stop, char *err,
+	     size_t errlen);
+
+/* The headers of a copy (also for tests). NULL when out of memory. */
+rd_kafka_headers_t *dlq_headers(const struct dlq_copy *copy);
+
+#endif

@@ -1,0 +1,660 @@
+/* exec: runs one command to a durable result — idempotency by command id, the per-type logic
+ * (cmd.h), TM calls with intents and retries, one transaction for the result and its outcome
+ * event, DLQ copies of what cannot be processed. The loop only hands it jobs. */
+#include "exec.h"
+
+#include <inttypes.h>
+#include <semaphore.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cmd.h"
+#include "dbpool.h"
+#include "dlq.h"
+#include "intent.h"
+#include "log.h"
+#include "outcome.h"
+#include "password.h"
+#include "sql.h"
+#include "tm_client.h"
+#include "tmretry.h"
+
+const struct cfg_key EXEC_CONFIG_KEYS[] = {
+    {"TMPROV_DB_POOL", CFG_INT, "8", 0, 1, 256, NULL,
+     "PostgreSQL connections shared by the command threads (none is held during a TM call)"},
+    {"TMPROV_HASH_CONCURRENCY", CFG_INT, "0", 0, 0, 1024, NULL,
+     "argon2id hashes computed at once for user.upsert (0: the number of online CPUs)"},
+    {"TMPROV_JOIN_URL_TEMPLATE", CFG_STRING, "{PUBLIC_URL}/join/{meeting_id}", 0, 0, 0, NULL,
+     "join URL handed out in meeting.scheduled; {PUBLIC_URL} and {meeting_id} are substituted"},
+    {"TMPROV_PUBLIC_URL", CFG_URL, "http://127.0.0.1:8090", 0, 0, 0, NULL,
+     "base URL at which TM and users reach tmprov-callback"},
+    {"TMPROV_RETRY_BASE", CFG_MS, "200ms", 0, 1, 600000, NULL,
+     "first TM retry delay ceiling; doubles per attempt (full jitter)"},
+    {"TMPROV_RETRY_BUDGET", CFG_INT, "8", 0, 1, 1000, NULL,
+     "TM attempts per command, counted while TM is up; then command.failed (retryable) and a "
+     "DLQ copy"},
+    {"TMPROV_RETRY_CAP", CFG_MS, "30s", 0, 1, 3600000, NULL, "longest TM retry delay"},
+    {"TMPROV_TM_PAUSE_AFTER", CFG_INT, "5", 0, 1, 100000, NULL,
+     "failed TM attempts in a row (all commands) after which TM counts as down and "
+     "consumption pauses"},
+    {"TMPROV_UNKNOWN_CREATE", CFG_ENUM, "park", 0, 0, 0, "park|retry",
+     "create_account whose outcome is unknown: park (command.failed outcome_unknown, DLQ copy) "
+     "or retry (may leave an orphan TM account)"},
+    {"TMPROV_UNKNOWN_SCHEDULE", CFG_ENUM, "retry", 0, 0, 0, "retry|park",
+     "remote_schedule whose outcome is unknown: retry (meeting marked possible_duplicate) or "
+     "park"},
+};
+const size_t EXEC_CONFIG_NKEYS = CFG_KEYS_LEN(EXEC_CONFIG_KEYS);
+
+struct exec_ctx {
+	const struct cfg *cfg;
+	struct metrics *metrics;
+	struct dbpool *pool;
+	struct intent_writer *intents;
+	struct tmhealth *health;
+	struct tmretry retry;
+	struct dlq *dlq;
+	struct tm_client_opts tm;
+	struct password_opts password;
+	sem_t hash_slots;
+	bool hash_slots_ok;
+	const char *public_url;
+	const char *join_template;
+	void (*on_commit)(void *);
+	void *on_commit_arg;
+};
+
+struct exec_thread {
+	struct exec_ctx *ctx;
+	struct tm_client *tm;
+};
+
+/* Between attempts of a statement while the database is away; also the pace of looking a
+ * command up again. */
+static const struct backoff exec_db_backoff = {100, 5000};
+
+static int
+exec_policies(struct exec_ctx *ctx, const struct cfg *c, char *err, size_t errlen)
+{
+	char probe[64];
+
+	ctx->retry.policy = (struct tmretry_policy){
+	    .backoff = {cfg_int(c, "TMPROV_RETRY_BASE"), cfg_int(c, "TMPROV_RETRY_CAP")},
+	    .budget = (unsigned)cfg_int(c, "TMPROV_RETRY_BUDGET"),
+	    .pause_after = (unsigned)cfg_int(c, "TMPROV_TM_PAUSE_AFTER"),
+	    .create = strcmp(cfg_str(c, "TMPROV_UNKNOWN_CREATE"), "retry") == 0
+			  ? TMRETRY_UNKNOWN_RETRY
+			  : TMRETRY_UNKNOWN_PARK,
+	    .schedule = strcmp(cfg_str(c, "TMPROV_UNKNOWN_SCHEDULE"), "park") == 0
+			    ? TMRETRY_UNKNOWN_PARK
+			    : TMRETRY_UNKNOWN_RETRY,
+	};
+	ctx->public_url = cfg_str(c, "TMPROV_PUBLIC_URL");
+	ctx->join_template = cfg_str(c, "TMPROV_JOIN_URL_TEMPLATE");
+	if (ctx->retry.policy.backoff.base_ms > ctx->retry.policy.backoff.cap_ms) {
+		snprintf(err, errlen, "TMPROV_RETRY_BASE: larger than TMPROV_RETRY_CAP");
+		return -1;
+	}
+	/* Bad templates fail at start-up, not at the first meeting. */
+	if (strstr(ctx->join_template, "{meeting_id}") == NULL ||
+	    cmd_join_url(ctx->join_template, ctx->public_url, "m", probe, sizeof(probe)) != 0 ||
+	    (strncmp(probe, "http://", 7) != 0 && strncmp(probe, "https://", 8) != 0)) {
+		snprintf(err, errlen,
+			 "TMPROV_JOIN_URL_TEMPLATE: must give an http(s) URL and contain "
+			 "{meeting_id}");
+		return -1;
+	}
+	if (tm_client_opts_from_cfg(&ctx->tm, c) != 0) {
+		snprintf(err, errlen, "TMPROV_TM_URL and TMPROV_PARTNER_ID are required");
+		return -1;
+	}
+	return password_opts_from_cfg(&ctx->password, c, err, errlen);
+}
+
+static int
+exec_hash_slots(struct exec_ctx *ctx, const struct cfg *c, char *err, size_t errlen)
+{
+	long n = cfg_int(c, "TMPROV_HASH_CONCURRENCY");
+
+	if (n == 0)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	if (sem_init(&ctx->hash_slots, 0, (unsigned)n) != 0) {
+		snprintf(err, errlen, "TMPROV_HASH_CONCURRENCY: cannot make a semaphore of %ld", n);
+		return -1;
+	}
+	ctx->hash_slots_ok = true;
+	return 0;
+}
+
+struct exec_ctx *
+exec_new(const struct cfg *c, struct metrics *m, rd_kafka_t *producer, char *err, size_t errlen)
+{
+	struct exec_ctx *ctx = calloc(1, sizeof(*ctx));
+
+	/* DLQ copies have a producer of their own (dlq.h). */
+	(void)producer;
+	if (ctx == NULL) {
+		snprintf(err, errlen, "exec: out of memory");
+		return NULL;
+	}
+	ctx->cfg = c;
+	ctx->metrics = m;
+	if (exec_policies(ctx, c, err, errlen) != 0 || exec_hash_slots(ctx, c, err, errlen) != 0)
+		goto fail;
+	ctx->health = tmhealth_new(ctx->retry.policy.pause_after, m);
+	ctx->retry.health = ctx->health;
+	ctx->retry.metrics = m;
+	ctx->pool = dbpool_new(c, (unsigned)cfg_int(c, "TMPROV_DB_POOL"), SQL_STATEMENTS, SQL_COUNT,
+			       m, err, errlen);
+	if (ctx->health == NULL || ctx->pool == NULL)
+		goto fail;
+	ctx->intents = intent_writer_new(c, ctx->pool, err, errlen);
+	if (ctx->intents == NULL)
+		goto fail;
+	ctx->dlq = dlq_new(c, m, err, errlen);
+	if (ctx->dlq == NULL)
+		goto fail;
+	return ctx;
+fail:
+	if (ctx->health == NULL && err[0] == '\0')
+		snprintf(err, errlen, "exec: out of memory");
+	exec_free(ctx);
+	return NULL;
+}
+
+void
+exec_free(struct exec_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	dlq_free(ctx->dlq);
+	intent_writer_free(ctx->intents);
+	dbpool_free(ctx->pool);
+	tmhealth_free(ctx->health);
+	if (ctx->hash_slots_ok)
+		sem_destroy(&ctx->hash_slots);
+	free(ctx);
+}
+
+void
+exec_set_on_commit(struct exec_ctx *ctx, void (*fn)(void *), void *arg)
+{
+	ctx->on_commit = fn;
+	ctx->on_commit_arg = arg;
+}
+
+struct exec_thread *
+exec_thread_new(struct exec_ctx *ctx, char *err, size_t errlen)
+{
+	struct exec_thread *t = calloc(1, sizeof(*t));
+
+	if (t == NULL) {
+		snprintf(err, errlen, "exec: out of memory");
+		return NULL;
+	}
+	t->ctx = ctx;
+	t->tm = tm_client_new(&ctx->tm, err, errlen);
+	if (t->tm == NULL) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void
+exec_thread_free(struct exec_thread *t)
+{
+	if (t == NULL)
+		return;
+	tm_client_free(t->tm);
+	free(t);
+}
+
+bool
+exec_tm_available(struct exec_ctx *ctx)
+{
+	return tmhealth_available(ctx->health);
+}
+
+bool
+exec_db_available(struct exec_ctx *ctx)
+{
+	return dbpool_available(ctx->pool);
+}
+
+/* Failures that waiting cures: the connection (08), the server shutting down or cancelling
+ * (57: admin shutdown, statement timeout), resources (53), a deadlock or serialization failure
+ * (40), a system error (58). A constraint violation (23) is not among them. */
+static bool
+exec_sql_transient(const char *sqlstate)
+{
+	static const char *const classes[] = {"08", "40", "53", "57", "58"};
+
+	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
+		if (strncmp(sqlstate, classes[i], 2) == 0)
+			return true;
+	return false;
+}
+
+/* Runs stmt on a pooled connection, waiting out database outages. NULL when stopped
+ * (*permanent false) or on an error a repeat will not cure (*permanent true, err set). */
+static PGresult *
+exec_sql(struct exec_ctx *ctx, int stmt, int nparams, const char *const *params,
+	 const volatile int *stop, bool *permanent, char *err, size_t errlen)
+{
+	char state[6];
+	PGresult *res;
+	struct db *db;
+	bool lost;
+
+	*permanent = false;
+	for (unsigned attempt = 0;; attempt++) {
+		db = dbpool_get(ctx->pool, stop);
+		if (db == NULL)
+			return NULL;
+		res = db_exec(db, stmt, nparams, params, err, errlen);
+		if (res == NULL)
+			dbpool_scrub_error(err);
+		lost = res == NULL && db_connection_lost(db);
+		snprintf(state, sizeof(state), "%s", db_sqlstate(db));
+		dbpool_report(ctx->pool, db, res != NULL);
+		dbpool_put(ctx->pool, db);
+		if (res != NULL)
+			return res;
+		if (!lost && !exec_sql_transient(state)) {
+			*permanent = true;
+			return NULL;
+		}
+		if (attempt == 0 || attempt % 20 == 0)
+			log_warn("database: %s; retrying", err);
+		if (!tmretry_sleep(backoff_delay_ms(&exec_db_backoff, attempt), stop))
+			return NULL;
+	}
+}
+
+static void
+exec_count(struct exec_ctx *ctx, const struct job *job, const char *outcome)
+{
+	const char *type = job->cmd ? cmd_type_name(job->cmd->kind) : NULL;
+	char labels[128];
+
+	if (ctx->metrics == NULL)
+		return;
+	snprintf(labels, sizeof(labels), "type=\"%s\",outcome=\"%s\"", type ? type : "unknown",
+		 outcome);
+	metrics_add(ctx->metrics, "tmprov_commands_total", labels, 1);
+}
+
+static void
+exec_sha256_hex(const char *buf, size_t len, char out[65])
+{
+	unsigned char digest[crypto_hash_sha256_BYTES];
+
+	crypto_hash_sha256(digest, (const unsigned char *)buf, len);
+	sodium_bin2hex(out, 65, digest, sizeof(digest));
+}
+
+static int
+exec_dlq(struct exec_thread *t, const struct job *job, const char *reason, const char *error,
+	 const volatile int *stop)
+{
+	struct dlq_copy copy = {
+	    .payload = job->payload,
+	    .len = job->len,
+	    .key = job->key,
+	    .keylen = job->keylen,
+	    .origin_topic = job->topic,
+	    .origin_partition = job->partition,
+	    .origin_offset = job->offset,
+	    .reason = reason,
+	    .error = error,
+	};
+	char err[256];
+
+	if (dlq_send(t->ctx->dlq, &copy, stop, err, sizeof(err)) != 0) {
+		log_warn("%s/%" PRId32 "@%" PRId64 ": %s", job->topic, job->partition, job->offset,
+			 err);
+		return -1;
+	}
+	return 0;
+}
+
+/* SQL_LOOKUP for the command. 0, or -1 when stopped. A permanent failure here is a bug or a
+ * broken schema: it is logged and waited on like an outage, since no result can be written
+ * either. */
+static int
+exec_lookup(struct exec_thread *t, const struct command *cmd, struct cmd_state *st,
+	    const volatile int *stop)
+{
+	const char *params[5] = {cmd->id, cmd->subject, NULL, NULL, NULL};
+	char err[512];
+	bool permanent;
+	PGresult *res;
+
+	if (cmd->kind == CMD_USER_UPSERT || cmd->kind == CMD_USER_DELETE ||
+	    cmd->kind == CMD_MEETING_SCHEDULE)
+		params[2] = cmd_str(cmd, "user_id");
+	if (cmd->kind == CMD_USER_UPSERT)
+		params[3] = cmd_str(cmd, "email");
+	if (cmd->kind == CMD_MEETING_CANCEL)
+		params[4] = cmd_str(cmd, "meeting_id");
+	for (unsigned attempt = 0;; attempt++) {
+		res = exec_sql(t->ctx, SQL_LOOKUP, 5, params, stop, &permanent, err, sizeof(err));
+		if (res != NULL)
+			break;
+		if (!permanent)
+			return -1;
+		log_error("command %s: lookup: %s", cmd->id, err);
+		if (!tmretry_sleep(backoff_delay_ms(&exec_db_backoff, attempt), stop))
+			return -1;
+	}
+	memset(st, 0, sizeof(*st));
+#define COL(c)	  PQgetvalue(res, 0, (c))
+#define ISNULL(c) PQgetisnull(res, 0, (c))
+	st->cmd_exists = !ISNULL(SQLL_CMD_STATUS);
+	snprintf(st->cmd_status, sizeof(st->cmd_status), "%s", COL(SQLL_CMD_STATUS));
+	snprintf(st->cmd_sha256_hex, sizeof(st->cmd_sha256_hex), "%s", COL(SQLL_CMD_SHA256_HEX));
+	st->intent_open = !ISNULL(SQLL_INTENT_ATTEMPT);
+	st->intent_attempt = (unsigned)strtoul(COL(SQLL_INTENT_ATTEMPT), NULL, 10);
+	st->intent_max = (unsigned)strtoul(COL(SQLL_INTENT_MAX), NULL, 10);
+	st->acc_exists = !ISNULL(SQLL_ACC_COMPANY_UID);
+	st->acc_active = strcmp(COL(SQLL_ACC_STATUS), "active") == 0;
+	snprintf(st->company_uid, sizeof(st->company_uid), "%s", COL(SQLL_ACC_COMPANY_UID));
+	snprintf(st->company_name, sizeof(st->company_name), "%s", COL(SQLL_ACC_COMPANY_NAME));
+	snprintf(st->email, sizeof(st->email), "%s", COL(SQLL_ACC_EMAIL));
+	st->rooms = strtol(COL(SQLL_ACC_ROOMS), NULL, 10);
+	st->participants = strtol(COL(SQLL_ACC_PARTICIPANTS), NULL, 10);
+	st->user_exists = !ISNULL(SQLL_USER_STATUS);
+	st->user_active = strcmp(COL(SQLL_USER_STATUS), "active") == 0;
+	st->email_taken = strcmp(COL(SQLL_EMAIL_TAKEN), "t") == 0;
+	st->meeting_exists = !ISNULL(SQLL_MEETING_SUBJECT);
+	st->meeting_ours = strcmp(COL(SQLL_MEETING_SUBJECT), cmd->subject) == 0;
+#undef COL
+#undef ISNULL
+	PQclear(res);
+	return 0;
+}
+
+/* Where the outcome of a command lives once it has one; unknown_outcome is final too: the
+ * parked command got its command.failed, and an operator re-sends it under a new id. */
+static bool
+exec_final(const char *status)
+{
+	return strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0 ||
+	       strcmp(status, "rejected") == 0 || strcmp(status, "unknown_outcome") == 0;
+}
+
+/* Writes r with its SQL_FINISH* statement (after its DLQ copy, if any). Returns 0 when written,
+ * 1 when the command had its result already (look again), 2 when the statement failed for
+ * good (err), -1 when stopped. */
+static int
+exec_write(struct exec_thread *t, const struct job *job, const char *sha, struct cmd_result *r,
+	   const volatile int *stop, char *err, size_t errlen)
+{
+	const struct command *cmd = job->cmd;
+	const char *params[SQL_FINISH_NPARAMS + CMD_PARAMS_MAX];
+	char attempts[16], partition[16], offset[24], *payload = NULL, *calls = NULL;
+	char event_id[OUTCOME_EVENT_ID_LEN];
+	struct timespec now;
+	json_t *ev;
+	PGresult *res;
+	bool permanent;
+	int rc = 2;
+
+	if (r->overflow || r->data == NULL || r->calls == NULL) {
+		snprintf(err, errlen, "result too large or out of memory");
+		return 2;
+	}
+	if (r->dlq_reason != NULL && exec_dlq(t, job, r->dlq_reason, r->dlq_error, stop) != 0)
+		return -1;
+	clock_gettime(CLOCK_REALTIME, &now);
+	ev = outcome_event(cmd->id, cmd->subject, r->event_type, json_incref(r->data), &now);
+	payload = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+	calls = json_dumps(r->calls, JSON_COMPACT);
+	json_decref(ev);
+	if (payload == NULL || calls == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	snprintf(attempts, sizeof(attempts), "%u", r->attempts);
+	snprintf(partition, sizeof(partition), "%" PRId32, job->partition);
+	snprintf(offset, sizeof(offset), "%" PRId64, job->offset);
+	params[SQLF_ID] = cmd->id;
+	params[SQLF_SUBJECT] = cmd->subject;
+	params[SQLF_TYPE] = cmd->type;
+	params[SQLF_SHA256_HEX] = sha;
+	params[SQLF_STATUS] = r->status;
+	params[SQLF_ATTEMPTS] = attempts;
+	params[SQLF_LAST_ERROR] = r->last_error[0] ? r->last_error : NULL;
+	params[SQLF_RETRYABLE] = r->retryable < 0 ? NULL : r->retryable ? "true" : "false";
+	params[SQLF_TOPIC] = job->topic;
+	params[SQLF_PARTITION] = partition;
+	params[SQLF_OFFSET] = offset;
+	params[SQLF_CALLS] = calls;
+	outcome_event_id(cmd->id, event_id);
+	params[SQLF_EVENT_ID] = event_id;
+	params[SQLF_EVENT_TYPE] = r->event_type;
+	params[SQLF_PAYLOAD] = payload;
+	for (int i = 0; i < r->nparams; i++)
+		params[SQL_FINISH_NPARAMS + i] = r->params[i];
+	res = exec_sql(t->ctx, r->stmt, SQL_FINISH_NPARAMS + r->nparams, params, stop, &permanent,
+		       err, errlen);
+	if (res == NULL) {
+		rc = permanent ? 2 : -1;
+		goto out;
+	}
+	rc = strcmp(PQgetvalue(res, 0, 0), "1") == 0 ? 0 : 1;
+	PQclear(res);
+	if (rc == 0) {
+		exec_count(t->ctx, job, r->status);
+		if (t->ctx->on_commit != NULL)
+			t->ctx->on_commit(t->ctx->on_commit_arg);
+	}
+out:
+	free(payload);
+	free(calls);
+	return rc;
+}
+
+/* A result that could not be stored (a constraint the lookup could not foresee, such as a
+ * company_uid TM handed out twice) becomes command.failed, kept as long as it takes: the TM
+ * call it follows must not be made again. */
+static int
+exec_write_failure(struct exec_thread *t, const struct job *job, const char *sha,
+		   struct cmd_result *r, const char *why, const volatile int *stop)
+{
+	const struct cmd_env env = {.cmd = job->cmd};
+	bool acted = r->tm_may_have_acted && (job->cmd->kind == CMD_ACCOUNT_CREATE ||
+					      job->cmd->kind == CMD_MEETING_SCHEDULE);
+	char reason[600], err[512];
+	int rc;
+
+	snprintf(reason, sizeof(reason), "result could not be stored: %s", why);
+	r->dlq_reason = NULL;
+	/* A re-send is safe unless TM may have created something we did not record. */
+	cmd_fail(r, env.cmd, reason, !acted, NULL);
+	for (unsigned attempt = 0;; attempt++) {
+		rc = exec_write(t, job, sha, r, stop, err, sizeof(err));
+		if (rc != 2)
+			return rc;
+		log_error("command %s: cannot store its failure either: %s", job->cmd->id, err);
+		if (!tmretry_sleep(backoff_delay_ms(&exec_db_backoff, attempt), stop))
+			return -1;
+	}
+}
+
+/* The same id, another body: no event (the id has its outcome, or is being worked on), a DLQ
+ * copy for operators. */
+static enum exec_status
+exec_conflict(struct exec_thread *t, const struct job *job, const char *reason,
+	      const volatile int *stop)
+{
+	log_warn("command %s: id already used by another message: %s/%" PRId32 "@%" PRId64
+		 " goes to the DLQ",
+		 job->cmd->id, job->topic, job->partition, job->offset);
+	if (exec_dlq(t, job, reason, "command id already used by another message", stop) != 0)
+		return EXEC_ABANDONED;
+	exec_count(t->ctx, job, "id_conflict");
+	return EXEC_DONE;
+}
+
+/* A message that is not a valid command: its DLQ copy, then (when it has an id and a subject)
+ * command.rejected. */
+static enum exec_status
+exec_reject(struct exec_thread *t, struct job *job, const char *sha, const volatile int *stop)
+{
+	const char *reason = validate_status_name(job->vstatus);
+	const char *error = job->errs.n > 0 ? job->errs.msg[0] : reason;
+	struct cmd_state st;
+	struct cmd_result r;
+	char err[512];
+	int rc;
+
+	if (reason == NULL)
+		reason = "invalid";
+	if (job->cmd == NULL) {
+		if (exec_dlq(t, job, reason, error, stop) != 0)
+			return EXEC_ABANDONED;
+		exec_count(t->ctx, job, "rejected");
+		return EXEC_DONE;
+	}
+	if (exec_lookup(t, job->cmd, &st, stop) != 0)
+		return EXEC_ABANDONED;
+	if (st.cmd_exists) {
+		/* Redelivered: its copy went out before the rejection was committed. */
+		if (strcmp(st.cmd_sha256_hex, sha) == 0)
+			return EXEC_DONE;
+		return exec_conflict(t, job, reason, stop);
+	}
+	cmd_result_init(&r);
+	r.status = "rejected";
+	r.event_type = "command.rejected";
+	r.data = outcome_rejected_data(job->vstatus, &job->errs);
+	r.dlq_reason = reason;
+	snprintf(r.dlq_error, sizeof(r.dlq_error), "%s", error);
+	snprintf(r.last_error, sizeof(r.last_error), "%s", error);
+	rc = exec_write(t, job, sha, &r, stop, err, sizeof(err));
+	if (rc == 2) {
+		log_error("command %s: rejection not stored: %s", job->cmd->id, err);
+		rc = exec_write_failure(t, job, sha, &r, "rejection", stop);
+	}
+	cmd_result_clear(&r);
+	log_info("command %s rejected (%s): %s", job->cmd->id, reason, error);
+	return rc < 0 ? EXEC_ABANDONED : EXEC_DONE;
+}
+
+static void
+exec_env(struct exec_thread *t, const struct job *job, const char *sha, const volatile int *stop,
+	 struct cmd_env *env)
+{
+	struct exec_ctx *ctx = t->ctx;
+
+	*env = (struct cmd_env){
+	    .retry = &ctx->retry,
+	    .tm = t->tm,
+	    .intents = ctx->intents,
+	    .pool = ctx->pool,
+	    .password = &ctx->password,
+	    .hash_slots = &ctx->hash_slots,
+	    .public_url = ctx->public_url,
+	    .join_template = ctx->join_template,
+	    .cmd = job->cmd,
+	    .sha256_hex = sha,
+	    .topic = job->topic,
+	    .partition = job->partition,
+	    .offset = job->offset,
+	    .stop = stop,
+	};
+}
+
+static void
+exec_log_result(const struct job *job, const struct cmd_result *r)
+{
+	if (strcmp(r->status, "succeeded") == 0)
+		log_debug("command %s (%s): %s after %u TM attempt(s)", job->cmd->id,
+			  job->cmd->type, r->event_type, r->attempts);
+	else
+		log_info("command %s (%s): %s: %s", job->cmd->id, job->cmd->type, r->status,
+			 r->last_error);
+}
+
+/* One round: look the command up, run its logic, write the result. 0 done, 1 go round again,
+ * -1 stopped. */
+static int
+exec_round(struct exec_thread *t, struct job *job, const char *sha, unsigned round,
+	   const volatile int *stop, enum exec_status *status)
+{
+	struct cmd_state st;
+	struct cmd_result r;
+	struct cmd_env env;
+	char err[512];
+	int rc;
+
+	if (exec_lookup(t, job->cmd, &st, stop) != 0)
+		return -1;
+	if (st.cmd_exists && strcmp(st.cmd_sha256_hex, sha) != 0) {
+		*status = exec_conflict(t, job, "id_conflict", stop);
+		return 0;
+	}
+	if (st.cmd_exists && exec_final(st.cmd_status)) {
+		/* A redelivery or a re-send: the outcome exists, nothing more to do. */
+		log_debug("command %s: already %s", job->cmd->id, st.cmd_status);
+		exec_count(t->ctx, job, "duplicate");
+		*status = EXEC_DONE;
+		return 0;
+	}
+	exec_env(t, job, sha, stop, &env);
+	cmd_result_init(&r);
+	rc = cmd_run(&env, &st, &r);
+	if (rc == 0) {
+		rc = exec_write(t, job, sha, &r, stop, err, sizeof(err));
+		/* A local command that lost a race (an email taken meanwhile) is simply looked
+		 * at again; after a TM call, or too often, the result becomes a failure. */
+		if (rc == 2 && (json_array_size(r.calls) > 0 || round >= 3)) {
+			log_error("command %s: result not stored: %s", job->cmd->id, err);
+			rc = exec_write_failure(t, job, sha, &r, "database constraint", stop);
+		} else if (rc == 2) {
+			log_warn("command %s: result not stored (%s); looking again", job->cmd->id,
+				 err);
+			rc = 1;
+		}
+		if (rc == 0)
+			exec_log_result(job, &r);
+	}
+	cmd_result_clear(&r);
+	if (rc < 0)
+		return -1;
+	if (rc > 0)
+		return 1;
+	*status = EXEC_DONE;
+	return 0;
+}
+
+enum exec_status
+exec_run(struct exec_thread *t, struct job *job, const volatile int *stop)
+{
+	enum exec_status status = EXEC_DONE;
+	char sha[65];
+	int rc;
+
+	exec_sha256_hex(job->payload, job->len, sha);
+	if (job->vstatus != VALIDATE_OK || job->cmd == NULL)
+		return exec_reject(t, job, sha, stop);
+	for (unsigned round = 0;; round++) {
+		if (round > 0 &&
+		    !tmretry_sleep(backoff_delay_ms(&exec_db_backoff, round - 1), stop))
+			return EXEC_ABANDONED;
+		rc = exec_round(t, job, sha, round, stop, &status);
+		if (rc < 0)
+			return EXEC_ABANDONED;
+		if (rc == 0)
+			return status;
+	}
+}

@@ -1,0 +1,52 @@
+/* exec: runs one command to a durable result — idempotency by command id, the per-type logic
+ * (cmd.h), TM calls with intents and retries, one transaction for the result and its outcome
+ * event, DLQ copies of what cannot be processed. The loop only hands it jobs. */
+#ifndef TMPROV_WORKER_EXEC_H
+#define TMPROV_WORKER_EXEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "config.h"
+#include "job.h"
+#include "metrics.h"
+
+enum exec_status { EXEC_DONE, EXEC_ABANDONED };
+
+struct exec_ctx;    /* process-wide: database pool, intent writer, TM health, DLQ, policies */
+struct exec_thread; /* per pool thread: its TM client */
+
+/* TMPROV_DB_POOL, TMPROV_HASH_CONCURRENCY, TMPROV_JOIN_URL_TEMPLATE, TMPROV_PUBLIC_URL,
+ * TMPROV_RETRY_BASE, TMPROV_RETRY_BUDGET, TMPROV_RETRY_CAP, TMPROV_TM_PAUSE_AFTER,
+ * TMPROV_UNKNOWN_CREATE, TMPROV_UNKNOWN_SCHEDULE. exec_new also reads the DB_, KAFKA_, TM_ and
+ * PASSWORD_ keys of common/, which the program adds to c as well. */
+extern const struct cfg_key EXEC_CONFIG_KEYS[];
+extern const size_t EXEC_CONFIG_NKEYS;
+
+/* c and m are borrowed and must outlive the context (m may be NULL). producer is the program's
+ * event producer; exec does not use it: DLQ copies go through a producer of their own, whose
+ * delivery reports exec serves itself (dlq.h). Starts the intent writer and the DLQ thread.
+ * NULL with err on a bad setting or a failure to start. */
+struct exec_ctx *exec_new(const struct cfg *c, struct metrics *m, rd_kafka_t *producer, char *err,
+			  size_t errlen);
+/* After every exec_run has returned. NULL is a no-op. */
+void exec_free(struct exec_ctx *ctx);
+
+/* fn(arg) is called after each commit that wrote an outbox row (publisher_kick). */
+void exec_set_on_commit(struct exec_ctx *ctx, void (*fn)(void *), void *arg);
+
+struct exec_thread *exec_thread_new(struct exec_ctx *ctx, char *err, size_t errlen);
+void exec_thread_free(struct exec_thread *t);
+
+/* Runs one job to a durable result: EXEC_DONE once its outcome (or rejection) is committed in
+ * PostgreSQL and any DLQ copy is delivered. Blocks through TM retries and database outages.
+ * Returns EXEC_ABANDONED only when *stop becomes true before the result is durable. */
+enum exec_status exec_run(struct exec_thread *t, struct job *job, const volatile int *stop);
+
+/* For the loop's pause decisions and /readyz. Thread-safe. */
+bool exec_tm_available(struct exec_ctx *ctx); /* false while TM is considered down */
+bool exec_db_available(struct exec_ctx *ctx); /* false while PostgreSQL is unreachable */
+
+#endif

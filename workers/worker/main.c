@@ -1,0 +1,339 @@
+/* tmprov-worker: consumes tm.commands, carries each command out against TurboMeeting and
+ * PostgreSQL, publishes outcome events. This file only reads the configuration, wires the
+ * modules, runs the consumer loop and shuts down in order (WORKER.md). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "config.h"
+#include "consumer.h"
+#include "db.h"
+#include "dispatch.h"
+#include "exec.h"
+#include "kafka.h"
+#include "log.h"
+#include "metrics.h"
+#include "password.h"
+#include "pool.h"
+#include "publisher.h"
+#include "tm_client.h"
+
+#define POLL_MS 100
+/* After the drain deadline, how long jobs told to stop may take to return. */
+#define ABANDON_GRACE_MS 5000
+/* The least time the outbox gets to empty at shutdown, even after a long drain. */
+#define PUBLISH_MIN_MS 5000
+
+/* The worker's own keys (alphabetical); the modules' tables are added after it. */
+static const struct cfg_key worker_keys[] = {
+    {"TMPROV_ADMIN_LISTEN", CFG_LISTEN, "127.0.0.1:9464", 0, 0, 0, NULL,
+     "admin port: /healthz, /readyz, /metrics"},
+    {"TMPROV_DRAIN_TIMEOUT", CFG_MS, "30s", 0, 0, 3600000, NULL,
+     "on SIGTERM or a revoke, how long in-flight commands may take to finish"},
+    {"TMPROV_LOG_LEVEL", CFG_ENUM, "info", 0, 0, 0, "debug|info|warn|error", "log level"},
+    {"TMPROV_WORKER_CONCURRENCY", CFG_INT, "64", 0, 1, 4096, NULL,
+     "commands in flight at most (queued and running), and threads running them"},
+};
+
+static const double tm_seconds_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+					    0.5,   1,	 2.5,	5,    10,  30};
+
+static const struct {
+	const char *name, *type, *help;
+} metric_defs[] = {
+    {"tmprov_commands_total", "counter", "commands by type and outcome"},
+    {"tmprov_tm_calls_total", "counter", "TM call attempts by endpoint and result"},
+    {"tmprov_tm_call_duration_seconds", "histogram", "TM call duration by endpoint"},
+    {"tmprov_tm_retries_total", "counter", "TM call retries by endpoint"},
+    {"tmprov_inflight", "gauge", "commands in flight (queued and running)"},
+    {"tmprov_outbox_backlog", "gauge", "outcome events not yet published"},
+    {"tmprov_consumer_lag", "gauge", "tm.commands messages not yet committed, by partition"},
+    {"tmprov_dlq_total", "counter", "messages copied to the DLQ by reason"},
+    {"tmprov_tm_available", "gauge", "1 while TM is considered up"},
+    {"tmprov_db_available", "gauge", "1 while PostgreSQL is reachable"},
+};
+
+struct worker {
+	struct cfg *cfg;
+	struct metrics *metrics;
+	rd_kafka_t *producer;
+	struct exec_ctx *exec;
+	struct publisher *publisher;
+	struct dispatch *dispatch;
+	struct pool *pool;
+	struct consumer *consumer;
+	struct admin *admin;
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void
+on_signal(int sig)
+{
+	static const char msg[] = "tmprov-worker: second signal: exiting now\n";
+
+	/* The loop does the orderly shutdown; an impatient second signal skips it. */
+	if (stop_signal) {
+		if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
+			_exit(1);
+		_exit(1);
+	}
+	stop_signal = sig;
+}
+
+static void
+signals_init(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* Configuration: tables, environment/--config, the keys the worker cannot do without. */
+static struct cfg *
+config_load(int argc, char **argv)
+{
+	static const char *const required[] = {"TMPROV_TM_URL", "TMPROV_PARTNER_ID"};
+	struct cfg *c = cfg_new();
+	enum log_level level;
+
+	if (!c || cfg_add_keys(c, worker_keys, CFG_KEYS_LEN(worker_keys)) ||
+	    cfg_add_keys(c, DB_CONFIG_KEYS, DB_CONFIG_NKEYS) ||
+	    cfg_add_keys(c, KAFKA_CONFIG_KEYS, KAFKA_CONFIG_NKEYS) ||
+	    cfg_add_keys(c, TM_CONFIG_KEYS, TM_CONFIG_NKEYS) ||
+	    cfg_add_keys(c, PASSWORD_CONFIG_KEYS, PASSWORD_CONFIG_NKEYS) ||
+	    cfg_add_keys(c, EXEC_CONFIG_KEYS, EXEC_CONFIG_NKEYS)) {
+		fprintf(stderr, "tmprov-worker: cannot build the configuration table\n");
+		exit(2);
+	}
+	if (cfg_from_args(c, argc, argv) > 1) {
+		fprintf(stderr, "usage: tmprov-worker [--config FILE] [--print-config] "
+				"[--help-config]\n");
+		exit(2);
+	}
+	for (size_t i = 0; i < CFG_KEYS_LEN(required); i++) {
+		if (!cfg_str(c, required[i]) || !*cfg_str(c, required[i])) {
+			fprintf(stderr, "tmprov-worker: %s: required\n", required[i]);
+			exit(2);
+		}
+	}
+	/* The table only admits the four names. */
+	log_level_parse(cfg_str(c, "TMPROV_LOG_LEVEL"), &level);
+	log_init("tmprov-worker", level);
+	return c;
+}
+
+static struct metrics *
+metrics_init(void)
+{
+	struct metrics *m = metrics_new();
+
+	if (!m)
+		fatal("out of memory");
+	for (size_t i = 0; i < CFG_KEYS_LEN(metric_defs); i++) {
+		bool hist = strcmp(metric_defs[i].type, "histogram") == 0;
+
+		if (metrics_declare(m, metric_defs[i].name, metric_defs[i].type,
+				    metric_defs[i].help, hist ? tm_seconds_buckets : NULL,
+				    hist ? (int)CFG_KEYS_LEN(tm_seconds_buckets) : 0) != 0)
+			fatal("metrics: cannot declare %s", metric_defs[i].name);
+	}
+	return m;
+}
+
+/* The consumer's gate: fetching waits while TM or PostgreSQL is down. */
+static bool
+deps_gate(void *arg, const char **why)
+{
+	struct worker *w = arg;
+	bool tm = exec_tm_available(w->exec), db = exec_db_available(w->exec);
+
+	metrics_set(w->metrics, "tmprov_tm_available", "", tm);
+	metrics_set(w->metrics, "tmprov_db_available", "", db);
+	if (!db)
+		*why = "PostgreSQL unavailable";
+	else if (!tm)
+		*why = "TM unavailable";
+	return db && tm;
+}
+
+/* /readyz, from the admin thread. */
+static int
+ready(void *arg, char *why, size_t whylen)
+{
+	struct worker *w = arg;
+
+	if (!exec_db_available(w->exec)) {
+		snprintf(why, whylen, "PostgreSQL unavailable");
+		return 0;
+	}
+	if (!w->consumer || !consumer_broker_up(w->consumer)) {
+		snprintf(why, whylen, "Kafka broker unreachable");
+		return 0;
+	}
+	return 1;
+}
+
+static void
+on_commit(void *arg)
+{
+	publisher_kick(arg);
+}
+
+static void *
+runner_new(void *arg, char *err, size_t errlen)
+{
+	return exec_thread_new(arg, err, errlen);
+}
+
+static void
+runner_free(void *thread)
+{
+	exec_thread_free(thread);
+}
+
+static enum job_result
+runner_run(void *thread, struct job *j)
+{
+	return exec_run(thread, j, &j->stop) == EXEC_DONE ? JOB_DONE : JOB_ABANDONED;
+}
+
+static void
+worker_start(struct worker *w)
+{
+	static const struct pool_ops ops = {runner_new, runner_free, runner_run};
+	long n = cfg_int(w->cfg, "TMPROV_WORKER_CONCURRENCY");
+	struct consumer_opts co = {
+	    .max_inflight = (size_t)n,
+	    .resume_below = (size_t)(n - n / 4),
+	    .drain_timeout_ms = cfg_int(w->cfg, "TMPROV_DRAIN_TIMEOUT"),
+	    .gate = deps_gate,
+	    .gate_arg = w,
+	};
+	char err[512];
+
+	w->metrics = metrics_init();
+	if (!(w->producer = kafka_producer_new(w->cfg, err, sizeof(err))))
+		fatal("%s", err);
+	if (!(w->exec = exec_new(w->cfg, w->metrics, w->producer, err, sizeof(err))))
+		fatal("%s", err);
+	if (!(w->publisher = publisher_start(w->cfg, w->metrics, w->producer, err, sizeof(err))))
+		fatal("%s", err);
+	exec_set_on_commit(w->exec, on_commit, w->publisher);
+	if (!(w->dispatch = dispatch_new()))
+		fatal("out of memory");
+	if (!(w->pool = pool_start(w->dispatch, (int)n, &ops, w->exec, err, sizeof(err))))
+		fatal("%s", err);
+	if (!(w->consumer = consumer_new(w->cfg, w->dispatch, w->metrics, &co, err, sizeof(err))))
+		fatal("%s", err);
+	w->admin = admin_start(cfg_str(w->cfg, "TMPROV_ADMIN_LISTEN"), w->metrics, ready, w, err,
+			       sizeof(err));
+	if (!w->admin)
+		fatal("%s", err);
+	log_info("started: %ld in flight at most, admin on port %d, consuming %s", n,
+		 admin_port(w->admin), cfg_str(w->cfg, "TMPROV_TOPIC_COMMANDS"));
+}
+
+/* Until a signal or a fatal Kafka error. Returns the exit status to use. */
+static int
+worker_run(struct worker *w)
+{
+	while (!stop_signal) {
+		if (consumer_poll(w->consumer, POLL_MS) < 0) {
+			log_error("consumer failed: shutting down");
+			return 1;
+		}
+		consumer_maintain(w->consumer);
+		/* The producer's delivery reports are served by the publisher, its only user. */
+		if (kafka_fatal(w->producer)) {
+			log_error("event producer failed: shutting down");
+			return 1;
+		}
+	}
+	log_info("signal %d: stopping", (int)stop_signal);
+	return 0;
+}
+
+/* Stop fetching and let in-flight jobs finish until the deadline; then stop the rest. */
+static void
+drain_jobs(struct worker *w, long deadline)
+{
+	size_t stopped, cancelled;
+
+	consumer_stop_fetching(w->consumer);
+	while (dispatch_inflight(w->dispatch) && now_ms() < deadline) {
+		long left = deadline - now_ms();
+
+		dispatch_wait_idle(w->dispatch, left < POLL_MS ? (int)left : POLL_MS);
+		/* Serves the group session and callbacks; no message is taken any more. */
+		consumer_poll(w->consumer, 0);
+		consumer_maintain(w->consumer);
+	}
+	if (!dispatch_inflight(w->dispatch))
+		return;
+	cancelled = dispatch_cancel(w->dispatch, NULL, NULL);
+	stopped = dispatch_stop(w->dispatch, NULL, NULL);
+	log_warn("drain timeout: %zu queued command(s) left for redelivery, %zu running stopped",
+		 cancelled, stopped);
+	dispatch_wait_idle(w->dispatch, ABANDON_GRACE_MS);
+}
+
+static void
+worker_shutdown(struct worker *w)
+{
+	long deadline = now_ms() + cfg_int(w->cfg, "TMPROV_DRAIN_TIMEOUT");
+	long left;
+	char err[256];
+
+	drain_jobs(w, deadline);
+	pool_stop(w->pool);
+	consumer_maintain(w->consumer);
+	left = deadline - now_ms();
+	if (publisher_drain(w->publisher, left > PUBLISH_MIN_MS ? (int)left : PUBLISH_MIN_MS))
+		log_warn("outbox not fully published: the next publisher sends the rest");
+	publisher_stop(w->publisher);
+	/* /readyz reads the consumer and exec: the admin port goes first. */
+	admin_stop(w->admin);
+	consumer_close(w->consumer);
+	exec_free(w->exec);
+	if (kafka_flush(w->producer, PUBLISH_MIN_MS, err, sizeof(err)))
+		log_warn("%s", err);
+	rd_kafka_destroy(w->producer);
+	dispatch_free(w->dispatch);
+	metrics_free(w->metrics);
+	cfg_free(w->cfg);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct worker w = {0};
+	int status;
+
+	w.cfg = config_load(argc, argv);
+	signals_init();
+	worker_start(&w);
+	status = worker_run(&w);
+	worker_shutdown(&w);
+	log_info("stopped");
+	return status;
+}

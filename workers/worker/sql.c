@@ -1,0 +1,175 @@
+/* sql: the worker's one table of SQL statements (enum id -> text), prepared on every connection
+ * by common/db; values only ever travel as parameters. */
+#include "sql.h"
+
+/* A command's result is one statement, so it needs no BEGIN/COMMIT round trips: the commands
+ * row is written first (cmd), and every other part reads cmd, so nothing happens when the
+ * command already has its result (another worker, or a retry of a COMMIT whose answer was
+ * lost): cmd is then empty, the statement returns 0 and the caller looks again. The outbox's
+ * UNIQUE (command_id) is the second net. Foreign keys to commands are checked at the end of
+ * the statement, when the cmd row exists. */
+#define FINISH_CTES                                                                                \
+	"WITH cmd AS ("                                                                            \
+	" INSERT INTO commands AS c (id, subject, type, body_sha256, status, attempts, "           \
+	"last_error,"                                                                              \
+	"  retryable, kafka_topic, kafka_partition, kafka_offset)"                                 \
+	" VALUES ($1::text, $2::text, $3::text, decode($4::text, 'hex'), $5::text, $6::int,"       \
+	"  $7::text, $8::boolean, $9::text, $10::int, $11::bigint)"                                \
+	" ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, attempts = EXCLUDED.attempts,"  \
+	"  last_error = EXCLUDED.last_error, retryable = EXCLUDED.retryable,"                      \
+	"  kafka_topic = EXCLUDED.kafka_topic, kafka_partition = EXCLUDED.kafka_partition,"        \
+	"  kafka_offset = EXCLUDED.kafka_offset"                                                   \
+	" WHERE c.status IN ('received', 'in_progress') AND c.body_sha256 = EXCLUDED.body_sha256"  \
+	" RETURNING c.id),"                                                                        \
+	"calls AS ("                                                                               \
+	" INSERT INTO tm_calls (command_id, endpoint, url, outcome, http_status, tm_status, "      \
+	"reason,"                                                                                  \
+	"  duration_ms, started_at)"                                                               \
+	" SELECT cmd.id, x.endpoint, x.url, x.outcome, x.http_status, x.tm_status, x.reason,"      \
+	"  x.duration_ms, x.started_at"                                                            \
+	" FROM cmd, jsonb_to_recordset($12::jsonb) AS x(endpoint text, url text, outcome text,"    \
+	"  http_status int, tm_status text, reason text, duration_ms int, started_at "             \
+	"timestamptz)),"                                                                           \
+	"res AS ("                                                                                 \
+	" UPDATE tm_intents i SET resolved_at = now() FROM cmd"                                    \
+	" WHERE i.command_id = cmd.id AND i.resolved_at IS NULL),"                                 \
+	"ev AS ("                                                                                  \
+	" INSERT INTO outbox (event_id, command_id, type, subject, payload)"                       \
+	" SELECT $13::text, cmd.id, $14::text, $2::text, $15::jsonb FROM cmd)"
+
+#define FINISH_END " SELECT count(*) FROM cmd"
+
+const struct db_stmt SQL_STATEMENTS[SQL_COUNT] = {
+    /* $1 command id, $2 subject, $3 user_id, $4 email, $5 meeting_id (NULL when the type has
+     * none). The email test mirrors users_email_active, so the index serves it. */
+    [SQL_LOOKUP] = {"lookup",
+		    "SELECT c.status, encode(c.body_sha256, 'hex'), c.attempts,"
+		    " i.endpoint, i.attempt,"
+		    " (SELECT max(attempt) FROM tm_intents WHERE command_id = $1::text),"
+		    " a.company_uid, a.company_name, a.email, a.rooms, a.participants, a.status,"
+		    " u.status,"
+		    " EXISTS (SELECT 1 FROM users o WHERE lower(o.email) = lower($4::text)"
+		    "  AND o.status = 'active'"
+		    "  AND NOT (o.subject = $2::text AND o.user_id IS NOT DISTINCT FROM $3::text)),"
+		    " m.subject, m.canceled_at IS NOT NULL"
+		    " FROM (SELECT 1) AS one"
+		    " LEFT JOIN commands c ON c.id = $1::text"
+		    " LEFT JOIN tm_intents i ON i.command_id = $1::text AND i.resolved_at IS NULL"
+		    " LEFT JOIN accounts a ON a.subject = $2::text"
+		    " LEFT JOIN users u ON u.subject = $2::text AND u.user_id = $3::text"
+		    " LEFT JOIN meetings m ON m.meeting_id = $5::text"},
+
+    /* $1: JSON array of {id, subject, type, sha, topic, part, off, prev}. Marks each command
+     * in_progress (unless it already has its result, or is another body under the same id)
+     * and resolves its previous attempt's intent (prev, 0: none): the caller knows that
+     * attempt's outcome and is about to make the next one. */
+    [SQL_INTENT_COMMANDS] =
+	{"intent_commands",
+	 "WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(id text, subject text,"
+	 "  type text, sha text, topic text, part int, off bigint, prev int)),"
+	 "c AS ("
+	 " INSERT INTO commands AS c (id, subject, type, body_sha256, status, kafka_topic,"
+	 "  kafka_partition, kafka_offset)"
+	 " SELECT id, subject, type, decode(sha, 'hex'), 'in_progress', topic, part, off FROM x"
+	 " ON CONFLICT (id) DO UPDATE SET status = 'in_progress',"
+	 "  kafka_topic = EXCLUDED.kafka_topic, kafka_partition = EXCLUDED.kafka_partition,"
+	 "  kafka_offset = EXCLUDED.kafka_offset"
+	 " WHERE c.status IN ('received', 'in_progress') AND c.body_sha256 = EXCLUDED.body_sha256"
+	 " RETURNING c.id)"
+	 " UPDATE tm_intents i SET resolved_at = now() FROM x JOIN c ON c.id = x.id"
+	 " WHERE i.command_id = x.id AND i.attempt = x.prev AND i.resolved_at IS NULL"},
+
+    /* $1: JSON array of {id, sha, endpoint, attempt}. Returns the ids whose intent was
+     * written. Not written: the command has its result already, or another call for it is
+     * open (tm_intents_unresolved): the caller must not call TM. */
+    [SQL_INTENT_INSERT] =
+	{"intent_insert",
+	 "INSERT INTO tm_intents (command_id, endpoint, attempt)"
+	 " SELECT x.id, x.endpoint, x.attempt"
+	 " FROM jsonb_to_recordset($1::jsonb) AS x(id text, sha text, endpoint text, attempt int)"
+	 " JOIN commands c ON c.id = x.id AND c.status = 'in_progress'"
+	 "  AND c.body_sha256 = decode(x.sha, 'hex')"
+	 " ON CONFLICT DO NOTHING RETURNING command_id"},
+
+    /* $1 command id, $2 attempt. */
+    [SQL_INTENT_RESOLVE] = {"intent_resolve", "UPDATE tm_intents SET resolved_at = now()"
+					      " WHERE command_id = $1::text AND attempt = $2::int"
+					      " AND resolved_at IS NULL"},
+
+    /* Failed, parked, rejected and queried commands: no domain change. */
+    [SQL_FINISH] = {"finish", FINISH_CTES FINISH_END},
+
+    /* $16 company_uid, $17 company_name, $18 email, $19 rooms, $20 participants. */
+    [SQL_FINISH_ACCOUNT_CREATE] = {"finish_account_create",
+				   FINISH_CTES ",dom AS ("
+					       " INSERT INTO accounts (subject, company_uid,"
+					       "  company_name, email, rooms, participants)"
+					       " SELECT $2::text, $16::text, $17::text, $18::text,"
+					       "  $19::int, $20::int FROM cmd)" FINISH_END},
+
+    /* $16 company_name, $17 email, $18 rooms, $19 participants: the merged values sent. */
+    [SQL_FINISH_ACCOUNT_UPDATE] = {"finish_account_update",
+				   FINISH_CTES ",dom AS ("
+					       " UPDATE accounts a SET company_name = $16::text,"
+					       "  email = $17::text, rooms = $18::int,"
+					       "  participants = $19::int FROM cmd"
+					       " WHERE a.subject = $2::text)" FINISH_END},
+
+    /* Users of a deleted account can no longer log in: they are deleted and their sessions
+     * end with it. */
+    [SQL_FINISH_ACCOUNT_DELETE] = {"finish_account_delete", FINISH_CTES
+				   ",acc AS ("
+				   " UPDATE accounts a SET status = 'deleted', deleted_at = now()"
+				   " FROM cmd WHERE a.subject = $2::text AND a.status = 'active'),"
+				   "usr AS ("
+				   " UPDATE users u SET status = 'deleted', deleted_at = now()"
+				   " FROM cmd WHERE u.subject = $2::text AND u.status = 'active'),"
+				   "ses AS (DELETE FROM sessions s USING cmd"
+				   " WHERE s.subject = $2::text)" FINISH_END},
+
+    /* $16 user_id, $17 email, $18 first_name, $19 last_name, $20 verifier (NULL: keep the
+     * stored one). The stored verifier is looked up for the inserted row too, because NOT
+     * NULL is checked before ON CONFLICT turns the insert into an update. */
+    [SQL_FINISH_USER_UPSERT] =
+	{"finish_user_upsert",
+	 FINISH_CTES ",dom AS ("
+		     " INSERT INTO users AS u (subject, user_id, email, first_name, last_name,"
+		     "  password_verifier)"
+		     " SELECT $2::text, $16::text, $17::text, $18::text, $19::text,"
+		     "  coalesce($20::text, (SELECT password_verifier FROM users"
+		     "   WHERE subject = $2::text AND user_id = $16::text))"
+		     " FROM cmd"
+		     " ON CONFLICT (subject, user_id) DO UPDATE SET email = EXCLUDED.email,"
+		     "  first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name,"
+		     "  password_verifier = EXCLUDED.password_verifier, status = 'active',"
+		     "  deleted_at = NULL)" FINISH_END},
+
+    /* $16 user_id. */
+    [SQL_FINISH_USER_DELETE] =
+	{"finish_user_delete",
+	 FINISH_CTES ",usr AS ("
+		     " UPDATE users u SET status = 'deleted', deleted_at = now()"
+		     " FROM cmd WHERE u.subject = $2::text"
+		     "  AND u.user_id = $16::text AND u.status = 'active'),"
+		     "ses AS (DELETE FROM sessions s USING cmd"
+		     " WHERE s.subject = $2::text AND s.user_id = $16::text)" FINISH_END},
+
+    /* $16 meeting_id, $17 user_id, $18 topic, $19 start_time, $20 join_url,
+     * $21 possible_duplicate. */
+    [SQL_FINISH_MEETING_SCHEDULE] = {"finish_meeting_schedule", FINISH_CTES
+				     ",dom AS ("
+				     " INSERT INTO meetings (meeting_id, subject, user_id,"
+				     "  topic, start_time, join_url, possible_duplicate,"
+				     "  command_id)"
+				     " SELECT $16::text, $2::text, $17::text, $18::text,"
+				     "  $19::timestamptz, $20::text, $21::boolean, cmd.id"
+				     " FROM cmd)" FINISH_END},
+
+    /* $16 meeting_id. Cancelling twice keeps the first time. */
+    [SQL_FINISH_MEETING_CANCEL] = {"finish_meeting_cancel",
+				   FINISH_CTES ",dom AS ("
+					       " UPDATE meetings m"
+					       " SET canceled_at = coalesce(m.canceled_at, now())"
+					       " FROM cmd WHERE m.meeting_id = $16::text"
+					       "  AND m.subject = $2::text)" FINISH_END},
+};

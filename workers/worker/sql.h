@@ -1,0 +1,76 @@
+/* sql: the worker's one table of SQL statements (enum id -> text), prepared on every connection
+ * by common/db; values only ever travel as parameters. */
+#ifndef TMPROV_WORKER_SQL_H
+#define TMPROV_WORKER_SQL_H
+
+#include <stddef.h>
+
+#include "db.h"
+
+enum sql_stmt {
+	/* Everything a command needs to know before acting, in one round trip. */
+	SQL_LOOKUP,
+	/* Intent batch, inside one transaction: commands rows in_progress and earlier intents
+	 * resolved, then the new intents. */
+	SQL_INTENT_COMMANDS,
+	SQL_INTENT_INSERT,
+	/* Resolves the open intent of commands whose last attempt is known not to have acted. */
+	SQL_INTENT_RESOLVE,
+	/* The result of a command, each one statement (its own transaction): commands row,
+	 * tm_calls, intents resolved, outbox row, and the domain change of the FINISH_ variant. */
+	SQL_FINISH,
+	SQL_FINISH_ACCOUNT_CREATE,
+	SQL_FINISH_ACCOUNT_UPDATE,
+	SQL_FINISH_ACCOUNT_DELETE,
+	SQL_FINISH_USER_UPSERT,
+	SQL_FINISH_USER_DELETE,
+	SQL_FINISH_MEETING_SCHEDULE,
+	SQL_FINISH_MEETING_CANCEL,
+	SQL_COUNT
+};
+
+/* Parameters shared by every SQL_FINISH* statement, in this order; a variant's own parameters
+ * follow from SQL_FINISH_NPARAMS + 1. */
+enum sql_finish_param {
+	SQLF_ID,
+	SQLF_SUBJECT,
+	SQLF_TYPE,
+	SQLF_SHA256_HEX,
+	SQLF_STATUS,
+	SQLF_ATTEMPTS,
+	SQLF_LAST_ERROR,
+	SQLF_RETRYABLE,
+	SQLF_TOPIC,
+	SQLF_PARTITION,
+	SQLF_OFFSET,
+	SQLF_CALLS, /* JSON array of tm_calls rows */
+	SQLF_EVENT_ID,
+	SQLF_EVENT_TYPE,
+	SQLF_PAYLOAD, /* the whole CloudEvent, JSON */
+	SQL_FINISH_NPARAMS
+};
+
+/* Columns of SQL_LOOKUP. */
+enum sql_lookup_col {
+	SQLL_CMD_STATUS,
+	SQLL_CMD_SHA256_HEX,
+	SQLL_CMD_ATTEMPTS,
+	SQLL_INTENT_ENDPOINT, /* the unresolved intent, if any */
+	SQLL_INTENT_ATTEMPT,
+	SQLL_INTENT_MAX, /* highest attempt recorded for the command, NULL for none */
+	SQLL_ACC_COMPANY_UID,
+	SQLL_ACC_COMPANY_NAME,
+	SQLL_ACC_EMAIL,
+	SQLL_ACC_ROOMS,
+	SQLL_ACC_PARTICIPANTS,
+	SQLL_ACC_STATUS,
+	SQLL_USER_STATUS,
+	SQLL_EMAIL_TAKEN, /* "t" when another active user has the email */
+	SQLL_MEETING_SUBJECT,
+	SQLL_MEETING_CANCELED,
+	SQLL_COUNT
+};
+
+extern const struct db_stmt SQL_STATEMENTS[SQL_COUNT];
+
+#endif

@@ -1,0 +1,272 @@
+/* tmretry: the TM call loop of one command — backoff with Retry-After, the attempt budget, the
+ * unknown-outcome policies of create_account and remote_schedule — and the process-wide TM
+ * health tracker that turns a TM outage into a pause instead of failures. */
+#include "tmretry.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "log.h"
+
+const char *
+tmretry_action_name(enum tmretry_action a)
+{
+	switch (a) {
+	case TMRETRY_OK:
+		return "ok";
+	case TMRETRY_FAILED:
+		return "failed";
+	case TMRETRY_AGAIN:
+		return "again";
+	case TMRETRY_PARK:
+		return "park";
+	case TMRETRY_EXHAUSTED:
+		return "exhausted";
+	}
+	return "?";
+}
+
+enum tmretry_action
+tmretry_decide(const struct tmretry_policy *p, enum tm_endpoint ep, enum tm_outcome outcome,
+	       bool may_have_acted, unsigned counted, bool *possible_duplicate)
+{
+	enum tmretry_unknown policy;
+
+	if (outcome == TM_OK)
+		return TMRETRY_OK;
+	if (outcome == TM_FAILED)
+		return TMRETRY_FAILED;
+	/* An answer we could not use from a call TM may have carried out is as unknown as no
+	 * answer at all; for update, delete and query a repeat does no harm. */
+	if (may_have_acted && !tm_endpoint_idempotent(ep)) {
+		policy = ep == TM_CREATE_ACCOUNT ? p->create : p->schedule;
+		if (policy == TMRETRY_UNKNOWN_PARK)
+			return TMRETRY_PARK;
+		*possible_duplicate = true;
+	}
+	return counted >= p->budget ? TMRETRY_EXHAUSTED : TMRETRY_AGAIN;
+}
+
+long
+tmretry_delay_ms(const struct tmretry_policy *p, unsigned made, long retry_after_ms)
+{
+	long d = backoff_delay_ms(&p->backoff, made > 0 ? made - 1 : 0);
+
+	return retry_after_ms > d ? retry_after_ms : d;
+}
+
+bool
+tmretry_sleep(long ms, const volatile int *stop)
+{
+	/* 50 ms slices: a stop request is seen quickly without a condition variable. */
+	while (ms > 0) {
+		long slice = ms < 50 ? ms : 50;
+		struct timespec ts = {0, slice * 1000000L};
+
+		if (stop != NULL && *stop)
+			return false;
+		nanosleep(&ts, NULL);
+		ms -= slice;
+	}
+	return stop == NULL || !*stop;
+}
+
+struct tmhealth {
+	pthread_mutex_t lock;
+	unsigned pause_after;
+	unsigned in_a_row; /* not_sent/transient/ambiguous results since TM last answered */
+	bool available;
+	struct metrics *metrics;
+};
+
+struct tmhealth *
+tmhealth_new(unsigned pause_after, struct metrics *m)
+{
+	struct tmhealth *h = calloc(1, sizeof(*h));
+
+	if (h == NULL)
+		return NULL;
+	pthread_mutex_init(&h->lock, NULL);
+	h->pause_after = pause_after > 0 ? pause_after : 1;
+	h->available = true;
+	h->metrics = m;
+	if (m != NULL)
+		metrics_set(m, "tmprov_tm_available", "", 1);
+	return h;
+}
+
+void
+tmhealth_free(struct tmhealth *h)
+{
+	if (h == NULL)
+		return;
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+bool
+tmhealth_record(struct tmhealth *h, enum tm_outcome outcome)
+{
+	bool before, after;
+
+	pthread_mutex_lock(&h->lock);
+	before = h->available;
+	if (outcome == TM_OK || outcome == TM_FAILED) {
+		h->in_a_row = 0;
+		h->available = true;
+	} else if (++h->in_a_row >= h->pause_after) {
+		h->available = false;
+	}
+	after = h->available;
+	pthread_mutex_unlock(&h->lock);
+	if (before != after) {
+		if (after)
+			log_info("TM answers again: resuming");
+		else
+			log_warn("TM unreachable or failing (%u attempts in a row): pausing",
+				 h->pause_after);
+		if (h->metrics != NULL)
+			metrics_set(h->metrics, "tmprov_tm_available", "", after ? 1 : 0);
+	}
+	return before;
+}
+
+bool
+tmhealth_available(struct tmhealth *h)
+{
+	bool v;
+
+	pthread_mutex_lock(&h->lock);
+	v = h->available;
+	pthread_mutex_unlock(&h->lock);
+	return v;
+}
+
+static void
+tmretry_rfc3339(const struct timespec *t, char *out, size_t outlen)
+{
+	struct tm tm;
+
+	size_t len;
+
+	gmtime_r(&t->tv_sec, &tm);
+	len = strftime(out, outlen, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + len, outlen - len, ".%06dZ", (int)(t->tv_nsec / 1000L) % 1000000);
+}
+
+json_t *
+tmretry_audit_row(enum tm_endpoint ep, const struct tm_result *res, const struct timespec *started)
+{
+	char when[48];
+	const char *reason = res->outcome == TM_OK ? res->reason : res->error;
+	json_t *row;
+
+	tmretry_rfc3339(started, when, sizeof(when));
+	if (res->outcome == TM_FAILED && res->reason[0] != '\0')
+		reason = res->reason;
+	row = json_pack(
+	    "{s:s, s:s, s:s, s:o, s:o, s:o, s:I, s:s}", "endpoint", tm_endpoint_name(ep), "url",
+	    res->audit_url, "outcome", tm_outcome_name(res->outcome), "http_status",
+	    res->http_status >= 100 && res->http_status <= 599 ? json_integer(res->http_status)
+							       : json_null(),
+	    "tm_status", res->tm_status[0] ? json_string(res->tm_status) : json_null(), "reason",
+	    reason && reason[0] ? json_string(reason) : json_null(), "duration_ms",
+	    (json_int_t)(res->elapsed_ms > 0 ? res->elapsed_ms + 0.5 : 0), "started_at", when);
+	return row;
+}
+
+static void
+tmretry_count(const struct tmretry *r, enum tm_endpoint ep, const struct tm_result *res)
+{
+	char labels[96];
+
+	if (r->metrics == NULL)
+		return;
+	snprintf(labels, sizeof(labels), "endpoint=\"%s\",result=\"%s\"", tm_endpoint_name(ep),
+		 tm_outcome_name(res->outcome));
+	metrics_add(r->metrics, "tmprov_tm_calls_total", labels, 1);
+	snprintf(labels, sizeof(labels), "endpoint=\"%s\"", tm_endpoint_name(ep));
+	metrics_observe(r->metrics, "tmprov_tm_call_duration_seconds", labels,
+			res->elapsed_ms / 1000.0);
+}
+
+static void
+tmretry_count_retry(const struct tmretry *r, enum tm_endpoint ep)
+{
+	char labels[64];
+
+	if (r->metrics == NULL)
+		return;
+	snprintf(labels, sizeof(labels), "endpoint=\"%s\"", tm_endpoint_name(ep));
+	metrics_add(r->metrics, "tmprov_tm_retries_total", labels, 1);
+}
+
+/* As tmretry_sleep, but a wait that began while TM was down ends as soon as TM is seen up again
+ * (another thread's call succeeded), so a long backoff does not delay the recovery. */
+static bool
+tmretry_wait(const struct tmretry *r, long ms, const volatile int *stop)
+{
+	bool down = !tmhealth_available(r->health);
+
+	while (ms > 0) {
+		long slice = ms < 50 ? ms : 50;
+
+		if (!tmretry_sleep(slice, stop))
+			return false;
+		if (down && tmhealth_available(r->health))
+			break;
+		ms -= slice;
+	}
+	return stop == NULL || !*stop;
+}
+
+int
+tmretry_call(const struct tmretry *r, struct tm_client *tc, const struct tm_request *req,
+	     unsigned first_attempt, unsigned prev, bool possible_duplicate,
+	     const struct tmretry_hooks *hooks, const volatile int *stop,
+	     struct tmretry_result *out)
+{
+	bool guarded = !tm_endpoint_idempotent(req->endpoint) && hooks && hooks->before;
+	unsigned counted = 0, attempt = first_attempt ? first_attempt : 1;
+	struct timespec started;
+	enum tmretry_action a;
+	int rc;
+
+	out->made = 0;
+	out->last_attempt = prev;
+	out->possible_duplicate = possible_duplicate;
+	out->last_may_have_acted = false;
+	out->calls = json_array();
+	if (out->calls == NULL)
+		return -1;
+	for (;; attempt++) {
+		if (guarded && (rc = hooks->before(hooks->arg, attempt, out->last_attempt)) != 0)
+			return rc;
+		clock_gettime(CLOCK_REALTIME, &started);
+		tm_client_call(tc, req, &out->last);
+		out->made++;
+		out->last_attempt = attempt;
+		out->last_may_have_acted = out->last.may_have_acted;
+		json_array_append_new(out->calls,
+				      tmretry_audit_row(req->endpoint, &out->last, &started));
+		tmretry_count(r, req->endpoint, &out->last);
+		/* Attempts made while TM is down do not spend the budget: an outage pauses
+		 * the work instead of failing it. */
+		if (tmhealth_record(r->health, out->last.outcome))
+			counted++;
+		a = tmretry_decide(&r->policy, req->endpoint, out->last.outcome,
+				   out->last.may_have_acted, counted, &out->possible_duplicate);
+		if (a != TMRETRY_AGAIN) {
+			out->action = a;
+			return 0;
+		}
+		log_debug("TM %s attempt %u: %s (%s); retrying", tm_endpoint_name(req->endpoint),
+			  attempt, tm_outcome_name(out->last.outcome), out->last.error);
+		tmretry_count_retry(r, req->endpoint);
+		if (!tmretry_wait(
+			r, tmretry_delay_ms(&r->policy, out->made, out->last.retry_after_ms), stop))
+			return -1;
+	}
+}

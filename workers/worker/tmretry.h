@@ -1,0 +1,105 @@
+/* tmretry: the TM call loop of one command — backoff with Retry-After, the attempt budget, the
+ * unknown-outcome policies of create_account and remote_schedule — and the process-wide TM
+ * health tracker that turns a TM outage into a pause instead of failures. */
+#ifndef TMPROV_WORKER_TMRETRY_H
+#define TMPROV_WORKER_TMRETRY_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "backoff.h"
+#include "metrics.h"
+#include "tm_client.h"
+
+/* What to do when a call that must not be repeated blindly may have reached TM. */
+enum tmretry_unknown {
+	TMRETRY_UNKNOWN_PARK,  /* stop: command.failed {outcome_unknown, retryable}, DLQ copy */
+	TMRETRY_UNKNOWN_RETRY, /* repeat, and mark the outcome possible_duplicate */
+};
+
+struct tmretry_policy {
+	struct backoff backoff; /* TMPROV_RETRY_BASE, TMPROV_RETRY_CAP */
+	unsigned budget;	/* attempts counted while TM is up (TMPROV_RETRY_BUDGET) */
+	unsigned pause_after;	/* TMPROV_TM_PAUSE_AFTER: failures in a row that mean TM is down */
+	enum tmretry_unknown create;   /* TMPROV_UNKNOWN_CREATE */
+	enum tmretry_unknown schedule; /* TMPROV_UNKNOWN_SCHEDULE */
+};
+
+enum tmretry_action {
+	TMRETRY_OK,	   /* TM_OK: use the result */
+	TMRETRY_FAILED,	   /* business failure: command.failed, not retryable */
+	TMRETRY_AGAIN,	   /* make another attempt after a delay */
+	TMRETRY_PARK,	   /* outcome unknown and the policy says stop */
+	TMRETRY_EXHAUSTED, /* the budget is spent: command.failed, retryable */
+};
+
+const char *tmretry_action_name(enum tmretry_action a);
+
+/* The decision after one attempt (pure). may_have_acted: tm_result's flag (for a recovered
+ * intent without result: true). counted: attempts counted against the budget so far,
+ * including this one. *possible_duplicate is set (never cleared) when a repeat may create
+ * a twin. */
+enum tmretry_action tmretry_decide(const struct tmretry_policy *p, enum tm_endpoint ep,
+				   enum tm_outcome outcome, bool may_have_acted, unsigned counted,
+				   bool *possible_duplicate);
+
+/* Delay before the next attempt, after `made` attempts (>= 1): the jittered backoff for
+ * attempt made-1, but never less than TM's Retry-After (retry_after_ms, -1 for none; the
+ * client has already bounded it by TMPROV_TM_RETRY_AFTER_MAX). */
+long tmretry_delay_ms(const struct tmretry_policy *p, unsigned made, long retry_after_ms);
+
+/* Sleeps ms in short slices; returns false as soon as *stop is set (stop may be NULL). */
+bool tmretry_sleep(long ms, const volatile int *stop);
+
+/* The process-wide view of TM's health: pause_after not_sent/transient/ambiguous results in a
+ * row, across all threads, mark TM down; the first ok or failed (TM answered) marks it up. */
+struct tmhealth;
+struct tmhealth *tmhealth_new(unsigned pause_after, struct metrics *m);
+void tmhealth_free(struct tmhealth *h);
+/* Records one attempt's outcome; returns whether TM was considered up before it. */
+bool tmhealth_record(struct tmhealth *h, enum tm_outcome outcome);
+bool tmhealth_available(struct tmhealth *h);
+
+struct tmretry_hooks {
+	/* Called before each attempt of a non-idempotent endpoint, to record the intent durably.
+	 * attempt: this attempt's number; prev: the previous attempt's number whose intent is
+	 * to be resolved (0: none). Returns 0 to go on, 1 to call no more (the command has its
+	 * result already, or another call for it is open), -1 when stopped. */
+	int (*before)(void *arg, unsigned attempt, unsigned prev);
+	void *arg;
+};
+
+struct tmretry_result {
+	enum tmretry_action action; /* OK, FAILED, PARK or EXHAUSTED */
+	struct tm_result last;	    /* the last attempt */
+	unsigned made;		    /* attempts made by this call */
+	unsigned last_attempt;	    /* number of the last attempt (continues first_attempt) */
+	bool possible_duplicate;
+	bool last_may_have_acted; /* whether the last attempt's call may have reached TM */
+	json_t *calls;		  /* tm_calls rows of the attempts made: caller owns */
+};
+
+struct tmretry {
+	struct tmretry_policy policy;
+	struct tmhealth *health; /* borrowed */
+	struct metrics *metrics; /* borrowed, may be NULL */
+};
+
+/* Calls TM until a final action. first_attempt: the number of the first attempt (1, or after
+ * the attempts of an earlier run of the same command); prev: an open intent of an earlier run
+ * to resolve before the first new attempt (0: none); possible_duplicate: already true when
+ * an earlier run's outcome is unknown. Returns 0 with out->action set; 1 when hooks->before
+ * said to stop calling; -1 when *stop was set while waiting (out->calls is still filled; an
+ * intent may be open: its outcome is out->last_may_have_acted). */
+int tmretry_call(const struct tmretry *r, struct tm_client *tc, const struct tm_request *req,
+		 unsigned first_attempt, unsigned prev, bool possible_duplicate,
+		 const struct tmretry_hooks *hooks, const volatile int *stop,
+		 struct tmretry_result *out);
+
+/* One tm_calls row (the JSON SQL_FINISH reads) for an attempt that started at started
+ * (CLOCK_REALTIME). */
+json_t *tmretry_audit_row(enum tm_endpoint ep, const struct tm_result *res,
+			  const struct timespec *started);
+
+#endif
