@@ -167,8 +167,7 @@ deps_gate(void *arg, const char **why)
 	struct worker *w = arg;
 	bool tm = exec_tm_available(w->exec), db = exec_db_available(w->exec);
 
-	metrics_set(w->metrics, "tmprov_tm_available", "", tm);
-	metrics_set(w->metrics, "tmprov_db_available", "", db);
+	/* exec keeps tmprov_tm_available and tmprov_db_available. */
 	if (!db)
 		*why = "PostgreSQL unavailable";
 	else if (!tm)

@@ -1,10 +1,14 @@
-/* publisher: the outbox → tm.events copier (see publisher.h). A pass: BEGIN; take the advisory
- * lock or give up; read up to BATCH unpublished rows in seq order; produce them all; wait for
- * every delivery report; mark the delivered ones published; COMMIT. Delivery comes before the
- * mark, so a crash in between re-publishes (same event id) instead of losing an event. */
+/* publisher: the outbox → tm.events copier (see publisher.h). The publisher holding the session
+ * advisory lock streams: it produces unpublished rows in seq order as soon as they are
+ * committed, without waiting for earlier deliveries, and marks each row published once its
+ * delivery is reported, so a crash in between re-publishes (same event id) rather than loses an
+ * event. The others only ask it, with NOTIFY, to look at rows they committed. One thread waits
+ * in poll() on an eventfd (kicks, delivery reports) and the database socket (notifications). */
 #include "publisher.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -12,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "db.h"
@@ -21,38 +27,76 @@
 
 #define BATCH	500
 #define TICK_MS 500
-/* A pass that found the lock taken (another worker publishing) is retried this soon when there
- * is reason to: a kick or a drain. */
-#define BUSY_RETRY_MS	 20
+/* Messages produced and not yet reported at most (a broker outage stops reading there). */
+#define MAX_INFLIGHT	 5000
 #define BACKLOG_EVERY_MS 1000
-/* pg_try_advisory_xact_lock key: "tmprov.o" as a big-endian int64. */
+/* How often a publisher without the lock retries it while it has reason to (a drain). */
+#define RETRY_MS 20
+/* pg_try_advisory_lock key: "tmprov.o" as a big-endian int64. */
 #define LOCK_KEY "8389485317659700847"
+#define CHANNEL	 "tmprov_outbox"
 
-enum { PS_LOCK, PS_SELECT, PS_MARK, PS_BACKLOG };
+enum {
+	PS_LOCK,
+	PS_SELECT,
+	PS_MARK,
+	PS_BACKLOG,
+	PS_NOTIFY,
+	PS_MAXSEQ,
+	PS_PENDING,
+};
 
 static const struct db_stmt stmts[] = {
-    [PS_LOCK] = {"pub_lock", "SELECT pg_try_advisory_xact_lock($1::bigint)"},
+    [PS_LOCK] = {"pub_lock", "SELECT pg_try_advisory_lock($1::bigint)"},
+    /* Rows in flight are left out: they are reported soon and must not go out twice. */
     [PS_SELECT] = {"pub_select", "SELECT seq, subject, payload::text FROM outbox "
-				 "WHERE published_at IS NULL ORDER BY seq LIMIT $1::int"},
+				 "WHERE published_at IS NULL AND NOT (seq = ANY($2::bigint[])) "
+				 "ORDER BY seq LIMIT $1::int"},
     [PS_MARK] = {"pub_mark", "UPDATE outbox SET published_at = now() "
 			     "WHERE seq = ANY($1::bigint[]) AND published_at IS NULL"},
     [PS_BACKLOG] = {"pub_backlog", "SELECT count(*) FROM outbox WHERE published_at IS NULL"},
+    [PS_NOTIFY] = {"pub_notify", "SELECT pg_notify('" CHANNEL "', '')"},
+    [PS_MAXSEQ] = {"pub_maxseq", "SELECT coalesce(max(seq), 0) FROM outbox"},
+    [PS_PENDING] = {"pub_pending", "SELECT EXISTS (SELECT 1 FROM outbox "
+				   "WHERE published_at IS NULL AND seq <= $1::bigint)"},
 };
 
-enum pass_result { PASS_EMPTY, PASS_PUBLISHED, PASS_BUSY, PASS_ERROR };
+/* A produced row waiting for its delivery report (filled from rd_kafka_poll in this thread). */
+struct flight {
+	int64_t seq;
+	struct kafka_delivery d;
+};
+
+/* A growable list of seqs, rendered as a PostgreSQL array literal. */
+struct seqs {
+	int64_t *v;
+	size_t n, cap;
+};
 
 struct publisher {
 	pthread_t tid;
-	pthread_mutex_t lock;
-	pthread_cond_t wake_cv, drained_cv;
-	bool kicked, stopping;
-	uint64_t drain_asked, drain_done; /* drain requests, and the last one fulfilled */
-	atomic_bool aborting;		  /* stop: purge what a pass still waits for */
+	int efd; /* eventfd: kicks, stop, and librdkafka's "delivery reports queued" */
+	atomic_bool stopping;
+
+	pthread_mutex_t lock; /* drain bookkeeping */
+	pthread_cond_t drained_cv;
+	uint64_t drain_asked, drain_done;
 
 	struct db *db;
 	rd_kafka_t *producer;
+	rd_kafka_queue_t *reports; /* the producer's main queue */
 	struct metrics *m;
 	char *topic;
+
+	/* Owned by the thread. */
+	bool holder;		 /* holds the advisory lock on the session below */
+	int listen_pid;		 /* backend pid of the session that LISTENs (0: none) */
+	int lock_pid;		 /* backend pid of the session holding the lock */
+	struct flight **flights; /* in flight, in production order */
+	size_t nflights;
+	struct seqs delivered; /* reported delivered, not yet marked */
+	uint64_t target_gen;   /* the drain request target was read for */
+	int64_t target;	       /* drain: every row up to this seq must be published */
 	long last_backlog_ms;
 };
 
@@ -77,175 +121,240 @@ deadline_after(struct timespec *ts, long ms)
 	}
 }
 
-/* Waits until every delivery of the batch is reported. The reports fill d[] from whichever
- * thread polls the producer, so this thread polls too, in short slices, and reads the flags
- * atomically. A stop purges the messages: librdkafka then reports them failed at once. */
+static int
+seqs_add(struct seqs *s, int64_t v)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		int64_t *nv = realloc(s->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return -1;
+		s->v = nv;
+		s->cap = cap;
+	}
+	s->v[s->n++] = v;
+	return 0;
+}
+
+/* "{1,2,3}" into out (emptied first). */
+static int
+seqs_literal(const int64_t *v, size_t n, struct buf *out)
+{
+	int rc = buf_appends(out, "{");
+
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = buf_printf(out, "%s%" PRId64, i ? "," : "", v[i]);
+	return rc ? rc : buf_appends(out, "}");
+}
+
 static void
-await_deliveries(struct publisher *p, struct kafka_delivery *d, int n)
+wake(struct publisher *p)
 {
-	bool purged = false;
-	int i = 0;
+	uint64_t one = 1;
 
-	while (i < n) {
-		if (__atomic_load_n(&d[i].done, __ATOMIC_ACQUIRE)) {
-			i++;
-			continue;
-		}
-		if (!purged && atomic_load(&p->aborting)) {
-			rd_kafka_purge(p->producer,
-				       RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-			purged = true;
-		}
-		rd_kafka_poll(p->producer, 10);
-	}
+	/* A full counter (impossible in practice) still leaves the fd readable. */
+	if (write(p->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("publisher: wake: %s", strerror(errno));
 }
 
-/* Produces rows [0, n) of res; returns how many were queued (stops at the first failure, so
- * that a later event of a subject never goes out before an earlier one). */
 static int
-produce_rows(struct publisher *p, PGresult *res, struct kafka_delivery *d, int n)
+pg_socket(struct publisher *p)
 {
+	PGconn *c = db_conn(p->db);
+
+	return c && PQstatus(c) == CONNECTION_OK ? PQsocket(c) : -1;
+}
+
+static int
+backend_pid(struct publisher *p)
+{
+	PGconn *c = db_conn(p->db);
+
+	return c && PQstatus(c) == CONNECTION_OK ? PQbackendPID(c) : 0;
+}
+
+/* Reads and discards what the database sent: a notification's only job is to wake the lock
+ * holder, which then reads the outbox anyway. */
+static void
+take_notifications(struct publisher *p)
+{
+	PGconn *c = db_conn(p->db);
+	PGnotify *n;
+
+	if (!c || PQstatus(c) != CONNECTION_OK)
+		return;
+	/* A failure marks the connection bad: the next statement reconnects. */
+	if (!PQconsumeInput(c))
+		return;
+	while ((n = PQnotifies(c)) != NULL)
+		PQfreemem(n);
+}
+
+/* LISTEN on the current session (again after a reconnect) and try for the lock there. */
+static void
+session_setup(struct publisher *p)
+{
+	static const char *const key[] = {LOCK_KEY};
 	char err[256];
-	int i;
+	PGresult *res;
+	int pid;
 
-	for (i = 0; i < n; i++) {
-		const char *subject = PQgetisnull(res, i, 1) ? NULL : PQgetvalue(res, i, 1);
-		const char *payload = PQgetvalue(res, i, 2);
-		rd_kafka_headers_t *h = rd_kafka_headers_new(1);
-
-		/* CloudEvents Kafka binding, structured mode. */
-		rd_kafka_header_add(h, "content-type", -1, "application/cloudevents+json", -1);
-		memset(&d[i], 0, sizeof(d[i]));
-		if (kafka_produce(p->producer, p->topic, subject, subject ? strlen(subject) : 0,
-				  payload, (size_t)PQgetlength(res, i, 2), h, &d[i], err,
-				  sizeof(err)) != 0) {
+	if (backend_pid(p) == 0 || backend_pid(p) != p->listen_pid) {
+		if (db_exec_simple(p->db, "LISTEN " CHANNEL, err, sizeof(err)) != 0) {
 			log_warn("publisher: %s", err);
-			break;
+			p->holder = false;
+			return;
 		}
+		p->listen_pid = backend_pid(p);
 	}
-	return i;
+	pid = backend_pid(p);
+	if (p->holder && pid == p->lock_pid)
+		return;
+	p->holder = false;
+	res = db_exec(p->db, PS_LOCK, 1, key, err, sizeof(err));
+	if (!res) {
+		log_warn("publisher: %s", err);
+		return;
+	}
+	p->holder = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (p->holder) {
+		p->lock_pid = pid;
+		log_info("publisher: publishing the outbox (advisory lock taken)");
+	}
 }
 
-/* "{seq,seq,...}" of the delivered rows; returns how many. */
-static int
-delivered_seqs(PGresult *res, const struct kafka_delivery *d, int n, struct buf *out)
+/* Serves the producer's reports, then moves reported flights out: delivered ones to be marked,
+ * failed ones dropped (their rows stay unpublished and are read again). */
+static void
+collect_reports(struct publisher *p)
 {
-	int k = 0;
+	size_t k = 0;
 
-	buf_appends(out, "{");
-	for (int i = 0; i < n; i++) {
-		if (d[i].err) {
-			log_warn("publisher: delivery of outbox seq %s failed: %s (retried)",
-				 PQgetvalue(res, i, 0), rd_kafka_err2str(d[i].err));
+	while (rd_kafka_poll(p->producer, 0) > 0)
+		;
+	for (size_t i = 0; i < p->nflights; i++) {
+		struct flight *f = p->flights[i];
+
+		if (!f->d.done) {
+			p->flights[k++] = f;
 			continue;
 		}
-		buf_printf(out, "%s%s", k ? "," : "", PQgetvalue(res, i, 0));
-		k++;
+		if (f->d.err)
+			log_warn("publisher: delivery of outbox seq %" PRId64
+				 " failed: %s (retried)",
+				 f->seq, rd_kafka_err2str(f->d.err));
+		else if (seqs_add(&p->delivered, f->seq) != 0)
+			log_error("publisher: out of memory: seq %" PRId64 " published again later",
+				  f->seq);
+		free(f);
 	}
-	buf_appends(out, "}");
-	return k;
+	p->nflights = k;
 }
 
-static enum pass_result
-pass_body(struct publisher *p, int *published, char *err, size_t errlen)
+/* Marks the delivered rows published. On failure they are kept for the next try. */
+static void
+mark_delivered(struct publisher *p)
 {
-	static const char *const lock_params[] = {LOCK_KEY};
-	char limit[16];
-	const char *sel_params[] = {limit};
-	PGresult *res = NULL, *r2;
-	struct kafka_delivery *d = NULL;
-	struct buf seqs;
-	enum pass_result rc = PASS_ERROR;
-	int n, queued, k;
+	struct buf lit;
+	const char *params[1];
+	char err[256];
+	PGresult *res;
 
-	buf_init(&seqs, (size_t)BATCH * 24 + 16);
-	res = db_exec(p->db, PS_LOCK, 1, lock_params, err, errlen);
-	if (!res)
-		goto out;
-	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
-		rc = PASS_BUSY;
-		goto out;
-	}
-	PQclear(res);
-	snprintf(limit, sizeof(limit), "%d", BATCH);
-	res = db_exec(p->db, PS_SELECT, 1, sel_params, err, errlen);
-	if (!res)
-		goto out;
-	n = PQntuples(res);
-	if (n == 0) {
-		rc = PASS_EMPTY;
-		goto out;
-	}
-	d = calloc((size_t)n, sizeof(*d));
-	if (!d) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	queued = produce_rows(p, res, d, n);
-	await_deliveries(p, d, queued);
-	k = delivered_seqs(res, d, queued, &seqs);
-	if (k == 0) {
-		snprintf(err, errlen, "no event of the batch was delivered");
-		goto out;
-	}
-	{
-		const char *mark_params[] = {seqs.data};
-
-		r2 = db_exec(p->db, PS_MARK, 1, mark_params, err, errlen);
-		if (!r2)
-			goto out;
-		PQclear(r2);
-	}
-	*published = k;
-	rc = PASS_PUBLISHED;
-out:
-	PQclear(res);
-	free(d);
-	buf_free(&seqs);
-	return rc;
-}
-
-/* One pass in its own transaction. */
-static enum pass_result
-pass(struct publisher *p, int *published)
-{
-	char err[512];
-	enum pass_result rc;
-
-	*published = 0;
-	if (db_begin(p->db, err, sizeof(err)) != 0) {
-		log_warn("publisher: %s", err);
-		return PASS_ERROR;
-	}
-	rc = pass_body(p, published, err, sizeof(err));
-	if (rc == PASS_PUBLISHED) {
-		if (db_commit(p->db, err, sizeof(err)) != 0) {
-			/* Delivered but not marked: they go out again (same ids) next time. */
-			log_warn("publisher: marking %d event(s) published: %s", *published, err);
-			*published = 0;
-			return PASS_ERROR;
+	if (!p->delivered.n)
+		return;
+	buf_init(&lit, p->delivered.n * 24 + 16);
+	if (seqs_literal(p->delivered.v, p->delivered.n, &lit) == 0) {
+		params[0] = lit.data;
+		res = db_exec(p->db, PS_MARK, 1, params, err, sizeof(err));
+		if (res) {
+			log_debug("publisher: %zu event(s) published", p->delivered.n);
+			p->delivered.n = 0;
+			PQclear(res);
+		} else {
+			log_warn("publisher: marking events published: %s", err);
 		}
-		return rc;
 	}
-	if (rc == PASS_ERROR)
-		log_warn("publisher: %s", err);
-	db_rollback(p->db, err, sizeof(err));
-	return rc;
+	buf_free(&lit);
 }
 
-/* Passes until nothing is left (PASS_EMPTY), the lock is taken elsewhere or an error. */
-static enum pass_result
-publish_all(struct publisher *p)
+/* Produces one selected row; 0, or -1 when it could not be queued (nothing more is produced
+ * in this round, so a later event of a subject never overtakes an earlier one). */
+static int
+produce_row(struct publisher *p, PGresult *res, int i)
 {
-	enum pass_result rc;
+	const char *subject = PQgetisnull(res, i, 1) ? NULL : PQgetvalue(res, i, 1);
+	struct flight *f = calloc(1, sizeof(*f));
+	rd_kafka_headers_t *h;
+	char err[256];
+
+	if (!f)
+		return -1;
+	f->seq = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+	h = rd_kafka_headers_new(1);
+	/* CloudEvents Kafka binding, structured mode. */
+	rd_kafka_header_add(h, "content-type", -1, "application/cloudevents+json", -1);
+	if (kafka_produce(p->producer, p->topic, subject, subject ? strlen(subject) : 0,
+			  PQgetvalue(res, i, 2), (size_t)PQgetlength(res, i, 2), h, &f->d, err,
+			  sizeof(err)) != 0) {
+		log_warn("publisher: %s", err);
+		free(f);
+		return -1;
+	}
+	p->flights[p->nflights++] = f;
+	return 0;
+}
+
+/* Reads unpublished rows not in flight, in seq order, and produces them, until fewer than a
+ * batch come back or the in-flight bound is reached. */
+static void
+produce_new(struct publisher *p)
+{
+	char limit[16], err[256];
+	struct buf lit;
+	int64_t *inflight;
 	int n;
 
-	do {
-		rc = pass(p, &n);
-		if (n)
-			log_debug("publisher: published %d event(s)", n);
-	} while (rc == PASS_PUBLISHED && !atomic_load(&p->aborting));
-	return rc;
+	for (;;) {
+		size_t room = MAX_INFLIGHT - p->nflights;
+		const char *params[2];
+		PGresult *res;
+
+		if (room == 0)
+			return;
+		inflight = malloc((p->nflights + 1) * sizeof(*inflight));
+		if (!inflight)
+			return;
+		for (size_t i = 0; i < p->nflights; i++)
+			inflight[i] = p->flights[i]->seq;
+		buf_init(&lit, p->nflights * 24 + 16);
+		if (seqs_literal(inflight, p->nflights, &lit) != 0) {
+			free(inflight);
+			buf_free(&lit);
+			return;
+		}
+		snprintf(limit, sizeof(limit), "%zu", room < BATCH ? room : (size_t)BATCH);
+		params[0] = limit;
+		params[1] = lit.data;
+		res = db_exec(p->db, PS_SELECT, 2, params, err, sizeof(err));
+		free(inflight);
+		buf_free(&lit);
+		if (!res) {
+			log_warn("publisher: %s", err);
+			return;
+		}
+		n = PQntuples(res);
+		for (int i = 0; i < n; i++) {
+			if (produce_row(p, res, i) != 0) {
+				n = 0;
+				break;
+			}
+		}
+		PQclear(res);
+		if (n < BATCH)
+			return;
+	}
 }
 
 static void
@@ -264,59 +373,157 @@ update_backlog(struct publisher *p)
 	PQclear(res);
 }
 
+/* A drain is done once no row up to the highest seq committed when it was asked is
+ * unpublished, whoever published them. Returns whether a drain is still waiting. */
+static bool
+check_drain(struct publisher *p)
+{
+	char err[256], target[24];
+	const char *params[] = {target};
+	uint64_t asked;
+	PGresult *res;
+	bool pending;
+
+	pthread_mutex_lock(&p->lock);
+	asked = p->drain_asked;
+	pthread_mutex_unlock(&p->lock);
+	if (asked == p->drain_done)
+		return false;
+	if (asked != p->target_gen) {
+		res = db_exec(p->db, PS_MAXSEQ, 0, NULL, err, sizeof(err));
+		if (!res)
+			return true;
+		p->target = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		p->target_gen = asked;
+		PQclear(res);
+	}
+	snprintf(target, sizeof(target), "%" PRId64, p->target);
+	res = db_exec(p->db, PS_PENDING, 1, params, err, sizeof(err));
+	if (!res)
+		return true;
+	pending = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (pending)
+		return true;
+	pthread_mutex_lock(&p->lock);
+	p->drain_done = p->target_gen;
+	pthread_cond_broadcast(&p->drained_cv);
+	pthread_mutex_unlock(&p->lock);
+	return p->drain_done != asked;
+}
+
+/* One round after a wake-up. kicked: this worker committed rows. Returns the poll timeout. */
+static int
+round_once(struct publisher *p, bool kicked)
+{
+	char err[256];
+	PGresult *res;
+	bool draining;
+
+	collect_reports(p);
+	session_setup(p);
+	mark_delivered(p);
+	if (p->holder) {
+		produce_new(p);
+	} else if (kicked) {
+		/* The holder publishes our rows too: tell it they are there. */
+		res = db_exec(p->db, PS_NOTIFY, 0, NULL, err, sizeof(err));
+		if (res)
+			PQclear(res);
+	}
+	draining = check_drain(p);
+	update_backlog(p);
+	if (draining)
+		return RETRY_MS;
+	/* Reports wake the thread through the eventfd; the timeout is only a safety net. */
+	return p->nflights ? 100 : TICK_MS;
+}
+
+/* At stop: what is in flight is purged (reported failed at once, so its rows stay unpublished
+ * for the next publisher) unless already reported; delivered rows are marked. */
+static void
+finish(struct publisher *p)
+{
+	collect_reports(p);
+	if (p->nflights)
+		rd_kafka_purge(p->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+	while (p->nflights) {
+		rd_kafka_poll(p->producer, 10);
+		collect_reports(p);
+	}
+	mark_delivered(p);
+}
+
 static void *
 publisher_main(void *arg)
 {
 	struct publisher *p = arg;
-	long wait_ms = TICK_MS;
+	int timeout = 0;
+	uint64_t v;
 
 	for (;;) {
-		struct timespec ts;
-		uint64_t asked;
-		bool kicked, draining;
-		enum pass_result rc;
+		struct pollfd fds[2] = {{.fd = p->efd, .events = POLLIN},
+					{.fd = pg_socket(p), .events = POLLIN}};
+		bool kicked = false;
 
-		deadline_after(&ts, wait_ms);
-		pthread_mutex_lock(&p->lock);
-		while (!p->kicked && !p->stopping && p->drain_asked == p->drain_done) {
-			if (pthread_cond_timedwait(&p->wake_cv, &p->lock, &ts) == ETIMEDOUT)
-				break;
-		}
-		if (p->stopping) {
-			pthread_mutex_unlock(&p->lock);
+		if (poll(fds, 2, timeout) < 0 && errno != EINTR)
+			log_warn("publisher: poll: %s", strerror(errno));
+		if (atomic_load(&p->stopping))
 			break;
-		}
-		kicked = p->kicked;
-		p->kicked = false;
-		asked = p->drain_asked;
-		draining = asked > p->drain_done;
-		pthread_mutex_unlock(&p->lock);
-
-		rc = publish_all(p);
-		update_backlog(p);
-		wait_ms = TICK_MS;
-		if (rc == PASS_EMPTY) {
-			pthread_mutex_lock(&p->lock);
-			if (asked > p->drain_done) {
-				p->drain_done = asked;
-				pthread_cond_broadcast(&p->drained_cv);
-			}
-			pthread_mutex_unlock(&p->lock);
-		} else if (rc == PASS_BUSY && (kicked || draining)) {
-			/* Another worker publishes; ours may have come after its last read. */
-			wait_ms = BUSY_RETRY_MS;
-			pthread_mutex_lock(&p->lock);
-			p->kicked = p->kicked || kicked;
-			pthread_mutex_unlock(&p->lock);
-		}
+		/* A kick or a delivery report; a notification (another worker's rows, or our own
+		 * NOTIFY coming back) only wakes the thread and is not echoed. */
+		kicked = read(p->efd, &v, sizeof(v)) == sizeof(v);
+		take_notifications(p);
+		timeout = round_once(p, kicked);
 	}
+	finish(p);
 	return NULL;
+}
+
+/* Fetches the events topic's metadata now: otherwise the first event waits for it (about a
+ * second) and every event committed meanwhile waits behind it. Failure only costs that wait. */
+static void
+warm_up(struct publisher *p)
+{
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(p->producer, p->topic, NULL);
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t rc;
+
+	if (!rkt)
+		return;
+	rc = rd_kafka_metadata(p->producer, 0, rkt, &md, 5000);
+	if (rc)
+		log_warn("publisher: metadata of %s: %s", p->topic, rd_kafka_err2str(rc));
+	else
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(rkt);
+}
+
+static void
+publisher_free(struct publisher *p)
+{
+	if (p->reports) {
+		rd_kafka_queue_io_event_enable(p->reports, -1, NULL, 0);
+		rd_kafka_queue_destroy(p->reports);
+	}
+	for (size_t i = 0; i < p->nflights; i++)
+		free(p->flights[i]);
+	free(p->flights);
+	free(p->delivered.v);
+	if (p->efd >= 0)
+		close(p->efd);
+	db_free(p->db);
+	free(p->topic);
+	pthread_cond_destroy(&p->drained_cv);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
 }
 
 struct publisher *
 publisher_start(const struct cfg *c, struct metrics *m, rd_kafka_t *producer, char *err,
 		size_t errlen)
 {
+	static const uint64_t one = 1;
 	struct publisher *p = calloc(1, sizeof(*p));
 	struct db_options o;
 	int rc;
@@ -326,15 +533,16 @@ publisher_start(const struct cfg *c, struct metrics *m, rd_kafka_t *producer, ch
 		return NULL;
 	}
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->wake_cv, NULL);
 	pthread_cond_init(&p->drained_cv, NULL);
-	atomic_init(&p->aborting, false);
+	atomic_init(&p->stopping, false);
 	p->producer = producer;
 	p->m = m;
+	p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	p->topic = strdup(cfg_str(c, "TMPROV_TOPIC_EVENTS"));
 	p->db = db_new(cfg_str(c, "TMPROV_DATABASE_URL"), stmts, sizeof(stmts) / sizeof(stmts[0]));
-	if (!p->topic || !p->db) {
-		snprintf(err, errlen, "publisher: out of memory");
+	p->flights = calloc(MAX_INFLIGHT, sizeof(*p->flights));
+	if (p->efd < 0 || !p->topic || !p->db || !p->flights) {
+		snprintf(err, errlen, "publisher: out of memory or file descriptors");
 		goto fail;
 	}
 	db_options_from_cfg(&o, c, "tmprov-worker-publisher");
@@ -344,6 +552,11 @@ publisher_start(const struct cfg *c, struct metrics *m, rd_kafka_t *producer, ch
 	}
 	if (db_connect(p->db, err, errlen) != 0)
 		goto fail;
+	warm_up(p);
+	/* Delivery reports wake the thread: librdkafka writes to the eventfd when the producer's
+	 * queue turns non-empty. */
+	p->reports = rd_kafka_queue_get_main(producer);
+	rd_kafka_queue_io_event_enable(p->reports, p->efd, &one, sizeof(one));
 	rc = pthread_create(&p->tid, NULL, publisher_main, p);
 	if (rc != 0) {
 		snprintf(err, errlen, "publisher: cannot start thread: %s", strerror(rc));
@@ -352,24 +565,14 @@ publisher_start(const struct cfg *c, struct metrics *m, rd_kafka_t *producer, ch
 	pthread_setname_np(p->tid, "publisher");
 	return p;
 fail:
-	db_free(p->db);
-	free(p->topic);
-	pthread_cond_destroy(&p->drained_cv);
-	pthread_cond_destroy(&p->wake_cv);
-	pthread_mutex_destroy(&p->lock);
-	free(p);
+	publisher_free(p);
 	return NULL;
 }
 
 void
 publisher_kick(struct publisher *p)
 {
-	pthread_mutex_lock(&p->lock);
-	if (!p->kicked) {
-		p->kicked = true;
-		pthread_cond_signal(&p->wake_cv);
-	}
-	pthread_mutex_unlock(&p->lock);
+	wake(p);
 }
 
 int
@@ -382,7 +585,9 @@ publisher_drain(struct publisher *p, int timeout_ms)
 	deadline_after(&ts, timeout_ms);
 	pthread_mutex_lock(&p->lock);
 	gen = ++p->drain_asked;
-	pthread_cond_signal(&p->wake_cv);
+	pthread_mutex_unlock(&p->lock);
+	wake(p);
+	pthread_mutex_lock(&p->lock);
 	while (p->drain_done < gen) {
 		if (pthread_cond_timedwait(&p->drained_cv, &p->lock, &ts) == ETIMEDOUT)
 			break;
@@ -397,16 +602,8 @@ publisher_stop(struct publisher *p)
 {
 	if (!p)
 		return;
-	atomic_store(&p->aborting, true);
-	pthread_mutex_lock(&p->lock);
-	p->stopping = true;
-	pthread_cond_signal(&p->wake_cv);
-	pthread_mutex_unlock(&p->lock);
+	atomic_store(&p->stopping, true);
+	wake(p);
 	pthread_join(p->tid, NULL);
-	db_free(p->db);
-	free(p->topic);
-	pthread_cond_destroy(&p->drained_cv);
-	pthread_cond_destroy(&p->wake_cv);
-	pthread_mutex_destroy(&p->lock);
-	free(p);
+	publisher_free(p);
 }
