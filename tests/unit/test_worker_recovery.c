@@ -196,6 +196,7 @@ batch_check(struct batch *b, char *parked)
 			wenv_assert(E, calls == 1,
 				    "%s: created but create_account called %ld times", name, calls);
 	}
+	json_decref(counts);
 	return nparked;
 }
 
