@@ -348,7 +348,7 @@ out:
 		fprintf(stderr, "tmprov bench: tmprov-callback did not stop cleanly (%d)\n",
 			b.cb.status);
 	bench_db_drop(&b.db);
-	if (rc == 0 || getenv("TMPROV_BENCH_KEEP") == NULL)
+	if (getenv("TMPROV_BENCH_KEEP") == NULL)
 		bench_proc_rmdir(b.dir);
 	else
 		fprintf(stderr, "tmprov bench: logs kept in %s\n", b.dir);
