@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -90,6 +91,30 @@ bench_kafka_start(struct bench_kafka *k, const char *dir, int partitions, char *
 		return -1;
 	k->producer = bench_kafka_client(k, RD_KAFKA_PRODUCER, err, errlen);
 	return k->producer ? 0 : -1;
+}
+
+int
+bench_kafka_warm(struct bench_kafka *k, const char *topic, char *err, size_t errlen)
+{
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(k->producer, topic, NULL);
+	const rd_kafka_metadata_t *md = NULL;
+	rd_kafka_resp_err_t rc;
+
+	if (rkt == NULL) {
+		snprintf(err, errlen, "topic %s: %s", topic,
+			 rd_kafka_err2str(rd_kafka_last_error()));
+		return -1;
+	}
+	/* The handle stays referenced by the producer's cache; only the metadata matters. */
+	rc = rd_kafka_metadata(k->producer, 0, rkt, &md, 10000);
+	if (md != NULL)
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(rkt);
+	if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		snprintf(err, errlen, "metadata of %s: %s", topic, rd_kafka_err2str(rc));
+		return -1;
+	}
+	return 0;
 }
 
 void

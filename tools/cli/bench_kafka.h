@@ -25,6 +25,10 @@ struct bench_kafka {
  * err. */
 int bench_kafka_start(struct bench_kafka *k, const char *dir, int partitions, char *err,
 		      size_t errlen);
+/* Fetches topic's metadata into the producer: without it the first messages wait in the
+ * producer for the topic's first metadata refresh (up to a second), which a latency figure
+ * would count. 0, or -1 with err. */
+int bench_kafka_warm(struct bench_kafka *k, const char *topic, char *err, size_t errlen);
 /* Stops all of it. */
 void bench_kafka_stop(struct bench_kafka *k);
 /* Queues one message with timestamp ts_ms (0: now), waiting while the queue is full. 0 or -1

@@ -126,10 +126,10 @@ bw_setup(struct bench_worker_run *w, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	return bench_kafka_start(&w->kafka, w->dir, (int)o->partitions, err, errlen) != 0 ||
-		       bench_kafka_read_start(&w->kafka, BW_TOPIC_EVENTS, err, errlen) != 0
-		   ? -1
-		   : 0;
+	if (bench_kafka_start(&w->kafka, w->dir, (int)o->partitions, err, errlen) != 0 ||
+	    bench_kafka_warm(&w->kafka, BW_TOPIC_COMMANDS, err, errlen) != 0)
+		return -1;
+	return bench_kafka_read_start(&w->kafka, BW_TOPIC_EVENTS, err, errlen);
 }
 
 /* Produces commands up to (not including) upto. */
@@ -441,6 +441,29 @@ bw_latencies(struct bench_worker_run *w)
 	return 0;
 }
 
+/* With TMPROV_BENCH_KEEP: every command's kind and timestamps into DIR/commands.tsv, to look
+ * into a figure. */
+static void
+bw_keep(const struct bench_worker_run *w)
+{
+	char path[300];
+	FILE *f;
+
+	if (getenv("TMPROV_BENCH_KEEP") == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/commands.tsv", w->dir);
+	f = fopen(path, "w");
+	if (f == NULL)
+		return;
+	fprintf(f, "index\tkind\tsent_ms\toutcome_ms\n");
+	for (long i = 0; i < w->o->commands; i++)
+		fprintf(f, "%ld\t%s\t%" PRId64 "\t%" PRId64 "\n", i,
+			bench_kind_name(
+			    bench_load_kind(&w->load, i % w->load.subjects, i / w->load.subjects)),
+			w->sent_ms[i], w->outcome_ms[i]);
+	fclose(f);
+}
+
 static int
 bw_result(struct bench_worker_run *w, struct bench_result *r)
 {
@@ -461,10 +484,10 @@ bw_result(struct bench_worker_run *w, struct bench_result *r)
 		      "concurrency", (json_int_t)o->concurrency, "db_pool", (json_int_t)o->db_pool,
 		      "tm_latency_ms", (json_int_t)o->tm_latency_ms, "rate", (json_int_t)o->rate,
 		      "prestart", w->prestart, "kinds", kinds);
-	r->counts = json_pack(
-	    "{s:i, s:i, s:f, s:f, s:f, s:O}", "outcomes", (json_int_t)w->outcomes, "republished",
-	    (json_int_t)w->repeats, "elapsed_ms", elapsed, "first_outcome_ms", w->t_first - w->t0,
-	    "assigned_ms", w->t_assigned - w->t_spawn, "event_types", w->types);
+	r->counts = json_pack("{s:i, s:i, s:f, s:f, s:f, s:O}", "outcomes", (json_int_t)w->outcomes,
+			      "republished", (json_int_t)w->repeats, "elapsed_ms", elapsed,
+			      "first_outcome_ms", w->t_first - w->t0, "assigned_ms",
+			      w->t_assigned - w->t_spawn, "event_types", w->types);
 	r->figures = json_object();
 	if (r->params == NULL || r->counts == NULL || r->figures == NULL)
 		return -1;
@@ -480,9 +503,9 @@ bw_result(struct bench_worker_run *w, struct bench_result *r)
 	}
 	/* Started on a pre-loaded topic: also the rate once the partitions were handed over. */
 	if (!w->prestart && w->t_last > w->t_assigned &&
-	    json_object_set_new(r->figures, "rate_assigned",
-				json_real((double)w->outcomes * 1e3 / (w->t_last - w->t_assigned))) !=
-		0)
+	    json_object_set_new(
+		r->figures, "rate_assigned",
+		json_real((double)w->outcomes * 1e3 / (w->t_last - w->t_assigned))) != 0)
 		return -1;
 	return json_object_set_new(r->figures, "peak_rss_mib", json_real(w->peak_kib / 1024.0));
 }
@@ -513,6 +536,7 @@ bench_worker(const struct bench_opts *o, struct bench_result *r, char *err, size
 	w.prestart = o->prestart || o->rate > 0;
 	if (bw_setup(&w, err, errlen) != 0 || bw_run(&w, err, errlen) != 0)
 		goto out;
+	bw_keep(&w);
 	if (bw_result(&w, r) != 0) {
 		snprintf(err, errlen, "out of memory");
 		goto out;

@@ -114,7 +114,7 @@ bench_count(const char *s)
 static int
 bench_set(struct bench_opts *o, int ch, const char *flag, const char *arg)
 {
-	long v = bench_count(arg), *dst = NULL;
+	long v = arg ? bench_count(arg) : 0, *dst = NULL;
 
 	switch (ch) {
 	case 'd':
