@@ -24,15 +24,15 @@ smoke=${BENCH_SMOKE:-0}
 results=${BENCH_RESULTS:-$top/bench/results.json}
 case $results in /*) ;; *) results=$top/$results ;; esac
 # The sizes of the cases: full, or tiny for the smoke run. Heavy cases run fewer rounds
-# (bench_case's ROUNDS) so that the whole run stays within about eight minutes.
+# (bench_case's MAXROUNDS) so that the whole run stays within about seven minutes.
 if [ "$smoke" = 1 ]; then
 	rounds=${BENCH_ROUNDS:-1} dur=300ms hash_dur=300ms pg_dur=1s wrk_dur=1s case_timeout=60
 	mixed_n=300 mixed_s=60 pw_n=12 tm_n=240 tm256_n=240 lat_rate=200 lat_n=300 scale_n=240
 	pg_n=300 pg_s=60 cb_users=50
 else
-	rounds=${BENCH_ROUNDS:-3} dur=2s hash_dur=3s pg_dur=5s wrk_dur=5s case_timeout=300
-	mixed_n=50000 mixed_s=5000 pw_n=5000 tm_n=16000 tm256_n=30000 lat_rate=500 lat_n=6000
-	scale_n=12000 pg_n=50000 pg_s=5000 cb_users=1000
+	rounds=${BENCH_ROUNDS:-3} dur=2s hash_dur=2s pg_dur=4s wrk_dur=4s case_timeout=300
+	mixed_n=50000 mixed_s=5000 pw_n=5000 tm_n=14000 tm256_n=20000 lat_rate=500 lat_n=6000
+	scale_n=10000 pg_n=50000 pg_s=5000 cb_users=1000
 fi
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_ROUNDS must be a positive number" >&2; exit 2; }
 
