@@ -269,7 +269,7 @@ bw_check_alive(struct bench_worker_run *w, char *err, size_t errlen)
 }
 
 /* Waits until every worker holds partitions and together they hold all of them, twice in a row
- * half a second apart (a rebalance in progress shows as a worker holding none). */
+ * 200 ms apart (a rebalance in progress shows as a worker holding none). */
 static int
 bw_wait_assigned(struct bench_worker_run *w, char *err, size_t errlen)
 {
@@ -292,7 +292,7 @@ bw_wait_assigned(struct bench_worker_run *w, char *err, size_t errlen)
 			w->t_assigned = bench_now_ms();
 			return 0;
 		}
-		bench_sleep_ms(500);
+		bench_sleep_ms(200);
 	}
 	snprintf(err, errlen, "the workers did not share the %ld partitions within %d ms",
 		 w->o->partitions, BW_ASSIGN_MS);
