@@ -27,7 +27,7 @@ extern char **environ;
 
 #define BENCH_PG_CONNECTIONS_MAX 1000
 #define BENCH_PG_LINE_MAX	 1024
-#define BENCH_PG_ARGS_MAX	 (16 + 2 * BENCH_SCRIPTS_MAX + BENCH_DEFINES_MAX)
+#define BENCH_PG_ARGS_MAX	 (16 + BENCH_SCRIPTS_MAX + 2 * BENCH_DEFINES_MAX)
 /* Meetings per user in --mode callback: a short list, as most users have. */
 #define BENCH_PG_CB_MEETINGS 5
 
