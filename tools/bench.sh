@@ -31,8 +31,8 @@ if [ "$smoke" = 1 ]; then
 	pg_n=300 pg_s=60 cb_users=50
 else
 	rounds=${BENCH_ROUNDS:-3} dur=2s hash_dur=2s pg_dur=4s wrk_dur=4s case_timeout=300
-	mixed_n=50000 mixed_s=5000 pw_n=5000 tm_n=14000 tm256_n=20000 lat_rate=500 lat_n=6000
-	scale_n=10000 pg_n=50000 pg_s=5000 cb_users=1000
+	mixed_n=50000 mixed_s=5000 pw_n=5000 tm_n=14000 tm256_n=15000 lat_rate=500 lat_n=6000
+	scale_n=8000 pg_n=50000 pg_s=5000 cb_users=1000
 fi
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_ROUNDS must be a positive number" >&2; exit 2; }
 
@@ -110,7 +110,7 @@ bench_case hash/verify-all-cpus 0 yes "verifiers checked on every online CPU: th
 bench_case pg-reference/worker 0 yes "(1) pgbench -M prepared, $db_pool clients (TMPROV_DB_POOL): per transaction the statements tmprov-worker runs for one command (generated from workers/worker/sql.c), scripts weighed as the mixed load" \
 	pg-reference --mode worker --connections $db_pool --duration $pg_dur --commands $pg_n \
 	--subjects $pg_s --pgbench "$pgbench"
-bench_case worker/mixed 2 yes "(2) $mixed_n mixed commands over $mixed_s subjects pre-loaded, TM instant; clock from the worker's start" \
+bench_case worker/mixed 1 yes "(2) $mixed_n mixed commands over $mixed_s subjects pre-loaded, TM instant; clock from the worker's start" \
 	worker --mode mixed --commands $mixed_n --subjects $mixed_s
 bench_case worker/passwords 1 yes "(2b) $pw_n user.upsert with a password (one argon2id hash each), pre-loaded" \
 	worker --mode password --commands $pw_n --subjects $pw_n
