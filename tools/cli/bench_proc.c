@@ -198,6 +198,32 @@ bench_proc_stop(struct bench_proc *p, int timeout_ms)
 	return -1;
 }
 
+double
+bench_proc_cpu_ms(const struct bench_proc *p)
+{
+	unsigned long utime, stime;
+	char path[64], buf[1024], *after;
+	long tick = sysconf(_SC_CLK_TCK);
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)p->pid);
+	f = p->pid ? fopen(path, "r") : NULL;
+	if (f == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* The command name (field 2) may hold blanks: count from the ")" that ends it. utime and
+	 * stime are fields 14 and 15. */
+	after = strrchr(buf, ')');
+	if (after == NULL || tick <= 0 ||
+	    sscanf(after + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
+		   &stime) != 2)
+		return -1;
+	return (double)(utime + stime) * 1000.0 / (double)tick;
+}
+
 long
 bench_proc_peak_kib(const struct bench_proc *p)
 {

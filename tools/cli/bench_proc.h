@@ -40,6 +40,8 @@ int bench_proc_wait(struct bench_proc *p, int timeout_ms);
 /* SIGTERM, up to timeout_ms, then SIGKILL; returns as bench_proc_wait (-1: killed). Not
  * running: its status. */
 int bench_proc_stop(struct bench_proc *p, int timeout_ms);
+/* CPU time it has used (user + system), in milliseconds, or -1 when it cannot be read. */
+double bench_proc_cpu_ms(const struct bench_proc *p);
 /* Peak resident memory (VmHWM) in KiB, or -1 when it cannot be read. */
 long bench_proc_peak_kib(const struct bench_proc *p);
 /* The last non-empty line of its log holding needle (NULL: any) into out ("" when none). */

@@ -50,6 +50,7 @@ struct bench_worker_run {
 	double t_spawn, t0, t_first, t_last, t_assigned; /* monotonic ms */
 	int64_t wall_spawn;				 /* t_spawn on the wall clock */
 	long peak_kib;
+	double cpu_ms; /* the workers' CPU time when the last outcome was read */
 	struct bench_samples lat;
 };
 
@@ -416,8 +417,10 @@ bw_run(struct bench_worker_run *w, char *err, size_t errlen)
 	}
 	for (long i = 0; i < w->nprocs; i++) {
 		long kib = bench_proc_peak_kib(&w->procs[i]);
+		double ms = bench_proc_cpu_ms(&w->procs[i]);
 
 		w->peak_kib = kib > w->peak_kib ? kib : w->peak_kib;
+		w->cpu_ms += ms > 0 ? ms : 0;
 	}
 	if (w->failed > 0) {
 		snprintf(err, errlen, "%ld of %ld commands did not succeed; the first: %s",
@@ -484,10 +487,11 @@ bw_result(struct bench_worker_run *w, struct bench_result *r)
 		      "concurrency", (json_int_t)o->concurrency, "db_pool", (json_int_t)o->db_pool,
 		      "tm_latency_ms", (json_int_t)o->tm_latency_ms, "rate", (json_int_t)o->rate,
 		      "prestart", w->prestart, "kinds", kinds);
-	r->counts = json_pack("{s:i, s:i, s:f, s:f, s:f, s:O}", "outcomes", (json_int_t)w->outcomes,
-			      "republished", (json_int_t)w->repeats, "elapsed_ms", elapsed,
-			      "first_outcome_ms", w->t_first - w->t0, "assigned_ms",
-			      w->t_assigned - w->t_spawn, "event_types", w->types);
+	r->counts = json_pack(
+	    "{s:i, s:i, s:f, s:f, s:f, s:f, s:O}", "outcomes", (json_int_t)w->outcomes,
+	    "republished", (json_int_t)w->repeats, "elapsed_ms", elapsed, "first_outcome_ms",
+	    w->t_first - w->t0, "assigned_ms", w->t_assigned - w->t_spawn,
+	    "worker_cpu_ms_per_command", w->cpu_ms / (double)w->outcomes, "event_types", w->types);
 	r->figures = json_object();
 	if (r->params == NULL || r->counts == NULL || r->figures == NULL)
 		return -1;
