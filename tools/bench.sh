@@ -30,7 +30,7 @@ if [ "$smoke" = 1 ]; then
 	mixed_n=300 mixed_s=60 pw_n=12 tm_n=240 tm256_n=240 lat_rate=200 lat_n=300 scale_n=240
 	pg_n=300 pg_s=60 cb_users=50
 else
-	rounds=${BENCH_ROUNDS:-3} dur=2s hash_dur=2s pg_dur=4s wrk_dur=4s case_timeout=300
+	rounds=${BENCH_ROUNDS:-3} dur=2s hash_dur=4s pg_dur=4s wrk_dur=4s case_timeout=300
 	mixed_n=50000 mixed_s=5000 pw_n=5000 tm_n=14000 tm256_n=15000 lat_rate=500 lat_n=6000
 	scale_n=8000 pg_n=50000 pg_s=5000 cb_users=1000
 fi
@@ -91,6 +91,8 @@ bench_ratio() { # bench_ratio NAME NUMERATOR DENOMINATOR TARGET NOTE
 	printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$ratios"
 }
 
+# Each reference runs right before the case held against it, so that the two share the moment's
+# load on a busy machine (ratios pair the rounds).
 bench_case tmsim-capacity/c1 0 yes "one call at a time: a Nagle/delayed-ACK stall would show as p50 ~40 ms" \
 	tmsim-capacity --concurrency 1 --duration $dur
 bench_case tmsim-capacity/c64 0 yes "query_account kept alive, curl multi: tmsim alone" \
@@ -103,15 +105,13 @@ bench_case tm-client/create 0 yes "8 threads, create_account, fresh connection e
 	tm-client --mode create --threads 8 --duration $dur
 bench_case hash/1-thread 0 yes "argon2id verifiers made at TMPROV_ARGON2_OPSLIMIT/MEMLIMIT, 1 thread" \
 	hash --mode new --threads 1 --duration $hash_dur
-bench_case hash/all-cpus 0 yes "the same on every online CPU: the ceiling of password-setting commands" \
-	hash --mode new --threads 0 --duration $hash_dur
-bench_case hash/verify-all-cpus 0 yes "verifiers checked on every online CPU: the ceiling of logins" \
-	hash --mode verify --threads 0 --duration $hash_dur
 bench_case pg-reference/worker 0 yes "(1) pgbench -M prepared, $db_pool clients (TMPROV_DB_POOL): per transaction the statements tmprov-worker runs for one command (generated from workers/worker/sql.c), scripts weighed as the mixed load" \
 	pg-reference --mode worker --connections $db_pool --duration $pg_dur --commands $pg_n \
 	--subjects $pg_s --pgbench "$pgbench"
 bench_case worker/mixed 1 yes "(2) $mixed_n mixed commands over $mixed_s subjects pre-loaded, TM instant; clock from the worker's start" \
 	worker --mode mixed --commands $mixed_n --subjects $mixed_s
+bench_case hash/all-cpus 0 yes "the same on every online CPU: the ceiling of password-setting commands" \
+	hash --mode new --threads 0 --duration $hash_dur
 bench_case worker/passwords 1 yes "(2b) $pw_n user.upsert with a password (one argon2id hash each), pre-loaded" \
 	worker --mode password --commands $pw_n --subjects $pw_n
 bench_case worker/tm50-c64 2 yes "(3) $tm_n commands of one TM call each, tmsim adding 50 ms, concurrency 64" \
@@ -133,6 +133,8 @@ bench_case callback/meetings 0 yes "(6a, 7) wrk, 2 threads, 8 connections: meeti
 	callback --mode meetings --subjects $cb_users --threads 2 --connections 8 --duration $wrk_dur
 bench_case callback/fail 0 yes "(6b) failed logins of unknown users, throttle off (a dummy hash each)" \
 	callback --mode fail --subjects $cb_users --threads 2 --connections 8 --duration $wrk_dur
+bench_case hash/verify-all-cpus 0 yes "verifiers checked on every online CPU: the ceiling of logins" \
+	hash --mode verify --threads 0 --duration $hash_dur
 bench_case callback/login 0 yes "(6c) successful logins at the configured hash cost" \
 	callback --mode login --subjects $cb_users --threads 2 --connections 8 --duration $wrk_dur
 
