@@ -398,6 +398,18 @@ cfg_print(const struct cfg *c, FILE *out)
 	}
 }
 
+/* Writes s with '|' turned into ", " so that it cannot split a markdown table cell. */
+static void
+doc_cell(FILE *out, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '|')
+			fputs(", ", out);
+		else
+			fputc(*s, out);
+	}
+}
+
 void
 cfg_print_doc(const struct cfg *c, FILE *out)
 {
@@ -408,13 +420,19 @@ cfg_print_doc(const struct cfg *c, FILE *out)
 	for (size_t i = 0; i < c->n; i++) {
 		const struct cfg_key *k = sorted[i]->key;
 
-		const char *def = k->def ? k->def : (k->flags & CFG_REQUIRED ? "required" : "none");
-
-		fprintf(out, "| %s | %s%s%s%s | %s%s%s |\n", k->name, k->help,
-			k->type == CFG_ENUM ? " One of " : "",
-			k->type == CFG_ENUM ? k->choices : "",
-			k->flags & CFG_SECRET ? " (secret)" : "", k->def ? "`" : "", def,
-			k->def ? "`" : "");
+		fprintf(out, "| %s | ", k->name);
+		doc_cell(out, k->help);
+		if (k->type == CFG_ENUM) {
+			fputs(" (one of: ", out);
+			doc_cell(out, k->choices);
+			fputs(")", out);
+		}
+		if ((k->flags & CFG_SECRET) && strstr(k->help, "secret") == NULL)
+			fputs(" (secret)", out);
+		if (k->def != NULL)
+			fprintf(out, " | `%s` |\n", k->def);
+		else
+			fprintf(out, " | %s |\n", (k->flags & CFG_REQUIRED) ? "required" : "none");
 	}
 }
 

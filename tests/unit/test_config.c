@@ -227,6 +227,41 @@ test_set_checks_value(void **state)
 	cfg_free(c);
 }
 
+/* The --help-config table: one row per key, choices listed without breaking the table. */
+static void
+test_print_doc(void **state)
+{
+	char out[4096] = "";
+	FILE *f = fmemopen(out, sizeof(out) - 1, "w");
+	struct cfg *c = cfg_new();
+	int rows = 0;
+
+	(void)state;
+	assert_int_equal(cfg_add_keys(c, keys, CFG_KEYS_LEN(keys)), 0);
+	cfg_print_doc(c, f);
+	fclose(f);
+	for (char *line = strtok(out, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+		int bars = 0;
+
+		for (char *p = line; *p; p++)
+			bars += *p == '|';
+		assert_int_equal(bars, 4);
+		rows++;
+	}
+	assert_int_equal(rows, 2 + (int)CFG_KEYS_LEN(keys));
+	cfg_free(c);
+	f = fmemopen(out, sizeof(out) - 1, "w");
+	c = cfg_new();
+	assert_int_equal(cfg_add_keys(c, keys, CFG_KEYS_LEN(keys)), 0);
+	cfg_print_doc(c, f);
+	fclose(f);
+	assert_non_null(
+	    strstr(out, "| T_MODE | a policy (one of: park, retry, fail) | `park` |\n"));
+	assert_non_null(strstr(out, "| T_URL | base URL | required |\n"));
+	assert_non_null(strstr(out, "| T_SECRET | a secret (secret) | none |\n"));
+	cfg_free(c);
+}
+
 int
 main(void)
 {
