@@ -427,7 +427,7 @@ cfg_print_doc(const struct cfg *c, FILE *out)
 			doc_cell(out, k->choices);
 			fputs(")", out);
 		}
-		if ((k->flags & CFG_SECRET) && strstr(k->help, "secret") == NULL)
+		if ((k->flags & CFG_SECRET) && strstr(k->help, "(secret") == NULL)
 			fputs(" (secret)", out);
 		if (k->def != NULL)
 			fprintf(out, " | `%s` |\n", k->def);

@@ -266,10 +266,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults_and_types),	    cmocka_unit_test(test_durations),
-	    cmocka_unit_test(test_bad_values_name_the_key), cmocka_unit_test(test_required_missing),
-	    cmocka_unit_test(test_file_and_env_precedence), cmocka_unit_test(test_file_errors),
-	    cmocka_unit_test(test_print_masks_secrets),	    cmocka_unit_test(test_set_checks_value),
+	    cmocka_unit_test(test_defaults_and_types),
+	    cmocka_unit_test(test_durations),
+	    cmocka_unit_test(test_bad_values_name_the_key),
+	    cmocka_unit_test(test_required_missing),
+	    cmocka_unit_test(test_file_and_env_precedence),
+	    cmocka_unit_test(test_file_errors),
+	    cmocka_unit_test(test_print_masks_secrets),
+	    cmocka_unit_test(test_set_checks_value),
+	    cmocka_unit_test(test_print_doc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
