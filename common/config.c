@@ -436,6 +436,48 @@ cfg_print_doc(const struct cfg *c, FILE *out)
 	}
 }
 
+/* The flag of flags[] that arg starts, with *vlen set to the flag's length; NULL if none. */
+static const struct cfg_flag *
+flag_match(const char *arg, const struct cfg_flag *flags, size_t n, size_t *flen)
+{
+	for (size_t f = 0; f < n; f++) {
+		*flen = strlen(flags[f].flag);
+		if (strncmp(arg, flags[f].flag, *flen) == 0 &&
+		    (arg[*flen] == '\0' || arg[*flen] == '='))
+			return &flags[f];
+	}
+	return NULL;
+}
+
+int
+cfg_take_flags(int argc, char **argv, const struct cfg_flag *flags, size_t n)
+{
+	int kept = 1;
+
+	for (int i = 1; i < argc; i++) {
+		const struct cfg_flag *f;
+		const char *value;
+		size_t flen = 0;
+
+		if ((f = flag_match(argv[i], flags, n, &flen)) == NULL) {
+			argv[kept++] = argv[i];
+			continue;
+		}
+		if (argv[i][flen] == '=')
+			value = argv[i] + flen + 1;
+		else if (i + 1 < argc)
+			value = argv[++i];
+		else
+			return -1;
+		if (f->key != NULL)
+			setenv(f->key, value, 1);
+		else
+			*f->dst = value;
+	}
+	argv[kept] = NULL;
+	return kept;
+}
+
 int
 cfg_from_args(struct cfg *c, int argc, char **argv)
 {

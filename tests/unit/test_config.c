@@ -262,6 +262,29 @@ test_print_doc(void **state)
 	cfg_free(c);
 }
 
+static void
+test_take_flags(void **state)
+{
+	char a0[] = "prog", a1[] = "--listen", a2[] = "127.0.0.1:1", a3[] = "--keep",
+	     a4[] = "--port-file=/tmp/p", a5[] = "x", a6[] = "--port-file";
+	char *argv[] = {a0, a1, a2, a3, a4, a5, NULL};
+	char *bad[] = {a0, a6, NULL};
+	const char *port_file = NULL;
+	const struct cfg_flag flags[] = {{"--listen", "T_LISTEN", NULL},
+					 {"--port-file", NULL, &port_file}};
+
+	(void)state;
+	unsetenv("T_LISTEN");
+	assert_int_equal(cfg_take_flags(6, argv, flags, 2), 3);
+	assert_string_equal(argv[1], "--keep");
+	assert_string_equal(argv[2], "x");
+	assert_null(argv[3]);
+	assert_string_equal(getenv("T_LISTEN"), "127.0.0.1:1");
+	assert_string_equal(port_file, "/tmp/p");
+	assert_int_equal(cfg_take_flags(2, bad, flags, 2), -1); /* a flag without its value */
+	unsetenv("T_LISTEN");
+}
+
 int
 main(void)
 {
@@ -275,6 +298,7 @@ main(void)
 	    cmocka_unit_test(test_print_masks_secrets),
 	    cmocka_unit_test(test_set_checks_value),
 	    cmocka_unit_test(test_print_doc),
+	    cmocka_unit_test(test_take_flags),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
