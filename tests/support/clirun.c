@@ -33,6 +33,18 @@ clirun_now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Whether add sets the variable of kv ("NAME=value"). */
+static int
+clirun_overridden(const char *kv, const char *const *add)
+{
+	size_t n = strcspn(kv, "=");
+
+	for (size_t i = 0; add != NULL && add[i] != NULL; i++)
+		if (strncmp(add[i], kv, n + 1) == 0)
+			return 1;
+	return 0;
+}
+
 static char **
 clirun_env(const char *const *add)
 {
@@ -47,7 +59,7 @@ clirun_env(const char *const *add)
 	if (env == NULL)
 		return NULL;
 	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "TMPROV_", 7) != 0)
+		if (strncmp(environ[i], "TMPROV_", 7) != 0 && !clirun_overridden(environ[i], add))
 			env[k++] = environ[i];
 	for (size_t i = 0; i < m; i++)
 		env[k++] = (char *)add[i];
