@@ -398,6 +398,17 @@ cfg_print(const struct cfg *c, FILE *out)
 	}
 }
 
+/* Text in a markdown table cell: a '|' would end the cell. */
+static void
+cfg_doc_cell(FILE *out, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '|')
+			fputc('\\', out);
+		fputc(*s, out);
+	}
+}
+
 void
 cfg_print_doc(const struct cfg *c, FILE *out)
 {
@@ -407,14 +418,25 @@ cfg_print_doc(const struct cfg *c, FILE *out)
 	fprintf(out, "| variable | meaning | default |\n|---|---|---|\n");
 	for (size_t i = 0; i < c->n; i++) {
 		const struct cfg_key *k = sorted[i]->key;
-
 		const char *def = k->def ? k->def : (k->flags & CFG_REQUIRED ? "required" : "none");
 
-		fprintf(out, "| %s | %s%s%s%s | %s%s%s |\n", k->name, k->help,
-			k->type == CFG_ENUM ? " One of " : "",
-			k->type == CFG_ENUM ? k->choices : "",
-			k->flags & CFG_SECRET ? " (secret)" : "", k->def ? "`" : "", def,
+		fprintf(out, "| %s | ", k->name);
+		cfg_doc_cell(out, k->help);
+		if (k->type == CFG_ENUM) {
+			/* "a|b|c" as "one of a, b, c" */
+			fprintf(out, " (one of ");
+			for (const char *p = k->choices; *p; p++) {
+				if (*p == '|')
+					fputs(", ", out);
+				else
+					fputc(*p, out);
+			}
+			fprintf(out, ")");
+		}
+		fprintf(out, "%s | %s", k->flags & CFG_SECRET ? " (secret)" : "",
 			k->def ? "`" : "");
+		cfg_doc_cell(out, def);
+		fprintf(out, "%s |\n", k->def ? "`" : "");
 	}
 }
 
