@@ -153,7 +153,7 @@ status_command(struct db *db, const char *id)
 	printf("first seen    %s\n", V(res, 0, CLISQL_CMD_CREATED));
 	printf("last change   %s\n", V(res, 0, CLISQL_CMD_UPDATED));
 	if (strcmp(V(res, 0, CLISQL_CMD_HAS_BODY), "true") == 0)
-		printf("replayable    yes: tmprov replay --id %s\n", id);
+		printf("message kept  yes: tmprov replay can re-send it\n");
 	PQclear(res);
 	status_calls(db, id);
 	status_outbox(db, id);
