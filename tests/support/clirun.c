@@ -119,8 +119,9 @@ clirun_start(struct clirun *r, const char *const *argv, const char *const *env,
 	free(cenv);
 }
 
+/* The file's text (at most CLIRUN_CAPTURE_MAX bytes), "" when absent; NULL out of memory. */
 static char *
-clirun_slurp(const char *path)
+clirun_read(const char *path)
 {
 	FILE *f = fopen(path, "r");
 	char *s;
@@ -137,6 +138,14 @@ clirun_slurp(const char *path)
 	if (s != NULL && fread(s, 1, (size_t)n, f) != (size_t)n)
 		s[0] = '\0';
 	fclose(f);
+	return s;
+}
+
+static char *
+clirun_slurp(const char *path)
+{
+	char *s = clirun_read(path);
+
 	unlink(path);
 	return s ? s : strdup("");
 }
@@ -173,6 +182,25 @@ clirun(struct clirun *r, const char *const *argv, const char *const *env, long t
 {
 	clirun_start(r, argv, env, NULL);
 	clirun_wait(r, timeout_ms);
+}
+
+int
+clirun_wait_output(const struct clirun *r, int fd, const char *needle, long timeout_ms)
+{
+	double deadline = clirun_now() + timeout_ms / 1000.0;
+	struct timespec pause = {0, 20 * 1000000L};
+	char *text;
+
+	do {
+		text = clirun_read(fd == 2 ? r->errf : r->outf);
+		if (text != NULL && strstr(text, needle) != NULL) {
+			free(text);
+			return 0;
+		}
+		free(text);
+		nanosleep(&pause, NULL);
+	} while (clirun_now() < deadline);
+	return -1;
 }
 
 void

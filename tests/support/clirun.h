@@ -25,6 +25,9 @@ void clirun_start(struct clirun *r, const char *const *argv, const char *const *
 void clirun_wait(struct clirun *r, long timeout_ms);
 /* Both: runs the program to its end. */
 void clirun(struct clirun *r, const char *const *argv, const char *const *env, long timeout_ms);
+/* Waits up to timeout_ms for a started program's output (fd 1: stdout, 2: stderr) to contain
+ * needle. 0, or -1. */
+int clirun_wait_output(const struct clirun *r, int fd, const char *needle, long timeout_ms);
 /* SIGTERM to a started program, then clirun_wait. */
 void clirun_stop(struct clirun *r, long timeout_ms);
 void clirun_free(struct clirun *r);

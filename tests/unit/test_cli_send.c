@@ -354,7 +354,7 @@ test_events(void **state)
 	 * the worker rejects (a bad email, sent as is) shows as command.rejected, and a message
 	 * that is not JSON goes to the DLQ. */
 	clirun_start(&f, follow, settings(), NULL);
-	sleep(2);
+	assert_int_equal(clirun_wait_output(&f, 2, "from its end", 20000), 0);
 	bad = strdup("{\"specversion\":\"1.0\",\"id\":\"ev-rej\",\"source\":\"t\",\"type\":"
 		     "\"account.create\",\"subject\":\"ev-r\",\"data\":{\"company_name\":\"R\","
 		     "\"email\":\"nope\",\"rooms\":1,\"participants\":1}}");
@@ -362,7 +362,7 @@ test_events(void **state)
 	wenv_send_raw(E, "ev-x", "not json at all", 15, NULL);
 	wenv_flush(E);
 	wenv_outcome(E, "ev-rej", "ev-r", "command.rejected");
-	sleep(2);
+	assert_int_equal(clirun_wait_output(&f, 1, "commandid=ev-rej", 20000), 0);
 	clirun_stop(&f, 20000);
 	expect_status(&f, 0, "events --follow");
 	expect_in(&f, f.out, "command.rejected   ev-r commandid=ev-rej data.email:", "follow");

@@ -190,6 +190,11 @@ events_read(const struct cfg *c, const struct events_opts *o)
 		fprintf(stderr, "tmprov events: %s\n", err);
 		goto out;
 	}
+	if (o->follow) {
+		fprintf(stderr, "following %s from %s (Ctrl-C stops)\n", topic,
+			o->from_end ? "its end" : "its beginning");
+		fflush(stderr);
+	}
 	while (!clicfg_stop && (o->follow || !ktopic_caught_up(k))) {
 		rd_kafka_message_t *m = ktopic_poll(k, 200);
 
