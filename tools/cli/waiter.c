@@ -282,7 +282,9 @@ waiter_progress(struct waiter *w, bool final)
 		char bar[41];
 		size_t fill = w->n ? done * 40 / w->n : 40;
 
-		if (!final && t - w->last_shown_ms < WAITER_BAR_EVERY_MS)
+		/* Redrawn when something changed, and every second to show it is alive. */
+		if (!final && (t - w->last_shown_ms < WAITER_BAR_EVERY_MS ||
+			       (done == w->last_shown_done && t - w->last_shown_ms < 1000)))
 			return;
 		memset(bar, '#', fill);
 		memset(bar + fill, '.', 40 - fill);
