@@ -106,6 +106,13 @@ status_replays(struct db *db, const char *id)
 	PGresult *res;
 	int n = 0;
 
+	/* An id that merely looks like ROOT.rN is a replay only when ROOT is a command. */
+	if (self > 0) {
+		res = status_query(db, CLISQL_STATUS_OF, root, NULL);
+		if (res == NULL || PQntuples(res) == 0)
+			self = 0;
+		PQclear(res);
+	}
 	if (self == 0)
 		snprintf(root, sizeof(root), "%s", id);
 	replayid_prefix(root, prefix, sizeof(prefix));
