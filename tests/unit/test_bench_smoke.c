@@ -1,6 +1,9 @@
 /* test_bench_smoke: `BENCH_SMOKE=1 tools/bench.sh` completes every case on its own stack and
- * writes well-formed figures (never a timing threshold: speed is make bench's to judge), and
- * `tmprov bench` refuses bad usage and fails a round in which calls fail. */
+ * writes well-formed figures and ratios (never a timing threshold: speed is make bench's to
+ * judge), and `tmprov bench` refuses bad usage and fails a round in which calls fail. The
+ * smoke run also keeps the pg-reference scripts in step with the programs' SQL: they are made
+ * from workers/worker/sql.c and workers/callback/sql.c, and a statement whose parameters
+ * changed without its script fails the pg-reference case. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,8 +24,28 @@
 #include "../support/sim.h"
 
 /* Every scenario tmprov bench has today; bench.sh must run each at least once. */
-static const char *const SCENARIOS[] = {"tmsim-capacity", "tm-client", "hash", "pg-reference"};
-static const char *const FIGURES[] = {"rate", "p50_ms", "p99_ms", "max_ms"};
+static const char *const SCENARIOS[] = {"tmsim-capacity", "tm-client", "hash",
+					"pg-reference",	  "worker",    "callback"};
+#define NSCENARIOS (sizeof(SCENARIOS) / sizeof(SCENARIOS[0]))
+/* Latency figures: all three or none, in this order. */
+static const char *const LATENCIES[] = {"p50_ms", "p99_ms", "max_ms"};
+/* Every case of these scenarios has these figures besides its rate. */
+static const struct {
+	const char *scenario, *figure;
+} REQUIRED[] = {
+    {"tmsim-capacity", "p99_ms"}, {"tm-client", "p99_ms"},	 {"hash", "p99_ms"},
+    {"pg-reference", "p99_ms"},	  {"worker", "peak_rss_mib"},	 {"callback", "p99_ms"},
+    {"callback", "peak_rss_mib"}, {"callback", "rss_bound_mib"},
+};
+/* The ratios the smoke run must report (cases it leaves out have theirs left out too). */
+static const char *const RATIOS[] = {"worker / database (2)",
+				     "passwords / hash (2b)",
+				     "TM 50 ms, c64 / 1280 (3)",
+				     "latency p99 ms (4)",
+				     "callback meetings / database (6a)",
+				     "callback meetings p99 ms (6a)",
+				     "logins / hash verify (6c)",
+				     "callback peak RSS / bound (7)"};
 
 static const char *
 env_or_fail(const char *name)
@@ -119,25 +142,57 @@ static void
 check_case(json_t *c, json_int_t rounds)
 {
 	const char *name = json_string_value(json_object_get(c, "name"));
-	json_t *figures = json_object_get(c, "figures");
-	double med[4];
+	const char *scenario = json_string_value(json_object_get(c, "scenario"));
+	json_t *figures = json_object_get(c, "figures"), *fig;
+	const char *key;
+	double med[3];
+	size_t nlat = 0;
 
 	assert_non_null(name);
+	assert_non_null(scenario);
 	if (!json_is_true(json_object_get(c, "ok")))
 		fail_msg("case %s failed: %s", name,
 			 json_dumps(json_object_get(c, "errors"), JSON_COMPACT));
 	assert_non_null(json_string_value(json_object_get(c, "unit")));
-	for (size_t i = 0; i < 4; i++) {
-		json_t *fig = json_object_get(figures, FIGURES[i]);
-
-		if (fig == NULL)
-			fail_msg("case %s has no figure %s", name, FIGURES[i]);
-		med[i] = check_figure(name, FIGURES[i], fig, rounds);
-	}
+	if (json_object_get(figures, "rate") == NULL)
+		fail_msg("case %s has no rate", name);
+	for (size_t i = 0; i < sizeof(REQUIRED) / sizeof(REQUIRED[0]); i++)
+		if (strcmp(REQUIRED[i].scenario, scenario) == 0 &&
+		    json_object_get(figures, REQUIRED[i].figure) == NULL)
+			fail_msg("case %s has no figure %s", name, REQUIRED[i].figure);
+	/* Every figure is well-formed. */
+	json_object_foreach(figures, key, fig) check_figure(name, key, fig, rounds);
+	for (size_t i = 0; i < 3; i++)
+		if ((fig = json_object_get(figures, LATENCIES[i])) != NULL)
+			med[nlat++] = json_number_value(json_object_get(fig, "median"));
+	if (nlat != 0 && nlat != 3)
+		fail_msg("case %s has %zu of the three latency figures", name, nlat);
 	/* p50 <= p99 <= max of one round's samples; with one round the medians are those. */
-	if (rounds == 1 && !(med[1] <= med[2] && med[2] <= med[3]))
-		fail_msg("case %s: p50 %g, p99 %g, max %g out of order", name, med[1], med[2],
-			 med[3]);
+	if (nlat == 3 && rounds == 1 && !(med[0] <= med[1] && med[1] <= med[2]))
+		fail_msg("case %s: p50 %g, p99 %g, max %g out of order", name, med[0], med[1],
+			 med[2]);
+}
+
+/* The ratio called name is there, with a median > 0 and, when it has a target, met or
+ * missed: the run reports a missed target, it never fails on one. */
+static void
+check_ratio(json_t *ratios, const char *name)
+{
+	size_t i;
+	json_t *r;
+
+	json_array_foreach(ratios, i, r)
+	{
+		if (strcmp(json_string_value(json_object_get(r, "name")), name) != 0)
+			continue;
+		if (!(json_number_value(json_object_get(r, "median")) > 0))
+			fail_msg("ratio %s has no median > 0", name);
+		if (json_is_number(json_object_get(r, "target")) &&
+		    !json_is_boolean(json_object_get(r, "met")))
+			fail_msg("ratio %s has a target but no met/missed", name);
+		return;
+	}
+	fail_msg("no ratio %s in the results", name);
 }
 
 static bool
@@ -189,8 +244,8 @@ test_smoke_run(void **state)
 	assert_true(json_is_true(json_object_get(doc, "ok")));
 	assert_int_equal(json_integer_value(json_object_get(doc, "rounds")), 1);
 	cases = json_object_get(doc, "cases");
-	assert_true(json_array_size(cases) >= 4);
-	for (i = 0; i < 4; i++)
+	assert_true(json_array_size(cases) >= NSCENARIOS);
+	for (i = 0; i < NSCENARIOS; i++)
 		if (!has_scenario(cases, SCENARIOS[i]))
 			fail_msg("no case ran scenario %s", SCENARIOS[i]);
 	table = slurp(out);
@@ -207,6 +262,12 @@ test_smoke_run(void **state)
 			fail_msg("ratio %s has no median > 0",
 				 json_string_value(json_object_get(c, "name")));
 	}
+	for (i = 0; i < sizeof(RATIOS) / sizeof(RATIOS[0]); i++) {
+		check_ratio(ratios, RATIOS[i]);
+		/* The table has a row for it, with its target's verdict. */
+		assert_non_null(strstr(table, RATIOS[i]));
+	}
+	assert_true(strstr(table, " met") != NULL || strstr(table, " MISSED") != NULL);
 	free(table);
 	json_decref(doc);
 	unlink(results);
@@ -251,7 +312,10 @@ test_usage(void **state)
 	     2,
 	     "--concurrency: 0 is not a positive count"},
 	    {{"tm-client", "--bogus"}, 2, "unknown option --bogus"},
-	    {{"pg-reference", "--connections", "8"}, 2, "--script"},
+	    {{"pg-reference", "--mode", "everything"}, 2, "takes --mode worker|callback"},
+	    {{"worker", "--mode", "fast"}, 2, "takes --mode mixed|tm|password"},
+	    {{"worker", "--tm-latency", "soon"}, 2, "--tm-latency"},
+	    {{"callback", "--mode", "admin"}, 2, "takes --mode meetings|fail|login"},
 	    {{"tm-client", "--mode", "delete"}, 2, "takes --mode query|create"},
 	    {{"tmsim-capacity", "--mode", "query"}, 2, "takes --mode (none)"},
 	};

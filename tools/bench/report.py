@@ -56,11 +56,17 @@ def read_round(out, index, rnd):
     return obj, None
 
 
-def assemble_case(out, index, name, note, args, rounds):
+def assemble_case(out, index, name, maxrounds, note, args, rounds):
+    """The case's rounds (it ran in the first maxrounds of them, 0: all); objs has one entry
+    per round of the run, None where it did not run or failed."""
+    ran = rounds if int(maxrounds) == 0 else min(rounds, int(maxrounds))
     case = {"name": name, "scenario": args.split()[0], "note": note, "args": args.split(),
-            "ok": True, "errors": [], "figures": {}, "counts": []}
+            "rounds": ran, "ok": True, "errors": [], "figures": {}, "counts": []}
     objs = []
     for rnd in range(1, rounds + 1):
+        if rnd > ran:
+            objs.append(None)
+            continue
         obj, err = read_round(out, index, rnd)
         if err:
             case["ok"] = False
@@ -101,12 +107,15 @@ def assemble_ratio(row, per_case, rounds):
         a, b = ratio_term(num, per_case, rnd), ratio_term(den, per_case, rnd)
         if a is not None and b:
             values.append(a / b)
+    at_most = target.startswith("<=")
     ratio = {"name": name, "numerator": num, "denominator": den, "note": note,
-             "target": None if target == "-" else float(target)}
+             "target": None if target == "-" else float(target.lstrip("<=")),
+             "target_kind": "at most" if at_most else "at least"}
     if values:
         ratio.update(spread(values))
         if ratio["target"] is not None:
-            ratio["met"] = ratio["median"] >= ratio["target"]
+            ratio["met"] = (ratio["median"] <= ratio["target"] if at_most
+                            else ratio["median"] >= ratio["target"])
     return ratio
 
 
@@ -150,30 +159,33 @@ def print_table(doc, out):
                  (m["load_after"].split() or ["?"])[0],
                  " - the machine was busy: expect noise" if busy else ""))
     out.write("figures: median [min..max] over the rounds\n\n")
-    out.write("%-20s %-30s %-9s %-22s %-22s\n" % ("case", "rate", "unit", "p50 ms", "p99 ms"))
+    out.write("%-22s %-2s %-24s %-11s %-20s %-20s %s\n" % (
+        "case", "n", "rate", "unit", "p50 ms", "p99 ms", "peak RSS MiB"))
     for c in doc["cases"]:
         if not c["ok"]:
-            out.write("%-20s FAILED %s\n" % (c["name"], "; ".join(c["errors"])))
+            out.write("%-22s FAILED %s\n" % (c["name"], "; ".join(c["errors"])))
             continue
         f = c["figures"]
-        out.write("%-20s %-30s %-9s %-22s %-22s\n"
-                  % (c["name"], med(f["rate"]), c.get("unit", ""),
+        out.write("%-22s %-2d %-24s %-11s %-20s %-20s %s\n"
+                  % (c["name"], c["rounds"], med(f["rate"]), c.get("unit", ""),
                      med(f["p50_ms"]) if "p50_ms" in f else "-",
-                     med(f["p99_ms"]) if "p99_ms" in f else "-"))
+                     med(f["p99_ms"]) if "p99_ms" in f else "-",
+                     med(f["peak_rss_mib"]) if "peak_rss_mib" in f else "-"))
     if doc["ratios"]:
-        out.write("\n%-34s %-24s %s\n" % ("ratio", "median [min..max]", "target"))
+        out.write("\n%-34s %-26s %s\n" % ("ratio", "median [min..max]", "target"))
         for r in doc["ratios"]:
             val = med(r) if "median" in r else "- (a case failed)"
-            tgt = "-" if r["target"] is None else ">= %s %s" % (
-                num(r["target"]), "met" if r.get("met") else "MISSED")
-            out.write("%-34s %-24s %s\n" % (r["name"], val, tgt))
+            tgt = "-" if r["target"] is None else "%s %s %s" % (
+                "<=" if r["target_kind"] == "at most" else ">=", num(r["target"]),
+                "met" if r.get("met") else "MISSED")
+            out.write("%-34s %-26s %s\n" % (r["name"], val, tgt))
     out.write("\nnotes:\n")
     for c in doc["cases"]:
         if c["note"]:
             out.write("  %s: %s\n" % (c["name"], c["note"]))
     for r in doc["ratios"]:
-        out.write("  %s = %s / %s: %s\n" % (r["name"], r["numerator"], r["denominator"],
-                                            r["note"]))
+        out.write("  %s = %s / %s: %s\n" % (r["name"].strip(), r["numerator"],
+                                            r["denominator"], r["note"]))
 
 
 def main():
@@ -189,8 +201,8 @@ def main():
     a = ap.parse_args()
 
     cases, per_case = [], {}
-    for i, (name, note, args) in enumerate(read_tsv(a.cases, 3), start=1):
-        case, objs = assemble_case(a.out, i, name, note, args, a.rounds)
+    for i, (name, maxrounds, note, args) in enumerate(read_tsv(a.cases, 4), start=1):
+        case, objs = assemble_case(a.out, i, name, maxrounds, note, args, a.rounds)
         cases.append(case)
         per_case[name] = objs
     ratios = [assemble_ratio(r, per_case, a.rounds) for r in read_tsv(a.ratios, 5)]

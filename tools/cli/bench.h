@@ -3,6 +3,7 @@
 #ifndef TMPROV_BENCH_H
 #define TMPROV_BENCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -14,19 +15,26 @@ struct bench_opts {
 	const struct cfg *cfg; /* TM client, password, database and migrations settings */
 	long duration_ms;      /* measure this long (0: until calls) */
 	long calls;	       /* or until this many calls or transactions (0: until duration) */
-	long concurrency;      /* tmsim-capacity: transfers in flight */
-	long threads;	       /* tm-client, hash: threads (cmd_bench turned 0 into cpus) */
+	long concurrency;      /* tmsim-capacity: transfers in flight; worker: its concurrency */
+	long threads;	       /* tm-client, hash, callback (wrk): threads (0 turned into cpus) */
 	long cpus;	       /* online CPUs */
-	const char *mode;    /* tm-client: query|create; hash: new|verify (checked by cmd_bench) */
-	long connections;    /* pg-reference: pgbench clients */
-	long subjects;	     /* pg-reference: distinct subjects the commands touch */
-	const char *pgbench; /* pg-reference: the pgbench program */
-	const char *script;  /* pg-reference: the pgbench script */
+	const char *mode;      /* the scenario's variant (checked by cmd_bench) */
+	long connections;      /* pg-reference: pgbench clients; callback: wrk connections */
+	long subjects;	       /* pg-reference, worker, callback: distinct subjects (users) */
+	const char *pgbench;   /* pg-reference: the pgbench program */
+	long commands;	       /* worker: commands in the load; pg-reference: its mix's size */
+	long workers;	       /* worker: processes in one group */
+	long partitions;       /* worker: partitions of the commands topic */
+	long tm_latency_ms;    /* worker: tmsim's added latency per call */
+	long rate;	       /* worker: commands/s produced steadily (0: all pre-loaded) */
+	long db_pool;	       /* worker: TMPROV_DB_POOL */
+	bool prestart;	       /* worker: clock from all workers assigned, then the load */
 };
 
 /* One round's outcome. The scenario sets unit and creates the three objects (cmd_bench owns
  * and frees them): params say what ran, figures hold the numbers bench.sh aggregates over
- * rounds (every one > 0: rate, p50_ms, p99_ms, max_ms), counts say what happened. */
+ * rounds (every one > 0: always rate; p50_ms, p99_ms, max_ms where latencies mean something;
+ * peak_rss_mib and the like), counts say what happened. */
 struct bench_result {
 	const char *unit; /* what rate counts, e.g. "calls/s" */
 	json_t *params, *figures, *counts;
@@ -43,6 +51,8 @@ int bench_tm_client(const struct bench_opts *o, struct bench_result *r, char *er
 int bench_hash(const struct bench_opts *o, struct bench_result *r, char *err, size_t errlen);
 int bench_pg_reference(const struct bench_opts *o, struct bench_result *r, char *err,
 		       size_t errlen);
+int bench_worker(const struct bench_opts *o, struct bench_result *r, char *err, size_t errlen);
+int bench_callback(const struct bench_opts *o, struct bench_result *r, char *err, size_t errlen);
 
 /* Creates n accounts in TM (create_account, one client) so that query_account has something to
  * find; uids gets their company_uids. Returns 0 or -1 with err set. */

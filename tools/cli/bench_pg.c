@@ -1,6 +1,10 @@
-/* bench_pg: the pg-reference scenario — pgbench running the SQL script of one provisioning
- * command against a fresh, migrated database: the transactions per second PostgreSQL allows on
- * this machine, the reference the worker's throughput is held against. */
+/* bench_pg: the pg-reference scenario — pgbench running the statements a program runs (made
+ * from its own statement table, bench_sql.h) against a fresh, migrated, pre-loaded database:
+ * the transactions per second PostgreSQL allows on this machine, the reference the worker's and
+ * the callback's throughput are held against.
+ *   --mode worker:   one transaction per command, its kind drawn with the weights of the mixed
+ *                    load of --commands over --subjects (bench_load.h)
+ *   --mode callback: the meeting list of one of --subjects users */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,138 +19,115 @@
 #include <libpq-fe.h>
 
 #include "bench.h"
+#include "bench_db.h"
+#include "bench_sql.h"
 #include "bench_stats.h"
-#include "migrate.h"
 
 extern char **environ;
 
 #define BENCH_PG_CONNECTIONS_MAX 1000
-#define BENCH_PG_CONNINFO_MAX	 4096
 #define BENCH_PG_LINE_MAX	 1024
+#define BENCH_PG_ARGS_MAX	 (16 + BENCH_SCRIPTS_MAX + 2 * BENCH_DEFINES_MAX)
+/* Meetings per user in --mode callback: a short list, as most users have. */
+#define BENCH_PG_CB_MEETINGS 5
 
 struct bench_pg {
 	const struct bench_opts *o;
-	char dbname[64];
-	char conninfo[BENCH_PG_CONNINFO_MAX]; /* the fresh database */
-	char dir[256];			      /* pgbench's output and per-transaction logs */
+	bool callback; /* --mode callback */
+	struct bench_db db;
+	struct bench_sqlset set;
+	char dir[256]; /* scripts, pgbench's output and per-transaction logs */
 	long threads;
 	double tps, latency_avg_ms;
 	long transactions, failed;
 	struct bench_samples lat;
 };
 
-/* key='value' with ' and \ escaped, as libpq's connection strings want. */
+/* Subjects 0..n-1, pre-loaded with a user and meetings meetings each. */
 static int
-bench_pg_append(char *out, size_t outlen, size_t *len, const char *key, const char *val)
+bench_pg_seed(struct bench_pg *b, const char *verifier, long meetings, char *err, size_t errlen)
 {
-	int n = snprintf(out + *len, outlen - *len, "%s%s='", *len ? " " : "", key);
-
-	if (n < 0 || (size_t)n >= outlen - *len)
-		return -1;
-	*len += (size_t)n;
-	for (const char *p = val; *p; p++) {
-		if (*len + 3 >= outlen)
-			return -1;
-		if (*p == '\'' || *p == '\\')
-			out[(*len)++] = '\\';
-		out[(*len)++] = *p;
-	}
-	if (*len + 2 >= outlen)
-		return -1;
-	out[(*len)++] = '\'';
-	out[*len] = '\0';
-	return 0;
-}
-
-/* The settings of base (URI or key=value) with dbname replaced. */
-static int
-bench_pg_conninfo(struct bench_pg *b, const char *base, char *err, size_t errlen)
-{
-	PQconninfoOption *opts;
-	char *msg = NULL;
-	size_t len = 0;
-	int rc = 0;
-
-	opts = PQconninfoParse(base, &msg);
-	if (opts == NULL) {
-		snprintf(err, errlen, "TMPROV_DATABASE_URL: %s", msg ? msg : "unparseable");
-		PQfreemem(msg);
-		return -1;
-	}
-	b->conninfo[0] = '\0';
-	for (PQconninfoOption *p = opts; p->keyword != NULL && rc == 0; p++)
-		if (p->val != NULL && strcmp(p->keyword, "dbname") != 0)
-			rc = bench_pg_append(b->conninfo, sizeof(b->conninfo), &len, p->keyword,
-					     p->val);
-	if (rc == 0)
-		rc = bench_pg_append(b->conninfo, sizeof(b->conninfo), &len, "dbname", b->dbname);
-	if (rc != 0)
-		snprintf(err, errlen, "TMPROV_DATABASE_URL: connection string too long");
-	PQconninfoFree(opts);
-	return rc;
-}
-
-static void
-bench_pg_quiet(void *arg, const char *msg)
-{
-	(void)arg;
-	(void)msg;
-}
-
-/* Runs "DROP DATABASE IF EXISTS" or "CREATE DATABASE" on b->dbname through the server
- * TMPROV_DATABASE_URL names. */
-static int
-bench_pg_admin(struct bench_pg *b, const char *verb, char *err, size_t errlen)
-{
-	PGconn *conn = PQconnectdb(cfg_str(b->o->cfg, "TMPROV_DATABASE_URL"));
-	PGresult *res = NULL;
-	char sql[256];
+	size_t n = (size_t)b->o->subjects;
+	long *subjects = malloc(n * sizeof(*subjects));
+	PGconn *conn = NULL;
 	int rc = -1;
 
-	if (PQstatus(conn) != CONNECTION_OK) {
-		snprintf(err, errlen, "database: %s", PQerrorMessage(conn));
-		goto out;
+	if (subjects == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
 	}
-	PQsetNoticeProcessor(conn, bench_pg_quiet, NULL); /* "does not exist, skipping" */
-	/* dbname is ours ("tmprov_bench_" and a number): no quoting needed. */
-	snprintf(sql, sizeof(sql), "%s %s", verb, b->dbname);
-	res = PQexec(conn, sql);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		snprintf(err, errlen, "%s: %s", sql, PQresultErrorMessage(res));
-		goto out;
-	}
-	rc = 0;
-out:
-	PQclear(res);
+	for (size_t i = 0; i < n; i++)
+		subjects[i] = (long)i;
+	conn = bench_db_connect(&b->db, err, errlen);
+	if (conn != NULL)
+		rc = bench_seed(conn, subjects, n, NULL, verifier, meetings, err, errlen);
 	PQfinish(conn);
+	free(subjects);
 	return rc;
 }
 
+/* The scripts of the mode, their variables, and the rows they need. */
 static int
-bench_pg_create(struct bench_pg *b, char *err, size_t errlen)
+bench_pg_prepare(struct bench_pg *b, char *err, size_t errlen)
 {
-	struct migrate_opts mo = {.dir = cfg_str(b->o->cfg, "TMPROV_MIGRATIONS_DIR"),
-				  .mode = MIGRATE_APPLY};
+	struct password_opts po;
+	struct bench_load l;
+	char v[32];
+	long meetings;
 
-	snprintf(b->dbname, sizeof(b->dbname), "tmprov_bench_%ld", (long)getpid());
-	if (bench_pg_conninfo(b, cfg_str(b->o->cfg, "TMPROV_DATABASE_URL"), err, errlen) != 0 ||
-	    bench_pg_admin(b, "DROP DATABASE IF EXISTS", err, errlen) != 0 ||
-	    bench_pg_admin(b, "CREATE DATABASE", err, errlen) != 0)
+	if (password_opts_from_cfg(&po, b->o->cfg, err, errlen) != 0 ||
+	    bench_load_init(&l, BENCH_MIX_MIXED, b->o->commands, b->o->subjects, "pg", &po, err,
+			    errlen) != 0)
 		return -1;
-	mo.conninfo = b->conninfo;
-	return migrate_run(&mo, NULL, err, errlen);
+	if (b->callback) {
+		meetings = BENCH_PG_CB_MEETINGS;
+		if (bench_sql_callback(&b->set, b->o->subjects, err, errlen) != 0)
+			return -1;
+	} else {
+		meetings = l.meetings > 0 ? l.meetings : 1;
+		if (bench_sql_worker(&b->set, &l, err, errlen) != 0)
+			return -1;
+	}
+	snprintf(v, sizeof(v), "%ld", meetings);
+	if (bench_sqlset_define(&b->set, "meetings", v) != 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return bench_pg_seed(b, l.digest, meetings, err, errlen);
 }
 
-/* pgbench's command line; argv's strings live in bufs. */
-static void
-bench_pg_argv(struct bench_pg *b, char *argv[], char bufs[][BENCH_PG_CONNINFO_MAX + 32])
+/* Writes script i to DIR/script-i.sql; path gets its name. */
+static int
+bench_pg_write_script(struct bench_pg *b, size_t i, char *path, size_t pathlen, char *err,
+		      size_t errlen)
+{
+	FILE *f;
+	int rc;
+
+	snprintf(path, pathlen, "%s/script-%zu.sql", b->dir, i);
+	f = fopen(path, "w");
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	rc = fputs(b->set.scripts[i].text, f) < 0;
+	rc |= fclose(f) != 0;
+	if (rc != 0)
+		snprintf(err, errlen, "%s: cannot write", path);
+	return rc ? -1 : 0;
+}
+
+/* pgbench's command line into argv; its strings live in bufs (one per argument at most). */
+static int
+bench_pg_argv(struct bench_pg *b, char *argv[], char (*bufs)[512], char *err, size_t errlen)
 {
 	const struct bench_opts *o = b->o;
+	char path[400];
 	int i = 0, k = 0;
 
 	argv[i++] = (char *)o->pgbench;
-	argv[i++] = "--no-vacuum";	   /* the script uses its own tables, not pgbench's */
-	argv[i++] = "--protocol=prepared"; /* as the worker: prepared statements */
+	argv[i++] = "--no-vacuum";	   /* the scripts use their own tables, not pgbench's */
+	argv[i++] = "--protocol=prepared"; /* as the programs: prepared statements */
 	argv[i++] = "--log";		   /* per-transaction latencies, for p50/p99 */
 	snprintf(bufs[k], sizeof(bufs[k]), "--log-prefix=%s/tx", b->dir);
 	argv[i++] = bufs[k++];
@@ -165,10 +146,19 @@ bench_pg_argv(struct bench_pg *b, char *argv[], char bufs[][BENCH_PG_CONNINFO_MA
 	snprintf(bufs[k], sizeof(bufs[k]), "--define=subjects=%ld", o->subjects);
 	argv[i++] = bufs[k++];
 	argv[i++] = "--define=n=0";
-	snprintf(bufs[k], sizeof(bufs[k]), "--file=%s", o->script);
-	argv[i++] = bufs[k++];
-	argv[i++] = b->conninfo; /* pgbench takes a connection string where the dbname goes */
+	for (size_t d = 0; d < b->set.ndefines; d++) {
+		argv[i++] = "--define";
+		argv[i++] = b->set.defines[d];
+	}
+	for (size_t s = 0; s < b->set.nscripts; s++) {
+		if (bench_pg_write_script(b, s, path, sizeof(path), err, errlen) != 0)
+			return -1;
+		snprintf(bufs[k], sizeof(bufs[k]), "--file=%s@%ld", path, b->set.scripts[s].weight);
+		argv[i++] = bufs[k++];
+	}
+	argv[i++] = b->db.conninfo; /* pgbench takes a connection string where the dbname goes */
 	argv[i] = NULL;
+	return 0;
 }
 
 /* Why pgbench failed: the first "error:" line of its stderr (later ones only say that the run
@@ -198,13 +188,14 @@ bench_pg_failure(const struct bench_pg *b, char *out, size_t outlen)
 static int
 bench_pg_spawn(struct bench_pg *b, char *err, size_t errlen)
 {
-	char bufs[8][BENCH_PG_CONNINFO_MAX + 32], out[300], errf[300], last[BENCH_PG_LINE_MAX];
-	char *argv[20];
+	char bufs[BENCH_PG_ARGS_MAX][512], out[300], errf[300], last[BENCH_PG_LINE_MAX];
+	char *argv[BENCH_PG_ARGS_MAX];
 	posix_spawn_file_actions_t fa;
 	int status = 0, rc;
 	pid_t pid;
 
-	bench_pg_argv(b, argv, bufs);
+	if (bench_pg_argv(b, argv, bufs, err, errlen) != 0)
+		return -1;
 	snprintf(out, sizeof(out), "%s/stdout", b->dir);
 	snprintf(errf, sizeof(errf), "%s/stderr", b->dir);
 	posix_spawn_file_actions_init(&fa);
@@ -329,11 +320,16 @@ bench_pg_rmdir(const char *dir)
 static int
 bench_pg_result(struct bench_pg *b, struct bench_result *r)
 {
+	json_t *scripts = json_object();
+
 	r->unit = "tx/s";
-	r->params =
-	    json_pack("{s:i, s:i, s:i, s:s, s:s}", "connections", (json_int_t)b->o->connections,
-		      "pgbench_threads", (json_int_t)b->threads, "subjects",
-		      (json_int_t)b->o->subjects, "script", b->o->script, "protocol", "prepared");
+	for (size_t i = 0; scripts != NULL && i < b->set.nscripts; i++)
+		json_object_set_new(scripts, b->set.scripts[i].name,
+				    json_integer(b->set.scripts[i].weight));
+	r->params = json_pack("{s:s, s:i, s:i, s:i, s:o*, s:s}", "mode", b->o->mode, "connections",
+			      (json_int_t)b->o->connections, "pgbench_threads",
+			      (json_int_t)b->threads, "subjects", (json_int_t)b->o->subjects,
+			      "script_weights", scripts, "protocol", "prepared");
 	r->counts = json_pack("{s:i, s:f}", "transactions", (json_int_t)b->transactions,
 			      "latency_avg_ms", b->latency_avg_ms);
 	r->figures = json_object();
@@ -350,13 +346,9 @@ bench_pg_check(const struct bench_opts *o, char *err, size_t errlen)
 			 BENCH_PG_CONNECTIONS_MAX);
 		return -1;
 	}
-	/* The script gives each client subjects / clients subjects of its own. */
+	/* The worker scripts give each client subjects / clients subjects of its own. */
 	if (o->subjects < o->connections) {
 		snprintf(err, errlen, "pg-reference: --subjects must be at least --connections");
-		return -1;
-	}
-	if (access(o->script, R_OK) != 0) {
-		snprintf(err, errlen, "pg-reference: script %s: %s", o->script, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -365,13 +357,13 @@ bench_pg_check(const struct bench_opts *o, char *err, size_t errlen)
 int
 bench_pg_reference(const struct bench_opts *o, struct bench_result *r, char *err, size_t errlen)
 {
-	struct bench_pg b = {.o = o};
+	struct bench_pg b = {.o = o, .callback = strcmp(o->mode, "callback") == 0};
 	const char *tmp = getenv("TMPDIR");
 	bool created = false;
-	char derr[256];
 	int rc = -1;
 
 	bench_samples_init(&b.lat);
+	bench_sqlset_init(&b.set);
 	if (bench_pg_check(o, err, errlen) != 0)
 		return -1;
 	b.threads = o->cpus < o->connections ? o->cpus : o->connections;
@@ -381,7 +373,8 @@ bench_pg_reference(const struct bench_opts *o, struct bench_result *r, char *err
 		return -1;
 	}
 	created = true;
-	if (bench_pg_create(&b, err, errlen) != 0 || bench_pg_spawn(&b, err, errlen) != 0 ||
+	if (bench_db_create(&b.db, o->cfg, b.callback ? "pgcb" : "pgw", err, errlen) != 0 ||
+	    bench_pg_prepare(&b, err, errlen) != 0 || bench_pg_spawn(&b, err, errlen) != 0 ||
 	    bench_pg_summary(&b, err, errlen) != 0 || bench_pg_logs(&b, err, errlen) != 0)
 		goto out;
 	if (bench_pg_result(&b, r) != 0) {
@@ -390,11 +383,12 @@ bench_pg_reference(const struct bench_opts *o, struct bench_result *r, char *err
 	}
 	rc = 0;
 out:
-	if (b.dbname[0] != '\0' &&
-	    bench_pg_admin(&b, "DROP DATABASE IF EXISTS", derr, sizeof(derr)) != 0)
-		fprintf(stderr, "tmprov bench: %s\n", derr);
-	if (created)
+	bench_db_drop(&b.db);
+	if (created && getenv("TMPROV_BENCH_KEEP") == NULL)
 		bench_pg_rmdir(b.dir);
+	else if (created)
+		fprintf(stderr, "tmprov bench: scripts and logs kept in %s\n", b.dir);
+	bench_sqlset_free(&b.set);
 	bench_samples_free(&b.lat);
 	return rc;
 }

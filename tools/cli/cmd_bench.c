@@ -21,8 +21,7 @@ static const char BENCH_USAGE[] =
     "usage: tmprov bench SCENARIO [--duration DUR | --calls N] [options]\n"
     "\n"
     "Runs one round of a benchmark scenario and prints one JSON object on stdout:\n"
-    "{\"scenario\", \"unit\", \"params\", \"figures\": {\"rate\", \"p50_ms\", \"p99_ms\", "
-    "\"max_ms\"}, \"counts\"}.\n"
+    "{\"scenario\", \"unit\", \"params\", \"figures\": {\"rate\", ...}, \"counts\"}.\n"
     "tools/bench.sh (make bench) runs every scenario in rounds on a private stack.\n"
     "\n"
     "scenarios:\n"
@@ -33,18 +32,35 @@ static const char BENCH_USAGE[] =
     "                  --mode create: create_account, a fresh connection each (exactly-once)\n"
     "  hash            argon2id at TMPROV_ARGON2_OPSLIMIT/MEMLIMIT on --threads threads (0: all\n"
     "                  online CPUs); --mode new: verifiers made, --mode verify: checked\n"
-    "  pg-reference    pgbench --script (one command's SQL per transaction) with --connections\n"
-    "                  clients on a fresh migrated database beside TMPROV_DATABASE_URL's\n"
+    "  pg-reference    pgbench, --connections clients, on a fresh pre-loaded database beside\n"
+    "                  TMPROV_DATABASE_URL's, running the programs' own statements:\n"
+    "                  --mode worker: one command per transaction, weighed as the mixed load\n"
+    "                  of --commands over --subjects; --mode callback: the meeting list\n"
+    "  worker          tmprov-worker (--workers processes, one group) on its own broker\n"
+    "                  (--partitions) and database, TMPROV_TM_URL (a tmsim) adding\n"
+    "                  --tm-latency per call: --commands over --subjects, --mode mixed|tm|\n"
+    "                  password; pre-loaded and timed from the start (--prestart: from all\n"
+    "                  workers assigned) to the last outcome read, or produced at --rate/s\n"
+    "                  with per-command latencies\n"
+    "  callback        tmprov-callback on a fresh database with --subjects users, loaded by wrk\n"
+    "                  (--threads, --connections): --mode meetings: the meeting list of valid\n"
+    "                  sessions; fail: logins of unknown users; login: successful logins\n"
     "\n"
     "  --duration DUR     measure this long, e.g. 5s, 500ms (default 5s)\n"
     "  --calls N          or stop after N calls / hashes / transactions\n"
-    "  --concurrency N    tmsim-capacity: transfers in flight (64)\n"
-    "  --threads N        tm-client (8), hash (0 = online CPUs)\n"
-    "  --mode M           tm-client: query|create (query); hash: new|verify (new)\n"
-    "  --connections N    pg-reference: pgbench clients (8)\n"
-    "  --subjects N       pg-reference: distinct subjects (5000)\n"
+    "  --concurrency N    tmsim-capacity: transfers in flight; worker: its concurrency (64)\n"
+    "  --threads N        tm-client (8), hash (0 = online CPUs), callback: wrk's (2)\n"
+    "  --mode M           the scenario's variant (see above)\n"
+    "  --connections N    pg-reference: pgbench clients (8); callback: wrk connections (8)\n"
+    "  --subjects N       pg-reference, worker: distinct subjects (5000); callback: users\n"
     "  --pgbench PATH     pg-reference: the pgbench program (pgbench on PATH)\n"
-    "  --script FILE      pg-reference: the pgbench script (required)\n"
+    "  --commands N       worker: commands in the load; pg-reference: the mix's (50000)\n"
+    "  --workers N        worker: tmprov-worker processes (1)\n"
+    "  --partitions N     worker: partitions of the commands topic (12)\n"
+    "  --tm-latency DUR   worker: latency tmsim adds to every call (0)\n"
+    "  --rate N           worker: produce N commands/s instead of pre-loading them\n"
+    "  --db-pool N        worker: TMPROV_DB_POOL (8)\n"
+    "  --prestart         worker: start and assign the workers before the load\n"
     "  --config FILE      KEY=value settings (the environment wins)\n"
     "\n"
     "Every call must succeed: a round with a failed call exits 1, since fast failures would\n"
@@ -64,7 +80,9 @@ static const struct bench_scenario BENCH_SCENARIOS[] = {
     {"tmsim-capacity", bench_tmsim_capacity, "", "", 0},
     {"tm-client", bench_tm_client, "query|create", "query", 8},
     {"hash", bench_hash, "new|verify", "new", 0},
-    {"pg-reference", bench_pg_reference, "", "", 0},
+    {"pg-reference", bench_pg_reference, "worker|callback", "worker", 0},
+    {"worker", bench_worker, "mixed|tm|password", "mixed", 0},
+    {"callback", bench_callback, "meetings|fail|login", "meetings", 2},
 };
 
 static int bench_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -96,7 +114,7 @@ bench_count(const char *s)
 static int
 bench_set(struct bench_opts *o, int ch, const char *flag, const char *arg)
 {
-	long v = bench_count(arg), *dst = NULL;
+	long v = arg ? bench_count(arg) : 0, *dst = NULL;
 
 	switch (ch) {
 	case 'd':
@@ -109,8 +127,12 @@ bench_set(struct bench_opts *o, int ch, const char *flag, const char *arg)
 	case 'p':
 		o->pgbench = arg;
 		return CLI_OK;
-	case 's':
-		o->script = arg;
+	case 'P':
+		o->prestart = true;
+		return CLI_OK;
+	case 'L':
+		if (cfg_parse_ms(arg, &o->tm_latency_ms) != 0 || o->tm_latency_ms < 0)
+			return bench_usage_error("--%s: %s is not a duration", flag, arg);
 		return CLI_OK;
 	case 't': /* --threads 0 means the online CPUs */
 		if (strcmp(arg, "0") != 0 && v == 0)
@@ -128,6 +150,21 @@ bench_set(struct bench_opts *o, int ch, const char *flag, const char *arg)
 		break;
 	case 'S':
 		dst = &o->subjects;
+		break;
+	case 'N':
+		dst = &o->commands;
+		break;
+	case 'W':
+		dst = &o->workers;
+		break;
+	case 'T':
+		dst = &o->partitions;
+		break;
+	case 'R':
+		dst = &o->rate;
+		break;
+	case 'D':
+		dst = &o->db_pool;
 		break;
 	}
 	if (v == 0)
@@ -148,7 +185,13 @@ bench_parse_flags(int argc, char **argv, struct bench_opts *o)
 	    {"connections", required_argument, NULL, 'C'},
 	    {"subjects", required_argument, NULL, 'S'},
 	    {"pgbench", required_argument, NULL, 'p'},
-	    {"script", required_argument, NULL, 's'},
+	    {"commands", required_argument, NULL, 'N'},
+	    {"workers", required_argument, NULL, 'W'},
+	    {"partitions", required_argument, NULL, 'T'},
+	    {"tm-latency", required_argument, NULL, 'L'},
+	    {"rate", required_argument, NULL, 'R'},
+	    {"db-pool", required_argument, NULL, 'D'},
+	    {"prestart", no_argument, NULL, 'P'},
 	    {NULL, 0, NULL, 0},
 	};
 	int ch, rc, li = 0;
@@ -254,7 +297,11 @@ cmd_bench(int argc, char **argv)
 			       .concurrency = 64,
 			       .connections = 8,
 			       .subjects = 5000,
-			       .pgbench = "pgbench"};
+			       .pgbench = "pgbench",
+			       .commands = 50000,
+			       .workers = 1,
+			       .partitions = 12,
+			       .db_pool = 8};
 	struct bench_result r = {0};
 	const struct bench_scenario *sc;
 	struct cfg *cfg = NULL;
@@ -289,10 +336,6 @@ cmd_bench(int argc, char **argv)
 	o.cpus = o.cpus > 0 ? o.cpus : 1;
 	o.threads = o.threads >= 0 ? o.threads : sc->threads;
 	o.threads = o.threads > 0 ? o.threads : o.cpus;
-	if (sc->run == bench_pg_reference && o.script == NULL) {
-		rc = bench_usage_error("pg-reference needs --script FILE");
-		goto out;
-	}
 	rc = CLI_FAIL;
 	if (sc->run(&o, &r, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s %s: %s\n", name, sc->name, err);

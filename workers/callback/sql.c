@@ -6,6 +6,8 @@
 #include <stdbool.h>
 
 #define MS(p) "(" p "::bigint * interval '1 millisecond')"
+/* How much longer than its TTL a use makes a session last; see SQL_SESSION_USE. */
+#define SESSION_SLACK "interval '5 seconds'"
 
 const struct db_stmt SQL_STATEMENTS[SQL_NSTMTS] = {
     [SQL_PING] = {"cb_ping", "SELECT 1"},
@@ -34,16 +36,23 @@ const struct db_stmt SQL_STATEMENTS[SQL_NSTMTS] = {
 			     "$4") ") "
 				   "ON CONFLICT (token_hash) DO NOTHING"},
     /* One statement finds a live session, checks that its user and account are still active
-     * and slides its expiry forward. */
+     * and slides its expiry forward. The slide writes only when the session has less than its
+     * TTL left, and then sets TTL + SESSION_SLACK: a session in use is written at most once per
+     * SESSION_SLACK instead of on every list (a write costs twice the list itself, make bench),
+     * and never has less than its TTL after a use. */
     [SQL_SESSION_USE] = {"cb_session_use",
-			 "UPDATE sessions s SET expires_at = now() + " MS(
-			     "$2") ", "
-				   "last_used_at = now() "
-				   "FROM users u JOIN accounts a ON a.subject = u.subject "
-				   "WHERE s.token_hash = $1::bytea AND s.expires_at > now() "
-				   "AND u.subject = s.subject AND u.user_id = s.user_id "
-				   "AND u.status = 'active' AND a.status = 'active' "
-				   "RETURNING s.subject, s.user_id"},
+			 "WITH live AS (SELECT s.token_hash, s.subject, s.user_id, s.expires_at "
+			 "FROM sessions s JOIN users u ON u.subject = s.subject "
+			 "AND u.user_id = s.user_id JOIN accounts a ON a.subject = u.subject "
+			 "WHERE s.token_hash = $1::bytea AND s.expires_at > now() "
+			 "AND u.status = 'active' AND a.status = 'active'), "
+			 "slide AS (UPDATE sessions s SET expires_at = now() + " MS(
+			     "$2") " + " SESSION_SLACK ", "
+				   "last_used_at = now() FROM live "
+				   "WHERE s.token_hash = live.token_hash "
+				   "AND live.expires_at < now() + " MS(
+				       "$2") ") "
+					     "SELECT subject, user_id FROM live"},
     [SQL_MEETINGS] = {"cb_meetings", "SELECT meeting_id, to_char(start_time AT TIME ZONE $3, "
 				     "'YYYY/MM/DD HH24:MI'), topic, join_url "
 				     "FROM meetings "

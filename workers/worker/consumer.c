@@ -147,6 +147,13 @@ update_pause(struct consumer *cs)
 	hold = inflight >= cs->opts.max_inflight ||
 	       (atomic_load(&cs->holding) && inflight >= cs->opts.resume_below);
 	atomic_store(&cs->holding, hold);
+	/* A job that finished between the count and the store found holding still false and did
+	 * not wake the poll: look again now that it is set, or the poll would sleep its timeout
+	 * while the jobs in flight drain (seen under load as a third of the throughput lost). */
+	if (hold && dispatch_inflight(cs->d) < cs->opts.resume_below) {
+		hold = false;
+		atomic_store(&cs->holding, false);
+	}
 	if (cs->stopping)
 		why = "shutting down";
 	else if (cs->opts.gate && !cs->opts.gate(cs->opts.gate_arg, &why))

@@ -1,0 +1,167 @@
+/* bench_db: a fresh database per benchmark round, created through the server TMPROV_DATABASE_URL
+ * names, migrated with common/migrate, dropped at the end. */
+#include "bench_db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "migrate.h"
+
+/* key='value' with ' and \ escaped, as libpq's connection strings want. */
+static int
+bench_db_append(char *out, size_t outlen, size_t *len, const char *key, const char *val)
+{
+	int n = snprintf(out + *len, outlen - *len, "%s%s='", *len ? " " : "", key);
+
+	if (n < 0 || (size_t)n >= outlen - *len)
+		return -1;
+	*len += (size_t)n;
+	for (const char *p = val; *p; p++) {
+		if (*len + 3 >= outlen)
+			return -1;
+		if (*p == '\'' || *p == '\\')
+			out[(*len)++] = '\\';
+		out[(*len)++] = *p;
+	}
+	if (*len + 2 >= outlen)
+		return -1;
+	out[(*len)++] = '\'';
+	out[*len] = '\0';
+	return 0;
+}
+
+/* The settings of base (URI or key=value) with dbname replaced. */
+static int
+bench_db_conninfo(struct bench_db *d, const char *base, char *err, size_t errlen)
+{
+	PQconninfoOption *opts;
+	char *msg = NULL;
+	size_t len = 0;
+	int rc = 0;
+
+	opts = PQconninfoParse(base, &msg);
+	if (opts == NULL) {
+		snprintf(err, errlen, "TMPROV_DATABASE_URL: %s", msg ? msg : "unparseable");
+		PQfreemem(msg);
+		return -1;
+	}
+	d->conninfo[0] = '\0';
+	for (PQconninfoOption *p = opts; p->keyword != NULL && rc == 0; p++)
+		if (p->val != NULL && strcmp(p->keyword, "dbname") != 0)
+			rc = bench_db_append(d->conninfo, sizeof(d->conninfo), &len, p->keyword,
+					     p->val);
+	if (rc == 0)
+		rc = bench_db_append(d->conninfo, sizeof(d->conninfo), &len, "dbname", d->name);
+	if (rc != 0)
+		snprintf(err, errlen, "TMPROV_DATABASE_URL: connection string too long");
+	PQconninfoFree(opts);
+	return rc;
+}
+
+static void
+bench_db_quiet(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+/* Runs "VERB name" ("DROP DATABASE IF EXISTS", "CREATE DATABASE") through the server
+ * TMPROV_DATABASE_URL names. */
+static int
+bench_db_admin(const struct bench_db *d, const char *verb, char *err, size_t errlen)
+{
+	PGconn *conn = PQconnectdb(cfg_str(d->cfg, "TMPROV_DATABASE_URL"));
+	char sql[256];
+	int rc = -1;
+
+	if (PQstatus(conn) != CONNECTION_OK) {
+		snprintf(err, errlen, "database: %s", PQerrorMessage(conn));
+		goto out;
+	}
+	PQsetNoticeProcessor(conn, bench_db_quiet, NULL); /* "does not exist, skipping" */
+	/* The name is ours (letters, digits, '_'): no quoting needed. A round killed by its
+	 * timeout may leave sessions behind: FORCE ends them. */
+	snprintf(sql, sizeof(sql), "%s %s%s", verb, d->name,
+		 strncmp(verb, "DROP", 4) == 0 ? " WITH (FORCE)" : "");
+	rc = bench_db_exec(conn, sql, err, errlen);
+out:
+	PQfinish(conn);
+	return rc;
+}
+
+int
+bench_db_create(struct bench_db *d, const struct cfg *c, const char *tag, char *err, size_t errlen)
+{
+	struct migrate_opts mo = {.dir = cfg_str(c, "TMPROV_MIGRATIONS_DIR"),
+				  .mode = MIGRATE_APPLY};
+
+	memset(d, 0, sizeof(*d));
+	d->cfg = c;
+	snprintf(d->name, sizeof(d->name), "tmprov_bench_%s_%ld", tag, (long)getpid());
+	if (bench_db_conninfo(d, cfg_str(c, "TMPROV_DATABASE_URL"), err, errlen) != 0 ||
+	    bench_db_admin(d, "DROP DATABASE IF EXISTS", err, errlen) != 0 ||
+	    bench_db_admin(d, "CREATE DATABASE", err, errlen) != 0)
+		return -1;
+	d->created = true;
+	mo.conninfo = d->conninfo;
+	return migrate_run(&mo, NULL, err, errlen);
+}
+
+void
+bench_db_drop(struct bench_db *d)
+{
+	char err[256];
+
+	if (d == NULL || !d->created)
+		return;
+	if (getenv("TMPROV_BENCH_KEEP") != NULL) {
+		fprintf(stderr, "tmprov bench: database %s kept\n", d->name);
+		return;
+	}
+	if (bench_db_admin(d, "DROP DATABASE IF EXISTS", err, sizeof(err)) != 0)
+		fprintf(stderr, "tmprov bench: %s\n", err);
+	d->created = false;
+}
+
+PGconn *
+bench_db_connect(const struct bench_db *d, char *err, size_t errlen)
+{
+	PGconn *conn = PQconnectdb(d->conninfo);
+
+	if (PQstatus(conn) != CONNECTION_OK) {
+		snprintf(err, errlen, "database %s: %s", d->name, PQerrorMessage(conn));
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+static int
+bench_db_result(PGresult *res, const char *sql, char *err, size_t errlen)
+{
+	ExecStatusType st = PQresultStatus(res);
+	int rc = 0;
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "%.60s...: %s", sql, PQresultErrorMessage(res));
+		rc = -1;
+	}
+	PQclear(res);
+	return rc;
+}
+
+int
+bench_db_exec(PGconn *conn, const char *sql, char *err, size_t errlen)
+{
+	return bench_db_result(PQexec(conn, sql), sql, err, errlen);
+}
+
+int
+bench_db_execp(PGconn *conn, const char *sql, int n, const char *const *params, char *err,
+	       size_t errlen)
+{
+	return bench_db_result(PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0), sql, err,
+			       errlen);
+}

@@ -1,0 +1,289 @@
+/* bench_proc: child processes of a benchmark round, with posix_spawn and a process group each,
+ * so that a stop reaches whatever they start themselves. */
+#include "bench_proc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define BENCH_PROC_ENVIRON_MAX 512
+#define BENCH_PROC_LINE_MAX    2048
+
+void
+bench_sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+int
+bench_proc_tmpdir(char *dir, size_t dirlen, char *err, size_t errlen)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(dir, dirlen, "%s/tmprov-bench.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (mkdtemp(dir) == NULL) {
+		snprintf(err, errlen, "mkdtemp %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void
+bench_proc_rmdir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[1024];
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			unlink(path);
+		}
+	closedir(d);
+	rmdir(dir);
+}
+
+int
+bench_proc_sibling(const char *name, char *out, size_t outlen, char *err, size_t errlen)
+{
+	char self[1024];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	if (n <= 0) {
+		snprintf(err, errlen, "/proc/self/exe: %s", strerror(errno));
+		return -1;
+	}
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (slash != NULL)
+		*slash = '\0';
+	snprintf(out, outlen, "%s/%s", self, name);
+	if (access(out, X_OK) != 0) {
+		snprintf(err, errlen, "%s: %s (make all)", out, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Whether the environment entry e sets one of env's keys. */
+static bool
+bench_proc_overridden(const char *e, const char *const *env)
+{
+	for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
+		size_t n = strcspn(env[i], "=");
+
+		if (strncmp(e, env[i], n) == 0 && e[n] == '=')
+			return true;
+	}
+	return false;
+}
+
+static int
+bench_proc_environ(char **out, size_t max, const char *const *env)
+{
+	size_t n = 0;
+
+	for (char **e = environ; *e != NULL; e++) {
+		if (strncmp(*e, "TMSIM_", 6) == 0 || bench_proc_overridden(*e, env))
+			continue;
+		if (n + 1 >= max)
+			return -1;
+		out[n++] = *e;
+	}
+	for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
+		if (n + 1 >= max)
+			return -1;
+		out[n++] = (char *)env[i];
+	}
+	out[n] = NULL;
+	return 0;
+}
+
+int
+bench_proc_start(struct bench_proc *p, const char *name, const char *dir, char *const argv[],
+		 const char *const *env, char *err, size_t errlen)
+{
+	char *envp[BENCH_PROC_ENVIRON_MAX];
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	snprintf(p->log, sizeof(p->log), "%s/%s.log", dir, name);
+	if (bench_proc_environ(envp, BENCH_PROC_ENVIRON_MAX, env) != 0) {
+		snprintf(err, errlen, "%s: environment too large", name);
+		return -1;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, p->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+	posix_spawnattr_setpgroup(&attr, 0);
+	rc = posix_spawnp(&p->pid, argv[0], &fa, &attr, argv, envp);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc != 0) {
+		p->pid = 0;
+		snprintf(err, errlen, "cannot start %s: %s", argv[0], strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+bench_proc_reaped(struct bench_proc *p, int status)
+{
+	p->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	p->pid = 0;
+}
+
+bool
+bench_proc_running(struct bench_proc *p)
+{
+	int status;
+
+	if (p->pid == 0)
+		return false;
+	if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+		bench_proc_reaped(p, status);
+		return false;
+	}
+	return true;
+}
+
+int
+bench_proc_wait(struct bench_proc *p, int timeout_ms)
+{
+	for (int waited = 0; bench_proc_running(p); waited += 10) {
+		if (waited >= timeout_ms)
+			return -1;
+		bench_sleep_ms(10);
+	}
+	return p->status;
+}
+
+int
+bench_proc_stop(struct bench_proc *p, int timeout_ms)
+{
+	int rc;
+
+	if (!bench_proc_running(p))
+		return p->status;
+	kill(-p->pid, SIGTERM);
+	rc = bench_proc_wait(p, timeout_ms);
+	if (rc >= 0)
+		return rc;
+	kill(-p->pid, SIGKILL);
+	bench_proc_wait(p, 5000);
+	return -1;
+}
+
+double
+bench_proc_cpu_ms(const struct bench_proc *p)
+{
+	unsigned long utime, stime;
+	char path[64], buf[1024], *after;
+	long tick = sysconf(_SC_CLK_TCK);
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)p->pid);
+	f = p->pid ? fopen(path, "r") : NULL;
+	if (f == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* The command name (field 2) may hold blanks: count from the ")" that ends it. utime and
+	 * stime are fields 14 and 15. */
+	after = strrchr(buf, ')');
+	if (after == NULL || tick <= 0 ||
+	    sscanf(after + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
+		   &stime) != 2)
+		return -1;
+	return (double)(utime + stime) * 1000.0 / (double)tick;
+}
+
+long
+bench_proc_peak_kib(const struct bench_proc *p)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)p->pid);
+	f = p->pid ? fopen(path, "r") : NULL;
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+void
+bench_proc_log_line(const struct bench_proc *p, const char *needle, char *out, size_t outlen)
+{
+	char line[BENCH_PROC_LINE_MAX];
+	FILE *f = fopen(p->log, "r");
+
+	snprintf(out, outlen, "%s", "");
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0] != '\0' && (needle == NULL || strstr(line, needle) != NULL))
+			snprintf(out, outlen, "%s", line);
+	}
+	fclose(f);
+}
+
+int
+bench_proc_wait_file(struct bench_proc *p, const char *path, int timeout_ms, char *out,
+		     size_t outlen, char *err, size_t errlen)
+{
+	char last[512];
+
+	for (int waited = 0; waited < timeout_ms; waited += 20) {
+		FILE *f = fopen(path, "r");
+
+		if (f != NULL) {
+			bool ok = fgets(out, (int)outlen, f) != NULL;
+
+			fclose(f);
+			out[strcspn(out, "\n")] = '\0';
+			if (ok && out[0] != '\0')
+				return 0;
+		}
+		if (!bench_proc_running(p)) {
+			bench_proc_log_line(p, NULL, last, sizeof(last));
+			snprintf(err, errlen, "%s exited (%d) before writing %s: %s", p->name,
+				 p->status, path, last);
+			return -1;
+		}
+		bench_sleep_ms(20);
+	}
+	snprintf(err, errlen, "%s did not write %s within %d ms", p->name, path, timeout_ms);
+	return -1;
+}

@@ -1,0 +1,56 @@
+/* bench_proc: the programs a benchmark round runs beside itself — tmprov-devkafka, tmprov-worker,
+ * tmprov-callback, wrk — started from the directory tmprov itself lives in (or PATH), with an
+ * environment of the round's choosing, their output in a log file; stopped, and their peak
+ * memory read from /proc. */
+#ifndef TMPROV_BENCH_PROC_H
+#define TMPROV_BENCH_PROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define BENCH_PROC_ENV_MAX 48
+
+struct bench_proc {
+	char name[32];
+	pid_t pid; /* 0: not running */
+	int status;
+	char log[512]; /* stdout and stderr */
+};
+
+/* The scratch folder of a round ($TMPDIR/tmprov-bench.XXXXXX); 0 or -1 with err. */
+int bench_proc_tmpdir(char *dir, size_t dirlen, char *err, size_t errlen);
+/* Removes dir and the files in it (not sub-folders). */
+void bench_proc_rmdir(const char *dir);
+/* Path of program name beside the running tmprov (bin/), into out. 0, or -1 when it is not
+ * there. */
+int bench_proc_sibling(const char *name, char *out, size_t outlen, char *err, size_t errlen);
+
+/* Starts argv[0] (a path, or a name looked up in PATH) with this process's environment (so the
+ * configured TMPROV_ settings, such as the hash cost, reach it) less TMSIM_ variables, with env
+ * ("KEY=value", NULL-terminated) set over it; stdout and stderr to DIR/NAME.log; in a process
+ * group of its own. 0, or -1 with err. */
+int bench_proc_start(struct bench_proc *p, const char *name, const char *dir, char *const argv[],
+		     const char *const *env, char *err, size_t errlen);
+/* true while it runs (reaps it once it has exited). */
+bool bench_proc_running(struct bench_proc *p);
+/* Waits up to timeout_ms for it to exit by itself; its exit status (128 + signal when killed),
+ * or -1 at the timeout. */
+int bench_proc_wait(struct bench_proc *p, int timeout_ms);
+/* SIGTERM, up to timeout_ms, then SIGKILL; returns as bench_proc_wait (-1: killed). Not
+ * running: its status. */
+int bench_proc_stop(struct bench_proc *p, int timeout_ms);
+/* CPU time it has used (user + system), in milliseconds, or -1 when it cannot be read. */
+double bench_proc_cpu_ms(const struct bench_proc *p);
+/* Peak resident memory (VmHWM) in KiB, or -1 when it cannot be read. */
+long bench_proc_peak_kib(const struct bench_proc *p);
+/* The last non-empty line of its log holding needle (NULL: any) into out ("" when none). */
+void bench_proc_log_line(const struct bench_proc *p, const char *needle, char *out, size_t outlen);
+/* Waits up to timeout_ms for file path to be non-empty, reads its first line into out. 0, or
+ * -1 with err (also when p exits first). */
+int bench_proc_wait_file(struct bench_proc *p, const char *path, int timeout_ms, char *out,
+			 size_t outlen, char *err, size_t errlen);
+/* Sleeps ms milliseconds. */
+void bench_sleep_ms(long ms);
+
+#endif
