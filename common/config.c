@@ -398,6 +398,18 @@ cfg_print(const struct cfg *c, FILE *out)
 	}
 }
 
+/* Writes s with '|' turned into ", " so that it cannot split a markdown table cell. */
+static void
+doc_cell(FILE *out, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '|')
+			fputs(", ", out);
+		else
+			fputc(*s, out);
+	}
+}
+
 void
 cfg_print_doc(const struct cfg *c, FILE *out)
 {
@@ -408,14 +420,62 @@ cfg_print_doc(const struct cfg *c, FILE *out)
 	for (size_t i = 0; i < c->n; i++) {
 		const struct cfg_key *k = sorted[i]->key;
 
-		const char *def = k->def ? k->def : (k->flags & CFG_REQUIRED ? "required" : "none");
-
-		fprintf(out, "| %s | %s%s%s%s | %s%s%s |\n", k->name, k->help,
-			k->type == CFG_ENUM ? " One of " : "",
-			k->type == CFG_ENUM ? k->choices : "",
-			k->flags & CFG_SECRET ? " (secret)" : "", k->def ? "`" : "", def,
-			k->def ? "`" : "");
+		fprintf(out, "| %s | ", k->name);
+		doc_cell(out, k->help);
+		if (k->type == CFG_ENUM) {
+			fputs(" (one of: ", out);
+			doc_cell(out, k->choices);
+			fputs(")", out);
+		}
+		if ((k->flags & CFG_SECRET) && strstr(k->help, "(secret") == NULL)
+			fputs(" (secret)", out);
+		if (k->def != NULL)
+			fprintf(out, " | `%s` |\n", k->def);
+		else
+			fprintf(out, " | %s |\n", (k->flags & CFG_REQUIRED) ? "required" : "none");
 	}
+}
+
+/* The flag of flags[] that arg starts, with *vlen set to the flag's length; NULL if none. */
+static const struct cfg_flag *
+flag_match(const char *arg, const struct cfg_flag *flags, size_t n, size_t *flen)
+{
+	for (size_t f = 0; f < n; f++) {
+		*flen = strlen(flags[f].flag);
+		if (strncmp(arg, flags[f].flag, *flen) == 0 &&
+		    (arg[*flen] == '\0' || arg[*flen] == '='))
+			return &flags[f];
+	}
+	return NULL;
+}
+
+int
+cfg_take_flags(int argc, char **argv, const struct cfg_flag *flags, size_t n)
+{
+	int kept = 1;
+
+	for (int i = 1; i < argc; i++) {
+		const struct cfg_flag *f;
+		const char *value;
+		size_t flen = 0;
+
+		if ((f = flag_match(argv[i], flags, n, &flen)) == NULL) {
+			argv[kept++] = argv[i];
+			continue;
+		}
+		if (argv[i][flen] == '=')
+			value = argv[i] + flen + 1;
+		else if (i + 1 < argc)
+			value = argv[++i];
+		else
+			return -1;
+		if (f->key != NULL)
+			setenv(f->key, value, 1);
+		else
+			*f->dst = value;
+	}
+	argv[kept] = NULL;
+	return kept;
 }
 
 int

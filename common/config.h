@@ -61,6 +61,19 @@ void cfg_print_doc(const struct cfg *c, FILE *out);
  * error prints it to stderr and exits 2. Returns the argument count left. */
 int cfg_from_args(struct cfg *c, int argc, char **argv);
 
+/* A program's own command-line flag: "--flag value" or "--flag=value". With key set, the value
+ * becomes that setting (through the environment, so it is validated and printed like any
+ * other); otherwise it is stored in *dst (borrowed from argv). */
+struct cfg_flag {
+	const char *flag;
+	const char *key;
+	const char **dst;
+};
+
+/* Takes the flags out of argv (compacting it) before cfg_from_args; returns the argument count
+ * left, or -1 when a flag lacks its value. */
+int cfg_take_flags(int argc, char **argv, const struct cfg_flag *flags, size_t n);
+
 /* Parses a duration as CFG_MS does; returns 0 or -1. */
 int cfg_parse_ms(const char *s, long *out);
 

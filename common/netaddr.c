@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int
 netaddr_parse(const char *hostport, struct sockaddr_storage *out, socklen_t *outlen, char *err,
@@ -67,6 +68,29 @@ netaddr_bound_port(int fd)
 	if (ss.ss_family == AF_INET6)
 		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 	return -1;
+}
+
+int
+netaddr_port_file_write(const char *file, int port, char *err, size_t errlen)
+{
+	char tmp[4096];
+	FILE *f;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", file, (long)getpid()) >= (int)sizeof(tmp)) {
+		snprintf(err, errlen, "port file %s: path too long", file);
+		return -1;
+	}
+	if ((f = fopen(tmp, "w")) == NULL) {
+		snprintf(err, errlen, "port file %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "%d\n", port);
+	if (fclose(f) != 0 || rename(tmp, file) != 0) {
+		snprintf(err, errlen, "port file %s: %s", file, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
 }
 
 static int

@@ -14,6 +14,10 @@ int netaddr_parse(const char *hostport, struct sockaddr_storage *out, socklen_t 
 /* The port of a bound socket, or -1. */
 int netaddr_bound_port(int fd);
 
+/* Writes "PORT\n" to file through a temporary and a rename, so that a reader (a test, the
+ * local stack script) never sees half of it. Returns 0 or -1 with err set. */
+int netaddr_port_file_write(const char *file, int port, char *err, size_t errlen);
+
 #define NETADDR_MAX_CIDRS 32
 
 struct netaddr_cidr {

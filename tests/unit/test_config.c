@@ -227,14 +227,78 @@ test_set_checks_value(void **state)
 	cfg_free(c);
 }
 
+/* The --help-config table: one row per key, choices listed without breaking the table. */
+static void
+test_print_doc(void **state)
+{
+	char out[4096] = "";
+	FILE *f = fmemopen(out, sizeof(out) - 1, "w");
+	struct cfg *c = cfg_new();
+	int rows = 0;
+
+	(void)state;
+	assert_int_equal(cfg_add_keys(c, keys, CFG_KEYS_LEN(keys)), 0);
+	cfg_print_doc(c, f);
+	fclose(f);
+	for (char *line = strtok(out, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+		int bars = 0;
+
+		for (char *p = line; *p; p++)
+			bars += *p == '|';
+		assert_int_equal(bars, 4);
+		rows++;
+	}
+	assert_int_equal(rows, 2 + (int)CFG_KEYS_LEN(keys));
+	cfg_free(c);
+	f = fmemopen(out, sizeof(out) - 1, "w");
+	c = cfg_new();
+	assert_int_equal(cfg_add_keys(c, keys, CFG_KEYS_LEN(keys)), 0);
+	cfg_print_doc(c, f);
+	fclose(f);
+	assert_non_null(
+	    strstr(out, "| T_MODE | a policy (one of: park, retry, fail) | `park` |\n"));
+	assert_non_null(strstr(out, "| T_URL | base URL | required |\n"));
+	assert_non_null(strstr(out, "| T_SECRET | a secret (secret) | none |\n"));
+	cfg_free(c);
+}
+
+static void
+test_take_flags(void **state)
+{
+	char a0[] = "prog", a1[] = "--listen", a2[] = "127.0.0.1:1", a3[] = "--keep",
+	     a4[] = "--port-file=/tmp/p", a5[] = "x", a6[] = "--port-file";
+	char *argv[] = {a0, a1, a2, a3, a4, a5, NULL};
+	char *bad[] = {a0, a6, NULL};
+	const char *port_file = NULL;
+	const struct cfg_flag flags[] = {{"--listen", "T_LISTEN", NULL},
+					 {"--port-file", NULL, &port_file}};
+
+	(void)state;
+	unsetenv("T_LISTEN");
+	assert_int_equal(cfg_take_flags(6, argv, flags, 2), 3);
+	assert_string_equal(argv[1], "--keep");
+	assert_string_equal(argv[2], "x");
+	assert_null(argv[3]);
+	assert_string_equal(getenv("T_LISTEN"), "127.0.0.1:1");
+	assert_string_equal(port_file, "/tmp/p");
+	assert_int_equal(cfg_take_flags(2, bad, flags, 2), -1); /* a flag without its value */
+	unsetenv("T_LISTEN");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults_and_types),	    cmocka_unit_test(test_durations),
-	    cmocka_unit_test(test_bad_values_name_the_key), cmocka_unit_test(test_required_missing),
-	    cmocka_unit_test(test_file_and_env_precedence), cmocka_unit_test(test_file_errors),
-	    cmocka_unit_test(test_print_masks_secrets),	    cmocka_unit_test(test_set_checks_value),
+	    cmocka_unit_test(test_defaults_and_types),
+	    cmocka_unit_test(test_durations),
+	    cmocka_unit_test(test_bad_values_name_the_key),
+	    cmocka_unit_test(test_required_missing),
+	    cmocka_unit_test(test_file_and_env_precedence),
+	    cmocka_unit_test(test_file_errors),
+	    cmocka_unit_test(test_print_masks_secrets),
+	    cmocka_unit_test(test_set_checks_value),
+	    cmocka_unit_test(test_print_doc),
+	    cmocka_unit_test(test_take_flags),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

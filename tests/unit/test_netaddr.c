@@ -2,7 +2,10 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <arpa/inet.h>
 #include <cmocka.h>
@@ -109,6 +112,27 @@ test_allow_errors(void **state)
 	assert_false(match(&a, "::1")); /* a v4 range does not admit v6 peers */
 }
 
+static void
+test_port_file(void **state)
+{
+	char path[] = "/tmp/test_netaddr_port_XXXXXX", buf[32] = "", err[256] = "";
+	int fd = mkstemp(path);
+	FILE *f;
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(netaddr_port_file_write(path, 43210, err, sizeof(err)), 0);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	assert_string_equal(buf, "43210\n");
+	unlink(path);
+	assert_int_equal(netaddr_port_file_write("/nonexistent/dir/port", 1, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "/nonexistent/dir/port"));
+}
+
 int
 main(void)
 {
@@ -116,6 +140,7 @@ main(void)
 	    cmocka_unit_test(test_parse),
 	    cmocka_unit_test(test_allow),
 	    cmocka_unit_test(test_allow_errors),
+	    cmocka_unit_test(test_port_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

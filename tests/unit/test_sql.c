@@ -1,7 +1,8 @@
 /* Tests for workers/worker/sql: every statement prepares against the schema of migrations/, and
  * the worker's statements do what exec relies on — a result is written once (a second write,
  * or one for another body, changes nothing and says so), intents are resolved with it, the
- * domain change of each variant, the lookup's answers, and the intent batch's refusals. sql.c
+ * domain change of each variant, the lookup's answers, the intent batch's refusals, and which
+ * results keep their body for `tmprov replay`. sql.c
  * is compiled into this test (the Makefile links tests with common/ only). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -88,6 +89,7 @@ assert_value(const char *sql, const char *want)
 struct finish {
 	int stmt;
 	const char *id, *subject, *type, *sha, *status, *calls, *event_type;
+	const char *retryable, *body;
 	const char *extra[8];
 	int nextra;
 };
@@ -111,7 +113,7 @@ finish(const struct finish *f, char sqlstate[6])
 	p[SQLF_STATUS] = f->status ? f->status : "succeeded";
 	p[SQLF_ATTEMPTS] = "1";
 	p[SQLF_LAST_ERROR] = NULL;
-	p[SQLF_RETRYABLE] = NULL;
+	p[SQLF_RETRYABLE] = f->retryable;
 	p[SQLF_TOPIC] = "tm.commands";
 	p[SQLF_PARTITION] = "2";
 	p[SQLF_OFFSET] = "41";
@@ -119,6 +121,7 @@ finish(const struct finish *f, char sqlstate[6])
 	p[SQLF_EVENT_ID] = event_id;
 	p[SQLF_EVENT_TYPE] = f->event_type;
 	p[SQLF_PAYLOAD] = payload;
+	p[SQLF_BODY] = f->body;
 	for (int i = 0; i < f->nextra; i++)
 		p[SQL_FINISH_NPARAMS + i] = f->extra[i];
 	res = db_exec(F.db, f->stmt, SQL_FINISH_NPARAMS + f->nextra, p, err, sizeof(err));
@@ -285,6 +288,42 @@ test_finish_rejected_without_type(void **state)
 	must_finish(&f, 1);
 	assert_value("SELECT status || ' ' || (type IS NULL) FROM commands WHERE id = 'rej-1'",
 		     "rejected true");
+}
+
+/* The body is kept only for what `tmprov replay` may re-send: an unknown outcome, or a
+ * retryable failure; never for user.upsert (it may carry a plain password). */
+static void
+test_finish_keeps_replayable_body(void **state)
+{
+	static const char body[] = "{\"id\":\"keep-1\",\"type\":\"account.create\"}";
+	struct finish f = {
+	    .stmt = SQL_FINISH,
+	    .subject = "cust-keep",
+	    .type = "account.create",
+	    .event_type = "command.failed",
+	    .body = body,
+	};
+
+	(void)state;
+	f.id = "keep-1", f.status = "unknown_outcome", f.retryable = "true";
+	must_finish(&f, 1);
+	f.id = "keep-2", f.status = "failed", f.retryable = "true";
+	must_finish(&f, 1);
+	f.id = "keep-3", f.status = "failed", f.retryable = "false";
+	must_finish(&f, 1);
+	f.id = "keep-4", f.status = "rejected", f.retryable = NULL;
+	must_finish(&f, 1);
+	f.id = "keep-5", f.status = "failed", f.retryable = "true", f.type = "user.upsert";
+	must_finish(&f, 1);
+	f.stmt = SQL_FINISH_ACCOUNT_CREATE, f.id = "keep-6", f.status = "succeeded";
+	f.type = "account.create", f.event_type = "account.created", f.retryable = NULL;
+	f.extra[0] = "UID-KEEP", f.extra[1] = "Acme", f.extra[2] = "ops@acme.example";
+	f.extra[3] = "2", f.extra[4] = "25", f.nextra = 5;
+	must_finish(&f, 1);
+	assert_value("SELECT string_agg(id, ',' ORDER BY id) FROM commands WHERE body IS NOT NULL "
+		     "AND id LIKE 'keep-%'",
+		     "keep-1,keep-2");
+	assert_value("SELECT body FROM commands WHERE id = 'keep-1'", body);
 }
 
 static void
@@ -582,6 +621,7 @@ main(void)
 	    cmocka_unit_test(test_finish_once),
 	    cmocka_unit_test(test_finish_other_body),
 	    cmocka_unit_test(test_finish_rejected_without_type),
+	    cmocka_unit_test(test_finish_keeps_replayable_body),
 	    cmocka_unit_test(test_intent_batch),
 	    cmocka_unit_test(test_lookup),
 	    cmocka_unit_test(test_user_upsert_keeps_verifier),

@@ -35,7 +35,7 @@ struct wsql_kind {
 	const char *subj;			  /* the subject's expression */
 	enum sql_stmt finish;
 	const char *lookup[5];	     /* $3 user_id, $4 email, $5 meeting_id (after id, subject) */
-	const char *own[8];	     /* the FINISH variant's parameters from $16 */
+	const char *own[8];	     /* the FINISH variant's parameters after the common ones */
 	const char *calls, *payload; /* names of the -D variables */
 };
 
@@ -215,6 +215,7 @@ wsql_finish(struct buf *b, const struct wsql_kind *k, char *err, size_t errlen)
 	args[SQLF_EVENT_ID] = W_EVENT;
 	args[SQLF_EVENT_TYPE] = event_type;
 	args[SQLF_PAYLOAD] = payload;
+	args[SQLF_BODY] = "NULL"; /* kept only for failed-retryable and unknown outcomes */
 	for (size_t i = 0; i < 8 && k->own[i] != NULL; i++)
 		args[n++] = k->own[i];
 	return bench_sql_render(b, &bench_worker_statements[k->finish], args, n, err, errlen);

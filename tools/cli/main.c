@@ -17,6 +17,11 @@ struct cli_cmd {
 
 static const struct cli_cmd CLI_CMDS[] = {
     {"migrate", cmd_migrate, "apply the database migrations (or list them: --status)"},
+    {"send", cmd_send, "send commands from a JSON Lines file (--wait for their outcomes)"},
+    {"import", cmd_import, "onboard customers from a CSV file (account.create + user.upsert)"},
+    {"status", cmd_status, "what the database knows of a command (ID) or a customer (--subject)"},
+    {"replay", cmd_replay, "re-send failed-retryable or parked commands under new ids"},
+    {"events", cmd_events, "print outcome events (or DLQ copies) one line each; --follow"},
     {"bench", cmd_bench, "run one round of a benchmark scenario (make bench runs them all)"},
 };
 

@@ -1,6 +1,5 @@
 /* tmsim: a RHUB TurboMeeting wapi simulator with fault injection and a call log, for tests and
  * the demo. main only reads the configuration, starts the server, waits for a signal and stops. */
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "netaddr.h"
 #include "query.h"
 #include "server.h"
 #include "state.h"
@@ -52,63 +52,6 @@ usage(int status)
 		"[--config FILE] [--print-config] [--help-config]\n"
 		"A TurboMeeting wapi simulator with fault injection; see the README.\n");
 	exit(status);
-}
-
-/* Takes --listen, --faults and --port-file out of argv. The first two become configuration
- * values (through the environment, so --print-config shows them and they are validated). */
-static int
-take_flags(int argc, char **argv, const char **port_file)
-{
-	static const struct {
-		const char *flag, *key;
-	} flags[] = {
-	    {"--listen", "TMSIM_LISTEN"}, {"--faults", "TMSIM_FAULTS"}, {"--port-file", NULL}};
-	int kept = 1;
-
-	for (int i = 1; i < argc; i++) {
-		const char *value = NULL;
-		size_t f, n = 0;
-
-		for (f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
-			n = strlen(flags[f].flag);
-			if (strncmp(argv[i], flags[f].flag, n) == 0 &&
-			    (argv[i][n] == '\0' || argv[i][n] == '='))
-				break;
-		}
-		if (f == sizeof(flags) / sizeof(flags[0])) {
-			argv[kept++] = argv[i];
-			continue;
-		}
-		if (argv[i][n] == '=')
-			value = argv[i] + n + 1;
-		else if (i + 1 < argc)
-			value = argv[++i];
-		else
-			usage(2);
-		if (flags[f].key != NULL)
-			setenv(flags[f].key, value, 1);
-		else
-			*port_file = value;
-	}
-	argv[kept] = NULL;
-	return kept;
-}
-
-/* Writes the port to file through a temporary and a rename, so a reader never sees half. */
-static void
-port_file_write(const char *file, int port)
-{
-	char tmp[4096];
-	FILE *f;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", file, (long)getpid()) >= (int)sizeof(tmp))
-		fatal("--port-file: path too long");
-	f = fopen(tmp, "w");
-	if (f == NULL)
-		fatal("--port-file %s: %s", tmp, strerror(errno));
-	fprintf(f, "%d\n", port);
-	if (fclose(f) != 0 || rename(tmp, file) != 0)
-		fatal("--port-file %s: %s", file, strerror(errno));
 }
 
 /* One thread per connection needs a descriptor each: raise the soft limit, and keep the
@@ -170,7 +113,13 @@ main(int argc, char **argv)
 		fatal("out of memory");
 	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
 		usage(0);
-	argc = take_flags(argc, argv, &port_file);
+	const struct cfg_flag flags[] = {{"--listen", "TMSIM_LISTEN", NULL},
+					 {"--faults", "TMSIM_FAULTS", NULL},
+					 {"--port-file", NULL, &port_file}};
+
+	argc = cfg_take_flags(argc, argv, flags, sizeof(flags) / sizeof(flags[0]));
+	if (argc < 0)
+		usage(2);
 	if (cfg_from_args(cfg, argc, argv) != 1)
 		usage(2);
 	log_level_parse(cfg_str(cfg, "TMPROV_LOG_LEVEL"), &level);
@@ -197,8 +146,8 @@ main(int argc, char **argv)
 			   (unsigned)(cfg_int(cfg, "TMSIM_IDLE_TIMEOUT") / 1000), err, sizeof(err));
 	if (srv == NULL)
 		fatal("%s", err);
-	if (port_file != NULL)
-		port_file_write(port_file, port);
+	if (port_file != NULL && netaddr_port_file_write(port_file, port, err, sizeof(err)) != 0)
+		fatal("%s", err);
 	log_info("listening on %s, port %d", cfg_str(cfg, "TMSIM_LISTEN"), port);
 
 	wait_for_signal(&old);

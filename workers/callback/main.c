@@ -93,66 +93,6 @@ config_error(const char *key, const char *msg)
 	exit(2);
 }
 
-/* Takes --listen, --port-file and --admin-port-file (as "--flag value" or "--flag=value") out
- * of argv; --listen becomes TMPROV_CALLBACK_LISTEN through the environment, so that it is
- * validated and printed like any other setting. */
-static int
-take_flags(int argc, char **argv, const char **port_file, const char **admin_port_file)
-{
-	const struct {
-		const char *flag;
-		const char **dst; /* NULL: --listen */
-	} flags[] = {
-	    {"--listen", NULL}, {"--port-file", port_file}, {"--admin-port-file", admin_port_file}};
-	int kept = 1;
-
-	for (int i = 1; i < argc; i++) {
-		const char *value;
-		size_t f, n = 0;
-
-		for (f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
-			n = strlen(flags[f].flag);
-			if (strncmp(argv[i], flags[f].flag, n) == 0 &&
-			    (argv[i][n] == '\0' || argv[i][n] == '='))
-				break;
-		}
-		if (f == sizeof(flags) / sizeof(flags[0])) {
-			argv[kept++] = argv[i];
-			continue;
-		}
-		if (argv[i][n] == '=')
-			value = argv[i] + n + 1;
-		else if (i + 1 < argc)
-			value = argv[++i];
-		else
-			usage();
-		if (flags[f].dst != NULL)
-			*flags[f].dst = value;
-		else
-			setenv("TMPROV_CALLBACK_LISTEN", value, 1);
-	}
-	argv[kept] = NULL;
-	return kept;
-}
-
-/* Writes the port through a temporary file and a rename, so a reader never sees half. */
-static void
-port_file_write(const char *file, int port)
-{
-	char tmp[4096];
-	FILE *f;
-
-	if (file == NULL)
-		return;
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", file, (long)getpid()) >= (int)sizeof(tmp))
-		fatal("port file: path too long");
-	if ((f = fopen(tmp, "w")) == NULL)
-		fatal("port file %s: %s", tmp, strerror(errno));
-	fprintf(f, "%d\n", port);
-	if (fclose(f) != 0 || rename(tmp, file) != 0)
-		fatal("port file %s: %s", file, strerror(errno));
-}
-
 /* A copy of url without trailing slashes, so that paths can be appended. */
 static char *
 url_base(const char *key, const char *url)
@@ -296,7 +236,13 @@ main(int argc, char **argv)
 	    cfg_add_keys(cfg, DB_CONFIG_KEYS, DB_CONFIG_NKEYS) != 0 ||
 	    cfg_add_keys(cfg, PASSWORD_CONFIG_KEYS, PASSWORD_CONFIG_NKEYS) != 0)
 		fatal("out of memory");
-	argc = take_flags(argc, argv, &port_file, &admin_port_file);
+	const struct cfg_flag flags[] = {{"--listen", "TMPROV_CALLBACK_LISTEN", NULL},
+					 {"--port-file", NULL, &port_file},
+					 {"--admin-port-file", NULL, &admin_port_file}};
+
+	argc = cfg_take_flags(argc, argv, flags, sizeof(flags) / sizeof(flags[0]));
+	if (argc < 0)
+		usage();
 	if (cfg_from_args(cfg, argc, argv) != 1)
 		usage();
 	log_level_parse(cfg_str(cfg, "TMPROV_LOG_LEVEL"), &level);
@@ -323,8 +269,11 @@ main(int argc, char **argv)
 			    err, sizeof(err));
 	if (admin == NULL)
 		fatal("TMPROV_ADMIN_LISTEN: %s", err);
-	port_file_write(port_file, server_port(srv));
-	port_file_write(admin_port_file, admin_port(admin));
+	if ((port_file != NULL &&
+	     netaddr_port_file_write(port_file, server_port(srv), err, sizeof(err)) != 0) ||
+	    (admin_port_file != NULL &&
+	     netaddr_port_file_write(admin_port_file, admin_port(admin), err, sizeof(err)) != 0))
+		fatal("%s", err);
 	log_info("listening on %s (port %d), admin port %d, %u threads", so.listen,
 		 server_port(srv), admin_port(admin), so.threads);
 

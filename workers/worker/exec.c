@@ -442,6 +442,7 @@ exec_write(struct exec_thread *t, const struct job *job, const char *sha, struct
 	params[SQLF_EVENT_ID] = event_id;
 	params[SQLF_EVENT_TYPE] = r->event_type;
 	params[SQLF_PAYLOAD] = payload;
+	params[SQLF_BODY] = job->payload;
 	for (int i = 0; i < r->nparams; i++)
 		params[SQL_FINISH_NPARAMS + i] = r->params[i];
 	res = exec_sql(t->ctx, r->stmt, SQL_FINISH_NPARAMS + r->nparams, params, stop, &permanent,

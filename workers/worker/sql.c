@@ -7,16 +7,21 @@
  * command already has its result (another worker, or a retry of a COMMIT whose answer was
  * lost): cmd is then empty, the statement returns 0 and the caller looks again. The outbox's
  * UNIQUE (command_id) is the second net. Foreign keys to commands are checked at the end of
- * the statement, when the cmd row exists. */
+ * the statement, when the cmd row exists. The body is kept only for a result an operator may
+ * replay (`tmprov replay`: unknown outcome, or failed and retryable), and never for user.upsert,
+ * whose body may hold a plain password (migrations/002_command_body.sql). */
 #define FINISH_CTES                                                                                \
 	"WITH cmd AS ("                                                                            \
 	" INSERT INTO commands AS c (id, subject, type, body_sha256, status, attempts, "           \
 	"last_error,"                                                                              \
-	"  retryable, kafka_topic, kafka_partition, kafka_offset)"                                 \
+	"  retryable, kafka_topic, kafka_partition, kafka_offset, body)"                           \
 	" VALUES ($1::text, $2::text, $3::text, decode($4::text, 'hex'), $5::text, $6::int,"       \
-	"  $7::text, $8::boolean, $9::text, $10::int, $11::bigint)"                                \
+	"  $7::text, $8::boolean, $9::text, $10::int, $11::bigint,"                                \
+	"  CASE WHEN ($5::text = 'unknown_outcome' OR ($5::text = 'failed' AND $8::boolean))"      \
+	"   AND $3::text <> 'user.upsert' THEN $16::text END)"                                     \
 	" ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, attempts = EXCLUDED.attempts,"  \
-	"  last_error = EXCLUDED.last_error, retryable = EXCLUDED.retryable,"                      \
+	"  last_error = EXCLUDED.last_error, retryable = EXCLUDED.retryable, body = "              \
+	"EXCLUDED.body,"                                                                           \
 	"  kafka_topic = EXCLUDED.kafka_topic, kafka_partition = EXCLUDED.kafka_partition,"        \
 	"  kafka_offset = EXCLUDED.kafka_offset"                                                   \
 	" WHERE c.status IN ('received', 'in_progress') AND c.body_sha256 = EXCLUDED.body_sha256"  \
@@ -99,20 +104,20 @@ const struct db_stmt SQL_STATEMENTS[SQL_COUNT] = {
     /* Failed, parked, rejected and queried commands: no domain change. */
     [SQL_FINISH] = {"finish", FINISH_CTES FINISH_END},
 
-    /* $16 company_uid, $17 company_name, $18 email, $19 rooms, $20 participants. */
+    /* $17 company_uid, $18 company_name, $19 email, $20 rooms, $21 participants. */
     [SQL_FINISH_ACCOUNT_CREATE] = {"finish_account_create",
 				   FINISH_CTES ",dom AS ("
 					       " INSERT INTO accounts (subject, company_uid,"
 					       "  company_name, email, rooms, participants)"
-					       " SELECT $2::text, $16::text, $17::text, $18::text,"
-					       "  $19::int, $20::int FROM cmd)" FINISH_END},
+					       " SELECT $2::text, $17::text, $18::text, $19::text,"
+					       "  $20::int, $21::int FROM cmd)" FINISH_END},
 
-    /* $16 company_name, $17 email, $18 rooms, $19 participants: the merged values sent. */
+    /* $17 company_name, $18 email, $19 rooms, $20 participants: the merged values sent. */
     [SQL_FINISH_ACCOUNT_UPDATE] = {"finish_account_update",
 				   FINISH_CTES ",dom AS ("
-					       " UPDATE accounts a SET company_name = $16::text,"
-					       "  email = $17::text, rooms = $18::int,"
-					       "  participants = $19::int FROM cmd"
+					       " UPDATE accounts a SET company_name = $17::text,"
+					       "  email = $18::text, rooms = $19::int,"
+					       "  participants = $20::int FROM cmd"
 					       " WHERE a.subject = $2::text)" FINISH_END},
 
     /* Users of a deleted account can no longer log in: they are deleted and their sessions
@@ -127,7 +132,7 @@ const struct db_stmt SQL_STATEMENTS[SQL_COUNT] = {
 				   "ses AS (DELETE FROM sessions s USING cmd"
 				   " WHERE s.subject = $2::text)" FINISH_END},
 
-    /* $16 user_id, $17 email, $18 first_name, $19 last_name, $20 verifier (NULL: keep the
+    /* $17 user_id, $18 email, $19 first_name, $20 last_name, $21 verifier (NULL: keep the
      * stored one). The stored verifier is looked up for the inserted row too, because NOT
      * NULL is checked before ON CONFLICT turns the insert into an update. */
     [SQL_FINISH_USER_UPSERT] =
@@ -135,41 +140,41 @@ const struct db_stmt SQL_STATEMENTS[SQL_COUNT] = {
 	 FINISH_CTES ",dom AS ("
 		     " INSERT INTO users AS u (subject, user_id, email, first_name, last_name,"
 		     "  password_verifier)"
-		     " SELECT $2::text, $16::text, $17::text, $18::text, $19::text,"
-		     "  coalesce($20::text, (SELECT password_verifier FROM users"
-		     "   WHERE subject = $2::text AND user_id = $16::text))"
+		     " SELECT $2::text, $17::text, $18::text, $19::text, $20::text,"
+		     "  coalesce($21::text, (SELECT password_verifier FROM users"
+		     "   WHERE subject = $2::text AND user_id = $17::text))"
 		     " FROM cmd"
 		     " ON CONFLICT (subject, user_id) DO UPDATE SET email = EXCLUDED.email,"
 		     "  first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name,"
 		     "  password_verifier = EXCLUDED.password_verifier, status = 'active',"
 		     "  deleted_at = NULL)" FINISH_END},
 
-    /* $16 user_id. */
+    /* $17 user_id. */
     [SQL_FINISH_USER_DELETE] =
 	{"finish_user_delete",
 	 FINISH_CTES ",usr AS ("
 		     " UPDATE users u SET status = 'deleted', deleted_at = now()"
 		     " FROM cmd WHERE u.subject = $2::text"
-		     "  AND u.user_id = $16::text AND u.status = 'active'),"
+		     "  AND u.user_id = $17::text AND u.status = 'active'),"
 		     "ses AS (DELETE FROM sessions s USING cmd"
-		     " WHERE s.subject = $2::text AND s.user_id = $16::text)" FINISH_END},
+		     " WHERE s.subject = $2::text AND s.user_id = $17::text)" FINISH_END},
 
-    /* $16 meeting_id, $17 user_id, $18 topic, $19 start_time, $20 join_url,
-     * $21 possible_duplicate. */
+    /* $17 meeting_id, $18 user_id, $19 topic, $20 start_time, $21 join_url,
+     * $22 possible_duplicate. */
     [SQL_FINISH_MEETING_SCHEDULE] = {"finish_meeting_schedule", FINISH_CTES
 				     ",dom AS ("
 				     " INSERT INTO meetings (meeting_id, subject, user_id,"
 				     "  topic, start_time, join_url, possible_duplicate,"
 				     "  command_id)"
-				     " SELECT $16::text, $2::text, $17::text, $18::text,"
-				     "  $19::timestamptz, $20::text, $21::boolean, cmd.id"
+				     " SELECT $17::text, $2::text, $18::text, $19::text,"
+				     "  $20::timestamptz, $21::text, $22::boolean, cmd.id"
 				     " FROM cmd)" FINISH_END},
 
-    /* $16 meeting_id. Cancelling twice keeps the first time. */
+    /* $17 meeting_id. Cancelling twice keeps the first time. */
     [SQL_FINISH_MEETING_CANCEL] = {"finish_meeting_cancel",
 				   FINISH_CTES ",dom AS ("
 					       " UPDATE meetings m"
 					       " SET canceled_at = coalesce(m.canceled_at, now())"
-					       " FROM cmd WHERE m.meeting_id = $16::text"
+					       " FROM cmd WHERE m.meeting_id = $17::text"
 					       "  AND m.subject = $2::text)" FINISH_END},
 };

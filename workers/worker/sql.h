@@ -47,6 +47,7 @@ enum sql_finish_param {
 	SQLF_EVENT_ID,
 	SQLF_EVENT_TYPE,
 	SQLF_PAYLOAD, /* the whole CloudEvent, JSON */
+	SQLF_BODY,    /* the command message as received, kept when replayable */
 	SQL_FINISH_NPARAMS
 };
 

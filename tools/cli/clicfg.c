@@ -1,0 +1,209 @@
+/* clicfg: the shared start-up of the operator subcommands. */
+#include "clicfg.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clisql.h"
+#include "kafka.h"
+#include "log.h"
+
+volatile sig_atomic_t clicfg_stop;
+
+/* An operator reads the CLI's own messages; its JSON log lines (librdkafka's, mostly) are for
+ * debugging, so only errors by default. */
+static const struct cfg_key CLI_CONFIG_KEYS[] = {
+    {"TMPROV_LOG_LEVEL", CFG_ENUM, "error", 0, 0, 0, "debug|info|warn|error",
+     "log level of the CLI's own JSON log lines on stderr"},
+};
+
+bool
+clicfg_wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	return false;
+}
+
+struct cfg *
+clicfg_load(const char *name, int *argc, char **argv)
+{
+	struct cfg *c = cfg_new();
+	enum log_level level = LOG_ERROR;
+
+	if (c == NULL || cfg_add_keys(c, DB_CONFIG_KEYS, DB_CONFIG_NKEYS) != 0 ||
+	    cfg_add_keys(c, KAFKA_CONFIG_KEYS, KAFKA_CONFIG_NKEYS) != 0 ||
+	    cfg_add_keys(c, CLI_CONFIG_KEYS, CFG_KEYS_LEN(CLI_CONFIG_KEYS)) != 0) {
+		fprintf(stderr, "%s: out of memory\n", name);
+		cfg_free(c);
+		return NULL;
+	}
+	argv[0] = (char *)name; /* configuration errors are reported under this name */
+	*argc = cfg_from_args(c, *argc, argv);
+	log_level_parse(cfg_str(c, "TMPROV_LOG_LEVEL"), &level);
+	log_init("tmprov", level);
+	return c;
+}
+
+int
+clicfg_usage(const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(%s --help describes the options)\n", name);
+	return 2;
+}
+
+static void
+clicfg_on_signal(int sig)
+{
+	(void)sig;
+	if (clicfg_stop)
+		_exit(130);
+	clicfg_stop = 1;
+}
+
+void
+clicfg_catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = clicfg_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Reads exactly n digits at *p. */
+static int
+digits(const char **p, int n, int *out)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if ((*p)[i] < '0' || (*p)[i] > '9')
+			return -1;
+		v = v * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	*out = v;
+	return 0;
+}
+
+static int
+expect(const char **p, char c)
+{
+	if (**p != c)
+		return -1;
+	(*p)++;
+	return 0;
+}
+
+/* RFC 3339 or a bare date; the calendar is checked by a round trip through timegm. */
+static int
+parse_rfc3339(const char *s, long long *ms)
+{
+	struct tm tm = {0}, back;
+	int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0, sign = 0;
+	long long frac_ms = 0;
+	const char *p = s;
+	time_t t;
+
+	if (digits(&p, 4, &y) || expect(&p, '-') || digits(&p, 2, &mo) || expect(&p, '-') ||
+	    digits(&p, 2, &d))
+		return -1;
+	if (*p == 'T' || *p == 't' || *p == ' ') {
+		p++;
+		if (digits(&p, 2, &h) || expect(&p, ':') || digits(&p, 2, &mi) || expect(&p, ':') ||
+		    digits(&p, 2, &sec))
+			return -1;
+		if (*p == '.') {
+			long long scale = 100;
+
+			for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+				frac_ms += (*p - '0') * scale;
+		}
+		if (*p == 'Z' || *p == 'z')
+			p++;
+		else if (*p == '+' || *p == '-') {
+			sign = *p == '+' ? 1 : -1;
+			p++;
+			if (digits(&p, 2, &oh) || expect(&p, ':') || digits(&p, 2, &om))
+				return -1;
+		} else
+			return -1;
+	}
+	if (*p != '\0')
+		return -1;
+	tm.tm_year = y - 1900, tm.tm_mon = mo - 1, tm.tm_mday = d;
+	tm.tm_hour = h, tm.tm_min = mi, tm.tm_sec = sec;
+	back = tm;
+	t = timegm(&tm);
+	if (tm.tm_mday != back.tm_mday || tm.tm_mon != back.tm_mon || h > 23 || mi > 59 ||
+	    sec > 59 || oh > 23 || om > 59)
+		return -1;
+	*ms = ((long long)t - (long long)sign * (oh * 3600 + om * 60)) * 1000 + frac_ms;
+	return 0;
+}
+
+int
+clicfg_parse_time(const char *s, long long *ms)
+{
+	struct timespec now;
+	size_t n = strlen(s);
+	long ago;
+
+	if (parse_rfc3339(s, ms) == 0)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (n > 1 && s[n - 1] == 'd') {
+		char *end;
+		long days = strtol(s, &end, 10);
+
+		if (end != s + n - 1 || days < 0 || days > 36500)
+			return -1;
+		ago = days * 86400000L;
+	} else if (n == 0 || s[n - 1] < 'a' || s[n - 1] > 'z' || cfg_parse_ms(s, &ago) != 0 ||
+		   ago < 0) {
+		return -1; /* a bare number would be ambiguous: a unit is required */
+	}
+	*ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 - ago;
+	return 0;
+}
+
+struct db *
+clicfg_db(const struct cfg *c, bool quick, char *err, size_t errlen)
+{
+	struct db_options o;
+	struct db *db;
+
+	db_options_from_cfg(&o, c, "tmprov-cli");
+	if (quick) {
+		o.connect_attempts = 1;
+		o.connect_budget_ms = 0;
+	}
+	db = db_new(cfg_str(c, "TMPROV_DATABASE_URL"), CLISQL_STATEMENTS, CLISQL_COUNT);
+	if (db == NULL || db_set_options(db, &o) != 0) {
+		snprintf(err, errlen, "out of memory");
+		db_free(db);
+		return NULL;
+	}
+	/* Times print in UTC (clisql.c); a reconnect would fall back to the server's zone, still
+	 * with its offset shown. */
+	if (db_connect(db, err, errlen) != 0 ||
+	    db_exec_simple(db, "SET TIME ZONE 'UTC'", err, errlen) != 0) {
+		db_free(db);
+		return NULL;
+	}
+	return db;
+}

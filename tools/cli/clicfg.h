@@ -1,0 +1,42 @@
+/* clicfg: what the operator subcommands (send, import, status, replay, events) share at start-up:
+ * their configuration (the database and Kafka keys of common/ and a log level), --help
+ * detection, usage errors, times given on the command line, the database connection, and the
+ * flag SIGINT/SIGTERM set to end a wait or a --follow early. */
+#ifndef TMPROV_CLICFG_H
+#define TMPROV_CLICFG_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "db.h"
+
+/* Set by SIGINT or SIGTERM once clicfg_catch_signals() ran; a second signal exits at once. */
+extern volatile sig_atomic_t clicfg_stop;
+
+/* True when argv (before "--") holds --help or -h. */
+bool clicfg_wants_help(int argc, char **argv);
+
+/* The subcommand's configuration from --config FILE and the environment; handles
+ * --print-config and --help-config (exit 0) and configuration errors (exit 2), as every tmprov
+ * program does. name ("tmprov send") prefixes messages; argv[0] is replaced by it. Returns
+ * NULL only when out of memory. *argc becomes the count of the arguments left. */
+struct cfg *clicfg_load(const char *name, int *argc, char **argv);
+
+/* Prints "NAME: message" and the pointer to --help on stderr; returns 2 (usage). */
+int clicfg_usage(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* SIGINT and SIGTERM set clicfg_stop instead of killing the process. */
+void clicfg_catch_signals(void);
+
+/* A time on the command line: RFC 3339 ("2026-11-28T10:00:00Z", offsets allowed), a date
+ * ("2026-11-28", midnight UTC) or a duration meaning that long ago ("90m", "2h", "3d" for
+ * days). *ms: milliseconds since the epoch. 0, or -1 when s is none of these. */
+int clicfg_parse_time(const char *s, long long *ms);
+
+/* Connects to TMPROV_DATABASE_URL with the CLI's statements (clisql.h) prepared. quick: one
+ * attempt, for a command that can go on without the database. NULL with err on failure. */
+struct db *clicfg_db(const struct cfg *c, bool quick, char *err, size_t errlen);
+
+#endif

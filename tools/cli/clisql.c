@@ -1,0 +1,78 @@
+/* clisql: the operator CLI's SQL. Times are cast to milliseconds and rendered by the server
+ * (clicfg_db sets the session to UTC), so every subcommand prints them alike:
+ * "2026-11-28 10:00:00.123+00". */
+#include "clisql.h"
+
+const struct db_stmt CLISQL_STATEMENTS[CLISQL_COUNT] = {
+    [CLISQL_OUTCOMES] = {"cli_outcomes",
+			 "SELECT o.command_id, o.payload::text FROM outbox o"
+			 " WHERE o.command_id IN (SELECT jsonb_array_elements_text($1::jsonb))"},
+
+    [CLISQL_COMMAND] = {"cli_command",
+			"SELECT id, coalesce(subject, ''), coalesce(type, ''), status, attempts,"
+			" coalesce(last_error, ''), coalesce(retryable::text, ''),"
+			" coalesce(kafka_topic, ''), coalesce(kafka_partition::text, ''),"
+			" coalesce(kafka_offset::text, ''), created_at::timestamptz(3)::text,"
+			" updated_at::timestamptz(3)::text, (body IS NOT NULL)::text"
+			" FROM commands WHERE id = $1::text"},
+
+    [CLISQL_CALLS] = {"cli_calls",
+		      "SELECT endpoint, outcome, coalesce(http_status::text, ''),"
+		      " coalesce(tm_status, ''), coalesce(reason, ''), duration_ms,"
+		      " started_at::timestamptz(3)::text"
+		      " FROM tm_calls WHERE command_id = $1::text ORDER BY started_at, id"},
+
+    [CLISQL_INTENTS] = {"cli_intents",
+			"SELECT endpoint, attempt, created_at::timestamptz(3)::text"
+			" FROM tm_intents WHERE command_id = $1::text AND resolved_at IS NULL"},
+
+    [CLISQL_OUTBOX] = {"cli_outbox",
+		       "SELECT event_id, type, payload::text, created_at::timestamptz(3)::text,"
+		       " coalesce(published_at::timestamptz(3)::text, '')"
+		       " FROM outbox WHERE command_id = $1::text"},
+
+    [CLISQL_PREFIXED] = {"cli_prefixed",
+			 "SELECT id, status FROM commands"
+			 " WHERE starts_with(id, $1::text) ORDER BY created_at, id"},
+
+    [CLISQL_ACCOUNT] = {"cli_account",
+			"SELECT subject, company_uid, company_name, email, rooms, participants,"
+			" status, created_at::timestamptz(3)::text,"
+			" updated_at::timestamptz(3)::text,"
+			" coalesce(deleted_at::timestamptz(3)::text, '')"
+			" FROM accounts WHERE subject = $1::text"},
+
+    [CLISQL_USERS] = {"cli_users", "SELECT user_id, email, first_name, last_name, status,"
+				   " created_at::timestamptz(3)::text"
+				   " FROM users WHERE subject = $1::text ORDER BY user_id"},
+
+    [CLISQL_MEETINGS] = {"cli_meetings",
+			 "SELECT meeting_id, user_id, topic, start_time::timestamptz(0)::text,"
+			 " join_url, possible_duplicate::text,"
+			 " coalesce(canceled_at::timestamptz(3)::text, ''),"
+			 " coalesce(command_id, '') FROM meetings WHERE subject = $1::text"
+			 " ORDER BY start_time DESC, meeting_id LIMIT $2::int"},
+
+    [CLISQL_SUBJECT_COMMANDS] = {"cli_subject_commands",
+				 "SELECT id, coalesce(type, ''), status, attempts,"
+				 " coalesce(last_error, ''), updated_at::timestamptz(3)::text"
+				 " FROM commands WHERE subject = $1::text"
+				 " ORDER BY created_at DESC, id DESC LIMIT $2::int"},
+
+    [CLISQL_SUBJECT_COUNTS] = {"cli_subject_counts",
+			       "SELECT status, count(*) FROM commands WHERE subject = $1::text"
+			       " GROUP BY status ORDER BY status"},
+
+    [CLISQL_REPLAYABLE] =
+	{"cli_replayable",
+	 "SELECT id, subject, type, status, coalesce(last_error, ''),"
+	 " updated_at::timestamptz(3)::text, body FROM commands"
+	 " WHERE (status = 'unknown_outcome' OR (status = 'failed' AND retryable))"
+	 " AND ($1::jsonb IS NULL OR id IN (SELECT jsonb_array_elements_text($1::jsonb)))"
+	 " AND ($2::text IS NULL OR subject = $2::text)"
+	 " AND ($3::bigint IS NULL OR updated_at >= to_timestamp($3::bigint / 1000.0))"
+	 " AND ($4::bigint IS NULL OR updated_at < to_timestamp($4::bigint / 1000.0))"
+	 " ORDER BY updated_at, id LIMIT $5::int"},
+
+    [CLISQL_STATUS_OF] = {"cli_status_of", "SELECT status FROM commands WHERE id = $1::text"},
+};

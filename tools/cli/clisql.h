@@ -1,0 +1,62 @@
+/* clisql: the operator CLI's one table of SQL statements (enum id -> text), prepared on connect
+ * by common/db; values only ever travel as parameters. Every statement only reads. */
+#ifndef TMPROV_CLISQL_H
+#define TMPROV_CLISQL_H
+
+#include "db.h"
+
+enum clisql_stmt {
+	/* $1 JSON array of command ids -> command_id, outcome event (JSON). */
+	CLISQL_OUTCOMES,
+	/* $1 id -> one commands row (CLISQL_CMD_* columns). */
+	CLISQL_COMMAND,
+	/* $1 id -> endpoint, outcome, http_status, tm_status, reason, duration_ms, started_at. */
+	CLISQL_CALLS,
+	/* $1 id -> endpoint, attempt, created_at of an intent not resolved: a call in doubt. */
+	CLISQL_INTENTS,
+	/* $1 id -> event_id, type, payload, created_at, published_at ("" when not yet). */
+	CLISQL_OUTBOX,
+	/* $1 id prefix -> id, status of the commands whose id starts with it. */
+	CLISQL_PREFIXED,
+	/* $1 subject -> subject, company_uid, company_name, email, rooms, participants, status,
+	 * created_at, updated_at, deleted_at. */
+	CLISQL_ACCOUNT,
+	/* $1 subject -> user_id, email, first_name, last_name, status, created_at. */
+	CLISQL_USERS,
+	/* $1 subject, $2 limit -> meeting_id, user_id, topic, start_time, join_url,
+	 * possible_duplicate, canceled_at, command_id; latest start first. */
+	CLISQL_MEETINGS,
+	/* $1 subject, $2 limit -> id, type, status, attempts, last_error, updated_at; newest
+	 * first. */
+	CLISQL_SUBJECT_COMMANDS,
+	/* $1 subject -> status, count. */
+	CLISQL_SUBJECT_COUNTS,
+	/* $1 JSON array of ids or NULL, $2 subject or NULL, $3 since / $4 until (ms since the
+	 * epoch, on updated_at) or NULL, $5 limit -> id, subject, type, status, last_error,
+	 * updated_at, body (NULL when not kept): the failed-retryable and unknown-outcome
+	 * commands, oldest first. */
+	CLISQL_REPLAYABLE,
+	/* $1 id -> status. */
+	CLISQL_STATUS_OF,
+	CLISQL_COUNT
+};
+
+enum clisql_cmd_col {
+	CLISQL_CMD_ID,
+	CLISQL_CMD_SUBJECT,
+	CLISQL_CMD_TYPE,
+	CLISQL_CMD_STATUS,
+	CLISQL_CMD_ATTEMPTS,
+	CLISQL_CMD_LAST_ERROR,
+	CLISQL_CMD_RETRYABLE,
+	CLISQL_CMD_KAFKA_TOPIC,
+	CLISQL_CMD_KAFKA_PARTITION,
+	CLISQL_CMD_KAFKA_OFFSET,
+	CLISQL_CMD_CREATED,
+	CLISQL_CMD_UPDATED,
+	CLISQL_CMD_HAS_BODY,
+};
+
+extern const struct db_stmt CLISQL_STATEMENTS[CLISQL_COUNT];
+
+#endif

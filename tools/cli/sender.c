@@ -1,0 +1,142 @@
+/* sender: one item per queued message, allocated on its own so that the delivery report
+ * librdkafka fills (struct kafka_delivery) stays where it was given. */
+#include "sender.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "kafka.h"
+#include "waiter.h"
+
+#define SENDER_FLUSH_MS 60000
+
+struct item {
+	char *id, *label;
+	struct kafka_delivery d;
+};
+
+struct sender {
+	const struct cfg *cfg;
+	rd_kafka_t *p;
+	char *topic;
+	struct waiter *w;
+	struct item **items;
+	size_t n, cap;
+};
+
+struct sender *
+sender_new(const struct cfg *c, bool wait, char *err, size_t errlen)
+{
+	struct sender *s = calloc(1, sizeof(*s));
+
+	if (s == NULL || (s->topic = strdup(cfg_str(c, "TMPROV_TOPIC_COMMANDS"))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		free(s);
+		return NULL;
+	}
+	s->cfg = c;
+	if (wait && (s->w = waiter_new(c, err, errlen)) == NULL)
+		goto fail;
+	s->p = kafka_producer_new(c, err, errlen);
+	if (s->p == NULL)
+		goto fail;
+	return s;
+fail:
+	sender_free(s);
+	return NULL;
+}
+
+void
+sender_free(struct sender *s)
+{
+	if (s == NULL)
+		return;
+	/* The producer goes first: it may still report on items until destroyed. */
+	if (s->p != NULL) {
+		rd_kafka_purge(s->p, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+		rd_kafka_poll(s->p, 0);
+		rd_kafka_destroy(s->p);
+	}
+	waiter_free(s->w);
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->items[i]->id);
+		free(s->items[i]->label);
+		free(s->items[i]);
+	}
+	free(s->items);
+	free(s->topic);
+	free(s);
+}
+
+int
+sender_add(struct sender *s, const char *id, const char *subject, const char *body, size_t len,
+	   const char *label, char *err, size_t errlen)
+{
+	struct item *it;
+
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		struct item **a = realloc(s->items, cap * sizeof(*a));
+
+		if (a == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		s->items = a;
+		s->cap = cap;
+	}
+	it = calloc(1, sizeof(*it));
+	if (it == NULL || (it->id = strdup(id)) == NULL || (it->label = strdup(label)) == NULL) {
+		if (it != NULL)
+			free(it->id);
+		free(it);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (kafka_produce(s->p, s->topic, subject, strlen(subject), body, len, NULL, &it->d, err,
+			  errlen) != 0) {
+		free(it->id);
+		free(it->label);
+		free(it);
+		return -1;
+	}
+	s->items[s->n++] = it;
+	rd_kafka_poll(s->p, 0);
+	return 0;
+}
+
+bool
+sender_finish(struct sender *s, long timeout_ms, FILE *out)
+{
+	size_t failed = 0;
+	char err[512];
+	bool ok;
+
+	if (kafka_flush(s->p, SENDER_FLUSH_MS, err, sizeof(err)) != 0)
+		fprintf(stderr, "tmprov: %s\n", err);
+	for (size_t i = 0; i < s->n; i++) {
+		const struct item *it = s->items[i];
+
+		if (it->d.done && it->d.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+			if (s->w != NULL && waiter_expect(s->w, it->id, it->label) != 0) {
+				fprintf(stderr, "tmprov: out of memory\n");
+				return false;
+			}
+			continue;
+		}
+		failed++;
+		fprintf(stderr, "%s: %s: not delivered: %s\n", it->label, it->id,
+			it->d.done ? rd_kafka_err2str(it->d.err) : "no delivery report in time");
+	}
+	fprintf(out, "sent %zu command%s to %s", s->n - failed, s->n - failed == 1 ? "" : "s",
+		s->topic);
+	if (failed)
+		fprintf(out, " (%zu not delivered)", failed);
+	fprintf(out, "\n");
+	fflush(out);
+	ok = failed == 0;
+	if (s->w == NULL)
+		return ok;
+	waiter_run(s->w, timeout_ms);
+	return waiter_summary(s->w, out) && ok;
+}

@@ -1,0 +1,30 @@
+/* sender: sends a batch of commands to TMPROV_TOPIC_COMMANDS, each keyed by its subject, with
+ * the idempotent producer (so each partition keeps the order sent), reports any not
+ * delivered, and with --wait hands the delivered ones to a waiter and prints its summary. */
+#ifndef TMPROV_SENDER_H
+#define TMPROV_SENDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "config.h"
+
+struct sender;
+
+/* wait: follow the outcomes (the topics' ends are marked now, before anything is sent). c must
+ * outlive the sender. NULL with err when Kafka cannot be reached. */
+struct sender *sender_new(const struct cfg *c, bool wait, char *err, size_t errlen);
+void sender_free(struct sender *s);
+
+/* Queues one command (body as is, key = subject); label names its origin in messages
+ * ("line 3"). 0, or -1 with err (not queued). */
+int sender_add(struct sender *s, const char *id, const char *subject, const char *body, size_t len,
+	       const char *label, char *err, size_t errlen);
+
+/* Waits for the deliveries (reporting each failure on stderr), prints "sent N commands" on out,
+ * and with wait, waits up to timeout_ms for the outcomes and prints the summary. Returns true
+ * when everything was delivered and, with wait, every command succeeded. */
+bool sender_finish(struct sender *s, long timeout_ms, FILE *out);
+
+#endif
