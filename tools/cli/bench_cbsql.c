@@ -34,8 +34,7 @@ bench_sql_callback(struct bench_sqlset *s, long users, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (bench_sql_render(&b, &bench_callback_statements[SQL_MEETINGS], args, 5, err, errlen) !=
-	    0)
+	if (bench_sql_render(&b, &SQL_MEETING_LIST, args, 5, err, errlen) != 0)
 		goto fail;
 	if (bench_sqlset_script(s, "meetings", 1, buf_take(&b, NULL)) != 0) {
 		snprintf(err, errlen, "out of memory");

@@ -1,9 +1,6 @@
 /* meetings: Section 11. Unknown, expired and revoked tokens share one Reason; a valid one is
- * extended before the list is read (session_use does both in one statement). */
+ * extended and its list read in one statement (session_meetings). */
 #include "meetings.h"
-
-#include <stdio.h>
-#include <stdlib.h>
 
 #include "answer.h"
 #include "auth.h"
@@ -18,48 +15,42 @@ meetings_unavailable(struct request *rq, const char *err)
 	return answer_failed(rq, RESULT_UNAVAILABLE, AUTH_REASON_UNAVAILABLE);
 }
 
-/* The document for one user's list. */
+/* The document for one user's list: the rows of session_meetings(). */
 static enum MHD_Result
-meetings_answer(struct request *rq, struct db *db, const char *subject, const char *user_id)
+meetings_answer(struct request *rq, PGresult *res)
 {
 	const struct cb *cb = rq->cb;
-	char past[32], max[32], err[256];
-	const char *params[5] = {subject, user_id, cb->timezone, past, max};
-	PGresult *res;
+	int n = PQntuples(res);
 	struct xmlw w;
-	enum MHD_Result rc;
 
-	snprintf(past, sizeof(past), "%ld", cb->meeting_past_ms);
-	snprintf(max, sizeof(max), "%ld", cb->meeting_list_max);
-	if ((res = sql_run(db, SQL_MEETINGS, 5, params, err, sizeof(err))) == NULL)
-		return meetings_unavailable(rq, err);
 	answer_begin(&w, "SUCCEED", NULL);
 	xmlw_open(&w, "__MeetingList__");
-	for (int i = 0; i < PQntuples(res); i++) {
+	for (int i = 0; i < n && !PQgetisnull(res, i, 1); i++) {
 		xmlw_open(&w, "__Meeting__");
-		xmlw_elem(&w, "__MeetingId__", PQgetvalue(res, i, 0));
-		xmlw_elem(&w, "__ScheduledStartTime__", PQgetvalue(res, i, 1));
-		xmlw_elem(&w, "__MeetingTopic__", PQgetvalue(res, i, 2));
-		xmlw_elem(&w, "__JoinMeetingURL__", PQgetvalue(res, i, 3));
+		xmlw_elem(&w, "__MeetingId__", PQgetvalue(res, i, 1));
+		xmlw_elem(&w, "__ScheduledStartTime__", PQgetvalue(res, i, 2));
+		xmlw_elem(&w, "__MeetingTopic__", PQgetvalue(res, i, 3));
+		xmlw_elem(&w, "__JoinMeetingURL__", PQgetvalue(res, i, 4));
 		xmlw_close(&w, "__Meeting__");
 	}
 	xmlw_close(&w, "__MeetingList__");
-	if (PQntuples(res) == cb->meeting_list_max)
-		log_warn("meetings: list of user %s cut at TMPROV_MEETING_LIST_MAX (%ld)", user_id,
-			 cb->meeting_list_max);
-	PQclear(res);
-	rc = answer_doc(rq, &w, RESULT_OK);
-	return rc;
+	if (n == cb->meeting_list_max)
+		log_warn("meetings: list of user %s cut at TMPROV_MEETING_LIST_MAX (%ld)",
+			 PQgetvalue(res, 0, 0), cb->meeting_list_max);
+	return answer_doc(rq, &w, RESULT_OK);
 }
 
 enum MHD_Result
 meetings_handle(struct request *rq, const char *token)
 {
 	const struct cb *cb = rq->cb;
+	const struct session_list list = {cb->session_ttl_ms, cb->timezone, cb->meeting_past_ms,
+					  cb->meeting_list_max};
 	const char *partner = request_param(rq, PARAM_PARTNER);
-	char *subject = NULL, *user_id = NULL, err[256];
+	PGresult *res = NULL;
 	enum MHD_Result rc;
 	struct db *db;
+	char err[256];
 
 	if (rq->bad_form || rq->too_long)
 		return answer_failed(rq, RESULT_BAD_REQUEST,
@@ -71,9 +62,9 @@ meetings_handle(struct request *rq, const char *token)
 		return answer_failed(rq, RESULT_FAILED, MEETINGS_REASON_SESSION);
 	if ((db = dbpool_get(cb->dbpool, err, sizeof(err))) == NULL)
 		return meetings_unavailable(rq, err);
-	switch (session_use(db, token, cb->session_ttl_ms, &subject, &user_id, err, sizeof(err))) {
+	switch (session_meetings(db, token, &list, &res, err, sizeof(err))) {
 	case 1:
-		rc = meetings_answer(rq, db, subject, user_id);
+		rc = meetings_answer(rq, res);
 		break;
 	case 0:
 		rc = answer_failed(rq, RESULT_FAILED, MEETINGS_REASON_SESSION);
@@ -81,7 +72,6 @@ meetings_handle(struct request *rq, const char *token)
 	default:
 		rc = meetings_unavailable(rq, err);
 	}
-	free(subject);
-	free(user_id);
+	PQclear(res);
 	return rc;
 }

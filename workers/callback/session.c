@@ -1,5 +1,5 @@
-/* session: token minting and the two session statements. The bytea parameter travels in
- * PostgreSQL's hex input form ("\x" + 64 hex digits) as an ordinary text parameter. */
+/* session: token minting, and the two statements that start and use a session. The bytea parameter
+ * travels in PostgreSQL's hex input form ("\x" + 64 hex digits) as an ordinary text parameter. */
 #include "session.h"
 
 #include <sodium.h>
@@ -65,36 +65,27 @@ session_new(struct db *db, const char *subject, const char *user_id, long ttl_ms
 }
 
 int
-session_use(struct db *db, const char *token, long ttl_ms, char **subject, char **user_id,
-	    char *err, size_t errlen)
+session_meetings(struct db *db, const char *token, const struct session_list *list, PGresult **out,
+		 char *err, size_t errlen)
 {
-	char hash[SESSION_HASH_PARAM], ttl[32];
-	const char *params[2] = {hash, ttl};
+	char hash[SESSION_HASH_PARAM], ttl[32], past[32], max[32];
+	const char *params[5] = {hash, ttl, list->timezone, past, max};
 	PGresult *res;
-	int rc = 0;
 
-	*subject = *user_id = NULL;
+	*out = NULL;
 	if (!session_token_valid(token))
 		return 0;
 	session_hash_param(token, hash);
-	snprintf(ttl, sizeof(ttl), "%ld", ttl_ms);
-	res = sql_run(db, SQL_SESSION_USE, 2, params, err, errlen);
+	snprintf(ttl, sizeof(ttl), "%ld", list->ttl_ms);
+	snprintf(past, sizeof(past), "%ld", list->past_ms);
+	snprintf(max, sizeof(max), "%ld", list->max);
+	res = sql_run(db, SQL_SESSION_MEETINGS, 5, params, err, errlen);
 	if (res == NULL)
 		return -1;
-	if (PQntuples(res) == 1) {
-		*subject = strdup(PQgetvalue(res, 0, 0));
-		*user_id = strdup(PQgetvalue(res, 0, 1));
-		if (*subject == NULL || *user_id == NULL) {
-			free(*subject);
-			free(*user_id);
-			*subject = *user_id = NULL;
-			snprintf(err, errlen, "out of memory");
-			rc = -1;
-			goto out;
-		}
-		rc = 1;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return 0;
 	}
-out:
-	PQclear(res);
-	return rc;
+	*out = res;
+	return 1;
 }

@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include <libpq-fe.h>
+
 #include "db.h"
 
 #define SESSION_TOKEN_BYTES 32
@@ -19,10 +21,21 @@ int session_token_valid(const char *token);
 int session_new(struct db *db, const char *subject, const char *user_id, long ttl_ms,
 		char token[SESSION_TOKEN_LEN + 1], char *err, size_t errlen);
 
+/* What a meeting list is made of: the session's sliding TTL, and the list's time zone, how far
+ * into the past it reaches and how many meetings it holds at most. */
+struct session_list {
+	long ttl_ms;
+	const char *timezone;
+	long past_ms;
+	long max;
+};
+
 /* Looks token up; if it names a live session of an active user of an active account, extends it
- * to now + ttl_ms and returns 1 with *subject and *user_id set (caller frees). 0 when it does
- * not (unknown, expired, revoked); -1 on a database error (err set). */
-int session_use(struct db *db, const char *token, long ttl_ms, char **subject, char **user_id,
-		char *err, size_t errlen);
+ * to at least now + ttl_ms and returns 1 with *out set (caller PQclear()s): one row per meeting
+ * by start time, columns user_id, meeting_id, start (YYYY/MM/DD HH:MM), topic, join_url, or one
+ * row with a NULL meeting_id when the user has none. 0 when it does not (unknown, expired,
+ * revoked); -1 on a database error (err set). One statement, one round trip. */
+int session_meetings(struct db *db, const char *token, const struct session_list *list,
+		     PGresult **out, char *err, size_t errlen);
 
 #endif

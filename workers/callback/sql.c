@@ -6,8 +6,35 @@
 #include <stdbool.h>
 
 #define MS(p) "(" p "::bigint * interval '1 millisecond')"
-/* How much longer than its TTL a use makes a session last; see SQL_SESSION_USE. */
+/* How much longer than its TTL a use makes a session last; see SQL_SESSION_MEETINGS. */
 #define SESSION_SLACK "interval '5 seconds'"
+/* A user's meetings that are not canceled and not older than $4 ms, by start time, at most $5,
+ * the start written in time zone $3 (TMPROV_MEETING_TIMEZONE); more columns after join_url. */
+#define MEETING_LIST(more, subject, user_id)                                                       \
+	"SELECT meeting_id, to_char(start_time AT TIME ZONE $3, 'YYYY/MM/DD HH24:MI') "            \
+	"AS start_text, topic, join_url" more " FROM meetings "                                    \
+	"WHERE subject = " subject " AND user_id = " user_id " AND canceled_at IS NULL "           \
+	"AND start_time >= now() - " MS("$4") " ORDER BY start_time, meeting_id LIMIT $5::integer"
+
+/* The session of token hash $1 if it is live and its user and account are active; slid
+ * forward by $2 ms when less than that is left (see SQL_SESSION_MEETINGS). */
+#define SESSION_LIVE                                                                               \
+	"live AS (SELECT s.token_hash, s.subject, s.user_id, s.expires_at FROM sessions s "        \
+	"JOIN users u ON u.subject = s.subject AND u.user_id = s.user_id "                         \
+	"JOIN accounts a ON a.subject = u.subject WHERE s.token_hash = $1::bytea "                 \
+	"AND s.expires_at > now() AND u.status = 'active' AND a.status = 'active')"
+#define SESSION_SLIDE                                                                              \
+	"slide AS (UPDATE sessions s SET expires_at = now() + " MS(                                \
+	    "$2") " + " SESSION_SLACK ", "                                                         \
+		  "last_used_at = now() FROM live WHERE s.token_hash = live.token_hash "           \
+		  "AND live.expires_at < now() + " MS("$2") ")"
+#define SESSION_MEETINGS                                                                           \
+	"WITH " SESSION_LIVE ", " SESSION_SLIDE " SELECT live.user_id, m.meeting_id, "             \
+	"m.start_text, m.topic, m.join_url FROM live LEFT JOIN LATERAL (" MEETING_LIST(            \
+	    ", start_time", "live.subject", "live.user_id") ") m ON true "                         \
+							    "ORDER BY m.start_time, m.meeting_id"
+
+const struct db_stmt SQL_MEETING_LIST = {"cb_meeting_list", MEETING_LIST("", "$1", "$2")};
 
 const struct db_stmt SQL_STATEMENTS[SQL_NSTMTS] = {
     [SQL_PING] = {"cb_ping", "SELECT 1"},
@@ -35,31 +62,14 @@ const struct db_stmt SQL_STATEMENTS[SQL_NSTMTS] = {
 			 "VALUES ($1::bytea, $2, $3, now() + " MS(
 			     "$4") ") "
 				   "ON CONFLICT (token_hash) DO NOTHING"},
-    /* One statement finds a live session, checks that its user and account are still active
-     * and slides its expiry forward. The slide writes only when the session has less than its
-     * TTL left, and then sets TTL + SESSION_SLACK: a session in use is written at most once per
-     * SESSION_SLACK instead of on every list (a write costs twice the list itself, make bench),
-     * and never has less than its TTL after a use. */
-    [SQL_SESSION_USE] = {"cb_session_use",
-			 "WITH live AS (SELECT s.token_hash, s.subject, s.user_id, s.expires_at "
-			 "FROM sessions s JOIN users u ON u.subject = s.subject "
-			 "AND u.user_id = s.user_id JOIN accounts a ON a.subject = u.subject "
-			 "WHERE s.token_hash = $1::bytea AND s.expires_at > now() "
-			 "AND u.status = 'active' AND a.status = 'active'), "
-			 "slide AS (UPDATE sessions s SET expires_at = now() + " MS(
-			     "$2") " + " SESSION_SLACK ", "
-				   "last_used_at = now() FROM live "
-				   "WHERE s.token_hash = live.token_hash "
-				   "AND live.expires_at < now() + " MS(
-				       "$2") ") "
-					     "SELECT subject, user_id FROM live"},
-    [SQL_MEETINGS] = {"cb_meetings", "SELECT meeting_id, to_char(start_time AT TIME ZONE $3, "
-				     "'YYYY/MM/DD HH24:MI'), topic, join_url "
-				     "FROM meetings "
-				     "WHERE subject = $1 AND user_id = $2 AND canceled_at IS NULL "
-				     "AND start_time >= now() - " MS(
-					 "$4") " "
-					       "ORDER BY start_time, meeting_id LIMIT $5::integer"},
+    /* One statement finds a live session, checks that its user and account are still active,
+     * slides its expiry forward and reads the user's meeting list: one round trip per list
+     * (make bench, 6a). No row: no such live session; one row with a NULL meeting_id: a live
+     * session without meetings. The slide writes only when the session has less than its TTL
+     * left, and then sets TTL + SESSION_SLACK: a session in use is written at most once per
+     * SESSION_SLACK instead of on every list (a write costs twice the list itself), and never
+     * has less than its TTL after a use. $1 token hash, $2 TTL ms, then MEETING_LIST's. */
+    [SQL_SESSION_MEETINGS] = {"cb_session_meetings", SESSION_MEETINGS},
     /* Purges go in batches so that one run never holds many locks for long. */
     [SQL_PURGE_SESSIONS] = {"cb_purge_sessions",
 			    "DELETE FROM sessions WHERE token_hash IN (SELECT token_hash FROM "
@@ -72,10 +82,10 @@ const struct db_stmt SQL_STATEMENTS[SQL_NSTMTS] = {
 /* Whether running the statement twice has the effect of running it once. Recording a failed
  * login is the exception: a repeat would count one failure twice. */
 static const bool sql_repeatable[SQL_NSTMTS] = {
-    [SQL_PING] = true,		 [SQL_TIMEZONE_CHECK] = true, [SQL_USER_BY_EMAIL] = true,
-    [SQL_FAILURES_COUNT] = true, [SQL_FAILURE_ADD] = false,   [SQL_FAILURES_CLEAR] = true,
-    [SQL_SESSION_ADD] = true,	 [SQL_SESSION_USE] = true,    [SQL_MEETINGS] = true,
-    [SQL_PURGE_SESSIONS] = true, [SQL_PURGE_FAILURES] = true,
+    [SQL_PING] = true,		 [SQL_TIMEZONE_CHECK] = true,	[SQL_USER_BY_EMAIL] = true,
+    [SQL_FAILURES_COUNT] = true, [SQL_FAILURE_ADD] = false,	[SQL_FAILURES_CLEAR] = true,
+    [SQL_SESSION_ADD] = true,	 [SQL_SESSION_MEETINGS] = true, [SQL_PURGE_SESSIONS] = true,
+    [SQL_PURGE_FAILURES] = true,
 };
 
 PGresult *

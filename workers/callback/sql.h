@@ -18,14 +18,18 @@ enum sql_stmt {
 	SQL_FAILURE_ADD,
 	SQL_FAILURES_CLEAR,
 	SQL_SESSION_ADD,
-	SQL_SESSION_USE,
-	SQL_MEETINGS,
+	SQL_SESSION_MEETINGS,
 	SQL_PURGE_SESSIONS,
 	SQL_PURGE_FAILURES,
 	SQL_NSTMTS
 };
 
 extern const struct db_stmt SQL_STATEMENTS[SQL_NSTMTS];
+
+/* The meeting list alone ($1 subject, $2 user_id, $3 time zone, $4 ms into the past, $5 most
+ * rows), as SQL_SESSION_MEETINGS runs it for the session's user. Not prepared by the callback:
+ * it is make bench's reference for the meeting list (tools/cli/bench_cbsql.c). */
+extern const struct db_stmt SQL_MEETING_LIST;
 
 /* db_exec of stmt; when the connection turns out to be lost while running a statement that is
  * safe to repeat (see the table), reconnects once and runs it again, so the first request after a
