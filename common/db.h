@@ -47,9 +47,15 @@ int db_set_options(struct db *db, const struct db_options *o);
 void db_free(struct db *db);
 
 /* Connects (closing any previous connection), retrying with capped exponential backoff and full
- * jitter within the attempt and time limits, then sets statement_timeout and prepares every
- * statement. A statement that fails to prepare is a permanent error: no retry. 0 or -1. */
+ * jitter within the attempt and time limits, then sets statement_timeout and the planner
+ * settings (db_planner_pgoptions) and prepares every statement. A statement that fails to
+ * prepare is a permanent error: no retry. 0 or -1. */
 int db_connect(struct db *db, char *err, size_t errlen);
+
+/* The planner settings every session of db_connect has (enable_seqscan off, see db.c), as a
+ * libpq "options" value ("-c name=value ..."), for other clients that must run our statements
+ * as we do (make bench's pgbench references). 0, or -1 when out is too small. */
+int db_planner_pgoptions(char *out, size_t outlen);
 
 /* Runs prepared statement stmt (an index into the table) with text parameters (NULL entries are
  * SQL NULL). Returns a result with status PGRES_TUPLES_OK or PGRES_COMMAND_OK, which the caller

@@ -23,6 +23,7 @@ enum {
 	S_PID,
 	S_NPREPARED,
 	S_BOOM,
+	S_PLAN,
 	S_NSTMTS,
 };
 
@@ -35,6 +36,7 @@ static const struct db_stmt STMTS[S_NSTMTS] = {
     [S_PID] = {"pid", "SELECT pg_backend_pid()"},
     [S_NPREPARED] = {"nprepared", "SELECT count(*) FROM pg_prepared_statements"},
     [S_BOOM] = {"boom", "INSERT INTO boom VALUES (1)"},
+    [S_PLAN] = {"plan", "EXPLAIN (COSTS OFF) EXECUTE get(1)"},
 };
 
 /* A row in boom ends its own backend when the transaction commits (a deferred trigger): the
@@ -277,6 +279,65 @@ test_transactions(void **state)
 }
 
 /* Ends the module's backend from the admin connection and waits until it is gone. */
+/* The first line of "get"'s plan on conn, after running it often enough on the small, analyzed
+ * table t for PostgreSQL to cache a generic plan, and then filling t (no ANALYZE since: on a new
+ * database autovacuum's next one is a minute or more away). */
+static char *
+plan_after_growth(struct fx *fx, PGconn *conn, struct db *db)
+{
+	PGresult *res;
+	char *line;
+
+	res = PQexec(fx->admin, "TRUNCATE t; INSERT INTO t VALUES (1, 'one'); ANALYZE t");
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	for (int i = 0; i < 10; i++) {
+		res = db ? db_exec(db, S_GET, 1, (const char *const[]){"1"}, NULL, 0)
+			 : PQexecParams(conn, "EXECUTE get(1)", 0, NULL, NULL, NULL, NULL, 0);
+		assert_non_null(res);
+		PQclear(res);
+	}
+	res =
+	    PQexec(fx->admin, "INSERT INTO t SELECT g, 'n' || g FROM generate_series(2, 20000) g");
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	if (db)
+		return exec_value(db, S_PLAN, 0, NULL);
+	res = PQexec(conn, "EXPLAIN (COSTS OFF) EXECUTE get(1)");
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	line = strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return line;
+}
+
+/* Sessions plan key lookups as index scans even when the plan was cached while the table was
+ * empty; a plain session (the control) keeps scanning the whole table. */
+static void
+test_planner_settings(void **state)
+{
+	struct fx *fx = *state;
+	PGconn *plain = testdb_connect(&fx->t);
+	char opts[64], small[8], *plan;
+	PGresult *res;
+
+	assert_int_equal(db_planner_pgoptions(opts, sizeof(opts)), 0);
+	assert_string_equal(opts, "-c enable_seqscan=off");
+	assert_int_equal(db_planner_pgoptions(small, sizeof(small)), -1);
+
+	plan = plan_after_growth(fx, NULL, fx->db);
+	assert_non_null(strstr(plan, "Index"));
+	free(plan);
+
+	assert_non_null(plain);
+	res = PQexec(plain, "PREPARE get AS SELECT name FROM t WHERE id = $1::integer");
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	plan = plan_after_growth(fx, plain, NULL);
+	assert_non_null(strstr(plan, "Seq Scan"));
+	free(plan);
+	PQfinish(plain);
+}
+
 static void
 kill_backend(struct fx *fx)
 {
@@ -578,6 +639,7 @@ main(void)
 {
 	const struct CMUnitTest db_tests[] = {
 	    cmocka_unit_test_setup_teardown(test_params_round_trip, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_planner_settings, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_params_null, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_calls, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_statement_error, fx_setup, fx_teardown),

@@ -22,6 +22,7 @@
 #include "bench_db.h"
 #include "bench_sql.h"
 #include "bench_stats.h"
+#include "db.h"
 
 extern char **environ;
 
@@ -196,6 +197,11 @@ bench_pg_spawn(struct bench_pg *b, char *err, size_t errlen)
 
 	if (bench_pg_argv(b, argv, bufs, err, errlen) != 0)
 		return -1;
+	/* pgbench's sessions plan as the programs' do (common/db.h). */
+	if (db_planner_pgoptions(out, sizeof(out)) != 0 || setenv("PGOPTIONS", out, 1) != 0) {
+		snprintf(err, errlen, "cannot set PGOPTIONS for pgbench");
+		return -1;
+	}
 	snprintf(out, sizeof(out), "%s/stdout", b->dir);
 	snprintf(errf, sizeof(errf), "%s/stderr", b->dir);
 	posix_spawn_file_actions_init(&fa);
