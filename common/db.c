@@ -371,29 +371,129 @@ db_ready(struct db *db, char *err, size_t errlen)
 	return db_connect(db, err, errlen);
 }
 
+/* The checks of a call before it is sent; the parameter count needs the prepared statements, so
+ * a connection first. 0, or -1 with err set. */
+static int
+db_call_check(struct db *db, int stmt, int nparams, const char *const *params, char *err,
+	      size_t errlen)
+{
+	if (stmt < 0 || (size_t)stmt >= db->n) {
+		snprintf(err, errlen, "no statement %d (the table has %zu)", stmt, db->n);
+		return -1;
+	}
+	if (nparams < 0 || (nparams > 0 && params == NULL)) {
+		snprintf(err, errlen, "%s: bad parameter list", db->stmts[stmt].name);
+		return -1;
+	}
+	if (db_ready(db, err, errlen) != 0)
+		return -1;
+	if (nparams != db->nparams[stmt]) {
+		snprintf(err, errlen, "%s: takes %d parameters, given %d", db->stmts[stmt].name,
+			 db->nparams[stmt], nparams);
+		return -1;
+	}
+	return 0;
+}
+
 PGresult *
 db_exec(struct db *db, int stmt, int nparams, const char *const *params, char *err, size_t errlen)
 {
 	PGresult *res;
 
 	db_set_state(db, "");
-	if (stmt < 0 || (size_t)stmt >= db->n) {
-		snprintf(err, errlen, "no statement %d (the table has %zu)", stmt, db->n);
+	if (db_call_check(db, stmt, nparams, params, err, errlen) != 0)
 		return NULL;
-	}
-	if (nparams < 0 || (nparams > 0 && params == NULL)) {
-		snprintf(err, errlen, "%s: bad parameter list", db->stmts[stmt].name);
-		return NULL;
-	}
-	if (db_ready(db, err, errlen) != 0)
-		return NULL;
-	if (nparams != db->nparams[stmt]) {
-		snprintf(err, errlen, "%s: takes %d parameters, given %d", db->stmts[stmt].name,
-			 db->nparams[stmt], nparams);
-		return NULL;
-	}
 	res = PQexecPrepared(db->conn, db->stmts[stmt].name, nparams, params, NULL, NULL, 0);
 	return db_check(db, res, db->stmts[stmt].name, err, errlen);
+}
+
+/* Reads the answers of db_exec_atomic's n statements and its sync. 0 when every statement
+ * succeeded (results set), -1 otherwise (err from the first failure). */
+static int
+db_atomic_results(struct db *db, const struct db_call *calls, size_t n, PGresult **results,
+		  char *err, size_t errlen)
+{
+	char spare[64]; /* for failures after the first, which err keeps */
+	int rc = 0;
+	PGresult *res;
+
+	for (size_t i = 0; i < n; i++) {
+		res = PQgetResult(db->conn);
+		if (res == NULL) { /* the connection broke */
+			db_fail(db, NULL, "atomic", err, errlen);
+			return -1;
+		}
+		if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED) /* after a failure */
+			PQclear(res);
+		else if ((results[i] = db_check(db, res, db->stmts[calls[i].stmt].name,
+						rc ? spare : err, rc ? sizeof(spare) : errlen)) ==
+			 NULL)
+			rc = -1;
+		/* Each statement's results end with a NULL. */
+		while ((res = PQgetResult(db->conn)) != NULL)
+			PQclear(res);
+	}
+	res = PQgetResult(db->conn);
+	if (PQresultStatus(res) != PGRES_PIPELINE_SYNC && rc == 0) {
+		db_fail(db, res, "sync", err, errlen);
+		rc = -1;
+	}
+	PQclear(res);
+	return rc;
+}
+
+int
+db_exec_atomic(struct db *db, const struct db_call *calls, size_t n, PGresult **results, char *err,
+	       size_t errlen)
+{
+	bool sent = false;
+	int rc = -1;
+
+	db_set_state(db, "");
+	for (size_t i = 0; i < n; i++)
+		results[i] = NULL;
+	if (db->in_tx) {
+		snprintf(err, errlen, "atomic: inside a transaction");
+		db_set_state(db, "25001");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (db_call_check(db, calls[i].stmt, calls[i].nparams, calls[i].params, err,
+				  errlen) != 0)
+			return -1;
+	if (PQenterPipelineMode(db->conn) != 1) {
+		db_fail(db, NULL, "atomic", err, errlen);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (PQsendQueryPrepared(db->conn, db->stmts[calls[i].stmt].name, calls[i].nparams,
+					calls[i].params, NULL, NULL, 0) != 1)
+			goto fail;
+	if (PQpipelineSync(db->conn) != 1)
+		goto fail;
+	sent = true;
+	rc = db_atomic_results(db, calls, n, results, err, errlen);
+	if (rc == 0 && PQexitPipelineMode(db->conn) == 1)
+		return 0;
+	if (rc == 0)
+		goto fail;
+	goto out;
+fail:
+	db_fail(db, NULL, "atomic", err, errlen);
+out:
+	if (PQstatus(db->conn) == CONNECTION_BAD) /* found out while reading the sync */
+		db->lost = true;
+	if (!db->lost)
+		PQexitPipelineMode(db->conn);
+	else if (sent) {
+		snprintf(err, errlen, "atomic: connection lost: outcome unknown");
+		db_set_state(db, "08007");
+	}
+	for (size_t i = 0; i < n; i++) {
+		PQclear(results[i]);
+		results[i] = NULL;
+	}
+	return -1;
 }
 
 int

@@ -65,6 +65,21 @@ int db_planner_pgoptions(char *out, size_t outlen);
 PGresult *db_exec(struct db *db, int stmt, int nparams, const char *const *params, char *err,
 		  size_t errlen);
 
+/* One statement of db_exec_atomic. */
+struct db_call {
+	int stmt;
+	int nparams;
+	const char *const *params;
+};
+
+/* Runs the n statements in order as one transaction in one round trip (libpq's pipeline mode:
+ * the server commits at the pipeline's sync), outside a transaction only. Returns 0 with every
+ * results[i] set (caller PQclear()s each), or -1 with err and db_sqlstate() set and every
+ * results[i] NULL: nothing was committed, unless the connection was lost after the statements
+ * were sent (SQLSTATE 08007, outcome unknown, as with db_commit). */
+int db_exec_atomic(struct db *db, const struct db_call *calls, size_t n, PGresult **results,
+		   char *err, size_t errlen);
+
 /* Utility SQL without parameters (migrations, SET, DDL); may hold several statements. Never
  * for values from outside. 0 or -1. */
 int db_exec_simple(struct db *db, const char *sql, char *err, size_t errlen);

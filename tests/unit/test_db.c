@@ -376,6 +376,91 @@ test_reconnect(void **state)
 	free(n);
 }
 
+static const char *const ONE[] = {"1", "one"}, *const TWO[] = {"2", "two"};
+static const char *const ZERO[] = {"0"};
+
+/* Both statements in one round trip and one transaction: both committed. */
+static void
+test_atomic_commits(void **state)
+{
+	struct fx *fx = *state;
+	const struct db_call calls[] = {{S_INSERT, 2, ONE}, {S_INSERT, 2, TWO}};
+	PGresult *res[2];
+	char err[512];
+
+	assert_int_equal(db_exec_atomic(fx->db, calls, 2, res, err, sizeof(err)), 0);
+	assert_string_equal(PQgetvalue(res[0], 0, 0), "1");
+	assert_string_equal(PQgetvalue(res[1], 0, 0), "2");
+	PQclear(res[0]);
+	PQclear(res[1]);
+	assert_int_equal(count_rows(fx->db), 2);
+}
+
+/* A failing statement takes the ones before it back with it; the session goes on. */
+static void
+test_atomic_rolls_back(void **state)
+{
+	struct fx *fx = *state;
+	const struct db_call div0[] = {{S_INSERT, 2, ONE}, {S_DIV, 1, ZERO}, {S_INSERT, 2, TWO}};
+	const struct db_call dup[] = {{S_INSERT, 2, ONE}, {S_INSERT, 2, ONE}};
+	PGresult *res[3] = {NULL, NULL, NULL};
+	char err[512];
+
+	assert_int_equal(db_exec_atomic(fx->db, div0, 3, res, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "division by zero"));
+	assert_string_equal(db_sqlstate(fx->db), "22012");
+	assert_null(res[0]);
+	assert_null(res[1]);
+	assert_null(res[2]);
+	assert_int_equal(db_exec_atomic(fx->db, dup, 2, res, err, sizeof(err)), -1);
+	assert_string_equal(db_sqlstate(fx->db), "23505");
+	assert_int_equal(count_rows(fx->db), 0);
+	insert_ok(fx->db, "7", "after");
+	assert_int_equal(count_rows(fx->db), 1);
+}
+
+/* Calls that cannot be made fail before anything is sent. */
+static void
+test_atomic_bad_calls(void **state)
+{
+	struct fx *fx = *state;
+	const struct db_call bad_stmt[] = {{S_INSERT, 2, ONE}, {S_NSTMTS, 0, NULL}};
+	const struct db_call bad_count[] = {{S_INSERT, 1, ONE}};
+	PGresult *res[2];
+	char err[512];
+
+	assert_int_equal(db_exec_atomic(fx->db, bad_stmt, 2, res, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no statement"));
+	assert_int_equal(db_exec_atomic(fx->db, bad_count, 1, res, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "takes 2 parameters"));
+	assert_int_equal(db_begin(fx->db, err, sizeof(err)), 0);
+	assert_int_equal(db_exec_atomic(fx->db, bad_count, 1, res, err, sizeof(err)), -1);
+	assert_string_equal(db_sqlstate(fx->db), "25001");
+	assert_int_equal(db_rollback(fx->db, err, sizeof(err)), 0);
+	assert_int_equal(count_rows(fx->db), 0);
+}
+
+/* A connection lost under the statements is reported as such (class 08); the next call
+ * reconnects. */
+static void
+test_atomic_connection_lost(void **state)
+{
+	struct fx *fx = *state;
+	const struct db_call calls[] = {{S_INSERT, 2, ONE}, {S_INSERT, 2, TWO}};
+	PGresult *res[2];
+	char err[512];
+
+	kill_backend(fx);
+	assert_int_equal(db_exec_atomic(fx->db, calls, 2, res, err, sizeof(err)), -1);
+	assert_true(db_connection_lost(fx->db));
+	assert_true(strncmp(db_sqlstate(fx->db), "08", 2) == 0);
+	assert_non_null(strstr(err, "outcome unknown"));
+	assert_int_equal(db_exec_atomic(fx->db, calls, 2, res, err, sizeof(err)), 0);
+	PQclear(res[0]);
+	PQclear(res[1]);
+	assert_int_equal(count_rows(fx->db), 2);
+}
+
 /* Inside a transaction a lost connection is never papered over: the statements before it are
  * gone, so nothing may run (on a new session, outside any transaction) until the rollback. */
 static void
@@ -640,6 +725,10 @@ main(void)
 	const struct CMUnitTest db_tests[] = {
 	    cmocka_unit_test_setup_teardown(test_params_round_trip, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_planner_settings, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_atomic_commits, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_atomic_rolls_back, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_atomic_bad_calls, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_atomic_connection_lost, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_params_null, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_calls, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_statement_error, fx_setup, fx_teardown),

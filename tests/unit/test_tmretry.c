@@ -508,6 +508,60 @@ test_call_stop(void **state)
 	json_decref(out.calls);
 }
 
+/* The hook runs with the slot taken: the intent and the call hold it. */
+static int
+hook_slot_held(void *arg, unsigned attempt, unsigned prev)
+{
+	int free_slots = -1;
+
+	(void)attempt;
+	(void)prev;
+	sem_getvalue(arg, &free_slots);
+	return free_slots == 0 ? 0 : -1;
+}
+
+/* TM calls in flight are bounded by call_slots: a slot is held from before the intent to the
+ * end of the call and given back whatever happens; a stop while waiting for one makes no call
+ * and records no intent. */
+static void
+test_call_slots(void **state)
+{
+	struct hook_log log = {.answer = 1};
+	const struct tmretry_hooks held = {hook_slot_held, NULL}, refuse = {hook_before, &log};
+	struct tmretry_hooks check = held;
+	struct tmretry_result out;
+	volatile int stop = 1;
+	int free_slots;
+	sem_t slots;
+
+	(void)state;
+	assert_int_equal(sem_init(&slots, 0, 1), 0);
+	F.r.call_slots = &slots;
+	check.arg = &slots;
+	assert_int_equal(tmretry_call(&F.r, F.tc, &CREATE, 1, 0, false, &check, NULL, &out), 0);
+	assert_int_equal(out.action, TMRETRY_OK);
+	json_decref(out.calls);
+	assert_int_equal(tmretry_call(&F.r, F.tc, &CREATE, 1, 0, false, &refuse, NULL, &out), 1);
+	json_decref(out.calls);
+	assert_int_equal(sem_getvalue(&slots, &free_slots), 0);
+	assert_int_equal(free_slots, 1);
+	/* Stopped with a free slot: the attempt in hand is made (as without slots). */
+	assert_int_equal(sim_faults(F.sim, "error_next=5&error_status=503"), 0);
+	assert_int_equal(tmretry_call(&F.r, F.tc, &CREATE, 1, 0, false, NULL, &stop, &out), -1);
+	assert_int_equal(out.made, 1);
+	json_decref(out.calls);
+	/* Stopped while every slot is taken: nothing at all. */
+	assert_int_equal(sem_wait(&slots), 0);
+	log.n = 0;
+	assert_int_equal(tmretry_call(&F.r, F.tc, &CREATE, 1, 0, false, &refuse, &stop, &out), -1);
+	assert_int_equal(out.made, 0);
+	assert_int_equal(log.n, 0);
+	json_decref(out.calls);
+	assert_int_equal(sim_count(F.sim, "create_account"), 2);
+	F.r.call_slots = NULL;
+	sem_destroy(&slots);
+}
+
 static void
 test_audit_row_shape(void **state)
 {
@@ -569,6 +623,7 @@ main(void)
 					    after_each),
 	    cmocka_unit_test_setup_teardown(test_call_retry_after, before_each, after_each),
 	    cmocka_unit_test_setup_teardown(test_call_stop, before_each, after_each),
+	    cmocka_unit_test_setup_teardown(test_call_slots, before_each, after_each),
 	};
 	int rc;
 

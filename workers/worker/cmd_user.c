@@ -2,7 +2,6 @@
  * us; upsert keeps only an argon2id verifier of the credential TM will send. */
 #include "cmd.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -14,29 +13,6 @@
 /* The credential of the longest password the schema allows (256 characters of up to 4 bytes)
  * under any scheme, with room to spare. */
 enum { USER_CREDENTIAL_MAX = 1100 };
-
-/* Waits for one of the TMPROV_HASH_CONCURRENCY hashing slots: argon2id takes 19 MiB and a
- * core's worth of time per hash, so 256 threads must not all hash at once. */
-static bool
-user_slot_take(const struct cmd_env *env)
-{
-	struct timespec until;
-
-	for (;;) {
-		if (env->stop != NULL && *env->stop)
-			return false;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 100 * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		if (sem_timedwait(env->hash_slots, &until) == 0)
-			return true;
-		if (errno != ETIMEDOUT && errno != EINTR)
-			return false;
-	}
-}
 
 /* The verifier to store: from password (hashed) or password_digest (as is). Returns 0 with out
  * set, 1 when the command gives neither, 2 when r holds a failure, -1 when stopped. */
@@ -63,7 +39,7 @@ user_verifier(const struct cmd_env *env, struct cmd_result *r, char out[PASSWORD
 		cmd_fail(r, env->cmd, "password: cannot derive the credential", false, NULL);
 		return 2;
 	}
-	if (!user_slot_take(env)) {
+	if (!tmretry_slot_take(env->hash_slots, env->stop)) {
 		sodium_memzero(credential, sizeof(credential));
 		return -1;
 	}

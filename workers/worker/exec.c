@@ -61,8 +61,8 @@ struct exec_ctx {
 	struct dlq *dlq;
 	struct tm_client_opts tm;
 	struct password_opts password;
-	sem_t hash_slots;
-	bool hash_slots_ok;
+	sem_t hash_slots, call_slots;
+	bool hash_slots_ok, call_slots_ok;
 	const char *public_url;
 	const char *join_template;
 	void (*on_commit)(void *);
@@ -116,8 +116,9 @@ exec_policies(struct exec_ctx *ctx, const struct cfg *c, char *err, size_t errle
 	return password_opts_from_cfg(&ctx->password, c, err, errlen);
 }
 
+/* The hashes (TMPROV_HASH_CONCURRENCY) and the TM calls (TMPROV_WORKER_CONCURRENCY) at once. */
 static int
-exec_hash_slots(struct exec_ctx *ctx, const struct cfg *c, char *err, size_t errlen)
+exec_slots(struct exec_ctx *ctx, const struct cfg *c, char *err, size_t errlen)
 {
 	long n = cfg_int(c, "TMPROV_HASH_CONCURRENCY");
 
@@ -130,6 +131,14 @@ exec_hash_slots(struct exec_ctx *ctx, const struct cfg *c, char *err, size_t err
 		return -1;
 	}
 	ctx->hash_slots_ok = true;
+	n = cfg_int(c, "TMPROV_WORKER_CONCURRENCY");
+	if (sem_init(&ctx->call_slots, 0, (unsigned)n) != 0) {
+		snprintf(err, errlen, "TMPROV_WORKER_CONCURRENCY: cannot make a semaphore of %ld",
+			 n);
+		return -1;
+	}
+	ctx->call_slots_ok = true;
+	ctx->retry.call_slots = &ctx->call_slots;
 	return 0;
 }
 
@@ -146,7 +155,7 @@ exec_new(const struct cfg *c, struct metrics *m, rd_kafka_t *producer, char *err
 	}
 	ctx->cfg = c;
 	ctx->metrics = m;
-	if (exec_policies(ctx, c, err, errlen) != 0 || exec_hash_slots(ctx, c, err, errlen) != 0)
+	if (exec_policies(ctx, c, err, errlen) != 0 || exec_slots(ctx, c, err, errlen) != 0)
 		goto fail;
 	ctx->health = tmhealth_new(ctx->retry.policy.pause_after, m);
 	ctx->retry.health = ctx->health;
@@ -180,6 +189,8 @@ exec_free(struct exec_ctx *ctx)
 	tmhealth_free(ctx->health);
 	if (ctx->hash_slots_ok)
 		sem_destroy(&ctx->hash_slots);
+	if (ctx->call_slots_ok)
+		sem_destroy(&ctx->call_slots);
 	free(ctx);
 }
 

@@ -106,8 +106,10 @@ intent_commit(struct intent_writer *w, struct intent_req **batch, size_t n)
 {
 	char err[256] = "", *text = NULL;
 	const char *params[1];
+	const struct db_call calls[2] = {{SQL_INTENT_COMMANDS, 1, params},
+					 {SQL_INTENT_INSERT, 1, params}};
 	json_t *rows = intent_rows(batch, n);
-	PGresult *res = NULL;
+	PGresult *results[2], *res = NULL;
 	int rc = -1;
 
 	for (size_t i = 0; i < n; i++)
@@ -117,17 +119,11 @@ intent_commit(struct intent_writer *w, struct intent_req **batch, size_t n)
 		goto out;
 	}
 	params[0] = text;
-	if (db_begin(w->db, err, sizeof(err)) != 0)
+	/* One round trip: both statements, committed together at the pipeline's sync. */
+	if (db_exec_atomic(w->db, calls, 2, results, err, sizeof(err)) != 0)
 		goto out;
-	res = db_exec(w->db, SQL_INTENT_COMMANDS, 1, params, err, sizeof(err));
-	if (res == NULL)
-		goto out;
-	PQclear(res);
-	res = db_exec(w->db, SQL_INTENT_INSERT, 1, params, err, sizeof(err));
-	if (res == NULL)
-		goto out;
-	if (db_commit(w->db, err, sizeof(err)) != 0)
-		goto out;
+	res = results[1];
+	PQclear(results[0]);
 	/* Written: the ids returned. The rest stay 1 (do not call). */
 	for (int row = 0; row < PQntuples(res); row++)
 		for (size_t i = 0; i < n; i++)
@@ -136,9 +132,6 @@ intent_commit(struct intent_writer *w, struct intent_req **batch, size_t n)
 	rc = 0;
 out:
 	if (rc != 0) {
-		char ignored[64];
-
-		db_rollback(w->db, ignored, sizeof(ignored));
 		dbpool_scrub_error(err);
 		log_warn("intent batch of %zu: %s", n, err);
 		for (size_t i = 0; i < n; i++) {

@@ -36,7 +36,8 @@ static const struct cfg_key worker_keys[] = {
      "on SIGTERM or a revoke, how long in-flight commands may take to finish"},
     {"TMPROV_LOG_LEVEL", CFG_ENUM, "info", 0, 0, 0, "debug|info|warn|error", "log level"},
     {"TMPROV_WORKER_CONCURRENCY", CFG_INT, "64", 0, 1, 4096, NULL,
-     "commands in flight at most (queued and running), and threads running them"},
+     "TM calls in flight at most; a quarter more commands are in flight (queued and running, "
+     "one thread each), so that their database work overlaps the calls"},
 };
 
 static const double tm_seconds_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
@@ -220,7 +221,10 @@ static void
 worker_start(struct worker *w)
 {
 	static const struct pool_ops ops = {runner_new, runner_free, runner_run};
-	long n = cfg_int(w->cfg, "TMPROV_WORKER_CONCURRENCY");
+	/* TM calls are limited to TMPROV_WORKER_CONCURRENCY (exec.c); with no more commands than
+	 * that in flight, a call slot would sit idle while its command does its lookup and writes
+	 * its result (a tenth of a 50 ms call, make bench). */
+	long calls = cfg_int(w->cfg, "TMPROV_WORKER_CONCURRENCY"), n = calls + (calls + 3) / 4;
 	struct consumer_opts co = {
 	    .max_inflight = (size_t)n,
 	    /* Held messages are released without a fetch restart, so the next one is taken as

@@ -3,6 +3,8 @@
  * health tracker that turns a TM outage into a pause instead of failures. */
 #include "tmretry.h"
 
+#include <errno.h>
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +73,31 @@ tmretry_sleep(long ms, const volatile int *stop)
 		ms -= slice;
 	}
 	return stop == NULL || !*stop;
+}
+
+bool
+tmretry_slot_take(sem_t *slots, const volatile int *stop)
+{
+	struct timespec until;
+
+	/* A free slot is taken even when stopping: only a wait sees the stop. */
+	while (sem_trywait(slots) != 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			return false;
+		if (stop != NULL && *stop)
+			return false;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 100 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		if (sem_timedwait(slots, &until) == 0)
+			return true;
+		if (errno != ETIMEDOUT && errno != EINTR)
+			return false;
+	}
+	return true;
 }
 
 struct tmhealth {
@@ -222,6 +249,13 @@ tmretry_wait(const struct tmretry *r, long ms, const volatile int *stop)
 	return stop == NULL || !*stop;
 }
 
+static void
+tmretry_slot_give(const struct tmretry *r)
+{
+	if (r->call_slots != NULL)
+		sem_post(r->call_slots);
+}
+
 int
 tmretry_call(const struct tmretry *r, struct tm_client *tc, const struct tm_request *req,
 	     unsigned first_attempt, unsigned prev, bool possible_duplicate,
@@ -242,10 +276,17 @@ tmretry_call(const struct tmretry *r, struct tm_client *tc, const struct tm_requ
 	if (out->calls == NULL)
 		return -1;
 	for (;; attempt++) {
-		if (guarded && (rc = hooks->before(hooks->arg, attempt, out->last_attempt)) != 0)
+		/* The slot is taken before the intent: a stop while waiting for it leaves no
+		 * intent open for a call that was never made. */
+		if (r->call_slots != NULL && !tmretry_slot_take(r->call_slots, stop))
+			return -1;
+		if (guarded && (rc = hooks->before(hooks->arg, attempt, out->last_attempt)) != 0) {
+			tmretry_slot_give(r);
 			return rc;
+		}
 		clock_gettime(CLOCK_REALTIME, &started);
 		tm_client_call(tc, req, &out->last);
+		tmretry_slot_give(r);
 		out->made++;
 		out->last_attempt = attempt;
 		out->last_may_have_acted = out->last.may_have_acted;

@@ -4,6 +4,7 @@
 #ifndef TMPROV_WORKER_TMRETRY_H
 #define TMPROV_WORKER_TMRETRY_H
 
+#include <semaphore.h>
 #include <stdbool.h>
 
 #include <jansson.h>
@@ -52,6 +53,10 @@ long tmretry_delay_ms(const struct tmretry_policy *p, unsigned made, long retry_
 /* Sleeps ms in short slices; returns false as soon as *stop is set (stop may be NULL). */
 bool tmretry_sleep(long ms, const volatile int *stop);
 
+/* Takes one of slots (sem_post gives it back); while none is free, looks at *stop (may be NULL)
+ * every 100 ms. false when stopped while waiting, or on an error of the semaphore. */
+bool tmretry_slot_take(sem_t *slots, const volatile int *stop);
+
 /* The process-wide view of TM's health: pause_after not_sent/transient/ambiguous results in a
  * row, across all threads, mark TM down; the first ok or failed (TM answered) marks it up. */
 struct tmhealth;
@@ -84,6 +89,9 @@ struct tmretry {
 	struct tmretry_policy policy;
 	struct tmhealth *health; /* borrowed */
 	struct metrics *metrics; /* borrowed, may be NULL */
+	/* TM calls in flight across the process (TMPROV_WORKER_CONCURRENCY): an attempt holds a
+	 * slot from before its intent to the end of its call; NULL: no limit. */
+	sem_t *call_slots;
 };
 
 /* Calls TM until a final action. first_attempt: the number of the first attempt (1, or after
