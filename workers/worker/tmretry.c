@@ -276,14 +276,14 @@ tmretry_call(const struct tmretry *r, struct tm_client *tc, const struct tm_requ
 	if (out->calls == NULL)
 		return -1;
 	for (;; attempt++) {
-		/* The slot is taken before the intent: a stop while waiting for it leaves no
-		 * intent open for a call that was never made. */
-		if (r->call_slots != NULL && !tmretry_slot_take(r->call_slots, stop))
-			return -1;
-		if (guarded && (rc = hooks->before(hooks->arg, attempt, out->last_attempt)) != 0) {
-			tmretry_slot_give(r);
+		if (guarded && (rc = hooks->before(hooks->arg, attempt, out->last_attempt)) != 0)
 			return rc;
-		}
+		/* The slot is taken after the intent, whose round trip would otherwise keep a
+		 * call slot idle. An attempt whose intent is recorded is made, so that wait does
+		 * not look at stop: slots free as calls end, within TMPROV_TM_TIMEOUT. */
+		if (r->call_slots != NULL &&
+		    !tmretry_slot_take(r->call_slots, guarded ? NULL : stop))
+			return -1;
 		clock_gettime(CLOCK_REALTIME, &started);
 		tm_client_call(tc, req, &out->last);
 		tmretry_slot_give(r);

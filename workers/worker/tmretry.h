@@ -90,7 +90,7 @@ struct tmretry {
 	struct tmhealth *health; /* borrowed */
 	struct metrics *metrics; /* borrowed, may be NULL */
 	/* TM calls in flight across the process (TMPROV_WORKER_CONCURRENCY): an attempt holds a
-	 * slot from before its intent to the end of its call; NULL: no limit. */
+	 * slot for its call, taken after its intent is recorded; NULL: no limit. */
 	sem_t *call_slots;
 };
 
