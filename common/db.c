@@ -621,3 +621,53 @@ db_conninfo_redact(const char *conninfo, char *out, size_t outlen)
 		snprintf(out, outlen, "(libpq defaults)");
 	PQconninfoFree(opts);
 }
+
+/* key='value' with ' and \ escaped, as libpq's connection strings want. */
+static int
+db_conninfo_append(char *out, size_t outlen, size_t *len, const char *key, const char *val)
+{
+	int n = snprintf(out + *len, outlen - *len, "%s%s='", *len ? " " : "", key);
+
+	if (n < 0 || (size_t)n >= outlen - *len)
+		return -1;
+	*len += (size_t)n;
+	for (const char *p = val; *p; p++) {
+		if (*len + 3 >= outlen)
+			return -1;
+		if (*p == '\'' || *p == '\\')
+			out[(*len)++] = '\\';
+		out[(*len)++] = *p;
+	}
+	if (*len + 2 >= outlen)
+		return -1;
+	out[(*len)++] = '\'';
+	out[*len] = '\0';
+	return 0;
+}
+
+int
+db_conninfo_dbname(const char *base, const char *dbname, char *out, size_t outlen, char *err,
+		   size_t errlen)
+{
+	PQconninfoOption *opts;
+	char *msg = NULL;
+	size_t len = 0;
+	int rc = 0;
+
+	opts = PQconninfoParse(base ? base : "", &msg);
+	if (opts == NULL) {
+		snprintf(err, errlen, "%s", msg ? msg : "unparseable connection string");
+		PQfreemem(msg);
+		return -1;
+	}
+	out[0] = '\0';
+	for (PQconninfoOption *o = opts; o->keyword != NULL && rc == 0; o++)
+		if (o->val != NULL && strcmp(o->keyword, "dbname") != 0)
+			rc = db_conninfo_append(out, outlen, &len, o->keyword, o->val);
+	if (rc == 0)
+		rc = db_conninfo_append(out, outlen, &len, "dbname", dbname);
+	if (rc != 0)
+		snprintf(err, errlen, "connection string too long");
+	PQconninfoFree(opts);
+	return rc;
+}

@@ -108,4 +108,10 @@ PGconn *db_conn(struct db *db);
  * logs and error messages; "(unparseable)" if libpq cannot read it. */
 void db_conninfo_redact(const char *conninfo, char *out, size_t outlen);
 
+/* base's settings (URI or key=value) with dbname replaced, as a key='value' connection string
+ * (for a database created beside base's). 0, or -1 with err (unparseable, or longer than
+ * outlen). */
+int db_conninfo_dbname(const char *base, const char *dbname, char *out, size_t outlen, char *err,
+		       size_t errlen);
+
 #endif

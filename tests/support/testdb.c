@@ -13,60 +13,10 @@
 
 #include <cmocka.h>
 
+#include "db.h"
 #include "migrate.h"
 
 static int testdb_seq;
-
-/* key='value' with ' and \ escaped, as libpq's connection strings want. */
-static int
-testdb_append(char *out, size_t outlen, size_t *len, const char *key, const char *val)
-{
-	int n = snprintf(out + *len, outlen - *len, "%s%s='", *len ? " " : "", key);
-
-	if (n < 0 || (size_t)n >= outlen - *len)
-		return -1;
-	*len += (size_t)n;
-	for (const char *p = val; *p; p++) {
-		if (*len + 3 >= outlen)
-			return -1;
-		if (*p == '\'' || *p == '\\')
-			out[(*len)++] = '\\';
-		out[(*len)++] = *p;
-	}
-	if (*len + 2 >= outlen)
-		return -1;
-	out[(*len)++] = '\'';
-	out[*len] = '\0';
-	return 0;
-}
-
-/* The base URL's settings with dbname replaced. */
-static int
-testdb_conninfo(const char *base, const char *dbname, char *out, size_t outlen, char *err,
-		size_t errlen)
-{
-	PQconninfoOption *opts;
-	char *msg = NULL;
-	size_t len = 0;
-	int rc = 0;
-
-	opts = PQconninfoParse(base, &msg);
-	if (opts == NULL) {
-		snprintf(err, errlen, "TMPROV_DATABASE_URL: %s", msg ? msg : "unparseable");
-		PQfreemem(msg);
-		return -1;
-	}
-	out[0] = '\0';
-	for (PQconninfoOption *o = opts; o->keyword != NULL && rc == 0; o++)
-		if (o->val != NULL && strcmp(o->keyword, "dbname") != 0)
-			rc = testdb_append(out, outlen, &len, o->keyword, o->val);
-	if (rc == 0)
-		rc = testdb_append(out, outlen, &len, "dbname", dbname);
-	if (rc != 0)
-		snprintf(err, errlen, "connection string too long");
-	PQconninfoFree(opts);
-	return rc;
-}
 
 static void
 testdb_quiet(void *arg, const char *msg)
@@ -121,7 +71,7 @@ testdb_create(struct testdb *t, const char *tag, char *err, size_t errlen)
 		return -1;
 	}
 	snprintf(t->name, sizeof(t->name), "t_%.30s_%ld_%d", tag, (long)getpid(), ++testdb_seq);
-	if (testdb_conninfo(base, t->name, t->conninfo, sizeof(t->conninfo), err, errlen) != 0)
+	if (db_conninfo_dbname(base, t->name, t->conninfo, sizeof(t->conninfo), err, errlen) != 0)
 		return -1;
 	/* A leftover from an earlier run with the same pid would make the test start dirty. */
 	if (testdb_admin("DROP DATABASE IF EXISTS %s WITH (FORCE)", t->name, err, errlen) != 0)

@@ -562,6 +562,26 @@ test_conninfo_redact(void **state)
 	assert_int_equal(strlen(out), 11);
 }
 
+/* Another database beside the one a URL names: every other setting kept, quotes escaped. */
+static void
+test_conninfo_dbname(void **state)
+{
+	char out[256], err[256];
+
+	(void)state;
+	assert_int_equal(db_conninfo_dbname("postgresql://app:s3cr'et@db.example:6432/tmprov",
+					    "t_x", out, sizeof(out), err, sizeof(err)),
+			 0);
+	assert_non_null(strstr(out, "dbname='t_x'"));
+	assert_non_null(strstr(out, "password='s3cr\\'et'"));
+	assert_non_null(strstr(out, "port='6432'"));
+	assert_null(strstr(out, "tmprov"));
+	assert_int_equal(
+	    db_conninfo_dbname("postgresql://x:y@[", "d", out, sizeof(out), err, sizeof(err)), -1);
+	assert_int_equal(db_conninfo_dbname("host=h", "d", out, 10, err, sizeof(err)), -1);
+	assert_string_equal(err, "connection string too long");
+}
+
 /* ---- the schema of migrations/ ---- */
 
 static int
@@ -739,6 +759,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_connection_lost_in_commit, fx_setup, fx_teardown),
 	    cmocka_unit_test(test_connect_gives_up),
 	    cmocka_unit_test(test_conninfo_redact),
+	    cmocka_unit_test(test_conninfo_dbname),
 	    cmocka_unit_test_setup_teardown(test_schema_on_postgresql_15, schema_setup,
 					    schema_teardown),
 	    cmocka_unit_test_setup_teardown(test_schema_users_no_password, schema_setup,

@@ -7,58 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "db.h"
 #include "migrate.h"
-
-/* key='value' with ' and \ escaped, as libpq's connection strings want. */
-static int
-bench_db_append(char *out, size_t outlen, size_t *len, const char *key, const char *val)
-{
-	int n = snprintf(out + *len, outlen - *len, "%s%s='", *len ? " " : "", key);
-
-	if (n < 0 || (size_t)n >= outlen - *len)
-		return -1;
-	*len += (size_t)n;
-	for (const char *p = val; *p; p++) {
-		if (*len + 3 >= outlen)
-			return -1;
-		if (*p == '\'' || *p == '\\')
-			out[(*len)++] = '\\';
-		out[(*len)++] = *p;
-	}
-	if (*len + 2 >= outlen)
-		return -1;
-	out[(*len)++] = '\'';
-	out[*len] = '\0';
-	return 0;
-}
-
-/* The settings of base (URI or key=value) with dbname replaced. */
-static int
-bench_db_conninfo(struct bench_db *d, const char *base, char *err, size_t errlen)
-{
-	PQconninfoOption *opts;
-	char *msg = NULL;
-	size_t len = 0;
-	int rc = 0;
-
-	opts = PQconninfoParse(base, &msg);
-	if (opts == NULL) {
-		snprintf(err, errlen, "TMPROV_DATABASE_URL: %s", msg ? msg : "unparseable");
-		PQfreemem(msg);
-		return -1;
-	}
-	d->conninfo[0] = '\0';
-	for (PQconninfoOption *p = opts; p->keyword != NULL && rc == 0; p++)
-		if (p->val != NULL && strcmp(p->keyword, "dbname") != 0)
-			rc = bench_db_append(d->conninfo, sizeof(d->conninfo), &len, p->keyword,
-					     p->val);
-	if (rc == 0)
-		rc = bench_db_append(d->conninfo, sizeof(d->conninfo), &len, "dbname", d->name);
-	if (rc != 0)
-		snprintf(err, errlen, "TMPROV_DATABASE_URL: connection string too long");
-	PQconninfoFree(opts);
-	return rc;
-}
 
 static void
 bench_db_quiet(void *arg, const char *msg)
@@ -100,7 +50,8 @@ bench_db_create(struct bench_db *d, const struct cfg *c, const char *tag, char *
 	memset(d, 0, sizeof(*d));
 	d->cfg = c;
 	snprintf(d->name, sizeof(d->name), "tmprov_bench_%s_%ld", tag, (long)getpid());
-	if (bench_db_conninfo(d, cfg_str(c, "TMPROV_DATABASE_URL"), err, errlen) != 0 ||
+	if (db_conninfo_dbname(cfg_str(c, "TMPROV_DATABASE_URL"), d->name, d->conninfo,
+			       sizeof(d->conninfo), err, errlen) != 0 ||
 	    bench_db_admin(d, "DROP DATABASE IF EXISTS", err, errlen) != 0 ||
 	    bench_db_admin(d, "CREATE DATABASE", err, errlen) != 0)
 		return -1;

@@ -1,7 +1,6 @@
 /* cmd_import: `tmprov import FILE.csv`, bulk onboarding: each row of a customer CSV becomes an
  * account.create and, when the row names a user, a user.upsert, with ids derived from the row's
  * content, so that importing the same file again sends the same commands and changes nothing. */
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,12 +67,6 @@ static const char *const COL_NAME[C_COUNT] = {
 #define IMPORT_ID_MAX  128 /* common.json event_id */
 #define IMPORT_MAX_ERR 1024
 
-struct import_opts {
-	bool wait, dry_run;
-	long timeout_ms;
-	const char *file;
-};
-
 /* What the file has sent so far, to find repeats. */
 struct import_state {
 	int col[C_COUNT]; /* field index of each column, -1 when absent */
@@ -97,44 +90,6 @@ struct built {
 	char *text;
 	size_t len;
 };
-
-static int
-import_flags(const char *name, int argc, char **argv, struct import_opts *o)
-{
-	static const struct option longopts[] = {
-	    {"wait", no_argument, NULL, 'w'},
-	    {"timeout", required_argument, NULL, 't'},
-	    {"dry-run", no_argument, NULL, 'n'},
-	    {NULL, 0, NULL, 0},
-	};
-	int ch;
-
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'w':
-			o->wait = true;
-			break;
-		case 'n':
-			o->dry_run = true;
-			break;
-		case 't':
-			if (cfg_parse_ms(optarg, &o->timeout_ms) != 0 || o->timeout_ms <= 0)
-				return clicfg_usage(name, "--timeout: %s is not a duration",
-						    optarg);
-			break;
-		case ':':
-			return clicfg_usage(name, "%s needs a value", argv[optind - 1]);
-		default:
-			return clicfg_usage(name, "unknown option %s", argv[optind - 1]);
-		}
-	}
-	if (optind != argc - 1)
-		return clicfg_usage(name, "expected one FILE.csv");
-	o->file = argv[optind];
-	return CLI_OK;
-}
 
 /* Maps the header row to the columns. 0, or -1 after reporting what is wrong with it. */
 static int
@@ -522,7 +477,7 @@ int
 cmd_import(int argc, char **argv)
 {
 	static const char name[] = "tmprov import";
-	struct import_opts o = {.timeout_ms = 300000};
+	struct sender_opts o = {.timeout_ms = 300000};
 	struct import_state st = {0};
 	struct cfg *cfg;
 	FILE *in = NULL;
@@ -536,7 +491,7 @@ cmd_import(int argc, char **argv)
 	cfg = clicfg_load(name, &argc, argv);
 	if (cfg == NULL)
 		return CLI_FAIL;
-	rc = import_flags(name, argc, argv, &o);
+	rc = sender_flags(name, argc, argv, "one FILE.csv", &o);
 	if (rc != CLI_OK)
 		goto out;
 	rc = CLI_FAIL;

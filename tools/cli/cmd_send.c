@@ -1,6 +1,5 @@
 /* cmd_send: `tmprov send FILE|-`: JSON Lines of commands, each checked as the worker will
  * check it, sent byte for byte keyed by subject; bad lines reported by number and skipped. */
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,54 +35,10 @@ static const char SEND_USAGE[] =
     "Exit status: 0 every line sent (with --wait: and every command succeeded), 1 otherwise,\n"
     "2 usage or configuration error.\n";
 
-struct send_opts {
-	bool wait, dry_run;
-	long timeout_ms;
-	const char *file;
-};
-
 struct seen {
 	long line;
 	unsigned char sha[crypto_hash_sha256_BYTES];
 };
-
-static int
-send_flags(const char *name, int argc, char **argv, struct send_opts *o)
-{
-	static const struct option longopts[] = {
-	    {"wait", no_argument, NULL, 'w'},
-	    {"timeout", required_argument, NULL, 't'},
-	    {"dry-run", no_argument, NULL, 'n'},
-	    {NULL, 0, NULL, 0},
-	};
-	int ch;
-
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'w':
-			o->wait = true;
-			break;
-		case 'n':
-			o->dry_run = true;
-			break;
-		case 't':
-			if (cfg_parse_ms(optarg, &o->timeout_ms) != 0 || o->timeout_ms <= 0)
-				return clicfg_usage(name, "--timeout: %s is not a duration",
-						    optarg);
-			break;
-		case ':':
-			return clicfg_usage(name, "%s needs a value", argv[optind - 1]);
-		default:
-			return clicfg_usage(name, "unknown option %s", argv[optind - 1]);
-		}
-	}
-	if (optind != argc - 1)
-		return clicfg_usage(name, "expected one FILE (or - for standard input)");
-	o->file = argv[optind];
-	return CLI_OK;
-}
 
 /* One line into buf (without its LF, or CRLF). Returns 0, or -1 at the end of the input. A
  * line longer than cap - 1 is read to its end and *too_long set. */
@@ -215,7 +170,7 @@ int
 cmd_send(int argc, char **argv)
 {
 	static const char name[] = "tmprov send";
-	struct send_opts o = {.timeout_ms = 300000};
+	struct sender_opts o = {.timeout_ms = 300000};
 	struct sender *snd = NULL;
 	struct cfg *cfg;
 	FILE *in = NULL;
@@ -230,7 +185,7 @@ cmd_send(int argc, char **argv)
 	cfg = clicfg_load(name, &argc, argv);
 	if (cfg == NULL)
 		return CLI_FAIL;
-	rc = send_flags(name, argc, argv, &o);
+	rc = sender_flags(name, argc, argv, "one FILE (or - for standard input)", &o);
 	if (rc != CLI_OK)
 		goto out;
 	rc = CLI_FAIL;

@@ -2,9 +2,12 @@
  * librdkafka fills (struct kafka_delivery) stays where it was given. */
 #include "sender.h"
 
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
+#include "clicfg.h"
 #include "kafka.h"
 #include "waiter.h"
 
@@ -139,4 +142,42 @@ sender_finish(struct sender *s, long timeout_ms, FILE *out)
 		return ok;
 	waiter_run(s->w, timeout_ms);
 	return waiter_summary(s->w, out) && ok;
+}
+
+int
+sender_flags(const char *name, int argc, char **argv, const char *file_usage, struct sender_opts *o)
+{
+	static const struct option longopts[] = {
+	    {"wait", no_argument, NULL, 'w'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"dry-run", no_argument, NULL, 'n'},
+	    {NULL, 0, NULL, 0},
+	};
+	int ch;
+
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'w':
+			o->wait = true;
+			break;
+		case 'n':
+			o->dry_run = true;
+			break;
+		case 't':
+			if (cfg_parse_ms(optarg, &o->timeout_ms) != 0 || o->timeout_ms <= 0)
+				return clicfg_usage(name, "--timeout: %s is not a duration",
+						    optarg);
+			break;
+		case ':':
+			return clicfg_usage(name, "%s needs a value", argv[optind - 1]);
+		default:
+			return clicfg_usage(name, "unknown option %s", argv[optind - 1]);
+		}
+	}
+	if (optind != argc - 1)
+		return clicfg_usage(name, "expected %s", file_usage);
+	o->file = argv[optind];
+	return CLI_OK;
 }

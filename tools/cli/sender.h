@@ -12,6 +12,19 @@
 
 struct sender;
 
+/* The flags of the subcommands that send (send, import): --wait, --timeout DUR, --dry-run and
+ * one FILE. */
+struct sender_opts {
+	bool wait, dry_run;
+	long timeout_ms; /* preset the default */
+	const char *file;
+};
+
+/* Parses argv (after clicfg_load) into o; file_usage says what the one operand is ("one
+ * FILE.csv"). CLI_OK, or clicfg_usage()'s status after saying what is wrong. */
+int sender_flags(const char *name, int argc, char **argv, const char *file_usage,
+		 struct sender_opts *o);
+
 /* wait: follow the outcomes (the topics' ends are marked now, before anything is sent). c must
  * outlive the sender. NULL with err when Kafka cannot be reached. */
 struct sender *sender_new(const struct cfg *c, bool wait, char *err, size_t errlen);
