@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "../support/wcase.h"
 #include "../support/wenv.h"
 
 static struct wenv *E;
@@ -196,29 +197,6 @@ test_two_workers(void **state)
 	worker_free(w2);
 }
 
-static int teardown_failed;
-
-static int
-group_setup(void **state)
-{
-	char err[1024];
-
-	(void)state;
-	if (wenv_setup(&E, "wclust", NULL, err, sizeof(err)) != 0) {
-		fprintf(stderr, "setup: %s\n", err);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	teardown_failed = wenv_teardown(E) != 0;
-	return teardown_failed ? -1 : 0;
-}
-
 int
 main(void)
 {
@@ -226,12 +204,6 @@ main(void)
 	    cmocka_unit_test(test_postgres_restart),
 	    cmocka_unit_test(test_two_workers),
 	};
-	int rc;
 
-	/* TMPROV_TEST_FILTER=test_name (cmocka's wildcards) runs a subset while developing. */
-	if (getenv("TMPROV_TEST_FILTER") != NULL)
-		cmocka_set_test_filter(getenv("TMPROV_TEST_FILTER"));
-	rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
-
-	return rc || teardown_failed ? 1 : 0;
+	return wcase_run(&E, "wclust", NULL, tests, sizeof(tests) / sizeof(tests[0]));
 }

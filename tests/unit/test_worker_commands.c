@@ -17,64 +17,13 @@
 
 #include "../support/cmdjson.h"
 #include "../support/http.h"
+#include "../support/wcase.h"
 #include "../support/wenv.h"
 #include "password.h"
 
 static struct wenv *E;
 
 /* ---- helpers ---- */
-
-static const char *
-jstr(const json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	return s ? s : "";
-}
-
-static long
-jint(const json_t *o, const char *key)
-{
-	const json_t *v = json_object_get(o, key);
-
-	return json_is_integer(v) ? (long)json_integer_value(v) : -999;
-}
-
-static const json_t *
-jdata(const json_t *ev)
-{
-	return json_object_get(ev, "data");
-}
-
-static json_t *
-acct_data(const char *name, const char *email, int rooms, int participants)
-{
-	return json_pack("{s:s, s:s, s:i, s:i}", "company_name", name, "email", email, "rooms",
-			 rooms, "participants", participants);
-}
-
-/* Sends one command and returns its checked outcome of type want. */
-static const json_t *
-run1(const char *id, const char *type, const char *subject, json_t *data, const char *want)
-{
-	wenv_send(E, id, type, subject, data);
-	wenv_flush(E);
-	return wenv_outcome(E, id, subject, want);
-}
-
-/* An account for subject; returns its company_uid (malloc'd). */
-static char *
-account_new(const char *subject)
-{
-	char id[128], name[128], email[128];
-	const json_t *ev;
-
-	snprintf(id, sizeof(id), "%s/create", subject);
-	snprintf(name, sizeof(name), "Company %s", subject);
-	snprintf(email, sizeof(email), "ops@%s.example", subject);
-	ev = run1(id, "account.create", subject, acct_data(name, email, 2, 25), "account.created");
-	return strdup(jstr(jdata(ev), "company_uid"));
-}
 
 static void
 user_new(const char *subject, const char *user_id, const char *password)
@@ -83,10 +32,10 @@ user_new(const char *subject, const char *user_id, const char *password)
 
 	snprintf(id, sizeof(id), "%s/user/%s", subject, user_id);
 	snprintf(email, sizeof(email), "%s@%s.example", user_id, subject);
-	run1(id, "user.upsert", subject,
-	     json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", user_id, "email", email,
-		       "first_name", "Ada", "last_name", "Lovelace", "password", password),
-	     "user.upserted");
+	wcase_run1(E, id, "user.upsert", subject,
+		   json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", user_id, "email", email,
+			     "first_name", "Ada", "last_name", "Lovelace", "password", password),
+		   "user.upserted");
 }
 
 static void
@@ -106,12 +55,12 @@ session_new(const char *subject, const char *user_id)
 static const json_t *
 expect_failed(const json_t *ev, const char *command_type, int retryable)
 {
-	const json_t *d = jdata(ev);
+	const json_t *d = wcase_data(ev);
 
-	assert_string_equal(jstr(d, "command_type"), command_type);
+	assert_string_equal(wcase_str(d, "command_type"), command_type);
 	assert_true(json_is_boolean(json_object_get(d, "retryable")));
 	assert_int_equal(json_is_true(json_object_get(d, "retryable")), retryable);
-	assert_true(strlen(jstr(d, "reason")) > 0);
+	assert_true(strlen(wcase_str(d, "reason")) > 0);
 	return d;
 }
 
@@ -122,17 +71,6 @@ sim_total(void)
 
 	assert_true(n >= 0);
 	return n;
-}
-
-/* The row of command id: status. */
-static void
-expect_command_row(const char *id, const char *status)
-{
-	char *st = wenv_sql(E, "SELECT status FROM commands WHERE id = $1", id, NULL);
-
-	assert_non_null(st);
-	assert_string_equal(st, status);
-	free(st);
 }
 
 /* ---- account.create ---- */
@@ -149,19 +87,20 @@ test_account_create(void **state)
 	int found = 0;
 
 	(void)state;
-	body = cmdjson_text("create-1", "account.create", s,
-			    acct_data("Acme Create & Co", "ops@acme-create.example", 2, 25));
+	body =
+	    cmdjson_text("create-1", "account.create", s,
+			 wcase_account_data("Acme Create & Co", "ops@acme-create.example", 2, 25));
 	wenv_send_raw(E, s, body, strlen(body), &where);
 	wenv_flush(E);
 	free(body);
 	ev = wenv_outcome(E, "create-1", s, "account.created");
-	d = jdata(ev);
-	uid = strdup(jstr(d, "company_uid"));
+	d = wcase_data(ev);
+	uid = strdup(wcase_str(d, "company_uid"));
 	assert_true(strlen(uid) > 0);
-	assert_string_equal(jstr(d, "company_name"), "Acme Create & Co");
-	assert_string_equal(jstr(d, "email"), "ops@acme-create.example");
-	assert_int_equal(jint(d, "rooms"), 2);
-	assert_int_equal(jint(d, "participants"), 25);
+	assert_string_equal(wcase_str(d, "company_name"), "Acme Create & Co");
+	assert_string_equal(wcase_str(d, "email"), "ops@acme-create.example");
+	assert_int_equal(wcase_int(d, "rooms"), 2);
+	assert_int_equal(wcase_int(d, "participants"), 25);
 
 	/* Exactly one create_account, with the four fields as TM names them. */
 	calls = wenv_sim_list(E, "create_account");
@@ -169,12 +108,12 @@ test_account_create(void **state)
 	{
 		const json_t *p = json_object_get(a, "params");
 
-		if (strcmp(jstr(p, "company_name"), "Acme Create & Co") != 0)
+		if (strcmp(wcase_str(p, "company_name"), "Acme Create & Co") != 0)
 			continue;
 		found++;
-		assert_string_equal(jstr(p, "email"), "ops@acme-create.example");
-		assert_string_equal(jstr(p, "number_of_meeting_room"), "2");
-		assert_string_equal(jstr(p, "number_of_participant"), "25");
+		assert_string_equal(wcase_str(p, "email"), "ops@acme-create.example");
+		assert_string_equal(wcase_str(p, "number_of_meeting_room"), "2");
+		assert_string_equal(wcase_str(p, "number_of_participant"), "25");
 	}
 	json_decref(calls);
 	assert_int_equal(found, 1);
@@ -183,7 +122,7 @@ test_account_create(void **state)
 	assert_int_equal(sim_accounts(E->sim, &accts), 0);
 	found = 0;
 	json_array_foreach(json_object_get(accts, "accounts"), i, a) found +=
-	    strcmp(jstr(a, "company_uid"), uid) == 0;
+	    strcmp(wcase_str(a, "company_uid"), uid) == 0;
 	json_decref(accts);
 	assert_int_equal(found, 1);
 
@@ -246,10 +185,10 @@ test_account_create_twice(void **state)
 	const json_t *ev;
 
 	(void)state;
-	uid = account_new(s);
+	uid = wcase_account_new(E, s);
 	before = sim_total();
-	ev = run1("twice-2", "account.create", s, acct_data("Other", "o@twice.example", 1, 1),
-		  "command.failed");
+	ev = wcase_run1(E, "twice-2", "account.create", s,
+			wcase_account_data("Other", "o@twice.example", 1, 1), "command.failed");
 	expect_failed(ev, "account.create", 0);
 	assert_int_equal(sim_total(), before);
 	assert_int_equal(
@@ -271,28 +210,28 @@ test_account_update(void **state)
 	int found = 0;
 
 	(void)state;
-	uid = account_new(s);
-	ev = run1("update-1", "account.update", s, json_pack("{s:i}", "rooms", 5),
-		  "account.updated");
-	d = jdata(ev);
-	assert_string_equal(jstr(d, "company_uid"), uid);
-	assert_string_equal(jstr(d, "company_name"), "Company acme-update");
-	assert_string_equal(jstr(d, "email"), "ops@acme-update.example");
-	assert_int_equal(jint(d, "rooms"), 5);
-	assert_int_equal(jint(d, "participants"), 25);
+	uid = wcase_account_new(E, s);
+	ev = wcase_run1(E, "update-1", "account.update", s, json_pack("{s:i}", "rooms", 5),
+			"account.updated");
+	d = wcase_data(ev);
+	assert_string_equal(wcase_str(d, "company_uid"), uid);
+	assert_string_equal(wcase_str(d, "company_name"), "Company acme-update");
+	assert_string_equal(wcase_str(d, "email"), "ops@acme-update.example");
+	assert_int_equal(wcase_int(d, "rooms"), 5);
+	assert_int_equal(wcase_int(d, "participants"), 25);
 
 	/* update_account sends all four fields, the unchanged ones from stored state. */
 	calls = wenv_sim_list(E, "update_account");
 	json_array_foreach(calls, i, c)
 	{
 		p = json_object_get(c, "params");
-		if (strcmp(jstr(p, "company_uid"), uid) != 0)
+		if (strcmp(wcase_str(p, "company_uid"), uid) != 0)
 			continue;
 		found++;
-		assert_string_equal(jstr(p, "company_name"), "Company acme-update");
-		assert_string_equal(jstr(p, "email"), "ops@acme-update.example");
-		assert_string_equal(jstr(p, "number_of_meeting_room"), "5");
-		assert_string_equal(jstr(p, "number_of_participant"), "25");
+		assert_string_equal(wcase_str(p, "company_name"), "Company acme-update");
+		assert_string_equal(wcase_str(p, "email"), "ops@acme-update.example");
+		assert_string_equal(wcase_str(p, "number_of_meeting_room"), "5");
+		assert_string_equal(wcase_str(p, "number_of_participant"), "25");
 	}
 	json_decref(calls);
 	assert_int_equal(found, 1);
@@ -304,13 +243,14 @@ test_account_update(void **state)
 	free(v);
 
 	/* A second partial update merges with the first. */
-	ev = run1("update-2", "account.update", s,
-		  json_pack("{s:s, s:i}", "email", "new@acme-update.example", "participants", 40),
-		  "account.updated");
-	d = jdata(ev);
-	assert_string_equal(jstr(d, "email"), "new@acme-update.example");
-	assert_int_equal(jint(d, "rooms"), 5);
-	assert_int_equal(jint(d, "participants"), 40);
+	ev = wcase_run1(
+	    E, "update-2", "account.update", s,
+	    json_pack("{s:s, s:i}", "email", "new@acme-update.example", "participants", 40),
+	    "account.updated");
+	d = wcase_data(ev);
+	assert_string_equal(wcase_str(d, "email"), "new@acme-update.example");
+	assert_int_equal(wcase_int(d, "rooms"), 5);
+	assert_int_equal(wcase_int(d, "participants"), 40);
 	v = wenv_sql(E,
 		     "SELECT company_name || '|' || email || '|' || rooms || '|' || participants "
 		     "FROM accounts WHERE subject = $1",
@@ -331,15 +271,15 @@ test_account_query(void **state)
 	long status = 0;
 
 	(void)state;
-	uid = account_new(s);
-	ev = run1("query-1", "account.query", s, NULL, "account.queried");
-	d = jdata(ev);
+	uid = wcase_account_new(E, s);
+	ev = wcase_run1(E, "query-1", "account.query", s, NULL, "account.queried");
+	d = wcase_data(ev);
 	tm = json_object_get(d, "tm");
-	assert_string_equal(jstr(d, "company_uid"), uid);
-	assert_string_equal(jstr(tm, "company_name"), "Company acme-query");
-	assert_string_equal(jstr(tm, "email"), "ops@acme-query.example");
-	assert_int_equal(jint(tm, "rooms"), 2);
-	assert_int_equal(jint(tm, "participants"), 25);
+	assert_string_equal(wcase_str(d, "company_uid"), uid);
+	assert_string_equal(wcase_str(tm, "company_name"), "Company acme-query");
+	assert_string_equal(wcase_str(tm, "email"), "ops@acme-query.example");
+	assert_int_equal(wcase_int(tm, "rooms"), 2);
+	assert_int_equal(wcase_int(tm, "participants"), 25);
 	assert_int_equal(json_array_size(json_object_get(d, "drift")), 0);
 	assert_int_equal(wenv_sim_calls(E, "query_account", "company_uid", uid), 1);
 
@@ -352,11 +292,11 @@ test_account_query(void **state)
 	assert_non_null(strstr(body, "SUCCEED"));
 	free(body);
 	free(url);
-	ev = run1("query-2", "account.query", s, NULL, "account.queried");
-	d = jdata(ev);
+	ev = wcase_run1(E, "query-2", "account.query", s, NULL, "account.queried");
+	d = wcase_data(ev);
 	tm = json_object_get(d, "tm");
-	assert_string_equal(jstr(tm, "email"), "changed@acme-query.example");
-	assert_int_equal(jint(tm, "participants"), 30);
+	assert_string_equal(wcase_str(tm, "email"), "changed@acme-query.example");
+	assert_int_equal(wcase_int(tm, "participants"), 30);
 	{
 		const json_t *drift = json_object_get(d, "drift");
 		int email = 0, parts = 0;
@@ -410,14 +350,14 @@ test_user_upsert(void **state)
 	long before;
 
 	(void)state;
-	uid = account_new(s);
+	uid = wcase_account_new(E, s);
 	before = sim_total();
-	ev = run1("users-1", "user.upsert", s,
-		  json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", "u1", "email",
-			    "u1@acme-users.example", "first_name", "Ada", "last_name", "Lovelace",
-			    "password", "correct horse battery"),
-		  "user.upserted");
-	assert_string_equal(jstr(jdata(ev), "user_id"), "u1");
+	ev = wcase_run1(E, "users-1", "user.upsert", s,
+			json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", "u1", "email",
+				  "u1@acme-users.example", "first_name", "Ada", "last_name",
+				  "Lovelace", "password", "correct horse battery"),
+			"user.upserted");
+	assert_string_equal(wcase_str(wcase_data(ev), "user_id"), "u1");
 	assert_int_equal(sim_total(), before); /* local only */
 	v = wenv_sql(E,
 		     "SELECT email || '|' || first_name || '|' || last_name || '|' || status FROM "
@@ -433,10 +373,10 @@ test_user_upsert(void **state)
 	assert_int_equal(user_password_ok(s, "u1", "wrong horse battery"), 0);
 
 	/* An update without a password keeps the verifier and changes the rest. */
-	run1("users-2", "user.upsert", s,
-	     json_pack("{s:s, s:s, s:s, s:s}", "user_id", "u1", "email", "u1@acme-users.example",
-		       "first_name", "Augusta", "last_name", "King"),
-	     "user.upserted");
+	wcase_run1(E, "users-2", "user.upsert", s,
+		   json_pack("{s:s, s:s, s:s, s:s}", "user_id", "u1", "email",
+			     "u1@acme-users.example", "first_name", "Augusta", "last_name", "King"),
+		   "user.upserted");
 	ver2 = wenv_sql(E, "SELECT password_verifier FROM users WHERE user_id = 'u1'", NULL);
 	assert_string_equal(ver1, ver2);
 	v = wenv_sql(E, "SELECT first_name || ' ' || last_name FROM users WHERE user_id = 'u1'",
@@ -451,30 +391,30 @@ test_user_upsert(void **state)
 		assert_int_equal(password_credential(&PW, "digest pass 1", cred, sizeof(cred)), 0);
 		assert_int_equal(password_verifier_new(&PW, cred, digest), 0);
 	}
-	run1("users-3", "user.upsert", s,
-	     json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", "u2", "email",
-		       "u2@acme-users.example", "first_name", "Grace", "last_name", "Hopper",
-		       "password_digest", digest),
-	     "user.upserted");
+	wcase_run1(E, "users-3", "user.upsert", s,
+		   json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", "u2", "email",
+			     "u2@acme-users.example", "first_name", "Grace", "last_name", "Hopper",
+			     "password_digest", digest),
+		   "user.upserted");
 	v = wenv_sql(E, "SELECT password_verifier FROM users WHERE user_id = 'u2'", NULL);
 	assert_string_equal(v, digest);
 	free(v);
 	assert_int_equal(user_password_ok(s, "u2", "digest pass 1"), 1);
 
 	/* An email that another active user has (in any case) is refused. */
-	ev = run1("users-4", "user.upsert", s,
-		  json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", "u3", "email",
-			    "U1@Acme-Users.example", "first_name", "X", "last_name", "Y",
-			    "password", "another password"),
-		  "command.failed");
+	ev = wcase_run1(E, "users-4", "user.upsert", s,
+			json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", "u3", "email",
+				  "U1@Acme-Users.example", "first_name", "X", "last_name", "Y",
+				  "password", "another password"),
+			"command.failed");
 	expect_failed(ev, "user.upsert", 0);
 	assert_int_equal(wenv_sql_long(E, "SELECT count(*) FROM users WHERE user_id = 'u3'", NULL),
 			 0);
 	/* A new user with neither password nor digest cannot log in, so it is refused. */
-	ev = run1("users-5", "user.upsert", s,
-		  json_pack("{s:s, s:s, s:s, s:s}", "user_id", "u4", "email",
-			    "u4@acme-users.example", "first_name", "X", "last_name", "Y"),
-		  "command.failed");
+	ev = wcase_run1(E, "users-5", "user.upsert", s,
+			json_pack("{s:s, s:s, s:s, s:s}", "user_id", "u4", "email",
+				  "u4@acme-users.example", "first_name", "X", "last_name", "Y"),
+			"command.failed");
 	expect_failed(ev, "user.upsert", 0);
 	assert_int_equal(sim_total(), before);
 	free(ver1);
@@ -493,15 +433,15 @@ test_user_delete(void **state)
 	long before;
 
 	(void)state;
-	uid = account_new(s);
+	uid = wcase_account_new(E, s);
 	user_new(s, "gone", "password one");
 	user_new(s, "stays", "password two");
 	session_new(s, "gone");
 	session_new(s, "stays");
 	before = sim_total();
-	ev =
-	    run1("udel-1", "user.delete", s, json_pack("{s:s}", "user_id", "gone"), "user.deleted");
-	assert_string_equal(jstr(jdata(ev), "user_id"), "gone");
+	ev = wcase_run1(E, "udel-1", "user.delete", s, json_pack("{s:s}", "user_id", "gone"),
+			"user.deleted");
+	assert_string_equal(wcase_str(wcase_data(ev), "user_id"), "gone");
 	v = wenv_sql(E,
 		     "SELECT status || '|' || (deleted_at IS NOT NULL) FROM users WHERE "
 		     "subject = $1 AND user_id = 'gone'",
@@ -519,8 +459,8 @@ test_user_delete(void **state)
 				       "user_id = 'stays'",
 				       s, NULL),
 			 1);
-	ev = run1("udel-2", "user.delete", s, json_pack("{s:s}", "user_id", "nobody"),
-		  "command.failed");
+	ev = wcase_run1(E, "udel-2", "user.delete", s, json_pack("{s:s}", "user_id", "nobody"),
+			"command.failed");
 	expect_failed(ev, "user.delete", 0);
 	assert_int_equal(sim_total(), before);
 	free(uid);
@@ -540,20 +480,20 @@ test_meeting_schedule_cancel(void **state)
 	int found = 0;
 
 	(void)state;
-	uid = account_new(s);
+	uid = wcase_account_new(E, s);
 	user_new(s, "host1", "password host");
-	ev = run1("meet-1", "meeting.schedule", s,
-		  json_pack("{s:s, s:s, s:s}", "user_id", "host1", "topic", "Quarterly review",
-			    "start_time", "2030-01-02T03:04:05Z"),
-		  "meeting.scheduled");
-	d = jdata(ev);
-	snprintf(mid, sizeof(mid), "%s", jstr(d, "meeting_id"));
+	ev = wcase_run1(E, "meet-1", "meeting.schedule", s,
+			json_pack("{s:s, s:s, s:s}", "user_id", "host1", "topic",
+				  "Quarterly review", "start_time", "2030-01-02T03:04:05Z"),
+			"meeting.scheduled");
+	d = wcase_data(ev);
+	snprintf(mid, sizeof(mid), "%s", wcase_str(d, "meeting_id"));
 	assert_true(strlen(mid) > 0);
-	assert_string_equal(jstr(d, "user_id"), "host1");
-	assert_string_equal(jstr(d, "topic"), "Quarterly review");
-	assert_string_equal(jstr(d, "start_time"), "2030-01-02T03:04:05Z");
+	assert_string_equal(wcase_str(d, "user_id"), "host1");
+	assert_string_equal(wcase_str(d, "topic"), "Quarterly review");
+	assert_string_equal(wcase_str(d, "start_time"), "2030-01-02T03:04:05Z");
 	snprintf(want, sizeof(want), "http://join.test.example:8090/join/%s", mid);
-	assert_string_equal(jstr(d, "join_url"), want);
+	assert_string_equal(wcase_str(d, "join_url"), want);
 	assert_false(json_is_true(json_object_get(d, "possible_duplicate")));
 
 	calls = wenv_sim_list(E, "remote_schedule");
@@ -561,9 +501,9 @@ test_meeting_schedule_cancel(void **state)
 	{
 		const json_t *p = json_object_get(c, "params");
 
-		if (strcmp(jstr(p, "company_uid"), uid) == 0) {
+		if (strcmp(wcase_str(p, "company_uid"), uid) == 0) {
 			found++;
-			assert_string_equal(jstr(p, "user_id"), "host1");
+			assert_string_equal(wcase_str(p, "user_id"), "host1");
 		}
 	}
 	json_decref(calls);
@@ -585,27 +525,27 @@ test_meeting_schedule_cancel(void **state)
 
 	/* Cancel is local: no TM call, the meeting leaves the list. */
 	before = sim_total();
-	ev = run1("meet-2", "meeting.cancel", s, json_pack("{s:s}", "meeting_id", mid),
-		  "meeting.canceled");
-	assert_string_equal(jstr(jdata(ev), "meeting_id"), mid);
+	ev = wcase_run1(E, "meet-2", "meeting.cancel", s, json_pack("{s:s}", "meeting_id", mid),
+			"meeting.canceled");
+	assert_string_equal(wcase_str(wcase_data(ev), "meeting_id"), mid);
 	assert_int_equal(wenv_sql_long(E,
 				       "SELECT count(*) FROM meetings WHERE meeting_id = $1 AND "
 				       "canceled_at IS NOT NULL",
 				       mid, NULL),
 			 1);
 	/* Unknown meeting, another subject's meeting, unknown user: failed, no TM call. */
-	ev = run1("meet-3", "meeting.cancel", s, json_pack("{s:s}", "meeting_id", "no-such-mtg"),
-		  "command.failed");
+	ev = wcase_run1(E, "meet-3", "meeting.cancel", s,
+			json_pack("{s:s}", "meeting_id", "no-such-mtg"), "command.failed");
 	expect_failed(ev, "meeting.cancel", 0);
-	free(account_new("acme-meet-other"));
-	ev = run1("meet-4", "meeting.cancel", "acme-meet-other",
-		  json_pack("{s:s}", "meeting_id", mid), "command.failed");
+	free(wcase_account_new(E, "acme-meet-other"));
+	ev = wcase_run1(E, "meet-4", "meeting.cancel", "acme-meet-other",
+			json_pack("{s:s}", "meeting_id", mid), "command.failed");
 	expect_failed(ev, "meeting.cancel", 0);
 	before = sim_total();
-	ev = run1("meet-5", "meeting.schedule", s,
-		  json_pack("{s:s, s:s, s:s}", "user_id", "nobody", "topic", "x", "start_time",
-			    "2030-01-02T03:04:05Z"),
-		  "command.failed");
+	ev = wcase_run1(E, "meet-5", "meeting.schedule", s,
+			json_pack("{s:s, s:s, s:s}", "user_id", "nobody", "topic", "x",
+				  "start_time", "2030-01-02T03:04:05Z"),
+			"command.failed");
 	expect_failed(ev, "meeting.schedule", 0);
 	assert_int_equal(sim_total(), before);
 	free(uid);
@@ -622,13 +562,13 @@ test_account_delete(void **state)
 	long before;
 
 	(void)state;
-	uid = account_new(s);
+	uid = wcase_account_new(E, s);
 	user_new(s, "d1", "password d1");
 	user_new(s, "d2", "password d2");
 	session_new(s, "d1");
 	session_new(s, "d2");
-	ev = run1("delete-1", "account.delete", s, NULL, "account.deleted");
-	assert_string_equal(jstr(jdata(ev), "company_uid"), uid);
+	ev = wcase_run1(E, "delete-1", "account.delete", s, NULL, "account.deleted");
+	assert_string_equal(wcase_str(wcase_data(ev), "company_uid"), uid);
 	assert_int_equal(wenv_sim_calls(E, "delete_account", "company_uid", uid), 1);
 	v = wenv_sql(E,
 		     "SELECT status || '|' || (deleted_at IS NOT NULL) FROM accounts WHERE "
@@ -646,10 +586,10 @@ test_account_delete(void **state)
 	    wenv_sql_long(E, "SELECT count(*) FROM sessions WHERE subject = $1", s, NULL), 0);
 	/* Later commands for the deleted account fail without calling TM. */
 	before = sim_total();
-	ev =
-	    run1("delete-2", "account.update", s, json_pack("{s:i}", "rooms", 3), "command.failed");
+	ev = wcase_run1(E, "delete-2", "account.update", s, json_pack("{s:i}", "rooms", 3),
+			"command.failed");
 	expect_failed(ev, "account.update", 0);
-	ev = run1("delete-3", "account.delete", s, NULL, "command.failed");
+	ev = wcase_run1(E, "delete-3", "account.delete", s, NULL, "command.failed");
 	expect_failed(ev, "account.delete", 0);
 	assert_int_equal(sim_total(), before);
 	free(uid);
@@ -689,10 +629,10 @@ test_no_account(void **state)
 					 "start_time", "2030-01-01T00:00:00Z");
 		else if (strcmp(cases[i].type, "meeting.cancel") == 0)
 			data = json_pack("{s:s}", "meeting_id", "m1");
-		ev = run1(cases[i].id, cases[i].type, s, data, "command.failed");
+		ev = wcase_run1(E, cases[i].id, cases[i].type, s, data, "command.failed");
 		d = expect_failed(ev, cases[i].type, 0);
-		assert_int_equal(jint(d, "attempts"), 0);
-		expect_command_row(cases[i].id, "failed");
+		assert_int_equal(wcase_int(d, "attempts"), 0);
+		wcase_expect_status(E, cases[i].id, "failed");
 	}
 	assert_int_equal(sim_total(), before);
 	assert_int_equal(wenv_sql_long(E,
@@ -717,7 +657,7 @@ subject_types(const char *subject, char *out, size_t len)
 		if (m->key == NULL || strcmp(m->key, subject) != 0)
 			continue;
 		used += (size_t)snprintf(out + used, len - used, "%s%s", used ? "," : "",
-					 jstr(m->json, "type"));
+					 wcase_str(m->json, "type"));
 		if (used >= len)
 			break;
 	}
@@ -738,7 +678,7 @@ test_order_one_subject(void **state)
 	(void)state;
 	/* Back to back, without waiting: each depends on the one before it. */
 	wenv_send(E, ids[0], "account.create", s,
-		  acct_data("Order Co", "ops@order.example", 1, 10));
+		  wcase_account_data("Order Co", "ops@order.example", 1, 10));
 	wenv_send(E, ids[1], "user.upsert", s,
 		  json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", "oh", "email",
 			    "oh@order.example", "first_name", "O", "last_name", "H", "password",
@@ -753,9 +693,9 @@ test_order_one_subject(void **state)
 	subject_types(s, types, sizeof(types));
 	assert_string_equal(types, "account.created,user.upserted,account.updated,"
 				   "meeting.scheduled,account.deleted");
-	uid = jstr(jdata(wenv_outcome(E, ids[0], s, "account.created")), "company_uid");
+	uid = wcase_str(wcase_data(wenv_outcome(E, ids[0], s, "account.created")), "company_uid");
 	wenv_outcome(E, ids[2], s, "account.updated");
-	assert_int_equal(jint(jdata(wenv_outcome(E, ids[2], s, NULL)), "rooms"), 4);
+	assert_int_equal(wcase_int(wcase_data(wenv_outcome(E, ids[2], s, NULL)), "rooms"), 4);
 	wenv_outcome(E, ids[3], s, "meeting.scheduled");
 	wenv_outcome(E, ids[4], s, "account.deleted");
 
@@ -765,10 +705,10 @@ test_order_one_subject(void **state)
 	{
 		const json_t *p = json_object_get(c, "params");
 
-		if (strcmp(jstr(p, "company_uid"), uid) == 0 ||
-		    strcmp(jstr(p, "company_name"), "Order Co") == 0)
+		if (strcmp(wcase_str(p, "company_uid"), uid) == 0 ||
+		    strcmp(wcase_str(p, "company_name"), "Order Co") == 0)
 			used += (size_t)snprintf(seq + used, sizeof(seq) - used, "%s%s",
-						 used ? "," : "", jstr(c, "endpoint"));
+						 used ? "," : "", wcase_str(c, "endpoint"));
 	}
 	json_decref(calls);
 	assert_string_equal(seq, "create_account,update_account,remote_schedule,delete_account");
@@ -796,7 +736,7 @@ test_interleaved_200(void **state)
 				snprintf(name, sizeof(name), "Interleaved %03d", i);
 				snprintf(email, sizeof(email), "ops@il%03d.example", i);
 				wenv_send(E, ids[n], "account.create", s,
-					  acct_data(name, email, 1, 5));
+					  wcase_account_data(name, email, 1, 5));
 			} else if (round == 1) {
 				wenv_send(E, ids[n], "account.update", s,
 					  json_pack("{s:i}", "rooms", 100 + i));
@@ -815,8 +755,8 @@ test_interleaved_200(void **state)
 		snprintf(s, sizeof(s), "il-%03d", i);
 		subject_types(s, types, sizeof(types));
 		assert_string_equal(types, "account.created,account.updated,account.queried");
-		q = jdata(wenv_outcome(E, idp[2 * N_INTERLEAVED + i], s, "account.queried"));
-		assert_int_equal(jint(json_object_get(q, "tm"), "rooms"), 100 + i);
+		q = wcase_data(wenv_outcome(E, idp[2 * N_INTERLEAVED + i], s, "account.queried"));
+		assert_int_equal(wcase_int(json_object_get(q, "tm"), "rooms"), 100 + i);
 		assert_int_equal(json_array_size(json_object_get(q, "drift")), 0);
 		snprintf(name, sizeof(name), "Interleaved %03d", i);
 		assert_int_equal(wenv_count_of(counts, name), 1);
@@ -845,7 +785,7 @@ pad_command(size_t *len)
 {
 	/* A valid command but for its size: an extension attribute of 70,000 characters. */
 	json_t *ev = cmdjson_event("bad-big", "account.create", "bad-subject",
-				   acct_data("Big", "big@bad.example", 1, 1));
+				   wcase_account_data("Big", "big@bad.example", 1, 1));
 	char *pad = malloc(70001), *s;
 
 	memset(pad, 'x', 70000);
@@ -882,7 +822,7 @@ test_bad_input(void **state)
 	     "invalid",
 	     "bad-invalid",
 	     cmdjson_text("bad-invalid", "account.create", s,
-			  acct_data("Invalid", "inv@bad.example", 0, 5)),
+			  wcase_account_data("Invalid", "inv@bad.example", 0, 5)),
 	     0,
 	     {0}},
 	    {"over 64 KiB", "too_large", NULL, NULL, 0, {0}},
@@ -908,7 +848,7 @@ test_bad_input(void **state)
 	}
 	/* Then a good command behind them on the same key (so the same partition). */
 	wenv_send(E, "bad-after", "account.create", s,
-		  acct_data("After Bad", "after@bad.example", 1, 1));
+		  wcase_account_data("After Bad", "after@bad.example", 1, 1));
 	wenv_flush(E);
 	wenv_outcome(E, "bad-after", s, "account.created");
 
@@ -922,22 +862,22 @@ test_bad_input(void **state)
 		assert_memory_equal(m->value, cases[i].body, cases[i].len);
 		assert_non_null(m->key);
 		assert_string_equal(m->key, s);
-		assert_string_equal(jstr(m->headers, "reason"), cases[i].reason);
-		assert_string_equal(jstr(m->headers, "origin_topic"), E->tcmd);
+		assert_string_equal(wcase_str(m->headers, "reason"), cases[i].reason);
+		assert_string_equal(wcase_str(m->headers, "origin_topic"), E->tcmd);
 		snprintf(num, sizeof(num), "%d", (int)cases[i].d.partition);
-		assert_string_equal(jstr(m->headers, "origin_partition"), num);
+		assert_string_equal(wcase_str(m->headers, "origin_partition"), num);
 		snprintf(num, sizeof(num), "%lld", (long long)cases[i].d.offset);
-		assert_string_equal(jstr(m->headers, "origin_offset"), num);
+		assert_string_equal(wcase_str(m->headers, "origin_offset"), num);
 		assert_int_equal(wenv_dlq_count(E, &cases[i].d), 1);
 		if (cases[i].id != NULL) {
 			const json_t *d, *errs;
 
 			ev = wenv_outcome(E, cases[i].id, s, "command.rejected");
-			d = jdata(ev);
+			d = wcase_data(ev);
 			errs = json_object_get(d, "errors");
 			assert_true(json_array_size(errs) >= 1);
-			assert_string_equal(jstr(d, "reason"), cases[i].reason);
-			expect_command_row(cases[i].id, "rejected");
+			assert_string_equal(wcase_str(d, "reason"), cases[i].reason);
+			wcase_expect_status(E, cases[i].id, "rejected");
 			if (strcmp(cases[i].reason, "invalid") == 0)
 				assert_non_null(strstr(json_string_value(json_array_get(errs, 0)),
 						       "data.rooms"));
@@ -963,7 +903,7 @@ test_duplicate_ids(void **state)
 
 	(void)state;
 	body = cmdjson_text("dup-1", "account.create", s,
-			    acct_data("Dup Co", "ops@dup.example", 3, 9));
+			    wcase_account_data("Dup Co", "ops@dup.example", 3, 9));
 	wenv_send_raw(E, s, body, strlen(body), NULL);
 	wenv_flush(E);
 	wenv_outcome(E, "dup-1", s, "account.created");
@@ -981,7 +921,7 @@ test_duplicate_ids(void **state)
 
 	/* The same id with another body: refused to the DLQ as id_conflict, no event. */
 	other = cmdjson_text("dup-1", "account.create", s,
-			     acct_data("Dup Co Two", "two@dup.example", 3, 9));
+			     wcase_account_data("Dup Co Two", "two@dup.example", 3, 9));
 	wenv_send_raw(E, s, other, strlen(other), &d);
 	wenv_send(E, sentinel[1], "account.query", s, NULL);
 	wenv_flush(E);
@@ -990,7 +930,7 @@ test_duplicate_ids(void **state)
 		const struct kmsg *m = wenv_dlq_wait(E, &d, 10000);
 
 		wenv_assert(E, m != NULL, "no DLQ copy of the conflicting dup-1");
-		assert_string_equal(jstr(m->headers, "reason"), "id_conflict");
+		assert_string_equal(wcase_str(m->headers, "reason"), "id_conflict");
 		assert_int_equal(m->len, strlen(other));
 		assert_memory_equal(m->value, other, m->len);
 	}
@@ -999,7 +939,7 @@ test_duplicate_ids(void **state)
 	v = wenv_sql(E, "SELECT company_name FROM accounts WHERE subject = $1", s, NULL);
 	assert_string_equal(v, "Dup Co");
 	free(v);
-	expect_command_row("dup-1", "succeeded");
+	wcase_expect_status(E, "dup-1", "succeeded");
 	free(body);
 	free(other);
 }
@@ -1018,7 +958,7 @@ test_duplicate_failed_id(void **state)
 	wenv_send_raw(E, s, body, strlen(body), NULL);
 	wenv_flush(E);
 	wenv_outcome(E, "dupf-1", s, "command.failed");
-	uid = account_new(s);
+	uid = wcase_account_new(E, s);
 	wenv_send_raw(E, s, body, strlen(body), NULL);
 	wenv_send(E, "dupf-q", "account.query", s, NULL);
 	wenv_flush(E);
@@ -1027,34 +967,9 @@ test_duplicate_failed_id(void **state)
 	assert_int_equal(wenv_sql_long(E, "SELECT rooms FROM accounts WHERE subject = $1", s, NULL),
 			 2);
 	assert_int_equal(wenv_sim_calls(E, "update_account", "company_uid", uid), 0);
-	expect_command_row("dupf-1", "failed");
+	wcase_expect_status(E, "dupf-1", "failed");
 	free(uid);
 	free(body);
-}
-
-static int teardown_failed;
-
-static int
-group_setup(void **state)
-{
-	char err[1024];
-
-	(void)state;
-	if (sodium_init() < 0)
-		return -1;
-	if (wenv_setup(&E, "wcmd", NULL, err, sizeof(err)) != 0) {
-		fprintf(stderr, "setup: %s\n", err);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	teardown_failed = wenv_teardown(E) != 0;
-	return teardown_failed ? -1 : 0;
 }
 
 int
@@ -1076,12 +991,6 @@ main(void)
 	    cmocka_unit_test(test_duplicate_ids),
 	    cmocka_unit_test(test_duplicate_failed_id),
 	};
-	int rc;
 
-	/* TMPROV_TEST_FILTER=test_name (cmocka's wildcards) runs a subset while developing. */
-	if (getenv("TMPROV_TEST_FILTER") != NULL)
-		cmocka_set_test_filter(getenv("TMPROV_TEST_FILTER"));
-	rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
-
-	return rc || teardown_failed ? 1 : 0;
+	return wcase_run(&E, "wcmd", NULL, tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -16,34 +16,15 @@
 #include <jansson.h>
 
 #include "../support/cmdjson.h"
+#include "../support/wcase.h"
 #include "../support/wenv.h"
 
 /* tmsim holds a "timeout" answer this long; the worker's TMPROV_TM_TIMEOUT is 1 s. */
 #define HOLD_MS "3000"
 
 static struct wenv *E;
-
-static const char *
-jstr(const json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	return s ? s : "";
-}
-
-static long
-jint(const json_t *o, const char *key)
-{
-	const json_t *v = json_object_get(o, key);
-
-	return json_is_integer(v) ? (long)json_integer_value(v) : -999;
-}
-
-static const json_t *
-jdata(const json_t *ev)
-{
-	return json_object_get(ev, "data");
-}
+/* Few attempts, and TM down only after 20 failures in a row. */
+static const char *const SETTINGS[] = {"TMPROV_RETRY_BUDGET=5", "TMPROV_TM_PAUSE_AFTER=20", NULL};
 
 static void
 sleep_ms(long ms)
@@ -51,34 +32,6 @@ sleep_ms(long ms)
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
 	nanosleep(&ts, NULL);
-}
-
-static json_t *
-acct_data(const char *name, const char *email, int rooms, int participants)
-{
-	return json_pack("{s:s, s:s, s:i, s:i}", "company_name", name, "email", email, "rooms",
-			 rooms, "participants", participants);
-}
-
-static const json_t *
-run1(const char *id, const char *type, const char *subject, json_t *data, const char *want)
-{
-	wenv_send(E, id, type, subject, data);
-	wenv_flush(E);
-	return wenv_outcome(E, id, subject, want);
-}
-
-static char *
-account_new(const char *subject)
-{
-	char id[128], name[128], email[128];
-	const json_t *ev;
-
-	snprintf(id, sizeof(id), "%s/create", subject);
-	snprintf(name, sizeof(name), "Company %s", subject);
-	snprintf(email, sizeof(email), "ops@%s.example", subject);
-	ev = run1(id, "account.create", subject, acct_data(name, email, 2, 25), "account.created");
-	return strdup(jstr(jdata(ev), "company_uid"));
 }
 
 static long
@@ -90,16 +43,6 @@ audit_rows(const char *id, const char *outcome)
 	return wenv_sql_long(E,
 			     "SELECT count(*) FROM tm_calls WHERE command_id = $1 AND outcome = $2",
 			     id, outcome, NULL);
-}
-
-static void
-expect_command_row(const char *id, const char *status)
-{
-	char *st = wenv_sql(E, "SELECT status FROM commands WHERE id = $1", id, NULL);
-
-	assert_non_null(st);
-	assert_string_equal(st, status);
-	free(st);
 }
 
 /* Each test leaves tmsim without faults, whatever it set. */
@@ -120,20 +63,21 @@ test_tm_failed(void **state)
 
 	(void)state;
 	wenv_sim_faults(E, "fail_company=Refused%20Co");
-	ev = run1("failed-1", "account.create", s,
-		  acct_data("Refused Co", "r@failed.example", 1, 1), "command.failed");
-	d = jdata(ev);
-	assert_string_equal(jstr(d, "command_type"), "account.create");
+	ev = wcase_run1(E, "failed-1", "account.create", s,
+			wcase_account_data("Refused Co", "r@failed.example", 1, 1),
+			"command.failed");
+	d = wcase_data(ev);
+	assert_string_equal(wcase_str(d, "command_type"), "account.create");
 	assert_true(json_is_false(json_object_get(d, "retryable")));
-	assert_string_equal(jstr(d, "tm_status"), "FAILED");
-	assert_true(strlen(jstr(d, "reason")) > 0);
-	assert_int_equal(jint(d, "attempts"), 1);
+	assert_string_equal(wcase_str(d, "tm_status"), "FAILED");
+	assert_true(strlen(wcase_str(d, "reason")) > 0);
+	assert_int_equal(wcase_int(d, "attempts"), 1);
 	assert_false(json_is_true(json_object_get(d, "outcome_unknown")));
 	/* A business failure is not retried. */
 	assert_int_equal(wenv_sim_calls(E, "create_account", "company_name", "Refused Co"), 1);
 	assert_int_equal(audit_rows("failed-1", "failed"), 1);
 	assert_int_equal(audit_rows("failed-1", NULL), 1);
-	expect_command_row("failed-1", "failed");
+	wcase_expect_status(E, "failed-1", "failed");
 	assert_int_equal(
 	    wenv_sql_long(E, "SELECT count(*) FROM accounts WHERE subject = $1", s, NULL), 0);
 }
@@ -149,9 +93,9 @@ test_5xx_burst(void **state)
 	(void)state;
 	/* 503 says TM did not act, so even create_account may be repeated. */
 	wenv_sim_faults(E, "only=create_account&error_next=3&error_status=503");
-	ev = run1("burst-1", "account.create", s, acct_data("Burst Co", "b@burst.example", 1, 2),
-		  "account.created");
-	assert_true(strlen(jstr(jdata(ev), "company_uid")) > 0);
+	ev = wcase_run1(E, "burst-1", "account.create", s,
+			wcase_account_data("Burst Co", "b@burst.example", 1, 2), "account.created");
+	assert_true(strlen(wcase_str(wcase_data(ev), "company_uid")) > 0);
 	assert_int_equal(wenv_sim_calls(E, "create_account", "company_name", "Burst Co"), 4);
 	/* One audit row per attempt: three transient, one ok; and the command counts four. */
 	assert_int_equal(audit_rows("burst-1", "transient"), 3);
@@ -163,7 +107,7 @@ test_5xx_burst(void **state)
 				       "'burst-1' AND http_status = 503",
 				       NULL),
 			 3);
-	expect_command_row("burst-1", "succeeded");
+	wcase_expect_status(E, "burst-1", "succeeded");
 }
 
 /* ---- Retry-After ---- */
@@ -175,9 +119,10 @@ test_retry_after(void **state)
 	char *uid, *gap;
 
 	(void)state;
-	uid = account_new(s);
+	uid = wcase_account_new(E, s);
 	wenv_sim_faults(E, "only=update_account&error_next=1&error_status=429&retry_after=2");
-	run1("ra-1", "account.update", s, json_pack("{s:i}", "rooms", 3), "account.updated");
+	wcase_run1(E, "ra-1", "account.update", s, json_pack("{s:i}", "rooms", 3),
+		   "account.updated");
 	assert_int_equal(wenv_sim_calls(E, "update_account", "company_uid", uid), 2);
 	assert_int_equal(audit_rows("ra-1", NULL), 2);
 	/* The second attempt waited for TM's Retry-After (2 s), far above the 50 ms backoff. */
@@ -204,21 +149,21 @@ test_timeout_create_parked(void **state)
 	(void)state;
 	wenv_sim_faults(E, "only=create_account&timeout_next=1&timeout_ms=" HOLD_MS);
 	body = cmdjson_text("tcreate-1", "account.create", s,
-			    acct_data("Maybe Co", "m@tcreate.example", 1, 3));
+			    wcase_account_data("Maybe Co", "m@tcreate.example", 1, 3));
 	wenv_send_raw(E, s, body, strlen(body), &d);
 	wenv_flush(E);
 	ev = wenv_outcome(E, "tcreate-1", s, "command.failed");
-	dd = jdata(ev);
-	assert_string_equal(jstr(dd, "command_type"), "account.create");
+	dd = wcase_data(ev);
+	assert_string_equal(wcase_str(dd, "command_type"), "account.create");
 	assert_true(json_is_true(json_object_get(dd, "outcome_unknown")));
 	assert_true(json_is_true(json_object_get(dd, "retryable")));
 	/* An operator finds the original on the DLQ, byte for byte. */
 	m = wenv_dlq_wait(E, &d, 10000);
 	wenv_assert(E, m != NULL, "no DLQ copy of the parked create");
-	assert_string_equal(jstr(m->headers, "reason"), "outcome_unknown");
+	assert_string_equal(wcase_str(m->headers, "reason"), "outcome_unknown");
 	assert_int_equal(m->len, strlen(body));
 	assert_memory_equal(m->value, body, m->len);
-	expect_command_row("tcreate-1", "unknown_outcome");
+	wcase_expect_status(E, "tcreate-1", "unknown_outcome");
 	assert_int_equal(
 	    wenv_sql_long(E, "SELECT count(*) FROM accounts WHERE subject = $1", s, NULL), 0);
 	assert_int_equal(audit_rows("tcreate-1", "ambiguous"), 1);
@@ -238,11 +183,11 @@ test_timeout_update_retried(void **state)
 	const json_t *ev;
 
 	(void)state;
-	uid = account_new(s);
+	uid = wcase_account_new(E, s);
 	wenv_sim_faults(E, "only=update_account&timeout_next=1&timeout_ms=" HOLD_MS);
-	ev = run1("tupdate-1", "account.update", s, json_pack("{s:i}", "participants", 77),
-		  "account.updated");
-	assert_int_equal(jint(jdata(ev), "participants"), 77);
+	ev = wcase_run1(E, "tupdate-1", "account.update", s, json_pack("{s:i}", "participants", 77),
+			"account.updated");
+	assert_int_equal(wcase_int(wcase_data(ev), "participants"), 77);
 	assert_int_equal(wenv_sim_calls(E, "update_account", "company_uid", uid), 2);
 	assert_int_equal(audit_rows("tupdate-1", "ambiguous"), 1);
 	assert_int_equal(audit_rows("tupdate-1", "ok"), 1);
@@ -262,24 +207,25 @@ test_drop_schedule(void **state)
 	char id[64];
 
 	(void)state;
-	uid = account_new(s);
+	uid = wcase_account_new(E, s);
 	snprintf(id, sizeof(id), "%s/user", s);
-	run1(id, "user.upsert", s,
-	     json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", "dh", "email", "dh@drop.example",
-		       "first_name", "D", "last_name", "H", "password", "drop password"),
-	     "user.upserted");
+	wcase_run1(E, id, "user.upsert", s,
+		   json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", "dh", "email",
+			     "dh@drop.example", "first_name", "D", "last_name", "H", "password",
+			     "drop password"),
+		   "user.upserted");
 	wenv_sim_faults(E, "only=remote_schedule&drop_next=1");
-	ev = run1("drop-1", "meeting.schedule", s,
-		  json_pack("{s:s, s:s, s:s}", "user_id", "dh", "topic", "Dropped", "start_time",
-			    "2032-02-03T04:05:06Z"),
-		  "meeting.scheduled");
-	d = jdata(ev);
+	ev = wcase_run1(E, "drop-1", "meeting.schedule", s,
+			json_pack("{s:s, s:s, s:s}", "user_id", "dh", "topic", "Dropped",
+				  "start_time", "2032-02-03T04:05:06Z"),
+			"meeting.scheduled");
+	d = wcase_data(ev);
 	assert_true(json_is_true(json_object_get(d, "possible_duplicate")));
 	assert_int_equal(wenv_sim_calls(E, "remote_schedule", "company_uid", uid), 2);
 	assert_int_equal(audit_rows("drop-1", "ambiguous"), 1);
 	assert_int_equal(audit_rows("drop-1", "ok"), 1);
 	v = wenv_sql(E, "SELECT possible_duplicate::text FROM meetings WHERE meeting_id = $1",
-		     jstr(d, "meeting_id"), NULL);
+		     wcase_str(d, "meeting_id"), NULL);
 	assert_non_null(v);
 	assert_string_equal(v, "true");
 	free(v);
@@ -298,7 +244,7 @@ test_retry_budget_exhausted(void **state)
 	const struct kmsg *m;
 
 	(void)state;
-	uid = account_new(s);
+	uid = wcase_account_new(E, s);
 	/* More 503s than the budget (TMPROV_RETRY_BUDGET=5 here); TM stays "up" because one
 	 * command's failures stay under TMPROV_TM_PAUSE_AFTER. */
 	wenv_sim_faults(E, "only=update_account&error_next=7&error_status=503");
@@ -306,18 +252,18 @@ test_retry_budget_exhausted(void **state)
 	wenv_send_raw(E, s, body, strlen(body), &d);
 	wenv_flush(E);
 	ev = wenv_outcome(E, "budget-1", s, "command.failed");
-	dd = jdata(ev);
-	assert_string_equal(jstr(dd, "command_type"), "account.update");
+	dd = wcase_data(ev);
+	assert_string_equal(wcase_str(dd, "command_type"), "account.update");
 	assert_true(json_is_true(json_object_get(dd, "retryable")));
-	assert_int_equal(jint(dd, "attempts"), 5);
+	assert_int_equal(wcase_int(dd, "attempts"), 5);
 	assert_int_equal(wenv_sim_calls(E, "update_account", "company_uid", uid), 5);
 	assert_int_equal(audit_rows("budget-1", "transient"), 5);
 	m = wenv_dlq_wait(E, &d, 10000);
 	wenv_assert(E, m != NULL, "no DLQ copy of the command that ran out of retries");
-	assert_string_equal(jstr(m->headers, "reason"), "retry_budget_exhausted");
+	assert_string_equal(wcase_str(m->headers, "reason"), "retry_budget_exhausted");
 	assert_int_equal(m->len, strlen(body));
 	assert_memory_equal(m->value, body, m->len);
-	expect_command_row("budget-1", "failed");
+	wcase_expect_status(E, "budget-1", "failed");
 	/* Our record was not changed. */
 	assert_int_equal(wenv_sql_long(E, "SELECT rooms FROM accounts WHERE subject = $1", s, NULL),
 			 2);
@@ -347,7 +293,7 @@ test_tm_outage(void **state)
 		snprintf(name, sizeof(name), "Outage %02d", i);
 		snprintf(email, sizeof(email), "ops@out%02d.example", i);
 		idp[i] = ids[i];
-		wenv_send(E, ids[i], "account.create", s, acct_data(name, email, 1, 1));
+		wenv_send(E, ids[i], "account.create", s, wcase_account_data(name, email, 1, 1));
 	}
 	wenv_flush(E);
 	sleep_ms(5000);
@@ -371,32 +317,6 @@ test_tm_outage(void **state)
 	fprintf(stderr, "# outage: %ld TM calls in 5 s for %d commands\n", calls_during, N_OUTAGE);
 }
 
-static int teardown_failed;
-
-static int
-group_setup(void **state)
-{
-	char err[1024];
-
-	(void)state;
-	static const char *const settings[] = {"TMPROV_RETRY_BUDGET=5", "TMPROV_TM_PAUSE_AFTER=20",
-					       NULL};
-
-	if (wenv_setup(&E, "wfault", settings, err, sizeof(err)) != 0) {
-		fprintf(stderr, "setup: %s\n", err);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	teardown_failed = wenv_teardown(E) != 0;
-	return teardown_failed ? -1 : 0;
-}
-
 int
 main(void)
 {
@@ -410,12 +330,6 @@ main(void)
 	    cmocka_unit_test_teardown(test_retry_budget_exhausted, faults_clear),
 	    cmocka_unit_test_teardown(test_tm_outage, faults_clear),
 	};
-	int rc;
 
-	/* TMPROV_TEST_FILTER=test_name (cmocka's wildcards) runs a subset while developing. */
-	if (getenv("TMPROV_TEST_FILTER") != NULL)
-		cmocka_set_test_filter(getenv("TMPROV_TEST_FILTER"));
-	rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
-
-	return rc || teardown_failed ? 1 : 0;
+	return wcase_run(&E, "wfault", SETTINGS, tests, sizeof(tests) / sizeof(tests[0]));
 }

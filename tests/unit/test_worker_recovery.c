@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "../support/wcase.h"
 #include "../support/wenv.h"
 
 static struct wenv *E;
@@ -319,29 +320,6 @@ test_sigterm_drain(void **state)
 	batch_free(&b);
 }
 
-static int teardown_failed;
-
-static int
-group_setup(void **state)
-{
-	char err[1024];
-
-	(void)state;
-	if (wenv_setup(&E, "wrecov", NULL, err, sizeof(err)) != 0) {
-		fprintf(stderr, "setup: %s\n", err);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	teardown_failed = wenv_teardown(E) != 0;
-	return teardown_failed ? -1 : 0;
-}
-
 int
 main(void)
 {
@@ -349,12 +327,6 @@ main(void)
 	    cmocka_unit_test(test_kill9_mid_run),
 	    cmocka_unit_test(test_sigterm_drain),
 	};
-	int rc;
 
-	/* TMPROV_TEST_FILTER=test_name (cmocka's wildcards) runs a subset while developing. */
-	if (getenv("TMPROV_TEST_FILTER") != NULL)
-		cmocka_set_test_filter(getenv("TMPROV_TEST_FILTER"));
-	rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
-
-	return rc || teardown_failed ? 1 : 0;
+	return wcase_run(&E, "wrecov", NULL, tests, sizeof(tests) / sizeof(tests[0]));
 }
