@@ -24,6 +24,11 @@ CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Icommon $(PKG_CFLAGS) $
 LDFLAGS += $(SANFLAGS)
 LDLIBS  += $(PKG_LIBS) -lpthread -lm
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+# The version is compiled into tm_client.o (User-Agent) and the CLI's main.o (--version); they
+# depend on a stamp that is rewritten only when the version changes, so they never keep an old one.
+VERSION_STAMP := $(BUILD)/version.stamp
+$(shell mkdir -p $(BUILD) && { [ "$$(cat $(VERSION_STAMP) 2>/dev/null)" = '$(VERSION)' ] || \
+	echo '$(VERSION)' > $(VERSION_STAMP); })
 
 COMMON_SRC := $(sort $(wildcard common/*.c))
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
@@ -60,6 +65,8 @@ all: $(PROG_BINS)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/common/tm_client.o $(BUILD)/tools/cli/main.o: $(VERSION_STAMP)
 
 $(LIB): $(COMMON_OBJ)
 	@rm -f $@

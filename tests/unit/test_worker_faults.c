@@ -317,6 +317,68 @@ test_tm_outage(void **state)
 	fprintf(stderr, "# outage: %ld TM calls in 5 s for %d commands\n", calls_during, N_OUTAGE);
 }
 
+/* ---- the other unknown-outcome policies ---- */
+
+/* With TMPROV_UNKNOWN_CREATE=retry a create whose answer never came is made again (TM may then
+ * hold an orphan account); with TMPROV_UNKNOWN_SCHEDULE=park a dropped schedule is parked as a
+ * create is by default: command.failed outcome_unknown, a DLQ copy, no second call. A worker
+ * with these settings stands in for the first one meanwhile. */
+static void
+test_unknown_policies_reversed(void **state)
+{
+	static const char *const reversed[] = {"TMPROV_UNKNOWN_CREATE=retry",
+					       "TMPROV_UNKNOWN_SCHEDULE=park", NULL};
+	const char *s = "f-policy";
+	struct worker *w = NULL;
+	struct kdelivery d;
+	const json_t *ev, *dd;
+	const struct kmsg *m;
+	char err[512], id[64], *uid, *body;
+
+	(void)state;
+	assert_int_equal(worker_stop(E->w, WENV_STOP_MS, NULL), 0);
+	if (wenv_worker_start(E, "policy", reversed, &w, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	wenv_sim_faults(E, "only=create_account&timeout_next=1&timeout_ms=" HOLD_MS);
+	ev =
+	    wcase_run1(E, "policy-1", "account.create", s,
+		       wcase_account_data("Twice Co", "t@policy.example", 1, 3), "account.created");
+	uid = strdup(wcase_str(wcase_data(ev), "company_uid"));
+	assert_int_equal(audit_rows("policy-1", "ambiguous"), 1);
+	assert_int_equal(audit_rows("policy-1", "ok"), 1);
+	assert_int_equal(wenv_sim_calls(E, "create_account", "company_name", "Twice Co"), 2);
+
+	snprintf(id, sizeof(id), "%s/user", s);
+	wcase_run1(E, id, "user.upsert", s,
+		   json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", "ph", "email",
+			     "ph@policy.example", "first_name", "P", "last_name", "H", "password",
+			     "policy password"),
+		   "user.upserted");
+	wenv_sim_faults(E, "only=remote_schedule&drop_next=1");
+	body = cmdjson_text("policy-2", "meeting.schedule", s,
+			    json_pack("{s:s, s:s, s:s}", "user_id", "ph", "topic", "Parked",
+				      "start_time", "2032-02-03T04:05:06Z"));
+	wenv_send_raw(E, s, body, strlen(body), &d);
+	wenv_flush(E);
+	ev = wenv_outcome(E, "policy-2", s, "command.failed");
+	dd = wcase_data(ev);
+	assert_string_equal(wcase_str(dd, "command_type"), "meeting.schedule");
+	assert_true(json_is_true(json_object_get(dd, "outcome_unknown")));
+	m = wenv_dlq_wait(E, &d, 10000);
+	wenv_assert(E, m != NULL, "no DLQ copy of the parked schedule");
+	assert_string_equal(wcase_str(m->headers, "reason"), "outcome_unknown");
+	wcase_expect_status(E, "policy-2", "unknown_outcome");
+	assert_int_equal(wenv_sim_calls(E, "remote_schedule", "company_uid", uid), 1);
+	assert_int_equal(
+	    wenv_sql_long(E, "SELECT count(*) FROM meetings WHERE subject = $1", s, NULL), 0);
+
+	assert_int_equal(worker_stop(w, WENV_STOP_MS, NULL), 0);
+	worker_free(w);
+	wenv_worker_restart(E, E->w);
+	free(uid);
+	free(body);
+}
+
 int
 main(void)
 {
@@ -329,6 +391,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_drop_schedule, faults_clear),
 	    cmocka_unit_test_teardown(test_retry_budget_exhausted, faults_clear),
 	    cmocka_unit_test_teardown(test_tm_outage, faults_clear),
+	    cmocka_unit_test_teardown(test_unknown_policies_reversed, faults_clear),
 	};
 
 	return wcase_run(&E, "wfault", SETTINGS, tests, sizeof(tests) / sizeof(tests[0]));

@@ -167,21 +167,22 @@ wsql_defines(struct bench_sqlset *s)
 	return 0;
 }
 
-/* BEGIN, the two intent statements, COMMIT: the intent writer's transaction for one command
- * (the worker batches the intents of concurrent commands into one; pgbench cannot). */
+/* The two intent statements in one pipeline, committed together at its sync, as the intent
+ * writer sends them (db_exec_atomic) for one command (the worker batches the intents of
+ * concurrent commands into one; pgbench cannot). */
 static int
 wsql_intents(struct buf *b, const char *rows, char *err, size_t errlen)
 {
 	const char *args[1] = {rows};
 
-	if (buf_appends(b, "BEGIN;\n") != BUF_OK)
+	if (buf_appends(b, "\\startpipeline\n") != BUF_OK)
 		goto nomem;
 	if (bench_sql_render(b, &bench_worker_statements[SQL_INTENT_COMMANDS], args, 1, err,
 			     errlen) != 0 ||
 	    bench_sql_render(b, &bench_worker_statements[SQL_INTENT_INSERT], args, 1, err,
 			     errlen) != 0)
 		return -1;
-	if (buf_appends(b, "COMMIT;\n") != BUF_OK)
+	if (buf_appends(b, "\\endpipeline\n") != BUF_OK)
 		goto nomem;
 	return 0;
 nomem:
