@@ -23,7 +23,7 @@ static const struct cfg_key tmsim_keys[] = {
     {"TMSIM_CALL_LOG_MAX", CFG_INT, "1000000", 0, 1, 100000000, NULL,
      "Calls kept in the call log; the oldest go first."},
     {"TMSIM_MAX_CONNECTIONS", CFG_INT, "1000", 0, 1, 100000, NULL,
-     "Concurrent connections (one thread each)."},
+     "Concurrent connections (served by one polling thread per CPU, up to 8)."},
     {"TMSIM_IDLE_TIMEOUT", CFG_MS, "120s", 0, 1000, 3600000, NULL,
      "An idle connection is closed after this long."},
     {"TMPROV_PARTNER_ID", CFG_STRING, NULL, CFG_REQUIRED | CFG_SECRET, 0, 0, NULL,
@@ -54,8 +54,8 @@ usage(int status)
 	exit(status);
 }
 
-/* One thread per connection needs a descriptor each: raise the soft limit, and keep the
- * connection limit under it. */
+/* Every connection needs a descriptor: raise the soft limit, and keep the connection limit
+ * under it. */
 static unsigned
 connection_limit(long wanted)
 {

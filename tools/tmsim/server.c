@@ -1,9 +1,11 @@
 /* server: libmicrohttpd set-up, routing and answering. Each answer is built from one buffer so
  * that headers and body leave in one write, which keeps keep-alive calls clear of Nagle and
- * delayed-ACK stalls. */
+ * delayed-ACK stalls. A held answer suspends its connection until the timer (delay.h) resumes
+ * it, so a few polling threads serve every connection. */
 #include "server.h"
 
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "delay.h"
 #include "log.h"
 #include "wapi.h"
 
@@ -27,6 +30,13 @@
 struct server {
 	struct MHD_Daemon *daemon;
 	struct sim_state *st;
+	struct delay *delay;
+};
+
+/* One request across libmicrohttpd's calls of on_request. */
+struct req {
+	struct reply rep;
+	bool held; /* the reply is made and the connection was suspended for rep.delay_ms */
 };
 
 typedef void (*route_fn)(struct sim_state *st, int arg, const struct query *q, struct reply *rep);
@@ -179,24 +189,21 @@ route_find(const char *path)
 	return NULL;
 }
 
-/* Sends rep (or, for rep->drop, closes the connection) once its delay has passed. */
+/* Sends rep, or for rep->drop closes the connection. The body goes to libmicrohttpd; what is
+ * left is freed when the request ends (on_completed). */
 static enum MHD_Result
-answer(struct server *srv, struct MHD_Connection *conn, struct reply *rep)
+answer(struct MHD_Connection *conn, struct reply *rep)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ok;
 	char num[24];
 
-	state_hold(srv->st, rep->delay_ms);
-	if (rep->drop) {
-		free(rep->body);
+	if (rep->drop)
 		return MHD_NO; /* libmicrohttpd closes the connection without an answer */
-	}
 	resp = MHD_create_response_from_buffer(rep->len, rep->body, MHD_RESPMEM_MUST_FREE);
-	if (resp == NULL) {
-		free(rep->body);
+	if (resp == NULL)
 		return MHD_NO;
-	}
+	rep->body = NULL;
 	if (rep->content_type != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rep->content_type);
 	if (rep->retry_after >= 0) {
@@ -210,37 +217,79 @@ answer(struct server *srv, struct MHD_Connection *conn, struct reply *rep)
 	return ok;
 }
 
+/* The reply of a request, from its route. */
+static void
+route_reply(struct server *srv, struct MHD_Connection *conn, const char *url, const char *method,
+	    struct reply *rep)
+{
+	const struct route *route = route_find(url);
+	struct query q;
+
+	*rep = (struct reply){.status = 500, .retry_after = -1};
+	if (route == NULL) {
+		reply_text(rep, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n");
+	} else if (strcmp(method, MHD_HTTP_METHOD_GET) != 0) {
+		reply_text(rep, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", "method not allowed\n");
+	} else {
+		query_init(&q);
+		MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, collect_param, &q);
+		route->fn(srv->st, route->arg, &q, rep);
+	}
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 	   const char *version, const char *upload_data, size_t *upload_size, void **req_cls)
 {
-	static int started; /* marks the first call for a request */
 	struct server *srv = cls;
-	struct reply rep = {.status = 500, .retry_after = -1};
-	const struct route *route;
-	struct query q;
+	struct req *r = *req_cls;
 
 	(void)version;
 	(void)upload_data;
-	if (*req_cls == NULL) {
-		*req_cls = &started;
-		return MHD_YES;
+	if (r == NULL) {
+		r = calloc(1, sizeof(*r));
+		*req_cls = r;
+		return r != NULL ? MHD_YES : MHD_NO;
 	}
 	if (*upload_size != 0) {
 		*upload_size = 0; /* TM calls are GETs: a body is read and ignored, never stored */
 		return MHD_YES;
 	}
-	route = route_find(url);
-	if (route == NULL) {
-		reply_text(&rep, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n");
-	} else if (strcmp(method, MHD_HTTP_METHOD_GET) != 0) {
-		reply_text(&rep, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", "method not allowed\n");
-	} else {
-		query_init(&q);
-		MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, collect_param, &q);
-		route->fn(srv->st, route->arg, &q, &rep);
+	if (r->held) /* resumed: its delay has passed */
+		return answer(conn, &r->rep);
+	route_reply(srv, conn, url, method, &r->rep);
+	if (r->rep.delay_ms <= 0)
+		return answer(conn, &r->rep);
+	r->held = true;
+	MHD_suspend_connection(conn);
+	if (delay_add(srv->delay, conn, r->rep.delay_ms) != 0)
+		log_warn("out of memory: an answer goes out without its delay");
+	return MHD_YES;
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+	     enum MHD_RequestTerminationCode toe)
+{
+	struct req *r = *req_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (r != NULL) {
+		free(r->rep.body);
+		free(r);
 	}
-	return answer(srv, conn, &rep);
+	*req_cls = NULL;
+}
+
+/* Polling threads: as many as the CPUs, within reason. */
+static unsigned
+server_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 8 ? 8 : (unsigned)n;
 }
 
 struct server *
@@ -255,18 +304,26 @@ server_start(struct sim_state *st, int listen_fd, unsigned max_conns, unsigned i
 		return NULL;
 	}
 	srv->st = st;
+	srv->delay = delay_start(err, errlen);
+	if (srv->delay == NULL) {
+		close(listen_fd);
+		free(srv);
+		return NULL;
+	}
 	/* The logger comes first so that libmicrohttpd's own messages are JSON lines too. */
 	srv->daemon = MHD_start_daemon(
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 		MHD_USE_ERROR_LOG,
 	    0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-	    MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_CONNECTION_LIMIT, max_conns,
-	    MHD_OPTION_CONNECTION_TIMEOUT, idle_s, MHD_OPTION_THREAD_STACK_SIZE,
-	    (size_t)THREAD_STACK, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+	    MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_THREAD_POOL_SIZE, server_threads(),
+	    MHD_OPTION_CONNECTION_LIMIT, max_conns, MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
+	    MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)CONNECTION_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 	    MHD_OPTION_END);
 	if (srv->daemon == NULL) {
 		snprintf(err, errlen, "libmicrohttpd did not start");
 		close(listen_fd);
+		delay_free(srv->delay);
 		free(srv);
 		return NULL;
 	}
@@ -278,7 +335,9 @@ server_stop(struct server *srv)
 {
 	if (srv == NULL)
 		return;
-	state_stop(srv->st);
+	/* Held answers go out now: a suspended connection must not outlive the daemon. */
+	delay_release(srv->delay);
 	MHD_stop_daemon(srv->daemon);
+	delay_free(srv->delay);
 	free(srv);
 }

@@ -1,6 +1,7 @@
-/* server: tmsim's HTTP side on libmicrohttpd — the listening socket, one thread per connection
- * (so latency and held answers never serialise calls), the route table, and the one function
- * that turns a handler's reply into an answer, a held answer or a dropped connection. */
+/* server: tmsim's HTTP side on libmicrohttpd — the listening socket, a few polling threads (a
+ * held answer suspends its connection instead of a thread, so latency never serialises calls),
+ * the route table, and the one function that turns a handler's reply into an answer, a held
+ * answer or a dropped connection. */
 #ifndef TMSIM_SERVER_H
 #define TMSIM_SERVER_H
 
@@ -37,7 +38,7 @@ struct server;
 /* Serves on listen_fd (taken over). max_conns: connection limit; idle_s: idle timeout. */
 struct server *server_start(struct sim_state *st, int listen_fd, unsigned max_conns,
 			    unsigned idle_s, char *err, size_t errlen);
-/* Stops accepting, ends held answers, closes connections and joins their threads. */
+/* Sends the held answers at once, stops accepting, closes connections and joins the threads. */
 void server_stop(struct server *srv);
 
 #endif

@@ -1,6 +1,5 @@
 /* state: what the simulator's threads share — the partner id, the accounts, the faults and the
- * call log under one lock (so the log's order is the order effects happened), and the
- * interruptible wait that latency and held answers use so shutdown never waits for them. */
+ * call log — under one lock, so that the log's order is the order effects happened. */
 #ifndef TMSIM_STATE_H
 #define TMSIM_STATE_H
 
@@ -13,8 +12,6 @@
 
 struct sim_state {
 	pthread_mutex_t mu;
-	pthread_cond_t wake; /* signalled on shutdown */
-	int stopping;
 	char *partner; /* the configured service_company_uid; never logged */
 	struct store *store;
 	struct faults *faults;
@@ -27,9 +24,5 @@ void state_lock(struct sim_state *st);
 void state_unlock(struct sim_state *st);
 /* Clears accounts, faults and the call log. Takes the lock. */
 void state_reset(struct sim_state *st);
-/* Waits ms milliseconds, or less once state_stop was called. Takes the lock. */
-void state_hold(struct sim_state *st, long ms);
-/* Ends every wait in progress and makes later ones return at once. */
-void state_stop(struct sim_state *st);
 
 #endif
