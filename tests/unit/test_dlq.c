@@ -184,6 +184,39 @@ test_stop_while_broker_gone(void **state)
 	cfg_free(c);
 }
 
+/* A fatal producer error (an idempotence failure, say) is final: dlq_failed says so and a send
+ * gives up at once instead of producing again for ever. */
+static void
+test_fatal_error(void **state)
+{
+	static const char *const args[] = {"--topic", DLQ_TOPIC, "--partitions", "1", NULL};
+	struct dlq_copy copy = {.payload = "x", .len = 1, .reason = "not_json"};
+	struct ku_devkafka dk;
+	char err[512];
+	struct cfg *c;
+	struct dlq *d;
+
+	(void)state;
+	if (ku_devkafka_start(&dk, args, err, sizeof(err)) != 0)
+		fail_msg("devkafka: %s", err);
+	c = cfg_for(dk.bootstrap, NULL);
+	d = dlq_new(c, NULL, err, sizeof(err));
+	if (d == NULL)
+		fail_msg("dlq_new: %s", err);
+	assert_false(dlq_failed(d));
+	assert_int_equal(dlq_send(d, &copy, NULL, err, sizeof(err)), 0);
+	assert_int_equal(rd_kafka_test_fatal_error(d->producer,
+						   RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+						   "test_dlq"),
+			 RD_KAFKA_RESP_ERR_NO_ERROR);
+	assert_true(dlq_failed(d));
+	assert_int_equal(dlq_send(d, &copy, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "fatal"));
+	dlq_free(d);
+	cfg_free(c);
+	assert_int_equal(ku_devkafka_stop(&dk), 0);
+}
+
 int
 main(void)
 {
@@ -191,6 +224,7 @@ main(void)
 	    cmocka_unit_test(test_headers),
 	    cmocka_unit_test(test_send_byte_for_byte),
 	    cmocka_unit_test(test_stop_while_broker_gone),
+	    cmocka_unit_test(test_fatal_error),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

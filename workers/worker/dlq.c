@@ -125,6 +125,12 @@ dlq_free(struct dlq *d)
 	free(d);
 }
 
+bool
+dlq_failed(struct dlq *d)
+{
+	return kafka_fatal(d->producer);
+}
+
 rd_kafka_headers_t *
 dlq_headers(const struct dlq_copy *copy)
 {
@@ -220,6 +226,8 @@ dlq_send(struct dlq *d, const struct dlq_copy *copy, const volatile int *stop, c
 		if (rc == 0)
 			break;
 		if (rc < 0)
+			return -1;
+		if (dlq_failed(d)) /* err says so: kafka_produce reports the fatal error */
 			return -1;
 		log_warn("%s (origin %s/%" PRId32 "@%" PRId64 "); producing again", err,
 			 copy->origin_topic, copy->origin_partition, copy->origin_offset);

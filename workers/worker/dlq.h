@@ -4,6 +4,7 @@
 #ifndef TMPROV_WORKER_DLQ_H
 #define TMPROV_WORKER_DLQ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,10 +35,14 @@ struct dlq *dlq_new(const struct cfg *c, struct metrics *m, char *err, size_t er
 void dlq_free(struct dlq *d);
 
 /* Produces one copy and waits for its delivery report, producing it again after a failed
- * delivery. Returns 0 once delivered, -1 when *stop was set first (the copy may still be
- * delivered later), with err saying why. */
+ * delivery. Returns 0 once delivered, -1 with err saying why when *stop was set first (the copy
+ * may still be delivered later) or the producer failed for good (dlq_failed). */
 int dlq_send(struct dlq *d, const struct dlq_copy *copy, const volatile int *stop, char *err,
 	     size_t errlen);
+
+/* True once the producer hit a fatal error: librdkafka delivers nothing more through it, so
+ * the worker shuts down (and a restart makes a new one). */
+bool dlq_failed(struct dlq *d);
 
 /* The headers of a copy (also for tests). NULL when out of memory. */
 rd_kafka_headers_t *dlq_headers(const struct dlq_copy *copy);

@@ -240,6 +240,12 @@ exec_db_available(struct exec_ctx *ctx)
 	return dbpool_available(ctx->pool);
 }
 
+bool
+exec_dlq_failed(struct exec_ctx *ctx)
+{
+	return dlq_failed(ctx->dlq);
+}
+
 /* Failures that waiting cures: the connection (08), the server shutting down or cancelling
  * (57: admin shutdown, statement timeout), resources (53), a deadlock or serialization failure
  * (40), a system error (58). A constraint violation (23) is not among them. */

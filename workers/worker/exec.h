@@ -48,5 +48,6 @@ enum exec_status exec_run(struct exec_thread *t, struct job *job, const volatile
 /* For the loop's pause decisions and /readyz. Thread-safe. */
 bool exec_tm_available(struct exec_ctx *ctx); /* false while TM is considered down */
 bool exec_db_available(struct exec_ctx *ctx); /* false while PostgreSQL is unreachable */
+bool exec_dlq_failed(struct exec_ctx *ctx);   /* the DLQ producer failed for good */
 
 #endif

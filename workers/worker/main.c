@@ -274,6 +274,11 @@ worker_run(struct worker *w)
 			log_error("event producer failed: shutting down");
 			return 1;
 		}
+		/* Commands that need a DLQ copy would wait for ever: restart with a new one. */
+		if (exec_dlq_failed(w->exec)) {
+			log_error("DLQ producer failed: shutting down");
+			return 1;
+		}
 	}
 	log_info("signal %d: stopping", (int)stop_signal);
 	return 0;
