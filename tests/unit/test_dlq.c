@@ -47,6 +47,23 @@ header(rd_kafka_headers_t *h, const char *name)
 	return v;
 }
 
+/* A private broker with the DLQ topic, and a dlq on it (props: TMPROV_KAFKA_PROPS, may be NULL). */
+static struct dlq *
+dlq_up(struct ku_devkafka *dk, const char *props, struct cfg **c)
+{
+	static const char *const args[] = {"--topic", DLQ_TOPIC, "--partitions", "1", NULL};
+	char err[512];
+	struct dlq *d;
+
+	if (ku_devkafka_start(dk, args, err, sizeof(err)) != 0)
+		fail_msg("devkafka: %s", err);
+	*c = cfg_for(dk->bootstrap, props);
+	d = dlq_new(*c, NULL, err, sizeof(err));
+	if (d == NULL)
+		fail_msg("dlq_new: %s", err);
+	return d;
+}
+
 static void
 test_headers(void **state)
 {
@@ -79,7 +96,6 @@ test_headers(void **state)
 static void
 test_send_byte_for_byte(void **state)
 {
-	static const char *const args[] = {"--topic", DLQ_TOPIC, "--partitions", "1", NULL};
 	/* Not a command, with a NUL-free mix of ASCII, UTF-8 and JSON-looking text. */
 	static const char body[] = "{\"id\": \"x\", oops \xc3\xa9\xe2\x82\xac } trailing";
 	struct ku_devkafka dk;
@@ -100,12 +116,7 @@ test_send_byte_for_byte(void **state)
 	json_t *msgs = NULL, *m, *h;
 
 	(void)state;
-	if (ku_devkafka_start(&dk, args, err, sizeof(err)) != 0)
-		fail_msg("devkafka: %s", err);
-	c = cfg_for(dk.bootstrap, NULL);
-	d = dlq_new(c, NULL, err, sizeof(err));
-	if (d == NULL)
-		fail_msg("dlq_new: %s", err);
+	d = dlq_up(&dk, NULL, &c);
 	assert_int_equal(dlq_send(d, &copy, NULL, err, sizeof(err)), 0);
 	/* Returned only after delivery: the copy is on the topic now. */
 	assert_int_equal(ku_consume_all(dk.bootstrap, DLQ_TOPIC, 1, 10000, &msgs), 1);
@@ -149,7 +160,6 @@ stop_later(void *arg)
 static void
 test_stop_while_broker_gone(void **state)
 {
-	static const char *const args[] = {"--topic", DLQ_TOPIC, "--partitions", "1", NULL};
 	static const char body[] = "{}";
 	struct ku_devkafka dk;
 	struct dlq_copy copy = {
@@ -165,12 +175,8 @@ test_stop_while_broker_gone(void **state)
 	pthread_t t;
 
 	(void)state;
-	if (ku_devkafka_start(&dk, args, err, sizeof(err)) != 0)
-		fail_msg("devkafka: %s", err);
 	/* Deliveries give up after a second, so the copy is produced again and again. */
-	c = cfg_for(dk.bootstrap, "message.timeout.ms=1000");
-	d = dlq_new(c, NULL, err, sizeof(err));
-	assert_non_null(d);
+	d = dlq_up(&dk, "message.timeout.ms=1000", &c);
 	ku_devkafka_stop(&dk);
 	stop_flag = 0;
 	assert_int_equal(pthread_create(&t, NULL, stop_later, NULL), 0);
@@ -189,7 +195,6 @@ test_stop_while_broker_gone(void **state)
 static void
 test_fatal_error(void **state)
 {
-	static const char *const args[] = {"--topic", DLQ_TOPIC, "--partitions", "1", NULL};
 	struct dlq_copy copy = {.payload = "x", .len = 1, .reason = "not_json"};
 	struct ku_devkafka dk;
 	char err[512];
@@ -197,12 +202,7 @@ test_fatal_error(void **state)
 	struct dlq *d;
 
 	(void)state;
-	if (ku_devkafka_start(&dk, args, err, sizeof(err)) != 0)
-		fail_msg("devkafka: %s", err);
-	c = cfg_for(dk.bootstrap, NULL);
-	d = dlq_new(c, NULL, err, sizeof(err));
-	if (d == NULL)
-		fail_msg("dlq_new: %s", err);
+	d = dlq_up(&dk, NULL, &c);
 	assert_false(dlq_failed(d));
 	assert_int_equal(dlq_send(d, &copy, NULL, err, sizeof(err)), 0);
 	assert_int_equal(rd_kafka_test_fatal_error(d->producer,
