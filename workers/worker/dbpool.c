@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "deadline.h"
 #include "log.h"
 
 struct dbpool {
@@ -85,12 +86,7 @@ dbpool_get(struct dbpool *p, const volatile int *stop)
 	pthread_mutex_lock(&p->lock);
 	while (p->nidle == 0 && !(stop != NULL && *stop)) {
 		/* Timed, so that a stop request is seen without a broadcast for it. */
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 100 * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		deadline_after(&until, 100);
 		pthread_cond_timedwait(&p->freed, &p->lock, &until);
 	}
 	if (p->nidle > 0)

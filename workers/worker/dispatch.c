@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "deadline.h"
+
 #define INITIAL_BUCKETS 256
 
 enum job_state { JS_QUEUED, JS_RUNNABLE, JS_RUNNING, JS_COMPLETED };
@@ -357,18 +359,6 @@ dispatch_reap(struct dispatch *d)
 	d->completed.first = d->completed.last = NULL;
 	pthread_mutex_unlock(&d->lock);
 	return first;
-}
-
-static void
-deadline_after(struct timespec *ts, int ms)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
 }
 
 int

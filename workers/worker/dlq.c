@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "backoff.h"
+#include "deadline.h"
 #include "kafka.h"
 #include "log.h"
 #include "tmretry.h"
@@ -160,12 +161,7 @@ dlq_wait(struct dlq *d, struct dlq_pending *p, const volatile int *stop)
 
 	pthread_mutex_lock(&d->lock);
 	while (!(done = p->d.done) && !(stop != NULL && *stop)) {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 100 * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		deadline_after(&until, 100);
 		pthread_cond_timedwait(&d->reported, &d->lock, &until);
 	}
 	if (!done) {

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "deadline.h"
 #include "log.h"
 #include "sql.h"
 #include "validate.h"
@@ -41,18 +42,6 @@ struct intent_writer {
 	struct db *db;
 	struct dbpool *pool;
 };
-
-static void
-intent_deadline(struct timespec *until, long ms)
-{
-	clock_gettime(CLOCK_REALTIME, until);
-	until->tv_sec += ms / 1000;
-	until->tv_nsec += (ms % 1000) * 1000000L;
-	if (until->tv_nsec >= 1000000000L) {
-		until->tv_sec++;
-		until->tv_nsec -= 1000000000L;
-	}
-}
 
 /* Moves up to INTENT_BATCH_MAX queued requests, one per command id, into batch. Called locked. */
 static size_t
@@ -168,7 +157,7 @@ intent_thread(void *arg)
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
 		while (w->head == NULL && !w->stopping) {
-			intent_deadline(&until, INTENT_PROBE_MS);
+			deadline_after(&until, INTENT_PROBE_MS);
 			if (pthread_cond_timedwait(&w->work, &w->lock, &until) != 0 &&
 			    w->head == NULL && !dbpool_available(w->pool)) {
 				pthread_mutex_unlock(&w->lock);
@@ -285,7 +274,7 @@ intent_record(struct intent_writer *w, const struct intent *in, const volatile i
 			snprintf(r.err, sizeof(r.err), "stopped before the intent was written");
 			break;
 		}
-		intent_deadline(&until, 100);
+		deadline_after(&until, 100);
 		pthread_cond_timedwait(&w->done, &w->lock, &until);
 	}
 	pthread_mutex_unlock(&w->lock);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "deadline.h"
 #include "log.h"
 
 const char *
@@ -86,12 +87,7 @@ tmretry_slot_take(sem_t *slots, const volatile int *stop)
 			return false;
 		if (stop != NULL && *stop)
 			return false;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 100 * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		deadline_after(&until, 100);
 		if (sem_timedwait(slots, &until) == 0)
 			return true;
 		if (errno != ETIMEDOUT && errno != EINTR)
