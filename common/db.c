@@ -447,7 +447,6 @@ db_exec_atomic(struct db *db, const struct db_call *calls, size_t n, PGresult **
 	       size_t errlen)
 {
 	bool sent = false;
-	int rc = -1;
 
 	db_set_state(db, "");
 	for (size_t i = 0; i < n; i++)
@@ -472,12 +471,13 @@ db_exec_atomic(struct db *db, const struct db_call *calls, size_t n, PGresult **
 	if (PQpipelineSync(db->conn) != 1)
 		goto fail;
 	sent = true;
-	rc = db_atomic_results(db, calls, n, results, err, errlen);
-	if (rc == 0 && PQexitPipelineMode(db->conn) == 1)
-		return 0;
-	if (rc == 0)
-		goto fail;
-	goto out;
+	if (db_atomic_results(db, calls, n, results, err, errlen) != 0)
+		goto out;
+	/* Committed. A session that cannot leave pipeline mode is of no further use: the next
+	 * call reconnects. */
+	if (PQexitPipelineMode(db->conn) != 1)
+		db->lost = true;
+	return 0;
 fail:
 	db_fail(db, NULL, "atomic", err, errlen);
 out:
