@@ -107,6 +107,19 @@ wcase_account_new(struct wenv *e, const char *subject)
 }
 
 void
+wcase_user_new(struct wenv *e, const char *subject, const char *user_id, const char *password)
+{
+	char id[160], email[160];
+
+	snprintf(id, sizeof(id), "%s/user/%s", subject, user_id);
+	snprintf(email, sizeof(email), "%s@%s.example", user_id, subject);
+	wcase_run1(e, id, "user.upsert", subject,
+		   json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", user_id, "email", email,
+			     "first_name", "Ada", "last_name", "Lovelace", "password", password),
+		   "user.upserted");
+}
+
+void
 wcase_expect_status(struct wenv *e, const char *id, const char *status)
 {
 	char *st = wenv_sql(e, "SELECT status FROM commands WHERE id = $1", id, NULL);

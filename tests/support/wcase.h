@@ -35,6 +35,9 @@ const json_t *wcase_run1(struct wenv *e, const char *id, const char *type, const
 			 json_t *data, const char *want);
 /* A new account for subject (command id "SUBJECT/create"); its company_uid (malloc'd). */
 char *wcase_account_new(struct wenv *e, const char *subject);
+/* A new user user_id of subject with password (command id "SUBJECT/user/USER_ID", email
+ * "USER_ID@SUBJECT.example"). */
+void wcase_user_new(struct wenv *e, const char *subject, const char *user_id, const char *password);
 /* Fails the test unless the commands row of id has status. */
 void wcase_expect_status(struct wenv *e, const char *id, const char *status);
 

@@ -26,19 +26,6 @@ static struct wenv *E;
 /* ---- helpers ---- */
 
 static void
-user_new(const char *subject, const char *user_id, const char *password)
-{
-	char id[160], email[160];
-
-	snprintf(id, sizeof(id), "%s/user/%s", subject, user_id);
-	snprintf(email, sizeof(email), "%s@%s.example", user_id, subject);
-	wcase_run1(E, id, "user.upsert", subject,
-		   json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", user_id, "email", email,
-			     "first_name", "Ada", "last_name", "Lovelace", "password", password),
-		   "user.upserted");
-}
-
-static void
 session_new(const char *subject, const char *user_id)
 {
 	char *one = wenv_sql(E,
@@ -434,8 +421,8 @@ test_user_delete(void **state)
 
 	(void)state;
 	uid = wcase_account_new(E, s);
-	user_new(s, "gone", "password one");
-	user_new(s, "stays", "password two");
+	wcase_user_new(E, s, "gone", "password one");
+	wcase_user_new(E, s, "stays", "password two");
 	session_new(s, "gone");
 	session_new(s, "stays");
 	before = sim_total();
@@ -481,7 +468,7 @@ test_meeting_schedule_cancel(void **state)
 
 	(void)state;
 	uid = wcase_account_new(E, s);
-	user_new(s, "host1", "password host");
+	wcase_user_new(E, s, "host1", "password host");
 	ev = wcase_run1(E, "meet-1", "meeting.schedule", s,
 			json_pack("{s:s, s:s, s:s}", "user_id", "host1", "topic",
 				  "Quarterly review", "start_time", "2030-01-02T03:04:05Z"),
@@ -563,8 +550,8 @@ test_account_delete(void **state)
 
 	(void)state;
 	uid = wcase_account_new(E, s);
-	user_new(s, "d1", "password d1");
-	user_new(s, "d2", "password d2");
+	wcase_user_new(E, s, "d1", "password d1");
+	wcase_user_new(E, s, "d2", "password d2");
 	session_new(s, "d1");
 	session_new(s, "d2");
 	ev = wcase_run1(E, "delete-1", "account.delete", s, NULL, "account.deleted");

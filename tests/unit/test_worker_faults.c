@@ -204,16 +204,10 @@ test_drop_schedule(void **state)
 	const char *s = "f-drop";
 	char *uid, *v;
 	const json_t *ev, *d;
-	char id[64];
 
 	(void)state;
 	uid = wcase_account_new(E, s);
-	snprintf(id, sizeof(id), "%s/user", s);
-	wcase_run1(E, id, "user.upsert", s,
-		   json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", "dh", "email",
-			     "dh@drop.example", "first_name", "D", "last_name", "H", "password",
-			     "drop password"),
-		   "user.upserted");
+	wcase_user_new(E, s, "dh", "drop password");
 	wenv_sim_faults(E, "only=remote_schedule&drop_next=1");
 	ev = wcase_run1(E, "drop-1", "meeting.schedule", s,
 			json_pack("{s:s, s:s, s:s}", "user_id", "dh", "topic", "Dropped",
@@ -333,7 +327,7 @@ test_unknown_policies_reversed(void **state)
 	struct kdelivery d;
 	const json_t *ev, *dd;
 	const struct kmsg *m;
-	char err[512], id[64], *uid, *body;
+	char err[512], *uid, *body;
 
 	(void)state;
 	assert_int_equal(worker_stop(E->w, WENV_STOP_MS, NULL), 0);
@@ -348,12 +342,7 @@ test_unknown_policies_reversed(void **state)
 	assert_int_equal(audit_rows("policy-1", "ok"), 1);
 	assert_int_equal(wenv_sim_calls(E, "create_account", "company_name", "Twice Co"), 2);
 
-	snprintf(id, sizeof(id), "%s/user", s);
-	wcase_run1(E, id, "user.upsert", s,
-		   json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", "ph", "email",
-			     "ph@policy.example", "first_name", "P", "last_name", "H", "password",
-			     "policy password"),
-		   "user.upserted");
+	wcase_user_new(E, s, "ph", "policy password");
 	wenv_sim_faults(E, "only=remote_schedule&drop_next=1");
 	body = cmdjson_text("policy-2", "meeting.schedule", s,
 			    json_pack("{s:s, s:s, s:s}", "user_id", "ph", "topic", "Parked",
