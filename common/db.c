@@ -4,6 +4,7 @@
 #include "db.h"
 
 #include "log.h"
+#include "clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,15 +69,6 @@ db_copy_message(char *out, size_t outlen, const char *prefix, const char *msg)
 		if (*r == '\0')
 			break;
 	}
-}
-
-static long
-db_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
 static void
@@ -321,7 +313,7 @@ db_session_setup(struct db *db, char *err, size_t errlen)
 int
 db_connect(struct db *db, char *err, size_t errlen)
 {
-	long start = db_now_ms(), delay;
+	long start = clock_now_ms(), delay;
 	char where[256];
 
 	db_close(db);
@@ -340,7 +332,7 @@ db_connect(struct db *db, char *err, size_t errlen)
 			return -1;
 		delay = backoff_delay_ms(&db->opt.backoff, attempt);
 		if (db->opt.connect_budget_ms > 0 &&
-		    db_now_ms() - start + delay > db->opt.connect_budget_ms)
+		    clock_now_ms() - start + delay > db->opt.connect_budget_ms)
 			return -1;
 		db_sleep_ms(delay);
 	}

@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "clock.h"
 
 #ifndef TMPROV_VERSION
 #define TMPROV_VERSION "dev" /* the fuzz build compiles common/ without the Makefile's flags */
@@ -641,15 +642,6 @@ tm_client_opts_from_cfg(struct tm_client_opts *opts, const struct cfg *c)
 	return opts->base_url != NULL && opts->partner_id != NULL ? 0 : -1;
 }
 
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /* Sets the per-call options. A create or remote_schedule gets a connection of its own, closed
  * afterwards: on a reused connection that turns out dead libcurl silently sends the request
  * again, and for these calls "again" means a second account or meeting. */
@@ -687,9 +679,9 @@ tm_client_call(struct tm_client *tc, const struct tm_request *req, struct tm_res
 			copy(res->error, sizeof(res->error), "libcurl refused the request URL");
 		return -1;
 	}
-	start = now_ms();
+	start = clock_now_ms_f();
 	resp.rc = curl_easy_perform(tc->curl);
-	elapsed = now_ms() - start;
+	elapsed = clock_now_ms_f() - start;
 	curl_easy_getinfo(tc->curl, CURLINFO_RESPONSE_CODE, &resp.http_status);
 	curl_easy_getinfo(tc->curl, CURLINFO_REQUEST_SIZE, &request_size);
 	resp.request_sent = request_size > 0;

@@ -28,19 +28,11 @@
 #include <sodium.h>
 
 #include "password.h"
+#include "clock.h"
 
 extern char **environ;
 
 static int cbtest_seq;
-
-double
-cbtest_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 cbtest_sleep_ms(long ms)
@@ -315,7 +307,7 @@ cbhttp_parse(struct cbhttp *out, char *data, size_t len)
 int
 cbhttp_raw(int port, const char *raw, size_t rawlen, struct cbhttp *out, int timeout_ms)
 {
-	double start = cbtest_now(), deadline = start + timeout_ms / 1000.0;
+	double start = clock_now_s(), deadline = start + timeout_ms / 1000.0;
 	int fd = cbtcp_connect(port), rc = 0;
 	size_t len = 0, cap = 65536, off = 0;
 	char *data = malloc(cap);
@@ -330,7 +322,7 @@ cbhttp_raw(int port, const char *raw, size_t rawlen, struct cbhttp *out, int tim
 	}
 	for (;;) {
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		int left = (int)((deadline - cbtest_now()) * 1000);
+		int left = (int)((deadline - clock_now_s()) * 1000);
 		ssize_t n;
 
 		if (left <= 0 || poll(&pfd, 1, left) <= 0) {
@@ -347,7 +339,7 @@ cbhttp_raw(int port, const char *raw, size_t rawlen, struct cbhttp *out, int tim
 	close(fd);
 	cbhttp_parse(out, data, len);
 	free(data);
-	out->seconds = cbtest_now() - start;
+	out->seconds = clock_now_s() - start;
 	return rc;
 }
 

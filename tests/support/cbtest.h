@@ -100,7 +100,4 @@ void cbpg_ctl(const char *action);
 /* Reads a metric sample ("name{labels}" exactly as rendered) from the admin port; 0 if absent. */
 double cbmetric(int admin_port, const char *series);
 
-/* Monotonic seconds. */
-double cbtest_now(void);
-
 #endif

@@ -19,6 +19,7 @@
 #include "../support/kafka_util.h"
 #include <librdkafka/rdkafka_mock.h> /* after rdkafka.h, which kafka.h includes */
 #include "log.h"
+#include "clock.h"
 
 #define T_ROUNDTRIP "kt.roundtrip"
 #define T_RESUME    "kt.resume"
@@ -30,15 +31,6 @@
 
 /* The private broker shared by this file's tests; each test uses its own topic. */
 static struct ku_devkafka broker;
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 static int
 group_setup(void **state)
@@ -106,7 +98,7 @@ consumer_subscribed(struct cfg *c, const char *group, const char *topic)
 static rd_kafka_message_t *
 next_message(rd_kafka_t *rk, long deadline)
 {
-	while (now_ms() < deadline) {
+	while (clock_now_ms() < deadline) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
 		if (!m)
 			continue;
@@ -242,7 +234,7 @@ test_roundtrip_keys_values_headers(void **state)
 	group_name(group, sizeof(group), "roundtrip");
 	rk = consumer_subscribed(c, group, T_ROUNDTRIP);
 	memset(last, -1, sizeof(last));
-	deadline = now_ms() + 30000;
+	deadline = clock_now_ms() + 30000;
 	for (int n = 0; n < 40; n++) {
 		rd_kafka_message_t *m = next_message(rk, deadline);
 		if (!m)
@@ -274,7 +266,7 @@ store_offset(rd_kafka_t *rk, const rd_kafka_message_t *m)
 static int
 drain(rd_kafka_t *rk, int want, int *got, int ngot, int timeout_ms)
 {
-	long deadline = now_ms() + timeout_ms;
+	long deadline = clock_now_ms() + timeout_ms;
 	int n = 0;
 	rd_kafka_message_t *m;
 
@@ -283,7 +275,7 @@ drain(rd_kafka_t *rk, int want, int *got, int ngot, int timeout_ms)
 		assert_true(v >= 0 && v < ngot);
 		got[v]++;
 		if (++n == want)
-			deadline = now_ms() + 2000;
+			deadline = clock_now_ms() + 2000;
 		rd_kafka_message_destroy(m);
 	}
 	return n;
@@ -305,7 +297,7 @@ test_commit_then_resume(void **state)
 
 	/* First consumer: handles 12 (stored, committed), then 4 more (stored, not committed). */
 	rk = consumer_subscribed(c, group, T_RESUME);
-	deadline = now_ms() + 30000;
+	deadline = clock_now_ms() + 30000;
 	for (int n = 0; n < 20; n++) {
 		rd_kafka_message_t *m = next_message(rk, deadline);
 		if (!m)
@@ -351,7 +343,7 @@ assigned(rd_kafka_t *rk)
 static void
 wait_shared(rd_kafka_t *a, rd_kafka_t *b, unsigned *pa, unsigned *pb)
 {
-	long deadline = now_ms() + 30000;
+	long deadline = clock_now_ms() + 30000;
 
 	do {
 		rd_kafka_message_t *m;
@@ -361,7 +353,7 @@ wait_shared(rd_kafka_t *a, rd_kafka_t *b, unsigned *pa, unsigned *pb)
 			rd_kafka_message_destroy(m);
 		*pa = assigned(a);
 		*pb = assigned(b);
-	} while (!(*pa && *pb && (*pa | *pb) == (1u << T_PARTS) - 1) && now_ms() < deadline);
+	} while (!(*pa && *pb && (*pa | *pb) == (1u << T_PARTS) - 1) && clock_now_ms() < deadline);
 }
 
 static void
@@ -386,8 +378,8 @@ test_group_shares_partitions(void **state)
 	assert_int_equal(pa | pb, (1u << T_PARTS) - 1);
 
 	produce_numbers(c, T_SHARE, 0, 40, 40, d);
-	deadline = now_ms() + 20000;
-	while (na + nb < 40 && now_ms() < deadline) {
+	deadline = clock_now_ms() + 20000;
+	while (na + nb < 40 && clock_now_ms() < deadline) {
 		rd_kafka_message_t *m;
 		if ((m = rd_kafka_consumer_poll(a, 50)) != NULL && !m->err) {
 			assert_true(pa & (1u << m->partition));

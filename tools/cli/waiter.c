@@ -17,6 +17,7 @@
 #include "kafka.h"
 #include "ktopic.h"
 #include "log.h"
+#include "clock.h"
 
 #define WAITER_DB_EVERY_MS   3000
 #define WAITER_DB_CHUNK	     500
@@ -48,15 +49,6 @@ struct waiter {
 	long long last_shown_ms;
 	size_t last_shown_done;
 };
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct waiter *
 waiter_new(const struct cfg *c, char *err, size_t errlen)
@@ -276,7 +268,7 @@ static void
 waiter_progress(struct waiter *w, bool final)
 {
 	size_t done = w->n - w->count[W_PENDING];
-	long long t = now_ms();
+	long long t = clock_now_ms();
 
 	if (w->tty) {
 		char bar[41];
@@ -311,20 +303,20 @@ waiter_progress(struct waiter *w, bool final)
 size_t
 waiter_run(struct waiter *w, long timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms, last_db;
+	long long deadline = clock_now_ms() + timeout_ms, last_db;
 
 	waiter_db_check(w);
-	last_db = now_ms();
-	while (w->count[W_PENDING] > 0 && !clicfg_stop && now_ms() < deadline) {
+	last_db = clock_now_ms();
+	while (w->count[W_PENDING] > 0 && !clicfg_stop && clock_now_ms() < deadline) {
 		rd_kafka_message_t *m = ktopic_poll(w->kt, 100);
 
 		if (m != NULL) {
 			waiter_message(w, m);
 			rd_kafka_message_destroy(m);
 		}
-		if (now_ms() - last_db >= WAITER_DB_EVERY_MS) {
+		if (clock_now_ms() - last_db >= WAITER_DB_EVERY_MS) {
 			waiter_db_check(w);
-			last_db = now_ms();
+			last_db = clock_now_ms();
 		}
 		waiter_progress(w, false);
 	}

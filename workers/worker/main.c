@@ -21,6 +21,7 @@
 #include "pool.h"
 #include "publisher.h"
 #include "tm_client.h"
+#include "clock.h"
 
 #define POLL_MS 100
 /* After the drain deadline, how long jobs told to stop may take to return. */
@@ -98,15 +99,6 @@ signals_init(void)
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
-}
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
 /* Configuration: tables, environment/--config, the keys the worker cannot do without. */
@@ -291,8 +283,8 @@ drain_jobs(struct worker *w, long deadline)
 	size_t stopped, cancelled;
 
 	consumer_stop_fetching(w->consumer);
-	while (dispatch_inflight(w->dispatch) && now_ms() < deadline) {
-		long left = deadline - now_ms();
+	while (dispatch_inflight(w->dispatch) && clock_now_ms() < deadline) {
+		long left = deadline - clock_now_ms();
 
 		dispatch_wait_idle(w->dispatch, left < POLL_MS ? (int)left : POLL_MS);
 		/* Serves the group session and callbacks; no message is taken any more. */
@@ -311,14 +303,14 @@ drain_jobs(struct worker *w, long deadline)
 static void
 worker_shutdown(struct worker *w)
 {
-	long deadline = now_ms() + cfg_int(w->cfg, "TMPROV_DRAIN_TIMEOUT");
+	long deadline = clock_now_ms() + cfg_int(w->cfg, "TMPROV_DRAIN_TIMEOUT");
 	long left;
 	char err[256];
 
 	drain_jobs(w, deadline);
 	pool_stop(w->pool);
 	consumer_maintain(w->consumer);
-	left = deadline - now_ms();
+	left = deadline - clock_now_ms();
 	if (publisher_drain(w->publisher, left > PUBLISH_MIN_MS ? (int)left : PUBLISH_MIN_MS))
 		log_warn("outbox not fully published: the next publisher sends the rest");
 	publisher_stop(w->publisher);

@@ -25,6 +25,7 @@
 #include "deadline.h"
 #include "kafka.h"
 #include "log.h"
+#include "clock.h"
 
 #define BATCH	500
 #define TICK_MS 500
@@ -104,15 +105,6 @@ struct publisher {
 	int64_t target;	       /* drain: every row up to this seq must be published */
 	long last_backlog_ms;
 };
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 static int
 seqs_add(struct seqs *s, int64_t v)
@@ -356,9 +348,9 @@ update_backlog(struct publisher *p)
 	char err[256];
 	PGresult *res;
 
-	if (now_ms() - p->last_backlog_ms < BACKLOG_EVERY_MS)
+	if (clock_now_ms() - p->last_backlog_ms < BACKLOG_EVERY_MS)
 		return;
-	p->last_backlog_ms = now_ms();
+	p->last_backlog_ms = clock_now_ms();
 	res = db_exec(p->db, PS_BACKLOG, 0, NULL, err, sizeof(err));
 	if (!res)
 		return;
