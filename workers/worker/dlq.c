@@ -213,7 +213,6 @@ int
 dlq_send(struct dlq *d, const struct dlq_copy *copy, const volatile int *stop, char *err,
 	 size_t errlen)
 {
-	const struct backoff b = {200, 10000};
 	char labels[96];
 	int rc;
 
@@ -227,7 +226,7 @@ dlq_send(struct dlq *d, const struct dlq_copy *copy, const volatile int *stop, c
 			return -1;
 		log_warn("%s (origin %s/%" PRId32 "@%" PRId64 "); producing again", err,
 			 copy->origin_topic, copy->origin_partition, copy->origin_offset);
-		if (!tmretry_sleep(backoff_delay_ms(&b, attempt), stop))
+		if (!tmretry_sleep(backoff_delay_ms(&backoff_dlq_produce, attempt), stop))
 			return -1;
 	}
 	log_info("dlq: copy of %s/%" PRId32 "@%" PRId64 " delivered, reason %s", copy->origin_topic,

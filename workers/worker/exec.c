@@ -74,10 +74,6 @@ struct exec_thread {
 	struct tm_client *tm;
 };
 
-/* Between attempts of a statement while the database is away; also the pace of looking a
- * command up again. */
-static const struct backoff exec_db_backoff = {100, 5000};
-
 static int
 exec_policies(struct exec_ctx *ctx, const struct cfg *c, char *err, size_t errlen)
 {
@@ -291,7 +287,7 @@ exec_sql(struct exec_ctx *ctx, int stmt, int nparams, const char *const *params,
 		}
 		if (attempt == 0 || attempt % 20 == 0)
 			log_warn("database: %s; retrying", err);
-		if (!tmretry_sleep(backoff_delay_ms(&exec_db_backoff, attempt), stop))
+		if (!tmretry_sleep(backoff_delay_ms(&backoff_db_statement, attempt), stop))
 			return NULL;
 	}
 }
@@ -369,7 +365,7 @@ exec_lookup(struct exec_thread *t, const struct command *cmd, struct cmd_state *
 		if (!permanent)
 			return -1;
 		log_error("command %s: lookup: %s", cmd->id, err);
-		if (!tmretry_sleep(backoff_delay_ms(&exec_db_backoff, attempt), stop))
+		if (!tmretry_sleep(backoff_delay_ms(&backoff_db_statement, attempt), stop))
 			return -1;
 	}
 	memset(st, 0, sizeof(*st));
@@ -503,7 +499,7 @@ exec_write_failure(struct exec_thread *t, const struct job *job, const char *sha
 		if (rc != 2)
 			return rc;
 		log_error("command %s: cannot store its failure either: %s", job->cmd->id, err);
-		if (!tmretry_sleep(backoff_delay_ms(&exec_db_backoff, attempt), stop))
+		if (!tmretry_sleep(backoff_delay_ms(&backoff_db_statement, attempt), stop))
 			return -1;
 	}
 }
@@ -667,7 +663,7 @@ exec_run(struct exec_thread *t, struct job *job, const volatile int *stop)
 		return exec_reject(t, job, sha, stop);
 	for (unsigned round = 0;; round++) {
 		if (round > 0 &&
-		    !tmretry_sleep(backoff_delay_ms(&exec_db_backoff, round - 1), stop))
+		    !tmretry_sleep(backoff_delay_ms(&backoff_db_statement, round - 1), stop))
 			return EXEC_ABANDONED;
 		rc = exec_round(t, job, sha, round, stop, &status);
 		if (rc < 0)
