@@ -24,6 +24,7 @@
 
 /* The worker's modules are not in libtmprov.a: compiled into this test. */
 #include "../../workers/worker/publisher.c"
+#include "../../workers/worker/sql.c"
 
 #define TOPIC "pt.events"
 
@@ -291,7 +292,7 @@ test_one_publisher_at_a_time(void **state)
 	assert_non_null(other);
 	/* Another worker's publisher holds the lock and listens. */
 	sql(other, "SELECT pg_advisory_lock($1::bigint)", 1, key);
-	sql(other, "LISTEN " CHANNEL, 0, NULL);
+	sql(other, "LISTEN " SQL_OUTBOX_CHANNEL, 0, NULL);
 	p = start();
 	add_event("locked", id, sizeof(id));
 	publisher_kick(p);
@@ -305,7 +306,7 @@ test_one_publisher_at_a_time(void **state)
 			usleep(20000);
 	}
 	assert_non_null(n);
-	assert_string_equal(n->relname, CHANNEL);
+	assert_string_equal(n->relname, SQL_OUTBOX_CHANNEL);
 	PQfreemem(n);
 	/* The holder goes away: ours takes over by itself (a drain retries the lock). */
 	sql(other, "SELECT pg_advisory_unlock($1::bigint)", 1, key);
