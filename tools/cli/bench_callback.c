@@ -268,11 +268,16 @@ bc_wrk(struct bench_cb *b, char *err, size_t errlen)
 {
 	const struct bench_opts *o = b->o;
 	char script[300], threads[24], conns[24], dur[32], url[64];
-	char *argv[] = {"wrk",	      "--threads", threads,	"--connections", conns,
-			"--duration", dur,	   "--timeout", "10s",		 "--script",
-			script,	      url,	   NULL};
+	char *argv[] = {(char *)o->wrk, "--threads", threads,	  "--connections", conns,
+			"--duration",	dur,	     "--timeout", "10s",	   "--script",
+			script,		url,	     NULL};
 	long secs = (o->duration_ms + 999) / 1000;
 
+	/* Run by its path, never looked up on PATH: bench.sh finds it with need (tools/need.sh). */
+	if (o->wrk == NULL) {
+		snprintf(err, errlen, "callback needs --wrk PATH");
+		return -1;
+	}
 	snprintf(script, sizeof(script), "%s/load.lua", b->dir);
 	snprintf(threads, sizeof(threads), "%ld", o->threads);
 	snprintf(conns, sizeof(conns), "%ld", o->connections);
