@@ -44,6 +44,8 @@ SUPPORT_SRC := $(sort $(wildcard tests/support/*.c))
 SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC    := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS   := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+ITEST_SRC   := $(sort $(wildcard tests/integration/test_*.c))
+TEST_BINS   += $(ITEST_SRC:tests/integration/%.c=$(BUILD)/tests/%)
 
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
@@ -80,6 +82,10 @@ endef
 $(foreach p,$(PROGRAMS),$(eval $(call PROGRAM_RULE,$(word 1,$(subst :, ,$(p))),$(word 2,$(subst :, ,$(p))))))
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(SUPPORT_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/%: $(BUILD)/tests/integration/%.o $(SUPPORT_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
@@ -146,5 +152,5 @@ install: all
 clean:
 	rm -rf build build-san build-fuzz bin
 
--include $(COMMON_OBJ:.o=.d) $(SUPPORT_OBJ:.o=.d) $(TEST_BINS:$(BUILD)/tests/%=$(BUILD)/tests/unit/%.d)
+-include $(COMMON_OBJ:.o=.d) $(SUPPORT_OBJ:.o=.d) $(TEST_SRC:%.c=$(BUILD)/%.d) $(ITEST_SRC:%.c=$(BUILD)/%.d)
 -include $(foreach p,$(PROGRAMS),$(patsubst %.c,$(BUILD)/%.d,$(wildcard $(word 2,$(subst :, ,$(p)))/*.c)))

@@ -29,6 +29,7 @@
 
 #include "password.h"
 #include "clock.h"
+#include "tprog.h"
 
 extern char **environ;
 
@@ -669,16 +670,15 @@ cbpg_opts(const char *data, char *out, size_t outlen)
 void
 cbpg_ctl(const char *action)
 {
-	const char *bin = cbtest_env("TMPROV_PG_BIN"), *data = cbtest_env("TMPROV_PG_DATA");
-	char pg_ctl[1024], opts[4096], log[1024];
+	const char *data = cbtest_env("TMPROV_PG_DATA"), *pg_ctl = tprog("pg_ctl");
+	char opts[4096], log[1024];
 	const char *argv[20];
 	int n = 0, status;
 	pid_t pid;
 
-	snprintf(pg_ctl, sizeof(pg_ctl), "%s/pg_ctl", bin);
 	snprintf(log, sizeof(log), "%s/pg_ctl.log", cbtest_env("TMPROV_TEST_TMP"));
 	if (getuid() == 0) {
-		argv[n++] = "runuser";
+		argv[n++] = tprog("runuser");
 		argv[n++] = "-u";
 		argv[n++] = "postgres";
 		argv[n++] = "--";
@@ -709,7 +709,7 @@ cbpg_ctl(const char *action)
 			dup2(fd, 1);
 			dup2(fd, 2);
 		}
-		execvp(argv[0], (char *const *)argv);
+		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)

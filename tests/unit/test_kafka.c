@@ -1,6 +1,7 @@
 /* Tests for common/kafka and tmprov-devkafka, against a real tmprov-devkafka: messages keep key,
  * value and headers; stored and committed offsets resume a group; a group shares partitions;
  * the idempotent producer; TMPROV_KAFKA_PROPS errors; devkafka's flags, file and signals. */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -742,24 +743,47 @@ test_devkafka_bad_flag(void **state)
 	assert_non_null(strstr(err, "status 2"));
 }
 
-/* Runs bin/tmprov-devkafka with args; returns its exit status and what it printed in out. */
+/* Runs bin/tmprov-devkafka with args (words split at blanks); returns its exit status and what
+ * it printed in out. */
 static int
 devkafka_run(const char *args, char *out, size_t outlen)
 {
 	const char *bin = getenv("TMPROV_TEST_BIN");
-	char cmd[1024];
-	size_t n;
-	FILE *f;
-	int status;
+	char exe[1024], words[512], *argv[16];
+	int fds[2], status, n = 0;
+	size_t len = 0;
+	ssize_t got;
+	pid_t pid;
 
 	if (!bin)
 		fail_msg("TMPROV_TEST_BIN is not set");
-	snprintf(cmd, sizeof(cmd), "'%s/tmprov-devkafka' %s 2>/dev/null", bin, args);
-	f = popen(cmd, "r");
-	assert_non_null(f);
-	n = fread(out, 1, outlen - 1, f);
-	out[n] = '\0';
-	status = pclose(f);
+	snprintf(exe, sizeof(exe), "%s/tmprov-devkafka", bin);
+	snprintf(words, sizeof(words), "%s", args);
+	argv[n++] = exe;
+	for (char *save = NULL, *w = strtok_r(words, " ", &save); w != NULL && n < 15;
+	     w = strtok_r(NULL, " ", &save))
+		argv[n++] = w;
+	argv[n] = NULL;
+	assert_int_equal(pipe(fds), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+
+		dup2(fds[1], STDOUT_FILENO);
+		if (devnull >= 0)
+			dup2(devnull, STDERR_FILENO);
+		close(fds[0]);
+		execv(exe, argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	while (len + 1 < outlen && (got = read(fds[0], out + len, outlen - len - 1)) > 0)
+		len += (size_t)got;
+	out[len] = '\0';
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	return WEXITSTATUS(status);
 }

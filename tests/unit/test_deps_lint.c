@@ -1,0 +1,169 @@
+/* test_deps_lint: every program the tests, the scripts they run and the programs those start
+ * look up (tprog in C, need in the scripts) is one that the tasks `make check` installs provide,
+ * as tools/install-deps.sh declares them; nothing runs a program around the lookup; and the
+ * reader that finds all this reads what it should (a table of small texts). Text only: whether
+ * the programs are on this machine is test_deps_installed's. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../support/deplint.h"
+#include "../support/deps.h"
+
+static struct deps D;
+static struct deplint L;
+
+static void
+test_check_tasks(void **state)
+{
+	(void)state;
+	assert_true(D.ncheck >= 1);
+	assert_true(deps_is_check(&D, "test"));
+	assert_non_null(deps_find(&D, "system", "bash"));
+}
+
+/* What a lookup names must be provided by check's tasks (or be a base-system program); what a
+ * script looks up must also be provided by the script's own task, which installs it when the
+ * script runs outside `make check` (make bench, make demo). */
+static void
+test_lookups_declared(void **state)
+{
+	int bad = 0, n = 0;
+
+	(void)state;
+	for (size_t i = 0; i < L.nuses; i++) {
+		const struct deplint_use *u = &L.uses[i];
+		bool base;
+
+		if (u->how == DEPLINT_OPTIONAL || u->how == DEPLINT_IMPORT)
+			continue;
+		n++;
+		base = deps_find(&D, "system", u->name) != NULL;
+		if (!base && deps_find_check(&D, u->name) == NULL) {
+			fprintf(stderr, "%s:%d: %s is looked up, but no task of `make check` (",
+				u->file, u->line, u->name);
+			for (size_t k = 0; k < D.ncheck; k++)
+				fprintf(stderr, "%s%s", k ? " " : "", D.check[k]);
+			fprintf(stderr, ") provides it in tools/install-deps.sh\n");
+			bad++;
+		}
+		if (!base && u->task[0] != '\0' && deps_find(&D, u->task, u->name) == NULL) {
+			fprintf(stderr,
+				"%s: %s is looked up, but its own task %s does not provide it in "
+				"tools/install-deps.sh\n",
+				u->file, u->name, u->task);
+			bad++;
+		}
+	}
+	assert_true(n >= 10); /* the reader found the lookups */
+	assert_int_equal(bad, 0);
+}
+
+static void
+test_no_bypass(void **state)
+{
+	(void)state;
+	assert_true(L.nc >= 50 && L.nsh >= 4 && L.npy >= 2);
+	for (size_t i = 0; i < L.nbypass; i++)
+		fprintf(stderr, "%s\n", L.bypass[i]);
+	assert_int_equal(L.nbypass, 0);
+}
+
+/* The reader on small texts: what it must find and what it must leave alone. */
+static const struct {
+	const char *file, *text;
+	size_t bypass;	  /* runs around the lookup */
+	const char *uses; /* the names looked up or imported, space-separated */
+} CASES[] = {
+    {"t.c", "execvp(argv[0], (char *const *)argv);", 1, ""},
+    {"t.c", "FILE *f = popen(cmd, \"r\"); system(\"ls\");", 2, ""},
+    {"t.c", "const char *a[] = {\"/usr/bin/env\", \"docker\", NULL};", 1, ""},
+    {"t.c", "/* execvp( and popen( in a comment */ x.system(1); s->popen(2);", 0, ""},
+    {"t.c", "char *s = \"execvp(\"; posix_spawn(&p, path, 0, 0, a, e);", 0, ""},
+    {"t.c", "const char *w = tprog(\"wrk\"), *d = tprog_optional(\"docker\");", 0, "wrk docker"},
+    {"t.c", "argv[0] = tprog_python(\"yaml, jsonschema\");", 0, "python3:yaml python3:jsonschema"},
+    {"t.c", "const char *p = tprog(name);", 1, ""},
+    {"t.sh", "wrk -t2 http://x/\n", 1, ""},
+    {"t.sh", "jq . f.json | sort\n", 1, ""},
+    {"t.sh", "w=$(need wrk)\n\"$w\" -t2 url >out 2>&1 &\n", 0, "wrk"},
+    {"t.sh", "x=$(curl -fsS \"$(python3 -c 'import sys; print(1)')\")\n", 2, ""},
+    {"t.sh", "echo \"$(basename \"$(dirname x)\") done\" >&2\n", 0, ""},
+    {"t.sh", "case $m in run | up | down) ;; *) echo no >&2; exit 2 ;; esac\n", 0, ""},
+    {"t.sh", "case $c in\nstart)\n\tmkdir -p d\n\t;;\n*) wrk ;;\nesac\n", 1, ""},
+    {"t.sh", "cat >f <<EOF\nwrk -t2\nEOF\necho ok # wrk in a comment\n", 0, ""},
+    {"t.sh", "timeout -k 10 600 wrk -d1s\n", 1, ""},
+    {"t.sh", "f() {\n\tlocal i\n}\nfor ((i = 0; i < 3; i++)); do f; done\n", 0, ""},
+    {"t.sh", "x=1; /usr/bin/python3 x.py\n", 1, ""},
+    {"t.sh", "declare -A t=(\n\t[a]=\"b c\"\n)\nwhile IFS=$'\\t' read -r a; do :; done <f\n", 0,
+     ""},
+    {"t.py", "import os, yaml\nfrom jsonschema import X\nfrom . import y\n", 0,
+     "python3:os python3:yaml python3:jsonschema"},
+};
+
+static void
+test_reader(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(CASES) / sizeof(CASES[0]); i++) {
+		struct deplint l = {0};
+		char got[512] = "";
+
+		assert_int_equal(deplint_scan_text(&l, CASES[i].file, CASES[i].text, &D), 0);
+		for (size_t k = 0; k < l.nuses; k++)
+			snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", k ? " " : "",
+				 l.uses[k].name);
+		if (l.nbypass != CASES[i].bypass || strcmp(got, CASES[i].uses) != 0) {
+			for (size_t k = 0; k < l.nbypass; k++)
+				fprintf(stderr, "  %s\n", l.bypass[k]);
+			fail_msg("case %zu (%s): %zu bypasses, uses \"%s\"; want %zu, \"%s\"", i,
+				 CASES[i].text, l.nbypass, got, CASES[i].bypass, CASES[i].uses);
+		}
+		deplint_free(&l);
+	}
+}
+
+static int
+setup(void **state)
+{
+	const char *src = getenv("TMPROV_TEST_SRC");
+	char err[512];
+
+	(void)state;
+	if (src == NULL) {
+		fprintf(stderr, "TMPROV_TEST_SRC is not set\n");
+		return -1;
+	}
+	if (deps_load(&D, src, err, sizeof(err)) != 0 ||
+	    deplint_scan(&L, src, &D, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	deplint_free(&L);
+	deps_free(&D);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_check_tasks),
+	    cmocka_unit_test(test_reader),
+	    cmocka_unit_test(test_lookups_declared),
+	    cmocka_unit_test(test_no_bypass),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
