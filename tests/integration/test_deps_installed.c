@@ -21,10 +21,6 @@
 
 #define RUN_MS 30000
 
-static struct deps D;
-static struct deplint L;
-static const char *src;
-
 /* Whether python3 imports module (a name, not "python3:name"). */
 static bool
 importable(const char *module)
@@ -58,7 +54,7 @@ dpkg_field(const char *package, const char *field, char *out, size_t outlen)
 
 /* Whether the entry's program or module is here; says what is missing otherwise. */
 static bool
-present(const struct deps_entry *e)
+present(const struct deplint_fixture *f, const struct deps_entry *e)
 {
 	char path[320], who[256];
 	bool ok;
@@ -68,7 +64,7 @@ present(const struct deps_entry *e)
 	else
 		ok = deps_locate(e->name, path, sizeof(path)) == 0;
 	if (!ok) {
-		deps_who(&D, e->name, who, sizeof(who));
+		deps_who(&f->d, e->name, who, sizeof(who));
 		fprintf(stderr, "%s is missing: %s\n", e->name, who);
 	}
 	return ok;
@@ -77,21 +73,22 @@ present(const struct deps_entry *e)
 static void
 test_provided(void **state)
 {
+	const struct deplint_fixture *f = *state;
 	int missing = 0, n = 0;
 
-	(void)state;
-	for (size_t i = 0; i < D.n; i++) {
-		const struct deps_entry *e = &D.v[i];
+	for (size_t i = 0; i < f->d.n; i++) {
+		const struct deps_entry *e = &f->d.v[i];
 		char status[128];
 
-		if (!deps_is_check(&D, e->task))
+		if (!deps_is_check(&f->d, e->task))
 			continue;
 		n++;
-		missing += !present(e);
+		missing += !present(f, e);
 		dpkg_field(e->package, "Status", status, sizeof(status));
 		if (strstr(status, "ok installed") == NULL) {
-			fprintf(stderr, "package %s (%s) is not installed: tools/install-deps.sh %s "
-					"must install it\n",
+			fprintf(stderr,
+				"package %s (%s) is not installed: tools/install-deps.sh %s "
+				"must install it\n",
 				e->package, e->name, e->task);
 			missing++;
 		}
@@ -104,22 +101,23 @@ test_provided(void **state)
 static void
 test_system(void **state)
 {
+	const struct deplint_fixture *f = *state;
 	int bad = 0;
 
-	(void)state;
-	for (size_t i = 0; i < D.n; i++) {
-		const struct deps_entry *e = &D.v[i];
+	for (size_t i = 0; i < f->d.n; i++) {
+		const struct deps_entry *e = &f->d.v[i];
 		char prio[64];
 
 		if (strcmp(e->task, "system") != 0)
 			continue;
-		bad += !present(e);
+		bad += !present(f, e);
 		dpkg_field(e->package, "Priority", prio, sizeof(prio));
 		if (strcmp(prio, "required") != 0) {
-			fprintf(stderr,
-				"%s: its package %s has Priority \"%s\", not required: a fresh "
-				"machine may lack it; declare it under a task and find it with need\n",
-				e->name, e->package, prio);
+			fprintf(
+			    stderr,
+			    "%s: its package %s has Priority \"%s\", not required: a fresh "
+			    "machine may lack it; declare it under a task and find it with need\n",
+			    e->name, e->package, prio);
 			bad++;
 		}
 	}
@@ -130,25 +128,25 @@ test_system(void **state)
 static void
 test_lookups(void **state)
 {
+	const struct deplint_fixture *f = *state;
 	int missing = 0;
 
-	(void)state;
-	for (size_t i = 0; i < L.nuses; i++) {
-		const struct deplint_use *u = &L.uses[i];
+	for (size_t i = 0; i < f->l.nuses; i++) {
+		const struct deplint_use *u = &f->l.uses[i];
 		const struct deps_entry *e;
 		struct deps_entry anon;
 
 		if (u->how == DEPLINT_OPTIONAL || u->how == DEPLINT_IMPORT)
 			continue;
-		e = deps_find_check(&D, u->name);
+		e = deps_find_check(&f->d, u->name);
 		if (e == NULL)
-			e = deps_find(&D, "system", u->name);
+			e = deps_find(&f->d, "system", u->name);
 		if (e == NULL) {
 			memset(&anon, 0, sizeof(anon));
 			snprintf(anon.name, sizeof(anon.name), "%.63s", u->name);
 			e = &anon;
 		}
-		if (!present(e)) {
+		if (!present(f, e)) {
 			fprintf(stderr, "  (looked up by %s)\n", u->file);
 			missing++;
 		}
@@ -161,6 +159,7 @@ test_lookups(void **state)
 static void
 test_python_imports(void **state)
 {
+	const struct deplint_fixture *f = *state;
 	const char *argv[] = {tprog("python3"), "-c",
 			      "import sys; print('\\n'.join(sorted(sys.stdlib_module_names)))",
 			      NULL};
@@ -168,15 +167,14 @@ test_python_imports(void **state)
 	char *stdlib;
 	int bad = 0, n = 0;
 
-	(void)state;
 	clirun(&r, argv, NULL, RUN_MS);
 	assert_int_equal(r.status, 0);
 	stdlib = malloc(strlen(r.out) + 3);
 	assert_non_null(stdlib);
 	sprintf(stdlib, "\n%s\n", r.out);
 	clirun_free(&r);
-	for (size_t i = 0; i < L.nuses; i++) {
-		const struct deplint_use *u = &L.uses[i];
+	for (size_t i = 0; i < f->l.nuses; i++) {
+		const struct deplint_use *u = &f->l.uses[i];
 		const char *m = u->name + 8;
 		char key[96], beside[1400];
 		struct stat st;
@@ -188,11 +186,11 @@ test_python_imports(void **state)
 		snprintf(key, sizeof(key), "\n%s\n", m);
 		if (strstr(stdlib, key) != NULL)
 			continue;
-		snprintf(beside, sizeof(beside), "%s/%.*s/%s.py", src,
+		snprintf(beside, sizeof(beside), "%s/%.*s/%s.py", f->src,
 			 (int)(slash ? slash - u->file : 0), u->file, m);
 		if (stat(beside, &st) == 0)
 			continue;
-		if (deps_find_check(&D, u->name) == NULL) {
+		if (deps_find_check(&f->d, u->name) == NULL) {
 			fprintf(stderr,
 				"%s:%d: imports %s, which no task of `make check` provides "
 				"(declare python3:%s=PACKAGE in tools/install-deps.sh)\n",
@@ -201,43 +199,15 @@ test_python_imports(void **state)
 		} else if (!importable(m)) {
 			char who[256];
 
-			deps_who(&D, u->name, who, sizeof(who));
-			fprintf(stderr, "%s:%d: python3 module %s is missing: %s\n", u->file, u->line,
-				m, who);
+			deps_who(&f->d, u->name, who, sizeof(who));
+			fprintf(stderr, "%s:%d: python3 module %s is missing: %s\n", u->file,
+				u->line, m, who);
 			bad++;
 		}
 	}
 	free(stdlib);
 	assert_true(n >= 5);
 	assert_int_equal(bad, 0);
-}
-
-static int
-setup(void **state)
-{
-	char err[512];
-
-	(void)state;
-	src = getenv("TMPROV_TEST_SRC");
-	if (src == NULL) {
-		fprintf(stderr, "TMPROV_TEST_SRC is not set\n");
-		return -1;
-	}
-	if (deps_load(&D, src, err, sizeof(err)) != 0 ||
-	    deplint_scan(&L, src, &D, err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s\n", err);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	deplint_free(&L);
-	deps_free(&D);
-	return 0;
 }
 
 int
@@ -250,5 +220,5 @@ main(void)
 	    cmocka_unit_test(test_python_imports),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, deplint_setup, deplint_teardown);
 }

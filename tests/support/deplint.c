@@ -19,27 +19,26 @@
 
 #include "buf.h"
 
-#define DL_FILE_MAX (4L * 1024 * 1024)
+#define DL_FILE_MAX (4L * 1024 * 1024) /* deps_slurp's */
 #define DL_WORDS    64
 
 /* The lookup and this reader name the system directories themselves. */
 static const char *const DL_PATHS_EXEMPT[] = {"tests/support/deps.c", "tests/support/deplint.c"};
 /* Where Debian puts programs: a literal path into one of these runs a program by its path. */
-static const char *const DL_SYSTEM_DIRS[] = {"/usr/bin/",   "/usr/sbin/", "/bin/",
-					     "/sbin/",	    "/usr/local/", "/usr/lib/postgresql/",
-					     "/opt/"};
+static const char *const DL_SYSTEM_DIRS[] = {
+    "/usr/bin/", "/usr/sbin/", "/bin/", "/sbin/", "/usr/local/", "/usr/lib/postgresql/", "/opt/"};
 /* Calls that search PATH for the program they run. */
 static const char *const DL_PATH_CALLS[] = {"execvp",	    "execlp", "execvpe",
 					    "posix_spawnp", "popen",  "system"};
 static const char *const DL_SH_BUILTINS[] = {
-    ":",	"bg",	   "break",	"builtin", "cd",     "command", "continue", "declare",
-    "echo",	"eval",	   "exit",	"export",  "false",  "getopts", "hash",	    "jobs",
-    "kill",	"let",	   "local",	"mapfile", "printf", "pwd",	"read",	    "readarray",
-    "readonly", "return",  "set",	"shift",   "shopt",  "source",	"test",	    "trap",
-    "true",	"type",	   "typeset",	"ulimit",  "umask",  "unset",	"wait",	    ".",
-    "[",	"[[",	   "]]",	"]"};
+    ":",	"bg",	  "break",   "builtin", "cd",	  "command", "continue", "declare",
+    "echo",	"eval",	  "exit",    "export",	"false",  "getopts", "hash",	 "jobs",
+    "kill",	"let",	  "local",   "mapfile", "printf", "pwd",     "read",	 "readarray",
+    "readonly", "return", "set",     "shift",	"shopt",  "source",  "test",	 "trap",
+    "true",	"type",	  "typeset", "ulimit",	"umask",  "unset",   "wait",	 ".",
+    "[",	"[[",	  "]]",	     "]"};
 /* Words before a command's name that are not it. */
-static const char *const DL_SH_LEADERS[] = {"if", "then", "else", "elif",  "do", "while", "until",
+static const char *const DL_SH_LEADERS[] = {"if", "then", "else", "elif", "do", "while", "until",
 					    "!",  "{",	  "}",	  "time", "fi", "done"};
 
 static bool
@@ -166,8 +165,8 @@ dl_scan_c(struct deplint *l, const char *rel, const char *text)
 	for (size_t i = 0; code[i] != '\0' && rc == 0; i++) {
 		if (code[i] == '"' && text[i] == '"') {
 			dl_c_literal(text, i, lit, sizeof(lit));
-			for (size_t k = 0; !exempt && k < sizeof(DL_SYSTEM_DIRS) / sizeof(DL_SYSTEM_DIRS[0]);
-			     k++)
+			for (size_t k = 0;
+			     !exempt && k < sizeof(DL_SYSTEM_DIRS) / sizeof(DL_SYSTEM_DIRS[0]); k++)
 				if (strncmp(lit, DL_SYSTEM_DIRS[k], strlen(DL_SYSTEM_DIRS[k])) == 0)
 					rc = dl_bypass(l,
 						       "%s:%d: \"%s\" runs a program by its system "
@@ -179,8 +178,9 @@ dl_scan_c(struct deplint *l, const char *rel, const char *text)
 					i++;
 			continue;
 		}
-		if (dl_ident((unsigned char)code[i]) && (i == 0 || (!dl_ident((unsigned char)code[i - 1]) &&
-								   code[i - 1] != '.' && code[i - 1] != '>'))) {
+		if (dl_ident((unsigned char)code[i]) &&
+		    (i == 0 || (!dl_ident((unsigned char)code[i - 1]) && code[i - 1] != '.' &&
+				code[i - 1] != '>'))) {
 			size_t s = i, j;
 			char id[32];
 
@@ -193,13 +193,14 @@ dl_scan_c(struct deplint *l, const char *rel, const char *text)
 			if (code[j] != '(')
 				continue;
 			if (DL_IN(id, DL_PATH_CALLS)) {
-				rc = dl_bypass(l,
-					       "%s:%d: %s runs a program found on PATH: find it with "
-					       "tprog() and run it by that path",
-					       rel, dl_line(text, text + s), id);
+				rc = dl_bypass(
+				    l,
+				    "%s:%d: %s runs a program found on PATH: find it with "
+				    "tprog() and run it by that path",
+				    rel, dl_line(text, text + s), id);
 			} else if (strcmp(id, "tprog") == 0 || strcmp(id, "tprog_optional") == 0 ||
 				   strcmp(id, "tprog_python") == 0) {
-				enum deplint_how how = id[5] == '\0'	? DEPLINT_TPROG
+				enum deplint_how how = id[5] == '\0'  ? DEPLINT_TPROG
 						       : id[6] == 'o' ? DEPLINT_OPTIONAL
 								      : DEPLINT_PYMOD;
 
@@ -216,8 +217,8 @@ dl_scan_c(struct deplint *l, const char *rel, const char *text)
 				dl_c_literal(text, j, lit, sizeof(lit));
 				for (char *save = NULL, *m = strtok_r(lit, ", ", &save);
 				     m != NULL && rc == 0; m = strtok_r(NULL, ", ", &save))
-					rc = dl_use(l, rel, dl_line(text, text + s), how, m, strlen(m),
-						    NULL);
+					rc = dl_use(l, rel, dl_line(text, text + s), how, m,
+						    strlen(m), NULL);
 			}
 		}
 	}
@@ -465,7 +466,8 @@ dl_sh_command(struct dl_sh *s, char **words, size_t n, size_t i)
 	e = deps_find(s->d, "system", w);
 	if (e == NULL) {
 		if (deps_find(s->d, NULL, w) != NULL)
-			s->rc |= dl_bypass(s->l, "%s: runs %s by name: find it with need (tools/need.sh)",
+			s->rc |= dl_bypass(s->l,
+					   "%s: runs %s by name: find it with need (tools/need.sh)",
 					   s->rel, w);
 		else
 			s->rc |= dl_bypass(s->l,
@@ -625,8 +627,8 @@ dl_scan_py(struct deplint *l, const char *rel, const char *text)
 				while (q < eol && (dl_ident((unsigned char)*q)))
 					q++;
 				if (q > m)
-					rc = dl_use(l, rel, line, DEPLINT_IMPORT, m, (size_t)(q - m),
-						    NULL);
+					rc = dl_use(l, rel, line, DEPLINT_IMPORT, m,
+						    (size_t)(q - m), NULL);
 				while (q < eol && *q != ',') /* ".sub", " as name" */
 					q++;
 			}
@@ -645,28 +647,6 @@ dl_scan_py(struct deplint *l, const char *rel, const char *text)
 }
 
 /* ---- the tree ---- */
-
-static char *
-dl_slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *s = NULL;
-	long n;
-
-	if (f == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && n < DL_FILE_MAX &&
-	    fseek(f, 0, SEEK_SET) == 0 && (s = malloc((size_t)n + 1)) != NULL) {
-		if (fread(s, 1, (size_t)n, f) != (size_t)n) {
-			free(s);
-			s = NULL;
-		} else {
-			s[n] = '\0';
-		}
-	}
-	fclose(f);
-	return s;
-}
 
 static bool
 dl_ends(const char *s, const char *suffix)
@@ -714,8 +694,7 @@ dl_walk(struct dl_walk *w, const char *rel, bool scripts)
 		if (!dl_ends(sub, ".c") && !dl_ends(sub, ".h") && !dl_ends(sub, ".py") &&
 		    !dl_ends(sub, ".sh") && !(scripts && (st.st_mode & 0111)))
 			continue;
-		if ((text = dl_slurp(full)) == NULL) {
-			snprintf(w->err, w->errlen, "%s: cannot read", sub);
+		if ((text = deps_slurp(full, w->err, w->errlen)) == NULL) {
 			rc = -1;
 			break;
 		}
@@ -760,6 +739,41 @@ deplint_scan_text(struct deplint *l, const char *rel, const char *text, const st
 	if (dl_ends(rel, ".py"))
 		return dl_scan_py(l, rel, text);
 	return dl_scan_sh(l, rel, text, d);
+}
+
+int
+deplint_setup(void **state)
+{
+	struct deplint_fixture *f = calloc(1, sizeof(*f));
+	char err[512];
+
+	*state = f;
+	if (f == NULL)
+		return -1;
+	f->src = getenv("TMPROV_TEST_SRC");
+	if (f->src == NULL) {
+		fprintf(stderr, "TMPROV_TEST_SRC is not set\n");
+		return -1;
+	}
+	if (deps_load(&f->d, f->src, err, sizeof(err)) != 0 ||
+	    deplint_scan(&f->l, f->src, &f->d, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+int
+deplint_teardown(void **state)
+{
+	struct deplint_fixture *f = *state;
+
+	if (f != NULL) {
+		deplint_free(&f->l);
+		deps_free(&f->d);
+		free(f);
+	}
+	return 0;
 }
 
 void

@@ -45,5 +45,14 @@ int deplint_scan(struct deplint *l, const char *src, const struct deps *d, char 
  * l (zeroed before the first call). 0, or -1 (out of memory). */
 int deplint_scan_text(struct deplint *l, const char *rel, const char *text, const struct deps *d);
 void deplint_free(struct deplint *l);
+/* The tests' group fixture: *state a deplint_fixture with the declarations of the tree
+ * $TMPROV_TEST_SRC names and what its files run. 0, or -1 with the reason on stderr. */
+struct deplint_fixture {
+	const char *src;
+	struct deps d;
+	struct deplint l;
+};
+int deplint_setup(void **state);
+int deplint_teardown(void **state);
 
 #endif

@@ -11,9 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DEPS_FILE_MAX (1024L * 1024)
+#define DEPS_FILE_MAX (4L * 1024 * 1024)
 
-static char *
+char *
 deps_slurp(const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
@@ -60,8 +60,9 @@ deps_add_words(struct deps *d, const char *task, const char *text, size_t len, c
 			break;
 		eq = memchr(w, '=', (size_t)(p - w));
 		if (eq == NULL || eq == w || eq + 1 == p) {
-			snprintf(err, errlen, "install-deps.sh: [%s] has \"%.*s\", not program=package",
-				 task, (int)(p - w), w);
+			snprintf(err, errlen,
+				 "install-deps.sh: [%s] has \"%.*s\", not program=package", task,
+				 (int)(p - w), w);
 			return -1;
 		}
 		v = realloc(d->v, (d->n + 1) * sizeof(*d->v));
@@ -135,7 +136,8 @@ deps_read_makefile(struct deps *d, const char *s, char *err, size_t errlen)
 	eol = rule != NULL ? strchr(rule + 1, '\n') : NULL;
 	run = rule != NULL ? strstr(rule, "tools/install-deps.sh") : NULL;
 	if (run == NULL || eol == NULL || run > eol || rule[1] != '\t') {
-		snprintf(err, errlen, "Makefile: the deps recipe does not run tools/install-deps.sh");
+		snprintf(err, errlen,
+			 "Makefile: the deps recipe does not run tools/install-deps.sh");
 		return -1;
 	}
 	eol = strchr(run, '\n');

@@ -22,6 +22,8 @@ struct deps {
 	size_t ncheck;
 };
 
+/* A file's text (malloc'd, NUL-terminated; at most 4 MiB), or NULL with err. */
+char *deps_slurp(const char *path, char *err, size_t errlen);
 /* Reads src/tools/install-deps.sh and src/Makefile. 0, or -1 with err. */
 int deps_load(struct deps *d, const char *src, char *err, size_t errlen);
 void deps_free(struct deps *d);

@@ -15,16 +15,14 @@
 #include "../support/deplint.h"
 #include "../support/deps.h"
 
-static struct deps D;
-static struct deplint L;
-
 static void
 test_check_tasks(void **state)
 {
-	(void)state;
-	assert_true(D.ncheck >= 1);
-	assert_true(deps_is_check(&D, "test"));
-	assert_non_null(deps_find(&D, "system", "bash"));
+	const struct deplint_fixture *f = *state;
+
+	assert_true(f->d.ncheck >= 1);
+	assert_true(deps_is_check(&f->d, "test"));
+	assert_non_null(deps_find(&f->d, "system", "bash"));
 }
 
 /* What a lookup names must be provided by check's tasks (or be a base-system program); what a
@@ -33,26 +31,26 @@ test_check_tasks(void **state)
 static void
 test_lookups_declared(void **state)
 {
+	const struct deplint_fixture *f = *state;
 	int bad = 0, n = 0;
 
-	(void)state;
-	for (size_t i = 0; i < L.nuses; i++) {
-		const struct deplint_use *u = &L.uses[i];
+	for (size_t i = 0; i < f->l.nuses; i++) {
+		const struct deplint_use *u = &f->l.uses[i];
 		bool base;
 
 		if (u->how == DEPLINT_OPTIONAL || u->how == DEPLINT_IMPORT)
 			continue;
 		n++;
-		base = deps_find(&D, "system", u->name) != NULL;
-		if (!base && deps_find_check(&D, u->name) == NULL) {
+		base = deps_find(&f->d, "system", u->name) != NULL;
+		if (!base && deps_find_check(&f->d, u->name) == NULL) {
 			fprintf(stderr, "%s:%d: %s is looked up, but no task of `make check` (",
 				u->file, u->line, u->name);
-			for (size_t k = 0; k < D.ncheck; k++)
-				fprintf(stderr, "%s%s", k ? " " : "", D.check[k]);
+			for (size_t k = 0; k < f->d.ncheck; k++)
+				fprintf(stderr, "%s%s", k ? " " : "", f->d.check[k]);
 			fprintf(stderr, ") provides it in tools/install-deps.sh\n");
 			bad++;
 		}
-		if (!base && u->task[0] != '\0' && deps_find(&D, u->task, u->name) == NULL) {
+		if (!base && u->task[0] != '\0' && deps_find(&f->d, u->task, u->name) == NULL) {
 			fprintf(stderr,
 				"%s: %s is looked up, but its own task %s does not provide it in "
 				"tools/install-deps.sh\n",
@@ -67,11 +65,12 @@ test_lookups_declared(void **state)
 static void
 test_no_bypass(void **state)
 {
-	(void)state;
-	assert_true(L.nc >= 50 && L.nsh >= 4 && L.npy >= 2);
-	for (size_t i = 0; i < L.nbypass; i++)
-		fprintf(stderr, "%s\n", L.bypass[i]);
-	assert_int_equal(L.nbypass, 0);
+	const struct deplint_fixture *f = *state;
+
+	assert_true(f->l.nc >= 50 && f->l.nsh >= 4 && f->l.npy >= 2);
+	for (size_t i = 0; i < f->l.nbypass; i++)
+		fprintf(stderr, "%s\n", f->l.bypass[i]);
+	assert_int_equal(f->l.nbypass, 0);
 }
 
 /* The reader on small texts: what it must find and what it must leave alone. */
@@ -108,12 +107,13 @@ static const struct {
 static void
 test_reader(void **state)
 {
-	(void)state;
+	const struct deplint_fixture *f = *state;
+
 	for (size_t i = 0; i < sizeof(CASES) / sizeof(CASES[0]); i++) {
 		struct deplint l = {0};
 		char got[512] = "";
 
-		assert_int_equal(deplint_scan_text(&l, CASES[i].file, CASES[i].text, &D), 0);
+		assert_int_equal(deplint_scan_text(&l, CASES[i].file, CASES[i].text, &f->d), 0);
 		for (size_t k = 0; k < l.nuses; k++)
 			snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", k ? " " : "",
 				 l.uses[k].name);
@@ -127,34 +127,6 @@ test_reader(void **state)
 	}
 }
 
-static int
-setup(void **state)
-{
-	const char *src = getenv("TMPROV_TEST_SRC");
-	char err[512];
-
-	(void)state;
-	if (src == NULL) {
-		fprintf(stderr, "TMPROV_TEST_SRC is not set\n");
-		return -1;
-	}
-	if (deps_load(&D, src, err, sizeof(err)) != 0 ||
-	    deplint_scan(&L, src, &D, err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s\n", err);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	deplint_free(&L);
-	deps_free(&D);
-	return 0;
-}
-
 int
 main(void)
 {
@@ -165,5 +137,5 @@ main(void)
 	    cmocka_unit_test(test_no_bypass),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, deplint_setup, deplint_teardown);
 }

@@ -1,7 +1,6 @@
 /* Tests for common/kafka and tmprov-devkafka, against a real tmprov-devkafka: messages keep key,
  * value and headers; stored and committed offsets resume a group; a group shares partitions;
  * the idempotent producer; TMPROV_KAFKA_PROPS errors; devkafka's flags, file and signals. */
-#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -17,6 +16,7 @@
 
 #include "config.h"
 #include "kafka.h"
+#include "../support/clirun.h"
 #include "../support/kafka_util.h"
 #include <librdkafka/rdkafka_mock.h> /* after rdkafka.h, which kafka.h includes */
 #include "log.h"
@@ -743,69 +743,45 @@ test_devkafka_bad_flag(void **state)
 	assert_non_null(strstr(err, "status 2"));
 }
 
-/* Runs bin/tmprov-devkafka with args (words split at blanks); returns its exit status and what
- * it printed in out. */
+/* Runs bin/tmprov-devkafka with args (words split at blanks) and env ("KEY=value" settings, or
+ * NULL); returns its exit status and what it printed on stdout in out. */
 static int
-devkafka_run(const char *args, char *out, size_t outlen)
+devkafka_run(const char *args, const char *const *env, char *out, size_t outlen)
 {
-	const char *bin = getenv("TMPROV_TEST_BIN");
-	char exe[1024], words[512], *argv[16];
-	int fds[2], status, n = 0;
-	size_t len = 0;
-	ssize_t got;
-	pid_t pid;
+	const char *argv[16] = {"tmprov-devkafka"};
+	char words[512];
+	struct clirun r;
+	int n = 1, status;
 
-	if (!bin)
-		fail_msg("TMPROV_TEST_BIN is not set");
-	snprintf(exe, sizeof(exe), "%s/tmprov-devkafka", bin);
 	snprintf(words, sizeof(words), "%s", args);
-	argv[n++] = exe;
 	for (char *save = NULL, *w = strtok_r(words, " ", &save); w != NULL && n < 15;
 	     w = strtok_r(NULL, " ", &save))
 		argv[n++] = w;
-	argv[n] = NULL;
-	assert_int_equal(pipe(fds), 0);
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_WRONLY);
-
-		dup2(fds[1], STDOUT_FILENO);
-		if (devnull >= 0)
-			dup2(devnull, STDERR_FILENO);
-		close(fds[0]);
-		execv(exe, argv);
-		_exit(127);
-	}
-	close(fds[1]);
-	while (len + 1 < outlen && (got = read(fds[0], out + len, outlen - len - 1)) > 0)
-		len += (size_t)got;
-	out[len] = '\0';
-	close(fds[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	return WEXITSTATUS(status);
+	clirun(&r, argv, env, 30000);
+	snprintf(out, outlen, "%s", r.out);
+	status = r.status;
+	clirun_free(&r);
+	return status;
 }
 
 static void
 test_devkafka_print_config_and_help(void **state)
 {
+	const char *const brokers2[] = {"TMPROV_DEVKAFKA_BROKERS=2", NULL};
 	char out[4096];
 
 	(void)state;
-	setenv("TMPROV_DEVKAFKA_BROKERS", "2", 1);
-	assert_int_equal(
-	    devkafka_run("--print-config --partitions 7 --topic a --topic=b", out, sizeof(out)), 0);
-	unsetenv("TMPROV_DEVKAFKA_BROKERS");
+	assert_int_equal(devkafka_run("--print-config --partitions 7 --topic a --topic=b", brokers2,
+				      out, sizeof(out)),
+			 0);
 	assert_non_null(strstr(out, "TMPROV_DEVKAFKA_PARTITIONS=7\n")); /* flag */
 	assert_non_null(strstr(out, "TMPROV_DEVKAFKA_BROKERS=2\n"));	/* environment */
 	assert_non_null(strstr(out, "TMPROV_TOPIC_COMMANDS=tm.commands\n"));
 	assert_non_null(strstr(out, "# topics created: a b\n"));
-	assert_int_equal(devkafka_run("--help", out, sizeof(out)), 0);
+	assert_int_equal(devkafka_run("--help", NULL, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "--bootstrap-file"));
-	assert_int_equal(devkafka_run("--no-such-flag", out, sizeof(out)), 2);
-	assert_int_equal(devkafka_run("--partitions", out, sizeof(out)), 2);
+	assert_int_equal(devkafka_run("--no-such-flag", NULL, out, sizeof(out)), 2);
+	assert_int_equal(devkafka_run("--partitions", NULL, out, sizeof(out)), 2);
 }
 
 static void
