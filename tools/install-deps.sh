@@ -41,16 +41,20 @@ system="bash=bash cat=coreutils chmod=coreutils chown=coreutils cut=coreutils da
 
 if [ "${1:-}" = --who ]; then
 	name=${2:?usage: install-deps.sh --who NAME}
-	found=0
-	for task in "${!provides[@]}"; do
+	tasks="" package=""
+	for task in $(printf '%s\n' "${!provides[@]}" | sort); do
 		for pair in ${provides[$task]}; do
 			if [ "${pair%%=*}" = "$name" ]; then
-				echo "tools/install-deps.sh $task must install it (package ${pair#*=})"
-				found=1
+				tasks="${tasks:+$tasks or }$task"
+				package=${pair#*=}
 			fi
 		done
 	done
-	[ $found = 1 ] || echo "no task of tools/install-deps.sh provides it: declare it there"
+	if [ -n "$tasks" ]; then
+		echo "tools/install-deps.sh $tasks must install it (package $package)"
+	else
+		echo "no task of tools/install-deps.sh provides it: declare it there"
+	fi
 	exit 0
 fi
 
