@@ -21,7 +21,7 @@ declare -A want=(
 # when a test or script looks up what the tasks that run it do not provide, or runs a program
 # bypassing the lookup; tests/integration/test_deps_installed when a provided program is absent.
 declare -A provides=(
-	[build]=""
+	[build]="make=make cc=build-essential pkg-config=pkg-config git=git"
 	[test]="python3=python3 python3:yaml=python3-yaml python3:jsonschema=python3-jsonschema
 		clang-format=clang-format curl=curl wrk=wrk mandoc=mandoc runuser=util-linux
 		initdb=postgresql pg_ctl=postgresql createdb=postgresql pgbench=postgresql"
@@ -35,9 +35,10 @@ declare -A provides=(
 # Programs of the base system (packages of Priority required, on every Debian machine): scripts
 # run these by name, without need.
 system="bash=bash cat=coreutils chmod=coreutils chown=coreutils cut=coreutils date=coreutils
-	basename=coreutils dirname=coreutils head=coreutils id=coreutils ls=coreutils mkdir=coreutils mktemp=coreutils
-	rm=coreutils seq=coreutils sha256sum=coreutils sleep=coreutils sort=coreutils tail=coreutils
-	timeout=coreutils tr=coreutils wc=coreutils grep=grep sed=sed dpkg-query=dpkg apt-get=apt"
+	basename=coreutils cp=coreutils dirname=coreutils head=coreutils id=coreutils ls=coreutils
+	mkdir=coreutils mktemp=coreutils rm=coreutils seq=coreutils sha256sum=coreutils sleep=coreutils
+	sort=coreutils tail=coreutils timeout=coreutils tr=coreutils wc=coreutils grep=grep sed=sed
+	dpkg-query=dpkg apt-get=apt"
 
 if [ "${1:-}" = --who ]; then
 	name=${2:?usage: install-deps.sh --who NAME}

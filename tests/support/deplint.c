@@ -26,7 +26,8 @@
 static const char *const DL_PATHS_EXEMPT[] = {"tests/support/deps.c", "tests/support/deplint.c"};
 /* Where Debian puts programs: a literal path into one of these runs a program by its path. */
 static const char *const DL_SYSTEM_DIRS[] = {
-    "/usr/bin/", "/usr/sbin/", "/bin/", "/sbin/", "/usr/local/", "/usr/lib/postgresql/", "/opt/"};
+    "/usr/bin/",	"/usr/sbin/",	       "/bin/", "/sbin/", "/usr/local/bin/",
+    "/usr/local/sbin/", "/usr/lib/postgresql/"};
 /* Calls that search PATH for the program they run. */
 static const char *const DL_PATH_CALLS[] = {"execvp",	    "execlp", "execvpe",
 					    "posix_spawnp", "popen",  "system"};

@@ -35,8 +35,6 @@
 #define BACKLOG_EVERY_MS 1000
 /* How often a publisher without the lock retries it while it has reason to (a drain). */
 #define RETRY_MS 20
-/* pg_try_advisory_lock key: "tmprov.o" as a big-endian int64. */
-#define LOCK_KEY "8389485317659700847"
 
 /* A produced row waiting for its delivery report (filled from rd_kafka_poll in this thread). */
 struct flight {
@@ -151,7 +149,7 @@ take_notifications(struct publisher *p)
 static void
 session_setup(struct publisher *p)
 {
-	static const char *const key[] = {LOCK_KEY};
+	static const char *const key[] = {PUBLISHER_LOCK_KEY};
 	char err[256];
 	PGresult *res;
 	int pid;

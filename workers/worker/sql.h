@@ -39,7 +39,7 @@ enum sql_stmt {
 	SQL_COUNT
 };
 
-/* The channel the publisher LISTENs on and SQL_PUB_NOTIFY notifies. */
+/* The channel every worker's publisher LISTENs on, which SQL_PUB_NOTIFY notifies. */
 #define SQL_OUTBOX_CHANNEL "tmprov_outbox"
 
 /* Parameters shared by every SQL_FINISH* statement, in this order; a variant's own parameters

@@ -22,9 +22,8 @@
 #include "../support/kafka_util.h"
 #include "../support/testdb.h"
 
-/* The worker's modules are not in libtmprov.a: compiled into this test. */
-#include "../../workers/worker/publisher.c"
-#include "../../workers/worker/sql.c"
+#include "../../workers/worker/publisher.h"
+#include "../../workers/worker/sql.h"
 
 #define TOPIC "pt.events"
 
@@ -282,7 +281,7 @@ test_kick_tick_and_drain(void **state)
 static void
 test_one_publisher_at_a_time(void **state)
 {
-	static const char *const key[] = {LOCK_KEY};
+	static const char *const key[] = {PUBLISHER_LOCK_KEY};
 	PGconn *other = testdb_connect(&F.db);
 	struct publisher *p;
 	PGnotify *n = NULL;
