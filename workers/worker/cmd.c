@@ -202,7 +202,7 @@ cmd_before(void *arg, unsigned attempt, unsigned prev)
 		rc = intent_record(env->intents, &in, env->stop, err, sizeof(err));
 		if (rc >= 0)
 			return rc;
-		if (env->stop != NULL && *env->stop)
+		if (stop_requested(env->stop))
 			return -1;
 		log_warn("command %s: intent not recorded: %s; retrying", env->cmd->id, err);
 		if (!tmretry_sleep(backoff_delay_ms(&b, i), env->stop))

@@ -14,6 +14,7 @@
 #include "intent.h"
 #include "password.h"
 #include "sql.h"
+#include "stop.h"
 #include "tm_client.h"
 #include "tmretry.h"
 #include "validate.h"
@@ -56,7 +57,7 @@ struct cmd_env {
 	const char *topic;
 	int32_t partition;
 	int64_t offset;
-	const volatile int *stop;
+	const atomic_bool *stop;
 };
 
 enum { CMD_PARAMS_MAX = 8, CMD_STORE_MAX = 8192 };

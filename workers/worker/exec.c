@@ -264,7 +264,7 @@ exec_sql_transient(const char *sqlstate)
  * (*permanent false) or on an error a repeat will not cure (*permanent true, err set). */
 static PGresult *
 exec_sql(struct exec_ctx *ctx, int stmt, int nparams, const char *const *params,
-	 const volatile int *stop, bool *permanent, char *err, size_t errlen)
+	 const atomic_bool *stop, bool *permanent, char *err, size_t errlen)
 {
 	char state[6];
 	PGresult *res;
@@ -320,7 +320,7 @@ exec_sha256_hex(const char *buf, size_t len, char out[65])
 
 static int
 exec_dlq(struct exec_thread *t, const struct job *job, const char *reason, const char *error,
-	 const volatile int *stop)
+	 const atomic_bool *stop)
 {
 	struct dlq_copy copy = {
 	    .payload = job->payload,
@@ -348,7 +348,7 @@ exec_dlq(struct exec_thread *t, const struct job *job, const char *reason, const
  * either. */
 static int
 exec_lookup(struct exec_thread *t, const struct command *cmd, struct cmd_state *st,
-	    const volatile int *stop)
+	    const atomic_bool *stop)
 {
 	const char *params[5] = {cmd->id, cmd->subject, NULL, NULL, NULL};
 	char err[512];
@@ -413,7 +413,7 @@ exec_final(const char *status)
  * good (err), -1 when stopped. */
 static int
 exec_write(struct exec_thread *t, const struct job *job, const char *sha, struct cmd_result *r,
-	   const volatile int *stop, char *err, size_t errlen)
+	   const atomic_bool *stop, char *err, size_t errlen)
 {
 	const struct command *cmd = job->cmd;
 	const char *params[SQL_FINISH_NPARAMS + CMD_PARAMS_MAX];
@@ -486,7 +486,7 @@ out:
  * call it follows must not be made again. */
 static int
 exec_write_failure(struct exec_thread *t, const struct job *job, const char *sha,
-		   struct cmd_result *r, const char *why, const volatile int *stop)
+		   struct cmd_result *r, const char *why, const atomic_bool *stop)
 {
 	const struct cmd_env env = {.cmd = job->cmd};
 	bool acted = r->tm_may_have_acted && (job->cmd->kind == CMD_ACCOUNT_CREATE ||
@@ -512,7 +512,7 @@ exec_write_failure(struct exec_thread *t, const struct job *job, const char *sha
  * copy for operators. */
 static enum exec_status
 exec_conflict(struct exec_thread *t, const struct job *job, const char *reason,
-	      const volatile int *stop)
+	      const atomic_bool *stop)
 {
 	log_warn("command %s: id already used by another message: %s/%" PRId32 "@%" PRId64
 		 " goes to the DLQ",
@@ -526,7 +526,7 @@ exec_conflict(struct exec_thread *t, const struct job *job, const char *reason,
 /* A message that is not a valid command: its DLQ copy, then (when it has an id and a subject)
  * command.rejected. */
 static enum exec_status
-exec_reject(struct exec_thread *t, struct job *job, const char *sha, const volatile int *stop)
+exec_reject(struct exec_thread *t, struct job *job, const char *sha, const atomic_bool *stop)
 {
 	const char *reason = validate_status_name(job->vstatus);
 	const char *error = job->errs.n > 0 ? job->errs.msg[0] : reason;
@@ -569,7 +569,7 @@ exec_reject(struct exec_thread *t, struct job *job, const char *sha, const volat
 }
 
 static void
-exec_env(struct exec_thread *t, const struct job *job, const char *sha, const volatile int *stop,
+exec_env(struct exec_thread *t, const struct job *job, const char *sha, const atomic_bool *stop,
 	 struct cmd_env *env)
 {
 	struct exec_ctx *ctx = t->ctx;
@@ -607,7 +607,7 @@ exec_log_result(const struct job *job, const struct cmd_result *r)
  * -1 stopped. */
 static int
 exec_round(struct exec_thread *t, struct job *job, const char *sha, unsigned round,
-	   const volatile int *stop, enum exec_status *status)
+	   const atomic_bool *stop, enum exec_status *status)
 {
 	struct cmd_state st;
 	struct cmd_result r;
@@ -656,7 +656,7 @@ exec_round(struct exec_thread *t, struct job *job, const char *sha, unsigned rou
 }
 
 enum exec_status
-exec_run(struct exec_thread *t, struct job *job, const volatile int *stop)
+exec_run(struct exec_thread *t, struct job *job, const atomic_bool *stop)
 {
 	enum exec_status status = EXEC_DONE;
 	char sha[65];

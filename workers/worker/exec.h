@@ -43,7 +43,7 @@ void exec_thread_free(struct exec_thread *t);
 /* Runs one job to a durable result: EXEC_DONE once its outcome (or rejection) is committed in
  * PostgreSQL and any DLQ copy is delivered. Blocks through TM retries and database outages.
  * Returns EXEC_ABANDONED only when *stop becomes true before the result is durable. */
-enum exec_status exec_run(struct exec_thread *t, struct job *job, const volatile int *stop);
+enum exec_status exec_run(struct exec_thread *t, struct job *job, const atomic_bool *stop);
 
 /* For the loop's pause decisions and /readyz. Thread-safe. */
 bool exec_tm_available(struct exec_ctx *ctx); /* false while TM is considered down */
