@@ -1,4 +1,4 @@
-/* cmd: the per-type logic of the eight command types (WORKER.md §7), split by family into
+/* cmd: the per-type logic of the eight command types (DESIGN.md §2), split by family into
  * cmd_account.c, cmd_user.c and cmd_meeting.c; cmd.c holds what they share: the result being
  * built, failures, the account check and the TM call with intents and retries. */
 #include "cmd.h"

@@ -143,12 +143,10 @@ exec_slots(struct exec_ctx *ctx, const struct cfg *c, char *err, size_t errlen)
 }
 
 struct exec_ctx *
-exec_new(const struct cfg *c, struct metrics *m, rd_kafka_t *producer, char *err, size_t errlen)
+exec_new(const struct cfg *c, struct metrics *m, char *err, size_t errlen)
 {
 	struct exec_ctx *ctx = calloc(1, sizeof(*ctx));
 
-	/* DLQ copies have a producer of their own (dlq.h). */
-	(void)producer;
 	if (ctx == NULL) {
 		snprintf(err, errlen, "exec: out of memory");
 		return NULL;

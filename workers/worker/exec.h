@@ -7,8 +7,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <librdkafka/rdkafka.h>
-
 #include "config.h"
 #include "job.h"
 #include "metrics.h"
@@ -25,12 +23,10 @@ struct exec_thread; /* per pool thread: its TM client */
 extern const struct cfg_key EXEC_CONFIG_KEYS[];
 extern const size_t EXEC_CONFIG_NKEYS;
 
-/* c and m are borrowed and must outlive the context (m may be NULL). producer is the program's
- * event producer; exec does not use it: DLQ copies go through a producer of their own, whose
- * delivery reports exec serves itself (dlq.h). Starts the intent writer and the DLQ thread.
- * NULL with err on a bad setting or a failure to start. */
-struct exec_ctx *exec_new(const struct cfg *c, struct metrics *m, rd_kafka_t *producer, char *err,
-			  size_t errlen);
+/* c and m are borrowed and must outlive the context (m may be NULL). DLQ copies go through a
+ * producer of exec's own, whose delivery reports it serves itself (dlq.h). Starts the intent
+ * writer and the DLQ thread. NULL with err on a bad setting or a failure to start. */
+struct exec_ctx *exec_new(const struct cfg *c, struct metrics *m, char *err, size_t errlen);
 /* After every exec_run has returned. NULL is a no-op. */
 void exec_free(struct exec_ctx *ctx);
 
