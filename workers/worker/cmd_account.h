@@ -5,9 +5,13 @@
 
 #include "cmd.h"
 
-enum cmd_verdict cmd_account_create(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r);
-enum cmd_verdict cmd_account_update(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r);
-enum cmd_verdict cmd_account_delete(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r);
-enum cmd_verdict cmd_account_query(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r);
+enum cmd_verdict cmd_account_create(const struct cmd_env *env, const struct cmd_state *st,
+				    struct cmd_result *r);
+enum cmd_verdict cmd_account_update(const struct cmd_env *env, const struct cmd_state *st,
+				    struct cmd_result *r);
+enum cmd_verdict cmd_account_delete(const struct cmd_env *env, const struct cmd_state *st,
+				    struct cmd_result *r);
+enum cmd_verdict cmd_account_query(const struct cmd_env *env, const struct cmd_state *st,
+				   struct cmd_result *r);
 
 #endif

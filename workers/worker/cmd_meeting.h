@@ -7,8 +7,10 @@
 
 #include "cmd.h"
 
-enum cmd_verdict cmd_meeting_schedule(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r);
-enum cmd_verdict cmd_meeting_cancel(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r);
+enum cmd_verdict cmd_meeting_schedule(const struct cmd_env *env, const struct cmd_state *st,
+				      struct cmd_result *r);
+enum cmd_verdict cmd_meeting_cancel(const struct cmd_env *env, const struct cmd_state *st,
+				    struct cmd_result *r);
 
 /* TMPROV_JOIN_URL_TEMPLATE with {PUBLIC_URL} (without a trailing slash) and {meeting_id}
  * (percent-encoded) substituted. Returns 0, or -1 when the result would not fit in outlen. */

@@ -1,5 +1,5 @@
-/* cmd_types: the worker's one table of the eight command types (DESIGN.md §2) — handler,
- * account, TM endpoint, lookup, success variant and event of each — and the dispatch through it. */
+/* cmd_types: the worker's one table of the eight command types (DESIGN.md §2), with each one's
+ * handler, account need, TM endpoint, lookup, success variant and event; and dispatch by it. */
 #ifndef TMPROV_WORKER_CMD_TYPES_H
 #define TMPROV_WORKER_CMD_TYPES_H
 

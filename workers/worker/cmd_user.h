@@ -5,7 +5,9 @@
 
 #include "cmd.h"
 
-enum cmd_verdict cmd_user_upsert(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r);
-enum cmd_verdict cmd_user_delete(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r);
+enum cmd_verdict cmd_user_upsert(const struct cmd_env *env, const struct cmd_state *st,
+				 struct cmd_result *r);
+enum cmd_verdict cmd_user_delete(const struct cmd_env *env, const struct cmd_state *st,
+				 struct cmd_result *r);
 
 #endif

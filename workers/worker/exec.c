@@ -1,5 +1,5 @@
 /* exec: runs one command to a durable result — idempotency by command id, the per-type logic
- * (cmd.h), TM calls with intents and retries, one transaction for the result and its outcome
+ * (cmd_types.h), TM calls with intents and retries, one transaction for the result and its outcome
  * event, DLQ copies of what cannot be processed. The loop only hands it jobs. */
 #include "exec.h"
 
@@ -351,9 +351,40 @@ exec_dlq(struct exec_thread *t, const struct job *job, const char *reason, const
 	return 0;
 }
 
-/* SQL_LOOKUP for the command. 0, or -1 when stopped. A permanent failure here is a bug or a
- * broken schema: it is logged and waited on like an outage, since no result can be written
- * either. */
+/* The cmd_state of SQL_LOOKUP's one row. */
+static void
+exec_state(const PGresult *res, const struct command *cmd, struct cmd_state *st)
+{
+	memset(st, 0, sizeof(*st));
+#define COL(c)	  PQgetvalue(res, 0, (c))
+#define ISNULL(c) PQgetisnull(res, 0, (c))
+	st->cmd_exists = !ISNULL(SQLL_CMD_STATUS);
+	/* The schema's CHECK allows no other status; one that is not ours counts as unfinished. */
+	if (!cmd_status_parse(COL(SQLL_CMD_STATUS), &st->cmd_status))
+		st->cmd_status = CMD_STATUS_RECEIVED;
+	snprintf(st->cmd_sha256_hex, sizeof(st->cmd_sha256_hex), "%s", COL(SQLL_CMD_SHA256_HEX));
+	st->intent_open = !ISNULL(SQLL_INTENT_ATTEMPT);
+	st->intent_attempt = (unsigned)strtoul(COL(SQLL_INTENT_ATTEMPT), NULL, 10);
+	st->intent_max = (unsigned)strtoul(COL(SQLL_INTENT_MAX), NULL, 10);
+	st->acc_exists = !ISNULL(SQLL_ACC_COMPANY_UID);
+	st->acc_active = strcmp(COL(SQLL_ACC_STATUS), "active") == 0;
+	snprintf(st->company_uid, sizeof(st->company_uid), "%s", COL(SQLL_ACC_COMPANY_UID));
+	snprintf(st->company_name, sizeof(st->company_name), "%s", COL(SQLL_ACC_COMPANY_NAME));
+	snprintf(st->email, sizeof(st->email), "%s", COL(SQLL_ACC_EMAIL));
+	st->rooms = strtol(COL(SQLL_ACC_ROOMS), NULL, 10);
+	st->participants = strtol(COL(SQLL_ACC_PARTICIPANTS), NULL, 10);
+	st->user_exists = !ISNULL(SQLL_USER_STATUS);
+	st->user_active = strcmp(COL(SQLL_USER_STATUS), "active") == 0;
+	st->email_taken = strcmp(COL(SQLL_EMAIL_TAKEN), "t") == 0;
+	st->meeting_exists = !ISNULL(SQLL_MEETING_SUBJECT);
+	st->meeting_ours = strcmp(COL(SQLL_MEETING_SUBJECT), cmd->subject) == 0;
+#undef COL
+#undef ISNULL
+}
+
+/* SQL_LOOKUP for the command, with what its type's row asks for (cmd_spec.lookup). 0, or -1
+ * when stopped. A permanent failure here is a bug or a broken schema: it is logged and waited
+ * on like an outage, since no result can be written either. */
 static int
 exec_lookup(struct exec_thread *t, const struct command *cmd, struct cmd_state *st,
 	    const atomic_bool *stop)
@@ -381,32 +412,59 @@ exec_lookup(struct exec_thread *t, const struct command *cmd, struct cmd_state *
 		if (!tmretry_sleep(backoff_delay_ms(&exec_db_backoff, attempt), stop))
 			return -1;
 	}
-	memset(st, 0, sizeof(*st));
-#define COL(c)	  PQgetvalue(res, 0, (c))
-#define ISNULL(c) PQgetisnull(res, 0, (c))
-	st->cmd_exists = !ISNULL(SQLL_CMD_STATUS);
-	/* The schema's CHECK allows no other status; one that is not ours counts as unfinished. */
-	if (!cmd_status_parse(COL(SQLL_CMD_STATUS), &st->cmd_status))
-		st->cmd_status = CMD_STATUS_RECEIVED;
-	snprintf(st->cmd_sha256_hex, sizeof(st->cmd_sha256_hex), "%s", COL(SQLL_CMD_SHA256_HEX));
-	st->intent_open = !ISNULL(SQLL_INTENT_ATTEMPT);
-	st->intent_attempt = (unsigned)strtoul(COL(SQLL_INTENT_ATTEMPT), NULL, 10);
-	st->intent_max = (unsigned)strtoul(COL(SQLL_INTENT_MAX), NULL, 10);
-	st->acc_exists = !ISNULL(SQLL_ACC_COMPANY_UID);
-	st->acc_active = strcmp(COL(SQLL_ACC_STATUS), "active") == 0;
-	snprintf(st->company_uid, sizeof(st->company_uid), "%s", COL(SQLL_ACC_COMPANY_UID));
-	snprintf(st->company_name, sizeof(st->company_name), "%s", COL(SQLL_ACC_COMPANY_NAME));
-	snprintf(st->email, sizeof(st->email), "%s", COL(SQLL_ACC_EMAIL));
-	st->rooms = strtol(COL(SQLL_ACC_ROOMS), NULL, 10);
-	st->participants = strtol(COL(SQLL_ACC_PARTICIPANTS), NULL, 10);
-	st->user_exists = !ISNULL(SQLL_USER_STATUS);
-	st->user_active = strcmp(COL(SQLL_USER_STATUS), "active") == 0;
-	st->email_taken = strcmp(COL(SQLL_EMAIL_TAKEN), "t") == 0;
-	st->meeting_exists = !ISNULL(SQLL_MEETING_SUBJECT);
-	st->meeting_ours = strcmp(COL(SQLL_MEETING_SUBJECT), cmd->subject) == 0;
-#undef COL
-#undef ISNULL
+	exec_state(res, cmd, st);
 	PQclear(res);
+	return 0;
+}
+
+/* The text of the SQL_FINISH* parameters that neither the job nor the result holds. */
+struct exec_text {
+	char attempts[16], partition[16], offset[24];
+	char event_id[OUTCOME_EVENT_ID_LEN];
+	char *payload; /* the outcome event: owned */
+	char *calls;   /* r->calls as JSON: owned */
+};
+
+/* Fills params (SQL_FINISH_NPARAMS + r->nparams) for r's statement, with x holding their text.
+ * 0, or -1 when out of memory; the caller frees x->payload and x->calls either way. */
+static int
+exec_params(const struct job *job, const char *sha, const struct cmd_result *r, struct exec_text *x,
+	    const char **params)
+{
+	const struct command *cmd = job->cmd;
+	struct timespec now;
+	json_t *ev;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	ev = outcome_event(cmd->id, cmd->subject, outcome_type_name(r->event), json_incref(r->data),
+			   &now);
+	x->payload = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+	x->calls = json_dumps(r->calls, JSON_COMPACT);
+	json_decref(ev);
+	if (x->payload == NULL || x->calls == NULL)
+		return -1;
+	snprintf(x->attempts, sizeof(x->attempts), "%u", r->attempts);
+	snprintf(x->partition, sizeof(x->partition), "%" PRId32, job->partition);
+	snprintf(x->offset, sizeof(x->offset), "%" PRId64, job->offset);
+	outcome_event_id(cmd->id, x->event_id);
+	params[SQLF_ID] = cmd->id;
+	params[SQLF_SUBJECT] = cmd->subject;
+	params[SQLF_TYPE] = cmd->type;
+	params[SQLF_SHA256_HEX] = sha;
+	params[SQLF_STATUS] = cmd_status_name(r->status);
+	params[SQLF_ATTEMPTS] = x->attempts;
+	params[SQLF_LAST_ERROR] = r->last_error[0] ? r->last_error : NULL;
+	params[SQLF_RETRYABLE] = r->retryable < 0 ? NULL : r->retryable ? "true" : "false";
+	params[SQLF_TOPIC] = job->topic;
+	params[SQLF_PARTITION] = x->partition;
+	params[SQLF_OFFSET] = x->offset;
+	params[SQLF_CALLS] = x->calls;
+	params[SQLF_EVENT_ID] = x->event_id;
+	params[SQLF_EVENT_TYPE] = outcome_type_name(r->event);
+	params[SQLF_PAYLOAD] = x->payload;
+	params[SQLF_BODY] = job->payload;
+	for (int i = 0; i < r->nparams; i++)
+		params[SQL_FINISH_NPARAMS + i] = r->params[i];
 	return 0;
 }
 
@@ -417,12 +475,8 @@ static enum exec_step
 exec_write(struct exec_thread *t, const struct job *job, const char *sha, struct cmd_result *r,
 	   const atomic_bool *stop, char *err, size_t errlen)
 {
-	const struct command *cmd = job->cmd;
 	const char *params[SQL_FINISH_NPARAMS + CMD_PARAMS_MAX];
-	char attempts[16], partition[16], offset[24], *payload = NULL, *calls = NULL;
-	char event_id[OUTCOME_EVENT_ID_LEN];
-	struct timespec now;
-	json_t *ev;
+	struct exec_text x = {.payload = NULL};
 	PGresult *res;
 	bool permanent;
 	enum exec_step step = EXEC_STEP_FAILED;
@@ -433,38 +487,10 @@ exec_write(struct exec_thread *t, const struct job *job, const char *sha, struct
 	}
 	if (r->dlq_reason != NULL && exec_dlq(t, job, r->dlq_reason, r->dlq_error, stop) != 0)
 		return EXEC_STEP_STOPPED;
-	clock_gettime(CLOCK_REALTIME, &now);
-	ev = outcome_event(cmd->id, cmd->subject, outcome_type_name(r->event), json_incref(r->data),
-			   &now);
-	payload = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
-	calls = json_dumps(r->calls, JSON_COMPACT);
-	json_decref(ev);
-	if (payload == NULL || calls == NULL) {
+	if (exec_params(job, sha, r, &x, params) != 0) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	snprintf(attempts, sizeof(attempts), "%u", r->attempts);
-	snprintf(partition, sizeof(partition), "%" PRId32, job->partition);
-	snprintf(offset, sizeof(offset), "%" PRId64, job->offset);
-	params[SQLF_ID] = cmd->id;
-	params[SQLF_SUBJECT] = cmd->subject;
-	params[SQLF_TYPE] = cmd->type;
-	params[SQLF_SHA256_HEX] = sha;
-	params[SQLF_STATUS] = cmd_status_name(r->status);
-	params[SQLF_ATTEMPTS] = attempts;
-	params[SQLF_LAST_ERROR] = r->last_error[0] ? r->last_error : NULL;
-	params[SQLF_RETRYABLE] = r->retryable < 0 ? NULL : r->retryable ? "true" : "false";
-	params[SQLF_TOPIC] = job->topic;
-	params[SQLF_PARTITION] = partition;
-	params[SQLF_OFFSET] = offset;
-	params[SQLF_CALLS] = calls;
-	outcome_event_id(cmd->id, event_id);
-	params[SQLF_EVENT_ID] = event_id;
-	params[SQLF_EVENT_TYPE] = outcome_type_name(r->event);
-	params[SQLF_PAYLOAD] = payload;
-	params[SQLF_BODY] = job->payload;
-	for (int i = 0; i < r->nparams; i++)
-		params[SQL_FINISH_NPARAMS + i] = r->params[i];
 	res = exec_sql(t->ctx, r->stmt, SQL_FINISH_NPARAMS + r->nparams, params, stop, &permanent,
 		       err, errlen);
 	if (res == NULL) {
@@ -480,8 +506,8 @@ exec_write(struct exec_thread *t, const struct job *job, const char *sha, struct
 			t->ctx->on_commit(t->ctx->on_commit_arg);
 	}
 out:
-	free(payload);
-	free(calls);
+	free(x.payload);
+	free(x.calls);
 	return step;
 }
 
