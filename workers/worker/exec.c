@@ -1,6 +1,6 @@
 /* exec: runs one command to a durable result — idempotency by command id, the per-type logic
- * (cmd_types.h), TM calls with intents and retries, one transaction for the result and its outcome
- * event, DLQ copies of what cannot be processed. The loop only hands it jobs. */
+ * (cmd_types.h), TM calls with intents and retries, one transaction for the result and its
+ * outcome event, DLQ copies of what cannot be processed. The loop only hands it jobs. */
 #include "exec.h"
 
 #include <inttypes.h>
@@ -79,14 +79,6 @@ struct exec_thread {
 /* Between attempts of a statement while the database is away; also the pace of looking a
  * command up again. */
 static const struct backoff exec_db_backoff = {100, 5000};
-
-/* How a step of exec (writing a result, one round of a command) ended. */
-enum exec_step {
-	EXEC_STEP_DONE,	   /* the result is written, or the command needs no more work */
-	EXEC_STEP_AGAIN,   /* the command had its result already, or must be looked up again */
-	EXEC_STEP_FAILED,  /* exec_write: the statement failed for good (err) */
-	EXEC_STEP_STOPPED, /* *stop was set first */
-};
 
 static int
 exec_policies(struct exec_ctx *ctx, const struct cfg *c, char *err, size_t errlen)
@@ -416,6 +408,14 @@ exec_lookup(struct exec_thread *t, const struct command *cmd, struct cmd_state *
 	PQclear(res);
 	return 0;
 }
+
+/* How a step of exec (writing a result, one round of a command) ended. */
+enum exec_step {
+	EXEC_STEP_DONE,	   /* the result is written, or the command needs no more work */
+	EXEC_STEP_AGAIN,   /* the command had its result already, or must be looked up again */
+	EXEC_STEP_FAILED,  /* exec_write: the statement failed for good (err) */
+	EXEC_STEP_STOPPED, /* *stop was set first */
+};
 
 /* The text of the SQL_FINISH* parameters that neither the job nor the result holds. */
 struct exec_text {

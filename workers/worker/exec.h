@@ -1,6 +1,6 @@
 /* exec: runs one command to a durable result — idempotency by command id, the per-type logic
- * (cmd_types.h), TM calls with intents and retries, one transaction for the result and its outcome
- * event, DLQ copies of what cannot be processed. The loop only hands it jobs. */
+ * (cmd_types.h), TM calls with intents and retries, one transaction for the result and its
+ * outcome event, DLQ copies of what cannot be processed. The loop only hands it jobs. */
 #ifndef TMPROV_WORKER_EXEC_H
 #define TMPROV_WORKER_EXEC_H
 
