@@ -230,6 +230,7 @@ dl_scan_c(struct deplint *l, const char *rel, const char *text)
 /* ---- shell ---- */
 
 static const char *dl_sh_code(const char *p, struct buf *out, struct buf *extra, char stop);
+static bool dl_ends(const char *s, const char *suffix);
 
 /* p at the opening char: returns the position after its match. */
 static const char *
@@ -454,6 +455,8 @@ dl_sh_command(struct dl_sh *s, char **words, size_t n, size_t i)
 						   "%s: runs %s by its system path: find it with "
 						   "need (tools/need.sh)",
 						   s->rel, w);
+		if (w[0] != '/' && dl_ends(w, ".sh")) /* one of the tree's scripts */
+			s->rc |= dl_use(s->l, s->rel, 0, DEPLINT_RUNS, w, strlen(w), s->task);
 		return; /* a path in the tree */
 	}
 	if (strcmp(w, "need") == 0) {

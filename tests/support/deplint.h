@@ -17,6 +17,7 @@ enum deplint_how {
 	DEPLINT_PYMOD,	  /* tprog_python("MOD,..."): name is "python3:MOD" */
 	DEPLINT_NEED,	  /* need NAME in a script */
 	DEPLINT_IMPORT,	  /* import MOD in a .py file: name is "python3:MOD", stdlib or not */
+	DEPLINT_RUNS,	  /* a script runs another of the tree's: name is its path */
 };
 
 struct deplint_use {

@@ -38,7 +38,8 @@ test_lookups_declared(void **state)
 		const struct deplint_use *u = &f->l.uses[i];
 		bool base;
 
-		if (u->how == DEPLINT_OPTIONAL || u->how == DEPLINT_IMPORT)
+		if (u->how == DEPLINT_OPTIONAL || u->how == DEPLINT_IMPORT ||
+		    u->how == DEPLINT_RUNS)
 			continue;
 		n++;
 		base = deps_find(&f->d, "system", u->name) != NULL;
@@ -59,6 +60,46 @@ test_lookups_declared(void **state)
 		}
 	}
 	assert_true(n >= 10); /* the reader found the lookups */
+	assert_int_equal(bad, 0);
+}
+
+/* A script with its own task that runs another script (demo.sh and bench.sh run stack.sh)
+ * needs what that one looks up from its own task too: make demo and make bench run it. */
+static void
+test_callees_declared(void **state)
+{
+	const struct deplint_fixture *f = *state;
+	int bad = 0, calls = 0;
+
+	for (size_t i = 0; i < f->l.nuses; i++) {
+		const struct deplint_use *run = &f->l.uses[i];
+
+		bool seen = false;
+
+		if (run->how != DEPLINT_RUNS || run->task[0] == '\0')
+			continue;
+		for (size_t k = 0; k < i && !seen; k++) /* a script run twice is read once */
+			seen = f->l.uses[k].how == DEPLINT_RUNS &&
+			       strcmp(f->l.uses[k].file, run->file) == 0 &&
+			       strcmp(f->l.uses[k].name, run->name) == 0;
+		if (seen)
+			continue;
+		calls++;
+		for (size_t k = 0; k < f->l.nuses; k++) {
+			const struct deplint_use *u = &f->l.uses[k];
+
+			if (u->how != DEPLINT_NEED || strcmp(u->file, run->name) != 0 ||
+			    deps_find(&f->d, run->task, u->name) != NULL ||
+			    deps_find(&f->d, "system", u->name) != NULL)
+				continue;
+			fprintf(stderr,
+				"%s runs %s, which looks up %s, but task %s does not provide it in "
+				"tools/install-deps.sh\n",
+				run->file, run->name, u->name, run->task);
+			bad++;
+		}
+	}
+	assert_true(calls >= 2);
 	assert_int_equal(bad, 0);
 }
 
@@ -90,6 +131,7 @@ static const struct {
     {"t.sh", "wrk -t2 http://x/\n", 1, ""},
     {"t.sh", "jq . f.json | sort\n", 1, ""},
     {"t.sh", "w=$(need wrk)\n\"$w\" -t2 url >out 2>&1 &\n", 0, "wrk"},
+    {"t.sh", "tools/stack.sh start \"$d\" pg\n\"$BIN/tmprov\" migrate\n", 0, "tools/stack.sh"},
     {"t.sh", "x=$(curl -fsS \"$(python3 -c 'import sys; print(1)')\")\n", 2, ""},
     {"t.sh", "echo \"$(basename \"$(dirname x)\") done\" >&2\n", 0, ""},
     {"t.sh", "case $m in run | up | down) ;; *) echo no >&2; exit 2 ;; esac\n", 0, ""},
@@ -131,9 +173,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_check_tasks),
-	    cmocka_unit_test(test_reader),
-	    cmocka_unit_test(test_lookups_declared),
+	    cmocka_unit_test(test_check_tasks),	     cmocka_unit_test(test_reader),
+	    cmocka_unit_test(test_lookups_declared), cmocka_unit_test(test_callees_declared),
 	    cmocka_unit_test(test_no_bypass),
 	};
 
