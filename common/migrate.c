@@ -12,13 +12,10 @@
 
 #include <sodium.h>
 
-#ifndef TMPROV_MIGRATIONS_DIR
-#define TMPROV_MIGRATIONS_DIR "migrations"
-#endif
+#include "cfgkeys.h"
 
-const struct cfg_key MIGRATE_CONFIG_KEYS[] = {
-    {"TMPROV_MIGRATIONS_DIR", CFG_STRING, TMPROV_MIGRATIONS_DIR, 0, 0, 0, NULL,
-     "directory of the NNN_name.sql migration files"},
+const struct cfg_key *const MIGRATE_CONFIG_KEYS[] = {
+    &KEY_TMPROV_MIGRATIONS_DIR,
 };
 const size_t MIGRATE_CONFIG_NKEYS = CFG_KEYS_LEN(MIGRATE_CONFIG_KEYS);
 

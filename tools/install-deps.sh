@@ -5,7 +5,7 @@ set -euo pipefail
 
 declare -A want=(
 	[build]="build-essential pkg-config git librdkafka-dev libcurl4-openssl-dev libjansson-dev libxml2-dev libpq-dev libmicrohttpd-dev libsodium-dev"
-	[test]="libcmocka-dev postgresql python3 python3-jsonschema python3-yaml clang-format curl"
+	[test]="libcmocka-dev postgresql python3 python3-jsonschema python3-yaml clang-format curl mandoc"
 	[fuzz]="clang libclang-rt-14-dev"
 	[bench]="postgresql-contrib wrk"
 	[demo]="postgresql python3 curl"

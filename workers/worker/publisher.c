@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "cfgkeys.h"
 #include "db.h"
 #include "deadline.h"
 #include "kafka.h"
@@ -531,8 +532,9 @@ publisher_start(const struct cfg *c, struct metrics *m, rd_kafka_t *producer, ch
 	p->producer = producer;
 	p->m = m;
 	p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	p->topic = strdup(cfg_str(c, "TMPROV_TOPIC_EVENTS"));
-	p->db = db_new(cfg_str(c, "TMPROV_DATABASE_URL"), stmts, sizeof(stmts) / sizeof(stmts[0]));
+	p->topic = strdup(cfg_str(c, &KEY_TMPROV_TOPIC_EVENTS));
+	p->db =
+	    db_new(cfg_str(c, &KEY_TMPROV_DATABASE_URL), stmts, sizeof(stmts) / sizeof(stmts[0]));
 	p->flights = calloc(MAX_INFLIGHT, sizeof(*p->flights));
 	if (p->efd < 0 || !p->topic || !p->db || !p->flights) {
 		snprintf(err, errlen, "publisher: out of memory or file descriptors");
