@@ -31,6 +31,23 @@ cfg_new(void)
 	return calloc(1, sizeof(struct cfg));
 }
 
+struct cfg *
+cfg_compose(const struct cfg_list *lists, size_t nlists, const struct cfg_override *o, size_t no)
+{
+	struct cfg *c = cfg_new();
+
+	for (size_t i = 0; c != NULL && i < nlists; i++) {
+		if (cfg_add_keys(c, lists[i].keys, lists[i].n) != 0)
+			goto fail;
+	}
+	if (c != NULL && cfg_add_overrides(c, o, no) != 0)
+		goto fail;
+	return c;
+fail:
+	cfg_free(c);
+	return NULL;
+}
+
 void
 cfg_free(struct cfg *c)
 {

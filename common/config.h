@@ -56,6 +56,17 @@ struct cfg *cfg_new(void);
 int cfg_add_keys(struct cfg *c, const struct cfg_key *const *keys, size_t n);
 /* Applies overrides to keys already added; -1 if one is not there. */
 int cfg_add_overrides(struct cfg *c, const struct cfg_override *o, size_t n);
+
+/* A list of keys composed into a table: a common module's group or a program's own keys. */
+struct cfg_list {
+	const struct cfg_key *const *keys;
+	size_t n;
+};
+
+/* A program's table: the lists in order, then its overrides. NULL when out of memory or on
+ * one of the programming errors above. */
+struct cfg *cfg_compose(const struct cfg_list *lists, size_t nlists, const struct cfg_override *o,
+			size_t no);
 void cfg_free(struct cfg *c);
 
 /* Reads FILE (KEY=value lines, '#' comments) if not NULL, then the environment, then checks

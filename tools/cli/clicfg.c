@@ -25,19 +25,18 @@ static const struct cfg_override cli_overrides[] = {{&KEY_TMPROV_LOG_LEVEL, "err
 struct cfg *
 clicfg_new(enum clicfg_table t)
 {
-	struct cfg *c = cfg_new();
+	const struct cfg_list db = {DB_CONFIG_KEYS, DB_CONFIG_NKEYS};
+	const struct cfg_list ops[] = {
+	    db,
+	    {KAFKA_CONFIG_KEYS, KAFKA_CONFIG_NKEYS},
+	    {cli_keys, CFG_KEYS_LEN(cli_keys)},
+	    {MIGRATE_CONFIG_KEYS, t == CLICFG_ALL ? MIGRATE_CONFIG_NKEYS : 0},
+	};
+	const struct cfg_list migrate[] = {db, {MIGRATE_CONFIG_KEYS, MIGRATE_CONFIG_NKEYS}};
 
-	if (c == NULL || cfg_add_keys(c, DB_CONFIG_KEYS, DB_CONFIG_NKEYS) != 0 ||
-	    (t != CLICFG_MIGRATE &&
-	     (cfg_add_keys(c, KAFKA_CONFIG_KEYS, KAFKA_CONFIG_NKEYS) != 0 ||
-	      cfg_add_keys(c, cli_keys, CFG_KEYS_LEN(cli_keys)) != 0 ||
-	      cfg_add_overrides(c, cli_overrides, CFG_KEYS_LEN(cli_overrides)) != 0)) ||
-	    (t != CLICFG_OPERATOR &&
-	     cfg_add_keys(c, MIGRATE_CONFIG_KEYS, MIGRATE_CONFIG_NKEYS) != 0)) {
-		cfg_free(c);
-		return NULL;
-	}
-	return c;
+	if (t == CLICFG_MIGRATE)
+		return cfg_compose(migrate, CFG_KEYS_LEN(migrate), NULL, 0);
+	return cfg_compose(ops, CFG_KEYS_LEN(ops), cli_overrides, CFG_KEYS_LEN(cli_overrides));
 }
 
 int

@@ -21,13 +21,11 @@ static const struct cfg_key *const devkafka_keys[] = {
 struct cfg *
 dkconfig_new(void)
 {
-	struct cfg *c = cfg_new();
-
 	/* Of the Kafka keys only the topic names: the cluster is made here, not joined. */
-	if (c == NULL || cfg_add_keys(c, devkafka_keys, CFG_KEYS_LEN(devkafka_keys)) != 0 ||
-	    cfg_add_keys(c, KAFKA_CONFIG_KEYS, KAFKA_TOPIC_NKEYS) != 0) {
-		cfg_free(c);
-		return NULL;
-	}
-	return c;
+	const struct cfg_list lists[] = {
+	    {devkafka_keys, CFG_KEYS_LEN(devkafka_keys)},
+	    {KAFKA_CONFIG_KEYS, KAFKA_TOPIC_NKEYS},
+	};
+
+	return cfg_compose(lists, CFG_KEYS_LEN(lists), NULL, 0);
 }

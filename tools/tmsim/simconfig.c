@@ -29,12 +29,7 @@ static const struct cfg_override tmsim_overrides[] = {
 struct cfg *
 simconfig_new(void)
 {
-	struct cfg *c = cfg_new();
+	const struct cfg_list list = {tmsim_keys, CFG_KEYS_LEN(tmsim_keys)};
 
-	if (c == NULL || cfg_add_keys(c, tmsim_keys, CFG_KEYS_LEN(tmsim_keys)) != 0 ||
-	    cfg_add_overrides(c, tmsim_overrides, CFG_KEYS_LEN(tmsim_overrides)) != 0) {
-		cfg_free(c);
-		return NULL;
-	}
-	return c;
+	return cfg_compose(&list, 1, tmsim_overrides, CFG_KEYS_LEN(tmsim_overrides));
 }

@@ -80,14 +80,12 @@ static const struct cfg_override callback_overrides[] = {
 struct cfg *
 cbconfig_new(void)
 {
-	struct cfg *c = cfg_new();
+	const struct cfg_list lists[] = {
+	    {callback_keys, CFG_KEYS_LEN(callback_keys)},
+	    {DB_CONFIG_KEYS, DB_CONFIG_NKEYS},
+	    {PASSWORD_CONFIG_KEYS, PASSWORD_CONFIG_NKEYS},
+	};
 
-	if (c == NULL || cfg_add_keys(c, callback_keys, CFG_KEYS_LEN(callback_keys)) != 0 ||
-	    cfg_add_keys(c, DB_CONFIG_KEYS, DB_CONFIG_NKEYS) != 0 ||
-	    cfg_add_keys(c, PASSWORD_CONFIG_KEYS, PASSWORD_CONFIG_NKEYS) != 0 ||
-	    cfg_add_overrides(c, callback_overrides, CFG_KEYS_LEN(callback_overrides)) != 0) {
-		cfg_free(c);
-		return NULL;
-	}
-	return c;
+	return cfg_compose(lists, CFG_KEYS_LEN(lists), callback_overrides,
+			   CFG_KEYS_LEN(callback_overrides));
 }

@@ -58,17 +58,15 @@ static const struct cfg_override worker_overrides[] = {
 struct cfg *
 wconfig_new(void)
 {
-	struct cfg *c = cfg_new();
+	const struct cfg_list lists[] = {
+	    {worker_keys, CFG_KEYS_LEN(worker_keys)},
+	    {DB_CONFIG_KEYS, DB_CONFIG_NKEYS},
+	    {KAFKA_CONFIG_KEYS, KAFKA_CONFIG_NKEYS},
+	    {TM_CONFIG_KEYS, TM_CONFIG_NKEYS},
+	    {PASSWORD_CONFIG_KEYS, PASSWORD_CONFIG_NKEYS},
+	    {worker_exec_keys, CFG_KEYS_LEN(worker_exec_keys)},
+	};
 
-	if (c == NULL || cfg_add_keys(c, worker_keys, CFG_KEYS_LEN(worker_keys)) != 0 ||
-	    cfg_add_keys(c, DB_CONFIG_KEYS, DB_CONFIG_NKEYS) != 0 ||
-	    cfg_add_keys(c, KAFKA_CONFIG_KEYS, KAFKA_CONFIG_NKEYS) != 0 ||
-	    cfg_add_keys(c, TM_CONFIG_KEYS, TM_CONFIG_NKEYS) != 0 ||
-	    cfg_add_keys(c, PASSWORD_CONFIG_KEYS, PASSWORD_CONFIG_NKEYS) != 0 ||
-	    cfg_add_keys(c, worker_exec_keys, CFG_KEYS_LEN(worker_exec_keys)) != 0 ||
-	    cfg_add_overrides(c, worker_overrides, CFG_KEYS_LEN(worker_overrides)) != 0) {
-		cfg_free(c);
-		return NULL;
-	}
-	return c;
+	return cfg_compose(lists, CFG_KEYS_LEN(lists), worker_overrides,
+			   CFG_KEYS_LEN(worker_overrides));
 }
