@@ -483,36 +483,75 @@ cfg_print_doc(const struct cfg *c, FILE *out)
 	}
 }
 
-/* Writes help text as mdoc text lines (the last without its newline): backslashes escaped,
- * `code` quoted, each sentence on a line of its own (as mandoc wants), no line starting with a
- * control character. */
-static void
-mdoc_text(FILE *out, const char *text)
-{
-	int bol = 1, code = 0;
+#define MDOC_LINE_MAX 80 /* mandoc -Tlint wants input lines no longer */
 
-	for (const char *s = text; *s; s++) {
-		if (bol && (*s == '.' || *s == '\''))
+/* Writes one line of text as mdoc input lines of at most MDOC_LINE_MAX bytes where spaces
+ * allow, none starting with a control character. */
+static void
+mdoc_wrap(FILE *out, const char *line, size_t len)
+{
+	while (len > 0) {
+		size_t n = len;
+
+		if (n > MDOC_LINE_MAX) {
+			const char *sp = memrchr(line, ' ', MDOC_LINE_MAX + 1);
+
+			/* a word longer than a line stays whole */
+			if (sp == NULL || sp == line)
+				sp = memchr(line + 1, ' ', len - 1);
+			n = sp != NULL ? (size_t)(sp - line) : len;
+		}
+		if (*line == '.' || *line == '\'')
 			fputs("\\&", out);
-		bol = 0;
+		fprintf(out, "%.*s\n", (int)n, line);
+		line += n;
+		len -= n;
+		if (len > 0) {
+			line++; /* the space broken at */
+			len--;
+		}
+	}
+}
+
+/* Writes help text, then end, as mdoc text: backslashes escaped, `code` quoted, each sentence
+ * on a line of its own (as mandoc wants), long lines wrapped. */
+static void
+mdoc_text(FILE *out, const char *text, const char *end)
+{
+	char *buf = NULL, *line;
+	size_t size = 0;
+	FILE *m = open_memstream(&buf, &size);
+	int code = 0;
+
+	if (m == NULL)
+		return;
+	for (const char *s = text; *s; s++) {
 		if (*s == '\\')
-			fputs("\\e", out);
+			fputs("\\e", m);
 		else if (*s == '`')
-			fputs((code = !code) ? "\\(oq" : "\\(cq", out);
+			fputs((code = !code) ? "\\(oq" : "\\(cq", m);
 		else
-			fputc(*s, out);
+			fputc(*s, m);
 		/* A sentence ends at . ? or ! (and a closing bracket) before a capital, except
 		 * after an abbreviation such as "e.g.". */
 		if (strchr(".?!", *s) == NULL || (s - text >= 2 && s[-2] == '.'))
 			continue;
 		if (s[1] == ')')
-			fputc(*++s, out);
+			fputc(*++s, m);
 		if (s[1] == ' ' && isupper((unsigned char)s[2])) {
-			fputc('\n', out);
+			fputc('\n', m);
 			s++;
-			bol = 1;
 		}
 	}
+	fprintf(m, "%s\n", end);
+	fclose(m);
+	for (line = buf; *line != '\0';) {
+		size_t len = strcspn(line, "\n");
+
+		mdoc_wrap(out, line, len);
+		line += len + (line[len] == '\n');
+	}
+	free(buf);
 }
 
 /* ms in the largest unit that divides it: "250ms", "5s", "2m", "24h". */
@@ -592,8 +631,8 @@ cfg_print_mdoc(const struct cfg *c, FILE *out)
 		size_t n = strlen(e->key->help);
 
 		fprintf(out, ".It Ev %s\n", e->key->name);
-		mdoc_text(out, e->key->help);
-		fputs(n > 0 && strchr(".?!", e->key->help[n - 1]) == NULL ? ".\n" : "\n", out);
+		mdoc_text(out, e->key->help,
+			  n > 0 && strchr(".?!", e->key->help[n - 1]) == NULL ? "." : "");
 		mdoc_type(out, e->key);
 		if (e->flags & CFG_SECRET)
 			fputs("Secret:\n.Fl -print-config\nmasks it.\n", out);

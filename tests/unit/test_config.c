@@ -325,7 +325,12 @@ test_print_mdoc(void **state)
 	static CFG_KEY(T_TEXT, CFG_STRING, NULL, 0, 0, 0, NULL,
 		       "First (`--flag`). Second, e.g. Third; k=v (\\, escapes).");
 	static CFG_KEY(T_DOT, CFG_MS, "2m", 0, 0, 86400000, NULL, ".starts with a dot");
-	const struct cfg_key *const more[] = {&KEY_T_TEXT, &KEY_T_DOT};
+	static CFG_KEY(
+	    T_LONG, CFG_STRING, NULL, 0, 0, 0, NULL,
+	    "Eighty is the most mandoc -Tlint wants on an input line, so longer input lines "
+	    ".wrap at a space, https://a.very.long.example/of/a/word/that/has/no/space/"
+	    "in/it/at/all/and/stays/whole/on/its/own/line then the rest.");
+	const struct cfg_key *const more[] = {&KEY_T_TEXT, &KEY_T_DOT, &KEY_T_LONG};
 	char out[8192] = "";
 	FILE *f = fmemopen(out, sizeof(out) - 1, "w");
 	struct cfg *c = cfg_new();
@@ -345,6 +350,11 @@ test_print_mdoc(void **state)
 				    "Required.\n"));
 	assert_non_null(strstr(out, ".It Ev T_MODE\na policy.\nOne of\n.Cm park , retry , "
 				    "fail .\nDefault:\n.Ql \"park\" .\n"));
+	assert_non_null(strstr(
+	    out, ".It Ev T_LONG\nEighty is the most mandoc -Tlint wants on an "
+		 "input line, so longer input lines\n\\&.wrap at a space,\nhttps://a.very.long."
+		 "example/of/a/word/that/has/no/space/in/it/at/all/and/stays/whole/on/"
+		 "its/own/line\nthen the rest.\n"));
 	assert_non_null(strstr(out, "An integer from 1 to 1024.\n"));
 	assert_non_null(strstr(out, "Secret:\n.Fl -print-config\nmasks it.\n"));
 	/* alphabetical, like --help-config */
