@@ -4,10 +4,6 @@
 
 #include <stddef.h>
 
-#ifndef TMPROV_MIGRATIONS_DIR
-#define TMPROV_MIGRATIONS_DIR "migrations"
-#endif
-
 /* No default: each program states its own port, so that two cannot meet on one. */
 CFG_KEY(TMPROV_ADMIN_LISTEN, CFG_LISTEN, NULL, 0, 0, 0, NULL,
 	"Admin address and port: /healthz, /readyz, /metrics.");
@@ -35,8 +31,9 @@ CFG_KEY(TMPROV_KAFKA_PROPS, CFG_STRING, NULL, CFG_SECRET, 0, 0, NULL,
 	"extra librdkafka properties, k=v,k=v (\\, escapes a comma in a value)");
 CFG_KEY(TMPROV_LOG_LEVEL, CFG_ENUM, "info", 0, 0, 0, "debug|info|warn|error",
 	"Least severity of the JSON log lines on stderr.");
-CFG_KEY(TMPROV_MIGRATIONS_DIR, CFG_STRING, TMPROV_MIGRATIONS_DIR, 0, 0, 0, NULL,
-	"directory of the NNN_name.sql migration files");
+CFG_KEY(TMPROV_MIGRATIONS_DIR, CFG_STRING, NULL, 0, 0, 0, NULL,
+	"directory of the NNN_name.sql migration files (unset: ../share/tmprov/migrations beside "
+	"the program's folder, or the source tree's migrations/)");
 CFG_KEY(TMPROV_PARTNER_ID, CFG_STRING, NULL, CFG_SECRET, 0, 0, NULL,
 	"Our partner id, TurboMeeting's service_company_uid: every wapi call carries it.");
 CFG_KEY(TMPROV_PASSWORD_KEY, CFG_STRING, NULL, CFG_SECRET, 0, 0, NULL,

@@ -11,8 +11,8 @@
 #include "log.h"
 #include "netaddr.h"
 #include "query.h"
-#include "server.h"
 #include "simconfig.h"
+#include "simserver.h"
 #include "state.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -87,7 +87,7 @@ main(int argc, char **argv)
 	sigset_t block, old;
 	struct cfg *cfg = simconfig_new();
 	struct sim_state *st;
-	struct server *srv;
+	struct simserver *srv;
 	enum log_level level = LOG_INFO;
 	char err[256];
 	int fd, port;
@@ -122,12 +122,12 @@ main(int argc, char **argv)
 	sigaddset(&block, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
 
-	fd = server_listen(cfg_str(cfg, &KEY_TMSIM_LISTEN), &port, err, sizeof(err));
+	fd = simserver_listen(cfg_str(cfg, &KEY_TMSIM_LISTEN), &port, err, sizeof(err));
 	if (fd < 0)
 		fatal("%s", err);
-	srv = server_start(st, fd, connection_limit(cfg_int(cfg, &KEY_TMSIM_MAX_CONNECTIONS)),
-			   (unsigned)(cfg_int(cfg, &KEY_TMSIM_IDLE_TIMEOUT) / 1000), err,
-			   sizeof(err));
+	srv = simserver_start(st, fd, connection_limit(cfg_int(cfg, &KEY_TMSIM_MAX_CONNECTIONS)),
+			      (unsigned)(cfg_int(cfg, &KEY_TMSIM_IDLE_TIMEOUT) / 1000), err,
+			      sizeof(err));
 	if (srv == NULL)
 		fatal("%s", err);
 	if (port_file != NULL && netaddr_port_file_write(port_file, port, err, sizeof(err)) != 0)
@@ -137,7 +137,7 @@ main(int argc, char **argv)
 	wait_for_signal(&old);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	log_info("stopping");
-	server_stop(srv);
+	simserver_stop(srv);
 	state_free(st);
 	cfg_free(cfg);
 	log_info("stopped");
