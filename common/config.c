@@ -634,7 +634,7 @@ cfg_print_mdoc(const struct cfg *c, FILE *out)
 		mdoc_text(out, e->key->help,
 			  n > 0 && strchr(".?!", e->key->help[n - 1]) == NULL ? "." : "");
 		mdoc_type(out, e->key);
-		if (e->flags & CFG_SECRET)
+		if ((e->flags & CFG_SECRET) && strstr(e->key->help, "(secret") == NULL)
 			fputs("Secret:\n.Fl -print-config\nmasks it.\n", out);
 		if (e->def != NULL)
 			fprintf(out, "Default:\n.Ql \"%s\" .\n", e->def);

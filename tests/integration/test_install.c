@@ -22,8 +22,7 @@
 
 static char src[1024], bin[1024], tmp[1024];
 
-static bool
-exists(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static bool exists(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static bool
 exists(const char *fmt, ...)
@@ -45,7 +44,7 @@ make_install(const char *root, const char *prefix, const char *const *targets)
 {
 	char destdir[PATH_MAX + 16], pfx[PATH_MAX + 16], binvar[PATH_MAX + 8];
 	const char *argv[16] = {"/usr/bin/env", "make", "--no-print-directory", "-s", "-C", src,
-				"-o", "all"};
+				"-o",		"all"};
 	static const char *const env[] = {"MAKEFLAGS=", "MAKELEVEL=", "MFLAGS=", NULL};
 	size_t n = 8;
 	struct clirun r;
@@ -159,7 +158,8 @@ test_no_migrations_beside(void **state)
 	char dir[PATH_MAX], exe[PATH_MAX + 32], copy[PATH_MAX * 2 + 64];
 	const char *argv[] = {exe, "migrate", "--status", NULL};
 	const char *cp[] = {"/bin/cp", copy, exe, NULL};
-	static const char *const env[] = {"TMPROV_DATABASE_URL=postgresql://127.0.0.1:1/none", NULL};
+	static const char *const env[] = {"TMPROV_DATABASE_URL=postgresql://127.0.0.1:1/none",
+					  NULL};
 	struct clirun r;
 
 	(void)state;
