@@ -124,8 +124,8 @@ check_keys(const char *page, const char *pagename, const char *const *argv)
 		rows++;
 		snprintf(want, sizeof(want), "\n.It Ev %s\n", name);
 		if (strstr(page, want) == NULL) {
-			fprintf(stderr, "%s does not document %s (%s %s)\n", pagename, name, argv[0],
-				argv[1]);
+			fprintf(stderr, "%s does not document %s (%s %s)\n", pagename, name,
+				argv[0], argv[1]);
 			missing++;
 		}
 	}
@@ -279,7 +279,8 @@ test_readme_names_known_keys(void **state)
 			script |= strcmp(name, scripts[i]) == 0;
 		snprintf(row, sizeof(row), "| %s |", name);
 		if (!script && strstr(known, row) == NULL) {
-			fprintf(stderr, "README.md names %s, which no program's table holds\n", name);
+			fprintf(stderr, "README.md names %s, which no program's table holds\n",
+				name);
 			unknown++;
 		}
 	}

@@ -8,7 +8,6 @@
 #include "cluster.h"
 #include "config.h"
 #include "dkconfig.h"
-#include "kafka.h"
 #include "log.h"
 
 #define MAX_TOPICS 64

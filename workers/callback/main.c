@@ -41,7 +41,7 @@ config_error(const char *key, const char *msg)
 	exit(2);
 }
 
-/* A copy of url without trailing slashes, so that paths can be appended. */
+/* A copy of key's URL without trailing slashes, so that paths can be appended. */
 static char *
 url_base(const struct cfg *c, const struct cfg_key *key)
 {

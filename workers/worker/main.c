@@ -11,16 +11,13 @@
 #include "admin.h"
 #include "config.h"
 #include "consumer.h"
-#include "db.h"
 #include "dispatch.h"
 #include "exec.h"
 #include "kafka.h"
 #include "log.h"
 #include "metrics.h"
-#include "password.h"
 #include "pool.h"
 #include "publisher.h"
-#include "tm_client.h"
 #include "wconfig.h"
 
 #define POLL_MS 100
