@@ -12,42 +12,9 @@
 
 #include <cmocka.h>
 
-#include "../../workers/worker/offsets.h"
+#include "../support/offtrack.h"
 
-#define TOPIC "tm.commands"
-
-static struct job *
-mkjob(const char *topic, int32_t partition, int64_t offset)
-{
-	static struct job jobs[64];
-	static int next;
-	struct job *j = &jobs[next++ % 64];
-
-	memset(j, 0, sizeof(*j));
-	j->topic = (char *)topic;
-	j->partition = partition;
-	j->offset = offset;
-	return j;
-}
-
-/* Tracks offset on partition p and returns the job (its epoch set). */
-static struct job *
-track(struct offsets *o, int32_t p, int64_t offset)
-{
-	struct job *j = mkjob(TOPIC, p, offset);
-
-	assert_int_equal(offsets_track(o, j), 0);
-	return j;
-}
-
-static struct offsets *
-onew(void)
-{
-	struct offsets *o = offsets_new(TOPIC);
-
-	assert_non_null(o);
-	return o;
-}
+#define TOPIC OFFTRACK_TOPIC
 
 static rd_kafka_t *
 consumer_for(const char *group)
@@ -90,7 +57,7 @@ static void
 test_commit_to_broker(void **state)
 {
 	char group[64], err[256];
-	struct offsets *o = onew();
+	struct offsets *o = offtrack_new();
 	rd_kafka_t *rk;
 	struct job *a0, *a1, *a2, *b0;
 	int64_t got[2];
@@ -102,10 +69,10 @@ test_commit_to_broker(void **state)
 	assert_int_equal(offsets_assign(o, 1), 0);
 	/* Nothing seen: nothing to commit. */
 	assert_int_equal(offsets_commit(o, rk, NULL, false, err, sizeof(err)), 0);
-	a0 = track(o, 0, 0);
-	a1 = track(o, 0, 1);
-	a2 = track(o, 0, 2);
-	b0 = track(o, 1, 0);
+	a0 = offtrack_track(o, 0, 0);
+	a1 = offtrack_track(o, 0, 1);
+	a2 = offtrack_track(o, 0, 2);
+	b0 = offtrack_track(o, 1, 0);
 	offsets_done(o, a0);
 	offsets_done(o, a2);
 	offsets_done(o, b0);
@@ -120,7 +87,7 @@ test_commit_to_broker(void **state)
 
 	/* Only the partitions asked for (as on a revoke). */
 	offsets_done(o, a1);
-	track(o, 1, 1);
+	offtrack_track(o, 1, 1);
 	{
 		rd_kafka_topic_partition_list_t *only = rd_kafka_topic_partition_list_new(1);
 

@@ -13,47 +13,14 @@
 
 #include <cmocka.h>
 
-#include "../../workers/worker/offsets.h"
+#include "../support/offtrack.h"
 
-#define TOPIC "tm.commands"
-
-static struct job *
-mkjob(const char *topic, int32_t partition, int64_t offset)
-{
-	static struct job jobs[64];
-	static int next;
-	struct job *j = &jobs[next++ % 64];
-
-	memset(j, 0, sizeof(*j));
-	j->topic = (char *)topic;
-	j->partition = partition;
-	j->offset = offset;
-	return j;
-}
-
-/* Tracks offset on partition p and returns the job (its epoch set). */
-static struct job *
-track(struct offsets *o, int32_t p, int64_t offset)
-{
-	struct job *j = mkjob(TOPIC, p, offset);
-
-	assert_int_equal(offsets_track(o, j), 0);
-	return j;
-}
-
-static struct offsets *
-onew(void)
-{
-	struct offsets *o = offsets_new(TOPIC);
-
-	assert_non_null(o);
-	return o;
-}
+#define TOPIC OFFTRACK_TOPIC
 
 static void
 test_nothing_seen(void **state)
 {
-	struct offsets *o = onew();
+	struct offsets *o = offtrack_new();
 
 	(void)state;
 	assert_int_equal(offsets_committable(o, 0), -1);
@@ -70,13 +37,13 @@ test_nothing_seen(void **state)
 static void
 test_in_order(void **state)
 {
-	struct offsets *o = onew();
+	struct offsets *o = offtrack_new();
 	struct job *j[5];
 
 	(void)state;
 	assert_int_equal(offsets_assign(o, 2), 0);
 	for (int i = 0; i < 5; i++)
-		j[i] = track(o, 2, 100 + i);
+		j[i] = offtrack_track(o, 2, 100 + i);
 	assert_int_equal(offsets_inflight(o, 2), 5);
 	assert_int_equal(offsets_committable(o, 2), 100);
 	for (int i = 0; i < 5; i++) {
@@ -92,16 +59,16 @@ test_in_order(void **state)
 static void
 test_out_of_order(void **state)
 {
-	struct offsets *o = onew();
+	struct offsets *o = offtrack_new();
 	struct job *j5, *j6, *j7, *j8, *j9;
 
 	(void)state;
 	assert_int_equal(offsets_assign(o, 0), 0);
-	j5 = track(o, 0, 5);
-	j6 = track(o, 0, 6);
-	j7 = track(o, 0, 7);
-	j8 = track(o, 0, 8);
-	j9 = track(o, 0, 9);
+	j5 = offtrack_track(o, 0, 5);
+	j6 = offtrack_track(o, 0, 6);
+	j7 = offtrack_track(o, 0, 7);
+	j8 = offtrack_track(o, 0, 8);
+	j9 = offtrack_track(o, 0, 9);
 	offsets_done(o, j7);
 	offsets_done(o, j8);
 	/* 5 and 6 still run: a restart must read 5 again. */
@@ -121,15 +88,15 @@ test_out_of_order(void **state)
 static void
 test_gaps_in_offsets(void **state)
 {
-	struct offsets *o = onew();
+	struct offsets *o = offtrack_new();
 	struct job *a, *b, *c;
 
 	(void)state;
 	/* Compacted topics and transaction markers leave holes between offsets. */
 	assert_int_equal(offsets_assign(o, 1), 0);
-	a = track(o, 1, 0);
-	b = track(o, 1, 2);
-	c = track(o, 1, 5);
+	a = offtrack_track(o, 1, 0);
+	b = offtrack_track(o, 1, 2);
+	c = offtrack_track(o, 1, 5);
 	offsets_done(o, c);
 	assert_int_equal(offsets_committable(o, 1), 0);
 	offsets_done(o, a);
@@ -142,15 +109,15 @@ test_gaps_in_offsets(void **state)
 static void
 test_partitions_are_independent(void **state)
 {
-	struct offsets *o = onew();
+	struct offsets *o = offtrack_new();
 	struct job *a, *b;
 
 	(void)state;
 	assert_int_equal(offsets_assign(o, 3), 0);
 	assert_int_equal(offsets_assign(o, 0), 0);
-	a = track(o, 3, 40);
-	b = track(o, 0, 7);
-	track(o, 3, 41);
+	a = offtrack_track(o, 3, 40);
+	b = offtrack_track(o, 0, 7);
+	offtrack_track(o, 3, 41);
 	offsets_done(o, b);
 	assert_int_equal(offsets_committable(o, 0), 8);
 	assert_int_equal(offsets_committable(o, 3), 40);
@@ -164,7 +131,7 @@ static void
 test_ring_grows_and_wraps(void **state)
 {
 	enum { N = 10000 };
-	struct offsets *o = onew();
+	struct offsets *o = offtrack_new();
 	struct job *jobs = calloc(N, sizeof(*jobs));
 
 	(void)state;
@@ -196,21 +163,21 @@ test_ring_grows_and_wraps(void **state)
 static void
 test_refuses_stale_and_foreign(void **state)
 {
-	struct offsets *o = onew();
+	struct offsets *o = offtrack_new();
 
 	(void)state;
 	/* Not assigned. */
-	assert_int_equal(offsets_track(o, mkjob(TOPIC, 0, 1)), -1);
+	assert_int_equal(offsets_track(o, offtrack_job(TOPIC, 0, 1)), -1);
 	assert_int_equal(offsets_assign(o, 0), 0);
 	/* Another topic. */
-	assert_int_equal(offsets_track(o, mkjob("other", 0, 1)), -1);
-	track(o, 0, 10);
+	assert_int_equal(offsets_track(o, offtrack_job("other", 0, 1)), -1);
+	offtrack_track(o, 0, 10);
 	/* At or below what was seen: a stale copy, not tracked twice. */
-	assert_int_equal(offsets_track(o, mkjob(TOPIC, 0, 10)), -1);
-	assert_int_equal(offsets_track(o, mkjob(TOPIC, 0, 3)), -1);
+	assert_int_equal(offsets_track(o, offtrack_job(TOPIC, 0, 10)), -1);
+	assert_int_equal(offsets_track(o, offtrack_job(TOPIC, 0, 3)), -1);
 	assert_int_equal(offsets_inflight(o, 0), 1);
 	/* A job that was never tracked changes nothing when "done". */
-	offsets_done(o, mkjob(TOPIC, 0, 10));
+	offsets_done(o, offtrack_job(TOPIC, 0, 10));
 	assert_int_equal(offsets_committable(o, 0), 10);
 	offsets_free(o);
 }
@@ -218,13 +185,13 @@ test_refuses_stale_and_foreign(void **state)
 static void
 test_revoke_and_reassign(void **state)
 {
-	struct offsets *o = onew();
+	struct offsets *o = offtrack_new();
 	struct job *old5, *old6, *new5;
 
 	(void)state;
 	assert_int_equal(offsets_assign(o, 0), 0);
-	old5 = track(o, 0, 5);
-	old6 = track(o, 0, 6);
+	old5 = offtrack_track(o, 0, 5);
+	old6 = offtrack_track(o, 0, 6);
 	offsets_done(o, old6);
 	assert_int_equal(offsets_committable(o, 0), 5);
 	offsets_revoke(o, 0);
@@ -236,9 +203,9 @@ test_revoke_and_reassign(void **state)
 	/* Assigned again (the group gave it back): redelivery from the committed offset. */
 	assert_int_equal(offsets_assign(o, 0), 0);
 	assert_int_equal(offsets_committable(o, 0), -1);
-	new5 = track(o, 0, 5);
+	new5 = offtrack_track(o, 0, 5);
 	assert_int_not_equal(new5->epoch, old5->epoch);
-	track(o, 0, 6);
+	offtrack_track(o, 0, 6);
 	/* The old run of offset 5 finishing late must not release the new one. */
 	offsets_done(o, old5);
 	assert_int_equal(offsets_committable(o, 0), 5);
