@@ -1,5 +1,6 @@
-/* cfgkeys: the configuration keys more than one program reads, alphabetical. A key is
- * required or has another default only where a program's table says so (cfg_override). */
+/* cfgkeys: the configuration keys that common/ modules or more than one program read,
+ * alphabetical. A key is required or has another default only where a program's table says so
+ * (cfg_override). */
 #include "cfgkeys.h"
 
 #include <stddef.h>

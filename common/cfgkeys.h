@@ -1,6 +1,6 @@
-/* cfgkeys: the configuration keys more than one program reads, each defined once; a program
- * composes them into its table (the common modules' groups, such as DB_CONFIG_KEYS, hold them)
- * and reads them by these names. */
+/* cfgkeys: the configuration keys that common/ modules or more than one program read, each
+ * defined once; a program composes them into its table (the common modules' groups, such as
+ * DB_CONFIG_KEYS, hold them) and reads them by these names. */
 #ifndef TMPROV_CFGKEYS_H
 #define TMPROV_CFGKEYS_H
 

@@ -32,8 +32,8 @@ struct cfg_key {
 /* Defines the key object KEY_<id> for the variable named id, so that the name programs read a
  * key by is one the compiler checks and the variable's name cannot differ from it:
  *   CFG_KEY(TMPROV_DB_POOL, CFG_INT, "8", 0, 1, 256, NULL, "help");
- * Keys more than one program reads are defined in common/cfgkeys.c, the others in a module of
- * the program that reads them. */
+ * Keys that common/ modules or more than one program read are defined in common/cfgkeys.c,
+ * the others in a module of the program that reads them. */
 #define CFG_KEY(id, ...) const struct cfg_key KEY_##id = {#id, __VA_ARGS__}
 
 #define CFG_KEYS_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -51,8 +51,8 @@ struct cfg;
 /* A configuration is composed of key lists: the group each common module reads (DB_CONFIG_KEYS,
  * ...) and the program's own; then the program's overrides. */
 struct cfg *cfg_new(void);
-/* Adds keys; one already there is skipped. Two different keys of one name, or too many keys,
- * are a programming error: -1. */
+/* Adds keys; a key already in c is skipped (two groups may hold it). Two different keys of one
+ * name, or too many keys, are a programming error: -1. */
 int cfg_add_keys(struct cfg *c, const struct cfg_key *const *keys, size_t n);
 /* Applies overrides to keys already added; -1 if one is not there. */
 int cfg_add_overrides(struct cfg *c, const struct cfg_override *o, size_t n);
