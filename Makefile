@@ -79,7 +79,7 @@ say = @echo "  $(1)	$(2)";
 endif
 
 .PHONY: all check unit unit-check demo up down bench fuzz clean install install-devtools deps \
-        deps-demo deps-bench deps-fuzz format format-check symbols-check tests
+        deps-demo deps-bench deps-fuzz format format-check man symbols-check tests
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -193,6 +193,10 @@ format-check:
 	@out=$$(for f in $$(git ls-files '*.c' '*.h'); do clang-format --dry-run --Werror $$f 2>&1 >/dev/null || echo $$f; done); \
 	if [ -n "$$out" ]; then echo "format-check: not clang-formatted:"; echo "$$out"; exit 1; fi; \
 	echo "format-check: ok"
+
+# Rewrites the configuration key list of each man page from the programs' key tables.
+man: $(PROG_BINS)
+	tools/mankeys.sh $(BIN) $(MAN_PAGES)
 
 # The production programs, their man pages and the migrations (which the installed programs find
 # in ../share/tmprov/migrations beside their own folder) and schemas.

@@ -15,9 +15,11 @@
 
 #include <cmocka.h>
 
+#include "cfgkeys.h"
 #include "clock.h"
-#include "../../workers/worker/dlq.h"
 #include "kafka.h"
+
+#include "../../workers/worker/dlq.h"
 #include "../../workers/worker/tmretry.h"
 #include "../support/kafka_util.h"
 
@@ -32,9 +34,9 @@ cfg_for(const char *brokers, const char *props)
 	assert_non_null(c);
 	assert_int_equal(cfg_add_keys(c, KAFKA_CONFIG_KEYS, KAFKA_CONFIG_NKEYS), 0);
 	if (cfg_load(c, NULL, err, sizeof(err)) != 0 ||
-	    cfg_set(c, "TMPROV_KAFKA_BROKERS", brokers, err, sizeof(err)) != 0 ||
-	    cfg_set(c, "TMPROV_TOPIC_DLQ", DLQ_TOPIC, err, sizeof(err)) != 0 ||
-	    (props && cfg_set(c, "TMPROV_KAFKA_PROPS", props, err, sizeof(err)) != 0))
+	    cfg_set(c, &KEY_TMPROV_KAFKA_BROKERS, brokers, err, sizeof(err)) != 0 ||
+	    cfg_set(c, &KEY_TMPROV_TOPIC_DLQ, DLQ_TOPIC, err, sizeof(err)) != 0 ||
+	    (props && cfg_set(c, &KEY_TMPROV_KAFKA_PROPS, props, err, sizeof(err)) != 0))
 		fail_msg("cfg: %s", err);
 	return c;
 }

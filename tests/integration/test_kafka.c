@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "cfgkeys.h"
 #include "config.h"
 #include "kafka.h"
 #include "../support/clirun.h"
@@ -68,9 +69,9 @@ test_cfg(const char *brokers, const char *props)
 	assert_int_equal(cfg_add_keys(c, KAFKA_CONFIG_KEYS, KAFKA_CONFIG_NKEYS), 0);
 	unsetenv("TMPROV_KAFKA_PROPS");
 	assert_int_equal(cfg_load(c, NULL, err, sizeof(err)), 0);
-	assert_int_equal(cfg_set(c, "TMPROV_KAFKA_BROKERS", brokers, err, sizeof(err)), 0);
+	assert_int_equal(cfg_set(c, &KEY_TMPROV_KAFKA_BROKERS, brokers, err, sizeof(err)), 0);
 	if (props)
-		assert_int_equal(cfg_set(c, "TMPROV_KAFKA_PROPS", props, err, sizeof(err)), 0);
+		assert_int_equal(cfg_set(c, &KEY_TMPROV_KAFKA_PROPS, props, err, sizeof(err)), 0);
 	return c;
 }
 

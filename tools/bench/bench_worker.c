@@ -23,6 +23,7 @@
 #include "bench_load.h"
 #include "bench_proc.h"
 #include "bench_stats.h"
+#include "cfgkeys.h"
 #include "clock.h"
 
 #define BW_WORKERS_MAX	  16
@@ -76,7 +77,7 @@ bw_sim_faults(const struct bench_opts *o, const char *query, char *err, size_t e
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	snprintf(url, sizeof(url), "%s/_sim/faults?%s", cfg_str(o->cfg, "TMPROV_TM_URL"), query);
+	snprintf(url, sizeof(url), "%s/_sim/faults?%s", cfg_str(o->cfg, &KEY_TMPROV_TM_URL), query);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, bw_discard);
 	rc = curl_easy_perform(c);

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "buf.h"
+#include "cfgkeys.h"
 #include "clicfg.h"
 #include "clisql.h"
 #include "evfmt.h"
@@ -61,8 +62,8 @@ waiter_new(const struct cfg *c, char *err, size_t errlen)
 	}
 	w->cfg = c;
 	w->tty = isatty(STDERR_FILENO);
-	w->tevents = strdup(cfg_str(c, "TMPROV_TOPIC_EVENTS"));
-	w->tdlq = strdup(cfg_str(c, "TMPROV_TOPIC_DLQ"));
+	w->tevents = strdup(cfg_str(c, &KEY_TMPROV_TOPIC_EVENTS));
+	w->tdlq = strdup(cfg_str(c, &KEY_TMPROV_TOPIC_DLQ));
 	w->map = idmap_new();
 	if (w->tevents == NULL || w->tdlq == NULL || w->map == NULL) {
 		snprintf(err, errlen, "out of memory");

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "cfgkeys.h"
 #include "kafka.h"
 #include "log.h"
 #include "clock.h"
@@ -464,7 +465,7 @@ conf_build(struct consumer *cs, const struct cfg *c, char *err, size_t errlen)
 	if (!conf)
 		return NULL;
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-		const char *v = fixed[i][1] ? fixed[i][1] : cfg_str(c, "TMPROV_KAFKA_GROUP");
+		const char *v = fixed[i][1] ? fixed[i][1] : cfg_str(c, &KEY_TMPROV_KAFKA_GROUP);
 
 		if (rd_kafka_conf_set(conf, fixed[i][0], v, rkerr, sizeof(rkerr)) !=
 		    RD_KAFKA_CONF_OK) {
@@ -516,7 +517,7 @@ consumer_new(const struct cfg *c, struct dispatch *d, struct metrics *m,
 	rd_kafka_conf_t *conf;
 	char rkerr[512];
 
-	if (!cs || !(cs->topic = strdup(cfg_str(c, "TMPROV_TOPIC_COMMANDS"))) ||
+	if (!cs || !(cs->topic = strdup(cfg_str(c, &KEY_TMPROV_TOPIC_COMMANDS))) ||
 	    !(cs->o = offsets_new(cs->topic))) {
 		snprintf(err, errlen, "consumer: out of memory");
 		goto fail;

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "backoff.h"
+#include "cfgkeys.h"
 #include "deadline.h"
 #include "kafka.h"
 #include "log.h"
@@ -74,7 +75,7 @@ dlq_new(const struct cfg *c, struct metrics *m, char *err, size_t errlen)
 		return NULL;
 	}
 	d->metrics = m;
-	d->topic = strdup(cfg_str(c, "TMPROV_TOPIC_DLQ"));
+	d->topic = strdup(cfg_str(c, &KEY_TMPROV_TOPIC_DLQ));
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->reported, NULL);
 	if (d->topic == NULL) {

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "cfgkeys.h"
 #include "db.h"
 #include "deadline.h"
 #include "kafka.h"
@@ -492,8 +493,8 @@ publisher_start(const struct cfg *c, struct metrics *m, rd_kafka_t *producer, ch
 	p->producer = producer;
 	p->m = m;
 	p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	p->topic = strdup(cfg_str(c, "TMPROV_TOPIC_EVENTS"));
-	p->db = db_new(cfg_str(c, "TMPROV_DATABASE_URL"), SQL_STATEMENTS, SQL_COUNT);
+	p->topic = strdup(cfg_str(c, &KEY_TMPROV_TOPIC_EVENTS));
+	p->db = db_new(cfg_str(c, &KEY_TMPROV_DATABASE_URL), SQL_STATEMENTS, SQL_COUNT);
 	p->flights = calloc(MAX_INFLIGHT, sizeof(*p->flights));
 	if (p->efd < 0 || !p->topic || !p->db || !p->flights) {
 		snprintf(err, errlen, "publisher: out of memory or file descriptors");
