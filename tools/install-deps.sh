@@ -38,7 +38,7 @@ system="bash=bash cat=coreutils chmod=coreutils chown=coreutils cut=coreutils da
 	basename=coreutils cp=coreutils dirname=coreutils head=coreutils id=coreutils ls=coreutils
 	mkdir=coreutils mktemp=coreutils rm=coreutils seq=coreutils sha256sum=coreutils sleep=coreutils
 	sort=coreutils tail=coreutils timeout=coreutils tr=coreutils wc=coreutils grep=grep sed=sed
-	dpkg-query=dpkg apt-get=apt"
+	dpkg-query=dpkg apt-get=apt awk=mawk mv=coreutils"
 
 if [ "${1:-}" = --who ]; then
 	name=${2:?usage: install-deps.sh --who NAME}
