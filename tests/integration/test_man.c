@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "../support/clirun.h"
+#include "../support/tprog.h"
 
 #define RUN_MS	 30000
 #define TEXT_MAX (1024L * 1024)
@@ -188,35 +189,14 @@ test_every_subcommand_documented(void **state)
 	assert_true(n >= 6);
 }
 
-/* The absolute path of mandoc along $PATH, or NULL. */
-static const char *
-mandoc_path(void)
-{
-	static char path[1024];
-	char *dirs = strdup(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
-
-	assert_non_null(dirs);
-	for (char *d = strtok(dirs, ":"); d != NULL; d = strtok(NULL, ":")) {
-		snprintf(path, sizeof(path), "%s/mandoc", d);
-		if (access(path, X_OK) == 0) {
-			free(dirs);
-			return path;
-		}
-	}
-	free(dirs);
-	return NULL;
-}
-
 /* mandoc -Tlint says nothing, but that the pages' references to one another are not among the
  * installed manuals: it looks for them only under /usr/share/man. */
 static void
 test_mandoc_lint(void **state)
 {
-	const char *mandoc = mandoc_path(), *src = getenv("TMPROV_TEST_SRC");
+	const char *mandoc = tprog("mandoc"), *src = getenv("TMPROV_TEST_SRC");
 
 	(void)state;
-	if (mandoc == NULL)
-		fail_msg("mandoc is not installed (tools/install-deps.sh test installs it)");
 	for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
 		char path[1024];
 		const char *const argv[] = {mandoc, "-Tlint", path, NULL};
