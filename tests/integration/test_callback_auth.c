@@ -675,6 +675,32 @@ test_throttle_parallel_guesses(void **state)
 	assert_int_equal(cbproc_stop(&p), 0);
 }
 
+/* Defect 9, defence in depth: a stored verifier costlier than TMPROV_ARGON2_DIGEST_MAX_MEMLIMIT
+ * (u-race's is 16 MiB; this instance allows 1 MiB) is not checked: the right password gets the
+ * wrong password's answer, after one hash of the configured (dummy) cost. */
+static void
+test_costly_verifier_not_checked(void **state)
+{
+	const char *env[] = {"TMPROV_ARGON2_DIGEST_MAX_MEMLIMIT=1048576", NULL};
+	struct cbproc p;
+	struct cbhttp r;
+	char cred[65];
+
+	(void)state;
+	cbproc_start(&p, db.conninfo, env);
+	cbtest_credential("race-password", cred);
+	cbhttp_auth(p.port, "race@acme.example", cred, CBTEST_PARTNER, &r);
+	expect_failed(&r, "invalid email or password");
+	cbhttp_free(&r);
+	assert_true(cbmetric(p.admin_port, "tmprov_callback_hashes_total") == 1);
+	assert_int_equal(cbproc_stop(&p), 0);
+	assert_true(cbproc_log_contains(&p, "TMPROV_ARGON2_DIGEST_MAX_MEMLIMIT (1024 KiB)"));
+	/* With the default bound (64 MiB) the same user logs in. */
+	login("race@acme.example", "race-password", CBTEST_PARTNER, &r);
+	assert_non_null(strstr(r.body, "SUCCEED"));
+	cbhttp_free(&r);
+}
+
 /* Bad configuration ends the program at start-up with status 2, before it listens. */
 static void
 test_config_refused(void **state)
@@ -708,6 +734,7 @@ main(void)
 	    cmocka_unit_test_setup(test_throttle_window_edge, clear_failures),
 	    cmocka_unit_test_setup(test_throttle_off, clear_failures),
 	    cmocka_unit_test_setup(test_throttle_parallel_guesses, clear_failures),
+	    cmocka_unit_test_setup(test_costly_verifier_not_checked, clear_failures),
 	    cmocka_unit_test_setup(test_hash_concurrency_bounded, clear_failures),
 	    cmocka_unit_test_setup(test_request_limits, clear_failures),
 	    cmocka_unit_test_setup(test_allow_list_refusal, clear_failures),
