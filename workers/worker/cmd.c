@@ -199,8 +199,9 @@ struct cmd_before_arg {
 	enum tm_endpoint endpoint;
 };
 
-/* Before each attempt of create_account / remote_schedule: the intent, durably. A database
- * outage is waited out here (with backoff), since no call may go out unrecorded. */
+/* Before each attempt of create_account / remote_schedule, its call slot held: the intent,
+ * durably. A database failure answers LATER: tmretry gives the slot back, waits and asks again,
+ * since no call may go out unrecorded. */
 static int
 cmd_before(void *arg, unsigned attempt, unsigned prev)
 {
@@ -219,18 +220,16 @@ cmd_before(void *arg, unsigned attempt, unsigned prev)
 	    .prev = prev,
 	};
 	char err[256];
-	int rc;
+	int rc = intent_record(env->intents, &in, env->stop, err, sizeof(err));
 
-	for (unsigned i = 0;; i++) {
-		rc = intent_record(env->intents, &in, env->stop, err, sizeof(err));
-		if (rc >= 0)
-			return rc;
-		if (stop_requested(env->stop))
-			return -1;
-		log_warn("command %s: intent not recorded: %s; retrying", env->cmd->id, err);
-		if (!tmretry_sleep(backoff_delay_ms(&backoff_intent_record, i), env->stop))
-			return -1;
-	}
+	if (rc == 0)
+		return TMRETRY_BEFORE_GO;
+	if (rc > 0)
+		return TMRETRY_BEFORE_NO_CALL;
+	if (stop_requested(env->stop))
+		return TMRETRY_BEFORE_STOPPED;
+	log_warn("command %s: intent not recorded: %s; retrying", env->cmd->id, err);
+	return TMRETRY_BEFORE_LATER;
 }
 
 static const char *
@@ -279,12 +278,15 @@ cmd_call(const struct cmd_env *env, const struct cmd_state *st, const struct tm_
 	r->possible_duplicate = tr->possible_duplicate;
 	r->tm_may_have_acted = tr->made > 0 && tr->last_may_have_acted;
 	if (rc < 0) {
-		/* Given up between attempts: when the last one surely did not reach TM, say so,
-		 * so that a restart does not take its open intent for an unknown outcome. */
-		if (tr->made > 0 && !tr->last_may_have_acted &&
-		    !tm_endpoint_idempotent(req->endpoint) &&
-		    intent_resolve(env->pool, env->cmd->id, tr->last_attempt, err, sizeof(err)) !=
-			0)
+		/* Given up between attempts, or stopped after an intent whose call was not made:
+		 * when the open intent's call surely did not reach TM, say so, so that a restart
+		 * does not take it for an unknown outcome. */
+		unsigned unsent = tr->unsent_attempt;
+
+		if (unsent == 0 && tr->made > 0 && !tr->last_may_have_acted)
+			unsent = tr->last_attempt;
+		if (unsent > 0 && !tm_endpoint_idempotent(req->endpoint) &&
+		    intent_resolve(env->pool, env->cmd->id, unsent, err, sizeof(err)) != 0)
 			log_warn("command %s: intent left open: %s", env->cmd->id, err);
 		return CMD_STOPPED;
 	}
