@@ -96,10 +96,12 @@ test_kill9_parks_only_calls_in_flight(void **state)
 	json_decref(rows);
 	json_decref(counts);
 	assert_true(parked >= 1); /* the kill did catch calls in flight */
-	wenv_assert(E, parked <= atol(CONCURRENCY), "%ld creates parked, more than the %s calls "
-		    "that can be in flight", parked, CONCURRENCY);
-	wenv_assert(E, never_called <= NEVER_CALLED_MAX,
-		    "%ld parked creates never reached TM", never_called);
+	wenv_assert(E, parked <= atol(CONCURRENCY),
+		    "%ld creates parked, more than the %s calls "
+		    "that can be in flight",
+		    parked, CONCURRENCY);
+	wenv_assert(E, never_called <= NEVER_CALLED_MAX, "%ld parked creates never reached TM",
+		    never_called);
 	assert_int_equal(wenv_sql_long(E,
 				       "SELECT count(*) FROM tm_intents WHERE resolved_at IS NULL "
 				       "AND command_id LIKE 'cp-%'",

@@ -165,6 +165,12 @@ exec_free(struct exec_ctx *ctx)
 }
 
 void
+exec_set_lease(struct exec_ctx *ctx, const struct lease *lease)
+{
+	ctx->retry.lease = lease;
+}
+
+void
 exec_set_on_commit(struct exec_ctx *ctx, void (*fn)(void *), void *arg)
 {
 	ctx->on_commit = fn;
@@ -602,6 +608,45 @@ exec_log_result(const struct job *job, const struct cmd_result *r)
 			 cmd_status_name(r->status), r->last_error);
 }
 
+/* The tm_calls rows of a run whose result was not written — the command got its result
+ * elsewhere (the partition's new owner parked the create or repeated the call) or the job was
+ * stopped — so that TM's answers are recorded whoever owns the partition now. A success's
+ * answer (the company_uid or meeting_id TM handed out, which nothing else records) goes into
+ * the last row's reason. One try: the run is over either way. */
+static void
+exec_keep_calls(struct exec_thread *t, const struct job *job, struct cmd_result *r,
+		const atomic_bool *stop)
+{
+	json_t *last = json_array_get(r->calls, json_array_size(r->calls) - 1);
+	char *calls = NULL, *answer = NULL, reason[1024], err[512];
+	const char *params[2] = {job->cmd->id, NULL};
+	bool permanent;
+	PGresult *res;
+
+	if (last == NULL)
+		return;
+	if (r->status == CMD_STATUS_SUCCEEDED && r->data != NULL &&
+	    (answer = json_dumps(r->data, JSON_COMPACT)) != NULL) {
+		snprintf(reason, sizeof(reason),
+			 "answer not applied (the command had its result "
+			 "already): %s",
+			 answer);
+		json_object_set_new(last, "reason", json_string(reason));
+	}
+	log_warn("command %s: %zu TM attempt(s) whose result was not written%s%s", job->cmd->id,
+		 json_array_size(r->calls), answer ? "; TM answered: " : "", answer ? answer : "");
+	params[1] = calls = json_dumps(r->calls, JSON_COMPACT);
+	res = calls
+		  ? exec_sql(t->ctx, SQL_CALLS_KEEP, 2, params, stop, &permanent, err, sizeof(err))
+		  : NULL;
+	if (res == NULL)
+		log_error("command %s: audit of its TM attempts not stored: %s", job->cmd->id,
+			  calls ? err : "out of memory");
+	PQclear(res);
+	free(calls);
+	free(answer);
+}
+
 /* Writes the result cmd_types_run made. A local command that lost a race (an email taken
  * meanwhile) is simply looked at again; after a TM call, or too often, the result becomes a
  * failure. EXEC_STEP_DONE, AGAIN or STOPPED. */
@@ -663,6 +708,8 @@ exec_round(struct exec_thread *t, struct job *job, const char *sha, unsigned rou
 		step = EXEC_STEP_STOPPED;
 		break;
 	}
+	if (step != EXEC_STEP_DONE && json_array_size(r.calls) > 0)
+		exec_keep_calls(t, job, &r, stop);
 	cmd_result_clear(&r);
 	if (step == EXEC_STEP_DONE)
 		*status = EXEC_DONE;

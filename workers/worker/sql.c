@@ -178,6 +178,20 @@ const struct db_stmt SQL_STATEMENTS[SQL_COUNT] = {
 					       " FROM cmd WHERE m.meeting_id = $17::text"
 					       "  AND m.subject = $2::text)" FINISH_END},
 
+    /* $1 command id, $2 tm_calls rows as SQL_FINISH's $12. The attempts of a run whose result
+     * was not written (the command got it elsewhere: the partition's new owner parked or
+     * repeated the call) or that was stopped: TM's answers are kept, never dropped. Nothing
+     * when the command has no row (an idempotent call's first run). */
+    [SQL_CALLS_KEEP] = {"calls_keep",
+			"INSERT INTO tm_calls (command_id, endpoint, url, outcome, http_status,"
+			" tm_status, reason, duration_ms, started_at)"
+			" SELECT c.id, x.endpoint, x.url, x.outcome, x.http_status, x.tm_status,"
+			"  x.reason, x.duration_ms, x.started_at"
+			" FROM commands c, jsonb_to_recordset($2::jsonb) AS x(endpoint text,"
+			"  url text, outcome text, http_status int, tm_status text, reason text,"
+			"  duration_ms int, started_at timestamptz)"
+			" WHERE c.id = $1::text"},
+
     [SQL_PUB_LOCK] = {"pub_lock", "SELECT pg_try_advisory_lock($1::bigint)"},
     /* Rows in flight are left out: they are reported soon and must not go out twice. NOT IN
      * over a subquery is checked with a hash table; "NOT (seq = ANY($2))" compared each row

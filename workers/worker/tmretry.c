@@ -288,10 +288,11 @@ tmretry_begin(const struct tmretry *r, bool guarded, const struct tmretry_hooks 
 			return -1;
 	}
 	/* The ownership check: the loop sets stop when the job's partition is revoked or lost,
-	 * and a job that no longer owns its partition starts no call, even with its intent
-	 * recorded (the caller resolves it). Last thing before the call: the slot wait and the
+	 * and a job that no longer owns its partition (or whose worker may have been dropped from
+	 * the group: the lease lapsed) starts no call, even with its intent recorded (the caller
+	 * resolves it). Last thing before the call: the slot wait and the
 	 * intent's commit may each have taken a while. */
-	if (stop_requested(stop)) {
+	if (!lease_held(r->lease) || stop_requested(stop)) {
 		tmretry_slot_give(r);
 		if (guarded)
 			out->unsent_attempt = attempt;

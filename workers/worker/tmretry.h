@@ -107,6 +107,8 @@ struct tmretry {
 	/* TM calls in flight across the process (TMPROV_WORKER_CONCURRENCY): an attempt holds a
 	 * slot for its call, taken before its intent is recorded; NULL: no limit. */
 	sem_t *call_slots;
+	/* The consumer loop's lease (stop.h): no call starts while it has lapsed. NULL: none. */
+	const struct lease *lease;
 };
 
 /* Calls TM until a final action. No call starts once *stop is set: it is looked at after the
