@@ -246,6 +246,18 @@ lease_renew(struct consumer *cs)
 	atomic_store(&cs->lease.tick_ms, now);
 }
 
+/* Inside a rebalance callback (a drain may take the drain timeout): the loop is alive, so a
+ * lease still held is extended, and jobs of other partitions go on calling. A lapsed one stays
+ * lapsed until lease_renew, after the poll, has fenced. */
+static void
+lease_extend(struct consumer *cs)
+{
+	long now = clock_now_ms();
+
+	if (cs->fenced_until_ms == 0 && now - atomic_load(&cs->lease.tick_ms) < cs->lease.lease_ms)
+		atomic_store(&cs->lease.tick_ms, now);
+}
+
 const struct lease *
 consumer_lease(struct consumer *cs)
 {
@@ -293,8 +305,7 @@ drain_partitions(struct consumer *cs, struct pset *ps)
 	for (;;) {
 		long now;
 
-		/* The loop is alive while it drains: jobs of other partitions go on calling. */
-		atomic_store(&cs->lease.tick_ms, clock_now_ms());
+		lease_extend(cs);
 		reap(cs);
 		left = pset_outstanding(cs, ps);
 		if (!left)
