@@ -1,8 +1,10 @@
 /* Integration tests of DESIGN.md §3 "a worker that lost a partition makes no further TM call
- * for it": a worker stopped (SIGSTOP) past the session timeout while one create is on the wire
- * and another waits for the call slot; the group gives its partitions to a second worker; woken
- * (SIGCONT), it makes no TM call (tmsim's call log names the calling process), and the answer
- * it had in hand is recorded (tm_calls) although the new owner parked that create. */
+ * for it": a job told to stop (here by a SIGTERM past the drain timeout, as a revoke past it
+ * does) while it waits for the call slot makes no call; a worker stopped (SIGSTOP) past the session
+ * timeout while one create is on the wire and another waits for the call slot; the group gives its
+ * partitions to a second worker; woken (SIGCONT), it makes no TM call (tmsim's call log names the
+ * calling process), and the answer it had in hand is recorded (tm_calls) although the new owner
+ * parked that create. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -30,16 +32,17 @@ sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Waits until tmsim has logged n calls of endpoint. */
+/* Waits until tmsim has logged the create_account of company name (its call is on the wire). */
 static void
-sim_calls_wait(const char *endpoint, long n, int timeout_ms)
+create_wait(const char *name, int timeout_ms)
 {
 	long deadline = clock_now_ms() + timeout_ms;
 
-	while (wenv_sim_calls(E, endpoint, NULL, NULL) < n && clock_now_ms() < deadline)
+	while (wenv_sim_calls(E, "create_account", "company_name", name) < 1 &&
+	       clock_now_ms() < deadline)
 		sleep_ms(20);
-	wenv_assert(E, wenv_sim_calls(E, endpoint, NULL, NULL) >= n, "tmsim saw no %s call",
-		    endpoint);
+	wenv_assert(E, wenv_sim_calls(E, "create_account", "company_name", name) >= 1,
+		    "tmsim saw no create_account of %s", name);
 }
 
 /* The highest sequence number in tmsim's call log (0: none). */
@@ -95,6 +98,38 @@ send_create(const char *id, const char *subject, const char *name)
 			    "ops@own.example", "rooms", 1, "participants", 5));
 }
 
+/* The stop a revoke or a shutdown sets past TMPROV_DRAIN_TIMEOUT (2 s here) reaches a job that
+ * waits for the call slot: it calls nothing, and the next run creates the account once. */
+static void
+test_stopped_job_waiting_for_slot_calls_nothing(void **state)
+{
+	const char *ids[] = {"own-c", "own-d"};
+	pid_t w1 = worker_pid(E->w);
+	long before, late;
+	int st;
+
+	(void)state;
+	wenv_sim_faults(E, "latency_ms=3000");
+	send_create(ids[0], "own-sc", "own company c");
+	wenv_flush(E);
+	create_wait("own company c", 20000);
+	send_create(ids[1], "own-sd", "own company d");
+	wenv_flush(E);
+	sleep_ms(500);
+	before = sim_last_seq();
+	assert_int_equal(worker_signal(E->w, SIGTERM), 0);
+	st = worker_wait(E->w, WENV_STOP_MS, NULL);
+	assert_int_equal(st, 0);
+	late = sim_calls_by(w1, before);
+	wenv_assert(E, late == 0, "a job told to stop made %ld TM call(s)", late);
+	wenv_sim_faults(E, "latency_ms=0");
+	wenv_worker_restart(E, E->w);
+	assert_int_equal(wenv_wait_outcomes(E, ids, 2, 45000), 2);
+	wenv_outcome(E, ids[0], "own-sc", "account.created");
+	wenv_outcome(E, ids[1], "own-sd", "account.created");
+	assert_int_equal(wenv_sim_calls(E, "create_account", "company_name", "own company d"), 1);
+}
+
 /* K3: SIGSTOP past the session timeout (6 s here), then SIGCONT. */
 static void
 test_stopped_worker_calls_nothing_after_waking(void **state)
@@ -113,7 +148,7 @@ test_stopped_worker_calls_nothing_after_waking(void **state)
 	wenv_sim_faults(E, "latency_ms=2000");
 	send_create(ids[0], "own-sa", "own company a");
 	wenv_flush(E);
-	sim_calls_wait("create_account", 1, 20000);
+	create_wait("own company a", 20000);
 	send_create(ids[1], "own-sb", "own company b");
 	wenv_flush(E);
 	sleep_ms(500);
@@ -125,13 +160,14 @@ test_stopped_worker_calls_nothing_after_waking(void **state)
 	/* Results in the database: their events wait for the outbox publisher, whose lock the
 	 * stopped worker may hold. */
 	deadline = clock_now_ms() + 45000;
-	while (
-	    wenv_sql_long(E,
-			  "SELECT count(*) FROM commands WHERE id LIKE 'own-%' AND status NOT IN "
-			  "('received', 'in_progress')",
-			  NULL) < 2 &&
-	    clock_now_ms() < deadline)
+	while (wenv_sql_long(
+		   E,
+		   "SELECT count(*) FROM commands WHERE id IN ('own-a', 'own-b') AND status NOT IN "
+		   "('received', 'in_progress')",
+		   NULL) < 2 &&
+	       clock_now_ms() < deadline)
 		sleep_ms(100);
+	wenv_assert(E, clock_now_ms() < deadline, "the second worker did not take over");
 	assert_int_equal(worker_signal(E->w, SIGCONT), 0);
 	assert_int_equal(wenv_wait_outcomes(E, ids, 2, 45000), 2);
 	ev = wenv_outcome(E, ids[0], "own-sa", "command.failed");
@@ -163,8 +199,9 @@ int
 main(void)
 {
 	static const char *const extra[] = {"TMPROV_WORKER_CONCURRENCY=1", "TMPROV_TM_TIMEOUT=60s",
-					    NULL};
+					    "TMPROV_DRAIN_TIMEOUT=2s", NULL};
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_stopped_job_waiting_for_slot_calls_nothing),
 	    cmocka_unit_test(test_stopped_worker_calls_nothing_after_waking),
 	};
 
