@@ -199,13 +199,18 @@ struct cmd_before_arg {
 	enum tm_endpoint endpoint;
 };
 
-/* Before each attempt of create_account / remote_schedule: the intent, durably. A database
- * outage is waited out here (with backoff), since no call may go out unrecorded. */
+/* Before each attempt of a TM call: the intent, durably. It claims the command id for this
+ * body before anything reaches TM (an id reused by another body is refused here, even for an
+ * idempotent call), and it is what tells a later run that the call may have been made. A
+ * database outage is waited out here (with backoff), since no call may go out unrecorded;
+ * every try records the same token, so a commit whose acknowledgement was lost is found to be
+ * this attempt's own. */
 static int
 cmd_before(void *arg, unsigned attempt, unsigned prev)
 {
 	const struct cmd_before_arg *a = arg;
 	const struct cmd_env *env = a->env;
+	char token[INTENT_TOKEN_LEN];
 	struct intent in = {
 	    .command_id = env->cmd->id,
 	    .subject = env->cmd->subject,
@@ -217,10 +222,12 @@ cmd_before(void *arg, unsigned attempt, unsigned prev)
 	    .endpoint = a->endpoint,
 	    .attempt = attempt,
 	    .prev = prev,
+	    .token = token,
 	};
 	char err[256];
 	int rc;
 
+	intent_token_new(token);
 	for (unsigned i = 0;; i++) {
 		rc = intent_record(env->intents, &in, env->stop, err, sizeof(err));
 		if (rc >= 0)
@@ -266,9 +273,9 @@ cmd_call(const struct cmd_env *env, const struct cmd_state *st, const struct tm_
 			return CMD_DONE;
 		}
 		prev = st->intent_attempt;
-		log_warn("command %s: %s attempt %u has no recorded result; repeating it (possible "
-			 "duplicate)",
-			 env->cmd->id, tm_endpoint_name(req->endpoint), prev);
+		log_warn("command %s: %s attempt %u has no recorded result; repeating it%s",
+			 env->cmd->id, tm_endpoint_name(req->endpoint), prev,
+			 dup ? " (possible duplicate)" : "");
 	}
 	rc = tmretry_call(env->retry, env->tm, req, first, prev, dup, &hooks, env->stop, tr);
 	/* The audit rows of this run become the result's. */
@@ -282,7 +289,6 @@ cmd_call(const struct cmd_env *env, const struct cmd_state *st, const struct tm_
 		/* Given up between attempts: when the last one surely did not reach TM, say so,
 		 * so that a restart does not take its open intent for an unknown outcome. */
 		if (tr->made > 0 && !tr->last_may_have_acted &&
-		    !tm_endpoint_idempotent(req->endpoint) &&
 		    intent_resolve(env->pool, env->cmd->id, tr->last_attempt, err, sizeof(err)) !=
 			0)
 			log_warn("command %s: intent left open: %s", env->cmd->id, err);

@@ -268,7 +268,7 @@ tmretry_call(const struct tmretry *r, struct tm_client *tc, const struct tm_requ
 	     unsigned first_attempt, unsigned prev, bool possible_duplicate,
 	     const struct tmretry_hooks *hooks, const atomic_bool *stop, struct tmretry_result *out)
 {
-	bool guarded = !tm_endpoint_idempotent(req->endpoint) && hooks && hooks->before;
+	bool guarded = hooks && hooks->before;
 	unsigned counted = 0, attempt = first_attempt ? first_attempt : 1;
 	struct timespec started;
 	enum tmretry_action a;
@@ -278,6 +278,7 @@ tmretry_call(const struct tmretry *r, struct tm_client *tc, const struct tm_requ
 	out->last_attempt = prev;
 	out->possible_duplicate = possible_duplicate;
 	out->last_may_have_acted = false;
+	out->any_may_have_acted = false;
 	out->calls = json_array();
 	if (out->calls == NULL)
 		return -1;
@@ -296,6 +297,7 @@ tmretry_call(const struct tmretry *r, struct tm_client *tc, const struct tm_requ
 		out->made++;
 		out->last_attempt = attempt;
 		out->last_may_have_acted = out->last.may_have_acted;
+		out->any_may_have_acted |= out->last.may_have_acted;
 		json_array_append_new(out->calls,
 				      tmretry_audit_row(req->endpoint, &out->last, &started));
 		tmretry_count(r, req->endpoint, &out->last);

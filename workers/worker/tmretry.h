@@ -70,7 +70,7 @@ bool tmhealth_available(struct tmhealth *h);
 unsigned tmhealth_in_a_row(struct tmhealth *h);
 
 struct tmretry_hooks {
-	/* Called before each attempt of a non-idempotent endpoint, to record the intent durably.
+	/* Called before each attempt (tmprov-worker: of every endpoint), to record the intent.
 	 * attempt: this attempt's number; prev: the previous attempt's number whose intent is
 	 * to be resolved (0: none). Returns 0 to go on, 1 to call no more (the command has its
 	 * result already, or another call for it is open), -1 when stopped. */
@@ -85,6 +85,7 @@ struct tmretry_result {
 	unsigned last_attempt;	    /* number of the last attempt (continues first_attempt) */
 	bool possible_duplicate;
 	bool last_may_have_acted; /* whether the last attempt's call may have reached TM */
+	bool any_may_have_acted;  /* ... or any attempt's of this call */
 	json_t *calls;		  /* tm_calls rows of the attempts made: caller owns */
 };
 
