@@ -1,8 +1,9 @@
 /* Integration tests of what the worker checks before and around a command's TM call: a Kafka key
  * that is not the subject (key_mismatch), types it does not know (command.rejected as well as
  * the DLQ copy), an id reused by another body while the first is still running (refused before
- * any TM call), and delete_account repeated after an attempt that may have acted ("no such
- * account" then means deleted). Real PostgreSQL, tmprov-devkafka and tmsim (wenv.h). */
+ * any TM call), delete_account repeated after an attempt that may have acted ("no such
+ * account" then means deleted), and an intent whose commit landed but whose acknowledgement was
+ * lost (tests/support/pgproxy.h). Real PostgreSQL, tmprov-devkafka and tmsim (wenv.h). */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include <jansson.h>
 
 #include "../support/cmdjson.h"
+#include "../support/pgproxy.h"
 #include "../support/wcase.h"
 #include "../support/wenv.h"
 
@@ -164,23 +166,24 @@ test_conflict_before_call(void **state)
 	free(b);
 }
 
-/* ---- defect 5, rows V2/V3 (delete): "no such account" after an attempt that may have acted ---- */
+/* ---- defect 5, rows V2/V3 (delete): "no such account" after an attempt that may have acted ----
+ */
 
 static void
 delete_expect_done(const char *id, const char *s, const char *uid)
 {
 	const json_t *ev = wenv_outcome(E, id, s, NULL);
 
-	wenv_assert(E, strcmp(wcase_str(ev, "type"), "account.deleted") == 0,
-		    "%s ended %s: %s", id, wcase_str(ev, "type"),
-		    wcase_str(wcase_data(ev), "reason"));
+	wenv_assert(E, strcmp(wcase_str(ev, "type"), "account.deleted") == 0, "%s ended %s: %s", id,
+		    wcase_str(ev, "type"), wcase_str(wcase_data(ev), "reason"));
 	assert_string_equal(wcase_str(wcase_data(ev), "company_uid"), uid);
 	wcase_expect_status(E, id, "succeeded");
-	assert_int_equal(wenv_sql_long(E,
-				       "SELECT count(*) FROM accounts WHERE subject = $1 AND status = "
-				       "'deleted'",
-				       s, NULL),
-			 1);
+	assert_int_equal(
+	    wenv_sql_long(E,
+			  "SELECT count(*) FROM accounts WHERE subject = $1 AND status = "
+			  "'deleted'",
+			  s, NULL),
+	    1);
 	assert_int_equal(wenv_sql_long(E,
 				       "SELECT count(*) FROM users WHERE subject = $1 AND status = "
 				       "'active'",
@@ -245,16 +248,55 @@ test_delete_crash(void **state)
 	free(uid);
 }
 
+/* ---- defect 4: a lost acknowledgement of the intent's commit ---- */
+
+/* The worker's database connections go through a proxy that, once, lets the intent pipeline
+ * commit and then drops the connection before the answer: the retry must find its own intent,
+ * call TM once and end account.created, not park the create as an unknown outcome. */
+static void
+test_intent_ack_lost(void **state)
+{
+	const char *s = "ack-subject";
+	const char *host = PQhost(E->pg), *port = PQport(E->pg);
+	char err[512], url[2300], setting[2400];
+	const char *extra[] = {setting, NULL};
+	struct pgproxy *px = NULL;
+	struct worker *w = NULL;
+	const json_t *ev;
+
+	(void)state;
+	wenv_assert(E, pgproxy_start(&px, host, port, err, sizeof(err)) == 0, "%s", err);
+	wenv_assert(E, pgproxy_conninfo(px, E->db.conninfo, url, sizeof(url)) == 0, "conninfo");
+	snprintf(setting, sizeof(setting), "TMPROV_DATABASE_URL=%s", url);
+	assert_int_equal(worker_stop(E->w, WENV_STOP_MS, NULL), 0);
+	wenv_assert(E, wenv_worker_start(E, "proxied", extra, &w, err, sizeof(err)) == 0, "%s",
+		    err);
+	pgproxy_arm(px, "intent_insert");
+	wenv_send(E, "ack-1", "account.create", s,
+		  wcase_account_data("Ack Lost", "ack@ack.example", 1, 1));
+	wenv_flush(E);
+	ev = wenv_outcome(E, "ack-1", s, NULL);
+	if (strcmp(wcase_str(ev, "type"), "account.created") != 0)
+		worker_log_tail(w, 30);
+	wenv_assert(E, strcmp(wcase_str(ev, "type"), "account.created") == 0, "ack-1 ended %s: %s",
+		    wcase_str(ev, "type"), wcase_str(wcase_data(ev), "reason"));
+	assert_int_equal(pgproxy_fired(px), 1);
+	assert_int_equal(wenv_sim_calls(E, "create_account", "company_name", "Ack Lost"), 1);
+	wcase_expect_status(E, "ack-1", "succeeded");
+	assert_int_equal(worker_stop(w, WENV_STOP_MS, NULL), 0);
+	worker_free(w);
+	pgproxy_free(px);
+	wenv_worker_restart(E, E->w);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_key_mismatch),
-	    cmocka_unit_test(test_unknown_type),
-	    cmocka_unit_test(test_conflict_before_call),
-	    cmocka_unit_test(test_delete_drop),
-	    cmocka_unit_test(test_delete_late),
-	    cmocka_unit_test(test_delete_crash),
+	    cmocka_unit_test(test_key_mismatch),	 cmocka_unit_test(test_unknown_type),
+	    cmocka_unit_test(test_conflict_before_call), cmocka_unit_test(test_delete_drop),
+	    cmocka_unit_test(test_delete_late),		 cmocka_unit_test(test_delete_crash),
+	    cmocka_unit_test(test_intent_ack_lost),
 	};
 
 	return wcase_run(&E, "wintake", NULL, tests, sizeof(tests) / sizeof(tests[0]));
