@@ -262,8 +262,7 @@ proxy_thread(void *arg)
 }
 
 int
-pgproxy_start(struct pgproxy **out, const char *host, const char *port, char *err,
-	      size_t errlen)
+pgproxy_start(struct pgproxy **out, const char *host, const char *port, char *err, size_t errlen)
 {
 	struct pgproxy *p = calloc(1, sizeof(*p));
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -277,7 +276,8 @@ pgproxy_start(struct pgproxy **out, const char *host, const char *port, char *er
 	for (size_t i = 0; i < PROXY_CONNS; i++)
 		p->c[i] = (struct conn){.cfd = -1, .sfd = -1};
 	p->lfd = p->wake[0] = p->wake[1] = -1;
-	p->up = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port))};
+	p->up =
+	    (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port))};
 	if (inet_pton(AF_INET, host, &p->up.sin_addr) != 1) {
 		snprintf(err, errlen, "pgproxy: %s is not an IPv4 address", host);
 		goto fail;
@@ -319,8 +319,9 @@ int
 pgproxy_conninfo(const struct pgproxy *p, const char *conninfo, char *out, size_t outlen)
 {
 	/* In a key=value string the last value of a key wins. */
-	int n = snprintf(out, outlen, "%s host=127.0.0.1 port=%d sslmode=disable gssencmode=disable",
-			 conninfo, p->port);
+	int n =
+	    snprintf(out, outlen, "%s host=127.0.0.1 port=%d sslmode=disable gssencmode=disable",
+		     conninfo, p->port);
 
 	return n > 0 && (size_t)n < outlen ? 0 : -1;
 }
