@@ -197,8 +197,8 @@ test_refusals(void **state)
 }
 
 /* The pipeline commits, the connection drops before its answer is read (tests/support/pgproxy):
- * recording the same intent again (same token) is this attempt's own, not another open call;
- * the same attempt number under another token is a real earlier attempt. */
+ * recording the same intent again (same attempt id) is this attempt's own, not another open call;
+ * the same attempt number under another attempt id is a real earlier attempt. */
 static void
 test_ack_lost(void **state)
 {
@@ -218,7 +218,7 @@ test_ack_lost(void **state)
 	w = intent_writer_new(c, pool, err, sizeof(err));
 	assert_non_null(w);
 	intent_for(&in, "ack-1", 1, 0);
-	in.token = "0123456789abcdef0123456789abcdef";
+	in.attempt_id = "0123456789abcdef0123456789abcdef";
 	pgproxy_arm(px, "intent_insert");
 	assert_int_equal(intent_record(w, &in, NULL, err, sizeof(err)), -1);
 	assert_int_equal(pgproxy_fired(px), 1);
@@ -227,7 +227,7 @@ test_ack_lost(void **state)
 				    "AND attempt = 1 AND resolved_at IS NULL"),
 			 1);
 	assert_int_equal(intent_record(w, &in, NULL, err, sizeof(err)), 0);
-	in.token = "fedcba9876543210fedcba9876543210";
+	in.attempt_id = "fedcba9876543210fedcba9876543210";
 	assert_int_equal(intent_record(w, &in, NULL, err, sizeof(err)), 1);
 	assert_int_equal(value_long("SELECT count(*) FROM tm_intents WHERE command_id = 'ack-1'"),
 			 1);

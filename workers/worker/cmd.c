@@ -203,14 +203,14 @@ struct cmd_before_arg {
  * body before anything reaches TM (an id reused by another body is refused here, even for an
  * idempotent call), and it is what tells a later run that the call may have been made. A
  * database outage is waited out here (with backoff), since no call may go out unrecorded;
- * every try records the same token, so a commit whose acknowledgement was lost is found to be
+ * every try records the same attempt id, so a commit whose acknowledgement was lost is found to be
  * this attempt's own. */
 static int
 cmd_before(void *arg, unsigned attempt, unsigned prev)
 {
 	const struct cmd_before_arg *a = arg;
 	const struct cmd_env *env = a->env;
-	char token[INTENT_TOKEN_LEN];
+	char attempt_id[INTENT_ATTEMPT_ID_LEN];
 	struct intent in = {
 	    .command_id = env->cmd->id,
 	    .subject = env->cmd->subject,
@@ -222,12 +222,12 @@ cmd_before(void *arg, unsigned attempt, unsigned prev)
 	    .endpoint = a->endpoint,
 	    .attempt = attempt,
 	    .prev = prev,
-	    .token = token,
+	    .attempt_id = attempt_id,
 	};
 	char err[256];
 	int rc;
 
-	intent_token_new(token);
+	intent_attempt_id_new(attempt_id);
 	for (unsigned i = 0;; i++) {
 		rc = intent_record(env->intents, &in, env->stop, err, sizeof(err));
 		if (rc >= 0)
