@@ -6,7 +6,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN make all && make install PREFIX=/opt/tmprov
+# The compose file runs tmsim beside the production programs, hence the development tools too.
+RUN make all && make install install-devtools PREFIX=/opt/tmprov
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
@@ -14,6 +15,5 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --no-create-home tmprov
 COPY --from=build /opt/tmprov /opt/tmprov
-ENV PATH=/opt/tmprov/bin:$PATH \
-    TMPROV_MIGRATIONS_DIR=/opt/tmprov/share/tmprov/migrations
+ENV PATH=/opt/tmprov/bin:$PATH
 USER tmprov

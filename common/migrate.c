@@ -5,20 +5,19 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
-#ifndef TMPROV_MIGRATIONS_DIR
-#define TMPROV_MIGRATIONS_DIR "migrations"
-#endif
-
 const struct cfg_key MIGRATE_CONFIG_KEYS[] = {
-    {"TMPROV_MIGRATIONS_DIR", CFG_STRING, TMPROV_MIGRATIONS_DIR, 0, 0, 0, NULL,
-     "directory of the NNN_name.sql migration files"},
+    {"TMPROV_MIGRATIONS_DIR", CFG_STRING, NULL, 0, 0, 0, NULL,
+     "directory of the NNN_name.sql migration files (unset: ../share/tmprov/migrations beside "
+     "the program's folder, or the source tree's migrations/)"},
 };
 const size_t MIGRATE_CONFIG_NKEYS = CFG_KEYS_LEN(MIGRATE_CONFIG_KEYS);
 
@@ -373,11 +372,41 @@ migrate_connect(const struct migrate_opts *o, struct db *db, char *err, size_t e
 }
 
 int
+migrate_default_dir(char *out, size_t outlen)
+{
+	/* Relative to the folder of the running program: installed (PREFIX/bin beside
+	 * PREFIX/share), then a source tree's bin/ and build-san/bin/. */
+	static const char *const candidates[] = {"../share/tmprov/migrations", "../migrations",
+						 "../../migrations"};
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+	struct stat st;
+
+	if (n <= 0)
+		return -1;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash == NULL)
+		return -1;
+	*slash = '\0';
+	for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
+		int len = snprintf(out, outlen, "%s/%s", exe, candidates[i]);
+
+		if (len > 0 && (size_t)len < outlen && stat(out, &st) == 0 && S_ISDIR(st.st_mode))
+			return 0;
+	}
+	return -1;
+}
+
+int
 migrate_run(const struct migrate_opts *o, struct migrate_report *rep, char *err, size_t errlen)
 {
 	struct migrate_report dummy;
 	struct mset set = {0};
 	struct db *lock = NULL, *db = NULL;
+	char found[PATH_MAX];
+	const char *dir = o->dir;
 	int rc = -1;
 
 	rep = rep ? rep : &dummy;
@@ -386,7 +415,16 @@ migrate_run(const struct migrate_opts *o, struct migrate_report *rep, char *err,
 		snprintf(err, errlen, "libsodium failed to initialise");
 		return -1;
 	}
-	if (migrate_scan(o->dir, &set, err, errlen) != 0)
+	if (dir == NULL) {
+		if (migrate_default_dir(found, sizeof(found)) != 0) {
+			snprintf(err, errlen,
+				 "no migrations directory beside the program (../share/tmprov/"
+				 "migrations); set TMPROV_MIGRATIONS_DIR");
+			return -1;
+		}
+		dir = found;
+	}
+	if (migrate_scan(dir, &set, err, errlen) != 0)
 		goto out;
 	rep->files = set.n;
 	/* Two connections: the lock holder creates schema_migrations, which must exist before
@@ -404,7 +442,7 @@ migrate_run(const struct migrate_opts *o, struct migrate_report *rep, char *err,
 		goto out;
 	if (migrate_connect(o, db, err, errlen) != 0)
 		goto out;
-	if (migrate_check_applied(db, &set, o->dir, err, errlen) != 0)
+	if (migrate_check_applied(db, &set, dir, err, errlen) != 0)
 		goto out;
 	rc = migrate_act(o, db, &set, rep, err, errlen);
 out:

@@ -23,7 +23,7 @@ enum migrate_mode {
 struct migrate_opts {
 	const char *conninfo;
 	const struct db_options *db; /* NULL: db_options_default; statement_timeout is ignored */
-	const char *dir;
+	const char *dir;	     /* NULL: migrate_default_dir's */
 	enum migrate_mode mode;
 	FILE *out; /* one line per file acted on or listed; NULL: quiet */
 };
@@ -33,6 +33,11 @@ struct migrate_report {
 	size_t applied; /* applied by this run */
 	size_t pending; /* still pending when the run ended */
 };
+
+/* The migrations folder found beside the running program: ../share/tmprov/migrations (an
+ * installation), else ../migrations or ../../migrations (a source tree's bin/, build-san/bin/).
+ * Returns 0 with the path in out, or -1 when there is none. */
+int migrate_default_dir(char *out, size_t outlen);
 
 /* Checks the directory (every *.sql or digit-led name must be NNN_name.sql, versions unique)
  * before touching the database; then, holding a session advisory lock so that concurrent runs

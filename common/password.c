@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -104,20 +105,28 @@ password_verifier_new(const struct password_opts *opts, const char *credential,
 	return 0;
 }
 
-static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+/* The verifier an unknown user's credential is checked against, made on first need with the
+ * configured cost so that its check takes as long as a real one. */
+static pthread_mutex_t dummy_lock = PTHREAD_MUTEX_INITIALIZER;
 static char dummy_verifier[PASSWORD_VERIFIER_MAX];
-static const struct password_opts *dummy_opts;
+static bool dummy_made;
 
-static void
-dummy_make(void)
+static const char *
+dummy_get(const struct password_opts *opts)
 {
-	unsigned char junk[32];
-	char hex[65];
+	pthread_mutex_lock(&dummy_lock);
+	if (!dummy_made) {
+		unsigned char junk[32];
+		char hex[65];
 
-	randombytes_buf(junk, sizeof(junk));
-	sodium_bin2hex(hex, sizeof(hex), junk, sizeof(junk));
-	if (password_verifier_new(dummy_opts, hex, dummy_verifier) != 0)
-		dummy_verifier[0] = '\0';
+		randombytes_buf(junk, sizeof(junk));
+		sodium_bin2hex(hex, sizeof(hex), junk, sizeof(junk));
+		if (password_verifier_new(opts, hex, dummy_verifier) != 0)
+			dummy_verifier[0] = '\0';
+		dummy_made = true;
+	}
+	pthread_mutex_unlock(&dummy_lock);
+	return dummy_verifier;
 }
 
 int
@@ -125,12 +134,8 @@ password_verify(const struct password_opts *opts, const char *verifier, const ch
 {
 	int known = verifier != NULL;
 
-	if (!known) {
-		/* The dummy has the configured cost, so its check takes as long as a real one. */
-		dummy_opts = opts;
-		pthread_once(&dummy_once, dummy_make);
-		verifier = dummy_verifier;
-	}
+	if (!known)
+		verifier = dummy_get(opts);
 	if (crypto_pwhash_str_verify(verifier, credential, strlen(credential)) != 0)
 		return 0;
 	return known;

@@ -1,7 +1,7 @@
 /* Tests for the worker's offset tracker (workers/worker/offsets.c): the committable offset with
  * in-order, out-of-order and gapped completions, the ring growing, epochs across revoke and
- * re-assign, stale and foreign messages, and commits to a real broker ($TMPROV_KAFKA_BROKERS,
- * topic tm.commands) read back with rd_kafka_committed. */
+ * re-assign, stale and foreign messages (tests/integration/test_offsets_commit.c commits to a
+ * real broker). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,48 +13,14 @@
 
 #include <cmocka.h>
 
-/* The worker's modules are not in libtmprov.a: compiled into this test. */
-#include "../../workers/worker/offsets.c"
+#include "../support/offtrack.h"
 
-#define TOPIC "tm.commands"
-
-static struct job *
-mkjob(const char *topic, int32_t partition, int64_t offset)
-{
-	static struct job jobs[64];
-	static int next;
-	struct job *j = &jobs[next++ % 64];
-
-	memset(j, 0, sizeof(*j));
-	j->topic = (char *)topic;
-	j->partition = partition;
-	j->offset = offset;
-	return j;
-}
-
-/* Tracks offset on partition p and returns the job (its epoch set). */
-static struct job *
-track(struct offsets *o, int32_t p, int64_t offset)
-{
-	struct job *j = mkjob(TOPIC, p, offset);
-
-	assert_int_equal(offsets_track(o, j), 0);
-	return j;
-}
-
-static struct offsets *
-onew(void)
-{
-	struct offsets *o = offsets_new(TOPIC);
-
-	assert_non_null(o);
-	return o;
-}
+#define TOPIC OFFTRACK_TOPIC
 
 static void
 test_nothing_seen(void **state)
 {
-	struct offsets *o = onew();
+	struct offsets *o = offtrack_new();
 
 	(void)state;
 	assert_int_equal(offsets_committable(o, 0), -1);
@@ -71,13 +37,13 @@ test_nothing_seen(void **state)
 static void
 test_in_order(void **state)
 {
-	struct offsets *o = onew();
+	struct offsets *o = offtrack_new();
 	struct job *j[5];
 
 	(void)state;
 	assert_int_equal(offsets_assign(o, 2), 0);
 	for (int i = 0; i < 5; i++)
-		j[i] = track(o, 2, 100 + i);
+		j[i] = offtrack_track(o, 2, 100 + i);
 	assert_int_equal(offsets_inflight(o, 2), 5);
 	assert_int_equal(offsets_committable(o, 2), 100);
 	for (int i = 0; i < 5; i++) {
@@ -93,16 +59,16 @@ test_in_order(void **state)
 static void
 test_out_of_order(void **state)
 {
-	struct offsets *o = onew();
+	struct offsets *o = offtrack_new();
 	struct job *j5, *j6, *j7, *j8, *j9;
 
 	(void)state;
 	assert_int_equal(offsets_assign(o, 0), 0);
-	j5 = track(o, 0, 5);
-	j6 = track(o, 0, 6);
-	j7 = track(o, 0, 7);
-	j8 = track(o, 0, 8);
-	j9 = track(o, 0, 9);
+	j5 = offtrack_track(o, 0, 5);
+	j6 = offtrack_track(o, 0, 6);
+	j7 = offtrack_track(o, 0, 7);
+	j8 = offtrack_track(o, 0, 8);
+	j9 = offtrack_track(o, 0, 9);
 	offsets_done(o, j7);
 	offsets_done(o, j8);
 	/* 5 and 6 still run: a restart must read 5 again. */
@@ -122,15 +88,15 @@ test_out_of_order(void **state)
 static void
 test_gaps_in_offsets(void **state)
 {
-	struct offsets *o = onew();
+	struct offsets *o = offtrack_new();
 	struct job *a, *b, *c;
 
 	(void)state;
 	/* Compacted topics and transaction markers leave holes between offsets. */
 	assert_int_equal(offsets_assign(o, 1), 0);
-	a = track(o, 1, 0);
-	b = track(o, 1, 2);
-	c = track(o, 1, 5);
+	a = offtrack_track(o, 1, 0);
+	b = offtrack_track(o, 1, 2);
+	c = offtrack_track(o, 1, 5);
 	offsets_done(o, c);
 	assert_int_equal(offsets_committable(o, 1), 0);
 	offsets_done(o, a);
@@ -143,15 +109,15 @@ test_gaps_in_offsets(void **state)
 static void
 test_partitions_are_independent(void **state)
 {
-	struct offsets *o = onew();
+	struct offsets *o = offtrack_new();
 	struct job *a, *b;
 
 	(void)state;
 	assert_int_equal(offsets_assign(o, 3), 0);
 	assert_int_equal(offsets_assign(o, 0), 0);
-	a = track(o, 3, 40);
-	b = track(o, 0, 7);
-	track(o, 3, 41);
+	a = offtrack_track(o, 3, 40);
+	b = offtrack_track(o, 0, 7);
+	offtrack_track(o, 3, 41);
 	offsets_done(o, b);
 	assert_int_equal(offsets_committable(o, 0), 8);
 	assert_int_equal(offsets_committable(o, 3), 40);
@@ -165,7 +131,7 @@ static void
 test_ring_grows_and_wraps(void **state)
 {
 	enum { N = 10000 };
-	struct offsets *o = onew();
+	struct offsets *o = offtrack_new();
 	struct job *jobs = calloc(N, sizeof(*jobs));
 
 	(void)state;
@@ -197,21 +163,21 @@ test_ring_grows_and_wraps(void **state)
 static void
 test_refuses_stale_and_foreign(void **state)
 {
-	struct offsets *o = onew();
+	struct offsets *o = offtrack_new();
 
 	(void)state;
 	/* Not assigned. */
-	assert_int_equal(offsets_track(o, mkjob(TOPIC, 0, 1)), -1);
+	assert_int_equal(offsets_track(o, offtrack_job(TOPIC, 0, 1)), -1);
 	assert_int_equal(offsets_assign(o, 0), 0);
 	/* Another topic. */
-	assert_int_equal(offsets_track(o, mkjob("other", 0, 1)), -1);
-	track(o, 0, 10);
+	assert_int_equal(offsets_track(o, offtrack_job("other", 0, 1)), -1);
+	offtrack_track(o, 0, 10);
 	/* At or below what was seen: a stale copy, not tracked twice. */
-	assert_int_equal(offsets_track(o, mkjob(TOPIC, 0, 10)), -1);
-	assert_int_equal(offsets_track(o, mkjob(TOPIC, 0, 3)), -1);
+	assert_int_equal(offsets_track(o, offtrack_job(TOPIC, 0, 10)), -1);
+	assert_int_equal(offsets_track(o, offtrack_job(TOPIC, 0, 3)), -1);
 	assert_int_equal(offsets_inflight(o, 0), 1);
 	/* A job that was never tracked changes nothing when "done". */
-	offsets_done(o, mkjob(TOPIC, 0, 10));
+	offsets_done(o, offtrack_job(TOPIC, 0, 10));
 	assert_int_equal(offsets_committable(o, 0), 10);
 	offsets_free(o);
 }
@@ -219,13 +185,13 @@ test_refuses_stale_and_foreign(void **state)
 static void
 test_revoke_and_reassign(void **state)
 {
-	struct offsets *o = onew();
+	struct offsets *o = offtrack_new();
 	struct job *old5, *old6, *new5;
 
 	(void)state;
 	assert_int_equal(offsets_assign(o, 0), 0);
-	old5 = track(o, 0, 5);
-	old6 = track(o, 0, 6);
+	old5 = offtrack_track(o, 0, 5);
+	old6 = offtrack_track(o, 0, 6);
 	offsets_done(o, old6);
 	assert_int_equal(offsets_committable(o, 0), 5);
 	offsets_revoke(o, 0);
@@ -237,9 +203,9 @@ test_revoke_and_reassign(void **state)
 	/* Assigned again (the group gave it back): redelivery from the committed offset. */
 	assert_int_equal(offsets_assign(o, 0), 0);
 	assert_int_equal(offsets_committable(o, 0), -1);
-	new5 = track(o, 0, 5);
+	new5 = offtrack_track(o, 0, 5);
 	assert_int_not_equal(new5->epoch, old5->epoch);
-	track(o, 0, 6);
+	offtrack_track(o, 0, 6);
 	/* The old run of offset 5 finishing late must not release the new one. */
 	offsets_done(o, old5);
 	assert_int_equal(offsets_committable(o, 0), 5);
@@ -247,122 +213,6 @@ test_revoke_and_reassign(void **state)
 	offsets_done(o, new5);
 	assert_int_equal(offsets_committable(o, 0), 6);
 	offsets_revoke(o, 7); /* not assigned: no effect */
-	offsets_free(o);
-}
-
-static rd_kafka_t *
-consumer_for(const char *group)
-{
-	const char *brokers = getenv("TMPROV_KAFKA_BROKERS");
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	char err[512];
-	rd_kafka_t *rk;
-
-	if (!brokers || !*brokers)
-		fail_msg("TMPROV_KAFKA_BROKERS is not set (tests/run-tests sets it)");
-	if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof(err)) ||
-	    rd_kafka_conf_set(conf, "group.id", group, err, sizeof(err)) ||
-	    rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err)))
-		fail_msg("conf: %s", err);
-	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
-	if (!rk)
-		fail_msg("consumer: %s", err);
-	return rk;
-}
-
-/* The group's committed offsets of partitions 0 and 1, read from the broker. */
-static void
-committed(rd_kafka_t *rk, int64_t out[2])
-{
-	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(2);
-	rd_kafka_resp_err_t rc;
-
-	rd_kafka_topic_partition_list_add(l, TOPIC, 0);
-	rd_kafka_topic_partition_list_add(l, TOPIC, 1);
-	rc = rd_kafka_committed(rk, l, 10000);
-	if (rc)
-		fail_msg("committed: %s", rd_kafka_err2str(rc));
-	out[0] = l->elems[0].offset;
-	out[1] = l->elems[1].offset;
-	rd_kafka_topic_partition_list_destroy(l);
-}
-
-static void
-test_commit_to_broker(void **state)
-{
-	char group[64], err[256];
-	struct offsets *o = onew();
-	rd_kafka_t *rk;
-	struct job *a0, *a1, *a2, *b0;
-	int64_t got[2];
-
-	(void)state;
-	snprintf(group, sizeof(group), "t_offsets_%d_%ld", (int)getpid(), (long)time(NULL));
-	rk = consumer_for(group);
-	assert_int_equal(offsets_assign(o, 0), 0);
-	assert_int_equal(offsets_assign(o, 1), 0);
-	/* Nothing seen: nothing to commit. */
-	assert_int_equal(offsets_commit(o, rk, NULL, false, err, sizeof(err)), 0);
-	a0 = track(o, 0, 0);
-	a1 = track(o, 0, 1);
-	a2 = track(o, 0, 2);
-	b0 = track(o, 1, 0);
-	offsets_done(o, a0);
-	offsets_done(o, a2);
-	offsets_done(o, b0);
-	/* p0: 1 still runs, so 1; p1: everything done, so 1. */
-	assert_int_equal(offsets_commit(o, rk, NULL, false, err, sizeof(err)), 2);
-	committed(rk, got);
-	assert_int_equal(got[0], 1);
-	assert_int_equal(got[1], 1);
-	assert_int_equal(offsets_committed(o, 0), 1);
-	/* Unchanged: not committed again. */
-	assert_int_equal(offsets_commit(o, rk, NULL, false, err, sizeof(err)), 0);
-
-	/* Only the partitions asked for (as on a revoke). */
-	offsets_done(o, a1);
-	track(o, 1, 1);
-	{
-		rd_kafka_topic_partition_list_t *only = rd_kafka_topic_partition_list_new(1);
-
-		rd_kafka_topic_partition_list_add(only, TOPIC, 1);
-		/* p1's committable offset is still 1: nothing for it. */
-		assert_int_equal(offsets_commit(o, rk, only, false, err, sizeof(err)), 0);
-		rd_kafka_topic_partition_list_destroy(only);
-	}
-	committed(rk, got);
-	assert_int_equal(got[0], 1);
-
-	/* Asynchronously: returns at once, lands shortly. */
-	assert_int_equal(offsets_commit(o, rk, NULL, true, err, sizeof(err)), 1);
-	for (int i = 0; i < 100; i++) {
-		committed(rk, got);
-		if (got[0] == 3)
-			break;
-		usleep(50000);
-	}
-	assert_int_equal(got[0], 3);
-
-	/* A failed async commit (as reported to offset_commit_cb) is sent again. */
-	{
-		rd_kafka_topic_partition_list_t *f = rd_kafka_topic_partition_list_new(1);
-
-		rd_kafka_topic_partition_list_add(f, TOPIC, 0)->offset = 3;
-		f->elems[0].err = RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT;
-		offsets_commit_failed(o, f);
-		assert_int_equal(offsets_committed(o, 0), -1);
-		/* A stale failure (older offset) leaves a newer commit alone. */
-		assert_int_equal(offsets_commit(o, rk, NULL, false, err, sizeof(err)), 1);
-		f->elems[0].offset = 2;
-		offsets_commit_failed(o, f);
-		assert_int_equal(offsets_committed(o, 0), 3);
-		rd_kafka_topic_partition_list_destroy(f);
-	}
-
-	/* A revoked partition is not committed any more. */
-	offsets_revoke(o, 0);
-	assert_int_equal(offsets_commit(o, rk, NULL, false, err, sizeof(err)), 0);
-	rd_kafka_destroy(rk);
 	offsets_free(o);
 }
 
@@ -378,7 +228,6 @@ main(void)
 	    cmocka_unit_test(test_ring_grows_and_wraps),
 	    cmocka_unit_test(test_refuses_stale_and_foreign),
 	    cmocka_unit_test(test_revoke_and_reassign),
-	    cmocka_unit_test(test_commit_to_broker),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

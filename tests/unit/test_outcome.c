@@ -1,7 +1,6 @@
 /* Tests for workers/worker/outcome: the stable event id (a known vector, one id per command id),
  * the CloudEvent envelope, and the data of every outcome type, each event also checked against
- * schemas/event.schema.json. outcome.c is compiled into this test (the Makefile links tests
- * with common/ only). */
+ * schemas/event.schema.json. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +11,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "../../workers/worker/outcome.c"
+#include "../../workers/worker/outcome.h"
 #include "../support/evcheck.h"
 
 /* 2026-11-28T10:00:01.123456789Z */

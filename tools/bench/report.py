@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""report.py: assembles the rounds tools/bench.sh ran into one JSON document (bench/results.json)
+"""report.py: assembles the rounds tools/bench/bench.sh ran into one JSON document (bench/results.json)
 and prints one table: each figure's median over the rounds with min and max beside it, the
 ratios between cases, and the notes. Exits 1 when any case failed in any round."""
 
@@ -152,7 +152,7 @@ def med(fig):
 def print_table(doc, out):
     m = doc["machine"]
     busy = float(m["load_before"].split()[0] or 0) > 0.5 * (m["cpus"] or 1)
-    out.write("tmprov bench %s: %d round%s%s, %s CPUs (%s), load average %s before, %s after%s\n"
+    out.write("tmprov-bench %s: %d round%s%s, %s CPUs (%s), load average %s before, %s after%s\n"
               % (doc["version"], doc["rounds"], "" if doc["rounds"] == 1 else "s",
                  ", SMOKE (tiny runs: not figures to quote)" if doc["smoke"] else "",
                  m["cpus"], m["cpu_model"], m["load_before"].split()[0],

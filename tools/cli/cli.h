@@ -7,7 +7,6 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
 /* argv[0] is the subcommand's name; returns the process exit code. */
 int cmd_migrate(int argc, char **argv);
-int cmd_bench(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_status(int argc, char **argv);

@@ -22,7 +22,6 @@ static const struct cli_cmd CLI_CMDS[] = {
     {"status", cmd_status, "what the database knows of a command (ID) or a customer (--subject)"},
     {"replay", cmd_replay, "re-send failed-retryable or parked commands under new ids"},
     {"events", cmd_events, "print outcome events (or DLQ copies) one line each; --follow"},
-    {"bench", cmd_bench, "run one round of a benchmark scenario (make bench runs them all)"},
 };
 
 static void

@@ -4,7 +4,7 @@
 #define TMSIM_CONTROL_H
 
 #include "query.h"
-#include "server.h"
+#include "reply.h"
 #include "state.h"
 
 void control_healthz(struct sim_state *st, int arg, const struct query *q, struct reply *rep);

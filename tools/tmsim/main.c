@@ -11,7 +11,7 @@
 #include "log.h"
 #include "netaddr.h"
 #include "query.h"
-#include "server.h"
+#include "simserver.h"
 #include "state.h"
 
 static const struct cfg_key tmsim_keys[] = {
@@ -104,7 +104,7 @@ main(int argc, char **argv)
 	sigset_t block, old;
 	struct cfg *cfg = cfg_new();
 	struct sim_state *st;
-	struct server *srv;
+	struct simserver *srv;
 	enum log_level level = LOG_INFO;
 	char err[256];
 	int fd, port;
@@ -139,11 +139,12 @@ main(int argc, char **argv)
 	sigaddset(&block, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
 
-	fd = server_listen(cfg_str(cfg, "TMSIM_LISTEN"), &port, err, sizeof(err));
+	fd = simserver_listen(cfg_str(cfg, "TMSIM_LISTEN"), &port, err, sizeof(err));
 	if (fd < 0)
 		fatal("%s", err);
-	srv = server_start(st, fd, connection_limit(cfg_int(cfg, "TMSIM_MAX_CONNECTIONS")),
-			   (unsigned)(cfg_int(cfg, "TMSIM_IDLE_TIMEOUT") / 1000), err, sizeof(err));
+	srv = simserver_start(st, fd, connection_limit(cfg_int(cfg, "TMSIM_MAX_CONNECTIONS")),
+			      (unsigned)(cfg_int(cfg, "TMSIM_IDLE_TIMEOUT") / 1000), err,
+			      sizeof(err));
 	if (srv == NULL)
 		fatal("%s", err);
 	if (port_file != NULL && netaddr_port_file_write(port_file, port, err, sizeof(err)) != 0)
@@ -153,7 +154,7 @@ main(int argc, char **argv)
 	wait_for_signal(&old);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	log_info("stopping");
-	server_stop(srv);
+	simserver_stop(srv);
 	state_free(st);
 	cfg_free(cfg);
 	log_info("stopped");

@@ -4,7 +4,7 @@
 #define TMSIM_WAPI_H
 
 #include "query.h"
-#include "server.h"
+#include "reply.h"
 #include "state.h"
 
 /* Route handler for GET /as/wapi/service/<endpoint>; ep is an enum endpoint. */

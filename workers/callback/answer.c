@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "log.h"
-#include "routes.h"
 
 /* The one place a response is made and queued. body is copied; location may be NULL. */
 static enum MHD_Result
@@ -28,8 +27,8 @@ answer_send(struct request *rq, unsigned status, enum result r, const char *type
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (location != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, location);
-	if (status == MHD_HTTP_METHOD_NOT_ALLOWED && rq->route != NULL)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rq->route->allow);
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED && rq->allow != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rq->allow);
 	rc = MHD_queue_response(rq->conn, status, resp);
 	MHD_destroy_response(resp);
 	return rc;

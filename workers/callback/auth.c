@@ -12,7 +12,7 @@
 #include "answer.h"
 #include "log.h"
 #include "session.h"
-#include "sql.h"
+#include "cbsql.h"
 #include "telemetry.h"
 #include "throttle.h"
 
@@ -38,7 +38,7 @@ static int
 auth_lookup(struct db *db, const char *email, struct auth_user *u, char *err, size_t errlen)
 {
 	const char *params[1] = {email};
-	PGresult *res = sql_run(db, SQL_USER_BY_EMAIL, 1, params, err, errlen);
+	PGresult *res = cbsql_run(db, SQL_USER_BY_EMAIL, 1, params, err, errlen);
 
 	memset(u, 0, sizeof(*u));
 	if (res == NULL)
@@ -175,7 +175,7 @@ auth_handle(struct request *rq, const char *tail)
 	(void)tail;
 	if ((bad = auth_precheck(rq, email, cred, partner, &reason)) != RESULT_NONE)
 		return answer_failed(rq, bad, reason);
-	if ((db = dbpool_get(cb->dbpool, err, sizeof(err))) == NULL)
+	if ((db = cbpool_get(cb->dbpool, err, sizeof(err))) == NULL)
 		return auth_unavailable(rq, err);
 	switch (throttle_tripped(db, &cb->throttle, email, err, sizeof(err))) {
 	case 0:

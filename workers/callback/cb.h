@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "dbpool.h"
+#include "cbpool.h"
 #include "hashgate.h"
 #include "metrics.h"
 #include "netaddr.h"
@@ -24,7 +24,7 @@ struct cb {
 	struct netaddr_allow allow;
 	struct throttle_opts throttle;
 	struct password_opts password;
-	struct dbpool *dbpool;
+	struct cbpool *dbpool;
 	struct hashgate *hashes;
 	struct metrics *metrics;
 };

@@ -13,7 +13,7 @@
 #include "cb.h"
 #include "config.h"
 #include "db.h"
-#include "dbpool.h"
+#include "cbpool.h"
 #include "hashgate.h"
 #include "log.h"
 #include "maint.h"
@@ -259,7 +259,7 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	maint = maint_from_cfg(cfg, &dbo, cb.timezone);
-	cb.dbpool = dbpool_new(cfg_str(cfg, "TMPROV_DATABASE_URL"), &dbo,
+	cb.dbpool = cbpool_new(cfg_str(cfg, "TMPROV_DATABASE_URL"), &dbo,
 			       cfg_int(cfg, "TMPROV_CALLBACK_DB_RETRY"));
 	if (cb.dbpool == NULL)
 		fatal("out of memory");
@@ -281,7 +281,7 @@ main(int argc, char **argv)
 	drain(&sigs, srv, cfg_int(cfg, "TMPROV_CALLBACK_DRAIN_TIMEOUT"));
 	server_stop(srv);
 	admin_stop(admin);
-	dbpool_free(cb.dbpool);
+	cbpool_free(cb.dbpool);
 	maint_free(maint);
 	hashgate_free(cb.hashes);
 	metrics_free(cb.metrics);

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "sql.h"
+#include "cbsql.h"
 
 /* Rows per purge statement; a purge repeats it until a batch comes back short. */
 #define MAINT_BATCH	  5000
@@ -29,7 +29,7 @@ maint_new(const char *conninfo, const struct db_options *o)
 	if (m == NULL)
 		return NULL;
 	pthread_mutex_init(&m->lock, NULL);
-	m->db = db_new(conninfo, SQL_STATEMENTS, SQL_NSTMTS);
+	m->db = db_new(conninfo, CBSQL_STATEMENTS, SQL_NSTMTS);
 	m->app = strdup(o->application_name ? o->application_name : "tmprov-callback");
 	if (m->db == NULL || m->app == NULL || db_set_options(m->db, o) != 0) {
 		maint_free(m);
@@ -86,7 +86,7 @@ maint_ready(void *arg, char *why, size_t whylen)
 	PGresult *res;
 
 	pthread_mutex_lock(&m->lock);
-	res = sql_run(m->db, SQL_PING, 0, NULL, err, sizeof(err));
+	res = cbsql_run(m->db, SQL_PING, 0, NULL, err, sizeof(err));
 	pthread_mutex_unlock(&m->lock);
 	if (res == NULL) {
 		snprintf(why, whylen, "database unreachable");
@@ -104,7 +104,7 @@ maint_purge_one(struct maint *m, enum sql_stmt stmt, int nparams, const char *co
 	long total = 0;
 
 	for (int i = 0; i < MAINT_MAX_BATCHES; i++) {
-		PGresult *res = sql_run(m->db, stmt, nparams, params, err, errlen);
+		PGresult *res = cbsql_run(m->db, stmt, nparams, params, err, errlen);
 		long n;
 
 		if (res == NULL)

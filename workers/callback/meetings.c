@@ -6,7 +6,7 @@
 #include "auth.h"
 #include "log.h"
 #include "session.h"
-#include "sql.h"
+#include "cbsql.h"
 
 static enum MHD_Result
 meetings_unavailable(struct request *rq, const char *err)
@@ -60,7 +60,7 @@ meetings_handle(struct request *rq, const char *token)
 		return answer_failed(rq, RESULT_FAILED, AUTH_REASON_PARTNER);
 	if (!session_token_valid(token))
 		return answer_failed(rq, RESULT_FAILED, MEETINGS_REASON_SESSION);
-	if ((db = dbpool_get(cb->dbpool, err, sizeof(err))) == NULL)
+	if ((db = cbpool_get(cb->dbpool, err, sizeof(err))) == NULL)
 		return meetings_unavailable(rq, err);
 	switch (session_meetings(db, token, &list, &res, err, sizeof(err))) {
 	case 1:

@@ -38,6 +38,7 @@ struct request {
 	const struct cb *cb;
 	struct MHD_Connection *conn;
 	const struct route *route; /* NULL: no route matched */
+	const char *allow;	   /* the Allow header of a 405 answer (the route's methods) */
 	struct MHD_PostProcessor *pp;
 	struct buf form[PARAM_COUNT]; /* values from a form body; each capped */
 	bool in_form[PARAM_COUNT];

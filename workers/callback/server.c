@@ -72,8 +72,10 @@ server_begin(struct server *s, struct MHD_Connection *conn, const char *url, con
 		return answer_status(rq, MHD_HTTP_FORBIDDEN, RESULT_FORBIDDEN);
 	if (rq->route == NULL)
 		return answer_status(rq, MHD_HTTP_NOT_FOUND, RESULT_NOT_FOUND);
-	if (!routes_allows(rq->route, method))
+	if (!routes_allows(rq->route, method)) {
+		rq->allow = rq->route->allow;
 		return answer_status(rq, MHD_HTTP_METHOD_NOT_ALLOWED, RESULT_METHOD);
+	}
 	if (strcmp(method, MHD_HTTP_METHOD_POST) == 0)
 		return server_begin_body(rq);
 	return MHD_YES;

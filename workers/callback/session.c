@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sql.h"
+#include "cbsql.h"
 
 /* "\x" + hex of sha256 + NUL */
 #define SESSION_HASH_PARAM (2 + 2 * crypto_hash_sha256_BYTES + 1)
@@ -55,7 +55,7 @@ session_new(struct db *db, const char *subject, const char *user_id, long ttl_ms
 	sodium_memzero(raw, sizeof(raw));
 	session_hash_param(token, hash);
 	snprintf(ttl, sizeof(ttl), "%ld", ttl_ms);
-	res = sql_run(db, SQL_SESSION_ADD, 4, params, err, errlen);
+	res = cbsql_run(db, SQL_SESSION_ADD, 4, params, err, errlen);
 	if (res == NULL) {
 		sodium_memzero(token, SESSION_TOKEN_LEN + 1);
 		return -1;
@@ -79,7 +79,7 @@ session_meetings(struct db *db, const char *token, const struct session_list *li
 	snprintf(ttl, sizeof(ttl), "%ld", list->ttl_ms);
 	snprintf(past, sizeof(past), "%ld", list->past_ms);
 	snprintf(max, sizeof(max), "%ld", list->max);
-	res = sql_run(db, SQL_SESSION_MEETINGS, 5, params, err, errlen);
+	res = cbsql_run(db, SQL_SESSION_MEETINGS, 5, params, err, errlen);
 	if (res == NULL)
 		return -1;
 	if (PQntuples(res) == 0) {

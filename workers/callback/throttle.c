@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "sql.h"
+#include "cbsql.h"
 
 int
 throttle_tripped(struct db *db, const struct throttle_opts *t, const char *email, char *err,
@@ -19,7 +19,7 @@ throttle_tripped(struct db *db, const struct throttle_opts *t, const char *email
 	if (t->max_failures <= 0)
 		return 0;
 	snprintf(window, sizeof(window), "%ld", t->window_ms);
-	res = sql_run(db, SQL_FAILURES_COUNT, 2, params, err, errlen);
+	res = cbsql_run(db, SQL_FAILURES_COUNT, 2, params, err, errlen);
 	if (res == NULL)
 		return -1;
 	n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
@@ -31,7 +31,7 @@ static int
 throttle_exec(struct db *db, enum sql_stmt stmt, const char *email, char *err, size_t errlen)
 {
 	const char *params[1] = {email};
-	PGresult *res = sql_run(db, stmt, 1, params, err, errlen);
+	PGresult *res = cbsql_run(db, stmt, 1, params, err, errlen);
 
 	if (res == NULL)
 		return -1;

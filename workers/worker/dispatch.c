@@ -406,6 +406,15 @@ dispatch_inflight(struct dispatch *d)
 	return n;
 }
 
+void
+dispatch_table_size(struct dispatch *d, size_t *subjects, size_t *buckets)
+{
+	pthread_mutex_lock(&d->lock);
+	*subjects = d->nsubjects;
+	*buckets = d->nbuckets;
+	pthread_mutex_unlock(&d->lock);
+}
+
 size_t
 dispatch_running(struct dispatch *d)
 {

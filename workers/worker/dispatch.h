@@ -49,6 +49,8 @@ int dispatch_wait_idle(struct dispatch *d, int timeout_ms);
 
 /* Jobs submitted and not yet completed (queued, runnable or running). */
 size_t dispatch_inflight(struct dispatch *d);
+/* The subjects the table holds (running or waiting) and its number of buckets. */
+void dispatch_table_size(struct dispatch *d, size_t *subjects, size_t *buckets);
 /* Jobs running now. */
 size_t dispatch_running(struct dispatch *d);
 

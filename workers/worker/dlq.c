@@ -126,6 +126,12 @@ dlq_free(struct dlq *d)
 	free(d);
 }
 
+rd_kafka_t *
+dlq_producer(struct dlq *d)
+{
+	return d->producer;
+}
+
 bool
 dlq_failed(struct dlq *d)
 {

@@ -43,6 +43,8 @@ int dlq_send(struct dlq *d, const struct dlq_copy *copy, const volatile int *sto
 /* True once the producer hit a fatal error: librdkafka delivers nothing more through it, so
  * the worker shuts down (and a restart makes a new one). */
 bool dlq_failed(struct dlq *d);
+/* The producer handle, borrowed (tests inject its fatal errors). */
+rd_kafka_t *dlq_producer(struct dlq *d);
 
 /* The headers of a copy (also for tests). NULL when out of memory. */
 rd_kafka_headers_t *dlq_headers(const struct dlq_copy *copy);

@@ -33,9 +33,6 @@
 #define BACKLOG_EVERY_MS 1000
 /* How often a publisher without the lock retries it while it has reason to (a drain). */
 #define RETRY_MS 20
-/* pg_try_advisory_lock key: "tmprov.o" as a big-endian int64. */
-#define LOCK_KEY "8389485317659700847"
-#define CHANNEL	 "tmprov_outbox"
 
 enum {
 	PS_LOCK,
@@ -60,7 +57,7 @@ static const struct db_stmt stmts[] = {
     [PS_MARK] = {"pub_mark", "UPDATE outbox SET published_at = now() "
 			     "WHERE seq = ANY($1::bigint[]) AND published_at IS NULL"},
     [PS_BACKLOG] = {"pub_backlog", "SELECT count(*) FROM outbox WHERE published_at IS NULL"},
-    [PS_NOTIFY] = {"pub_notify", "SELECT pg_notify('" CHANNEL "', '')"},
+    [PS_NOTIFY] = {"pub_notify", "SELECT pg_notify('" PUBLISHER_CHANNEL "', '')"},
     [PS_MAXSEQ] = {"pub_maxseq", "SELECT coalesce(max(seq), 0) FROM outbox"},
     [PS_PENDING] = {"pub_pending", "SELECT EXISTS (SELECT 1 FROM outbox "
 				   "WHERE published_at IS NULL AND seq <= $1::bigint)"},
@@ -188,13 +185,13 @@ take_notifications(struct publisher *p)
 static void
 session_setup(struct publisher *p)
 {
-	static const char *const key[] = {LOCK_KEY};
+	static const char *const key[] = {PUBLISHER_LOCK_KEY};
 	char err[256];
 	PGresult *res;
 	int pid;
 
 	if (backend_pid(p) == 0 || backend_pid(p) != p->listen_pid) {
-		if (db_exec_simple(p->db, "LISTEN " CHANNEL, err, sizeof(err)) != 0) {
+		if (db_exec_simple(p->db, "LISTEN " PUBLISHER_CHANNEL, err, sizeof(err)) != 0) {
 			log_warn("publisher: %s", err);
 			p->holder = false;
 			return;

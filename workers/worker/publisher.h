@@ -10,6 +10,11 @@
 #include "config.h"
 #include "metrics.h"
 
+/* What every worker's publisher agrees on: the pg_try_advisory_lock key ("tmprov.o" as a
+ * big-endian int64) that makes one of them the publisher, and the channel that wakes it. */
+#define PUBLISHER_LOCK_KEY "8389485317659700847"
+#define PUBLISHER_CHANNEL  "tmprov_outbox"
+
 struct publisher;
 
 /* Connects (DB_CONFIG_KEYS of c) and starts the thread, which publishes when kicked, notified

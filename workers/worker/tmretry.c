@@ -167,6 +167,17 @@ tmhealth_available(struct tmhealth *h)
 	return v;
 }
 
+unsigned
+tmhealth_in_a_row(struct tmhealth *h)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&h->lock);
+	n = h->in_a_row;
+	pthread_mutex_unlock(&h->lock);
+	return n;
+}
+
 static void
 tmretry_rfc3339(const struct timespec *t, char *out, size_t outlen)
 {

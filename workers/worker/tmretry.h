@@ -65,6 +65,8 @@ void tmhealth_free(struct tmhealth *h);
 /* Records one attempt's outcome; returns whether TM was considered up before it. */
 bool tmhealth_record(struct tmhealth *h, enum tm_outcome outcome);
 bool tmhealth_available(struct tmhealth *h);
+/* Failures that looked like an outage since TM last answered. */
+unsigned tmhealth_in_a_row(struct tmhealth *h);
 
 struct tmretry_hooks {
 	/* Called before each attempt of a non-idempotent endpoint, to record the intent durably.

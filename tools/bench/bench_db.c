@@ -68,11 +68,11 @@ bench_db_drop(struct bench_db *d)
 	if (d == NULL || !d->created)
 		return;
 	if (getenv("TMPROV_BENCH_KEEP") != NULL) {
-		fprintf(stderr, "tmprov bench: database %s kept\n", d->name);
+		fprintf(stderr, "tmprov-bench: database %s kept\n", d->name);
 		return;
 	}
 	if (bench_db_admin(d, "DROP DATABASE IF EXISTS", err, sizeof(err)) != 0)
-		fprintf(stderr, "tmprov bench: %s\n", err);
+		fprintf(stderr, "tmprov-bench: %s\n", err);
 	d->created = false;
 }
 

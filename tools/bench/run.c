@@ -1,4 +1,4 @@
-/* cmd_bench: `tmprov bench SCENARIO`, the load generator behind `make bench` (tools/bench.sh):
+/* bench_run: `tmprov-bench SCENARIO`, the load generator behind `make bench` (tools/bench.sh):
  * runs one round of one scenario and prints its figures as one JSON object on stdout. */
 #include <getopt.h>
 #include <stdarg.h>
@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include "bench.h"
-#include "cli.h"
 #include "config.h"
 #include "db.h"
 #include "log.h"
@@ -18,7 +17,7 @@
 #include "tm_client.h"
 
 static const char BENCH_USAGE[] =
-    "usage: tmprov bench SCENARIO [--duration DUR | --calls N] [options]\n"
+    "usage: tmprov-bench SCENARIO [--duration DUR | --calls N] [options]\n"
     "\n"
     "Runs one round of a benchmark scenario and prints one JSON object on stdout:\n"
     "{\"scenario\", \"unit\", \"params\", \"figures\": {\"rate\", ...}, \"counts\"}.\n"
@@ -92,12 +91,12 @@ bench_usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "tmprov bench: ");
+	fprintf(stderr, "tmprov-bench: ");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n(tmprov bench --help describes the options)\n");
-	return CLI_USAGE;
+	fprintf(stderr, "\n(tmprov-bench --help describes the options)\n");
+	return BENCH_EXIT_USAGE;
 }
 
 /* A positive count option; 0 when it is not one. */
@@ -120,25 +119,25 @@ bench_set(struct bench_opts *o, int ch, const char *flag, const char *arg)
 	case 'd':
 		if (cfg_parse_ms(arg, &o->duration_ms) != 0 || o->duration_ms <= 0)
 			return bench_usage_error("--%s: %s is not a duration", flag, arg);
-		return CLI_OK;
+		return BENCH_EXIT_OK;
 	case 'm':
 		o->mode = arg;
-		return CLI_OK;
+		return BENCH_EXIT_OK;
 	case 'p':
 		o->pgbench = arg;
-		return CLI_OK;
+		return BENCH_EXIT_OK;
 	case 'P':
 		o->prestart = true;
-		return CLI_OK;
+		return BENCH_EXIT_OK;
 	case 'L':
 		if (cfg_parse_ms(arg, &o->tm_latency_ms) != 0 || o->tm_latency_ms < 0)
 			return bench_usage_error("--%s: %s is not a duration", flag, arg);
-		return CLI_OK;
+		return BENCH_EXIT_OK;
 	case 't': /* --threads 0 means the online CPUs */
 		if (strcmp(arg, "0") != 0 && v == 0)
 			return bench_usage_error("--%s: %s is not a count", flag, arg);
 		o->threads = v;
-		return CLI_OK;
+		return BENCH_EXIT_OK;
 	case 'n':
 		dst = &o->calls;
 		break;
@@ -170,7 +169,7 @@ bench_set(struct bench_opts *o, int ch, const char *flag, const char *arg)
 	if (v == 0)
 		return bench_usage_error("--%s: %s is not a positive count", flag, arg);
 	*dst = v;
-	return CLI_OK;
+	return BENCH_EXIT_OK;
 }
 
 static int
@@ -204,7 +203,7 @@ bench_parse_flags(int argc, char **argv, struct bench_opts *o)
 		if (ch == '?')
 			return bench_usage_error("unknown option %s", argv[optind - 1]);
 		rc = bench_set(o, ch, longopts[li].name, optarg);
-		if (rc != CLI_OK)
+		if (rc != BENCH_EXIT_OK)
 			return rc;
 	}
 	if (optind < argc)
@@ -212,7 +211,7 @@ bench_parse_flags(int argc, char **argv, struct bench_opts *o)
 	/* --calls alone bounds the round by count; the default duration would cut it short. */
 	if (o->duration_ms < 0)
 		o->duration_ms = o->calls > 0 ? 0 : BENCH_DURATION_DEFAULT_MS;
-	return CLI_OK;
+	return BENCH_EXIT_OK;
 }
 
 static bool
@@ -242,17 +241,17 @@ bench_mode(const struct bench_scenario *sc, struct bench_opts *o)
 
 	if (o->mode == NULL) {
 		o->mode = sc->mode;
-		return CLI_OK;
+		return BENCH_EXIT_OK;
 	}
 	while (*p != '\0') {
 		n = strcspn(p, "|");
 		if (n > 0 && strlen(o->mode) == n && strncmp(p, o->mode, n) == 0)
-			return CLI_OK;
+			return BENCH_EXIT_OK;
 		p += n + (p[n] == '|');
 	}
-	fprintf(stderr, "tmprov bench: %s takes --mode %s, not %s\n", sc->name,
+	fprintf(stderr, "tmprov-bench: %s takes --mode %s, not %s\n", sc->name,
 		*sc->modes ? sc->modes : "(none)", o->mode);
-	return CLI_USAGE;
+	return BENCH_EXIT_USAGE;
 }
 
 static struct cfg *
@@ -289,9 +288,9 @@ bench_print(const struct bench_scenario *sc, struct bench_result *r)
 }
 
 int
-cmd_bench(int argc, char **argv)
+bench_run(int argc, char **argv)
 {
-	static char name[] = "tmprov bench";
+	static char name[] = "tmprov-bench";
 	struct bench_opts o = {.duration_ms = -1,
 			       .threads = -1,
 			       .concurrency = 64,
@@ -310,13 +309,13 @@ cmd_bench(int argc, char **argv)
 
 	if (bench_wants_help(argc, argv)) {
 		fputs(BENCH_USAGE, stdout);
-		return CLI_OK;
+		return BENCH_EXIT_OK;
 	}
 	log_init("tmprov-bench", LOG_WARN);
 	cfg = bench_cfg();
 	if (cfg == NULL) {
 		fprintf(stderr, "%s: out of memory\n", name);
-		return CLI_FAIL;
+		return BENCH_EXIT_FAIL;
 	}
 	argv[0] = name; /* configuration errors are reported under this name */
 	argc = cfg_from_args(cfg, argc, argv);
@@ -326,17 +325,17 @@ cmd_bench(int argc, char **argv)
 		goto out;
 	}
 	rc = bench_parse_flags(argc, argv, &o);
-	if (rc != CLI_OK)
+	if (rc != BENCH_EXIT_OK)
 		goto out;
 	o.cfg = cfg;
 	rc = bench_mode(sc, &o);
-	if (rc != CLI_OK)
+	if (rc != BENCH_EXIT_OK)
 		goto out;
 	o.cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	o.cpus = o.cpus > 0 ? o.cpus : 1;
 	o.threads = o.threads >= 0 ? o.threads : sc->threads;
 	o.threads = o.threads > 0 ? o.threads : o.cpus;
-	rc = CLI_FAIL;
+	rc = BENCH_EXIT_FAIL;
 	if (sc->run(&o, &r, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s %s: %s\n", name, sc->name, err);
 		goto out;
@@ -345,7 +344,7 @@ cmd_bench(int argc, char **argv)
 		fprintf(stderr, "%s %s: cannot write the result\n", name, sc->name);
 		goto out;
 	}
-	rc = CLI_OK;
+	rc = BENCH_EXIT_OK;
 out:
 	json_decref(r.params);
 	json_decref(r.figures);

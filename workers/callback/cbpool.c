@@ -1,6 +1,6 @@
-/* dbpool: thread-local connections for libmicrohttpd's pool threads. The pthread key's
+/* cbpool: thread-local connections for libmicrohttpd's pool threads. The pthread key's
  * destructor closes a thread's connection when the thread exits (MHD_stop_daemon joins them). */
-#include "dbpool.h"
+#include "cbpool.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -9,9 +9,9 @@
 #include <time.h>
 
 #include "log.h"
-#include "sql.h"
+#include "cbsql.h"
 
-struct dbpool {
+struct cbpool {
 	char *conninfo;
 	struct db_options opt;
 	char *app;
@@ -20,13 +20,13 @@ struct dbpool {
 };
 
 /* What each thread keeps. */
-struct dbpool_slot {
+struct cbpool_slot {
 	struct db *db;
 	long retry_at_ms; /* after a failed connect: no new attempt before this (monotonic) */
 };
 
 static long
-dbpool_now_ms(void)
+cbpool_now_ms(void)
 {
 	struct timespec ts;
 
@@ -35,9 +35,9 @@ dbpool_now_ms(void)
 }
 
 static void
-dbpool_slot_free(void *arg)
+cbpool_slot_free(void *arg)
 {
-	struct dbpool_slot *s = arg;
+	struct cbpool_slot *s = arg;
 
 	if (s == NULL)
 		return;
@@ -45,17 +45,17 @@ dbpool_slot_free(void *arg)
 	free(s);
 }
 
-struct dbpool *
-dbpool_new(const char *conninfo, const struct db_options *o, long retry_ms)
+struct cbpool *
+cbpool_new(const char *conninfo, const struct db_options *o, long retry_ms)
 {
-	struct dbpool *p = calloc(1, sizeof(*p));
+	struct cbpool *p = calloc(1, sizeof(*p));
 
 	if (p == NULL)
 		return NULL;
 	p->conninfo = strdup(conninfo);
 	p->app = strdup(o->application_name ? o->application_name : "tmprov-callback");
 	if (p->conninfo == NULL || p->app == NULL ||
-	    pthread_key_create(&p->key, dbpool_slot_free)) {
+	    pthread_key_create(&p->key, cbpool_slot_free)) {
 		free(p->conninfo);
 		free(p->app);
 		free(p);
@@ -69,12 +69,12 @@ dbpool_new(const char *conninfo, const struct db_options *o, long retry_ms)
 }
 
 void
-dbpool_free(struct dbpool *p)
+cbpool_free(struct cbpool *p)
 {
 	if (p == NULL)
 		return;
 	/* A thread that never exited (the caller's own) still holds its slot. */
-	dbpool_slot_free(pthread_getspecific(p->key));
+	cbpool_slot_free(pthread_getspecific(p->key));
 	pthread_setspecific(p->key, NULL);
 	pthread_key_delete(p->key);
 	free(p->conninfo);
@@ -82,28 +82,28 @@ dbpool_free(struct dbpool *p)
 	free(p);
 }
 
-static struct dbpool_slot *
-dbpool_slot(struct dbpool *p)
+static struct cbpool_slot *
+cbpool_slot(struct cbpool *p)
 {
-	struct dbpool_slot *s = pthread_getspecific(p->key);
+	struct cbpool_slot *s = pthread_getspecific(p->key);
 
 	if (s != NULL)
 		return s;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
-	s->db = db_new(p->conninfo, SQL_STATEMENTS, SQL_NSTMTS);
+	s->db = db_new(p->conninfo, CBSQL_STATEMENTS, SQL_NSTMTS);
 	if (s->db == NULL || db_set_options(s->db, &p->opt) != 0 ||
 	    pthread_setspecific(p->key, s) != 0) {
-		dbpool_slot_free(s);
+		cbpool_slot_free(s);
 		return NULL;
 	}
 	return s;
 }
 
 struct db *
-dbpool_get(struct dbpool *p, char *err, size_t errlen)
+cbpool_get(struct cbpool *p, char *err, size_t errlen)
 {
-	struct dbpool_slot *s = dbpool_slot(p);
+	struct cbpool_slot *s = cbpool_slot(p);
 
 	if (s == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -111,12 +111,12 @@ dbpool_get(struct dbpool *p, char *err, size_t errlen)
 	}
 	if (!db_connection_lost(s->db))
 		return s->db;
-	if (s->retry_at_ms != 0 && dbpool_now_ms() < s->retry_at_ms) {
+	if (s->retry_at_ms != 0 && cbpool_now_ms() < s->retry_at_ms) {
 		snprintf(err, errlen, "database unreachable (retrying shortly)");
 		return NULL;
 	}
 	if (db_connect(s->db, err, errlen) != 0) {
-		s->retry_at_ms = dbpool_now_ms() + p->retry_ms;
+		s->retry_at_ms = cbpool_now_ms() + p->retry_ms;
 		log_warn("database: %s", err);
 		return NULL;
 	}

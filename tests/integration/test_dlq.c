@@ -3,6 +3,7 @@
  * delivered byte for byte with their key and headers before dlq_send returns, and a stop
  * request ending the wait for a broker that is gone. dlq.c and tmretry.c are compiled into this
  * test (the Makefile links tests with common/ only). */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,8 +15,9 @@
 
 #include <cmocka.h>
 
-#include "../../workers/worker/dlq.c"
-#include "../../workers/worker/tmretry.c"
+#include "../../workers/worker/dlq.h"
+#include "kafka.h"
+#include "../../workers/worker/tmretry.h"
 #include "../support/kafka_util.h"
 
 #define DLQ_TOPIC "dlq.test"
@@ -205,7 +207,7 @@ test_fatal_error(void **state)
 	d = dlq_up(&dk, NULL, &c);
 	assert_false(dlq_failed(d));
 	assert_int_equal(dlq_send(d, &copy, NULL, err, sizeof(err)), 0);
-	assert_int_equal(rd_kafka_test_fatal_error(d->producer,
+	assert_int_equal(rd_kafka_test_fatal_error(dlq_producer(d),
 						   RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
 						   "test_dlq"),
 			 RD_KAFKA_RESP_ERR_NO_ERROR);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench.sh: `make bench` — starts a private stack (PostgreSQL, tmsim; the worker scenarios start
 # their own tmprov-devkafka, tmprov-worker and tmprov-callback per round), runs every benchmark
-# case in rounds with `tmprov bench`, writes the figures as JSON and prints one table of medians
+# case in rounds with `tmprov-bench`, writes the figures as JSON and prints one table of medians
 # with min and max and the ratios to their references with their targets (tools/bench/report.py
 # assembles both). A missed target is reported, never a failure.
 #   BENCH_SMOKE=1    every scenario tiny, one round (about 40 s): a smoke test
@@ -13,7 +13,7 @@
 # Exits 0 when every case completed in every round, 1 otherwise.
 set -euo pipefail
 
-top=$(cd "$(dirname "$0")/.." && pwd)
+top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
 BIN=${BIN:-bin}
 case $BIN in /*) ;; *) BIN=$top/$BIN ;; esac
@@ -37,7 +37,7 @@ fi
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_ROUNDS must be a positive number" >&2; exit 2; }
 
 [ "$smoke" = 1 ] || tools/install-deps.sh bench
-for p in tmprov tmsim tmprov-devkafka tmprov-worker tmprov-callback; do
+for p in tmprov-bench tmsim tmprov-devkafka tmprov-worker tmprov-callback; do
 	[ -x "$BIN/$p" ] || { echo "bench: $BIN/$p is missing (make all)" >&2; exit 1; }
 done
 command -v wrk >/dev/null || { echo "bench: wrk is missing (tools/install-deps.sh bench)" >&2; exit 1; }
@@ -69,7 +69,7 @@ pgbench=$TMPROV_PG_BIN/pgbench
 db_pool=8 cb_threads=4
 
 # The cases: name, the most rounds it runs (0: all), whether the smoke run has it, a note for
-# the table, then the `tmprov bench` arguments.
+# the table, then the `tmprov-bench` arguments.
 cases=$work/cases.tsv ratios=$work/ratios.tsv
 : >"$cases"
 : >"$ratios"
@@ -184,7 +184,7 @@ for ((r = 1; r <= rounds; r++)); do
 		# Every case starts on an empty tmsim (accounts, call log, faults).
 		curl -fsS -o /dev/null "$TMPROV_TM_URL/_sim/reset" || echo "bench: tmsim reset failed" >&2
 		# shellcheck disable=SC2086 # args are words without blanks, split on purpose
-		if timeout -k 5 $case_timeout "$BIN/tmprov" bench $args \
+		if timeout -k 5 $case_timeout "$BIN/tmprov-bench" $args \
 			>"$work/out/$i.$r.json" 2>"$work/out/$i.$r.err" </dev/null; then
 			status=ok
 		else
@@ -199,4 +199,4 @@ done
 mkdir -p "$(dirname "$results")"
 /usr/bin/python3 tools/bench/report.py --cases "$cases" --ratios "$ratios" --out "$work/out" \
 	--rounds "$rounds" --smoke "$smoke" --load-before "$load_before" \
-	--version "$("$BIN/tmprov" --version)" --results "$results"
+	--version "$("$BIN/tmprov-bench" --version)" --results "$results"

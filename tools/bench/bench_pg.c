@@ -393,7 +393,7 @@ out:
 	if (created && getenv("TMPROV_BENCH_KEEP") == NULL)
 		bench_pg_rmdir(b.dir);
 	else if (created)
-		fprintf(stderr, "tmprov bench: scripts and logs kept in %s\n", b.dir);
+		fprintf(stderr, "tmprov-bench: scripts and logs kept in %s\n", b.dir);
 	bench_sqlset_free(&b.set);
 	bench_samples_free(&b.lat);
 	return rc;

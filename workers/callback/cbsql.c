@@ -1,7 +1,7 @@
-/* sql: the statement table of tmprov-callback and the rule for repeating one after a lost
+/* cbsql: the statement table of tmprov-callback and the rule for repeating one after a lost
  * connection. Durations travel as milliseconds ($n::bigint * interval '1 millisecond') so that no
  * interval text is ever built from a value. */
-#include "sql.h"
+#include "cbsql.h"
 
 #include <stdbool.h>
 
@@ -34,9 +34,9 @@
 	    ", start_time", "live.subject", "live.user_id") ") m ON true "                         \
 							    "ORDER BY m.start_time, m.meeting_id"
 
-const struct db_stmt SQL_MEETING_LIST = {"cb_meeting_list", MEETING_LIST("", "$1", "$2")};
+const struct db_stmt CBSQL_MEETING_LIST = {"cb_meeting_list", MEETING_LIST("", "$1", "$2")};
 
-const struct db_stmt SQL_STATEMENTS[SQL_NSTMTS] = {
+const struct db_stmt CBSQL_STATEMENTS[SQL_NSTMTS] = {
     [SQL_PING] = {"cb_ping", "SELECT 1"},
     /* Any zone name PostgreSQL knows is accepted; an unknown one fails here, at start-up. */
     [SQL_TIMEZONE_CHECK] = {"cb_timezone_check",
@@ -89,8 +89,8 @@ static const bool sql_repeatable[SQL_NSTMTS] = {
 };
 
 PGresult *
-sql_run(struct db *db, enum sql_stmt stmt, int nparams, const char *const *params, char *err,
-	size_t errlen)
+cbsql_run(struct db *db, enum sql_stmt stmt, int nparams, const char *const *params, char *err,
+	  size_t errlen)
 {
 	PGresult *res = db_exec(db, (int)stmt, nparams, params, err, errlen);
 

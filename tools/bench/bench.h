@@ -1,4 +1,4 @@
-/* bench: what the `tmprov bench` scenarios share — their options, the result each round fills
+/* bench: what the `tmprov-bench` scenarios share — their options, the result each round fills
  * in, and their entry points (one scenario per bench_*.c file). */
 #ifndef TMPROV_BENCH_H
 #define TMPROV_BENCH_H
@@ -11,6 +11,12 @@
 #include "config.h"
 #include "tm_client.h"
 
+/* Exit status of tmprov-bench, as every tmprov program keeps it. */
+enum { BENCH_EXIT_OK = 0, BENCH_EXIT_FAIL = 1, BENCH_EXIT_USAGE = 2 };
+
+/* Runs one round of the scenario argv names (argv[0]: the program); returns the exit status. */
+int bench_run(int argc, char **argv);
+
 struct bench_opts {
 	const struct cfg *cfg; /* TM client, password, database and migrations settings */
 	long duration_ms;      /* measure this long (0: until calls) */
@@ -18,7 +24,7 @@ struct bench_opts {
 	long concurrency;      /* tmsim-capacity: transfers in flight; worker: its concurrency */
 	long threads;	       /* tm-client, hash, callback (wrk): threads (0 turned into cpus) */
 	long cpus;	       /* online CPUs */
-	const char *mode;      /* the scenario's variant (checked by cmd_bench) */
+	const char *mode;      /* the scenario's variant (checked by bench_run) */
 	long connections;      /* pg-reference: pgbench clients; callback: wrk connections */
 	long subjects;	       /* pg-reference, worker, callback: distinct subjects (users) */
 	const char *pgbench;   /* pg-reference: the pgbench program */
@@ -31,7 +37,7 @@ struct bench_opts {
 	bool prestart;	       /* worker: clock from all workers assigned, then the load */
 };
 
-/* One round's outcome. The scenario sets unit and creates the three objects (cmd_bench owns
+/* One round's outcome. The scenario sets unit and creates the three objects (bench_run owns
  * and frees them): params say what ran, figures hold the numbers bench.sh aggregates over
  * rounds (every one > 0: always rate; p50_ms, p99_ms, max_ms where latencies mean something;
  * peak_rss_mib and the like), counts say what happened. */

@@ -1,9 +1,8 @@
 /* Tests for workers/worker/intent and dbpool against a real PostgreSQL: many threads' intents
  * are group-committed (fewer transactions than intents), refusals come back as 1, a database
  * that is down gives -1 and marks the pool unavailable until the writer's probe finds it again,
- * a stop request withdraws a queued intent, and the pool lends each connection to one thread.
- * intent.c, dbpool.c and sql.c are compiled into this test (the Makefile links tests with
- * common/ only). */
+ * a stop request withdraws a queued intent, and the pool lends each connection to one thread. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,9 +13,9 @@
 
 #include <cmocka.h>
 
-#include "../../workers/worker/dbpool.c"
-#include "../../workers/worker/intent.c"
-#include "../../workers/worker/sql.c"
+#include "../../workers/worker/dbpool.h"
+#include "../../workers/worker/intent.h"
+#include "../../workers/worker/sql.h"
 #include "../support/testdb.h"
 
 #define SHA_A	 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"

@@ -196,7 +196,7 @@ bc_script(struct bench_cb *b, const char *path, char *err, size_t errlen)
 	buf_init(&s, 64 * 1024 * 1024);
 	if (partner == NULL ||
 	    buf_printf(&s,
-		       "-- tmprov bench callback --mode %s\nexpect = \"%s\"\n"
+		       "-- tmprov-bench callback --mode %s\nexpect = \"%s\"\n"
 		       "paths = {\n",
 		       b->o->mode,
 		       strcmp(b->o->mode, "fail") == 0 ? ">FAILED<" : ">SUCCEED<") != BUF_OK)
@@ -346,13 +346,13 @@ bench_callback(const struct bench_opts *o, struct bench_result *r, char *err, si
 	rc = 0;
 out:
 	if (b.cb.pid != 0 && bench_proc_stop(&b.cb, 15000) != 0)
-		fprintf(stderr, "tmprov bench: tmprov-callback did not stop cleanly (%d)\n",
+		fprintf(stderr, "tmprov-bench: tmprov-callback did not stop cleanly (%d)\n",
 			b.cb.status);
 	bench_db_drop(&b.db);
 	if (getenv("TMPROV_BENCH_KEEP") == NULL)
 		bench_proc_rmdir(b.dir);
 	else
-		fprintf(stderr, "tmprov bench: logs kept in %s\n", b.dir);
+		fprintf(stderr, "tmprov-bench: logs kept in %s\n", b.dir);
 	free(b.tokens);
 	return rc;
 }

@@ -1,14 +1,12 @@
 /* bench_wsql: the pgbench scripts of tmprov-worker's statements, one per kind of command, each
  * the statements the worker runs for one command of that kind, in its order, with values of the
- * same shape. The statement table is compiled in from workers/worker/sql.c itself. */
-#define SQL_STATEMENTS bench_worker_statements
-#include "../../workers/worker/sql.c"
-#undef SQL_STATEMENTS
-
+ * same shape. The statements are the worker's own table (workers/worker/sql.c, from its archive).
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../workers/worker/sql.h"
 #include "bench_sql.h"
 
 /* A command's values as SQL over pgbench variables: n numbers a client's commands, each client
@@ -177,10 +175,8 @@ wsql_intents(struct buf *b, const char *rows, char *err, size_t errlen)
 
 	if (buf_appends(b, "\\startpipeline\n") != BUF_OK)
 		goto nomem;
-	if (bench_sql_render(b, &bench_worker_statements[SQL_INTENT_COMMANDS], args, 1, err,
-			     errlen) != 0 ||
-	    bench_sql_render(b, &bench_worker_statements[SQL_INTENT_INSERT], args, 1, err,
-			     errlen) != 0)
+	if (bench_sql_render(b, &SQL_STATEMENTS[SQL_INTENT_COMMANDS], args, 1, err, errlen) != 0 ||
+	    bench_sql_render(b, &SQL_STATEMENTS[SQL_INTENT_INSERT], args, 1, err, errlen) != 0)
 		return -1;
 	if (buf_appends(b, "\\endpipeline\n") != BUF_OK)
 		goto nomem;
@@ -219,7 +215,7 @@ wsql_finish(struct buf *b, const struct wsql_kind *k, char *err, size_t errlen)
 	args[SQLF_BODY] = "NULL"; /* kept only for failed-retryable and unknown outcomes */
 	for (size_t i = 0; i < 8 && k->own[i] != NULL; i++)
 		args[n++] = k->own[i];
-	return bench_sql_render(b, &bench_worker_statements[k->finish], args, n, err, errlen);
+	return bench_sql_render(b, &SQL_STATEMENTS[k->finish], args, n, err, errlen);
 }
 
 /* One command of kind k: lookup, intents when it calls TM non-idempotently, result. */
@@ -239,8 +235,7 @@ wsql_script(const struct wsql_kind *k, char *err, size_t errlen)
 		       "\\set mk random(0, :meetings - 1)\n",
 		       k->type) != BUF_OK)
 		goto nomem;
-	if (bench_sql_render(&b, &bench_worker_statements[SQL_LOOKUP], k->lookup, 5, err, errlen) !=
-	    0)
+	if (bench_sql_render(&b, &SQL_STATEMENTS[SQL_LOOKUP], k->lookup, 5, err, errlen) != 0)
 		goto fail;
 	/* create_account and remote_schedule are not idempotent: an intent first. */
 	if (k->endpoint != NULL && strcmp(k->endpoint, "update_account") != 0) {

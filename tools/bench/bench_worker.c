@@ -549,14 +549,14 @@ bench_worker(const struct bench_opts *o, struct bench_result *r, char *err, size
 out:
 	for (long i = 0; i < w.nprocs; i++)
 		if (bench_proc_stop(&w.procs[i], BW_STOP_MS) != 0)
-			fprintf(stderr, "tmprov bench: %s did not stop cleanly (%d)\n",
+			fprintf(stderr, "tmprov-bench: %s did not stop cleanly (%d)\n",
 				w.procs[i].name, w.procs[i].status);
 	bench_kafka_stop(&w.kafka);
 	bench_db_drop(&w.db);
 	if (w.dir[0] != '\0' && getenv("TMPROV_BENCH_KEEP") == NULL)
 		bench_proc_rmdir(w.dir);
 	else if (w.dir[0] != '\0')
-		fprintf(stderr, "tmprov bench: logs kept in %s\n", w.dir);
+		fprintf(stderr, "tmprov-bench: logs kept in %s\n", w.dir);
 	json_decref(w.types);
 	free(w.sent_ms);
 	free(w.outcome_ms);

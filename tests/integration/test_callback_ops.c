@@ -8,6 +8,8 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -231,7 +233,7 @@ wait_recovered(const struct cbproc *p)
 
 struct hammer {
 	const struct cbproc *p;
-	volatile int stop;
+	atomic_bool stop; /* set by the test, read by the hammering thread */
 	int ok, unavailable, other;
 	double slowest;
 };
@@ -243,7 +245,7 @@ hammer_run(void *arg)
 	char reason[128];
 	double secs;
 
-	while (!h->stop) {
+	while (!atomic_load(&h->stop)) {
 		if (login_ok(h->p, reason, sizeof(reason), &secs))
 			h->ok++;
 		else if (strcmp(reason, "temporarily unavailable") == 0)
@@ -311,7 +313,7 @@ test_postgres_restart(void **state)
 	cbpg_ctl("restart");
 	wait_recovered(&p);
 	sleep_ms(300);
-	h.stop = 1;
+	atomic_store(&h.stop, true);
 	pthread_join(t, NULL);
 	print_message("# during restart: %d ok, %d unavailable, slowest %.2f s\n", h.ok,
 		      h.unavailable, h.slowest);

@@ -1,8 +1,8 @@
-/* server: libmicrohttpd set-up, routing and answering. Each answer is built from one buffer so
+/* simserver: libmicrohttpd set-up, routing and answering. Each answer is built from one buffer so
  * that headers and body leave in one write, which keeps keep-alive calls clear of Nagle and
  * delayed-ACK stalls. A held answer suspends its connection until the timer (delay.h) resumes
  * it, so a few polling threads serve every connection. */
-#include "server.h"
+#include "simserver.h"
 
 #include <arpa/inet.h>
 #include <stdbool.h>
@@ -20,6 +20,7 @@
 #include "control.h"
 #include "delay.h"
 #include "log.h"
+#include "reply.h"
 #include "wapi.h"
 
 #define LISTEN_BACKLOG 1024
@@ -27,7 +28,7 @@
 /* Requests are GETs whose parameters fit a URL; MHD answers 414/431 beyond this. */
 #define CONNECTION_MEMORY (64 * 1024)
 
-struct server {
+struct simserver {
 	struct MHD_Daemon *daemon;
 	struct sim_state *st;
 	struct delay *delay;
@@ -59,58 +60,8 @@ static const struct route {
     {"/_sim/reset", control_reset, 0},
 };
 
-void
-reply_set(struct reply *rep, int status, const char *content_type, char *body, size_t len)
-{
-	free(rep->body);
-	rep->status = status;
-	rep->content_type = content_type;
-	rep->body = body;
-	rep->len = len;
-}
-
-void
-reply_text(struct reply *rep, int status, const char *content_type, const char *text)
-{
-	char *copy = strdup(text);
-
-	if (copy == NULL) {
-		reply_set(rep, 500, "text/plain", NULL, 0);
-		return;
-	}
-	reply_set(rep, status, content_type, copy, strlen(copy));
-}
-
-void
-reply_json(struct reply *rep, int status, json_t *doc)
-{
-	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL, *grown;
-	size_t len;
-
-	json_decref(doc);
-	if (text == NULL) {
-		reply_text(rep, 500, "text/plain", "out of memory\n");
-		return;
-	}
-	len = strlen(text);
-	/* A trailing newline makes the answers pleasant to read with curl. */
-	grown = realloc(text, len + 2);
-	if (grown != NULL) {
-		text = grown;
-		text[len++] = '\n';
-		text[len] = '\0';
-	}
-	reply_set(rep, status, "application/json", text, len);
-}
-
-void
-reply_error(struct reply *rep, int status, const char *message)
-{
-	reply_json(rep, status, json_pack("{s:s}", "error", message));
-}
-
 int
-server_listen(const char *hostport, int *port, char *err, size_t errlen)
+simserver_listen(const char *hostport, int *port, char *err, size_t errlen)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC,
 				 .ai_socktype = SOCK_STREAM,
@@ -219,7 +170,7 @@ answer(struct MHD_Connection *conn, struct reply *rep)
 
 /* The reply of a request, from its route. */
 static void
-route_reply(struct server *srv, struct MHD_Connection *conn, const char *url, const char *method,
+route_reply(struct simserver *srv, struct MHD_Connection *conn, const char *url, const char *method,
 	    struct reply *rep)
 {
 	const struct route *route = route_find(url);
@@ -241,7 +192,7 @@ static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 	   const char *version, const char *upload_data, size_t *upload_size, void **req_cls)
 {
-	struct server *srv = cls;
+	struct simserver *srv = cls;
 	struct req *r = *req_cls;
 
 	(void)version;
@@ -292,11 +243,11 @@ server_threads(void)
 	return n < 1 ? 1 : n > 8 ? 8 : (unsigned)n;
 }
 
-struct server *
-server_start(struct sim_state *st, int listen_fd, unsigned max_conns, unsigned idle_s, char *err,
-	     size_t errlen)
+struct simserver *
+simserver_start(struct sim_state *st, int listen_fd, unsigned max_conns, unsigned idle_s, char *err,
+		size_t errlen)
 {
-	struct server *srv = calloc(1, sizeof(*srv));
+	struct simserver *srv = calloc(1, sizeof(*srv));
 
 	if (srv == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -331,7 +282,7 @@ server_start(struct sim_state *st, int listen_fd, unsigned max_conns, unsigned i
 }
 
 void
-server_stop(struct server *srv)
+simserver_stop(struct simserver *srv)
 {
 	if (srv == NULL)
 		return;

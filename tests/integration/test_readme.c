@@ -95,7 +95,7 @@ test_cli_sections(void **state)
 		n++;
 	}
 	clirun_free(&r);
-	assert_true(n >= 7);
+	assert_true(n >= 6);
 }
 
 static int

@@ -1,14 +1,10 @@
 /* bench_cbsql: the pgbench script of tmprov-callback's meeting-list statement, the reference for
- * the callback scenarios. The statement table is compiled in from workers/callback/sql.c. */
-#define SQL_STATEMENTS bench_callback_statements
-#define sql_run	       bench_callback_sql_run
-#include "../../workers/callback/sql.c"
-#undef SQL_STATEMENTS
-#undef sql_run
-
+ * the callback scenarios. The statement is the callback's own (workers/callback/cbsql.c, from its
+ * archive). */
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../../workers/callback/cbsql.h"
 #include "bench_sql.h"
 
 /* tmprov-callback's defaults: TMPROV_MEETING_TIMEZONE, _LIST_PAST (24 h), _LIST_MAX. */
@@ -29,12 +25,12 @@ bench_sql_callback(struct bench_sqlset *s, long users, char *err, size_t errlen)
 
 	buf_init(&b, BENCH_SCRIPT_MAX);
 	if (buf_appends(&b, "-- the meeting list, as tmprov-callback runs it (generated from "
-			    "workers/callback/sql.c)\n"
+			    "workers/callback/cbsql.c)\n"
 			    "\\set u random(0, :users - 1)\n") != BUF_OK) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (bench_sql_render(&b, &SQL_MEETING_LIST, args, 5, err, errlen) != 0)
+	if (bench_sql_render(&b, &CBSQL_MEETING_LIST, args, 5, err, errlen) != 0)
 		goto fail;
 	if (bench_sqlset_script(s, "meetings", 1, buf_take(&b, NULL)) != 0) {
 		snprintf(err, errlen, "out of memory");

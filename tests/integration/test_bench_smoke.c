@@ -1,6 +1,6 @@
-/* test_bench_smoke: `BENCH_SMOKE=1 tools/bench.sh` completes every case on its own stack and
+/* test_bench_smoke: `BENCH_SMOKE=1 tools/bench/bench.sh` completes every case on its own stack and
  * writes well-formed figures and ratios (never a timing threshold: speed is make bench's to
- * judge), and `tmprov bench` refuses bad usage and fails a round in which calls fail. The
+ * judge), and `tmprov-bench` refuses bad usage and fails a round in which calls fail. The
  * smoke run also keeps the pg-reference scripts in step with the programs' SQL: they are made
  * from workers/worker/sql.c and workers/callback/sql.c, and a statement whose parameters
  * changed without its script fails the pg-reference case. */
@@ -23,7 +23,7 @@
 
 #include "../support/sim.h"
 
-/* Every scenario tmprov bench has today; bench.sh must run each at least once. */
+/* Every scenario tmprov-bench has today; bench.sh must run each at least once. */
 static const char *const SCENARIOS[] = {"tmsim-capacity", "tm-client", "hash",
 					"pg-reference",	  "worker",    "callback"};
 #define NSCENARIOS (sizeof(SCENARIOS) / sizeof(SCENARIOS[0]))
@@ -227,7 +227,7 @@ test_smoke_run(void **state)
 	int rc;
 
 	(void)state;
-	snprintf(script, sizeof(script), "%s/tools/bench.sh", src);
+	snprintf(script, sizeof(script), "%s/tools/bench/bench.sh", src);
 	snprintf(results, sizeof(results), "%s/bench-smoke-%ld.json", tmp, (long)getpid());
 	snprintf(out, sizeof(out), "%s/bench-smoke-%ld.out", tmp, (long)getpid());
 	snprintf(env_results, sizeof(env_results), "BENCH_RESULTS=%s", results);
@@ -274,17 +274,17 @@ test_smoke_run(void **state)
 	unlink(out);
 }
 
-/* tmprov bench ARGS with extra settings; returns the exit code, output in *text. */
+/* tmprov-bench ARGS with extra settings; returns the exit code, output in *text. */
 static int
 bench(const char *const args[], const char *const extra[], char **text)
 {
 	const char *bin = env_or_fail("TMPROV_TEST_BIN"), *tmp = env_or_fail("TMPROV_TEST_TMP");
 	char exe[1024], out[1024];
-	const char *argv[16] = {exe, "bench"};
-	size_t n = 2;
+	const char *argv[16] = {exe};
+	size_t n = 1;
 	int rc;
 
-	snprintf(exe, sizeof(exe), "%s/tmprov", bin);
+	snprintf(exe, sizeof(exe), "%s/tmprov-bench", bin);
 	snprintf(out, sizeof(out), "%s/bench-cli-%ld.out", tmp, (long)getpid());
 	for (size_t i = 0; args[i] != NULL && n < 15; i++)
 		argv[n++] = args[i];

@@ -2,8 +2,7 @@
  * the worker's statements do what exec relies on — a result is written once (a second write,
  * or one for another body, changes nothing and says so), intents are resolved with it, the
  * domain change of each variant, the lookup's answers, the intent batch's refusals, and which
- * results keep their body for `tmprov replay`. sql.c
- * is compiled into this test (the Makefile links tests with common/ only). */
+ * results keep their body for `tmprov replay`. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "../../workers/worker/sql.c"
+#include "../../workers/worker/sql.h"
 #include "../support/testdb.h"
 
 #define SHA_A	   "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"

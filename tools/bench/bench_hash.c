@@ -164,7 +164,7 @@ bench_hash(const struct bench_opts *o, struct bench_result *r, char *err, size_t
 	if (started < n) {
 		/* The barrier counts on n threads: without them the started ones would wait
 		 * forever. */
-		fprintf(stderr, "tmprov bench: cannot start thread %ld of %ld\n", started + 1, n);
+		fprintf(stderr, "tmprov-bench: cannot start thread %ld of %ld\n", started + 1, n);
 		_exit(1);
 	}
 	pthread_barrier_wait(&run.start);

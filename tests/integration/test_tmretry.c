@@ -1,8 +1,8 @@
 /* Tests for workers/worker/tmretry: the retry decision per outcome class, endpoint and policy
  * (a table), the delay with Retry-After, the TM health tracker, and the call loop against a
  * private tmsim with injected faults: retries, intents before non-idempotent attempts, parking,
- * possible duplicates, the budget, attempts while TM is down, Retry-After and stop. tmretry.c
- * is compiled into this test (the Makefile links tests with common/ only). */
+ * possible duplicates, the budget, attempts while TM is down, Retry-After and stop. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "../../workers/worker/tmretry.c"
+#include "../../workers/worker/tmretry.h"
 #include "../support/sim.h"
 
 static const struct tmretry_policy POLICY = {
@@ -180,7 +180,7 @@ test_health_threads(void **state)
 		assert_int_equal(pthread_create(&t[i], NULL, health_hammer, h), 0);
 	for (int i = 0; i < 4; i++)
 		pthread_join(t[i], NULL);
-	assert_int_equal(h->in_a_row, 40000);
+	assert_int_equal(tmhealth_in_a_row(h), 40000);
 	assert_false(tmhealth_available(h));
 	tmhealth_record(h, TM_OK);
 	assert_true(tmhealth_available(h));

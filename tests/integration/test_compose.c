@@ -220,12 +220,34 @@ test_settings_known(void **state)
 	free(known);
 }
 
+/* A development tool (make install-devtools) that some service of ours runs. */
+static const char *
+devtool_run(void)
+{
+	static const char *const devtools[] = {"tmsim", "tmprov-devkafka", "tmprov-bench"};
+	const char *name;
+	json_t *svc;
+
+	json_object_foreach(services, name, svc)
+	{
+		const char *prog =
+		    json_string_value(json_array_get(json_object_get(svc, "command"), 0));
+
+		for (size_t i = 0; ours(svc) && prog && i < sizeof(devtools) / sizeof(devtools[0]);
+		     i++)
+			if (strcmp(prog, devtools[i]) == 0)
+				return prog;
+	}
+	return NULL;
+}
+
 static void
 test_dockerfile(void **state)
 {
 	FILE *f = fopen(dockerfile, "r");
 	char line[1024];
-	int from = 0, bookworm = 0, copy_from = 0, named = 0;
+	int from = 0, bookworm = 0, copy_from = 0, named = 0, devtools = 0;
+	const char *devtool = devtool_run();
 
 	(void)state;
 	assert_non_null(f);
@@ -236,12 +258,19 @@ test_dockerfile(void **state)
 			named += strstr(line, " AS ") != NULL;
 		}
 		copy_from += strncmp(line, "COPY --from=", 12) == 0;
+		devtools +=
+		    strncmp(line, "RUN ", 4) == 0 && strstr(line, " install-devtools") != NULL;
 	}
 	fclose(f);
 	assert_true(from >= 2);
 	assert_int_equal(bookworm, from);
 	assert_true(named >= 1);
 	assert_true(copy_from >= 1);
+	/* make install puts only the production programs in the image. */
+	if (devtool != NULL && devtools == 0)
+		fail_msg("a service runs %s, which only make install-devtools installs, and the "
+			 "Dockerfile does not run it",
+			 devtool);
 }
 
 /* `docker compose config` where a compose client is installed (it needs no engine). */

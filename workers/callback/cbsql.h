@@ -1,8 +1,8 @@
-/* sql: every statement tmprov-callback runs, as an enum of ids and one table of SQL text that
+/* cbsql: every statement tmprov-callback runs, as an enum of ids and one table of SQL text that
  * common/db.h prepares on each connect; and the one place that decides when a statement may be
  * run a second time after the connection dropped under it. */
-#ifndef CALLBACK_SQL_H
-#define CALLBACK_SQL_H
+#ifndef TMPROV_CALLBACK_CBSQL_H
+#define TMPROV_CALLBACK_CBSQL_H
 
 #include <stddef.h>
 
@@ -24,18 +24,18 @@ enum sql_stmt {
 	SQL_NSTMTS
 };
 
-extern const struct db_stmt SQL_STATEMENTS[SQL_NSTMTS];
+extern const struct db_stmt CBSQL_STATEMENTS[SQL_NSTMTS];
 
 /* The meeting list alone ($1 subject, $2 user_id, $3 time zone, $4 ms into the past, $5 most
  * rows), as SQL_SESSION_MEETINGS runs it for the session's user. Not prepared by the callback:
- * it is make bench's reference for the meeting list (tools/cli/bench_cbsql.c). */
-extern const struct db_stmt SQL_MEETING_LIST;
+ * it is make bench's reference for the meeting list (tools/bench/bench_cbsql.c). */
+extern const struct db_stmt CBSQL_MEETING_LIST;
 
 /* db_exec of stmt; when the connection turns out to be lost while running a statement that is
  * safe to repeat (see the table), reconnects once and runs it again, so the first request after a
  * database restart is answered instead of failed. Returns the result (caller PQclear()s) or NULL
  * with err set. */
-PGresult *sql_run(struct db *db, enum sql_stmt stmt, int nparams, const char *const *params,
-		  char *err, size_t errlen);
+PGresult *cbsql_run(struct db *db, enum sql_stmt stmt, int nparams, const char *const *params,
+		    char *err, size_t errlen);
 
 #endif

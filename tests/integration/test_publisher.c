@@ -22,8 +22,7 @@
 #include "../support/kafka_util.h"
 #include "../support/testdb.h"
 
-/* The worker's modules are not in libtmprov.a: compiled into this test. */
-#include "../../workers/worker/publisher.c"
+#include "../../workers/worker/publisher.h"
 
 #define TOPIC "pt.events"
 
@@ -281,7 +280,7 @@ test_kick_tick_and_drain(void **state)
 static void
 test_one_publisher_at_a_time(void **state)
 {
-	static const char *const key[] = {LOCK_KEY};
+	static const char *const key[] = {PUBLISHER_LOCK_KEY};
 	PGconn *other = testdb_connect(&F.db);
 	struct publisher *p;
 	PGnotify *n = NULL;
@@ -291,7 +290,7 @@ test_one_publisher_at_a_time(void **state)
 	assert_non_null(other);
 	/* Another worker's publisher holds the lock and listens. */
 	sql(other, "SELECT pg_advisory_lock($1::bigint)", 1, key);
-	sql(other, "LISTEN " CHANNEL, 0, NULL);
+	sql(other, "LISTEN " PUBLISHER_CHANNEL, 0, NULL);
 	p = start();
 	add_event("locked", id, sizeof(id));
 	publisher_kick(p);
@@ -305,7 +304,7 @@ test_one_publisher_at_a_time(void **state)
 			usleep(20000);
 	}
 	assert_non_null(n);
-	assert_string_equal(n->relname, CHANNEL);
+	assert_string_equal(n->relname, PUBLISHER_CHANNEL);
 	PQfreemem(n);
 	/* The holder goes away: ours takes over by itself (a drain retries the lock). */
 	sql(other, "SELECT pg_advisory_unlock($1::bigint)", 1, key);

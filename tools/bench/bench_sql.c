@@ -122,7 +122,7 @@ bench_sql_copy(struct buf *out, const char *text, const char *const *args, size_
 				snprintf(
 				    err, errlen,
 				    "statement %s uses $%lu, which its pgbench script does not "
-				    "give: update tools/cli/bench_*sql.c with the statement",
+				    "give: update tools/bench/bench_*sql.c with the statement",
 				    name, k);
 				return -1;
 			}
@@ -159,7 +159,7 @@ bench_sql_render(struct buf *out, const struct db_stmt *st, const char *const *a
 		if (args[i] != NULL && !used[i]) {
 			snprintf(err, errlen,
 				 "statement %s no longer uses $%zu, which its pgbench script "
-				 "gives: update tools/cli/bench_*sql.c with the statement",
+				 "gives: update tools/bench/bench_*sql.c with the statement",
 				 st->name, i + 1);
 			return -1;
 		}
