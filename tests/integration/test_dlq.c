@@ -148,14 +148,14 @@ test_send_byte_for_byte(void **state)
 	assert_int_equal(ku_devkafka_stop(&dk), 0);
 }
 
-static volatile int stop_flag;
+static atomic_bool stop_flag;
 
 static void *
 stop_later(void *arg)
 {
 	(void)arg;
 	usleep(800 * 1000);
-	stop_flag = 1;
+	atomic_store(&stop_flag, true);
 	return NULL;
 }
 
@@ -180,7 +180,7 @@ test_stop_while_broker_gone(void **state)
 	/* Deliveries give up after a second, so the copy is produced again and again. */
 	d = dlq_up(&dk, "message.timeout.ms=1000", &c);
 	ku_devkafka_stop(&dk);
-	stop_flag = 0;
+	atomic_store(&stop_flag, false);
 	assert_int_equal(pthread_create(&t, NULL, stop_later, NULL), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_int_equal(dlq_send(d, &copy, &stop_flag, err, sizeof(err)), -1);

@@ -233,7 +233,7 @@ test_probe_finds_database_again(void **state)
 static void
 test_stop_withdraws(void **state)
 {
-	volatile int stop = 1;
+	atomic_bool stop = true;
 	struct intent in;
 	char err[256];
 	int rc;
@@ -285,7 +285,7 @@ test_pool_lends_each_once(void **state)
 	struct lend_arg a[8];
 	pthread_t t[8];
 	int inside = 0, max = 0;
-	volatile int stop = 0;
+	atomic_bool stop = false;
 	struct db *held[4];
 
 	(void)state;
@@ -303,7 +303,7 @@ test_pool_lends_each_once(void **state)
 	/* All four lent: a fifth borrower waits, and gives up once stopped. */
 	for (int i = 0; i < 4; i++)
 		assert_non_null(held[i] = dbpool_get(F.pool, NULL));
-	stop = 1;
+	atomic_store(&stop, true);
 	assert_null(dbpool_get(F.pool, &stop));
 	for (int i = 0; i < 4; i++) {
 		for (int j = 0; j < i; j++)

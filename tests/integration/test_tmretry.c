@@ -495,7 +495,7 @@ test_call_retry_after(void **state)
 static void
 test_call_stop(void **state)
 {
-	volatile int stop = 1;
+	atomic_bool stop = true;
 	struct tmretry_result out;
 
 	(void)state;
@@ -529,7 +529,7 @@ test_call_slots(void **state)
 	const struct tmretry_hooks refuse = {hook_before, &log};
 	struct tmretry_hooks check = {hook_slot_free, NULL};
 	struct tmretry_result out;
-	volatile int stop = 1;
+	atomic_bool stop = true;
 	int free_slots;
 	sem_t slots;
 

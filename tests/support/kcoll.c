@@ -5,6 +5,8 @@
 #include "kcoll.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +25,7 @@ struct kcoll {
 	rd_kafka_t *rk;
 	pthread_t thread;
 	pthread_mutex_t mu;
-	volatile int stop;
+	atomic_bool stop; /* set by kcoll_stop, read by the collecting thread */
 	kcoll_key_fn key;
 	struct kmsg **msgs;
 	size_t n, cap;
@@ -173,7 +175,7 @@ run(void *arg)
 {
 	struct kcoll *c = arg;
 
-	while (!c->stop) {
+	while (!atomic_load(&c->stop)) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 50);
 
 		if (m == NULL)
@@ -287,7 +289,7 @@ kcoll_stop(struct kcoll *c)
 {
 	if (c == NULL)
 		return;
-	c->stop = 1;
+	atomic_store(&c->stop, true);
 	pthread_join(c->thread, NULL);
 	rd_kafka_consumer_close(c->rk);
 	rd_kafka_destroy(c->rk);

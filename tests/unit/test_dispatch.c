@@ -220,12 +220,12 @@ test_cancel_all_and_stop(void **state)
 	assert_ptr_equal(dispatch_try_take(d), x1);
 	/* Running jobs are not cancelled, they are told to stop. */
 	assert_int_equal(dispatch_stop(d, match_partition, &p1), 2);
-	assert_int_equal(b1->stop, 1);
-	assert_int_equal(x1->stop, 1);
-	assert_int_equal(a1->stop, 0);
+	assert_int_equal(atomic_load(&b1->stop), 1);
+	assert_int_equal(atomic_load(&x1->stop), 1);
+	assert_int_equal(atomic_load(&a1->stop), 0);
 	assert_int_equal(dispatch_cancel(d, NULL, NULL), 1); /* a2 */
 	assert_int_equal(dispatch_stop(d, NULL, NULL), 3);
-	assert_int_equal(a1->stop, 1);
+	assert_int_equal(atomic_load(&a1->stop), 1);
 	dispatch_done(d, a1, JOB_ABANDONED);
 	dispatch_done(d, b1, JOB_ABANDONED);
 	dispatch_done(d, x1, JOB_ABANDONED);

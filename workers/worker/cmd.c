@@ -1,6 +1,5 @@
-/* cmd: the per-type logic of the eight command types (WORKER.md §7), split by family into
- * cmd_account.c, cmd_user.c and cmd_meeting.c; cmd.c holds what they share: the result being
- * built, failures, the account check and the TM call with intents and retries. */
+/* cmd: what the handlers of the command types (cmd_account, cmd_user, cmd_meeting; their table
+ * is cmd_types) share: the lookup's view, the result being built, failures and the TM call. */
 #include "cmd.h"
 
 #include <stddef.h>
@@ -8,7 +7,40 @@
 #include <string.h>
 
 #include "log.h"
-#include "outcome.h"
+
+/* The text of the commands.status column. */
+static const char *const CMD_STATUS_NAMES[CMD_STATUS_COUNT] = {
+    [CMD_STATUS_RECEIVED] = "received",	  [CMD_STATUS_IN_PROGRESS] = "in_progress",
+    [CMD_STATUS_SUCCEEDED] = "succeeded", [CMD_STATUS_FAILED] = "failed",
+    [CMD_STATUS_REJECTED] = "rejected",	  [CMD_STATUS_UNKNOWN_OUTCOME] = "unknown_outcome",
+};
+
+const char *
+cmd_status_name(enum cmd_status status)
+{
+	if ((unsigned)status >= CMD_STATUS_COUNT)
+		return NULL;
+	return CMD_STATUS_NAMES[status];
+}
+
+bool
+cmd_status_parse(const char *name, enum cmd_status *out)
+{
+	for (int s = 0; s < CMD_STATUS_COUNT; s++) {
+		if (strcmp(CMD_STATUS_NAMES[s], name) == 0) {
+			*out = (enum cmd_status)s;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool
+cmd_status_final(enum cmd_status status)
+{
+	return status == CMD_STATUS_SUCCEEDED || status == CMD_STATUS_FAILED ||
+	       status == CMD_STATUS_REJECTED || status == CMD_STATUS_UNKNOWN_OUTCOME;
+}
 
 void
 cmd_result_init(struct cmd_result *r)
@@ -18,6 +50,8 @@ cmd_result_init(struct cmd_result *r)
 	r->used = 0;
 	r->overflow = false;
 	r->stmt = SQL_FINISH;
+	r->status = CMD_STATUS_FAILED;
+	r->event = OUTCOME_COMMAND_FAILED;
 	r->retryable = -1;
 	r->calls = json_array();
 }
@@ -114,31 +148,21 @@ cmd_fail(struct cmd_result *r, const struct command *cmd, const char *reason, bo
 	json_decref(r->data);
 	r->stmt = SQL_FINISH;
 	r->nparams = 0;
-	r->status = "failed";
-	r->event_type = "command.failed";
+	r->status = CMD_STATUS_FAILED;
+	r->event = OUTCOME_COMMAND_FAILED;
 	r->retryable = retryable;
 	cmd_text(r->last_error, sizeof(r->last_error), reason);
 	r->data = outcome_failed_data(&f);
 }
 
 void
-cmd_succeed(struct cmd_result *r, enum sql_stmt stmt, const char *event_type, json_t *data)
+cmd_succeed(struct cmd_result *r, const struct cmd_spec *spec, json_t *data)
 {
 	json_decref(r->data);
-	r->stmt = stmt;
-	r->status = "succeeded";
-	r->event_type = event_type;
+	r->stmt = spec->finish;
+	r->status = CMD_STATUS_SUCCEEDED;
+	r->event = spec->outcome;
 	r->data = data;
-}
-
-int
-cmd_need_account(const struct cmd_state *st, const struct command *cmd, struct cmd_result *r)
-{
-	if (st->acc_active)
-		return 0;
-	cmd_fail(r, cmd, st->acc_exists ? "account deleted" : "no account for subject", false,
-		 NULL);
-	return 1;
 }
 
 /* Parks a command whose call may have reached TM: an operator checks TM and re-sends. */
@@ -160,8 +184,8 @@ cmd_park(struct cmd_result *r, const struct command *cmd, enum tm_endpoint ep, c
 	json_decref(r->data);
 	r->stmt = SQL_FINISH;
 	r->nparams = 0;
-	r->status = "unknown_outcome";
-	r->event_type = "command.failed";
+	r->status = CMD_STATUS_UNKNOWN_OUTCOME;
+	r->event = OUTCOME_COMMAND_FAILED;
 	r->retryable = 1;
 	r->tm_may_have_acted = true;
 	cmd_text(r->last_error, sizeof(r->last_error), reason);
@@ -202,7 +226,7 @@ cmd_before(void *arg, unsigned attempt, unsigned prev)
 		rc = intent_record(env->intents, &in, env->stop, err, sizeof(err));
 		if (rc >= 0)
 			return rc;
-		if (env->stop != NULL && *env->stop)
+		if (stop_requested(env->stop))
 			return -1;
 		log_warn("command %s: intent not recorded: %s; retrying", env->cmd->id, err);
 		if (!tmretry_sleep(backoff_delay_ms(&b, i), env->stop))
@@ -222,7 +246,7 @@ cmd_tm_status(const struct tm_result *res, char *buf, size_t buflen)
 	return NULL;
 }
 
-int
+enum cmd_verdict
 cmd_call(const struct cmd_env *env, const struct cmd_state *st, const struct tm_request *req,
 	 struct cmd_result *r, struct tmretry_result *tr)
 {
@@ -240,7 +264,7 @@ cmd_call(const struct cmd_env *env, const struct cmd_state *st, const struct tm_
 				   &dup) == TMRETRY_PARK) {
 			r->attempts = st->intent_max;
 			cmd_park(r, env->cmd, req->endpoint, "a previous attempt was not recorded");
-			return 1;
+			return CMD_DONE;
 		}
 		prev = st->intent_attempt;
 		log_warn("command %s: %s attempt %u has no recorded result; repeating it (possible "
@@ -263,22 +287,22 @@ cmd_call(const struct cmd_env *env, const struct cmd_state *st, const struct tm_
 		    intent_resolve(env->pool, env->cmd->id, tr->last_attempt, err, sizeof(err)) !=
 			0)
 			log_warn("command %s: intent left open: %s", env->cmd->id, err);
-		return -1;
+		return CMD_STOPPED;
 	}
 	if (rc > 0)
-		return 2;
+		return CMD_LOOK_AGAIN;
 	switch (tr->action) {
 	case TMRETRY_OK:
-		return 0;
+		return CMD_GO_ON;
 	case TMRETRY_FAILED:
 		snprintf(reason, sizeof(reason), "%s",
 			 tr->last.reason[0] ? tr->last.reason : tr->last.error);
 		cmd_fail(r, env->cmd, reason, false,
 			 cmd_tm_status(&tr->last, status, sizeof(status)));
-		return 1;
+		return CMD_DONE;
 	case TMRETRY_PARK:
 		cmd_park(r, env->cmd, req->endpoint, tm_outcome_name(tr->last.outcome));
-		return 1;
+		return CMD_DONE;
 	case TMRETRY_AGAIN:
 	case TMRETRY_EXHAUSTED:
 		break;
@@ -288,28 +312,5 @@ cmd_call(const struct cmd_env *env, const struct cmd_state *st, const struct tm_
 	cmd_fail(r, env->cmd, reason, true, cmd_tm_status(&tr->last, status, sizeof(status)));
 	r->dlq_reason = "retry_budget_exhausted";
 	cmd_text(r->dlq_error, sizeof(r->dlq_error), reason);
-	return 1;
-}
-
-int
-cmd_run(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
-{
-	switch (env->cmd->kind) {
-	case CMD_ACCOUNT_CREATE:
-	case CMD_ACCOUNT_UPDATE:
-	case CMD_ACCOUNT_DELETE:
-	case CMD_ACCOUNT_QUERY:
-		return cmd_account_run(env, st, r);
-	case CMD_USER_UPSERT:
-	case CMD_USER_DELETE:
-		return cmd_user_run(env, st, r);
-	case CMD_MEETING_SCHEDULE:
-	case CMD_MEETING_CANCEL:
-		return cmd_meeting_run(env, st, r);
-	case CMD_UNKNOWN:
-		break;
-	}
-	/* exec only runs validated commands, whose type is one of the eight. */
-	cmd_fail(r, env->cmd, "unknown command type", false, NULL);
-	return 0;
+	return CMD_DONE;
 }

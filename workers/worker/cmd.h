@@ -1,6 +1,5 @@
-/* cmd: the per-type logic of the eight command types (WORKER.md §7), split by family into
- * cmd_account.c, cmd_user.c and cmd_meeting.c; cmd.c holds what they share: the result being
- * built, failures, the account check and the TM call with intents and retries. */
+/* cmd: what the handlers of the command types (cmd_account, cmd_user, cmd_meeting; their table
+ * is cmd_types) share: the lookup's view, the result being built, failures and the TM call. */
 #ifndef TMPROV_WORKER_CMD_H
 #define TMPROV_WORKER_CMD_H
 
@@ -12,17 +11,46 @@
 
 #include "dbpool.h"
 #include "intent.h"
+#include "outcome.h"
 #include "password.h"
 #include "sql.h"
+#include "stop.h"
 #include "tm_client.h"
 #include "tmretry.h"
 #include "validate.h"
+
+/* The status of a commands row (migrations/001_init.sql); cmd_status_name gives its text. */
+enum cmd_status {
+	CMD_STATUS_RECEIVED,
+	CMD_STATUS_IN_PROGRESS,
+	CMD_STATUS_SUCCEEDED,
+	CMD_STATUS_FAILED,
+	CMD_STATUS_REJECTED,
+	CMD_STATUS_UNKNOWN_OUTCOME,
+	CMD_STATUS_COUNT
+};
+
+/* NULL when out of range. */
+const char *cmd_status_name(enum cmd_status status);
+/* The status named name; false when it names none. */
+bool cmd_status_parse(const char *name, enum cmd_status *out);
+/* Whether a command of this status has its outcome. unknown_outcome is final too: the parked
+ * command got its command.failed, and an operator re-sends it under a new id. */
+bool cmd_status_final(enum cmd_status status);
+
+/* How a handler, or a step of one, ended. */
+enum cmd_verdict {
+	CMD_GO_ON,	/* cmd_call only: TM answered TM_OK; the handler uses the answer */
+	CMD_DONE,	/* the result in r is ready to be written */
+	CMD_LOOK_AGAIN, /* the command got its result elsewhere, or another call for it is open */
+	CMD_STOPPED,	/* *stop was set while waiting */
+};
 
 /* What SQL_LOOKUP found about the command, its subject's account and the user, email and
  * meeting it names. */
 struct cmd_state {
 	bool cmd_exists;
-	char cmd_status[24];
+	enum cmd_status cmd_status; /* when cmd_exists */
 	char cmd_sha256_hex[65];
 	bool intent_open;	 /* an intent without result: a call whose outcome is unknown */
 	unsigned intent_attempt; /* ... and its attempt */
@@ -41,8 +69,36 @@ struct cmd_state {
 	bool meeting_ours; /* the meeting belongs to the command's subject */
 };
 
+struct cmd_env;
+struct cmd_result;
+
+/* A command type's logic, for a subject that has an account when its type needs one: CMD_DONE,
+ * CMD_LOOK_AGAIN or CMD_STOPPED. */
+typedef enum cmd_verdict (*cmd_handler)(const struct cmd_env *env, const struct cmd_state *st,
+					struct cmd_result *r);
+
+/* What SQL_LOOKUP fetches besides the command and its subject's account, named by data's
+ * fields. */
+enum cmd_lookup {
+	CMD_LOOKUP_USER = 1 << 0,    /* data.user_id: the user */
+	CMD_LOOKUP_EMAIL = 1 << 1,   /* data.email: whether another active user has it */
+	CMD_LOOKUP_MEETING = 1 << 2, /* data.meeting_id: the meeting */
+};
+
+/* One command type as the worker knows it: a row of cmd_types.c's table. */
+struct cmd_spec {
+	cmd_handler run;
+	bool needs_account; /* run only for a subject with an active account */
+	bool calls_tm;	    /* run calls TM, at endpoint */
+	enum tm_endpoint endpoint;
+	unsigned lookup;	   /* enum cmd_lookup flags */
+	enum sql_stmt finish;	   /* the SQL_FINISH* variant of a success */
+	enum outcome_type outcome; /* the event of a success */
+};
+
 /* Everything a command's logic may use, set up by exec for one run. */
 struct cmd_env {
+	const struct cmd_spec *spec; /* the command type's row; NULL for none of the eight */
 	const struct tmretry *retry;
 	struct tm_client *tm;
 	struct intent_writer *intents;
@@ -56,7 +112,7 @@ struct cmd_env {
 	const char *topic;
 	int32_t partition;
 	int64_t offset;
-	const volatile int *stop;
+	const atomic_bool *stop;
 };
 
 enum { CMD_PARAMS_MAX = 8, CMD_STORE_MAX = 8192 };
@@ -64,9 +120,9 @@ enum { CMD_PARAMS_MAX = 8, CMD_STORE_MAX = 8192 };
 /* A command's result, written by exec with one SQL_FINISH* statement. */
 struct cmd_result {
 	enum sql_stmt stmt;
-	const char *status;	/* succeeded, failed, unknown_outcome, rejected */
-	const char *event_type; /* account.created, ..., command.failed, command.rejected */
-	json_t *data;		/* the event's data: owned */
+	enum cmd_status status; /* succeeded, failed, unknown_outcome, rejected */
+	enum outcome_type event;
+	json_t *data;			    /* the event's data: owned */
 	const char *params[CMD_PARAMS_MAX]; /* the variant's own parameters ($16 ...) */
 	int nparams;
 	unsigned attempts; /* TM calls made for the command */
@@ -85,13 +141,6 @@ struct cmd_result {
 void cmd_result_init(struct cmd_result *r);
 void cmd_result_clear(struct cmd_result *r);
 
-/* Runs the command's logic to a result in r. Returns 0 (r is ready), 1 when the command must
- * be looked up again (it got its result elsewhere, or another call for it is open), -1 when
- * *stop was set while waiting. */
-int cmd_run(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r);
-
-/* Shared by the per-type files. */
-
 /* Copies src into dst[size], cut if need be at a UTF-8 character boundary (the text may go
  * into a JSON event, which must stay valid UTF-8). */
 void cmd_text(char *dst, size_t size, const char *src);
@@ -104,35 +153,17 @@ void cmd_param(struct cmd_result *r, const char *s);
 /* command.failed with no domain change. */
 void cmd_fail(struct cmd_result *r, const struct command *cmd, const char *reason, bool retryable,
 	      const char *tm_status);
-/* A success of the given variant and event; takes data. */
-void cmd_succeed(struct cmd_result *r, enum sql_stmt stmt, const char *event_type, json_t *data);
-/* Every type but account.create needs an active account: 0 when there is one, else 1 with r
- * set to command.failed. */
-int cmd_need_account(const struct cmd_state *st, const struct command *cmd, struct cmd_result *r);
+/* A success of the command type spec: its SQL_FINISH* variant and event; takes data. */
+void cmd_succeed(struct cmd_result *r, const struct cmd_spec *spec, json_t *data);
 /* The TM call of the command, with intents (create_account, remote_schedule), retries and
- * the unknown-outcome policies. Returns 0 with *tr holding TM's answer (TM_OK); 1 when r holds
- * the final failure; 2 to look the command up again; -1 when stopped. */
-int cmd_call(const struct cmd_env *env, const struct cmd_state *st, const struct tm_request *req,
-	     struct cmd_result *r, struct tmretry_result *tr);
-
-/* cmd_run's return for a cmd_call that did not return 0. */
-static inline int
-cmd_call_done(int call_rc)
-{
-	return call_rc == 1 ? 0 : call_rc == 2 ? 1 : -1;
-}
+ * the unknown-outcome policies: CMD_GO_ON with *tr holding TM's answer (TM_OK), CMD_DONE when
+ * r holds the final failure, CMD_LOOK_AGAIN or CMD_STOPPED. */
+enum cmd_verdict cmd_call(const struct cmd_env *env, const struct cmd_state *st,
+			  const struct tm_request *req, struct cmd_result *r,
+			  struct tmretry_result *tr);
 
 /* String and integer fields of the command's data (NULL / -1 when absent). */
 const char *cmd_str(const struct command *cmd, const char *name);
 long cmd_long(const struct command *cmd, const char *name);
-
-/* TMPROV_JOIN_URL_TEMPLATE with {PUBLIC_URL} (without a trailing slash) and {meeting_id}
- * (percent-encoded) substituted. Returns 0, or -1 when the result would not fit in outlen. */
-int cmd_join_url(const char *template, const char *public_url, const char *meeting_id, char *out,
-		 size_t outlen);
-
-int cmd_account_run(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r);
-int cmd_user_run(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r);
-int cmd_meeting_run(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r);
 
 #endif

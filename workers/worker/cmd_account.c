@@ -1,17 +1,15 @@
 /* cmd_account: account.create, update, delete and query — the commands that call TM's account
  * endpoints and keep our accounts table in step with it. */
-#include "cmd.h"
+#include "cmd_account.h"
 
-#include "outcome.h"
-
-static int
-account_create(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
+enum cmd_verdict
+cmd_account_create(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
 {
 	const struct command *cmd = env->cmd;
 	struct outcome_account a = {cmd_str(cmd, "company_name"), cmd_str(cmd, "email"),
 				    cmd_long(cmd, "rooms"), cmd_long(cmd, "participants")};
 	struct tm_request req = {
-	    .endpoint = TM_CREATE_ACCOUNT,
+	    .endpoint = env->spec->endpoint,
 	    .company_name = a.company_name,
 	    .email = a.email,
 	    .rooms = a.rooms,
@@ -20,29 +18,29 @@ account_create(const struct cmd_env *env, const struct cmd_state *st, struct cmd
 	struct tmretry_result tr;
 	const char *uid;
 	json_t *data;
-	int rc;
+	enum cmd_verdict v;
 
 	/* A deleted account is kept as a tombstone: a late or repeated create must not make a
 	 * second TM account for the subject. */
 	if (st->acc_exists) {
 		cmd_fail(r, cmd, st->acc_active ? "account exists" : "account deleted", false,
 			 NULL);
-		return 0;
+		return CMD_DONE;
 	}
-	rc = cmd_call(env, st, &req, r, &tr);
-	if (rc != 0)
-		return cmd_call_done(rc);
+	v = cmd_call(env, st, &req, r, &tr);
+	if (v != CMD_GO_ON)
+		return v;
 	uid = cmd_keep(r, tr.last.company_uid);
 	data = outcome_account_data(tr.last.company_uid, &a);
 	if (data != NULL && r->possible_duplicate)
 		json_object_set_new(data, "possible_duplicate", json_true());
-	cmd_succeed(r, SQL_FINISH_ACCOUNT_CREATE, "account.created", data);
+	cmd_succeed(r, env->spec, data);
 	cmd_param(r, uid);
 	cmd_param(r, a.company_name);
 	cmd_param(r, a.email);
 	cmd_param(r, cmd_keep_long(r, a.rooms));
 	cmd_param(r, cmd_keep_long(r, a.participants));
-	return 0;
+	return CMD_DONE;
 }
 
 /* The given fields over the stored ones: update_account must always send all four. */
@@ -58,79 +56,59 @@ account_merge(const struct command *cmd, const struct cmd_state *st, struct outc
 	a->participants = (v = cmd_long(cmd, "participants")) >= 0 ? v : st->participants;
 }
 
-static int
-account_update(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
+enum cmd_verdict
+cmd_account_update(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
 {
 	struct outcome_account a;
-	struct tm_request req = {.endpoint = TM_UPDATE_ACCOUNT, .company_uid = st->company_uid};
+	struct tm_request req = {.endpoint = env->spec->endpoint, .company_uid = st->company_uid};
 	struct tmretry_result tr;
-	int rc;
+	enum cmd_verdict v;
 
 	account_merge(env->cmd, st, &a);
 	req.company_name = a.company_name;
 	req.email = a.email;
 	req.rooms = a.rooms;
 	req.participants = a.participants;
-	rc = cmd_call(env, st, &req, r, &tr);
-	if (rc != 0)
-		return cmd_call_done(rc);
-	cmd_succeed(r, SQL_FINISH_ACCOUNT_UPDATE, "account.updated",
-		    outcome_account_data(st->company_uid, &a));
+	v = cmd_call(env, st, &req, r, &tr);
+	if (v != CMD_GO_ON)
+		return v;
+	cmd_succeed(r, env->spec, outcome_account_data(st->company_uid, &a));
 	cmd_param(r, a.company_name);
 	cmd_param(r, a.email);
 	cmd_param(r, cmd_keep_long(r, a.rooms));
 	cmd_param(r, cmd_keep_long(r, a.participants));
-	return 0;
+	return CMD_DONE;
 }
 
-static int
-account_delete(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
+enum cmd_verdict
+cmd_account_delete(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
 {
-	struct tm_request req = {.endpoint = TM_DELETE_ACCOUNT, .company_uid = st->company_uid};
+	struct tm_request req = {.endpoint = env->spec->endpoint, .company_uid = st->company_uid};
 	struct tmretry_result tr;
-	int rc;
+	enum cmd_verdict v;
 
-	rc = cmd_call(env, st, &req, r, &tr);
-	if (rc != 0)
-		return cmd_call_done(rc);
-	cmd_succeed(r, SQL_FINISH_ACCOUNT_DELETE, "account.deleted",
-		    outcome_id_data("company_uid", st->company_uid));
-	return 0;
+	v = cmd_call(env, st, &req, r, &tr);
+	if (v != CMD_GO_ON)
+		return v;
+	cmd_succeed(r, env->spec, outcome_id_data("company_uid", st->company_uid));
+	return CMD_DONE;
 }
 
-static int
-account_query(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
+enum cmd_verdict
+cmd_account_query(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
 {
-	struct tm_request req = {.endpoint = TM_QUERY_ACCOUNT, .company_uid = st->company_uid};
+	struct tm_request req = {.endpoint = env->spec->endpoint, .company_uid = st->company_uid};
 	struct outcome_account ours = {st->company_name, st->email, st->rooms, st->participants};
 	struct outcome_account tm;
 	struct tmretry_result tr;
-	int rc;
+	enum cmd_verdict v;
 
-	rc = cmd_call(env, st, &req, r, &tr);
-	if (rc != 0)
-		return cmd_call_done(rc);
+	v = cmd_call(env, st, &req, r, &tr);
+	if (v != CMD_GO_ON)
+		return v;
 	tm = (struct outcome_account){tr.last.company_name, tr.last.email, tr.last.rooms,
 				      tr.last.participants};
 	/* No state change: TM's view is reported, not adopted. */
-	cmd_succeed(r, SQL_FINISH, "account.queried",
-		    outcome_queried_data(st->company_uid, &tm, &ours));
-	return 0;
-}
-
-int
-cmd_account_run(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
-{
-	if (env->cmd->kind == CMD_ACCOUNT_CREATE)
-		return account_create(env, st, r);
-	if (cmd_need_account(st, env->cmd, r) != 0)
-		return 0;
-	switch (env->cmd->kind) {
-	case CMD_ACCOUNT_UPDATE:
-		return account_update(env, st, r);
-	case CMD_ACCOUNT_DELETE:
-		return account_delete(env, st, r);
-	default:
-		return account_query(env, st, r);
-	}
+	cmd_succeed(r, env->spec, outcome_queried_data(st->company_uid, &tm, &ours));
+	return CMD_DONE;
 }

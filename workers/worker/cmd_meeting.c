@@ -1,11 +1,9 @@
 /* cmd_meeting: meeting.schedule (remote_schedule, then the meeting with our own join URL) and
  * meeting.cancel (local: the meeting leaves the list TM is shown). */
-#include "cmd.h"
+#include "cmd_meeting.h"
 
 #include <stdio.h>
 #include <string.h>
-
-#include "outcome.h"
 
 enum { MEETING_JOIN_URL_MAX = 2048 }; /* meeting.scheduled's join_url maxLength */
 
@@ -77,38 +75,38 @@ cmd_join_url(const char *template, const char *public_url, const char *meeting_i
 	return 0;
 }
 
-static int
-meeting_schedule(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
+enum cmd_verdict
+cmd_meeting_schedule(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
 {
 	const struct command *cmd = env->cmd;
 	const char *user_id = cmd_str(cmd, "user_id");
 	struct tm_request req = {
-	    .endpoint = TM_REMOTE_SCHEDULE,
+	    .endpoint = env->spec->endpoint,
 	    .company_uid = st->company_uid,
 	    .user_id = user_id,
 	};
 	char join[MEETING_JOIN_URL_MAX + 1];
 	struct tmretry_result tr;
 	const char *meeting_id;
-	int rc;
+	enum cmd_verdict v;
 
 	/* meetings references users: no TM call for a meeting that could not be stored. */
 	if (!st->user_active) {
 		cmd_fail(r, cmd, "no such user", false, NULL);
-		return 0;
+		return CMD_DONE;
 	}
-	rc = cmd_call(env, st, &req, r, &tr);
-	if (rc != 0)
-		return cmd_call_done(rc);
+	v = cmd_call(env, st, &req, r, &tr);
+	if (v != CMD_GO_ON)
+		return v;
 	meeting_id = cmd_keep(r, tr.last.meeting_id);
 	if (cmd_join_url(env->join_template, env->public_url, tr.last.meeting_id, join,
 			 sizeof(join)) != 0) {
 		/* TM did schedule the meeting, so a re-send would make a second one. */
 		cmd_fail(r, cmd, "join URL longer than 2048 bytes: check TMPROV_JOIN_URL_TEMPLATE",
 			 false, NULL);
-		return 0;
+		return CMD_DONE;
 	}
-	cmd_succeed(r, SQL_FINISH_MEETING_SCHEDULE, "meeting.scheduled",
+	cmd_succeed(r, env->spec,
 		    outcome_scheduled_data(tr.last.meeting_id, user_id, cmd_str(cmd, "topic"),
 					   cmd_str(cmd, "start_time"), join,
 					   r->possible_duplicate));
@@ -118,31 +116,20 @@ meeting_schedule(const struct cmd_env *env, const struct cmd_state *st, struct c
 	cmd_param(r, cmd_str(cmd, "start_time"));
 	cmd_param(r, cmd_keep(r, join));
 	cmd_param(r, r->possible_duplicate ? "true" : "false");
-	return 0;
+	return CMD_DONE;
 }
 
-static int
-meeting_cancel(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
+enum cmd_verdict
+cmd_meeting_cancel(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
 {
 	const char *meeting_id = cmd_str(env->cmd, "meeting_id");
 
 	/* Another subject's meeting is as unknown to this subject as a missing one. */
 	if (!st->meeting_exists || !st->meeting_ours) {
 		cmd_fail(r, env->cmd, "no such meeting", false, NULL);
-		return 0;
+		return CMD_DONE;
 	}
-	cmd_succeed(r, SQL_FINISH_MEETING_CANCEL, "meeting.canceled",
-		    outcome_id_data("meeting_id", meeting_id));
+	cmd_succeed(r, env->spec, outcome_id_data("meeting_id", meeting_id));
 	cmd_param(r, meeting_id);
-	return 0;
-}
-
-int
-cmd_meeting_run(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
-{
-	if (cmd_need_account(st, env->cmd, r) != 0)
-		return 0;
-	if (env->cmd->kind == CMD_MEETING_SCHEDULE)
-		return meeting_schedule(env, st, r);
-	return meeting_cancel(env, st, r);
+	return CMD_DONE;
 }

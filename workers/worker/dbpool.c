@@ -78,13 +78,13 @@ dbpool_free(struct dbpool *p)
 }
 
 struct db *
-dbpool_get(struct dbpool *p, const volatile int *stop)
+dbpool_get(struct dbpool *p, const atomic_bool *stop)
 {
 	struct timespec until;
 	struct db *db = NULL;
 
 	pthread_mutex_lock(&p->lock);
-	while (p->nidle == 0 && !(stop != NULL && *stop)) {
+	while (p->nidle == 0 && !stop_requested(stop)) {
 		/* Timed, so that a stop request is seen without a broadcast for it. */
 		deadline_after(&until, 100);
 		pthread_cond_timedwait(&p->freed, &p->lock, &until);

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "db.h"
 #include "metrics.h"
+#include "stop.h"
 
 struct dbpool;
 
@@ -22,7 +23,7 @@ void dbpool_free(struct dbpool *p);
 
 /* Borrows a connection, waiting while all are lent; NULL when *stop was set first (stop may
  * be NULL). */
-struct db *dbpool_get(struct dbpool *p, const volatile int *stop);
+struct db *dbpool_get(struct dbpool *p, const atomic_bool *stop);
 void dbpool_put(struct dbpool *p, struct db *db);
 
 /* After a statement: a failure on a lost connection marks the database down, a success up. */

@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -490,7 +492,7 @@ dispatch_stop(struct dispatch *d, dispatch_match_fn match, void *arg)
 	pthread_mutex_lock(&d->lock);
 	for (struct job *j = d->running.first; j; j = j->qnext) {
 		if (matches(j, match, arg)) {
-			j->stop = 1;
+			atomic_store(&j->stop, true);
 			n++;
 		}
 	}

@@ -160,13 +160,13 @@ dlq_headers(const struct dlq_copy *copy)
 
 /* Waits for p's report; false when stopped first (p then belongs to the poller thread). */
 static bool
-dlq_wait(struct dlq *d, struct dlq_pending *p, const volatile int *stop)
+dlq_wait(struct dlq *d, struct dlq_pending *p, const atomic_bool *stop)
 {
 	struct timespec until;
 	bool done;
 
 	pthread_mutex_lock(&d->lock);
-	while (!(done = p->d.done) && !(stop != NULL && *stop)) {
+	while (!(done = p->d.done) && !stop_requested(stop)) {
 		deadline_after(&until, 100);
 		pthread_cond_timedwait(&d->reported, &d->lock, &until);
 	}
@@ -181,7 +181,7 @@ dlq_wait(struct dlq *d, struct dlq_pending *p, const volatile int *stop)
 
 /* One produce and its report: 0 delivered, 1 failed (err), -1 stopped. */
 static int
-dlq_send_once(struct dlq *d, const struct dlq_copy *copy, const volatile int *stop, char *err,
+dlq_send_once(struct dlq *d, const struct dlq_copy *copy, const atomic_bool *stop, char *err,
 	      size_t errlen)
 {
 	struct dlq_pending *p = calloc(1, sizeof(*p));
@@ -216,7 +216,7 @@ dlq_send_once(struct dlq *d, const struct dlq_copy *copy, const volatile int *st
 }
 
 int
-dlq_send(struct dlq *d, const struct dlq_copy *copy, const volatile int *stop, char *err,
+dlq_send(struct dlq *d, const struct dlq_copy *copy, const atomic_bool *stop, char *err,
 	 size_t errlen)
 {
 	const struct backoff b = {200, 10000};

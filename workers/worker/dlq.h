@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "metrics.h"
+#include "stop.h"
 
 struct dlq_copy {
 	const char *payload; /* the message as read, any bytes */
@@ -37,7 +38,7 @@ void dlq_free(struct dlq *d);
 /* Produces one copy and waits for its delivery report, producing it again after a failed
  * delivery. Returns 0 once delivered, -1 with err saying why when *stop was set first (the copy
  * may still be delivered later) or the producer failed for good (dlq_failed). */
-int dlq_send(struct dlq *d, const struct dlq_copy *copy, const volatile int *stop, char *err,
+int dlq_send(struct dlq *d, const struct dlq_copy *copy, const atomic_bool *stop, char *err,
 	     size_t errlen);
 
 /* True once the producer hit a fatal error: librdkafka delivers nothing more through it, so

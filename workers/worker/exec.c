@@ -1,6 +1,6 @@
 /* exec: runs one command to a durable result — idempotency by command id, the per-type logic
- * (cmd.h), TM calls with intents and retries, one transaction for the result and its outcome
- * event, DLQ copies of what cannot be processed. The loop only hands it jobs. */
+ * (cmd_types.h), TM calls with intents and retries, one transaction for the result and its
+ * outcome event, DLQ copies of what cannot be processed. The loop only hands it jobs. */
 #include "exec.h"
 
 #include <inttypes.h>
@@ -14,6 +14,8 @@
 #include <sodium.h>
 
 #include "cmd.h"
+#include "cmd_meeting.h"
+#include "cmd_types.h"
 #include "dbpool.h"
 #include "dlq.h"
 #include "intent.h"
@@ -143,12 +145,10 @@ exec_slots(struct exec_ctx *ctx, const struct cfg *c, char *err, size_t errlen)
 }
 
 struct exec_ctx *
-exec_new(const struct cfg *c, struct metrics *m, rd_kafka_t *producer, char *err, size_t errlen)
+exec_new(const struct cfg *c, struct metrics *m, char *err, size_t errlen)
 {
 	struct exec_ctx *ctx = calloc(1, sizeof(*ctx));
 
-	/* DLQ copies have a producer of their own (dlq.h). */
-	(void)producer;
 	if (ctx == NULL) {
 		snprintf(err, errlen, "exec: out of memory");
 		return NULL;
@@ -264,7 +264,7 @@ exec_sql_transient(const char *sqlstate)
  * (*permanent false) or on an error a repeat will not cure (*permanent true, err set). */
 static PGresult *
 exec_sql(struct exec_ctx *ctx, int stmt, int nparams, const char *const *params,
-	 const volatile int *stop, bool *permanent, char *err, size_t errlen)
+	 const atomic_bool *stop, bool *permanent, char *err, size_t errlen)
 {
 	char state[6];
 	PGresult *res;
@@ -320,7 +320,7 @@ exec_sha256_hex(const char *buf, size_t len, char out[65])
 
 static int
 exec_dlq(struct exec_thread *t, const struct job *job, const char *reason, const char *error,
-	 const volatile int *stop)
+	 const atomic_bool *stop)
 {
 	struct dlq_copy copy = {
 	    .payload = job->payload,
@@ -343,40 +343,17 @@ exec_dlq(struct exec_thread *t, const struct job *job, const char *reason, const
 	return 0;
 }
 
-/* SQL_LOOKUP for the command. 0, or -1 when stopped. A permanent failure here is a bug or a
- * broken schema: it is logged and waited on like an outage, since no result can be written
- * either. */
-static int
-exec_lookup(struct exec_thread *t, const struct command *cmd, struct cmd_state *st,
-	    const volatile int *stop)
+/* The cmd_state of SQL_LOOKUP's one row. */
+static void
+exec_state(const PGresult *res, const struct command *cmd, struct cmd_state *st)
 {
-	const char *params[5] = {cmd->id, cmd->subject, NULL, NULL, NULL};
-	char err[512];
-	bool permanent;
-	PGresult *res;
-
-	if (cmd->kind == CMD_USER_UPSERT || cmd->kind == CMD_USER_DELETE ||
-	    cmd->kind == CMD_MEETING_SCHEDULE)
-		params[2] = cmd_str(cmd, "user_id");
-	if (cmd->kind == CMD_USER_UPSERT)
-		params[3] = cmd_str(cmd, "email");
-	if (cmd->kind == CMD_MEETING_CANCEL)
-		params[4] = cmd_str(cmd, "meeting_id");
-	for (unsigned attempt = 0;; attempt++) {
-		res = exec_sql(t->ctx, SQL_LOOKUP, 5, params, stop, &permanent, err, sizeof(err));
-		if (res != NULL)
-			break;
-		if (!permanent)
-			return -1;
-		log_error("command %s: lookup: %s", cmd->id, err);
-		if (!tmretry_sleep(backoff_delay_ms(&exec_db_backoff, attempt), stop))
-			return -1;
-	}
 	memset(st, 0, sizeof(*st));
 #define COL(c)	  PQgetvalue(res, 0, (c))
 #define ISNULL(c) PQgetisnull(res, 0, (c))
 	st->cmd_exists = !ISNULL(SQLL_CMD_STATUS);
-	snprintf(st->cmd_status, sizeof(st->cmd_status), "%s", COL(SQLL_CMD_STATUS));
+	/* The schema's CHECK allows no other status; one that is not ours counts as unfinished. */
+	if (!cmd_status_parse(COL(SQLL_CMD_STATUS), &st->cmd_status))
+		st->cmd_status = CMD_STATUS_RECEIVED;
 	snprintf(st->cmd_sha256_hex, sizeof(st->cmd_sha256_hex), "%s", COL(SQLL_CMD_SHA256_HEX));
 	st->intent_open = !ISNULL(SQLL_INTENT_ATTEMPT);
 	st->intent_attempt = (unsigned)strtoul(COL(SQLL_INTENT_ATTEMPT), NULL, 10);
@@ -395,116 +372,167 @@ exec_lookup(struct exec_thread *t, const struct command *cmd, struct cmd_state *
 	st->meeting_ours = strcmp(COL(SQLL_MEETING_SUBJECT), cmd->subject) == 0;
 #undef COL
 #undef ISNULL
+}
+
+/* SQL_LOOKUP for the command, with what its type's row asks for (cmd_spec.lookup). 0, or -1
+ * when stopped. A permanent failure here is a bug or a broken schema: it is logged and waited
+ * on like an outage, since no result can be written either. */
+static int
+exec_lookup(struct exec_thread *t, const struct command *cmd, struct cmd_state *st,
+	    const atomic_bool *stop)
+{
+	const struct cmd_spec *spec = cmd_types_get(cmd->kind);
+	unsigned lookup = spec != NULL ? spec->lookup : 0;
+	const char *params[5] = {cmd->id, cmd->subject, NULL, NULL, NULL};
+	char err[512];
+	bool permanent;
+	PGresult *res;
+
+	if (lookup & CMD_LOOKUP_USER)
+		params[2] = cmd_str(cmd, "user_id");
+	if (lookup & CMD_LOOKUP_EMAIL)
+		params[3] = cmd_str(cmd, "email");
+	if (lookup & CMD_LOOKUP_MEETING)
+		params[4] = cmd_str(cmd, "meeting_id");
+	for (unsigned attempt = 0;; attempt++) {
+		res = exec_sql(t->ctx, SQL_LOOKUP, 5, params, stop, &permanent, err, sizeof(err));
+		if (res != NULL)
+			break;
+		if (!permanent)
+			return -1;
+		log_error("command %s: lookup: %s", cmd->id, err);
+		if (!tmretry_sleep(backoff_delay_ms(&exec_db_backoff, attempt), stop))
+			return -1;
+	}
+	exec_state(res, cmd, st);
 	PQclear(res);
 	return 0;
 }
 
-/* Where the outcome of a command lives once it has one; unknown_outcome is final too: the
- * parked command got its command.failed, and an operator re-sends it under a new id. */
-static bool
-exec_final(const char *status)
-{
-	return strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0 ||
-	       strcmp(status, "rejected") == 0 || strcmp(status, "unknown_outcome") == 0;
-}
+/* How a step of exec (writing a result, one round of a command) ended. */
+enum exec_step {
+	EXEC_STEP_DONE,	   /* the result is written, or the command needs no more work */
+	EXEC_STEP_AGAIN,   /* the command had its result already, or must be looked up again */
+	EXEC_STEP_FAILED,  /* exec_write: the statement failed for good (err) */
+	EXEC_STEP_STOPPED, /* *stop was set first */
+};
 
-/* Writes r with its SQL_FINISH* statement (after its DLQ copy, if any). Returns 0 when written,
- * 1 when the command had its result already (look again), 2 when the statement failed for
- * good (err), -1 when stopped. */
+/* The text of the SQL_FINISH* parameters that neither the job nor the result holds. */
+struct exec_text {
+	char attempts[16], partition[16], offset[24];
+	char event_id[OUTCOME_EVENT_ID_LEN];
+	char *payload; /* the outcome event: owned */
+	char *calls;   /* r->calls as JSON: owned */
+};
+
+/* Fills params (SQL_FINISH_NPARAMS + r->nparams) for r's statement, with x holding their text.
+ * 0, or -1 when out of memory; the caller frees x->payload and x->calls either way. */
 static int
-exec_write(struct exec_thread *t, const struct job *job, const char *sha, struct cmd_result *r,
-	   const volatile int *stop, char *err, size_t errlen)
+exec_params(const struct job *job, const char *sha, const struct cmd_result *r, struct exec_text *x,
+	    const char **params)
 {
 	const struct command *cmd = job->cmd;
-	const char *params[SQL_FINISH_NPARAMS + CMD_PARAMS_MAX];
-	char attempts[16], partition[16], offset[24], *payload = NULL, *calls = NULL;
-	char event_id[OUTCOME_EVENT_ID_LEN];
 	struct timespec now;
 	json_t *ev;
-	PGresult *res;
-	bool permanent;
-	int rc = 2;
 
-	if (r->overflow || r->data == NULL || r->calls == NULL) {
-		snprintf(err, errlen, "result too large or out of memory");
-		return 2;
-	}
-	if (r->dlq_reason != NULL && exec_dlq(t, job, r->dlq_reason, r->dlq_error, stop) != 0)
-		return -1;
 	clock_gettime(CLOCK_REALTIME, &now);
-	ev = outcome_event(cmd->id, cmd->subject, r->event_type, json_incref(r->data), &now);
-	payload = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
-	calls = json_dumps(r->calls, JSON_COMPACT);
+	ev = outcome_event(cmd->id, cmd->subject, outcome_type_name(r->event), json_incref(r->data),
+			   &now);
+	x->payload = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+	x->calls = json_dumps(r->calls, JSON_COMPACT);
 	json_decref(ev);
-	if (payload == NULL || calls == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	snprintf(attempts, sizeof(attempts), "%u", r->attempts);
-	snprintf(partition, sizeof(partition), "%" PRId32, job->partition);
-	snprintf(offset, sizeof(offset), "%" PRId64, job->offset);
+	if (x->payload == NULL || x->calls == NULL)
+		return -1;
+	snprintf(x->attempts, sizeof(x->attempts), "%u", r->attempts);
+	snprintf(x->partition, sizeof(x->partition), "%" PRId32, job->partition);
+	snprintf(x->offset, sizeof(x->offset), "%" PRId64, job->offset);
+	outcome_event_id(cmd->id, x->event_id);
 	params[SQLF_ID] = cmd->id;
 	params[SQLF_SUBJECT] = cmd->subject;
 	params[SQLF_TYPE] = cmd->type;
 	params[SQLF_SHA256_HEX] = sha;
-	params[SQLF_STATUS] = r->status;
-	params[SQLF_ATTEMPTS] = attempts;
+	params[SQLF_STATUS] = cmd_status_name(r->status);
+	params[SQLF_ATTEMPTS] = x->attempts;
 	params[SQLF_LAST_ERROR] = r->last_error[0] ? r->last_error : NULL;
 	params[SQLF_RETRYABLE] = r->retryable < 0 ? NULL : r->retryable ? "true" : "false";
 	params[SQLF_TOPIC] = job->topic;
-	params[SQLF_PARTITION] = partition;
-	params[SQLF_OFFSET] = offset;
-	params[SQLF_CALLS] = calls;
-	outcome_event_id(cmd->id, event_id);
-	params[SQLF_EVENT_ID] = event_id;
-	params[SQLF_EVENT_TYPE] = r->event_type;
-	params[SQLF_PAYLOAD] = payload;
+	params[SQLF_PARTITION] = x->partition;
+	params[SQLF_OFFSET] = x->offset;
+	params[SQLF_CALLS] = x->calls;
+	params[SQLF_EVENT_ID] = x->event_id;
+	params[SQLF_EVENT_TYPE] = outcome_type_name(r->event);
+	params[SQLF_PAYLOAD] = x->payload;
 	params[SQLF_BODY] = job->payload;
 	for (int i = 0; i < r->nparams; i++)
 		params[SQL_FINISH_NPARAMS + i] = r->params[i];
+	return 0;
+}
+
+/* Writes r with its SQL_FINISH* statement (after its DLQ copy, if any): EXEC_STEP_DONE when
+ * written, AGAIN when the command had its result already, FAILED when the statement failed for
+ * good (err), STOPPED. */
+static enum exec_step
+exec_write(struct exec_thread *t, const struct job *job, const char *sha, struct cmd_result *r,
+	   const atomic_bool *stop, char *err, size_t errlen)
+{
+	const char *params[SQL_FINISH_NPARAMS + CMD_PARAMS_MAX];
+	struct exec_text x = {.payload = NULL};
+	PGresult *res;
+	bool permanent;
+	enum exec_step step = EXEC_STEP_FAILED;
+
+	if (r->overflow || r->data == NULL || r->calls == NULL) {
+		snprintf(err, errlen, "result too large or out of memory");
+		return EXEC_STEP_FAILED;
+	}
+	if (r->dlq_reason != NULL && exec_dlq(t, job, r->dlq_reason, r->dlq_error, stop) != 0)
+		return EXEC_STEP_STOPPED;
+	if (exec_params(job, sha, r, &x, params) != 0) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
 	res = exec_sql(t->ctx, r->stmt, SQL_FINISH_NPARAMS + r->nparams, params, stop, &permanent,
 		       err, errlen);
 	if (res == NULL) {
-		rc = permanent ? 2 : -1;
+		step = permanent ? EXEC_STEP_FAILED : EXEC_STEP_STOPPED;
 		goto out;
 	}
-	rc = strcmp(PQgetvalue(res, 0, 0), "1") == 0 ? 0 : 1;
+	/* The statement's one value: whether it wrote the result ("1"), or found one there. */
+	step = strcmp(PQgetvalue(res, 0, 0), "1") == 0 ? EXEC_STEP_DONE : EXEC_STEP_AGAIN;
 	PQclear(res);
-	if (rc == 0) {
-		exec_count(t->ctx, job, r->status);
+	if (step == EXEC_STEP_DONE) {
+		exec_count(t->ctx, job, cmd_status_name(r->status));
 		if (t->ctx->on_commit != NULL)
 			t->ctx->on_commit(t->ctx->on_commit_arg);
 	}
 out:
-	free(payload);
-	free(calls);
-	return rc;
+	free(x.payload);
+	free(x.calls);
+	return step;
 }
 
 /* A result that could not be stored (a constraint the lookup could not foresee, such as a
  * company_uid TM handed out twice) becomes command.failed, kept as long as it takes: the TM
  * call it follows must not be made again. */
-static int
+static enum exec_step
 exec_write_failure(struct exec_thread *t, const struct job *job, const char *sha,
-		   struct cmd_result *r, const char *why, const volatile int *stop)
+		   struct cmd_result *r, const char *why, const atomic_bool *stop)
 {
-	const struct cmd_env env = {.cmd = job->cmd};
-	bool acted = r->tm_may_have_acted && (job->cmd->kind == CMD_ACCOUNT_CREATE ||
-					      job->cmd->kind == CMD_MEETING_SCHEDULE);
+	bool acted = r->tm_may_have_acted && cmd_types_may_create(job->cmd->kind);
 	char reason[600], err[512];
-	int rc;
+	enum exec_step step;
 
 	snprintf(reason, sizeof(reason), "result could not be stored: %s", why);
 	r->dlq_reason = NULL;
 	/* A re-send is safe unless TM may have created something we did not record. */
-	cmd_fail(r, env.cmd, reason, !acted, NULL);
+	cmd_fail(r, job->cmd, reason, !acted, NULL);
 	for (unsigned attempt = 0;; attempt++) {
-		rc = exec_write(t, job, sha, r, stop, err, sizeof(err));
-		if (rc != 2)
-			return rc;
+		step = exec_write(t, job, sha, r, stop, err, sizeof(err));
+		if (step != EXEC_STEP_FAILED)
+			return step;
 		log_error("command %s: cannot store its failure either: %s", job->cmd->id, err);
 		if (!tmretry_sleep(backoff_delay_ms(&exec_db_backoff, attempt), stop))
-			return -1;
+			return EXEC_STEP_STOPPED;
 	}
 }
 
@@ -512,7 +540,7 @@ exec_write_failure(struct exec_thread *t, const struct job *job, const char *sha
  * copy for operators. */
 static enum exec_status
 exec_conflict(struct exec_thread *t, const struct job *job, const char *reason,
-	      const volatile int *stop)
+	      const atomic_bool *stop)
 {
 	log_warn("command %s: id already used by another message: %s/%" PRId32 "@%" PRId64
 		 " goes to the DLQ",
@@ -526,14 +554,14 @@ exec_conflict(struct exec_thread *t, const struct job *job, const char *reason,
 /* A message that is not a valid command: its DLQ copy, then (when it has an id and a subject)
  * command.rejected. */
 static enum exec_status
-exec_reject(struct exec_thread *t, struct job *job, const char *sha, const volatile int *stop)
+exec_reject(struct exec_thread *t, struct job *job, const char *sha, const atomic_bool *stop)
 {
 	const char *reason = validate_status_name(job->vstatus);
 	const char *error = job->errs.n > 0 ? job->errs.msg[0] : reason;
 	struct cmd_state st;
 	struct cmd_result r;
 	char err[512];
-	int rc;
+	enum exec_step step;
 
 	if (reason == NULL)
 		reason = "invalid";
@@ -552,29 +580,30 @@ exec_reject(struct exec_thread *t, struct job *job, const char *sha, const volat
 		return exec_conflict(t, job, reason, stop);
 	}
 	cmd_result_init(&r);
-	r.status = "rejected";
-	r.event_type = "command.rejected";
+	r.status = CMD_STATUS_REJECTED;
+	r.event = OUTCOME_COMMAND_REJECTED;
 	r.data = outcome_rejected_data(job->vstatus, &job->errs);
 	r.dlq_reason = reason;
 	snprintf(r.dlq_error, sizeof(r.dlq_error), "%s", error);
 	snprintf(r.last_error, sizeof(r.last_error), "%s", error);
-	rc = exec_write(t, job, sha, &r, stop, err, sizeof(err));
-	if (rc == 2) {
+	step = exec_write(t, job, sha, &r, stop, err, sizeof(err));
+	if (step == EXEC_STEP_FAILED) {
 		log_error("command %s: rejection not stored: %s", job->cmd->id, err);
-		rc = exec_write_failure(t, job, sha, &r, "rejection", stop);
+		step = exec_write_failure(t, job, sha, &r, "rejection", stop);
 	}
 	cmd_result_clear(&r);
 	log_info("command %s rejected (%s): %s", job->cmd->id, reason, error);
-	return rc < 0 ? EXEC_ABANDONED : EXEC_DONE;
+	return step == EXEC_STEP_STOPPED ? EXEC_ABANDONED : EXEC_DONE;
 }
 
 static void
-exec_env(struct exec_thread *t, const struct job *job, const char *sha, const volatile int *stop,
+exec_env(struct exec_thread *t, const struct job *job, const char *sha, const atomic_bool *stop,
 	 struct cmd_env *env)
 {
 	struct exec_ctx *ctx = t->ctx;
 
 	*env = (struct cmd_env){
+	    .spec = cmd_types_get(job->cmd->kind),
 	    .retry = &ctx->retry,
 	    .tm = t->tm,
 	    .intents = ctx->intents,
@@ -595,72 +624,87 @@ exec_env(struct exec_thread *t, const struct job *job, const char *sha, const vo
 static void
 exec_log_result(const struct job *job, const struct cmd_result *r)
 {
-	if (strcmp(r->status, "succeeded") == 0)
+	if (r->status == CMD_STATUS_SUCCEEDED)
 		log_debug("command %s (%s): %s after %u TM attempt(s)", job->cmd->id,
-			  job->cmd->type, r->event_type, r->attempts);
+			  job->cmd->type, outcome_type_name(r->event), r->attempts);
 	else
-		log_info("command %s (%s): %s: %s", job->cmd->id, job->cmd->type, r->status,
-			 r->last_error);
+		log_info("command %s (%s): %s: %s", job->cmd->id, job->cmd->type,
+			 cmd_status_name(r->status), r->last_error);
 }
 
-/* One round: look the command up, run its logic, write the result. 0 done, 1 go round again,
- * -1 stopped. */
-static int
+/* Writes the result cmd_types_run made. A local command that lost a race (an email taken
+ * meanwhile) is simply looked at again; after a TM call, or too often, the result becomes a
+ * failure. EXEC_STEP_DONE, AGAIN or STOPPED. */
+static enum exec_step
+exec_finish(struct exec_thread *t, const struct job *job, const char *sha, unsigned round,
+	    struct cmd_result *r, const atomic_bool *stop)
+{
+	char err[512];
+	enum exec_step step = exec_write(t, job, sha, r, stop, err, sizeof(err));
+
+	if (step == EXEC_STEP_FAILED && (json_array_size(r->calls) > 0 || round >= 3)) {
+		log_error("command %s: result not stored: %s", job->cmd->id, err);
+		step = exec_write_failure(t, job, sha, r, "database constraint", stop);
+	} else if (step == EXEC_STEP_FAILED) {
+		log_warn("command %s: result not stored (%s); looking again", job->cmd->id, err);
+		step = EXEC_STEP_AGAIN;
+	}
+	if (step == EXEC_STEP_DONE)
+		exec_log_result(job, r);
+	return step;
+}
+
+/* One round: look the command up, run its logic, write the result. EXEC_STEP_DONE with *status
+ * set, AGAIN (go round again) or STOPPED. */
+static enum exec_step
 exec_round(struct exec_thread *t, struct job *job, const char *sha, unsigned round,
-	   const volatile int *stop, enum exec_status *status)
+	   const atomic_bool *stop, enum exec_status *status)
 {
 	struct cmd_state st;
 	struct cmd_result r;
 	struct cmd_env env;
-	char err[512];
-	int rc;
+	enum exec_step step;
 
 	if (exec_lookup(t, job->cmd, &st, stop) != 0)
-		return -1;
+		return EXEC_STEP_STOPPED;
 	if (st.cmd_exists && strcmp(st.cmd_sha256_hex, sha) != 0) {
 		*status = exec_conflict(t, job, "id_conflict", stop);
-		return 0;
+		return EXEC_STEP_DONE;
 	}
-	if (st.cmd_exists && exec_final(st.cmd_status)) {
+	if (st.cmd_exists && cmd_status_final(st.cmd_status)) {
 		/* A redelivery or a re-send: the outcome exists, nothing more to do. */
-		log_debug("command %s: already %s", job->cmd->id, st.cmd_status);
+		log_debug("command %s: already %s", job->cmd->id, cmd_status_name(st.cmd_status));
 		exec_count(t->ctx, job, "duplicate");
 		*status = EXEC_DONE;
-		return 0;
+		return EXEC_STEP_DONE;
 	}
 	exec_env(t, job, sha, stop, &env);
 	cmd_result_init(&r);
-	rc = cmd_run(&env, &st, &r);
-	if (rc == 0) {
-		rc = exec_write(t, job, sha, &r, stop, err, sizeof(err));
-		/* A local command that lost a race (an email taken meanwhile) is simply looked
-		 * at again; after a TM call, or too often, the result becomes a failure. */
-		if (rc == 2 && (json_array_size(r.calls) > 0 || round >= 3)) {
-			log_error("command %s: result not stored: %s", job->cmd->id, err);
-			rc = exec_write_failure(t, job, sha, &r, "database constraint", stop);
-		} else if (rc == 2) {
-			log_warn("command %s: result not stored (%s); looking again", job->cmd->id,
-				 err);
-			rc = 1;
-		}
-		if (rc == 0)
-			exec_log_result(job, &r);
+	switch (cmd_types_run(&env, &st, &r)) {
+	case CMD_DONE:
+		step = exec_finish(t, job, sha, round, &r, stop);
+		break;
+	case CMD_LOOK_AGAIN:
+		step = EXEC_STEP_AGAIN;
+		break;
+	case CMD_STOPPED:
+	case CMD_GO_ON: /* cmd_call's alone: no handler returns it */
+	default:
+		step = EXEC_STEP_STOPPED;
+		break;
 	}
 	cmd_result_clear(&r);
-	if (rc < 0)
-		return -1;
-	if (rc > 0)
-		return 1;
-	*status = EXEC_DONE;
-	return 0;
+	if (step == EXEC_STEP_DONE)
+		*status = EXEC_DONE;
+	return step;
 }
 
 enum exec_status
-exec_run(struct exec_thread *t, struct job *job, const volatile int *stop)
+exec_run(struct exec_thread *t, struct job *job, const atomic_bool *stop)
 {
 	enum exec_status status = EXEC_DONE;
+	enum exec_step step;
 	char sha[65];
-	int rc;
 
 	exec_sha256_hex(job->payload, job->len, sha);
 	if (job->vstatus != VALIDATE_OK || job->cmd == NULL)
@@ -669,10 +713,10 @@ exec_run(struct exec_thread *t, struct job *job, const volatile int *stop)
 		if (round > 0 &&
 		    !tmretry_sleep(backoff_delay_ms(&exec_db_backoff, round - 1), stop))
 			return EXEC_ABANDONED;
-		rc = exec_round(t, job, sha, round, stop, &status);
-		if (rc < 0)
+		step = exec_round(t, job, sha, round, stop, &status);
+		if (step == EXEC_STEP_STOPPED)
 			return EXEC_ABANDONED;
-		if (rc == 0)
+		if (step == EXEC_STEP_DONE)
 			return status;
 	}
 }

@@ -1,13 +1,11 @@
 /* exec: runs one command to a durable result — idempotency by command id, the per-type logic
- * (cmd.h), TM calls with intents and retries, one transaction for the result and its outcome
- * event, DLQ copies of what cannot be processed. The loop only hands it jobs. */
+ * (cmd_types.h), TM calls with intents and retries, one transaction for the result and its
+ * outcome event, DLQ copies of what cannot be processed. The loop only hands it jobs. */
 #ifndef TMPROV_WORKER_EXEC_H
 #define TMPROV_WORKER_EXEC_H
 
 #include <stdbool.h>
 #include <stddef.h>
-
-#include <librdkafka/rdkafka.h>
 
 #include "config.h"
 #include "job.h"
@@ -25,12 +23,10 @@ struct exec_thread; /* per pool thread: its TM client */
 extern const struct cfg_key EXEC_CONFIG_KEYS[];
 extern const size_t EXEC_CONFIG_NKEYS;
 
-/* c and m are borrowed and must outlive the context (m may be NULL). producer is the program's
- * event producer; exec does not use it: DLQ copies go through a producer of their own, whose
- * delivery reports exec serves itself (dlq.h). Starts the intent writer and the DLQ thread.
- * NULL with err on a bad setting or a failure to start. */
-struct exec_ctx *exec_new(const struct cfg *c, struct metrics *m, rd_kafka_t *producer, char *err,
-			  size_t errlen);
+/* c and m are borrowed and must outlive the context (m may be NULL). DLQ copies go through a
+ * producer of exec's own, whose delivery reports it serves itself (dlq.h). Starts the intent
+ * writer and the DLQ thread. NULL with err on a bad setting or a failure to start. */
+struct exec_ctx *exec_new(const struct cfg *c, struct metrics *m, char *err, size_t errlen);
 /* After every exec_run has returned. NULL is a no-op. */
 void exec_free(struct exec_ctx *ctx);
 
@@ -43,7 +39,7 @@ void exec_thread_free(struct exec_thread *t);
 /* Runs one job to a durable result: EXEC_DONE once its outcome (or rejection) is committed in
  * PostgreSQL and any DLQ copy is delivered. Blocks through TM retries and database outages.
  * Returns EXEC_ABANDONED only when *stop becomes true before the result is durable. */
-enum exec_status exec_run(struct exec_thread *t, struct job *job, const volatile int *stop);
+enum exec_status exec_run(struct exec_thread *t, struct job *job, const atomic_bool *stop);
 
 /* For the loop's pause decisions and /readyz. Thread-safe. */
 bool exec_tm_available(struct exec_ctx *ctx); /* false while TM is considered down */

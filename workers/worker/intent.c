@@ -240,7 +240,7 @@ intent_writer_free(struct intent_writer *w)
 }
 
 int
-intent_record(struct intent_writer *w, const struct intent *in, const volatile int *stop, char *err,
+intent_record(struct intent_writer *w, const struct intent *in, const atomic_bool *stop, char *err,
 	      size_t errlen)
 {
 	struct intent_req r = {.in = in, .state = REQ_QUEUED};
@@ -262,7 +262,7 @@ intent_record(struct intent_writer *w, const struct intent *in, const volatile i
 	}
 	pthread_cond_signal(&w->work);
 	while (r.state != REQ_DONE) {
-		if (r.state == REQ_QUEUED && stop != NULL && *stop) {
+		if (r.state == REQ_QUEUED && stop_requested(stop)) {
 			/* Not taken yet: withdraw it. Once taken, its batch is in flight and the
 			 * answer must be awaited (r lives on this stack). */
 			for (struct intent_req **pp = &w->head; *pp != NULL; pp = &(*pp)->next)

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "dbpool.h"
+#include "stop.h"
 #include "tm_client.h"
 
 /* One attempt about to be made. Strings are borrowed until intent_record returns. */
@@ -38,7 +39,7 @@ void intent_writer_free(struct intent_writer *w);
  * intent is durable (the call may be made), 1 when it was not written because the command has
  * its result already, belongs to another body, or has another call open (do not call TM), -1
  * on a database failure or when *stop was set while it was still queued (err says which). */
-int intent_record(struct intent_writer *w, const struct intent *in, const volatile int *stop,
+int intent_record(struct intent_writer *w, const struct intent *in, const atomic_bool *stop,
 		  char *err, size_t errlen);
 
 /* Resolves a command's open intent whose attempt is known not to have reached TM, on a

@@ -1,6 +1,7 @@
 /* job: copies one consumed Kafka message and validates it (see job.h). */
 #include "job.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,7 @@ job_new(const rd_kafka_message_t *m)
 
 	if (!j)
 		return NULL;
+	atomic_init(&j->stop, false);
 	j->payload = copy_bytes(m->payload, m->payload ? m->len : 0);
 	j->len = m->payload ? m->len : 0;
 	if (m->key) {

@@ -4,6 +4,7 @@
 #ifndef TMPROV_WORKER_JOB_H
 #define TMPROV_WORKER_JOB_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -32,9 +33,10 @@ struct job {
 	 * rejection). */
 	char *order_key;
 
-	/* Set by the loop: exec_run() is asked to give up when it becomes non-zero (shutdown
-	 * past its deadline, or the job's partition revoked past the drain timeout). */
-	volatile int stop;
+	/* Set by the loop: exec_run() is asked to give up when it becomes true (shutdown past
+	 * its deadline, or the job's partition revoked past the drain timeout). Written by the
+	 * loop's thread, read by the job's (stop.h). */
+	atomic_bool stop;
 
 	/* Owned by the loop (dispatch.c, offsets.c); execution code leaves them alone. */
 	uint64_t epoch;		   /* offsets: the assignment of the partition it came from */

@@ -1,6 +1,7 @@
 /* tmprov-worker: consumes tm.commands, carries each command out against TurboMeeting and
  * PostgreSQL, publishes outcome events. This file only reads the configuration, wires the
- * modules, runs the consumer loop and shuts down in order (WORKER.md). */
+ * modules, runs the consumer loop and shuts down in order (worker_shutdown: drain, publish,
+ * close; DESIGN.md §3: SIGTERM drains in-flight work and exits 0 within a bounded time). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,7 +241,7 @@ worker_start(struct worker *w)
 	w->metrics = metrics_init();
 	if (!(w->producer = kafka_producer_new(w->cfg, err, sizeof(err))))
 		fatal("%s", err);
-	if (!(w->exec = exec_new(w->cfg, w->metrics, w->producer, err, sizeof(err))))
+	if (!(w->exec = exec_new(w->cfg, w->metrics, err, sizeof(err))))
 		fatal("%s", err);
 	if (!(w->publisher = publisher_start(w->cfg, w->metrics, w->producer, err, sizeof(err))))
 		fatal("%s", err);

@@ -7,6 +7,27 @@
 
 #include <sodium.h>
 
+static const char *const OUTCOME_TYPE_NAMES[OUTCOME_TYPE_COUNT] = {
+    [OUTCOME_ACCOUNT_CREATED] = "account.created",
+    [OUTCOME_ACCOUNT_UPDATED] = "account.updated",
+    [OUTCOME_ACCOUNT_DELETED] = "account.deleted",
+    [OUTCOME_ACCOUNT_QUERIED] = "account.queried",
+    [OUTCOME_USER_UPSERTED] = "user.upserted",
+    [OUTCOME_USER_DELETED] = "user.deleted",
+    [OUTCOME_MEETING_SCHEDULED] = "meeting.scheduled",
+    [OUTCOME_MEETING_CANCELED] = "meeting.canceled",
+    [OUTCOME_COMMAND_FAILED] = "command.failed",
+    [OUTCOME_COMMAND_REJECTED] = "command.rejected",
+};
+
+const char *
+outcome_type_name(enum outcome_type type)
+{
+	if ((unsigned)type >= OUTCOME_TYPE_COUNT)
+		return NULL;
+	return OUTCOME_TYPE_NAMES[type];
+}
+
 void
 outcome_event_id(const char *command_id, char out[OUTCOME_EVENT_ID_LEN])
 {

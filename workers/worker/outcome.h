@@ -10,6 +10,25 @@
 
 #include "validate.h"
 
+/* The types of outcome event; outcome_type_name gives the text the events and the outbox
+ * carry ("account.created", ...). */
+enum outcome_type {
+	OUTCOME_ACCOUNT_CREATED,
+	OUTCOME_ACCOUNT_UPDATED,
+	OUTCOME_ACCOUNT_DELETED,
+	OUTCOME_ACCOUNT_QUERIED,
+	OUTCOME_USER_UPSERTED,
+	OUTCOME_USER_DELETED,
+	OUTCOME_MEETING_SCHEDULED,
+	OUTCOME_MEETING_CANCELED,
+	OUTCOME_COMMAND_FAILED,
+	OUTCOME_COMMAND_REJECTED,
+	OUTCOME_TYPE_COUNT
+};
+
+/* NULL when out of range. */
+const char *outcome_type_name(enum outcome_type type);
+
 /* "evt-" + 32 lowercase hex characters + NUL. */
 #define OUTCOME_EVENT_ID_LEN 37
 

@@ -61,23 +61,23 @@ tmretry_delay_ms(const struct tmretry_policy *p, unsigned made, long retry_after
 }
 
 bool
-tmretry_sleep(long ms, const volatile int *stop)
+tmretry_sleep(long ms, const atomic_bool *stop)
 {
 	/* 50 ms slices: a stop request is seen quickly without a condition variable. */
 	while (ms > 0) {
 		long slice = ms < 50 ? ms : 50;
 		struct timespec ts = {0, slice * 1000000L};
 
-		if (stop != NULL && *stop)
+		if (stop_requested(stop))
 			return false;
 		nanosleep(&ts, NULL);
 		ms -= slice;
 	}
-	return stop == NULL || !*stop;
+	return !stop_requested(stop);
 }
 
 bool
-tmretry_slot_take(sem_t *slots, const volatile int *stop)
+tmretry_slot_take(sem_t *slots, const atomic_bool *stop)
 {
 	struct timespec until;
 
@@ -85,7 +85,7 @@ tmretry_slot_take(sem_t *slots, const volatile int *stop)
 	while (sem_trywait(slots) != 0) {
 		if (errno != EAGAIN && errno != EINTR)
 			return false;
-		if (stop != NULL && *stop)
+		if (stop_requested(stop))
 			return false;
 		deadline_after(&until, 100);
 		if (sem_timedwait(slots, &until) == 0)
@@ -240,7 +240,7 @@ tmretry_count_retry(const struct tmretry *r, enum tm_endpoint ep)
 /* As tmretry_sleep, but a wait that began while TM was down ends as soon as TM is seen up again
  * (another thread's call succeeded), so a long backoff does not delay the recovery. */
 static bool
-tmretry_wait(const struct tmretry *r, long ms, const volatile int *stop)
+tmretry_wait(const struct tmretry *r, long ms, const atomic_bool *stop)
 {
 	bool down = !tmhealth_available(r->health);
 
@@ -253,7 +253,7 @@ tmretry_wait(const struct tmretry *r, long ms, const volatile int *stop)
 			break;
 		ms -= slice;
 	}
-	return stop == NULL || !*stop;
+	return !stop_requested(stop);
 }
 
 static void
@@ -266,8 +266,7 @@ tmretry_slot_give(const struct tmretry *r)
 int
 tmretry_call(const struct tmretry *r, struct tm_client *tc, const struct tm_request *req,
 	     unsigned first_attempt, unsigned prev, bool possible_duplicate,
-	     const struct tmretry_hooks *hooks, const volatile int *stop,
-	     struct tmretry_result *out)
+	     const struct tmretry_hooks *hooks, const atomic_bool *stop, struct tmretry_result *out)
 {
 	bool guarded = !tm_endpoint_idempotent(req->endpoint) && hooks && hooks->before;
 	unsigned counted = 0, attempt = first_attempt ? first_attempt : 1;

@@ -11,6 +11,7 @@
 
 #include "backoff.h"
 #include "metrics.h"
+#include "stop.h"
 #include "tm_client.h"
 
 /* What to do when a call that must not be repeated blindly may have reached TM. */
@@ -51,11 +52,11 @@ enum tmretry_action tmretry_decide(const struct tmretry_policy *p, enum tm_endpo
 long tmretry_delay_ms(const struct tmretry_policy *p, unsigned made, long retry_after_ms);
 
 /* Sleeps ms in short slices; returns false as soon as *stop is set (stop may be NULL). */
-bool tmretry_sleep(long ms, const volatile int *stop);
+bool tmretry_sleep(long ms, const atomic_bool *stop);
 
 /* Takes one of slots (sem_post gives it back); while none is free, looks at *stop (may be NULL)
  * every 100 ms. false when stopped while waiting, or on an error of the semaphore. */
-bool tmretry_slot_take(sem_t *slots, const volatile int *stop);
+bool tmretry_slot_take(sem_t *slots, const atomic_bool *stop);
 
 /* The process-wide view of TM's health: pause_after not_sent/transient/ambiguous results in a
  * row, across all threads, mark TM down; the first ok or failed (TM answered) marks it up. */
@@ -104,7 +105,7 @@ struct tmretry {
  * intent may be open: its outcome is out->last_may_have_acted). */
 int tmretry_call(const struct tmretry *r, struct tm_client *tc, const struct tm_request *req,
 		 unsigned first_attempt, unsigned prev, bool possible_duplicate,
-		 const struct tmretry_hooks *hooks, const volatile int *stop,
+		 const struct tmretry_hooks *hooks, const atomic_bool *stop,
 		 struct tmretry_result *out);
 
 /* One tm_calls row (the JSON SQL_FINISH reads) for an attempt that started at started

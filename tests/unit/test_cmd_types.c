@@ -1,0 +1,141 @@
+/* Tests for workers/worker/cmd_types: the table of command types says what DESIGN.md §2 says of
+ * each type (account, TM endpoint, lookup, event), the dispatch's account check and unknown
+ * types, and the name tables of the commands row status and the outcome event types. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "../../workers/worker/cmd_types.h"
+
+/* DESIGN.md §2's commands table, as the worker must know it. endpoint NULL: local only. */
+static const struct {
+	enum cmd_type kind;
+	bool needs_account;
+	const char *endpoint;
+	unsigned lookup;
+	const char *event;
+	bool may_create;
+} ROWS[] = {
+    {CMD_ACCOUNT_CREATE, false, "create_account", 0, "account.created", true},
+    {CMD_ACCOUNT_UPDATE, true, "update_account", 0, "account.updated", false},
+    {CMD_ACCOUNT_DELETE, true, "delete_account", 0, "account.deleted", false},
+    {CMD_ACCOUNT_QUERY, true, "query_account", 0, "account.queried", false},
+    {CMD_USER_UPSERT, true, NULL, CMD_LOOKUP_USER | CMD_LOOKUP_EMAIL, "user.upserted", false},
+    {CMD_USER_DELETE, true, NULL, CMD_LOOKUP_USER, "user.deleted", false},
+    {CMD_MEETING_SCHEDULE, true, "remote_schedule", CMD_LOOKUP_USER, "meeting.scheduled", true},
+    {CMD_MEETING_CANCEL, true, NULL, CMD_LOOKUP_MEETING, "meeting.canceled", false},
+};
+
+static void
+test_rows(void **state)
+{
+	(void)state;
+	assert_int_equal(sizeof(ROWS) / sizeof(ROWS[0]), CMD_TYPE_COUNT - 1);
+	for (size_t i = 0; i < sizeof(ROWS) / sizeof(ROWS[0]); i++) {
+		const struct cmd_spec *s = cmd_types_get(ROWS[i].kind);
+		const char *name = cmd_type_name(ROWS[i].kind);
+
+		assert_non_null(s);
+		assert_non_null(s->run);
+		if (s->needs_account != ROWS[i].needs_account)
+			fail_msg("%s: needs_account %d", name, s->needs_account);
+		assert_int_equal(s->calls_tm, ROWS[i].endpoint != NULL);
+		if (ROWS[i].endpoint != NULL)
+			assert_string_equal(tm_endpoint_name(s->endpoint), ROWS[i].endpoint);
+		if (s->lookup != ROWS[i].lookup)
+			fail_msg("%s: lookup %u, want %u", name, s->lookup, ROWS[i].lookup);
+		assert_string_equal(outcome_type_name(s->outcome), ROWS[i].event);
+		assert_int_equal(cmd_types_may_create(ROWS[i].kind), ROWS[i].may_create);
+		/* Only account.query's success changes no state. */
+		assert_int_equal(s->finish == SQL_FINISH, ROWS[i].kind == CMD_ACCOUNT_QUERY);
+	}
+	assert_null(cmd_types_get(CMD_UNKNOWN));
+	assert_null(cmd_types_get((enum cmd_type)CMD_TYPE_COUNT));
+	assert_false(cmd_types_may_create(CMD_UNKNOWN));
+}
+
+/* A run that ends before any handler: no TM, no database. */
+static void
+run_without_handler(enum cmd_type kind, const struct cmd_state *st, const char *reason)
+{
+	struct command cmd = {.id = "c-1", .subject = "s-1", .kind = kind};
+	struct cmd_env env = {.spec = cmd_types_get(kind), .cmd = &cmd};
+	struct cmd_result r;
+
+	cmd_result_init(&r);
+	assert_int_equal(cmd_types_run(&env, st, &r), CMD_DONE);
+	assert_int_equal(r.status, CMD_STATUS_FAILED);
+	assert_int_equal(r.event, OUTCOME_COMMAND_FAILED);
+	assert_int_equal(r.stmt, SQL_FINISH);
+	assert_string_equal(r.last_error, reason);
+	assert_int_equal(r.retryable, 0);
+	cmd_result_clear(&r);
+}
+
+static void
+test_run_account_check(void **state)
+{
+	const struct cmd_state none = {.acc_exists = false};
+	const struct cmd_state deleted = {.acc_exists = true, .acc_active = false};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ROWS) / sizeof(ROWS[0]); i++) {
+		if (!ROWS[i].needs_account)
+			continue;
+		run_without_handler(ROWS[i].kind, &none, "no account for subject");
+		run_without_handler(ROWS[i].kind, &deleted, "account deleted");
+	}
+	run_without_handler(CMD_UNKNOWN, &none, "unknown command type");
+}
+
+static void
+test_status_names(void **state)
+{
+	static const char *const names[CMD_STATUS_COUNT] = {
+	    "received", "in_progress", "succeeded", "failed", "rejected", "unknown_outcome"};
+	enum cmd_status s;
+
+	(void)state;
+	for (int i = 0; i < CMD_STATUS_COUNT; i++) {
+		assert_string_equal(cmd_status_name((enum cmd_status)i), names[i]);
+		assert_true(cmd_status_parse(names[i], &s));
+		assert_int_equal(s, i);
+	}
+	assert_false(cmd_status_parse("done", &s));
+	assert_null(cmd_status_name(CMD_STATUS_COUNT));
+	assert_false(cmd_status_final(CMD_STATUS_RECEIVED));
+	assert_false(cmd_status_final(CMD_STATUS_IN_PROGRESS));
+	assert_true(cmd_status_final(CMD_STATUS_SUCCEEDED));
+	assert_true(cmd_status_final(CMD_STATUS_FAILED));
+	assert_true(cmd_status_final(CMD_STATUS_REJECTED));
+	assert_true(cmd_status_final(CMD_STATUS_UNKNOWN_OUTCOME));
+}
+
+static void
+test_outcome_type_names(void **state)
+{
+	(void)state;
+	assert_string_equal(outcome_type_name(OUTCOME_COMMAND_FAILED), "command.failed");
+	assert_string_equal(outcome_type_name(OUTCOME_COMMAND_REJECTED), "command.rejected");
+	for (int t = 0; t < OUTCOME_TYPE_COUNT; t++)
+		assert_non_null(outcome_type_name((enum outcome_type)t));
+	assert_null(outcome_type_name(OUTCOME_TYPE_COUNT));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_rows),
+	    cmocka_unit_test(test_run_account_check),
+	    cmocka_unit_test(test_status_names),
+	    cmocka_unit_test(test_outcome_type_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,91 @@
+/* cmd_types: the worker's one table of the eight command types (DESIGN.md §2), with each one's
+ * handler, account need, TM endpoint, lookup, success variant and event; and dispatch by it. */
+#include "cmd_types.h"
+
+#include "cmd_account.h"
+#include "cmd_meeting.h"
+#include "cmd_user.h"
+
+/* account.create needs no account: it refuses a subject that has one (cmd_account.c). The
+ * local types have no endpoint; account.query changes no state, so its success is SQL_FINISH. */
+static const struct cmd_spec CMD_TYPES[CMD_TYPE_COUNT] = {
+    [CMD_ACCOUNT_CREATE] = {.run = cmd_account_create,
+			    .calls_tm = true,
+			    .endpoint = TM_CREATE_ACCOUNT,
+			    .finish = SQL_FINISH_ACCOUNT_CREATE,
+			    .outcome = OUTCOME_ACCOUNT_CREATED},
+    [CMD_ACCOUNT_UPDATE] = {.run = cmd_account_update,
+			    .needs_account = true,
+			    .calls_tm = true,
+			    .endpoint = TM_UPDATE_ACCOUNT,
+			    .finish = SQL_FINISH_ACCOUNT_UPDATE,
+			    .outcome = OUTCOME_ACCOUNT_UPDATED},
+    [CMD_ACCOUNT_DELETE] = {.run = cmd_account_delete,
+			    .needs_account = true,
+			    .calls_tm = true,
+			    .endpoint = TM_DELETE_ACCOUNT,
+			    .finish = SQL_FINISH_ACCOUNT_DELETE,
+			    .outcome = OUTCOME_ACCOUNT_DELETED},
+    [CMD_ACCOUNT_QUERY] = {.run = cmd_account_query,
+			   .needs_account = true,
+			   .calls_tm = true,
+			   .endpoint = TM_QUERY_ACCOUNT,
+			   .finish = SQL_FINISH,
+			   .outcome = OUTCOME_ACCOUNT_QUERIED},
+    [CMD_USER_UPSERT] = {.run = cmd_user_upsert,
+			 .needs_account = true,
+			 .lookup = CMD_LOOKUP_USER | CMD_LOOKUP_EMAIL,
+			 .finish = SQL_FINISH_USER_UPSERT,
+			 .outcome = OUTCOME_USER_UPSERTED},
+    [CMD_USER_DELETE] = {.run = cmd_user_delete,
+			 .needs_account = true,
+			 .lookup = CMD_LOOKUP_USER,
+			 .finish = SQL_FINISH_USER_DELETE,
+			 .outcome = OUTCOME_USER_DELETED},
+    [CMD_MEETING_SCHEDULE] = {.run = cmd_meeting_schedule,
+			      .needs_account = true,
+			      .calls_tm = true,
+			      .endpoint = TM_REMOTE_SCHEDULE,
+			      .lookup = CMD_LOOKUP_USER,
+			      .finish = SQL_FINISH_MEETING_SCHEDULE,
+			      .outcome = OUTCOME_MEETING_SCHEDULED},
+    [CMD_MEETING_CANCEL] = {.run = cmd_meeting_cancel,
+			    .needs_account = true,
+			    .lookup = CMD_LOOKUP_MEETING,
+			    .finish = SQL_FINISH_MEETING_CANCEL,
+			    .outcome = OUTCOME_MEETING_CANCELED},
+};
+
+const struct cmd_spec *
+cmd_types_get(enum cmd_type kind)
+{
+	if ((int)kind <= CMD_UNKNOWN || (int)kind >= CMD_TYPE_COUNT)
+		return NULL;
+	return &CMD_TYPES[kind];
+}
+
+bool
+cmd_types_may_create(enum cmd_type kind)
+{
+	const struct cmd_spec *spec = cmd_types_get(kind);
+
+	return spec != NULL && spec->calls_tm && !tm_endpoint_idempotent(spec->endpoint);
+}
+
+enum cmd_verdict
+cmd_types_run(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
+{
+	const struct command *cmd = env->cmd;
+
+	if (env->spec == NULL) {
+		/* exec only runs validated commands, whose type is one of the eight. */
+		cmd_fail(r, cmd, "unknown command type", false, NULL);
+		return CMD_DONE;
+	}
+	if (env->spec->needs_account && !st->acc_active) {
+		cmd_fail(r, cmd, st->acc_exists ? "account deleted" : "no account for subject",
+			 false, NULL);
+		return CMD_DONE;
+	}
+	return env->spec->run(env, st, r);
+}
