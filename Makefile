@@ -79,7 +79,7 @@ say = @echo "  $(1)	$(2)";
 endif
 
 .PHONY: all check unit unit-check demo up down bench fuzz clean install install-devtools deps \
-        deps-fuzz format format-check symbols-check tests
+        deps-demo deps-bench deps-fuzz format format-check man symbols-check tests
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -130,8 +130,16 @@ symbols-check: $(PROG_LIBS) $(LIB)
 	if [ -n "$$dups" ]; then echo "symbols-check: defined in more than one archive:"; \
 	  echo "$$dups"; exit 1; fi; echo "symbols-check: ok"
 
+# The Debian packages each command needs (tools/install-deps.sh says which): make check the
+# build and test tasks; make demo and make up the build and demo tasks; make bench build and bench.
 deps:
 	@tools/install-deps.sh build test
+
+deps-demo:
+	@tools/install-deps.sh build demo
+
+deps-bench:
+	@tools/install-deps.sh build bench
 
 deps-fuzz:
 	@tools/install-deps.sh fuzz
@@ -150,18 +158,18 @@ unit: $(UNIT_BINS)
 unit-check: all tests
 	BIN=$(BIN) BUILD=$(BUILD) tests/run-tests
 
-demo: deps
+demo: deps-demo
 	$(MAKE) all
 	tools/demo.sh
 
-up: deps
+up: deps-demo
 	$(MAKE) all
 	tools/demo.sh up
 
 down:
 	tools/demo.sh down
 
-bench: deps
+bench: deps-bench
 	$(MAKE) all
 	tools/bench/bench.sh
 
@@ -185,6 +193,10 @@ format-check:
 	@out=$$(for f in $$(git ls-files '*.c' '*.h'); do clang-format --dry-run --Werror $$f 2>&1 >/dev/null || echo $$f; done); \
 	if [ -n "$$out" ]; then echo "format-check: not clang-formatted:"; echo "$$out"; exit 1; fi; \
 	echo "format-check: ok"
+
+# Rewrites the configuration key list of each man page from the programs' key tables.
+man: $(PROG_BINS)
+	tools/mankeys.sh $(BIN) $(MAN_PAGES)
 
 # The production programs, their man pages and the migrations (which the installed programs find
 # in ../share/tmprov/migrations beside their own folder) and schemas.

@@ -5,6 +5,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+const struct backoff backoff_intent_record = {200, 5000};
+const struct backoff backoff_db_statement = {100, 5000};
+const struct backoff backoff_dlq_produce = {200, 10000};
+
 long
 backoff_ceiling_ms(const struct backoff *b, unsigned attempt)
 {

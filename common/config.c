@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,8 +14,10 @@
 
 struct cfg_entry {
 	const struct cfg_key *key;
-	char *value; /* NULL: unset and no default */
-	long num;    /* parsed CFG_INT/CFG_MS/CFG_BOOL */
+	const char *def; /* the key's default or this program's override */
+	int flags;	 /* the key's flags and the program's */
+	char *value;	 /* NULL: unset and no default */
+	long num;	 /* parsed CFG_INT/CFG_MS/CFG_BOOL */
 };
 
 struct cfg {
@@ -28,6 +31,23 @@ cfg_new(void)
 	return calloc(1, sizeof(struct cfg));
 }
 
+struct cfg *
+cfg_compose(const struct cfg_list *lists, size_t nlists, const struct cfg_override *o, size_t no)
+{
+	struct cfg *c = cfg_new();
+
+	for (size_t i = 0; c != NULL && i < nlists; i++) {
+		if (cfg_add_keys(c, lists[i].keys, lists[i].n) != 0)
+			goto fail;
+	}
+	if (c != NULL && cfg_add_overrides(c, o, no) != 0)
+		goto fail;
+	return c;
+fail:
+	cfg_free(c);
+	return NULL;
+}
+
 void
 cfg_free(struct cfg *c)
 {
@@ -38,6 +58,7 @@ cfg_free(struct cfg *c)
 	free(c);
 }
 
+/* The entry of a key by its name (a line of --config FILE, the environment). */
 static struct cfg_entry *
 cfg_find(const struct cfg *c, const char *name)
 {
@@ -61,18 +82,41 @@ entry_assign(struct cfg_entry *e, const char *value)
 }
 
 int
-cfg_add_keys(struct cfg *c, const struct cfg_key *keys, size_t n)
+cfg_add_keys(struct cfg *c, const struct cfg_key *const *keys, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		/* Two modules may share a key (e.g. the partner id); the first table wins. */
-		if (cfg_find(c, keys[i].name) != NULL)
+		const struct cfg_entry *have = cfg_find(c, keys[i]->name);
+		struct cfg_entry *e = &c->entries[c->n];
+
+		/* Two groups may hold one key; a second definition of a name is a mistake. */
+		if (have != NULL && have->key == keys[i])
 			continue;
-		if (c->n == CFG_MAX_KEYS)
+		if (have != NULL || c->n == CFG_MAX_KEYS)
 			return -1;
-		c->entries[c->n].key = &keys[i];
-		if (entry_assign(&c->entries[c->n], keys[i].def) != 0)
+		e->key = keys[i];
+		e->def = keys[i]->def;
+		e->flags = keys[i]->flags;
+		if (entry_assign(e, e->def) != 0)
 			return -1;
 		c->n++;
+	}
+	return 0;
+}
+
+int
+cfg_add_overrides(struct cfg *c, const struct cfg_override *o, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct cfg_entry *e = cfg_find(c, o[i].key->name);
+
+		if (e == NULL || e->key != o[i].key)
+			return -1;
+		e->flags |= o[i].flags;
+		if (o[i].def != NULL) {
+			e->def = o[i].def;
+			if (entry_assign(e, e->def) != 0)
+				return -1;
+		}
 	}
 	return 0;
 }
@@ -183,7 +227,7 @@ entry_check(struct cfg_entry *e, char *err, size_t errlen)
 	char *end;
 
 	if (v == NULL) {
-		if (k->flags & CFG_REQUIRED) {
+		if (e->flags & CFG_REQUIRED) {
 			snprintf(err, errlen, "%s: required but not set (%s)", k->name, k->help);
 			return -1;
 		}
@@ -244,16 +288,16 @@ entry_check(struct cfg_entry *e, char *err, size_t errlen)
 }
 
 int
-cfg_set(struct cfg *c, const char *name, const char *value, char *err, size_t errlen)
+cfg_set(struct cfg *c, const struct cfg_key *key, const char *value, char *err, size_t errlen)
 {
-	struct cfg_entry *e = cfg_find(c, name);
+	struct cfg_entry *e = cfg_find(c, key->name);
 
-	if (e == NULL) {
-		snprintf(err, errlen, "%s: unknown setting", name);
+	if (e == NULL || e->key != key) {
+		snprintf(err, errlen, "%s: unknown setting", key->name);
 		return -1;
 	}
 	if (entry_assign(e, value) != 0) {
-		snprintf(err, errlen, "%s: out of memory", name);
+		snprintf(err, errlen, "%s: out of memory", key->name);
 		return -1;
 	}
 	return entry_check(e, err, errlen);
@@ -336,33 +380,34 @@ cfg_load(struct cfg *c, const char *file, char *err, size_t errlen)
 }
 
 static const struct cfg_entry *
-cfg_get(const struct cfg *c, const char *name)
+cfg_get(const struct cfg *c, const struct cfg_key *key)
 {
-	const struct cfg_entry *e = cfg_find(c, name);
+	const struct cfg_entry *e = cfg_find(c, key->name);
 
-	if (e == NULL) {
-		fprintf(stderr, "config: no such key %s (programming error)\n", name);
+	if (e == NULL || e->key != key) {
+		fprintf(stderr, "config: %s is not in this program's table (programming error)\n",
+			key->name);
 		abort();
 	}
 	return e;
 }
 
 const char *
-cfg_str(const struct cfg *c, const char *name)
+cfg_str(const struct cfg *c, const struct cfg_key *key)
 {
-	return cfg_get(c, name)->value;
+	return cfg_get(c, key)->value;
 }
 
 long
-cfg_int(const struct cfg *c, const char *name)
+cfg_int(const struct cfg *c, const struct cfg_key *key)
 {
-	return cfg_get(c, name)->num;
+	return cfg_get(c, key)->num;
 }
 
 int
-cfg_bool(const struct cfg *c, const char *name)
+cfg_bool(const struct cfg *c, const struct cfg_key *key)
 {
-	return cfg_get(c, name)->num != 0;
+	return cfg_get(c, key)->num != 0;
 }
 
 static int
@@ -392,7 +437,7 @@ cfg_print(const struct cfg *c, FILE *out)
 		const struct cfg_entry *e = sorted[i];
 		const char *v = e->value == NULL ? "" : e->value;
 
-		if ((e->key->flags & CFG_SECRET) && e->value != NULL && *e->value != '\0')
+		if ((e->flags & CFG_SECRET) && e->value != NULL && *e->value != '\0')
 			v = "********";
 		fprintf(out, "%s=%s\n", e->key->name, v);
 	}
@@ -419,6 +464,8 @@ cfg_print_doc(const struct cfg *c, FILE *out)
 	fprintf(out, "| variable | meaning | default |\n|---|---|---|\n");
 	for (size_t i = 0; i < c->n; i++) {
 		const struct cfg_key *k = sorted[i]->key;
+		const char *def = sorted[i]->def;
+		int flags = sorted[i]->flags;
 
 		fprintf(out, "| %s | ", k->name);
 		doc_cell(out, k->help);
@@ -427,13 +474,174 @@ cfg_print_doc(const struct cfg *c, FILE *out)
 			doc_cell(out, k->choices);
 			fputs(")", out);
 		}
-		if ((k->flags & CFG_SECRET) && strstr(k->help, "(secret") == NULL)
+		if ((flags & CFG_SECRET) && strstr(k->help, "(secret") == NULL)
 			fputs(" (secret)", out);
-		if (k->def != NULL)
-			fprintf(out, " | `%s` |\n", k->def);
+		if (def != NULL)
+			fprintf(out, " | `%s` |\n", def);
 		else
-			fprintf(out, " | %s |\n", (k->flags & CFG_REQUIRED) ? "required" : "none");
+			fprintf(out, " | %s |\n", (flags & CFG_REQUIRED) ? "required" : "none");
 	}
+}
+
+#define MDOC_LINE_MAX 80 /* mandoc -Tlint wants input lines no longer */
+
+/* Writes one line of text as mdoc input lines of at most MDOC_LINE_MAX bytes where spaces
+ * allow, none starting with a control character. */
+static void
+mdoc_wrap(FILE *out, const char *line, size_t len)
+{
+	while (len > 0) {
+		size_t n = len;
+
+		if (n > MDOC_LINE_MAX) {
+			const char *sp = memrchr(line, ' ', MDOC_LINE_MAX + 1);
+
+			/* a word longer than a line stays whole */
+			if (sp == NULL || sp == line)
+				sp = memchr(line + 1, ' ', len - 1);
+			n = sp != NULL ? (size_t)(sp - line) : len;
+		}
+		if (*line == '.' || *line == '\'')
+			fputs("\\&", out);
+		fprintf(out, "%.*s\n", (int)n, line);
+		line += n;
+		len -= n;
+		if (len > 0) {
+			line++; /* the space broken at */
+			len--;
+		}
+	}
+}
+
+/* Writes help text, then end, as mdoc text: backslashes escaped, `code` quoted, each sentence
+ * on a line of its own (as mandoc wants), long lines wrapped. */
+static void
+mdoc_text(FILE *out, const char *text, const char *end)
+{
+	char *buf = NULL, *line;
+	size_t size = 0;
+	FILE *m = open_memstream(&buf, &size);
+	int code = 0;
+
+	if (m == NULL)
+		return;
+	for (const char *s = text; *s; s++) {
+		if (*s == '\\')
+			fputs("\\e", m);
+		else if (*s == '`')
+			fputs((code = !code) ? "\\(oq" : "\\(cq", m);
+		else
+			fputc(*s, m);
+		/* A sentence ends at . ? or ! (and a closing bracket) before a capital, except
+		 * after an abbreviation such as "e.g.". */
+		if (strchr(".?!", *s) == NULL || (s - text >= 2 && s[-2] == '.'))
+			continue;
+		if (s[1] == ')')
+			fputc(*++s, m);
+		if (s[1] == ' ' && isupper((unsigned char)s[2])) {
+			fputc('\n', m);
+			s++;
+		}
+	}
+	fprintf(m, "%s\n", end);
+	fclose(m);
+	for (line = buf; *line != '\0';) {
+		size_t len = strcspn(line, "\n");
+
+		mdoc_wrap(out, line, len);
+		line += len + (line[len] == '\n');
+	}
+	free(buf);
+}
+
+/* ms in the largest unit that divides it: "250ms", "5s", "2m", "24h". */
+static void
+mdoc_ms(FILE *out, long ms)
+{
+	static const struct {
+		const char *unit;
+		long ms;
+	} units[] = {{"h", 3600000}, {"m", 60000}, {"s", 1000}};
+
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (ms != 0 && ms % units[i].ms == 0) {
+			fprintf(out, "%ld%s", ms / units[i].ms, units[i].unit);
+			return;
+		}
+	}
+	fprintf(out, ms == 0 ? "0" : "%ldms", ms);
+}
+
+/* The sentence saying what values a key takes. */
+static void
+mdoc_type(FILE *out, const struct cfg_key *k)
+{
+	bool bounded = k->min != 0 || k->max != 0;
+
+	switch (k->type) {
+	case CFG_STRING:
+		break;
+	case CFG_INT:
+		if (bounded)
+			fprintf(out, "An integer from %ld to %ld.\n", k->min, k->max);
+		else
+			fputs("An integer.\n", out);
+		break;
+	case CFG_MS:
+		fputs("A duration", out);
+		if (bounded) {
+			fputs(" from ", out);
+			mdoc_ms(out, k->min);
+			fputs(" to ", out);
+			mdoc_ms(out, k->max);
+		}
+		fputs(".\n", out);
+		break;
+	case CFG_BOOL:
+		fputs("A boolean.\n", out);
+		break;
+	case CFG_ENUM:
+		fputs("One of\n.Cm ", out);
+		for (const char *p = k->choices; *p; p++) {
+			if (*p == '|')
+				fputs(" , ", out);
+			else
+				fputc(*p, out);
+		}
+		fputs(" .\n", out);
+		break;
+	case CFG_LISTEN:
+		fputs("An address and port,\n.Ar host : Ns Ar port .\n", out);
+		break;
+	case CFG_URL:
+		fputs("An http or https URL.\n", out);
+		break;
+	}
+}
+
+void
+cfg_print_mdoc(const struct cfg *c, FILE *out)
+{
+	const struct cfg_entry *sorted[CFG_MAX_KEYS];
+
+	cfg_sorted(c, sorted);
+	fputs(".Bl -tag -width Ds\n", out);
+	for (size_t i = 0; i < c->n; i++) {
+		const struct cfg_entry *e = sorted[i];
+		size_t n = strlen(e->key->help);
+
+		fprintf(out, ".It Ev %s\n", e->key->name);
+		mdoc_text(out, e->key->help,
+			  n > 0 && strchr(".?!", e->key->help[n - 1]) == NULL ? "." : "");
+		mdoc_type(out, e->key);
+		if ((e->flags & CFG_SECRET) && strstr(e->key->help, "(secret") == NULL)
+			fputs("Secret:\n.Fl -print-config\nmasks it.\n", out);
+		if (e->def != NULL)
+			fprintf(out, "Default:\n.Ql \"%s\" .\n", e->def);
+		else if (e->flags & CFG_REQUIRED)
+			fputs("Required.\n", out);
+	}
+	fputs(".El\n", out);
 }
 
 /* The flag of flags[] that arg starts, with *vlen set to the flag's length; NULL if none. */
@@ -470,7 +678,7 @@ cfg_take_flags(int argc, char **argv, const struct cfg_flag *flags, size_t n)
 		else
 			return -1;
 		if (f->key != NULL)
-			setenv(f->key, value, 1);
+			setenv(f->key->name, value, 1);
 		else
 			*f->dst = value;
 	}
@@ -483,7 +691,7 @@ cfg_from_args(struct cfg *c, int argc, char **argv)
 {
 	const char *file = NULL;
 	char err[512];
-	int print = 0, doc = 0, kept = 1;
+	int print = 0, doc = 0, mdoc = 0, kept = 1;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--config") == 0) {
@@ -498,12 +706,14 @@ cfg_from_args(struct cfg *c, int argc, char **argv)
 			print = 1;
 		else if (strcmp(argv[i], "--help-config") == 0)
 			doc = 1;
+		else if (strcmp(argv[i], "--help-config=mdoc") == 0)
+			mdoc = 1;
 		else
 			argv[kept++] = argv[i];
 	}
 	argv[kept] = NULL;
-	if (doc) {
-		cfg_print_doc(c, stdout);
+	if (doc || mdoc) {
+		(mdoc ? cfg_print_mdoc : cfg_print_doc)(c, stdout);
 		exit(0);
 	}
 	if (cfg_load(c, file, err, sizeof(err)) != 0) {

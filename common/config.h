@@ -1,5 +1,6 @@
-/* config: one table of keys per program (name, type, default, flags, bounds, help), filled
- * from `--config FILE` then the environment (which wins); validates and prints itself. */
+/* config: each key defined once (name, type, default, flags, bounds, help), composed into one
+ * table per program, filled from `--config FILE` then the environment (which wins); validates
+ * and prints itself. */
 #ifndef TMPROV_CONFIG_H
 #define TMPROV_CONFIG_H
 
@@ -28,14 +29,44 @@ struct cfg_key {
 	const char *help;
 };
 
+/* Defines the key object KEY_<id> for the variable named id, so that the name programs read a
+ * key by is one the compiler checks and the variable's name cannot differ from it:
+ *   CFG_KEY(TMPROV_DB_POOL, CFG_INT, "8", 0, 1, 256, NULL, "help");
+ * Keys that common/ modules or more than one program read are defined in common/cfgkeys.c,
+ * the others in a module of the program that reads them. */
+#define CFG_KEY(id, ...) const struct cfg_key KEY_##id = {#id, __VA_ARGS__}
+
 #define CFG_KEYS_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Where a program's use of a shared key differs from the key's definition: its own default
+ * (the CLI logs errors only; each program has its own admin port) or CFG_REQUIRED. */
+struct cfg_override {
+	const struct cfg_key *key;
+	const char *def; /* NULL: the key's own */
+	int flags;	 /* added to the key's */
+};
 
 struct cfg;
 
-/* A configuration is built from one or more key tables: one per program and one per common
- * module that needs settings (the TM client, the database, Kafka). */
+/* A configuration is composed of key lists: the group each common module reads (DB_CONFIG_KEYS,
+ * ...) and the program's own; then the program's overrides. */
 struct cfg *cfg_new(void);
-int cfg_add_keys(struct cfg *c, const struct cfg_key *keys, size_t n);
+/* Adds keys; a key already in c is skipped (two groups may hold it). Two different keys of one
+ * name, or too many keys, are a programming error: -1. */
+int cfg_add_keys(struct cfg *c, const struct cfg_key *const *keys, size_t n);
+/* Applies overrides to keys already added; -1 if one is not there. */
+int cfg_add_overrides(struct cfg *c, const struct cfg_override *o, size_t n);
+
+/* A list of keys composed into a table: a common module's group or a program's own keys. */
+struct cfg_list {
+	const struct cfg_key *const *keys;
+	size_t n;
+};
+
+/* A program's table: the lists in order, then its overrides. NULL when out of memory or on
+ * one of the programming errors above. */
+struct cfg *cfg_compose(const struct cfg_list *lists, size_t nlists, const struct cfg_override *o,
+			size_t no);
 void cfg_free(struct cfg *c);
 
 /* Reads FILE (KEY=value lines, '#' comments) if not NULL, then the environment, then checks
@@ -43,20 +74,23 @@ void cfg_free(struct cfg *c);
 int cfg_load(struct cfg *c, const char *file, char *err, size_t errlen);
 
 /* Sets one value as if it came from the environment (for tests and command-line flags). */
-int cfg_set(struct cfg *c, const char *name, const char *value, char *err, size_t errlen);
+int cfg_set(struct cfg *c, const struct cfg_key *key, const char *value, char *err, size_t errlen);
 
-/* Typed readers. The key must be in one of the tables; asking for an unknown key aborts, since
- * that is a programming error. Strings are NULL when unset and no default. */
-const char *cfg_str(const struct cfg *c, const char *name);
-long cfg_int(const struct cfg *c, const char *name); /* CFG_INT and CFG_MS (ms) */
-int cfg_bool(const struct cfg *c, const char *name);
+/* Typed readers. The key must be in c; asking for a key the program's table lacks aborts,
+ * since that is a programming error. Strings are NULL when unset and no default. */
+const char *cfg_str(const struct cfg *c, const struct cfg_key *key);
+long cfg_int(const struct cfg *c, const struct cfg_key *key); /* CFG_INT and CFG_MS (ms) */
+int cfg_bool(const struct cfg *c, const struct cfg_key *key);
 
 /* NAME=value lines, alphabetical, secrets shown as "********" when set. */
 void cfg_print(const struct cfg *c, FILE *out);
-/* Markdown table of the keys (for the README). */
+/* Markdown table of the keys (`--help-config`). */
 void cfg_print_doc(const struct cfg *c, FILE *out);
+/* The keys as an mdoc tag list (`--help-config=mdoc`), the block `make man` puts in the manual
+ * pages. */
+void cfg_print_mdoc(const struct cfg *c, FILE *out);
 
-/* Common start-up: handles `--config FILE`, `--print-config` and `--help-config` in argv
+/* Common start-up: handles `--config FILE`, `--print-config` and `--help-config[=mdoc]` in argv
  * (removing them), loads, and on --print-config prints and exits 0. On a configuration
  * error prints it to stderr and exits 2. Returns the argument count left. */
 int cfg_from_args(struct cfg *c, int argc, char **argv);
@@ -66,7 +100,7 @@ int cfg_from_args(struct cfg *c, int argc, char **argv);
  * other); otherwise it is stored in *dst (borrowed from argv). */
 struct cfg_flag {
 	const char *flag;
-	const char *key;
+	const struct cfg_key *key;
 	const char **dst;
 };
 

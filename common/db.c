@@ -3,24 +3,18 @@
  * connection (SQLSTATE class 08 or CONNECTION_BAD), PQclear on every path. */
 #include "db.h"
 
+#include "cfgkeys.h"
 #include "log.h"
+#include "clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-const struct cfg_key DB_CONFIG_KEYS[] = {
-    {"TMPROV_DATABASE_URL", CFG_STRING, "postgresql:///tmprov", CFG_SECRET, 0, 0, NULL,
-     "libpq connection string or URI (secret: it may hold a password)"},
-    {"TMPROV_DB_CONNECT_ATTEMPTS", CFG_INT, "10", 0, 0, 1000000, NULL,
-     "connection attempts before giving up (0: no limit but the budget)"},
-    {"TMPROV_DB_CONNECT_BUDGET", CFG_MS, "30s", 0, 0, 86400000, NULL,
-     "time to keep retrying a connection before giving up (0: no limit but the attempts)"},
-    {"TMPROV_DB_CONNECT_TIMEOUT", CFG_MS, "5s", 0, 1000, 3600000, NULL,
-     "timeout of one connection attempt (whole seconds)"},
-    {"TMPROV_DB_STATEMENT_TIMEOUT", CFG_MS, "10s", 0, 0, 86400000, NULL,
-     "server-side limit on one statement (0: none)"},
+const struct cfg_key *const DB_CONFIG_KEYS[] = {
+    &KEY_TMPROV_DATABASE_URL,	    &KEY_TMPROV_DB_CONNECT_ATTEMPTS,  &KEY_TMPROV_DB_CONNECT_BUDGET,
+    &KEY_TMPROV_DB_CONNECT_TIMEOUT, &KEY_TMPROV_DB_STATEMENT_TIMEOUT,
 };
 const size_t DB_CONFIG_NKEYS = CFG_KEYS_LEN(DB_CONFIG_KEYS);
 
@@ -70,15 +64,6 @@ db_copy_message(char *out, size_t outlen, const char *prefix, const char *msg)
 	}
 }
 
-static long
-db_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 static void
 db_sleep_ms(long ms)
 {
@@ -105,10 +90,10 @@ void
 db_options_from_cfg(struct db_options *o, const struct cfg *c, const char *app)
 {
 	db_options_default(o, app);
-	o->connect_timeout_ms = cfg_int(c, "TMPROV_DB_CONNECT_TIMEOUT");
-	o->statement_timeout_ms = cfg_int(c, "TMPROV_DB_STATEMENT_TIMEOUT");
-	o->connect_attempts = (unsigned)cfg_int(c, "TMPROV_DB_CONNECT_ATTEMPTS");
-	o->connect_budget_ms = cfg_int(c, "TMPROV_DB_CONNECT_BUDGET");
+	o->connect_timeout_ms = cfg_int(c, &KEY_TMPROV_DB_CONNECT_TIMEOUT);
+	o->statement_timeout_ms = cfg_int(c, &KEY_TMPROV_DB_STATEMENT_TIMEOUT);
+	o->connect_attempts = (unsigned)cfg_int(c, &KEY_TMPROV_DB_CONNECT_ATTEMPTS);
+	o->connect_budget_ms = cfg_int(c, &KEY_TMPROV_DB_CONNECT_BUDGET);
 }
 
 struct db *
@@ -321,7 +306,7 @@ db_session_setup(struct db *db, char *err, size_t errlen)
 int
 db_connect(struct db *db, char *err, size_t errlen)
 {
-	long start = db_now_ms(), delay;
+	long start = clock_now_ms(), delay;
 	char where[256];
 
 	db_close(db);
@@ -340,7 +325,7 @@ db_connect(struct db *db, char *err, size_t errlen)
 			return -1;
 		delay = backoff_delay_ms(&db->opt.backoff, attempt);
 		if (db->opt.connect_budget_ms > 0 &&
-		    db_now_ms() - start + delay > db->opt.connect_budget_ms)
+		    clock_now_ms() - start + delay > db->opt.connect_budget_ms)
 			return -1;
 		db_sleep_ms(delay);
 	}

@@ -30,7 +30,7 @@ struct db_options {
 
 /* TMPROV_DATABASE_URL, TMPROV_DB_CONNECT_TIMEOUT, TMPROV_DB_STATEMENT_TIMEOUT,
  * TMPROV_DB_CONNECT_ATTEMPTS, TMPROV_DB_CONNECT_BUDGET. */
-extern const struct cfg_key DB_CONFIG_KEYS[];
+extern const struct cfg_key *const DB_CONFIG_KEYS[];
 extern const size_t DB_CONFIG_NKEYS;
 
 /* Defaults of the options (as DB_CONFIG_KEYS' defaults), application_name set to app. */

@@ -6,21 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cfgkeys.h"
 #include "log.h"
 
-const struct cfg_key KAFKA_CONFIG_KEYS[] = {
-    {"TMPROV_TOPIC_COMMANDS", CFG_STRING, "tm.commands", 0, 0, 0, NULL,
-     "topic the billing system writes commands to"},
-    {"TMPROV_TOPIC_EVENTS", CFG_STRING, "tm.events", 0, 0, 0, NULL,
-     "topic outcome events are published to"},
-    {"TMPROV_TOPIC_DLQ", CFG_STRING, "tm.commands.dlq", 0, 0, 0, NULL,
-     "topic unprocessable commands are copied to"},
-    {"TMPROV_KAFKA_BROKERS", CFG_STRING, "localhost:9092", 0, 0, 0, NULL,
-     "Kafka bootstrap servers, host:port[,host:port...]"},
-    {"TMPROV_KAFKA_GROUP", CFG_STRING, "tmprov-worker", 0, 0, 0, NULL,
-     "consumer group of the workers"},
-    {"TMPROV_KAFKA_PROPS", CFG_STRING, NULL, CFG_SECRET, 0, 0, NULL,
-     "extra librdkafka properties, k=v,k=v (\\, escapes a comma in a value)"},
+const struct cfg_key *const KAFKA_CONFIG_KEYS[] = {
+    &KEY_TMPROV_TOPIC_COMMANDS, &KEY_TMPROV_TOPIC_EVENTS, &KEY_TMPROV_TOPIC_DLQ,
+    &KEY_TMPROV_KAFKA_BROKERS,	&KEY_TMPROV_KAFKA_GROUP,  &KEY_TMPROV_KAFKA_PROPS,
 };
 const size_t KAFKA_CONFIG_NKEYS = CFG_KEYS_LEN(KAFKA_CONFIG_KEYS);
 
@@ -259,13 +250,13 @@ conf_build(const struct cfg *c, const struct kafka_prop *props, size_t n, char *
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	char rkerr[512];
 
-	if (rd_kafka_conf_set(conf, "bootstrap.servers", cfg_str(c, "TMPROV_KAFKA_BROKERS"), rkerr,
-			      sizeof(rkerr)) != RD_KAFKA_CONF_OK) {
+	if (rd_kafka_conf_set(conf, "bootstrap.servers", cfg_str(c, &KEY_TMPROV_KAFKA_BROKERS),
+			      rkerr, sizeof(rkerr)) != RD_KAFKA_CONF_OK) {
 		snprintf(err, errlen, "TMPROV_KAFKA_BROKERS: %s", rkerr);
 		goto fail;
 	}
 	if (set_props(conf, props, n, false, err, errlen) ||
-	    apply_props(conf, cfg_str(c, "TMPROV_KAFKA_PROPS"), props, n, err, errlen) ||
+	    apply_props(conf, cfg_str(c, &KEY_TMPROV_KAFKA_PROPS), props, n, err, errlen) ||
 	    set_props(conf, props, n, true, err, errlen))
 		goto fail;
 	kafka_conf_route_logs(conf);
@@ -319,7 +310,7 @@ kafka_consumer_new(const struct cfg *c, const char *group, char *err, size_t err
 	if (!conf)
 		return NULL;
 	if (!group)
-		group = cfg_str(c, "TMPROV_KAFKA_GROUP");
+		group = cfg_str(c, &KEY_TMPROV_KAFKA_GROUP);
 	if (rd_kafka_conf_set(conf, "group.id", group, rkerr, sizeof(rkerr)) != RD_KAFKA_CONF_OK) {
 		snprintf(err, errlen, "TMPROV_KAFKA_GROUP: %s", rkerr);
 		rd_kafka_conf_destroy(conf);

@@ -14,7 +14,7 @@
 /* TMPROV_TOPIC_COMMANDS, _EVENTS, _DLQ (the first KAFKA_TOPIC_NKEYS entries, so a program that
  * only needs topic names, like tmprov-devkafka, can add just those), then TMPROV_KAFKA_BROKERS,
  * TMPROV_KAFKA_GROUP and TMPROV_KAFKA_PROPS (secret: it may hold sasl.password). */
-extern const struct cfg_key KAFKA_CONFIG_KEYS[];
+extern const struct cfg_key *const KAFKA_CONFIG_KEYS[];
 extern const size_t KAFKA_CONFIG_NKEYS;
 #define KAFKA_TOPIC_NKEYS 3
 

@@ -14,10 +14,10 @@
 
 #include <sodium.h>
 
-const struct cfg_key MIGRATE_CONFIG_KEYS[] = {
-    {"TMPROV_MIGRATIONS_DIR", CFG_STRING, NULL, 0, 0, 0, NULL,
-     "directory of the NNN_name.sql migration files (unset: ../share/tmprov/migrations beside "
-     "the program's folder, or the source tree's migrations/)"},
+#include "cfgkeys.h"
+
+const struct cfg_key *const MIGRATE_CONFIG_KEYS[] = {
+    &KEY_TMPROV_MIGRATIONS_DIR,
 };
 const size_t MIGRATE_CONFIG_NKEYS = CFG_KEYS_LEN(MIGRATE_CONFIG_KEYS);
 

@@ -11,7 +11,7 @@
 #include "db.h"
 
 /* TMPROV_MIGRATIONS_DIR: the directory of NNN_name.sql files. */
-extern const struct cfg_key MIGRATE_CONFIG_KEYS[];
+extern const struct cfg_key *const MIGRATE_CONFIG_KEYS[];
 extern const size_t MIGRATE_CONFIG_NKEYS;
 
 enum migrate_mode {

@@ -9,23 +9,20 @@
 #include <stdio.h>
 #include <string.h>
 
-const struct cfg_key PASSWORD_CONFIG_KEYS[] = {
-    {"TMPROV_PASSWORD_SCHEME", CFG_ENUM, "sha256-hex", 0, 0, 0,
-     "sha256-hex|sha512-hex|hmac-sha256-hex|plain",
-     "What TM sends as `password` at login, as agreed with RHUB; the worker applies it to a "
-     "user.upsert `password` before hashing."},
-    {"TMPROV_PASSWORD_KEY", CFG_STRING, NULL, CFG_SECRET, 0, 0, NULL,
-     "Key of the hmac-sha256-hex scheme."},
-    {"TMPROV_ARGON2_OPSLIMIT", CFG_INT, "2", 0, 1, 10, NULL, "argon2id passes per hash."},
-    {"TMPROV_ARGON2_MEMLIMIT", CFG_INT, "19922944", 0, 8192, 1073741824, NULL,
-     "argon2id memory per hash, bytes (default 19 MiB)."},
+#include "cfgkeys.h"
+
+const struct cfg_key *const PASSWORD_CONFIG_KEYS[] = {
+    &KEY_TMPROV_PASSWORD_SCHEME,
+    &KEY_TMPROV_PASSWORD_KEY,
+    &KEY_TMPROV_ARGON2_OPSLIMIT,
+    &KEY_TMPROV_ARGON2_MEMLIMIT,
 };
 const size_t PASSWORD_CONFIG_NKEYS = CFG_KEYS_LEN(PASSWORD_CONFIG_KEYS);
 
 int
 password_opts_from_cfg(struct password_opts *opts, const struct cfg *c, char *err, size_t errlen)
 {
-	const char *scheme = cfg_str(c, "TMPROV_PASSWORD_SCHEME");
+	const char *scheme = cfg_str(c, &KEY_TMPROV_PASSWORD_SCHEME);
 
 	if (sodium_init() < 0) {
 		snprintf(err, errlen, "libsodium failed to initialise");
@@ -39,13 +36,13 @@ password_opts_from_cfg(struct password_opts *opts, const struct cfg *c, char *er
 		opts->scheme = PASSWORD_HMAC_SHA256_HEX;
 	else
 		opts->scheme = PASSWORD_PLAIN;
-	opts->key = cfg_str(c, "TMPROV_PASSWORD_KEY");
+	opts->key = cfg_str(c, &KEY_TMPROV_PASSWORD_KEY);
 	if (opts->scheme == PASSWORD_HMAC_SHA256_HEX && (opts->key == NULL || *opts->key == '\0')) {
 		snprintf(err, errlen, "TMPROV_PASSWORD_KEY: required by hmac-sha256-hex");
 		return -1;
 	}
-	opts->opslimit = (unsigned long long)cfg_int(c, "TMPROV_ARGON2_OPSLIMIT");
-	opts->memlimit = (size_t)cfg_int(c, "TMPROV_ARGON2_MEMLIMIT");
+	opts->opslimit = (unsigned long long)cfg_int(c, &KEY_TMPROV_ARGON2_OPSLIMIT);
+	opts->memlimit = (size_t)cfg_int(c, &KEY_TMPROV_ARGON2_MEMLIMIT);
 	return 0;
 }
 

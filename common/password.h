@@ -26,7 +26,7 @@ struct password_opts {
 /* A verifier is libsodium's argon2id PHC string ("$argon2id$v=19$m=…"), < 128 bytes. */
 #define PASSWORD_VERIFIER_MAX 128
 
-extern const struct cfg_key PASSWORD_CONFIG_KEYS[];
+extern const struct cfg_key *const PASSWORD_CONFIG_KEYS[];
 extern const size_t PASSWORD_CONFIG_NKEYS;
 
 /* Calls sodium_init(); fills opts from TMPROV_PASSWORD_SCHEME, TMPROV_PASSWORD_KEY,

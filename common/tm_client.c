@@ -12,7 +12,9 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "cfgkeys.h"
 #include "log.h"
+#include "clock.h"
 
 #ifndef TMPROV_VERSION
 #define TMPROV_VERSION "dev" /* the fuzz build compiles common/ without the Makefile's flags */
@@ -24,19 +26,9 @@
  * reasons without protecting anything. The audit URL is redacted whatever the length. */
 #define SCRUB_MIN_LEN 6
 
-const struct cfg_key TM_CONFIG_KEYS[] = {
-    {"TMPROV_TM_URL", CFG_URL, NULL, 0, 0, 0, NULL,
-     "TurboMeeting server base URL; calls go to {URL}/as/wapi/service/..."},
-    {"TMPROV_PARTNER_ID", CFG_STRING, NULL, CFG_SECRET, 0, 0, NULL,
-     "our partner id, sent to TurboMeeting as service_company_uid"},
-    {"TMPROV_TM_CONNECT_TIMEOUT", CFG_MS, "3s", 0, 10, 300000, NULL,
-     "TurboMeeting connect timeout; a call that cannot connect is safe to repeat"},
-    {"TMPROV_TM_TIMEOUT", CFG_MS, "10s", 0, 10, 600000, NULL,
-     "TurboMeeting whole-call timeout; a call timed out after sending is ambiguous"},
-    {"TMPROV_TM_MAX_RESPONSE", CFG_INT, "65536", 0, 1024, 16777216, NULL,
-     "largest TurboMeeting answer read, in bytes; a larger one is a transient error"},
-    {"TMPROV_TM_RETRY_AFTER_MAX", CFG_MS, "60s", 0, 0, 86400000, NULL,
-     "cap on the Retry-After delay TurboMeeting may ask for"},
+const struct cfg_key *const TM_CONFIG_KEYS[] = {
+    &KEY_TMPROV_TM_URL,	    &KEY_TMPROV_PARTNER_ID,	 &KEY_TMPROV_TM_CONNECT_TIMEOUT,
+    &KEY_TMPROV_TM_TIMEOUT, &KEY_TMPROV_TM_MAX_RESPONSE, &KEY_TMPROV_TM_RETRY_AFTER_MAX,
 };
 const size_t TM_CONFIG_NKEYS = sizeof(TM_CONFIG_KEYS) / sizeof(TM_CONFIG_KEYS[0]);
 
@@ -632,22 +624,13 @@ tm_client_free(struct tm_client *tc)
 int
 tm_client_opts_from_cfg(struct tm_client_opts *opts, const struct cfg *c)
 {
-	opts->base_url = cfg_str(c, "TMPROV_TM_URL");
-	opts->partner_id = cfg_str(c, "TMPROV_PARTNER_ID");
-	opts->connect_timeout_ms = cfg_int(c, "TMPROV_TM_CONNECT_TIMEOUT");
-	opts->timeout_ms = cfg_int(c, "TMPROV_TM_TIMEOUT");
-	opts->max_response_bytes = (size_t)cfg_int(c, "TMPROV_TM_MAX_RESPONSE");
-	opts->retry_after_max_ms = cfg_int(c, "TMPROV_TM_RETRY_AFTER_MAX");
+	opts->base_url = cfg_str(c, &KEY_TMPROV_TM_URL);
+	opts->partner_id = cfg_str(c, &KEY_TMPROV_PARTNER_ID);
+	opts->connect_timeout_ms = cfg_int(c, &KEY_TMPROV_TM_CONNECT_TIMEOUT);
+	opts->timeout_ms = cfg_int(c, &KEY_TMPROV_TM_TIMEOUT);
+	opts->max_response_bytes = (size_t)cfg_int(c, &KEY_TMPROV_TM_MAX_RESPONSE);
+	opts->retry_after_max_ms = cfg_int(c, &KEY_TMPROV_TM_RETRY_AFTER_MAX);
 	return opts->base_url != NULL && opts->partner_id != NULL ? 0 : -1;
-}
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 /* Sets the per-call options. A create or remote_schedule gets a connection of its own, closed
@@ -687,9 +670,9 @@ tm_client_call(struct tm_client *tc, const struct tm_request *req, struct tm_res
 			copy(res->error, sizeof(res->error), "libcurl refused the request URL");
 		return -1;
 	}
-	start = now_ms();
+	start = clock_now_ms_f();
 	resp.rc = curl_easy_perform(tc->curl);
-	elapsed = now_ms() - start;
+	elapsed = clock_now_ms_f() - start;
 	curl_easy_getinfo(tc->curl, CURLINFO_RESPONSE_CODE, &resp.http_status);
 	curl_easy_getinfo(tc->curl, CURLINFO_REQUEST_SIZE, &request_size);
 	resp.request_sent = request_size > 0;

@@ -95,7 +95,7 @@ struct tm_response {
 /* Settings: TMPROV_TM_URL, TMPROV_PARTNER_ID (secret), TMPROV_TM_CONNECT_TIMEOUT,
  * TMPROV_TM_TIMEOUT, TMPROV_TM_MAX_RESPONSE, TMPROV_TM_RETRY_AFTER_MAX. None is marked
  * required: a program that needs a client decides that. */
-extern const struct cfg_key TM_CONFIG_KEYS[];
+extern const struct cfg_key *const TM_CONFIG_KEYS[];
 extern const size_t TM_CONFIG_NKEYS;
 
 /* Fills opts from a configuration holding TM_CONFIG_KEYS (strings stay owned by cfg).

@@ -30,19 +30,23 @@ if [ "$mode" = down ]; then
 fi
 
 tools/install-deps.sh demo
+# shellcheck source=tools/need.sh
+. tools/need.sh
+python=$(need python3)
+curl=$(need curl)
 stop_all
 keep=no
 # Whatever happens, nothing is left running unless `up` got to its end.
 trap '[ "$keep" = yes ] || stop_all' EXIT
 
 free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+	"$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
 wait_http() { # wait_http URL SECONDS
 	local i
 	for ((i = 0; i < $2 * 10; i++)); do
-		curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+		"$curl" -fsS -o /dev/null "$1" 2>/dev/null && return 0
 		sleep 0.1
 	done
 	echo "demo: $1 did not answer within $2 s" >&2
@@ -92,7 +96,7 @@ say "what the database knows of customer acme"
 
 say "TurboMeeting logs ann@acme.example in (spec section 6; the password as sha256-hex)"
 credential=$(printf %s 'correct horse battery' | sha256sum | cut -d' ' -f1)
-login=$(curl -fsS --get --data-urlencode email=ann@acme.example \
+login=$("$curl" -fsS --get --data-urlencode email=ann@acme.example \
 	--data-urlencode "password=$credential" \
 	--data-urlencode "service_company_uid=$TMPROV_PARTNER_ID" \
 	"http://127.0.0.1:$cb_port/tm/auth")
@@ -102,7 +106,7 @@ url=$(printf %s "$login" | tr -d '\n' |
 [ -n "$url" ] || { echo "demo: the login answer has no meeting-list URL" >&2; exit 1; }
 
 say "TurboMeeting asks for ann's meetings (spec section 11): $url"
-curl -fsS "$url"
+"$curl" -fsS "$url"
 echo
 
 if [ "$mode" = up ]; then

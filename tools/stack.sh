@@ -12,21 +12,24 @@ services=${*:-pg kafka tmsim}
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=${BIN:-$top/bin}
 case $bin in /*) ;; *) bin=$top/$bin ;; esac
+# shellcheck source=tools/need.sh
+. "$top/tools/need.sh"
 
 free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+	local python
+	python=$(need python3) || exit 1
+	"$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
 # PostgreSQL refuses to run as root: run it as the postgres system user when we are root.
 as_pg() {
-	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
-pg_bin() {
-	local d
-	d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-	[ -n "$d" ] || { echo "stack: PostgreSQL server not installed" >&2; exit 1; }
-	echo "$d"
+	local runuser
+	if [ "$(id -u)" = 0 ]; then
+		runuser=$(need runuser) || exit 1
+		"$runuser" -u postgres -- "$@"
+	else
+		"$@"
+	fi
 }
 
 wait_file() { # wait_file FILE SECONDS
@@ -37,20 +40,22 @@ wait_file() { # wait_file FILE SECONDS
 }
 
 start_pg() {
-	local pgb port
-	pgb=$(pg_bin)
+	local initdb pg_ctl createdb port
+	initdb=$(need initdb)
+	pg_ctl=$(need pg_ctl)
+	createdb=$(need createdb)
 	port=$(free_port)
 	mkdir -p "$dir/pg"
 	[ "$(id -u)" = 0 ] && chown postgres "$dir/pg"
-	as_pg "$pgb/initdb" -D "$dir/pg/data" -U postgres --auth=trust -E UTF8 --no-sync \
+	as_pg "$initdb" -D "$dir/pg/data" -U postgres --auth=trust -E UTF8 --no-sync \
 		>"$dir/pg/initdb.log" 2>&1 || { cat "$dir/pg/initdb.log" >&2; exit 1; }
-	as_pg "$pgb/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/server.log" -w -t 60 \
+	as_pg "$pg_ctl" -D "$dir/pg/data" -l "$dir/pg/server.log" -w -t 60 \
 		-o "-h 127.0.0.1 -p $port -k $dir/pg -c fsync=off -c max_connections=300" start >/dev/null
-	as_pg "$pgb/createdb" -h 127.0.0.1 -p "$port" -U postgres tmprov
+	as_pg "$createdb" -h 127.0.0.1 -p "$port" -U postgres tmprov
 	{
 		echo "export TMPROV_PG_PORT=$port"
 		echo "export TMPROV_PG_DATA=$dir/pg/data"
-		echo "export TMPROV_PG_BIN=$pgb"
+		echo "export TMPROV_PG_BIN=$(dirname "$pg_ctl")"
 		echo "export TMPROV_DATABASE_URL=postgresql://postgres@127.0.0.1:$port/tmprov"
 	} >>"$dir/env"
 }
@@ -75,7 +80,7 @@ start_tmsim() {
 }
 
 stop_all() {
-	local f pid pgb
+	local f pid pg_ctl
 	for f in "$dir"/*.pid; do
 		[ -e "$f" ] || continue
 		pid=$(cat "$f")
@@ -85,8 +90,8 @@ stop_all() {
 		rm -f "$f"
 	done
 	if [ -f "$dir/pg/data/postmaster.pid" ]; then
-		pgb=$(pg_bin)
-		as_pg "$pgb/pg_ctl" -D "$dir/pg/data" -m immediate -w stop >/dev/null 2>&1 || true
+		pg_ctl=$(need pg_ctl)
+		as_pg "$pg_ctl" -D "$dir/pg/data" -m immediate -w stop >/dev/null 2>&1 || true
 	fi
 }
 

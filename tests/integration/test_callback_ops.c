@@ -23,6 +23,7 @@
 
 #include "../support/cbtest.h"
 #include "../support/testdb.h"
+#include "clock.h"
 
 static struct testdb db;
 static PGconn *conn;
@@ -99,10 +100,10 @@ send_all(int fd, const char *s, size_t len)
 static double
 wait_closed(int fd, int ms)
 {
-	double start = cbtest_now();
+	double start = clock_now_s();
 	char buf[4096];
 
-	while ((cbtest_now() - start) * 1000 < ms) {
+	while ((clock_now_s() - start) * 1000 < ms) {
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		ssize_t n;
 
@@ -110,7 +111,7 @@ wait_closed(int fd, int ms)
 			continue;
 		n = recv(fd, buf, sizeof(buf), 0);
 		if (n <= 0)
-			return cbtest_now() - start;
+			return clock_now_s() - start;
 	}
 	return -1;
 }
@@ -218,12 +219,12 @@ expect_unavailable(const struct cbproc *p, const char *meetings_path)
 static double
 wait_recovered(const struct cbproc *p)
 {
-	double start = cbtest_now();
+	double start = clock_now_s();
 	char reason[128];
 
-	while (cbtest_now() - start < 20) {
+	while (clock_now_s() - start < 20) {
 		if (login_ok(p, reason, sizeof(reason), NULL))
-			return cbtest_now() - start;
+			return clock_now_s() - start;
 		assert_string_equal(reason, "temporarily unavailable");
 		sleep_ms(100);
 	}
@@ -406,10 +407,10 @@ test_second_signal(void **state)
 	sleep_ms(200);
 	kill(p.pid, SIGTERM);
 	sleep_ms(200);
-	start = cbtest_now();
+	start = clock_now_s();
 	status = cbproc_stop(&p); /* the second SIGTERM */
 	assert_int_equal(status, 1);
-	assert_true(cbtest_now() - start < 2.0);
+	assert_true(clock_now_s() - start < 2.0);
 	close(fd);
 }
 

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "../support/clirun.h"
+#include "../support/tprog.h"
 
 #define DEMO_MS	     120000
 #define DEMO_SECONDS 60.0 /* the bound */
@@ -85,7 +86,7 @@ demo_pids(const char *out, long *pids, size_t max)
 static void
 run(struct clirun *r, const char *mode)
 {
-	const char *argv[] = {"/bin/bash", script, mode, NULL};
+	const char *argv[] = {tprog("bash"), script, mode, NULL};
 	const char *const env[] = {dirvar, binvar, NULL};
 
 	clirun(r, argv, env, DEMO_MS);

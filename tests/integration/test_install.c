@@ -17,6 +17,7 @@
 
 #include "../support/clirun.h"
 #include "../support/testdb.h"
+#include "../support/tprog.h"
 
 #define RUN_MS 120000
 
@@ -43,10 +44,10 @@ static void
 make_install(const char *root, const char *prefix, const char *const *targets)
 {
 	char destdir[PATH_MAX + 16], pfx[PATH_MAX + 16], binvar[PATH_MAX + 8];
-	const char *argv[16] = {"/usr/bin/env", "make", "--no-print-directory", "-s", "-C", src,
-				"-o",		"all"};
+	const char *argv[16] = {tprog("make"), "--no-print-directory", "-s", "-C", src, "-o",
+				"all"};
 	static const char *const env[] = {"MAKEFLAGS=", "MAKELEVEL=", "MFLAGS=", NULL};
-	size_t n = 8;
+	size_t n = 7;
 	struct clirun r;
 
 	snprintf(destdir, sizeof(destdir), "DESTDIR=%s", root);
@@ -157,7 +158,7 @@ test_no_migrations_beside(void **state)
 {
 	char dir[PATH_MAX], exe[PATH_MAX + 32], copy[PATH_MAX * 2 + 64];
 	const char *argv[] = {exe, "migrate", "--status", NULL};
-	const char *cp[] = {"/bin/cp", copy, exe, NULL};
+	const char *cp[] = {tprog("cp"), copy, exe, NULL};
 	static const char *const env[] = {"TMPROV_DATABASE_URL=postgresql://127.0.0.1:1/none",
 					  NULL};
 	struct clirun r;

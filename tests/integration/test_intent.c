@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "cfgkeys.h"
+
 #include "../../workers/worker/dbpool.h"
 #include "../../workers/worker/intent.h"
 #include "../../workers/worker/sql.h"
@@ -40,8 +42,8 @@ cfg_for(const char *conninfo)
 	assert_non_null(c);
 	assert_int_equal(cfg_add_keys(c, DB_CONFIG_KEYS, DB_CONFIG_NKEYS), 0);
 	if (cfg_load(c, NULL, err, sizeof(err)) != 0 ||
-	    cfg_set(c, "TMPROV_DATABASE_URL", conninfo, err, sizeof(err)) != 0 ||
-	    cfg_set(c, "TMPROV_DB_CONNECT_TIMEOUT", "1s", err, sizeof(err)) != 0)
+	    cfg_set(c, &KEY_TMPROV_DATABASE_URL, conninfo, err, sizeof(err)) != 0 ||
+	    cfg_set(c, &KEY_TMPROV_DB_CONNECT_TIMEOUT, "1s", err, sizeof(err)) != 0)
 		fail_msg("cfg: %s", err);
 	return c;
 }

@@ -14,11 +14,14 @@
 
 #include <cmocka.h>
 
+#include "cfgkeys.h"
 #include "config.h"
 #include "kafka.h"
+#include "../support/clirun.h"
 #include "../support/kafka_util.h"
 #include <librdkafka/rdkafka_mock.h> /* after rdkafka.h, which kafka.h includes */
 #include "log.h"
+#include "clock.h"
 
 #define T_ROUNDTRIP "kt.roundtrip"
 #define T_RESUME    "kt.resume"
@@ -30,15 +33,6 @@
 
 /* The private broker shared by this file's tests; each test uses its own topic. */
 static struct ku_devkafka broker;
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 static int
 group_setup(void **state)
@@ -75,9 +69,9 @@ test_cfg(const char *brokers, const char *props)
 	assert_int_equal(cfg_add_keys(c, KAFKA_CONFIG_KEYS, KAFKA_CONFIG_NKEYS), 0);
 	unsetenv("TMPROV_KAFKA_PROPS");
 	assert_int_equal(cfg_load(c, NULL, err, sizeof(err)), 0);
-	assert_int_equal(cfg_set(c, "TMPROV_KAFKA_BROKERS", brokers, err, sizeof(err)), 0);
+	assert_int_equal(cfg_set(c, &KEY_TMPROV_KAFKA_BROKERS, brokers, err, sizeof(err)), 0);
 	if (props)
-		assert_int_equal(cfg_set(c, "TMPROV_KAFKA_PROPS", props, err, sizeof(err)), 0);
+		assert_int_equal(cfg_set(c, &KEY_TMPROV_KAFKA_PROPS, props, err, sizeof(err)), 0);
 	return c;
 }
 
@@ -106,7 +100,7 @@ consumer_subscribed(struct cfg *c, const char *group, const char *topic)
 static rd_kafka_message_t *
 next_message(rd_kafka_t *rk, long deadline)
 {
-	while (now_ms() < deadline) {
+	while (clock_now_ms() < deadline) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
 		if (!m)
 			continue;
@@ -242,7 +236,7 @@ test_roundtrip_keys_values_headers(void **state)
 	group_name(group, sizeof(group), "roundtrip");
 	rk = consumer_subscribed(c, group, T_ROUNDTRIP);
 	memset(last, -1, sizeof(last));
-	deadline = now_ms() + 30000;
+	deadline = clock_now_ms() + 30000;
 	for (int n = 0; n < 40; n++) {
 		rd_kafka_message_t *m = next_message(rk, deadline);
 		if (!m)
@@ -274,7 +268,7 @@ store_offset(rd_kafka_t *rk, const rd_kafka_message_t *m)
 static int
 drain(rd_kafka_t *rk, int want, int *got, int ngot, int timeout_ms)
 {
-	long deadline = now_ms() + timeout_ms;
+	long deadline = clock_now_ms() + timeout_ms;
 	int n = 0;
 	rd_kafka_message_t *m;
 
@@ -283,7 +277,7 @@ drain(rd_kafka_t *rk, int want, int *got, int ngot, int timeout_ms)
 		assert_true(v >= 0 && v < ngot);
 		got[v]++;
 		if (++n == want)
-			deadline = now_ms() + 2000;
+			deadline = clock_now_ms() + 2000;
 		rd_kafka_message_destroy(m);
 	}
 	return n;
@@ -305,7 +299,7 @@ test_commit_then_resume(void **state)
 
 	/* First consumer: handles 12 (stored, committed), then 4 more (stored, not committed). */
 	rk = consumer_subscribed(c, group, T_RESUME);
-	deadline = now_ms() + 30000;
+	deadline = clock_now_ms() + 30000;
 	for (int n = 0; n < 20; n++) {
 		rd_kafka_message_t *m = next_message(rk, deadline);
 		if (!m)
@@ -351,7 +345,7 @@ assigned(rd_kafka_t *rk)
 static void
 wait_shared(rd_kafka_t *a, rd_kafka_t *b, unsigned *pa, unsigned *pb)
 {
-	long deadline = now_ms() + 30000;
+	long deadline = clock_now_ms() + 30000;
 
 	do {
 		rd_kafka_message_t *m;
@@ -361,7 +355,7 @@ wait_shared(rd_kafka_t *a, rd_kafka_t *b, unsigned *pa, unsigned *pb)
 			rd_kafka_message_destroy(m);
 		*pa = assigned(a);
 		*pb = assigned(b);
-	} while (!(*pa && *pb && (*pa | *pb) == (1u << T_PARTS) - 1) && now_ms() < deadline);
+	} while (!(*pa && *pb && (*pa | *pb) == (1u << T_PARTS) - 1) && clock_now_ms() < deadline);
 }
 
 static void
@@ -386,8 +380,8 @@ test_group_shares_partitions(void **state)
 	assert_int_equal(pa | pb, (1u << T_PARTS) - 1);
 
 	produce_numbers(c, T_SHARE, 0, 40, 40, d);
-	deadline = now_ms() + 20000;
-	while (na + nb < 40 && now_ms() < deadline) {
+	deadline = clock_now_ms() + 20000;
+	while (na + nb < 40 && clock_now_ms() < deadline) {
 		rd_kafka_message_t *m;
 		if ((m = rd_kafka_consumer_poll(a, 50)) != NULL && !m->err) {
 			assert_true(pa & (1u << m->partition));
@@ -750,46 +744,45 @@ test_devkafka_bad_flag(void **state)
 	assert_non_null(strstr(err, "status 2"));
 }
 
-/* Runs bin/tmprov-devkafka with args; returns its exit status and what it printed in out. */
+/* Runs bin/tmprov-devkafka with args (words split at blanks) and env ("KEY=value" settings, or
+ * NULL); returns its exit status and what it printed on stdout in out. */
 static int
-devkafka_run(const char *args, char *out, size_t outlen)
+devkafka_run(const char *args, const char *const *env, char *out, size_t outlen)
 {
-	const char *bin = getenv("TMPROV_TEST_BIN");
-	char cmd[1024];
-	size_t n;
-	FILE *f;
-	int status;
+	const char *argv[16] = {"tmprov-devkafka"};
+	char words[512];
+	struct clirun r;
+	int n = 1, status;
 
-	if (!bin)
-		fail_msg("TMPROV_TEST_BIN is not set");
-	snprintf(cmd, sizeof(cmd), "'%s/tmprov-devkafka' %s 2>/dev/null", bin, args);
-	f = popen(cmd, "r");
-	assert_non_null(f);
-	n = fread(out, 1, outlen - 1, f);
-	out[n] = '\0';
-	status = pclose(f);
-	assert_true(WIFEXITED(status));
-	return WEXITSTATUS(status);
+	snprintf(words, sizeof(words), "%s", args);
+	for (char *save = NULL, *w = strtok_r(words, " ", &save); w != NULL && n < 15;
+	     w = strtok_r(NULL, " ", &save))
+		argv[n++] = w;
+	clirun(&r, argv, env, 30000);
+	snprintf(out, outlen, "%s", r.out);
+	status = r.status;
+	clirun_free(&r);
+	return status;
 }
 
 static void
 test_devkafka_print_config_and_help(void **state)
 {
+	const char *const brokers2[] = {"TMPROV_DEVKAFKA_BROKERS=2", NULL};
 	char out[4096];
 
 	(void)state;
-	setenv("TMPROV_DEVKAFKA_BROKERS", "2", 1);
-	assert_int_equal(
-	    devkafka_run("--print-config --partitions 7 --topic a --topic=b", out, sizeof(out)), 0);
-	unsetenv("TMPROV_DEVKAFKA_BROKERS");
+	assert_int_equal(devkafka_run("--print-config --partitions 7 --topic a --topic=b", brokers2,
+				      out, sizeof(out)),
+			 0);
 	assert_non_null(strstr(out, "TMPROV_DEVKAFKA_PARTITIONS=7\n")); /* flag */
 	assert_non_null(strstr(out, "TMPROV_DEVKAFKA_BROKERS=2\n"));	/* environment */
 	assert_non_null(strstr(out, "TMPROV_TOPIC_COMMANDS=tm.commands\n"));
 	assert_non_null(strstr(out, "# topics created: a b\n"));
-	assert_int_equal(devkafka_run("--help", out, sizeof(out)), 0);
+	assert_int_equal(devkafka_run("--help", NULL, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "--bootstrap-file"));
-	assert_int_equal(devkafka_run("--no-such-flag", out, sizeof(out)), 2);
-	assert_int_equal(devkafka_run("--partitions", out, sizeof(out)), 2);
+	assert_int_equal(devkafka_run("--no-such-flag", NULL, out, sizeof(out)), 2);
+	assert_int_equal(devkafka_run("--partitions", NULL, out, sizeof(out)), 2);
 }
 
 static void

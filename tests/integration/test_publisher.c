@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "cfgkeys.h"
 #include "config.h"
 #include "db.h"
 #include "kafka.h"
@@ -23,6 +24,7 @@
 #include "../support/testdb.h"
 
 #include "../../workers/worker/publisher.h"
+#include "../../workers/worker/sql.h"
 
 #define TOPIC "pt.events"
 
@@ -75,9 +77,9 @@ group_setup(void **state)
 		return -1;
 	unsetenv("TMPROV_KAFKA_PROPS");
 	if (cfg_load(F.cfg, NULL, err, sizeof(err)) ||
-	    cfg_set(F.cfg, "TMPROV_DATABASE_URL", F.db.conninfo, err, sizeof(err)) ||
-	    cfg_set(F.cfg, "TMPROV_KAFKA_BROKERS", F.dk.bootstrap, err, sizeof(err)) ||
-	    cfg_set(F.cfg, "TMPROV_TOPIC_EVENTS", TOPIC, err, sizeof(err))) {
+	    cfg_set(F.cfg, &KEY_TMPROV_DATABASE_URL, F.db.conninfo, err, sizeof(err)) ||
+	    cfg_set(F.cfg, &KEY_TMPROV_KAFKA_BROKERS, F.dk.bootstrap, err, sizeof(err)) ||
+	    cfg_set(F.cfg, &KEY_TMPROV_TOPIC_EVENTS, TOPIC, err, sizeof(err))) {
 		fprintf(stderr, "# config: %s\n", err);
 		return -1;
 	}
@@ -290,7 +292,7 @@ test_one_publisher_at_a_time(void **state)
 	assert_non_null(other);
 	/* Another worker's publisher holds the lock and listens. */
 	sql(other, "SELECT pg_advisory_lock($1::bigint)", 1, key);
-	sql(other, "LISTEN " PUBLISHER_CHANNEL, 0, NULL);
+	sql(other, "LISTEN " SQL_OUTBOX_CHANNEL, 0, NULL);
 	p = start();
 	add_event("locked", id, sizeof(id));
 	publisher_kick(p);
@@ -304,7 +306,7 @@ test_one_publisher_at_a_time(void **state)
 			usleep(20000);
 	}
 	assert_non_null(n);
-	assert_string_equal(n->relname, PUBLISHER_CHANNEL);
+	assert_string_equal(n->relname, SQL_OUTBOX_CHANNEL);
 	PQfreemem(n);
 	/* The holder goes away: ours takes over by itself (a drain retries the lock). */
 	sql(other, "SELECT pg_advisory_unlock($1::bigint)", 1, key);
@@ -344,11 +346,11 @@ test_start_fails_without_database(void **state)
 	assert_int_equal(cfg_add_keys(c, DB_CONFIG_KEYS, DB_CONFIG_NKEYS), 0);
 	assert_int_equal(cfg_add_keys(c, KAFKA_CONFIG_KEYS, KAFKA_CONFIG_NKEYS), 0);
 	assert_int_equal(cfg_load(c, NULL, err, sizeof(err)), 0);
-	assert_int_equal(cfg_set(c, "TMPROV_DATABASE_URL",
+	assert_int_equal(cfg_set(c, &KEY_TMPROV_DATABASE_URL,
 				 "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1", err,
 				 sizeof(err)),
 			 0);
-	assert_int_equal(cfg_set(c, "TMPROV_DB_CONNECT_ATTEMPTS", "1", err, sizeof(err)), 0);
+	assert_int_equal(cfg_set(c, &KEY_TMPROV_DB_CONNECT_ATTEMPTS, "1", err, sizeof(err)), 0);
 	assert_null(publisher_start(c, F.m, F.producer, err, sizeof(err)));
 	assert_true(strlen(err) > 0);
 	cfg_free(c);

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "cfgkeys.h"
 #include "config.h"
 #include "log.h"
 #include "../support/sim.h"
@@ -380,27 +381,27 @@ test_opts_from_cfg(void **state)
 	assert_true(TM_CONFIG_NKEYS <= 16);
 	assert_int_equal(cfg_add_keys(c, TM_CONFIG_KEYS, TM_CONFIG_NKEYS), 0);
 	for (size_t i = 0; i < TM_CONFIG_NKEYS; i++) {
-		assert_false(TM_CONFIG_KEYS[i].flags & CFG_REQUIRED); /* the program decides */
-		if (strcmp(TM_CONFIG_KEYS[i].name, "TMPROV_PARTNER_ID") == 0)
-			assert_true(TM_CONFIG_KEYS[i].flags & CFG_SECRET);
+		assert_false(TM_CONFIG_KEYS[i]->flags & CFG_REQUIRED); /* the program decides */
+		if (strcmp(TM_CONFIG_KEYS[i]->name, "TMPROV_PARTNER_ID") == 0)
+			assert_true(TM_CONFIG_KEYS[i]->flags & CFG_SECRET);
 	}
 	/* the defaults, without the TMPROV_ values the test environment sets */
 	for (size_t i = 0; i < TM_CONFIG_NKEYS; i++) {
-		const char *v = getenv(TM_CONFIG_KEYS[i].name);
+		const char *v = getenv(TM_CONFIG_KEYS[i]->name);
 
 		saved[i] = v ? strdup(v) : NULL;
-		unsetenv(TM_CONFIG_KEYS[i].name);
+		unsetenv(TM_CONFIG_KEYS[i]->name);
 	}
 	rc = cfg_load(c, NULL, err, sizeof(err));
 	for (size_t i = 0; i < TM_CONFIG_NKEYS; i++) {
 		if (saved[i] != NULL)
-			setenv(TM_CONFIG_KEYS[i].name, saved[i], 1);
+			setenv(TM_CONFIG_KEYS[i]->name, saved[i], 1);
 		free(saved[i]);
 	}
 	assert_int_equal(rc, 0);
 	assert_int_equal(tm_client_opts_from_cfg(&o, c), -1); /* no URL, no partner */
-	assert_int_equal(cfg_set(c, "TMPROV_TM_URL", "http://127.0.0.1:1", err, sizeof(err)), 0);
-	assert_int_equal(cfg_set(c, "TMPROV_PARTNER_ID", "p-1", err, sizeof(err)), 0);
+	assert_int_equal(cfg_set(c, &KEY_TMPROV_TM_URL, "http://127.0.0.1:1", err, sizeof(err)), 0);
+	assert_int_equal(cfg_set(c, &KEY_TMPROV_PARTNER_ID, "p-1", err, sizeof(err)), 0);
 	assert_int_equal(tm_client_opts_from_cfg(&o, c), 0);
 	assert_string_equal(o.base_url, "http://127.0.0.1:1");
 	assert_string_equal(o.partner_id, "p-1");
@@ -408,7 +409,7 @@ test_opts_from_cfg(void **state)
 	assert_int_equal(o.timeout_ms, 10000);
 	assert_int_equal(o.max_response_bytes, 65536);
 	assert_int_equal(o.retry_after_max_ms, 60000);
-	assert_int_equal(cfg_set(c, "TMPROV_TM_TIMEOUT", "250ms", err, sizeof(err)), 0);
+	assert_int_equal(cfg_set(c, &KEY_TMPROV_TM_TIMEOUT, "250ms", err, sizeof(err)), 0);
 	assert_int_equal(tm_client_opts_from_cfg(&o, c), 0);
 	assert_int_equal(o.timeout_ms, 250);
 	cfg_free(c);

@@ -16,6 +16,7 @@
 
 #include "../support/wcase.h"
 #include "../support/wenv.h"
+#include "clock.h"
 
 static struct wenv *E;
 
@@ -28,15 +29,6 @@ sleep_ms(long ms)
 }
 
 static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static long
 outbox_rows(const char *like)
 {
 	return wenv_sql_long(E, "SELECT count(*) FROM outbox WHERE command_id LIKE $1", like, NULL);
@@ -46,9 +38,9 @@ outbox_rows(const char *like)
 static long
 outbox_wait_rows(const char *like, long n)
 {
-	long deadline = now_ms() + 30000, have;
+	long deadline = clock_now_ms() + 30000, have;
 
-	while ((have = outbox_rows(like)) < n && now_ms() < deadline)
+	while ((have = outbox_rows(like)) < n && clock_now_ms() < deadline)
 		sleep_ms(5);
 	return have;
 }
@@ -177,8 +169,8 @@ test_two_workers(void **state)
 	assert_int_equal(wenv_worker_start(E, "second", NULL, &w2, err, sizeof(err)), 0);
 	/* The group rebalances when the second member joins (tmprov-devkafka completes that
 	 * after a session timeout); keep sending until both have done work. */
-	deadline = now_ms() + 30000;
-	while (now_ms() < deadline && nsubj + TW_BATCH <= TW_MAX) {
+	deadline = clock_now_ms() + 30000;
+	while (clock_now_ms() < deadline && nsubj + TW_BATCH <= TW_MAX) {
 		send_creates("tw", nsubj, TW_BATCH, 0, ids, idp, &n);
 		nsubj += TW_BATCH;
 		assert_int_equal(wenv_wait_outcomes(E, idp, n, WENV_TIMEOUT_MS), n);

@@ -17,6 +17,7 @@
 
 #include "../support/wcase.h"
 #include "../support/wenv.h"
+#include "clock.h"
 
 static struct wenv *E;
 
@@ -26,15 +27,6 @@ sleep_ms(long ms)
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
 	nanosleep(&ts, NULL);
-}
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
 static const char *
@@ -118,9 +110,9 @@ outbox_rows(const char *prefix)
 static long
 outbox_wait(const char *prefix, long n, int timeout_ms)
 {
-	long deadline = now_ms() + timeout_ms, have;
+	long deadline = clock_now_ms() + timeout_ms, have;
 
-	while ((have = outbox_rows(prefix)) < n && now_ms() < deadline)
+	while ((have = outbox_rows(prefix)) < n && clock_now_ms() < deadline)
 		sleep_ms(5);
 	return have;
 }
@@ -139,9 +131,9 @@ open_creates(void)
 static void
 open_creates_wait(int timeout_ms)
 {
-	long deadline = now_ms() + timeout_ms;
+	long deadline = clock_now_ms() + timeout_ms;
 
-	while (open_creates() == 0 && now_ms() < deadline)
+	while (open_creates() == 0 && clock_now_ms() < deadline)
 		;
 }
 

@@ -28,19 +28,12 @@
 #include <sodium.h>
 
 #include "password.h"
+#include "clock.h"
+#include "tprog.h"
 
 extern char **environ;
 
 static int cbtest_seq;
-
-double
-cbtest_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 cbtest_sleep_ms(long ms)
@@ -315,7 +308,7 @@ cbhttp_parse(struct cbhttp *out, char *data, size_t len)
 int
 cbhttp_raw(int port, const char *raw, size_t rawlen, struct cbhttp *out, int timeout_ms)
 {
-	double start = cbtest_now(), deadline = start + timeout_ms / 1000.0;
+	double start = clock_now_s(), deadline = start + timeout_ms / 1000.0;
 	int fd = cbtcp_connect(port), rc = 0;
 	size_t len = 0, cap = 65536, off = 0;
 	char *data = malloc(cap);
@@ -330,7 +323,7 @@ cbhttp_raw(int port, const char *raw, size_t rawlen, struct cbhttp *out, int tim
 	}
 	for (;;) {
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		int left = (int)((deadline - cbtest_now()) * 1000);
+		int left = (int)((deadline - clock_now_s()) * 1000);
 		ssize_t n;
 
 		if (left <= 0 || poll(&pfd, 1, left) <= 0) {
@@ -347,7 +340,7 @@ cbhttp_raw(int port, const char *raw, size_t rawlen, struct cbhttp *out, int tim
 	close(fd);
 	cbhttp_parse(out, data, len);
 	free(data);
-	out->seconds = cbtest_now() - start;
+	out->seconds = clock_now_s() - start;
 	return rc;
 }
 
@@ -677,16 +670,15 @@ cbpg_opts(const char *data, char *out, size_t outlen)
 void
 cbpg_ctl(const char *action)
 {
-	const char *bin = cbtest_env("TMPROV_PG_BIN"), *data = cbtest_env("TMPROV_PG_DATA");
-	char pg_ctl[1024], opts[4096], log[1024];
+	const char *data = cbtest_env("TMPROV_PG_DATA"), *pg_ctl = tprog("pg_ctl");
+	char opts[4096], log[1024];
 	const char *argv[20];
 	int n = 0, status;
 	pid_t pid;
 
-	snprintf(pg_ctl, sizeof(pg_ctl), "%s/pg_ctl", bin);
 	snprintf(log, sizeof(log), "%s/pg_ctl.log", cbtest_env("TMPROV_TEST_TMP"));
 	if (getuid() == 0) {
-		argv[n++] = "runuser";
+		argv[n++] = tprog("runuser");
 		argv[n++] = "-u";
 		argv[n++] = "postgres";
 		argv[n++] = "--";
@@ -717,7 +709,7 @@ cbpg_ctl(const char *action)
 			dup2(fd, 1);
 			dup2(fd, 2);
 		}
-		execvp(argv[0], (char *const *)argv);
+		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)

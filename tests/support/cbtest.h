@@ -93,14 +93,11 @@ void cbxml_expect_text(xmlNodePtr node, const char *name, const char *want);
 /* Status and Reason of a <__Return__> answer into the caller's buffers. */
 void cbxml_status(const struct cbhttp *r, char *status, size_t slen, char *reason, size_t rlen);
 
-/* pg_ctl on the test cluster (TMPROV_PG_BIN, TMPROV_PG_DATA; as postgres when root): "stop",
+/* pg_ctl (tprog) on the test cluster (TMPROV_PG_DATA; as postgres when root): "stop",
  * "start" (with the options it last ran with) or "restart". Fails the test on error. */
 void cbpg_ctl(const char *action);
 
 /* Reads a metric sample ("name{labels}" exactly as rendered) from the admin port; 0 if absent. */
 double cbmetric(int admin_port, const char *series);
-
-/* Monotonic seconds. */
-double cbtest_now(void);
 
 #endif

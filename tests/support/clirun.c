@@ -1,6 +1,7 @@
 /* clirun: fork + execve with the captures going to files (a pipe could fill up and stall a
  * chatty child); the child dies with the test (PR_SET_PDEATHSIG). */
 #include "clirun.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,15 +24,6 @@
 extern char **environ;
 
 static int clirun_seq;
-
-static double
-clirun_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* Whether add sets the variable of kv ("NAME=value"). */
 static int
@@ -110,7 +102,7 @@ clirun_start(struct clirun *r, const char *const *argv, const char *const *env,
 	cenv = clirun_env(env);
 	if (cenv == NULL)
 		fail_msg("out of memory");
-	r->seconds = clirun_now();
+	r->seconds = clock_now_s();
 	r->pid = fork();
 	if (r->pid < 0)
 		fail_msg("fork: %s", strerror(errno));
@@ -153,11 +145,11 @@ clirun_slurp(const char *path)
 void
 clirun_wait(struct clirun *r, long timeout_ms)
 {
-	double deadline = clirun_now() + timeout_ms / 1000.0;
+	double deadline = clock_now_s() + timeout_ms / 1000.0;
 	int st = 0;
 	pid_t got;
 
-	while ((got = waitpid(r->pid, &st, WNOHANG)) == 0 && clirun_now() < deadline) {
+	while ((got = waitpid(r->pid, &st, WNOHANG)) == 0 && clock_now_s() < deadline) {
 		struct timespec ts = {0, 20 * 1000000L};
 
 		nanosleep(&ts, NULL);
@@ -172,7 +164,7 @@ clirun_wait(struct clirun *r, long timeout_ms)
 	} else {
 		r->status = 128 + WTERMSIG(st);
 	}
-	r->seconds = clirun_now() - r->seconds;
+	r->seconds = clock_now_s() - r->seconds;
 	r->out = clirun_slurp(r->outf);
 	r->err = clirun_slurp(r->errf);
 }
@@ -187,7 +179,7 @@ clirun(struct clirun *r, const char *const *argv, const char *const *env, long t
 int
 clirun_wait_output(const struct clirun *r, int fd, const char *needle, long timeout_ms)
 {
-	double deadline = clirun_now() + timeout_ms / 1000.0;
+	double deadline = clock_now_s() + timeout_ms / 1000.0;
 	struct timespec pause = {0, 20 * 1000000L};
 	char *text;
 
@@ -199,7 +191,7 @@ clirun_wait_output(const struct clirun *r, int fd, const char *needle, long time
 		}
 		free(text);
 		nanosleep(&pause, NULL);
-	} while (clirun_now() < deadline);
+	} while (clock_now_s() < deadline);
 	return -1;
 }
 

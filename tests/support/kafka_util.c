@@ -18,6 +18,7 @@
 
 #include "kafka.h"
 #include "log.h"
+#include "clock.h"
 
 #define KU_MAX_ARGS 32
 
@@ -27,15 +28,6 @@ sleep_ms(long ms)
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
 	nanosleep(&ts, NULL);
-}
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
 /* In the child: stdout to /dev/null, stderr to log, dies with the test, then execs. */
@@ -77,7 +69,7 @@ devkafka_wait(struct ku_devkafka *dk, char *err, size_t errlen)
 {
 	int status;
 
-	for (long start = now_ms(); now_ms() - start < 20000; sleep_ms(50)) {
+	for (long start = clock_now_ms(); clock_now_ms() - start < 20000; sleep_ms(50)) {
 		if (read_line(dk->file, dk->bootstrap, sizeof(dk->bootstrap)) == 0)
 			return 0;
 		if (waitpid(dk->pid, &status, WNOHANG) == dk->pid) {
@@ -142,7 +134,7 @@ ku_devkafka_stop(struct ku_devkafka *dk)
 	if (dk->pid <= 0)
 		return -1;
 	kill(dk->pid, SIGTERM);
-	for (long start = now_ms(); now_ms() - start < 10000; sleep_ms(20)) {
+	for (long start = clock_now_ms(); clock_now_ms() - start < 10000; sleep_ms(20)) {
 		rc = waitpid(dk->pid, &status, WNOHANG);
 		if (rc != 0)
 			break;
@@ -343,7 +335,7 @@ consume_loop(rd_kafka_t *rk, int n, int expect, long deadline, json_t *out)
 	char at_end[KU_MAX_PARTITIONS] = {0};
 	int nend = 0, count = 0;
 
-	while ((count < expect || nend < n) && now_ms() < deadline) {
+	while ((count < expect || nend < n) && clock_now_ms() < deadline) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
 		if (!m)
 			continue;
@@ -373,7 +365,7 @@ ku_consume(const char *brokers, const char *topic, const struct ku_mark *since, 
 	 * and with enable.auto.commit off it commits nothing. */
 	const char *const props[] = {
 	    "enable.partition.eof", "true", "enable.auto.commit", "false", "group.id", group, NULL};
-	long deadline = now_ms() + timeout_ms;
+	long deadline = clock_now_ms() + timeout_ms;
 	int n, count = -1;
 	rd_kafka_t *rk;
 	char err[512];

@@ -17,6 +17,7 @@
 
 #include "kafka.h"
 #include "log.h"
+#include "clock.h"
 
 #define KCOLL_MAX_MESSAGES 1000000 /* far above any test; a runaway producer stops here */
 #define KCOLL_KEY_MAX	   512
@@ -39,15 +40,6 @@ sleep_ms(long ms)
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
 	nanosleep(&ts, NULL);
-}
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
 int
@@ -381,12 +373,12 @@ keys_count(struct kcoll *c, const char *const *keys, size_t n)
 size_t
 kcoll_wait_keys(struct kcoll *c, const char *const *keys, size_t n, int timeout_ms)
 {
-	long deadline = now_ms() + timeout_ms;
+	long deadline = clock_now_ms() + timeout_ms;
 	size_t done = 0;
 
 	for (;;) {
 		done = keys_found(c, keys, n, done);
-		if (done == n || now_ms() >= deadline)
+		if (done == n || clock_now_ms() >= deadline)
 			break;
 		sleep_ms(20);
 	}
@@ -396,10 +388,10 @@ kcoll_wait_keys(struct kcoll *c, const char *const *keys, size_t n, int timeout_
 size_t
 kcoll_wait_count(struct kcoll *c, size_t n, int timeout_ms)
 {
-	long deadline = now_ms() + timeout_ms;
+	long deadline = clock_now_ms() + timeout_ms;
 	size_t have;
 
-	while ((have = kcoll_count(c)) < n && now_ms() < deadline)
+	while ((have = kcoll_count(c)) < n && clock_now_ms() < deadline)
 		sleep_ms(20);
 	return have;
 }

@@ -19,6 +19,7 @@
 
 #include "cmdjson.h"
 #include "evcheck.h"
+#include "tprog.h"
 
 #define SQL_PARAMS_MAX 16
 #define SETTING_MAX    2300
@@ -566,24 +567,22 @@ wenv_sim_faults(struct wenv *e, const char *query)
 int
 wenv_pg_ctl(const char *action, char *err, size_t errlen)
 {
-	const char *bin = getenv("TMPROV_PG_BIN"), *data = getenv("TMPROV_PG_DATA");
-	const char *tmp = getenv("TMPROV_TEST_TMP");
-	char pg_ctl[1024], log[1100], out[1100];
+	const char *data = getenv("TMPROV_PG_DATA"), *tmp = getenv("TMPROV_TEST_TMP");
+	const char *pg_ctl = tprog("pg_ctl");
+	char log[1100], out[1100];
 	const char *argv[16];
 	int n = 0, status = 0, fd;
 	pid_t pid;
 
-	if (!bin || !*bin || !data || !*data || !tmp) {
-		snprintf(err, errlen,
-			 "TMPROV_PG_BIN, TMPROV_PG_DATA and TMPROV_TEST_TMP must be set");
+	if (!data || !*data || !tmp) {
+		snprintf(err, errlen, "TMPROV_PG_DATA and TMPROV_TEST_TMP must be set");
 		return -1;
 	}
-	snprintf(pg_ctl, sizeof(pg_ctl), "%s/pg_ctl", bin);
 	/* The server log beside the data directory, where tools/stack.sh started it. */
 	snprintf(log, sizeof(log), "%.*s/server.log", (int)(strrchr(data, '/') - data), data);
 	snprintf(out, sizeof(out), "%s/pg_ctl-%ld.out", tmp, (long)getpid());
 	if (geteuid() == 0) {
-		argv[n++] = "runuser";
+		argv[n++] = tprog("runuser");
 		argv[n++] = "-u";
 		argv[n++] = "postgres";
 		argv[n++] = "--";
@@ -608,7 +607,7 @@ wenv_pg_ctl(const char *action, char *err, size_t errlen)
 			dup2(fd, STDOUT_FILENO);
 			dup2(fd, STDERR_FILENO);
 		}
-		execvp(argv[0], (char *const *)argv);
+		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||

@@ -103,7 +103,7 @@ json_t *wenv_sim_list(struct wenv *e, const char *endpoint);
 /* Sets tmsim faults (a /_sim/faults query); fails the test when refused. */
 void wenv_sim_faults(struct wenv *e, const char *query);
 
-/* Runs pg_ctl ACTION (e.g. "restart") on the test cluster ($TMPROV_PG_BIN, $TMPROV_PG_DATA),
+/* Runs pg_ctl ACTION (e.g. "restart") on the test cluster (pg_ctl from tprog, $TMPROV_PG_DATA),
  * as the postgres user when root, waiting for it. 0, or -1 with err. */
 int wenv_pg_ctl(const char *action, char *err, size_t errlen);
 

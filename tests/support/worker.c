@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "clock.h"
 
 #define ENV_VAR_MAX 2300
 #define TAIL_MAX    40
@@ -45,15 +46,6 @@ sleep_ms(long ms)
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
 	nanosleep(&ts, NULL);
-}
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
 /* A loopback port nobody listens on now. The kernel could hand it out again before the worker
@@ -273,12 +265,12 @@ worker_signal(struct worker *w, int sig)
 int
 worker_wait(struct worker *w, int deadline_ms, long *elapsed_ms)
 {
-	long start = now_ms();
+	long start = clock_now_ms();
 
-	while (worker_running(w) && now_ms() - start < deadline_ms)
+	while (worker_running(w) && clock_now_ms() - start < deadline_ms)
 		sleep_ms(10);
 	if (elapsed_ms != NULL)
-		*elapsed_ms = now_ms() - start;
+		*elapsed_ms = clock_now_ms() - start;
 	if (w->pid <= 0)
 		return -1;
 	return w->exited ? exit_code(w->status) : -1;
@@ -379,9 +371,9 @@ worker_admin_get(struct worker *w, const char *path, long *status, char **body)
 int
 worker_wait_ready(struct worker *w, int timeout_ms, char *err, size_t errlen)
 {
-	long start = now_ms(), status = 0;
+	long start = clock_now_ms(), status = 0;
 
-	while (now_ms() - start < timeout_ms) {
+	while (clock_now_ms() - start < timeout_ms) {
 		char *body = NULL;
 
 		if (!worker_running(w)) {

@@ -12,22 +12,25 @@
 
 #include "config.h"
 
-static const struct cfg_key keys[] = {
-    {"T_URL", CFG_URL, NULL, CFG_REQUIRED, 0, 0, NULL, "base URL"},
-    {"T_NAME", CFG_STRING, "dflt", 0, 0, 0, NULL, "a name"},
-    {"T_COUNT", CFG_INT, "64", 0, 1, 1024, NULL, "a count"},
-    {"T_WAIT", CFG_MS, "5s", 0, 10, 600000, NULL, "a duration"},
-    {"T_FLAG", CFG_BOOL, "false", 0, 0, 0, NULL, "a flag"},
-    {"T_MODE", CFG_ENUM, "park", 0, 0, 0, "park|retry|fail", "a policy"},
-    {"T_LISTEN", CFG_LISTEN, "127.0.0.1:8090", 0, 0, 0, NULL, "an address"},
-    {"T_SECRET", CFG_STRING, NULL, CFG_SECRET, 0, 0, NULL, "a secret"},
+static CFG_KEY(T_URL, CFG_URL, NULL, CFG_REQUIRED, 0, 0, NULL, "base URL");
+static CFG_KEY(T_NAME, CFG_STRING, "dflt", 0, 0, 0, NULL, "a name");
+static CFG_KEY(T_COUNT, CFG_INT, "64", 0, 1, 1024, NULL, "a count");
+static CFG_KEY(T_WAIT, CFG_MS, "5s", 0, 10, 600000, NULL, "a duration");
+static CFG_KEY(T_FLAG, CFG_BOOL, "false", 0, 0, 0, NULL, "a flag");
+static CFG_KEY(T_MODE, CFG_ENUM, "park", 0, 0, 0, "park|retry|fail", "a policy");
+static CFG_KEY(T_LISTEN, CFG_LISTEN, "127.0.0.1:8090", 0, 0, 0, NULL, "an address");
+static CFG_KEY(T_SECRET, CFG_STRING, NULL, CFG_SECRET, 0, 0, NULL, "a secret");
+
+static const struct cfg_key *const keys[] = {
+    &KEY_T_URL,	 &KEY_T_NAME, &KEY_T_COUNT,  &KEY_T_WAIT,
+    &KEY_T_FLAG, &KEY_T_MODE, &KEY_T_LISTEN, &KEY_T_SECRET,
 };
 
 static void
 clear_env(void)
 {
 	for (size_t i = 0; i < CFG_KEYS_LEN(keys); i++)
-		unsetenv(keys[i].name);
+		unsetenv(keys[i]->name);
 }
 
 static struct cfg *
@@ -51,12 +54,12 @@ test_defaults_and_types(void **state)
 	clear_env();
 	setenv("T_URL", "http://tm.example:8080", 1);
 	c = load(NULL, 0, err, sizeof(err));
-	assert_string_equal(cfg_str(c, "T_NAME"), "dflt");
-	assert_int_equal(cfg_int(c, "T_COUNT"), 64);
-	assert_int_equal(cfg_int(c, "T_WAIT"), 5000);
-	assert_false(cfg_bool(c, "T_FLAG"));
-	assert_string_equal(cfg_str(c, "T_MODE"), "park");
-	assert_null(cfg_str(c, "T_SECRET"));
+	assert_string_equal(cfg_str(c, &KEY_T_NAME), "dflt");
+	assert_int_equal(cfg_int(c, &KEY_T_COUNT), 64);
+	assert_int_equal(cfg_int(c, &KEY_T_WAIT), 5000);
+	assert_false(cfg_bool(c, &KEY_T_FLAG));
+	assert_string_equal(cfg_str(c, &KEY_T_MODE), "park");
+	assert_null(cfg_str(c, &KEY_T_SECRET));
 	cfg_free(c);
 }
 
@@ -153,9 +156,9 @@ test_file_and_env_precedence(void **state)
 	clear_env();
 	setenv("T_NAME", "env", 1);
 	c = load(path, 0, err, sizeof(err));
-	assert_string_equal(cfg_str(c, "T_URL"), "http://from-file");
-	assert_string_equal(cfg_str(c, "T_NAME"), "env"); /* the environment wins */
-	assert_int_equal(cfg_int(c, "T_COUNT"), 7);
+	assert_string_equal(cfg_str(c, &KEY_T_URL), "http://from-file");
+	assert_string_equal(cfg_str(c, &KEY_T_NAME), "env"); /* the environment wins */
+	assert_int_equal(cfg_int(c, &KEY_T_COUNT), 7);
 	cfg_free(c);
 	unlink(path);
 	free(path);
@@ -209,6 +212,9 @@ test_print_masks_secrets(void **state)
 	cfg_free(c);
 }
 
+/* A key of no table this test composes. */
+static CFG_KEY(NOPE, CFG_INT, "1", 0, 0, 0, NULL, "not in the table");
+
 static void
 test_set_checks_value(void **state)
 {
@@ -219,10 +225,10 @@ test_set_checks_value(void **state)
 	clear_env();
 	setenv("T_URL", "http://tm", 1);
 	c = load(NULL, 0, err, sizeof(err));
-	assert_int_equal(cfg_set(c, "T_COUNT", "100", err, sizeof(err)), 0);
-	assert_int_equal(cfg_int(c, "T_COUNT"), 100);
-	assert_int_equal(cfg_set(c, "T_COUNT", "x", err, sizeof(err)), -1);
-	assert_int_equal(cfg_set(c, "NOPE", "1", err, sizeof(err)), -1);
+	assert_int_equal(cfg_set(c, &KEY_T_COUNT, "100", err, sizeof(err)), 0);
+	assert_int_equal(cfg_int(c, &KEY_T_COUNT), 100);
+	assert_int_equal(cfg_set(c, &KEY_T_COUNT, "x", err, sizeof(err)), -1);
+	assert_int_equal(cfg_set(c, &KEY_NOPE, "1", err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "NOPE: unknown setting"));
 	cfg_free(c);
 }
@@ -262,6 +268,100 @@ test_print_doc(void **state)
 	cfg_free(c);
 }
 
+/* A program's table: shared keys composed once however many groups hold them, a second
+ * definition of a name refused, and the program's own default and required flag. */
+static void
+test_compose_and_override(void **state)
+{
+	static const struct cfg_key *const again[] = {&KEY_T_NAME, &KEY_T_COUNT};
+	const struct cfg_override own[] = {{&KEY_T_NAME, "mine", 0},
+					   {&KEY_T_SECRET, NULL, CFG_REQUIRED}};
+	const struct cfg_override absent[] = {{&KEY_NOPE, "2", 0}};
+	char err[256] = "", out[4096] = "";
+	FILE *f = fmemopen(out, sizeof(out) - 1, "w");
+	struct cfg *c = cfg_new();
+
+	(void)state;
+	clear_env();
+	setenv("T_URL", "http://tm", 1);
+	assert_int_equal(cfg_add_keys(c, keys, CFG_KEYS_LEN(keys)), 0);
+	assert_int_equal(cfg_add_keys(c, again, CFG_KEYS_LEN(again)), 0);
+	assert_int_equal(cfg_add_overrides(c, own, CFG_KEYS_LEN(own)), 0);
+	assert_int_equal(cfg_add_overrides(c, absent, CFG_KEYS_LEN(absent)), -1);
+	cfg_print_doc(c, f);
+	fclose(f);
+	assert_non_null(strstr(out, "| T_NAME | a name | `mine` |\n"));
+	assert_non_null(strstr(out, "| T_SECRET | a secret (secret) | required |\n"));
+	assert_int_equal(cfg_load(c, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "T_SECRET: required"));
+	setenv("T_SECRET", "s", 1);
+	assert_int_equal(cfg_load(c, NULL, err, sizeof(err)), 0);
+	assert_string_equal(cfg_str(c, &KEY_T_NAME), "mine");
+	unsetenv("T_SECRET");
+	cfg_free(c);
+}
+
+/* Two objects of one name cannot both be in a table: the name would mean two things. */
+static CFG_KEY(T_COUNT_TWIN, CFG_INT, "1", 0, 0, 0, NULL, "a twin");
+
+static void
+test_one_definition_per_name(void **state)
+{
+	struct cfg_key twin = KEY_T_COUNT_TWIN;
+	const struct cfg_key *const both[] = {&KEY_T_COUNT, &twin};
+	struct cfg *c = cfg_new();
+
+	(void)state;
+	twin.name = "T_COUNT";
+	assert_int_equal(cfg_add_keys(c, both, 2), -1);
+	cfg_free(c);
+}
+
+/* The man pages' key list: one tagged item per key, each sentence on its own line, backslashes
+ * escaped, the default quoted or "Required.", and no line a control line by accident. */
+static void
+test_print_mdoc(void **state)
+{
+	static CFG_KEY(T_TEXT, CFG_STRING, NULL, 0, 0, 0, NULL,
+		       "First (`--flag`). Second, e.g. Third; k=v (\\, escapes).");
+	static CFG_KEY(T_DOT, CFG_MS, "2m", 0, 0, 86400000, NULL, ".starts with a dot");
+	static CFG_KEY(
+	    T_LONG, CFG_STRING, NULL, 0, 0, 0, NULL,
+	    "Eighty is the most mandoc -Tlint wants on an input line, so longer input lines "
+	    ".wrap at a space, https://a.very.long.example/of/a/word/that/has/no/space/"
+	    "in/it/at/all/and/stays/whole/on/its/own/line then the rest.");
+	const struct cfg_key *const more[] = {&KEY_T_TEXT, &KEY_T_DOT, &KEY_T_LONG};
+	char out[8192] = "";
+	FILE *f = fmemopen(out, sizeof(out) - 1, "w");
+	struct cfg *c = cfg_new();
+
+	(void)state;
+	assert_int_equal(cfg_add_keys(c, keys, CFG_KEYS_LEN(keys)), 0);
+	assert_int_equal(cfg_add_keys(c, more, CFG_KEYS_LEN(more)), 0);
+	cfg_print_mdoc(c, f);
+	fclose(f);
+	assert_true(strncmp(out, ".Bl -tag -width Ds\n", 19) == 0);
+	assert_non_null(strstr(out, "\n.El\n"));
+	assert_non_null(strstr(out, ".It Ev T_TEXT\nFirst (\\(oq--flag\\(cq).\nSecond, e.g. Third; "
+				    "k=v (\\e, escapes).\n.It"));
+	assert_non_null(strstr(out, ".It Ev T_DOT\n\\&.starts with a dot.\nA duration from 0 "
+				    "to 24h.\nDefault:\n.Ql \"2m\" .\n"));
+	assert_non_null(strstr(out, ".It Ev T_URL\nbase URL.\nAn http or https URL.\n"
+				    "Required.\n"));
+	assert_non_null(strstr(out, ".It Ev T_MODE\na policy.\nOne of\n.Cm park , retry , "
+				    "fail .\nDefault:\n.Ql \"park\" .\n"));
+	assert_non_null(strstr(
+	    out, ".It Ev T_LONG\nEighty is the most mandoc -Tlint wants on an "
+		 "input line, so longer input lines\n\\&.wrap at a space,\nhttps://a.very.long."
+		 "example/of/a/word/that/has/no/space/in/it/at/all/and/stays/whole/on/"
+		 "its/own/line\nthen the rest.\n"));
+	assert_non_null(strstr(out, "An integer from 1 to 1024.\n"));
+	assert_non_null(strstr(out, "Secret:\n.Fl -print-config\nmasks it.\n"));
+	/* alphabetical, like --help-config */
+	assert_true(strstr(out, "T_COUNT\n") < strstr(out, "T_URL\n"));
+	cfg_free(c);
+}
+
 static void
 test_take_flags(void **state)
 {
@@ -270,7 +370,7 @@ test_take_flags(void **state)
 	char *argv[] = {a0, a1, a2, a3, a4, a5, NULL};
 	char *bad[] = {a0, a6, NULL};
 	const char *port_file = NULL;
-	const struct cfg_flag flags[] = {{"--listen", "T_LISTEN", NULL},
+	const struct cfg_flag flags[] = {{"--listen", &KEY_T_LISTEN, NULL},
 					 {"--port-file", NULL, &port_file}};
 
 	(void)state;
@@ -298,6 +398,9 @@ main(void)
 	    cmocka_unit_test(test_print_masks_secrets),
 	    cmocka_unit_test(test_set_checks_value),
 	    cmocka_unit_test(test_print_doc),
+	    cmocka_unit_test(test_compose_and_override),
+	    cmocka_unit_test(test_one_definition_per_name),
+	    cmocka_unit_test(test_print_mdoc),
 	    cmocka_unit_test(test_take_flags),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

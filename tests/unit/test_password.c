@@ -9,6 +9,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "cfgkeys.h"
 #include "password.h"
 
 /* Cheap parameters: the tests check behaviour, not cost. */
@@ -117,7 +118,7 @@ test_opts_from_cfg(void **state)
 	assert_int_equal(cfg_load(c, NULL, err, sizeof(err)), 0);
 	assert_int_equal(password_opts_from_cfg(&o, c, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "TMPROV_PASSWORD_KEY"));
-	assert_int_equal(cfg_set(c, "TMPROV_PASSWORD_KEY", "k", err, sizeof(err)), 0);
+	assert_int_equal(cfg_set(c, &KEY_TMPROV_PASSWORD_KEY, "k", err, sizeof(err)), 0);
 	assert_int_equal(password_opts_from_cfg(&o, c, err, sizeof(err)), 0);
 	assert_int_equal(o.scheme, PASSWORD_HMAC_SHA256_HEX);
 	assert_int_equal(o.opslimit, 2);

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "tm_xml.h"
+#include "clock.h"
 
 #define MAX_CASES   256
 #define FIELD_COUNT 9
@@ -213,15 +214,6 @@ static const char OK_ANSWER[] =
     "<__Return__><__Status__>SUCCEED</__Status__><__CompanyUid__>c-1</__CompanyUid__>"
     "</__Return__>";
 
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static void
 test_fixture_dir_present(void **state)
 {
@@ -255,11 +247,11 @@ test_cap_checked_before_parsing(void **state)
 	assert_non_null(body);
 	memset(body, ' ', len);
 	memcpy(body, head, sizeof(head) - 1);
-	t0 = now_ms();
+	t0 = clock_now_ms_f();
 	rc = tm_xml_parse(body, len, TM_XML_DEFAULT_MAX, &r, err, sizeof(err));
 	assert_int_equal(rc, TM_XML_ETOOLARGE);
 	assert_non_null(strstr(err, "cap"));
-	assert_true(now_ms() - t0 < 50.0);
+	assert_true(clock_now_ms_f() - t0 < 50.0);
 	free(body);
 }
 

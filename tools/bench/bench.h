@@ -27,7 +27,8 @@ struct bench_opts {
 	const char *mode;      /* the scenario's variant (checked by bench_run) */
 	long connections;      /* pg-reference: pgbench clients; callback: wrk connections */
 	long subjects;	       /* pg-reference, worker, callback: distinct subjects (users) */
-	const char *pgbench;   /* pg-reference: the pgbench program */
+	const char *pgbench;   /* pg-reference: the pgbench program's path */
+	const char *wrk;       /* callback: the wrk program's path */
 	long commands;	       /* worker: commands in the load; pg-reference: its mix's size */
 	long workers;	       /* worker: processes in one group */
 	long partitions;       /* worker: partitions of the commands topic */

@@ -40,7 +40,12 @@ fi
 for p in tmprov-bench tmsim tmprov-devkafka tmprov-worker tmprov-callback; do
 	[ -x "$BIN/$p" ] || { echo "bench: $BIN/$p is missing (make all)" >&2; exit 1; }
 done
-command -v wrk >/dev/null || { echo "bench: wrk is missing (tools/install-deps.sh bench)" >&2; exit 1; }
+# shellcheck source=tools/need.sh
+. tools/need.sh
+wrk=$(need wrk)
+pgbench=$(need pgbench)
+curl=$(need curl)
+python=$(need python3)
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 work=$(mktemp -d /tmp/tmprov-bench.XXXXXX)
@@ -63,7 +68,6 @@ if ! tools/stack.sh start "$work/stack" pg tmsim; then
 fi
 # shellcheck disable=SC1091
 source "$work/stack/env"
-pgbench=$TMPROV_PG_BIN/pgbench
 # What the programs run with by default: the worker's TMPROV_DB_POOL and the callback's
 # TMPROV_CALLBACK_THREADS (one PostgreSQL connection each), the references' connection counts.
 db_pool=8 cb_threads=4
@@ -130,13 +134,13 @@ bench_case pg-reference/callback 0 yes "(6) pgbench -M prepared, $cb_threads cli
 	pg-reference --mode callback --connections $cb_threads --duration $pg_dur --subjects $cb_users \
 	--pgbench "$pgbench"
 bench_case callback/meetings 0 yes "(6a, 7) wrk, 2 threads, 8 connections: meeting lists of $cb_users valid sessions in turn" \
-	callback --mode meetings --subjects $cb_users --threads 2 --connections 8 --duration $wrk_dur
+	callback --mode meetings --subjects $cb_users --threads 2 --connections 8 --duration $wrk_dur --wrk "$wrk"
 bench_case callback/fail 0 yes "(6b) failed logins of unknown users, throttle off (a dummy hash each)" \
-	callback --mode fail --subjects $cb_users --threads 2 --connections 8 --duration $wrk_dur
+	callback --mode fail --subjects $cb_users --threads 2 --connections 8 --duration $wrk_dur --wrk "$wrk"
 bench_case hash/verify-all-cpus 0 yes "verifiers checked on every online CPU: the ceiling of logins" \
 	hash --mode verify --threads 0 --duration $hash_dur
 bench_case callback/login 0 yes "(6c) successful logins at the configured hash cost" \
-	callback --mode login --subjects $cb_users --threads 2 --connections 8 --duration $wrk_dur
+	callback --mode login --subjects $cb_users --threads 2 --connections 8 --duration $wrk_dur --wrk "$wrk"
 
 bench_ratio "worker / database (2)" worker/mixed:rate pg-reference/worker:rate 0.5 \
 	"mixed commands/s from the worker's start / the same statements in pgbench"
@@ -182,7 +186,7 @@ for ((r = 1; r <= rounds; r++)); do
 		i=$((i + 1))
 		[ "$max" = 0 ] || [ "$r" -le "$max" ] || continue
 		# Every case starts on an empty tmsim (accounts, call log, faults).
-		curl -fsS -o /dev/null "$TMPROV_TM_URL/_sim/reset" || echo "bench: tmsim reset failed" >&2
+		"$curl" -fsS -o /dev/null "$TMPROV_TM_URL/_sim/reset" || echo "bench: tmsim reset failed" >&2
 		# shellcheck disable=SC2086 # args are words without blanks, split on purpose
 		if timeout -k 5 $case_timeout "$BIN/tmprov-bench" $args \
 			>"$work/out/$i.$r.json" 2>"$work/out/$i.$r.err" </dev/null; then
@@ -197,6 +201,6 @@ for ((r = 1; r <= rounds; r++)); do
 done
 
 mkdir -p "$(dirname "$results")"
-/usr/bin/python3 tools/bench/report.py --cases "$cases" --ratios "$ratios" --out "$work/out" \
+"$python" tools/bench/report.py --cases "$cases" --ratios "$ratios" --out "$work/out" \
 	--rounds "$rounds" --smoke "$smoke" --load-before "$load_before" \
 	--version "$("$BIN/tmprov-bench" --version)" --results "$results"

@@ -19,6 +19,7 @@
 #include "bench_load.h"
 #include "bench_proc.h"
 #include "bench_stats.h"
+#include "cfgkeys.h"
 
 #define BC_MEETINGS  5 /* per user */
 #define BC_START_MS  20000
@@ -128,9 +129,9 @@ bc_start(struct bench_cb *b, char *err, size_t errlen)
 		env[4] = "TMPROV_AUTH_MAX_FAILURES=0";
 	snprintf(portfile, sizeof(portfile), "%s/callback.port", b->dir);
 	snprintf(db, sizeof(db), "TMPROV_DATABASE_URL=%s", b->db.conninfo);
-	snprintf(tm, sizeof(tm), "TMPROV_TM_URL=%s", cfg_str(b->o->cfg, "TMPROV_TM_URL"));
+	snprintf(tm, sizeof(tm), "TMPROV_TM_URL=%s", cfg_str(b->o->cfg, &KEY_TMPROV_TM_URL));
 	snprintf(partner, sizeof(partner), "TMPROV_PARTNER_ID=%s",
-		 cfg_str(b->o->cfg, "TMPROV_PARTNER_ID"));
+		 cfg_str(b->o->cfg, &KEY_TMPROV_PARTNER_ID));
 	if (bench_proc_sibling("tmprov-callback", exe, sizeof(exe), err, errlen) != 0 ||
 	    bench_proc_start(&b->cb, "callback", b->dir, argv, env, err, errlen) != 0)
 		return -1;
@@ -188,7 +189,7 @@ bc_script(struct bench_cb *b, const char *path, char *err, size_t errlen)
 	    " summary.errors.read, summary.errors.write, summary.errors.timeout,"
 	    " summary.errors.status))\n"
 	    "end\n";
-	char *partner = curl_easy_escape(NULL, cfg_str(b->o->cfg, "TMPROV_PARTNER_ID"), 0);
+	char *partner = curl_easy_escape(NULL, cfg_str(b->o->cfg, &KEY_TMPROV_PARTNER_ID), 0);
 	struct buf s;
 	FILE *f = NULL;
 	int rc = -1;
@@ -268,11 +269,16 @@ bc_wrk(struct bench_cb *b, char *err, size_t errlen)
 {
 	const struct bench_opts *o = b->o;
 	char script[300], threads[24], conns[24], dur[32], url[64];
-	char *argv[] = {"wrk",	      "--threads", threads,	"--connections", conns,
-			"--duration", dur,	   "--timeout", "10s",		 "--script",
-			script,	      url,	   NULL};
+	char *argv[] = {(char *)o->wrk, "--threads", threads,	  "--connections", conns,
+			"--duration",	dur,	     "--timeout", "10s",	   "--script",
+			script,		url,	     NULL};
 	long secs = (o->duration_ms + 999) / 1000;
 
+	/* Run by its path, never looked up on PATH: bench.sh finds it with need (tools/need.sh). */
+	if (o->wrk == NULL) {
+		snprintf(err, errlen, "callback needs --wrk PATH");
+		return -1;
+	}
 	snprintf(script, sizeof(script), "%s/load.lua", b->dir);
 	snprintf(threads, sizeof(threads), "%ld", o->threads);
 	snprintf(conns, sizeof(conns), "%ld", o->connections);

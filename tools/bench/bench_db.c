@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cfgkeys.h"
 #include "db.h"
 #include "migrate.h"
 
@@ -22,7 +23,7 @@ bench_db_quiet(void *arg, const char *msg)
 static int
 bench_db_admin(const struct bench_db *d, const char *verb, char *err, size_t errlen)
 {
-	PGconn *conn = PQconnectdb(cfg_str(d->cfg, "TMPROV_DATABASE_URL"));
+	PGconn *conn = PQconnectdb(cfg_str(d->cfg, &KEY_TMPROV_DATABASE_URL));
 	char sql[256];
 	int rc = -1;
 
@@ -44,13 +45,13 @@ out:
 int
 bench_db_create(struct bench_db *d, const struct cfg *c, const char *tag, char *err, size_t errlen)
 {
-	struct migrate_opts mo = {.dir = cfg_str(c, "TMPROV_MIGRATIONS_DIR"),
+	struct migrate_opts mo = {.dir = cfg_str(c, &KEY_TMPROV_MIGRATIONS_DIR),
 				  .mode = MIGRATE_APPLY};
 
 	memset(d, 0, sizeof(*d));
 	d->cfg = c;
 	snprintf(d->name, sizeof(d->name), "tmprov_bench_%s_%ld", tag, (long)getpid());
-	if (db_conninfo_dbname(cfg_str(c, "TMPROV_DATABASE_URL"), d->name, d->conninfo,
+	if (db_conninfo_dbname(cfg_str(c, &KEY_TMPROV_DATABASE_URL), d->name, d->conninfo,
 			       sizeof(d->conninfo), err, errlen) != 0 ||
 	    bench_db_admin(d, "DROP DATABASE IF EXISTS", err, errlen) != 0 ||
 	    bench_db_admin(d, "CREATE DATABASE", err, errlen) != 0)

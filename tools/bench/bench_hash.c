@@ -12,6 +12,7 @@
 #include "bench.h"
 #include "bench_stats.h"
 #include "password.h"
+#include "clock.h"
 
 #define BENCH_HASH_THREADS_MAX 256
 #define BENCH_HASH_CRED_MAX    160 /* a sha512-hex credential is 128 characters */
@@ -58,14 +59,14 @@ bench_hash_thread_main(void *arg)
 		t->errors++;
 	pthread_barrier_wait(&run->start);
 	end = bench_deadline(run->o->duration_ms);
-	while (t->samples_rc == 0 && bench_now_ms() < end) {
+	while (t->samples_rc == 0 && clock_now_ms_f() < end) {
 		if (run->o->calls > 0 && atomic_fetch_sub(&run->budget, 1) <= 0)
 			break;
-		t1 = bench_now_ms();
+		t1 = clock_now_ms_f();
 		if (!bench_hash_one(run))
 			t->errors++;
 		t->hashes++;
-		t->samples_rc = bench_samples_add(&t->lat, bench_now_ms() - t1);
+		t->samples_rc = bench_samples_add(&t->lat, clock_now_ms_f() - t1);
 	}
 	return NULL;
 }
@@ -168,10 +169,10 @@ bench_hash(const struct bench_opts *o, struct bench_result *r, char *err, size_t
 		_exit(1);
 	}
 	pthread_barrier_wait(&run.start);
-	t0 = bench_now_ms();
+	t0 = clock_now_ms_f();
 	for (long i = 0; i < n; i++)
 		pthread_join(th[i].tid, NULL);
-	elapsed = bench_now_ms() - t0;
+	elapsed = clock_now_ms_f() - t0;
 	pthread_barrier_destroy(&run.start);
 	if (bench_hash_collect(th, n, &lat, &hashes, err, errlen) != 0)
 		goto out;

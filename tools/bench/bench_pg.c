@@ -195,6 +195,11 @@ bench_pg_spawn(struct bench_pg *b, char *err, size_t errlen)
 	int status = 0, rc;
 	pid_t pid;
 
+	/* Run by its path, never looked up on PATH: bench.sh finds it with need (tools/need.sh). */
+	if (b->o->pgbench == NULL) {
+		snprintf(err, errlen, "pg-reference needs --pgbench PATH");
+		return -1;
+	}
 	if (bench_pg_argv(b, argv, bufs, err, errlen) != 0)
 		return -1;
 	/* pgbench's sessions plan as the programs' do (common/db.h). */
@@ -207,7 +212,7 @@ bench_pg_spawn(struct bench_pg *b, char *err, size_t errlen)
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	posix_spawn_file_actions_addopen(&fa, 2, errf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	rc = posix_spawnp(&pid, b->o->pgbench, &fa, NULL, argv, environ);
+	rc = posix_spawn(&pid, b->o->pgbench, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot run %s: %s", b->o->pgbench, strerror(rc));

@@ -139,7 +139,7 @@ bench_proc_start(struct bench_proc *p, const char *name, const char *dir, char *
 	posix_spawnattr_init(&attr);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
 	posix_spawnattr_setpgroup(&attr, 0);
-	rc = posix_spawnp(&p->pid, argv[0], &fa, &attr, argv, envp);
+	rc = posix_spawn(&p->pid, argv[0], &fa, &attr, argv, envp);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	if (rc != 0) {

@@ -26,7 +26,7 @@ void bench_proc_rmdir(const char *dir);
  * there. */
 int bench_proc_sibling(const char *name, char *out, size_t outlen, char *err, size_t errlen);
 
-/* Starts argv[0] (a path, or a name looked up in PATH) with this process's environment (so the
+/* Starts argv[0] (a path: nothing is looked up in PATH) with this process's environment (so the
  * configured TMPROV_ settings, such as the hash cost, reach it) less TMSIM_ variables, with env
  * ("KEY=value", NULL-terminated) set over it; stdout and stderr to DIR/NAME.log; in a process
  * group of its own. 0, or -1 with err. */

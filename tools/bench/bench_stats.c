@@ -1,6 +1,7 @@
 /* bench_stats: the latency samples of one benchmark round — collected per thread, merged, sorted
  * once for percentiles — the monotonic clock they are taken with, and the figures they become. */
 #include "bench_stats.h"
+#include "clock.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -115,18 +116,9 @@ bench_samples_strerror(int rc)
 }
 
 double
-bench_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-double
 bench_deadline(long duration_ms)
 {
-	return duration_ms > 0 ? bench_now_ms() + (double)duration_ms : HUGE_VAL;
+	return duration_ms > 0 ? clock_now_ms_f() + (double)duration_ms : HUGE_VAL;
 }
 
 int

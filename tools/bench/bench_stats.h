@@ -31,9 +31,7 @@ double bench_samples_quantile(struct bench_samples *s, double q);
 /* Text of a bench_samples_add error. */
 const char *bench_samples_strerror(int rc);
 
-/* CLOCK_MONOTONIC in milliseconds. */
-double bench_now_ms(void);
-/* bench_now_ms() + duration_ms; duration_ms 0: never (a round bounded by --calls instead). */
+/* clock_now_ms_f() + duration_ms; duration_ms 0: never (a round bounded by --calls instead). */
 double bench_deadline(long duration_ms);
 
 /* Sets figures {"rate": rate, "p50_ms", "p99_ms", "max_ms"} from s. Returns 0 or -1 (memory). */

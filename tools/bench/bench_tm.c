@@ -11,6 +11,7 @@
 
 #include "bench.h"
 #include "bench_stats.h"
+#include "clock.h"
 
 #define BENCH_TM_THREADS_MAX 1024
 
@@ -114,7 +115,7 @@ bench_tm_thread_main(void *arg)
 		t->errors++;
 	pthread_barrier_wait(&run->start);
 	end = bench_deadline(run->o->duration_ms);
-	while (tc != NULL && t->samples_rc == 0 && bench_now_ms() < end) {
+	while (tc != NULL && t->samples_rc == 0 && clock_now_ms_f() < end) {
 		if (run->o->calls > 0 && atomic_fetch_sub(&run->budget, 1) <= 0)
 			break;
 		if (!bench_tm_call(t, tc, seq++, &res))
@@ -211,10 +212,10 @@ bench_tm_client(const struct bench_opts *o, struct bench_result *r, char *err, s
 		_exit(1);
 	}
 	pthread_barrier_wait(&run.start);
-	t0 = bench_now_ms();
+	t0 = clock_now_ms_f();
 	for (long i = 0; i < n; i++)
 		pthread_join(th[i].tid, NULL);
-	elapsed = bench_now_ms() - t0;
+	elapsed = clock_now_ms_f() - t0;
 	pthread_barrier_destroy(&run.start);
 	if (bench_tm_collect(th, n, &lat, &calls, &conns, err, errlen) != 0)
 		goto out;

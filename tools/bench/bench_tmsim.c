@@ -10,6 +10,7 @@
 
 #include "bench.h"
 #include "bench_stats.h"
+#include "clock.h"
 
 #define BENCH_TMSIM_CONCURRENCY_MAX 4096
 #define BENCH_TMSIM_ACCOUNTS	    64
@@ -64,7 +65,7 @@ bench_tmsim_start(struct bench_tmsim *b, struct bench_slot *s)
 	s->body[0] = '\0';
 	if (curl_easy_setopt(s->easy, CURLOPT_URL, b->urls[b->next_url++ % b->nurls]) != CURLE_OK)
 		return -1;
-	s->started_ms = bench_now_ms();
+	s->started_ms = clock_now_ms_f();
 	if (curl_multi_add_handle(b->multi, s->easy) != CURLM_OK)
 		return -1;
 	b->in_flight++;
@@ -88,7 +89,7 @@ bench_tmsim_check(struct bench_tmsim *b, struct bench_slot *s, CURLcode rc)
 static int
 bench_tmsim_done(struct bench_tmsim *b, struct bench_slot *s, CURLcode rc)
 {
-	double now = bench_now_ms();
+	double now = clock_now_ms_f();
 	long conns = 0;
 	int src;
 

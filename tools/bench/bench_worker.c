@@ -23,6 +23,8 @@
 #include "bench_load.h"
 #include "bench_proc.h"
 #include "bench_stats.h"
+#include "cfgkeys.h"
+#include "clock.h"
 
 #define BW_WORKERS_MAX	  16
 #define BW_STALL_MS	  60000 /* no new outcome for this long: the round fails */
@@ -75,7 +77,7 @@ bw_sim_faults(const struct bench_opts *o, const char *query, char *err, size_t e
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	snprintf(url, sizeof(url), "%s/_sim/faults?%s", cfg_str(o->cfg, "TMPROV_TM_URL"), query);
+	snprintf(url, sizeof(url), "%s/_sim/faults?%s", cfg_str(o->cfg, &KEY_TMPROV_TM_URL), query);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, bw_discard);
 	rc = curl_easy_perform(c);
@@ -189,7 +191,7 @@ bw_start_workers(struct bench_worker_run *w, char *err, size_t errlen)
 	snprintf(brokers, sizeof(brokers), "TMPROV_KAFKA_BROKERS=%s", w->kafka.brokers);
 	snprintf(conc, sizeof(conc), "TMPROV_WORKER_CONCURRENCY=%ld", o->concurrency);
 	snprintf(pool, sizeof(pool), "TMPROV_DB_POOL=%ld", o->db_pool);
-	w->t_spawn = bench_now_ms();
+	w->t_spawn = clock_now_ms_f();
 	w->wall_spawn = bench_wall_ms();
 	for (; w->nprocs < o->workers; w->nprocs++) {
 		snprintf(name, sizeof(name), "worker-%ld", w->nprocs + 1);
@@ -276,7 +278,7 @@ bw_wait_assigned(struct bench_worker_run *w, char *err, size_t errlen)
 {
 	int stable = 0;
 
-	for (double end = bench_now_ms() + BW_ASSIGN_MS; bench_now_ms() < end;) {
+	for (double end = clock_now_ms_f() + BW_ASSIGN_MS; clock_now_ms_f() < end;) {
 		long total = 0;
 		bool all = true;
 
@@ -290,7 +292,7 @@ bw_wait_assigned(struct bench_worker_run *w, char *err, size_t errlen)
 		}
 		stable = all && total == w->o->partitions ? stable + 1 : 0;
 		if (stable == 2) {
-			w->t_assigned = bench_now_ms();
+			w->t_assigned = clock_now_ms_f();
 			return 0;
 		}
 		bench_sleep_ms(200);
@@ -331,7 +333,7 @@ bw_outcome(struct bench_worker_run *w, const rd_kafka_message_t *m)
 	w->outcome_ms[i] = rd_kafka_message_timestamp(m, NULL);
 	if (w->outcome_ms[i] <= 0)
 		w->outcome_ms[i] = bench_wall_ms();
-	w->t_last = bench_now_ms();
+	w->t_last = clock_now_ms_f();
 	if (w->outcomes++ == 0)
 		w->t_first = w->t_last;
 	count = json_object_get(w->types, type);
@@ -348,13 +350,13 @@ static int
 bw_collect(struct bench_worker_run *w, char *err, size_t errlen)
 {
 	const struct bench_opts *o = w->o;
-	double last_new = bench_now_ms(), last_check = 0, now;
+	double last_new = clock_now_ms_f(), last_check = 0, now;
 	long seen = 0;
 
 	while (w->outcomes < o->commands) {
 		rd_kafka_message_t *m;
 
-		now = bench_now_ms();
+		now = clock_now_ms_f();
 		if (w->produced < o->commands) {
 			long due = (long)((now - w->t0) * (double)o->rate / 1000.0) + 1;
 
@@ -397,7 +399,7 @@ bw_run(struct bench_worker_run *w, char *err, size_t errlen)
 	} else {
 		if (bw_start_workers(w, err, errlen) != 0 || bw_wait_assigned(w, err, errlen) != 0)
 			return -1;
-		w->t0 = bench_now_ms();
+		w->t0 = clock_now_ms_f();
 		if (o->rate == 0 && bw_produce(w, o->commands, err, errlen) != 0)
 			return -1;
 	}

@@ -52,7 +52,8 @@ static const char BENCH_USAGE[] =
     "  --mode M           the scenario's variant (see above)\n"
     "  --connections N    pg-reference: pgbench clients (8); callback: wrk connections (8)\n"
     "  --subjects N       pg-reference, worker: distinct subjects (5000); callback: users\n"
-    "  --pgbench PATH     pg-reference: the pgbench program (pgbench on PATH)\n"
+    "  --pgbench PATH     pg-reference: the pgbench program (required; bench.sh finds it)\n"
+    "  --wrk PATH         callback: the wrk program (required; bench.sh finds it)\n"
     "  --commands N       worker: commands in the load; pg-reference: the mix's (50000)\n"
     "  --workers N        worker: tmprov-worker processes (1)\n"
     "  --partitions N     worker: partitions of the commands topic (12)\n"
@@ -126,6 +127,9 @@ bench_set(struct bench_opts *o, int ch, const char *flag, const char *arg)
 	case 'p':
 		o->pgbench = arg;
 		return BENCH_EXIT_OK;
+	case 'w':
+		o->wrk = arg;
+		return BENCH_EXIT_OK;
 	case 'P':
 		o->prestart = true;
 		return BENCH_EXIT_OK;
@@ -184,6 +188,7 @@ bench_parse_flags(int argc, char **argv, struct bench_opts *o)
 	    {"connections", required_argument, NULL, 'C'},
 	    {"subjects", required_argument, NULL, 'S'},
 	    {"pgbench", required_argument, NULL, 'p'},
+	    {"wrk", required_argument, NULL, 'w'},
 	    {"commands", required_argument, NULL, 'N'},
 	    {"workers", required_argument, NULL, 'W'},
 	    {"partitions", required_argument, NULL, 'T'},
@@ -296,7 +301,6 @@ bench_run(int argc, char **argv)
 			       .concurrency = 64,
 			       .connections = 8,
 			       .subjects = 5000,
-			       .pgbench = "pgbench",
 			       .commands = 50000,
 			       .workers = 1,
 			       .partitions = 12,

@@ -8,18 +8,52 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cfgkeys.h"
 #include "clisql.h"
 #include "kafka.h"
 #include "log.h"
+#include "migrate.h"
 
 volatile sig_atomic_t clicfg_stop;
 
+static const struct cfg_key *const cli_keys[] = {&KEY_TMPROV_LOG_LEVEL};
+
 /* An operator reads the CLI's own messages; its JSON log lines (librdkafka's, mostly) are for
  * debugging, so only errors by default. */
-static const struct cfg_key CLI_CONFIG_KEYS[] = {
-    {"TMPROV_LOG_LEVEL", CFG_ENUM, "error", 0, 0, 0, "debug|info|warn|error",
-     "log level of the CLI's own JSON log lines on stderr"},
-};
+static const struct cfg_override cli_overrides[] = {{&KEY_TMPROV_LOG_LEVEL, "error", 0}};
+
+struct cfg *
+clicfg_new(enum clicfg_table t)
+{
+	const struct cfg_list db = {DB_CONFIG_KEYS, DB_CONFIG_NKEYS};
+	const struct cfg_list ops[] = {
+	    db,
+	    {KAFKA_CONFIG_KEYS, KAFKA_CONFIG_NKEYS},
+	    {cli_keys, CFG_KEYS_LEN(cli_keys)},
+	    {MIGRATE_CONFIG_KEYS, t == CLICFG_ALL ? MIGRATE_CONFIG_NKEYS : 0},
+	};
+	const struct cfg_list migrate[] = {db, {MIGRATE_CONFIG_KEYS, MIGRATE_CONFIG_NKEYS}};
+
+	if (t == CLICFG_MIGRATE)
+		return cfg_compose(migrate, CFG_KEYS_LEN(migrate), NULL, 0);
+	return cfg_compose(ops, CFG_KEYS_LEN(ops), cli_overrides, CFG_KEYS_LEN(cli_overrides));
+}
+
+int
+clicfg_help_config(int argc, char **argv)
+{
+	struct cfg *c = clicfg_new(CLICFG_ALL);
+
+	if (c == NULL) {
+		fprintf(stderr, "tmprov: out of memory\n");
+		return 1;
+	}
+	/* Prints the table and exits unless an argument is left over. */
+	if (cfg_from_args(c, argc, argv) > 1)
+		fprintf(stderr, "usage: tmprov --help-config[=mdoc]\n");
+	cfg_free(c);
+	return 2;
+}
 
 bool
 clicfg_wants_help(int argc, char **argv)
@@ -33,19 +67,16 @@ clicfg_wants_help(int argc, char **argv)
 struct cfg *
 clicfg_load(const char *name, int *argc, char **argv)
 {
-	struct cfg *c = cfg_new();
+	struct cfg *c = clicfg_new(CLICFG_OPERATOR);
 	enum log_level level = LOG_ERROR;
 
-	if (c == NULL || cfg_add_keys(c, DB_CONFIG_KEYS, DB_CONFIG_NKEYS) != 0 ||
-	    cfg_add_keys(c, KAFKA_CONFIG_KEYS, KAFKA_CONFIG_NKEYS) != 0 ||
-	    cfg_add_keys(c, CLI_CONFIG_KEYS, CFG_KEYS_LEN(CLI_CONFIG_KEYS)) != 0) {
+	if (c == NULL) {
 		fprintf(stderr, "%s: out of memory\n", name);
-		cfg_free(c);
 		return NULL;
 	}
 	argv[0] = (char *)name; /* configuration errors are reported under this name */
 	*argc = cfg_from_args(c, *argc, argv);
-	log_level_parse(cfg_str(c, "TMPROV_LOG_LEVEL"), &level);
+	log_level_parse(cfg_str(c, &KEY_TMPROV_LOG_LEVEL), &level);
 	log_init("tmprov", level);
 	return c;
 }
@@ -192,7 +223,7 @@ clicfg_db(const struct cfg *c, bool quick, char *err, size_t errlen)
 		o.connect_attempts = 1;
 		o.connect_budget_ms = 0;
 	}
-	db = db_new(cfg_str(c, "TMPROV_DATABASE_URL"), CLISQL_STATEMENTS, CLISQL_COUNT);
+	db = db_new(cfg_str(c, &KEY_TMPROV_DATABASE_URL), CLISQL_STATEMENTS, CLISQL_COUNT);
 	if (db == NULL || db_set_options(db, &o) != 0) {
 		snprintf(err, errlen, "out of memory");
 		db_free(db);

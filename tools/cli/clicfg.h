@@ -9,11 +9,24 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cfgkeys.h"
 #include "config.h"
 #include "db.h"
 
 /* Set by SIGINT or SIGTERM once clicfg_catch_signals() ran; a second signal exits at once. */
 extern volatile sig_atomic_t clicfg_stop;
+
+/* The CLI's configuration tables: the operator subcommands' (send, import, status, replay,
+ * events: the database and Kafka keys, and a log level that defaults to error), migrate's (the
+ * database keys and TMPROV_MIGRATIONS_DIR), and all of them, for `tmprov --help-config`. */
+enum clicfg_table { CLICFG_OPERATOR, CLICFG_MIGRATE, CLICFG_ALL };
+
+/* The table with every key at its default; NULL when out of memory. */
+struct cfg *clicfg_new(enum clicfg_table t);
+
+/* `tmprov --help-config[=mdoc]`: prints every key of every subcommand and exits 0 (2 on a
+ * usage error). */
+int clicfg_help_config(int argc, char **argv);
 
 /* True when argv (before "--") holds --help or -h. */
 bool clicfg_wants_help(int argc, char **argv);

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "cfgkeys.h"
 #include "cli.h"
 #include "clicfg.h"
 #include "evfmt.h"
@@ -178,7 +179,7 @@ events_event(const struct events_opts *o, const rd_kafka_message_t *m)
 static int
 events_read(const struct cfg *c, const struct events_opts *o)
 {
-	const char *topic = cfg_str(c, o->dlq ? "TMPROV_TOPIC_DLQ" : "TMPROV_TOPIC_EVENTS");
+	const char *topic = cfg_str(c, o->dlq ? &KEY_TMPROV_TOPIC_DLQ : &KEY_TMPROV_TOPIC_EVENTS);
 	char err[512];
 	struct ktopic *k = ktopic_new(c, err, sizeof(err));
 	long quiet = 0;

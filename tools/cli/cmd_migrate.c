@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cfgkeys.h"
 #include "cli.h"
+#include "clicfg.h"
 #include "config.h"
 #include "db.h"
 #include "migrate.h"
@@ -98,20 +100,18 @@ cmd_migrate(int argc, char **argv)
 		fputs(MIGRATE_USAGE, stdout);
 		return CLI_OK;
 	}
-	cfg = cfg_new();
-	if (cfg == NULL || cfg_add_keys(cfg, DB_CONFIG_KEYS, DB_CONFIG_NKEYS) != 0 ||
-	    cfg_add_keys(cfg, MIGRATE_CONFIG_KEYS, MIGRATE_CONFIG_NKEYS) != 0) {
+	cfg = clicfg_new(CLICFG_MIGRATE);
+	if (cfg == NULL) {
 		fprintf(stderr, "%s: out of memory\n", name);
-		cfg_free(cfg);
 		return CLI_FAIL;
 	}
 	argv[0] = name; /* configuration errors are reported under this name */
 	argc = cfg_from_args(cfg, argc, argv);
-	o.dir = cfg_str(cfg, "TMPROV_MIGRATIONS_DIR");
+	o.dir = cfg_str(cfg, &KEY_TMPROV_MIGRATIONS_DIR);
 	rc = migrate_parse_flags(argc, argv, &o);
 	if (rc != CLI_OK)
 		goto out;
-	o.conninfo = cfg_str(cfg, "TMPROV_DATABASE_URL");
+	o.conninfo = cfg_str(cfg, &KEY_TMPROV_DATABASE_URL);
 	db_options_from_cfg(&dbo, cfg, "tmprov-migrate");
 	o.db = &dbo;
 	if (migrate_run(&o, &rep, err, sizeof(err)) != 0) {

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "cfgkeys.h"
 #include "cli.h"
 #include "clicfg.h"
 #include "clisql.h"
@@ -348,7 +349,7 @@ replay_from_dlq(struct replay *r, const struct cfg *c)
 	long waited = 0;
 
 	if (k == NULL ||
-	    ktopic_add(k, cfg_str(c, "TMPROV_TOPIC_DLQ"), KTOPIC_BEGINNING, err, sizeof(err)) !=
+	    ktopic_add(k, cfg_str(c, &KEY_TMPROV_TOPIC_DLQ), KTOPIC_BEGINNING, err, sizeof(err)) !=
 		0 ||
 	    ktopic_start(k, err, sizeof(err)) != 0) {
 		fprintf(stderr, "tmprov replay: %s\n", err);
@@ -371,7 +372,7 @@ replay_from_dlq(struct replay *r, const struct cfg *c)
 	}
 	if (!ktopic_caught_up(k)) {
 		fprintf(stderr, "tmprov replay: could not read %s to its end\n",
-			cfg_str(c, "TMPROV_TOPIC_DLQ"));
+			cfg_str(c, &KEY_TMPROV_TOPIC_DLQ));
 		goto out;
 	}
 	rc = 0;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "clicfg.h"
 
 #ifndef TMPROV_VERSION
 #define TMPROV_VERSION "unknown"
@@ -30,7 +31,8 @@ cli_usage(FILE *out)
 	fprintf(out, "usage: tmprov [--help | --version] COMMAND [ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(CLI_CMDS) / sizeof(CLI_CMDS[0]); i++)
 		fprintf(out, "  %-10s %s\n", CLI_CMDS[i].name, CLI_CMDS[i].summary);
-	fprintf(out, "\n`tmprov COMMAND --help` describes a command.\n"
+	fprintf(out, "\n`tmprov COMMAND --help` describes a command; `tmprov --help-config` lists "
+		     "the settings of them all.\n"
 		     "Exit status: 0 done, 1 failed, 2 usage or configuration error.\n");
 }
 
@@ -45,6 +47,8 @@ main(int argc, char **argv)
 		cli_usage(stdout);
 		return CLI_OK;
 	}
+	if (strncmp(argv[1], "--help-config", 13) == 0)
+		return clicfg_help_config(argc, argv);
 	if (strcmp(argv[1], "--version") == 0) {
 		printf("tmprov %s\n", TMPROV_VERSION);
 		return CLI_OK;

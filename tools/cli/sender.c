@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cfgkeys.h"
 #include "cli.h"
 #include "clicfg.h"
 #include "kafka.h"
@@ -32,7 +33,7 @@ sender_new(const struct cfg *c, bool wait, char *err, size_t errlen)
 {
 	struct sender *s = calloc(1, sizeof(*s));
 
-	if (s == NULL || (s->topic = strdup(cfg_str(c, "TMPROV_TOPIC_COMMANDS"))) == NULL) {
+	if (s == NULL || (s->topic = strdup(cfg_str(c, &KEY_TMPROV_TOPIC_COMMANDS))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		free(s);
 		return NULL;

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "buf.h"
+#include "cfgkeys.h"
 #include "clicfg.h"
 #include "clisql.h"
 #include "evfmt.h"
@@ -17,6 +18,7 @@
 #include "kafka.h"
 #include "ktopic.h"
 #include "log.h"
+#include "clock.h"
 
 #define WAITER_DB_EVERY_MS   3000
 #define WAITER_DB_CHUNK	     500
@@ -49,15 +51,6 @@ struct waiter {
 	size_t last_shown_done;
 };
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct waiter *
 waiter_new(const struct cfg *c, char *err, size_t errlen)
 {
@@ -69,8 +62,8 @@ waiter_new(const struct cfg *c, char *err, size_t errlen)
 	}
 	w->cfg = c;
 	w->tty = isatty(STDERR_FILENO);
-	w->tevents = strdup(cfg_str(c, "TMPROV_TOPIC_EVENTS"));
-	w->tdlq = strdup(cfg_str(c, "TMPROV_TOPIC_DLQ"));
+	w->tevents = strdup(cfg_str(c, &KEY_TMPROV_TOPIC_EVENTS));
+	w->tdlq = strdup(cfg_str(c, &KEY_TMPROV_TOPIC_DLQ));
 	w->map = idmap_new();
 	if (w->tevents == NULL || w->tdlq == NULL || w->map == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -276,7 +269,7 @@ static void
 waiter_progress(struct waiter *w, bool final)
 {
 	size_t done = w->n - w->count[W_PENDING];
-	long long t = now_ms();
+	long long t = clock_now_ms();
 
 	if (w->tty) {
 		char bar[41];
@@ -311,20 +304,20 @@ waiter_progress(struct waiter *w, bool final)
 size_t
 waiter_run(struct waiter *w, long timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms, last_db;
+	long long deadline = clock_now_ms() + timeout_ms, last_db;
 
 	waiter_db_check(w);
-	last_db = now_ms();
-	while (w->count[W_PENDING] > 0 && !clicfg_stop && now_ms() < deadline) {
+	last_db = clock_now_ms();
+	while (w->count[W_PENDING] > 0 && !clicfg_stop && clock_now_ms() < deadline) {
 		rd_kafka_message_t *m = ktopic_poll(w->kt, 100);
 
 		if (m != NULL) {
 			waiter_message(w, m);
 			rd_kafka_message_destroy(m);
 		}
-		if (now_ms() - last_db >= WAITER_DB_EVERY_MS) {
+		if (clock_now_ms() - last_db >= WAITER_DB_EVERY_MS) {
 			waiter_db_check(w);
-			last_db = now_ms();
+			last_db = clock_now_ms();
 		}
 		waiter_progress(w, false);
 	}

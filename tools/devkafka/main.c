@@ -7,19 +7,10 @@
 
 #include "cluster.h"
 #include "config.h"
-#include "kafka.h"
+#include "dkconfig.h"
 #include "log.h"
 
 #define MAX_TOPICS 64
-
-static const struct cfg_key devkafka_keys[] = {
-    {"TMPROV_DEVKAFKA_BOOTSTRAP_FILE", CFG_STRING, NULL, 0, 0, 0, NULL,
-     "file the bootstrap address is written to once the cluster is ready (--bootstrap-file)"},
-    {"TMPROV_DEVKAFKA_BROKERS", CFG_INT, "1", 0, 1, 16, NULL, "number of brokers (--brokers)"},
-    {"TMPROV_DEVKAFKA_PARTITIONS", CFG_INT, "4", 0, 1, 1000, NULL,
-     "partitions of each topic (--partitions)"},
-    {"TMPROV_LOG_LEVEL", CFG_ENUM, "info", 0, 0, 0, "debug|info|warn|error", "log level"},
-};
 
 /* Command-line flags; they override the environment. */
 struct flags {
@@ -108,11 +99,11 @@ flags_parse(int argc, char **argv, struct flags *f)
 }
 
 static void
-config_set(struct cfg *c, const char *name, const char *value)
+config_set(struct cfg *c, const struct cfg_key *key, const char *value)
 {
 	char err[256];
 
-	if (value && cfg_set(c, name, value, err, sizeof(err))) {
+	if (value && cfg_set(c, key, value, err, sizeof(err))) {
 		fprintf(stderr, "tmprov-devkafka: %s\n", err);
 		exit(2);
 	}
@@ -121,23 +112,22 @@ config_set(struct cfg *c, const char *name, const char *value)
 static struct cfg *
 config_load(int argc, char **argv, struct flags *f)
 {
-	struct cfg *c = cfg_new();
+	struct cfg *c = dkconfig_new();
 
-	if (!c || cfg_add_keys(c, devkafka_keys, CFG_KEYS_LEN(devkafka_keys)) ||
-	    cfg_add_keys(c, KAFKA_CONFIG_KEYS, KAFKA_TOPIC_NKEYS))
+	if (c == NULL)
 		fatal("cannot build the configuration table");
 	argc = flags_parse(argc, argv, f);
 	if (cfg_from_args(c, argc, argv) > 1) {
 		usage(stderr);
 		exit(2);
 	}
-	config_set(c, "TMPROV_DEVKAFKA_PARTITIONS", f->partitions);
-	config_set(c, "TMPROV_DEVKAFKA_BROKERS", f->brokers);
-	config_set(c, "TMPROV_DEVKAFKA_BOOTSTRAP_FILE", f->bootstrap_file);
+	config_set(c, &KEY_TMPROV_DEVKAFKA_PARTITIONS, f->partitions);
+	config_set(c, &KEY_TMPROV_DEVKAFKA_BROKERS, f->brokers);
+	config_set(c, &KEY_TMPROV_DEVKAFKA_BOOTSTRAP_FILE, f->bootstrap_file);
 	if (f->ntopics == 0) {
-		f->topics[f->ntopics++] = cfg_str(c, "TMPROV_TOPIC_COMMANDS");
-		f->topics[f->ntopics++] = cfg_str(c, "TMPROV_TOPIC_EVENTS");
-		f->topics[f->ntopics++] = cfg_str(c, "TMPROV_TOPIC_DLQ");
+		f->topics[f->ntopics++] = cfg_str(c, &KEY_TMPROV_TOPIC_COMMANDS);
+		f->topics[f->ntopics++] = cfg_str(c, &KEY_TMPROV_TOPIC_EVENTS);
+		f->topics[f->ntopics++] = cfg_str(c, &KEY_TMPROV_TOPIC_DLQ);
 	}
 	return c;
 }
@@ -190,24 +180,24 @@ main(int argc, char **argv)
 		cfg_free(c);
 		return 0;
 	}
-	log_level_parse(cfg_str(c, "TMPROV_LOG_LEVEL"), &level);
+	log_level_parse(cfg_str(c, &KEY_TMPROV_LOG_LEVEL), &level);
 	log_init("tmprov-devkafka", level);
 	signals_setup(&waitmask);
 
-	cl = cluster_new((int)cfg_int(c, "TMPROV_DEVKAFKA_BROKERS"),
-			 (int)cfg_int(c, "TMPROV_DEVKAFKA_PARTITIONS"), f.topics, f.ntopics,
+	cl = cluster_new((int)cfg_int(c, &KEY_TMPROV_DEVKAFKA_BROKERS),
+			 (int)cfg_int(c, &KEY_TMPROV_DEVKAFKA_PARTITIONS), f.topics, f.ntopics,
 			 level == LOG_DEBUG, err, sizeof(err));
 	if (!cl)
 		fatal("%s", err);
 	printf("%s\n", cluster_bootstraps(cl));
 	fflush(stdout);
-	file = cfg_str(c, "TMPROV_DEVKAFKA_BOOTSTRAP_FILE");
+	file = cfg_str(c, &KEY_TMPROV_DEVKAFKA_BOOTSTRAP_FILE);
 	if (file && cluster_write_file(file, cluster_bootstraps(cl), err, sizeof(err))) {
 		cluster_free(cl);
 		fatal("%s", err);
 	}
 	log_info("ready: bootstrap %s, %zu topic(s), %ld partition(s) each", cluster_bootstraps(cl),
-		 f.ntopics, cfg_int(c, "TMPROV_DEVKAFKA_PARTITIONS"));
+		 f.ntopics, cfg_int(c, &KEY_TMPROV_DEVKAFKA_PARTITIONS));
 
 	/* sigsuspend unblocks the signals only while waiting, so none is lost between the check
 	 * of the flag and the wait. */

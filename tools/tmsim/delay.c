@@ -2,6 +2,7 @@
  * condition variable until the earliest due time or a new earlier entry, and resumes what is
  * due outside the lock. */
 #include "delay.h"
+#include "clock.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -23,15 +24,6 @@ struct delay {
 	size_t n, cap;
 	bool releasing;
 };
-
-static int64_t
-delay_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void
 delay_swap(struct held *a, struct held *b)
@@ -93,13 +85,13 @@ delay_main(void *arg)
 			pthread_cond_wait(&d->cv, &d->mu);
 			continue;
 		}
-		if (d->heap[0].due_ns > delay_now_ns()) {
+		if (d->heap[0].due_ns > clock_now_ns()) {
 			until.tv_sec = (time_t)(d->heap[0].due_ns / 1000000000);
 			until.tv_nsec = (long)(d->heap[0].due_ns % 1000000000);
 			pthread_cond_timedwait(&d->cv, &d->mu, &until);
 			continue;
 		}
-		for (k = 0; k < 64 && d->n > 0 && d->heap[0].due_ns <= delay_now_ns(); k++)
+		for (k = 0; k < 64 && d->n > 0 && d->heap[0].due_ns <= clock_now_ns(); k++)
 			due[k] = delay_pop(d);
 		pthread_mutex_unlock(&d->mu);
 		for (size_t i = 0; i < k; i++)
@@ -154,7 +146,7 @@ delay_add(struct delay *d, struct MHD_Connection *conn, long ms)
 		d->heap = grown;
 		d->cap = d->cap ? 2 * d->cap : 64;
 	}
-	d->heap[d->n] = (struct held){delay_now_ns() + (int64_t)ms * 1000000, conn};
+	d->heap[d->n] = (struct held){clock_now_ns() + (int64_t)ms * 1000000, conn};
 	delay_sift_up(d, d->n++);
 	/* Wake the thread only when this entry is the new earliest. */
 	if (d->heap[0].conn == conn)

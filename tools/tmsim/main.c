@@ -11,26 +11,9 @@
 #include "log.h"
 #include "netaddr.h"
 #include "query.h"
+#include "simconfig.h"
 #include "simserver.h"
 #include "state.h"
-
-static const struct cfg_key tmsim_keys[] = {
-    {"TMSIM_LISTEN", CFG_LISTEN, "127.0.0.1:8080", 0, 0, 0, NULL,
-     "Address and port tmsim listens on (`--listen`); port 0 picks a free one."},
-    {"TMSIM_FAULTS", CFG_STRING, NULL, 0, 0, 0, NULL,
-     "Faults at start (`--faults`), as a `/_sim/faults` query, e.g. "
-     "`latency_ms=50&error_rate=0.1`."},
-    {"TMSIM_CALL_LOG_MAX", CFG_INT, "1000000", 0, 1, 100000000, NULL,
-     "Calls kept in the call log; the oldest go first."},
-    {"TMSIM_MAX_CONNECTIONS", CFG_INT, "1000", 0, 1, 100000, NULL,
-     "Concurrent connections (served by one polling thread per CPU, up to 8)."},
-    {"TMSIM_IDLE_TIMEOUT", CFG_MS, "120s", 0, 1000, 3600000, NULL,
-     "An idle connection is closed after this long."},
-    {"TMPROV_PARTNER_ID", CFG_STRING, NULL, CFG_REQUIRED | CFG_SECRET, 0, 0, NULL,
-     "The partner id (service_company_uid) every call must carry."},
-    {"TMPROV_LOG_LEVEL", CFG_ENUM, "info", 0, 0, 0, "debug|info|warn|error",
-     "Log level; debug logs one line per TM call."},
-};
 
 static volatile sig_atomic_t stop_requested;
 
@@ -102,19 +85,19 @@ main(int argc, char **argv)
 	const char *port_file = NULL;
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigset_t block, old;
-	struct cfg *cfg = cfg_new();
+	struct cfg *cfg = simconfig_new();
 	struct sim_state *st;
 	struct simserver *srv;
 	enum log_level level = LOG_INFO;
 	char err[256];
 	int fd, port;
 
-	if (cfg == NULL || cfg_add_keys(cfg, tmsim_keys, CFG_KEYS_LEN(tmsim_keys)) != 0)
+	if (cfg == NULL)
 		fatal("out of memory");
 	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
 		usage(0);
-	const struct cfg_flag flags[] = {{"--listen", "TMSIM_LISTEN", NULL},
-					 {"--faults", "TMSIM_FAULTS", NULL},
+	const struct cfg_flag flags[] = {{"--listen", &KEY_TMSIM_LISTEN, NULL},
+					 {"--faults", &KEY_TMSIM_FAULTS, NULL},
 					 {"--port-file", NULL, &port_file}};
 
 	argc = cfg_take_flags(argc, argv, flags, sizeof(flags) / sizeof(flags[0]));
@@ -122,14 +105,14 @@ main(int argc, char **argv)
 		usage(2);
 	if (cfg_from_args(cfg, argc, argv) != 1)
 		usage(2);
-	log_level_parse(cfg_str(cfg, "TMPROV_LOG_LEVEL"), &level);
+	log_level_parse(cfg_str(cfg, &KEY_TMPROV_LOG_LEVEL), &level);
 	log_init("tmsim", level);
 
-	st = state_new(cfg_str(cfg, "TMPROV_PARTNER_ID"),
-		       (size_t)cfg_int(cfg, "TMSIM_CALL_LOG_MAX"));
+	st = state_new(cfg_str(cfg, &KEY_TMPROV_PARTNER_ID),
+		       (size_t)cfg_int(cfg, &KEY_TMSIM_CALL_LOG_MAX));
 	if (st == NULL)
 		fatal("out of memory");
-	faults_at_start(st, cfg_str(cfg, "TMSIM_FAULTS"));
+	faults_at_start(st, cfg_str(cfg, &KEY_TMSIM_FAULTS));
 
 	signal(SIGPIPE, SIG_IGN);
 	sigaction(SIGTERM, &sa, NULL);
@@ -139,17 +122,17 @@ main(int argc, char **argv)
 	sigaddset(&block, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
 
-	fd = simserver_listen(cfg_str(cfg, "TMSIM_LISTEN"), &port, err, sizeof(err));
+	fd = simserver_listen(cfg_str(cfg, &KEY_TMSIM_LISTEN), &port, err, sizeof(err));
 	if (fd < 0)
 		fatal("%s", err);
-	srv = simserver_start(st, fd, connection_limit(cfg_int(cfg, "TMSIM_MAX_CONNECTIONS")),
-			      (unsigned)(cfg_int(cfg, "TMSIM_IDLE_TIMEOUT") / 1000), err,
+	srv = simserver_start(st, fd, connection_limit(cfg_int(cfg, &KEY_TMSIM_MAX_CONNECTIONS)),
+			      (unsigned)(cfg_int(cfg, &KEY_TMSIM_IDLE_TIMEOUT) / 1000), err,
 			      sizeof(err));
 	if (srv == NULL)
 		fatal("%s", err);
 	if (port_file != NULL && netaddr_port_file_write(port_file, port, err, sizeof(err)) != 0)
 		fatal("%s", err);
-	log_info("listening on %s, port %d", cfg_str(cfg, "TMSIM_LISTEN"), port);
+	log_info("listening on %s, port %d", cfg_str(cfg, &KEY_TMSIM_LISTEN), port);
 
 	wait_for_signal(&old);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

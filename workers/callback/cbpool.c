@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "cbsql.h"
+#include "clock.h"
 
 struct cbpool {
 	char *conninfo;
@@ -24,15 +25,6 @@ struct cbpool_slot {
 	struct db *db;
 	long retry_at_ms; /* after a failed connect: no new attempt before this (monotonic) */
 };
-
-static long
-cbpool_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 static void
 cbpool_slot_free(void *arg)
@@ -111,12 +103,12 @@ cbpool_get(struct cbpool *p, char *err, size_t errlen)
 	}
 	if (!db_connection_lost(s->db))
 		return s->db;
-	if (s->retry_at_ms != 0 && cbpool_now_ms() < s->retry_at_ms) {
+	if (s->retry_at_ms != 0 && clock_now_ms() < s->retry_at_ms) {
 		snprintf(err, errlen, "database unreachable (retrying shortly)");
 		return NULL;
 	}
 	if (db_connect(s->db, err, errlen) != 0) {
-		s->retry_at_ms = cbpool_now_ms() + p->retry_ms;
+		s->retry_at_ms = clock_now_ms() + p->retry_ms;
 		log_warn("database: %s", err);
 		return NULL;
 	}

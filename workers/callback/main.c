@@ -11,6 +11,7 @@
 
 #include "admin.h"
 #include "cb.h"
+#include "cbconfig.h"
 #include "config.h"
 #include "db.h"
 #include "cbpool.h"
@@ -22,59 +23,6 @@
 #include "password.h"
 #include "server.h"
 #include "telemetry.h"
-
-/* Alphabetical; DB_CONFIG_KEYS and PASSWORD_CONFIG_KEYS are added beside it. */
-static const struct cfg_key callback_keys[] = {
-    {"TMPROV_ADMIN_LISTEN", CFG_LISTEN, "127.0.0.1:9465", 0, 0, 0, NULL,
-     "Admin port: /healthz, /readyz (database reachable), /metrics."},
-    {"TMPROV_AUTH_FAILURE_WINDOW", CFG_MS, "15m", 0, 1000, 86400000, NULL,
-     "Window in which TMPROV_AUTH_MAX_FAILURES failed logins of one email trip the throttle."},
-    {"TMPROV_AUTH_MAX_FAILURES", CFG_INT, "5", 0, 0, 1000000, NULL,
-     "Failed logins per email (any case) within the window after which logins of that email "
-     "are refused without checking the password; 0 turns the throttle off."},
-    {"TMPROV_CALLBACK_ALLOW", CFG_STRING, "127.0.0.1/32,::1/128", 0, 0, 0, NULL,
-     "Comma-separated CIDRs allowed to call; everyone else gets 403 (TM's server address)."},
-    {"TMPROV_CALLBACK_CONNECTION_TIMEOUT", CFG_MS, "10s", 0, 1000, 3600000, NULL,
-     "A connection idle (or sending this slowly) for this long is closed (whole seconds)."},
-    {"TMPROV_CALLBACK_DB_RETRY", CFG_MS, "500ms", 0, 100, 60000, NULL,
-     "After a failed database connect, a request thread answers \"temporarily unavailable\" "
-     "at once for this long before trying again."},
-    {"TMPROV_CALLBACK_DRAIN_TIMEOUT", CFG_MS, "10s", 0, 0, 600000, NULL,
-     "On SIGTERM, how long requests in flight may take to finish before the server stops."},
-    {"TMPROV_CALLBACK_LISTEN", CFG_LISTEN, "127.0.0.1:8090", 0, 0, 0, NULL,
-     "Address and port of the callback server (`--listen`); port 0 picks a free one."},
-    {"TMPROV_CALLBACK_MAX_BODY", CFG_INT, "8192", 0, 256, 1048576, NULL,
-     "Largest request body (a form POST), bytes; larger gets 413."},
-    {"TMPROV_CALLBACK_MAX_CONNECTIONS", CFG_INT, "512", 0, 1, 100000, NULL,
-     "Concurrent connections in total."},
-    {"TMPROV_CALLBACK_MAX_CONNECTIONS_PER_IP", CFG_INT, "128", 0, 1, 100000, NULL,
-     "Concurrent connections from one address (TM's server is usually one address)."},
-    {"TMPROV_CALLBACK_MAX_HEADER_BYTES", CFG_INT, "32768", 0, 8192, 1048576, NULL,
-     "Memory per connection for the request line and headers; a longer URL or header block "
-     "is refused (414/431)."},
-    {"TMPROV_CALLBACK_PURGE_INTERVAL", CFG_MS, "5m", 0, 1000, 86400000, NULL,
-     "How often expired sessions and old login failures are deleted."},
-    {"TMPROV_CALLBACK_THREADS", CFG_INT, "4", 0, 1, 256, NULL,
-     "Request threads, each with its own PostgreSQL connection."},
-    {"TMPROV_HASH_CONCURRENCY", CFG_INT, "0", 0, 0, 1024, NULL,
-     "argon2id checks at once (each takes TMPROV_ARGON2_MEMLIMIT); 0: the number of CPUs."},
-    {"TMPROV_LOG_LEVEL", CFG_ENUM, "info", 0, 0, 0, "debug|info|warn|error",
-     "Log level; debug logs one line per request (route and result, never its URL)."},
-    {"TMPROV_MEETING_LIST_MAX", CFG_INT, "500", 0, 1, 100000, NULL,
-     "Most meetings in one list (the earliest first)."},
-    {"TMPROV_MEETING_LIST_PAST", CFG_MS, "24h", 0, 0, 2592000000, NULL,
-     "Meetings that started longer ago than this are left out of the list."},
-    {"TMPROV_MEETING_TIMEZONE", CFG_STRING, "UTC", 0, 0, 0, NULL,
-     "Time zone of ScheduledStartTime (any IANA name PostgreSQL knows, e.g. Europe/Paris)."},
-    {"TMPROV_PARTNER_ID", CFG_STRING, NULL, CFG_REQUIRED | CFG_SECRET, 0, 0, NULL,
-     "Our service_company_uid: TM's calls must carry it."},
-    {"TMPROV_PUBLIC_URL", CFG_URL, "http://127.0.0.1:8090", 0, 0, 0, NULL,
-     "Base URL at which TM reaches this server; QueryScheduledMeetingURL is built on it."},
-    {"TMPROV_SESSION_TTL", CFG_MS, "20m", 0, 1200000, 604800000, NULL,
-     "Login session lifetime, extended by each use; the spec wants at least 20 minutes."},
-    {"TMPROV_TM_URL", CFG_URL, NULL, CFG_REQUIRED, 0, 0, NULL,
-     "TM server base URL, target of the /start and /join redirects."},
-};
 
 static volatile sig_atomic_t stop_requested;
 
@@ -93,17 +41,18 @@ config_error(const char *key, const char *msg)
 	exit(2);
 }
 
-/* A copy of url without trailing slashes, so that paths can be appended. */
+/* A copy of key's URL without trailing slashes, so that paths can be appended. */
 static char *
-url_base(const char *key, const char *url)
+url_base(const struct cfg *c, const struct cfg_key *key)
 {
+	const char *url = cfg_str(c, key);
 	size_t n = strlen(url);
 	char *out;
 
 	while (n > 0 && url[n - 1] == '/')
 		n--;
 	if (n > 2000)
-		config_error(key, "longer than 2000 characters");
+		config_error(key->name, "longer than 2000 characters");
 	if ((out = strndup(url, n)) == NULL)
 		fatal("out of memory");
 	return out;
@@ -114,21 +63,22 @@ static void
 cb_from_cfg(struct cb *cb, const struct cfg *c)
 {
 	char err[256];
-	long slots = cfg_int(c, "TMPROV_HASH_CONCURRENCY");
+	long slots = cfg_int(c, &KEY_TMPROV_HASH_CONCURRENCY);
 
-	cb->public_url = url_base("TMPROV_PUBLIC_URL", cfg_str(c, "TMPROV_PUBLIC_URL"));
-	cb->tm_url = url_base("TMPROV_TM_URL", cfg_str(c, "TMPROV_TM_URL"));
-	cb->partner_id = cfg_str(c, "TMPROV_PARTNER_ID");
+	cb->public_url = url_base(c, &KEY_TMPROV_PUBLIC_URL);
+	cb->tm_url = url_base(c, &KEY_TMPROV_TM_URL);
+	cb->partner_id = cfg_str(c, &KEY_TMPROV_PARTNER_ID);
 	if (cb->partner_id == NULL || *cb->partner_id == '\0')
 		config_error("TMPROV_PARTNER_ID", "must not be empty");
-	cb->session_ttl_ms = cfg_int(c, "TMPROV_SESSION_TTL");
-	cb->meeting_past_ms = cfg_int(c, "TMPROV_MEETING_LIST_PAST");
-	cb->meeting_list_max = cfg_int(c, "TMPROV_MEETING_LIST_MAX");
-	cb->timezone = cfg_str(c, "TMPROV_MEETING_TIMEZONE");
-	cb->max_body = (size_t)cfg_int(c, "TMPROV_CALLBACK_MAX_BODY");
-	cb->throttle.max_failures = cfg_int(c, "TMPROV_AUTH_MAX_FAILURES");
-	cb->throttle.window_ms = cfg_int(c, "TMPROV_AUTH_FAILURE_WINDOW");
-	if (netaddr_allow_parse(cfg_str(c, "TMPROV_CALLBACK_ALLOW"), &cb->allow, err, sizeof(err)))
+	cb->session_ttl_ms = cfg_int(c, &KEY_TMPROV_SESSION_TTL);
+	cb->meeting_past_ms = cfg_int(c, &KEY_TMPROV_MEETING_LIST_PAST);
+	cb->meeting_list_max = cfg_int(c, &KEY_TMPROV_MEETING_LIST_MAX);
+	cb->timezone = cfg_str(c, &KEY_TMPROV_MEETING_TIMEZONE);
+	cb->max_body = (size_t)cfg_int(c, &KEY_TMPROV_CALLBACK_MAX_BODY);
+	cb->throttle.max_failures = cfg_int(c, &KEY_TMPROV_AUTH_MAX_FAILURES);
+	cb->throttle.window_ms = cfg_int(c, &KEY_TMPROV_AUTH_FAILURE_WINDOW);
+	if (netaddr_allow_parse(cfg_str(c, &KEY_TMPROV_CALLBACK_ALLOW), &cb->allow, err,
+				sizeof(err)))
 		config_error("TMPROV_CALLBACK_ALLOW", err);
 	if (password_opts_from_cfg(&cb->password, c, err, sizeof(err)) != 0)
 		config_error("TMPROV_PASSWORD_*", err);
@@ -143,12 +93,13 @@ cb_from_cfg(struct cb *cb, const struct cfg *c)
 static void
 server_opts_from_cfg(struct server_opts *o, const struct cfg *c)
 {
-	o->listen = cfg_str(c, "TMPROV_CALLBACK_LISTEN");
-	o->threads = (unsigned)cfg_int(c, "TMPROV_CALLBACK_THREADS");
-	o->max_connections = (unsigned)cfg_int(c, "TMPROV_CALLBACK_MAX_CONNECTIONS");
-	o->max_per_ip = (unsigned)cfg_int(c, "TMPROV_CALLBACK_MAX_CONNECTIONS_PER_IP");
-	o->timeout_s = (unsigned)((cfg_int(c, "TMPROV_CALLBACK_CONNECTION_TIMEOUT") + 999) / 1000);
-	o->memory_limit = (size_t)cfg_int(c, "TMPROV_CALLBACK_MAX_HEADER_BYTES");
+	o->listen = cfg_str(c, &KEY_TMPROV_CALLBACK_LISTEN);
+	o->threads = (unsigned)cfg_int(c, &KEY_TMPROV_CALLBACK_THREADS);
+	o->max_connections = (unsigned)cfg_int(c, &KEY_TMPROV_CALLBACK_MAX_CONNECTIONS);
+	o->max_per_ip = (unsigned)cfg_int(c, &KEY_TMPROV_CALLBACK_MAX_CONNECTIONS_PER_IP);
+	o->timeout_s =
+	    (unsigned)((cfg_int(c, &KEY_TMPROV_CALLBACK_CONNECTION_TIMEOUT) + 999) / 1000);
+	o->memory_limit = (size_t)cfg_int(c, &KEY_TMPROV_CALLBACK_MAX_HEADER_BYTES);
 }
 
 /* Connects the start-up check: a database that never comes up, or an unknown time zone, ends
@@ -162,7 +113,7 @@ maint_from_cfg(const struct cfg *c, const struct db_options *dbo, const char *ti
 
 	/* Its own name in pg_stat_activity, apart from the request threads' connections. */
 	o.application_name = "tmprov-callback-maint";
-	m = maint_new(cfg_str(c, "TMPROV_DATABASE_URL"), &o);
+	m = maint_new(cfg_str(c, &KEY_TMPROV_DATABASE_URL), &o);
 
 	if (m == NULL)
 		fatal("out of memory");
@@ -221,7 +172,7 @@ int
 main(int argc, char **argv)
 {
 	const char *port_file = NULL, *admin_port_file = NULL;
-	struct cfg *cfg = cfg_new();
+	struct cfg *cfg = cbconfig_new();
 	struct cb cb = {0};
 	struct server_opts so;
 	struct db_options dbo;
@@ -232,11 +183,9 @@ main(int argc, char **argv)
 	sigset_t sigs;
 	char err[512];
 
-	if (cfg == NULL || cfg_add_keys(cfg, callback_keys, CFG_KEYS_LEN(callback_keys)) != 0 ||
-	    cfg_add_keys(cfg, DB_CONFIG_KEYS, DB_CONFIG_NKEYS) != 0 ||
-	    cfg_add_keys(cfg, PASSWORD_CONFIG_KEYS, PASSWORD_CONFIG_NKEYS) != 0)
+	if (cfg == NULL)
 		fatal("out of memory");
-	const struct cfg_flag flags[] = {{"--listen", "TMPROV_CALLBACK_LISTEN", NULL},
+	const struct cfg_flag flags[] = {{"--listen", &KEY_TMPROV_CALLBACK_LISTEN, NULL},
 					 {"--port-file", NULL, &port_file},
 					 {"--admin-port-file", NULL, &admin_port_file}};
 
@@ -245,7 +194,7 @@ main(int argc, char **argv)
 		usage();
 	if (cfg_from_args(cfg, argc, argv) != 1)
 		usage();
-	log_level_parse(cfg_str(cfg, "TMPROV_LOG_LEVEL"), &level);
+	log_level_parse(cfg_str(cfg, &KEY_TMPROV_LOG_LEVEL), &level);
 	log_init("tmprov-callback", level);
 	cb_from_cfg(&cb, cfg);
 	server_opts_from_cfg(&so, cfg);
@@ -259,13 +208,13 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	maint = maint_from_cfg(cfg, &dbo, cb.timezone);
-	cb.dbpool = cbpool_new(cfg_str(cfg, "TMPROV_DATABASE_URL"), &dbo,
-			       cfg_int(cfg, "TMPROV_CALLBACK_DB_RETRY"));
+	cb.dbpool = cbpool_new(cfg_str(cfg, &KEY_TMPROV_DATABASE_URL), &dbo,
+			       cfg_int(cfg, &KEY_TMPROV_CALLBACK_DB_RETRY));
 	if (cb.dbpool == NULL)
 		fatal("out of memory");
 	if ((srv = server_start(&cb, &so, err, sizeof(err))) == NULL)
 		fatal("TMPROV_CALLBACK_LISTEN: %s", err);
-	admin = admin_start(cfg_str(cfg, "TMPROV_ADMIN_LISTEN"), cb.metrics, maint_ready, maint,
+	admin = admin_start(cfg_str(cfg, &KEY_TMPROV_ADMIN_LISTEN), cb.metrics, maint_ready, maint,
 			    err, sizeof(err));
 	if (admin == NULL)
 		fatal("TMPROV_ADMIN_LISTEN: %s", err);
@@ -277,8 +226,8 @@ main(int argc, char **argv)
 	log_info("listening on %s (port %d), admin port %d, %u threads", so.listen,
 		 server_port(srv), admin_port(admin), so.threads);
 
-	run(&sigs, maint, &cb, cfg_int(cfg, "TMPROV_CALLBACK_PURGE_INTERVAL"));
-	drain(&sigs, srv, cfg_int(cfg, "TMPROV_CALLBACK_DRAIN_TIMEOUT"));
+	run(&sigs, maint, &cb, cfg_int(cfg, &KEY_TMPROV_CALLBACK_PURGE_INTERVAL));
+	drain(&sigs, srv, cfg_int(cfg, &KEY_TMPROV_CALLBACK_DRAIN_TIMEOUT));
 	server_stop(srv);
 	admin_stop(admin);
 	cbpool_free(cb.dbpool);

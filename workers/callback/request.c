@@ -1,6 +1,7 @@
 /* request: per-request state. Form bodies go through libmicrohttpd's post processor, which
  * hands a value over in pieces; each piece is appended to a capped buffer. */
 #include "request.h"
+#include "clock.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -46,15 +47,6 @@ result_name(enum result r)
 	return result_names[r];
 }
 
-double
-request_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 struct request *
 request_new(const struct cb *cb, struct MHD_Connection *conn)
 {
@@ -64,7 +56,7 @@ request_new(const struct cb *cb, struct MHD_Connection *conn)
 		return NULL;
 	rq->cb = cb;
 	rq->conn = conn;
-	rq->started = request_now();
+	rq->started = clock_now_s();
 	for (int i = 0; i < PARAM_COUNT; i++)
 		buf_init(&rq->form[i], request_params[i].max);
 	return rq;

@@ -65,7 +65,4 @@ int request_form_feed(struct request *rq, const char *data, size_t len);
  * Borrowed until the request completes. */
 const char *request_param(struct request *rq, enum param p);
 
-/* Monotonic clock in seconds. */
-double request_now(void);
-
 #endif

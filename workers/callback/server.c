@@ -18,6 +18,7 @@
 #include "request.h"
 #include "routes.h"
 #include "telemetry.h"
+#include "clock.h"
 
 struct server {
 	const struct cb *cb;
@@ -118,7 +119,7 @@ server_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)toe;
 	if (rq == NULL)
 		return;
-	secs = request_now() - rq->started;
+	secs = clock_now_s() - rq->started;
 	/* Neither the URL (it may hold a session token) nor any parameter is logged. */
 	log_debug("request route=%s result=%s ms=%.1f", rq->route ? rq->route->name : "none",
 		  result_name(rq->result), secs * 1000.0);

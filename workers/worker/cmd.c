@@ -206,7 +206,6 @@ cmd_before(void *arg, unsigned attempt, unsigned prev)
 {
 	const struct cmd_before_arg *a = arg;
 	const struct cmd_env *env = a->env;
-	const struct backoff b = {200, 5000};
 	struct intent in = {
 	    .command_id = env->cmd->id,
 	    .subject = env->cmd->subject,
@@ -229,7 +228,7 @@ cmd_before(void *arg, unsigned attempt, unsigned prev)
 		if (stop_requested(env->stop))
 			return -1;
 		log_warn("command %s: intent not recorded: %s; retrying", env->cmd->id, err);
-		if (!tmretry_sleep(backoff_delay_ms(&b, i), env->stop))
+		if (!tmretry_sleep(backoff_delay_ms(&backoff_intent_record, i), env->stop))
 			return -1;
 	}
 }

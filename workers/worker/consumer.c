@@ -11,8 +11,10 @@
 
 #include <jansson.h>
 
+#include "cfgkeys.h"
 #include "kafka.h"
 #include "log.h"
+#include "clock.h"
 
 #define COMMIT_INTERVAL_MS 200
 /* Consumer lag and broker state come from librdkafka's statistics at this interval. */
@@ -52,15 +54,6 @@ struct pset {
 	const bool *in;
 	size_t n;
 };
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 static int
 outstanding_add(struct consumer *cs, int32_t partition, int delta)
@@ -180,7 +173,7 @@ commit_async(struct consumer *cs)
 
 	if (offsets_commit(cs->o, cs->rk, NULL, true, err, sizeof(err)) < 0)
 		log_warn("%s", err);
-	cs->last_commit_ms = now_ms();
+	cs->last_commit_ms = clock_now_ms();
 }
 
 void
@@ -188,7 +181,7 @@ consumer_maintain(struct consumer *cs)
 {
 	reap(cs);
 	update_pause(cs);
-	if (now_ms() - cs->last_commit_ms >= COMMIT_INTERVAL_MS)
+	if (clock_now_ms() - cs->last_commit_ms >= COMMIT_INTERVAL_MS)
 		commit_async(cs);
 }
 
@@ -216,7 +209,7 @@ pset_outstanding(const struct consumer *cs, const struct pset *ps)
 static void
 drain_partitions(struct consumer *cs, struct pset *ps)
 {
-	long deadline = now_ms() + cs->opts.drain_timeout_ms;
+	long deadline = clock_now_ms() + cs->opts.drain_timeout_ms;
 	bool stopped = false;
 	size_t left;
 
@@ -227,7 +220,7 @@ drain_partitions(struct consumer *cs, struct pset *ps)
 		left = pset_outstanding(cs, ps);
 		if (!left)
 			return;
-		now = now_ms();
+		now = clock_now_ms();
 		if (now >= deadline) {
 			if (stopped) {
 				log_warn("consumer: revoke: %zu job(s) still running: leaving them "
@@ -472,7 +465,7 @@ conf_build(struct consumer *cs, const struct cfg *c, char *err, size_t errlen)
 	if (!conf)
 		return NULL;
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-		const char *v = fixed[i][1] ? fixed[i][1] : cfg_str(c, "TMPROV_KAFKA_GROUP");
+		const char *v = fixed[i][1] ? fixed[i][1] : cfg_str(c, &KEY_TMPROV_KAFKA_GROUP);
 
 		if (rd_kafka_conf_set(conf, fixed[i][0], v, rkerr, sizeof(rkerr)) !=
 		    RD_KAFKA_CONF_OK) {
@@ -524,7 +517,7 @@ consumer_new(const struct cfg *c, struct dispatch *d, struct metrics *m,
 	rd_kafka_conf_t *conf;
 	char rkerr[512];
 
-	if (!cs || !(cs->topic = strdup(cfg_str(c, "TMPROV_TOPIC_COMMANDS"))) ||
+	if (!cs || !(cs->topic = strdup(cfg_str(c, &KEY_TMPROV_TOPIC_COMMANDS))) ||
 	    !(cs->o = offsets_new(cs->topic))) {
 		snprintf(err, errlen, "consumer: out of memory");
 		goto fail;
@@ -552,7 +545,7 @@ consumer_new(const struct cfg *c, struct dispatch *d, struct metrics *m,
 	if (subscribe(cs, err, errlen))
 		goto fail;
 	dispatch_on_low(d, cs->opts.resume_below - 1, wake, cs);
-	cs->last_commit_ms = now_ms();
+	cs->last_commit_ms = clock_now_ms();
 	return cs;
 fail:
 	if (cs && cs->rk) {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cfgkeys.h"
 #include "deadline.h"
 #include "log.h"
 
@@ -45,7 +46,7 @@ dbpool_new(const struct cfg *c, unsigned size, const struct db_stmt *stmts, size
 	 * TMPROV_DB_CONNECT_BUDGET inside a statement, deaf to a stop request. */
 	o.connect_attempts = 1;
 	for (p->size = 0; p->size < size; p->size++) {
-		struct db *db = db_new(cfg_str(c, "TMPROV_DATABASE_URL"), stmts, nstmts);
+		struct db *db = db_new(cfg_str(c, &KEY_TMPROV_DATABASE_URL), stmts, nstmts);
 
 		if (db == NULL || db_set_options(db, &o) != 0) {
 			db_free(db);

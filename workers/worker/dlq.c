@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "backoff.h"
+#include "cfgkeys.h"
 #include "deadline.h"
 #include "kafka.h"
 #include "log.h"
@@ -74,7 +75,7 @@ dlq_new(const struct cfg *c, struct metrics *m, char *err, size_t errlen)
 		return NULL;
 	}
 	d->metrics = m;
-	d->topic = strdup(cfg_str(c, "TMPROV_TOPIC_DLQ"));
+	d->topic = strdup(cfg_str(c, &KEY_TMPROV_TOPIC_DLQ));
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->reported, NULL);
 	if (d->topic == NULL) {
@@ -219,7 +220,6 @@ int
 dlq_send(struct dlq *d, const struct dlq_copy *copy, const atomic_bool *stop, char *err,
 	 size_t errlen)
 {
-	const struct backoff b = {200, 10000};
 	char labels[96];
 	int rc;
 
@@ -233,7 +233,7 @@ dlq_send(struct dlq *d, const struct dlq_copy *copy, const atomic_bool *stop, ch
 			return -1;
 		log_warn("%s (origin %s/%" PRId32 "@%" PRId64 "); producing again", err,
 			 copy->origin_topic, copy->origin_partition, copy->origin_offset);
-		if (!tmretry_sleep(backoff_delay_ms(&b, attempt), stop))
+		if (!tmretry_sleep(backoff_delay_ms(&backoff_dlq_produce, attempt), stop))
 			return -1;
 	}
 	log_info("dlq: copy of %s/%" PRId32 "@%" PRId64 " delivered, reason %s", copy->origin_topic,

@@ -25,33 +25,7 @@
 #include "sql.h"
 #include "tm_client.h"
 #include "tmretry.h"
-
-const struct cfg_key EXEC_CONFIG_KEYS[] = {
-    {"TMPROV_DB_POOL", CFG_INT, "8", 0, 1, 256, NULL,
-     "PostgreSQL connections shared by the command threads (none is held during a TM call)"},
-    {"TMPROV_HASH_CONCURRENCY", CFG_INT, "0", 0, 0, 1024, NULL,
-     "argon2id hashes computed at once for user.upsert (0: the number of online CPUs)"},
-    {"TMPROV_JOIN_URL_TEMPLATE", CFG_STRING, "{PUBLIC_URL}/join/{meeting_id}", 0, 0, 0, NULL,
-     "join URL handed out in meeting.scheduled; {PUBLIC_URL} and {meeting_id} are substituted"},
-    {"TMPROV_PUBLIC_URL", CFG_URL, "http://127.0.0.1:8090", 0, 0, 0, NULL,
-     "base URL at which TM and users reach tmprov-callback"},
-    {"TMPROV_RETRY_BASE", CFG_MS, "200ms", 0, 1, 600000, NULL,
-     "first TM retry delay ceiling; doubles per attempt (full jitter)"},
-    {"TMPROV_RETRY_BUDGET", CFG_INT, "8", 0, 1, 1000, NULL,
-     "TM attempts per command, counted while TM is up; then command.failed (retryable) and a "
-     "DLQ copy"},
-    {"TMPROV_RETRY_CAP", CFG_MS, "30s", 0, 1, 3600000, NULL, "longest TM retry delay"},
-    {"TMPROV_TM_PAUSE_AFTER", CFG_INT, "5", 0, 1, 100000, NULL,
-     "failed TM attempts in a row (all commands) after which TM counts as down and "
-     "consumption pauses"},
-    {"TMPROV_UNKNOWN_CREATE", CFG_ENUM, "park", 0, 0, 0, "park|retry",
-     "create_account whose outcome is unknown: park (command.failed outcome_unknown, DLQ copy) "
-     "or retry (may leave an orphan TM account)"},
-    {"TMPROV_UNKNOWN_SCHEDULE", CFG_ENUM, "retry", 0, 0, 0, "retry|park",
-     "remote_schedule whose outcome is unknown: retry (meeting marked possible_duplicate) or "
-     "park"},
-};
-const size_t EXEC_CONFIG_NKEYS = CFG_KEYS_LEN(EXEC_CONFIG_KEYS);
+#include "wconfig.h"
 
 struct exec_ctx {
 	const struct cfg *cfg;
@@ -76,28 +50,24 @@ struct exec_thread {
 	struct tm_client *tm;
 };
 
-/* Between attempts of a statement while the database is away; also the pace of looking a
- * command up again. */
-static const struct backoff exec_db_backoff = {100, 5000};
-
 static int
 exec_policies(struct exec_ctx *ctx, const struct cfg *c, char *err, size_t errlen)
 {
 	char probe[64];
 
 	ctx->retry.policy = (struct tmretry_policy){
-	    .backoff = {cfg_int(c, "TMPROV_RETRY_BASE"), cfg_int(c, "TMPROV_RETRY_CAP")},
-	    .budget = (unsigned)cfg_int(c, "TMPROV_RETRY_BUDGET"),
-	    .pause_after = (unsigned)cfg_int(c, "TMPROV_TM_PAUSE_AFTER"),
-	    .create = strcmp(cfg_str(c, "TMPROV_UNKNOWN_CREATE"), "retry") == 0
+	    .backoff = {cfg_int(c, &KEY_TMPROV_RETRY_BASE), cfg_int(c, &KEY_TMPROV_RETRY_CAP)},
+	    .budget = (unsigned)cfg_int(c, &KEY_TMPROV_RETRY_BUDGET),
+	    .pause_after = (unsigned)cfg_int(c, &KEY_TMPROV_TM_PAUSE_AFTER),
+	    .create = strcmp(cfg_str(c, &KEY_TMPROV_UNKNOWN_CREATE), "retry") == 0
 			  ? TMRETRY_UNKNOWN_RETRY
 			  : TMRETRY_UNKNOWN_PARK,
-	    .schedule = strcmp(cfg_str(c, "TMPROV_UNKNOWN_SCHEDULE"), "park") == 0
+	    .schedule = strcmp(cfg_str(c, &KEY_TMPROV_UNKNOWN_SCHEDULE), "park") == 0
 			    ? TMRETRY_UNKNOWN_PARK
 			    : TMRETRY_UNKNOWN_RETRY,
 	};
-	ctx->public_url = cfg_str(c, "TMPROV_PUBLIC_URL");
-	ctx->join_template = cfg_str(c, "TMPROV_JOIN_URL_TEMPLATE");
+	ctx->public_url = cfg_str(c, &KEY_TMPROV_PUBLIC_URL);
+	ctx->join_template = cfg_str(c, &KEY_TMPROV_JOIN_URL_TEMPLATE);
 	if (ctx->retry.policy.backoff.base_ms > ctx->retry.policy.backoff.cap_ms) {
 		snprintf(err, errlen, "TMPROV_RETRY_BASE: larger than TMPROV_RETRY_CAP");
 		return -1;
@@ -122,7 +92,7 @@ exec_policies(struct exec_ctx *ctx, const struct cfg *c, char *err, size_t errle
 static int
 exec_slots(struct exec_ctx *ctx, const struct cfg *c, char *err, size_t errlen)
 {
-	long n = cfg_int(c, "TMPROV_HASH_CONCURRENCY");
+	long n = cfg_int(c, &KEY_TMPROV_HASH_CONCURRENCY);
 
 	if (n == 0)
 		n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -133,7 +103,7 @@ exec_slots(struct exec_ctx *ctx, const struct cfg *c, char *err, size_t errlen)
 		return -1;
 	}
 	ctx->hash_slots_ok = true;
-	n = cfg_int(c, "TMPROV_WORKER_CONCURRENCY");
+	n = cfg_int(c, &KEY_TMPROV_WORKER_CONCURRENCY);
 	if (sem_init(&ctx->call_slots, 0, (unsigned)n) != 0) {
 		snprintf(err, errlen, "TMPROV_WORKER_CONCURRENCY: cannot make a semaphore of %ld",
 			 n);
@@ -160,8 +130,8 @@ exec_new(const struct cfg *c, struct metrics *m, char *err, size_t errlen)
 	ctx->health = tmhealth_new(ctx->retry.policy.pause_after, m);
 	ctx->retry.health = ctx->health;
 	ctx->retry.metrics = m;
-	ctx->pool = dbpool_new(c, (unsigned)cfg_int(c, "TMPROV_DB_POOL"), SQL_STATEMENTS, SQL_COUNT,
-			       m, err, errlen);
+	ctx->pool = dbpool_new(c, (unsigned)cfg_int(c, &KEY_TMPROV_DB_POOL), SQL_STATEMENTS,
+			       SQL_COUNT, m, err, errlen);
 	if (ctx->health == NULL || ctx->pool == NULL)
 		goto fail;
 	ctx->intents = intent_writer_new(c, ctx->pool, err, errlen);
@@ -291,7 +261,7 @@ exec_sql(struct exec_ctx *ctx, int stmt, int nparams, const char *const *params,
 		}
 		if (attempt == 0 || attempt % 20 == 0)
 			log_warn("database: %s; retrying", err);
-		if (!tmretry_sleep(backoff_delay_ms(&exec_db_backoff, attempt), stop))
+		if (!tmretry_sleep(backoff_delay_ms(&backoff_db_statement, attempt), stop))
 			return NULL;
 	}
 }
@@ -401,7 +371,7 @@ exec_lookup(struct exec_thread *t, const struct command *cmd, struct cmd_state *
 		if (!permanent)
 			return -1;
 		log_error("command %s: lookup: %s", cmd->id, err);
-		if (!tmretry_sleep(backoff_delay_ms(&exec_db_backoff, attempt), stop))
+		if (!tmretry_sleep(backoff_delay_ms(&backoff_db_statement, attempt), stop))
 			return -1;
 	}
 	exec_state(res, cmd, st);
@@ -531,7 +501,7 @@ exec_write_failure(struct exec_thread *t, const struct job *job, const char *sha
 		if (step != EXEC_STEP_FAILED)
 			return step;
 		log_error("command %s: cannot store its failure either: %s", job->cmd->id, err);
-		if (!tmretry_sleep(backoff_delay_ms(&exec_db_backoff, attempt), stop))
+		if (!tmretry_sleep(backoff_delay_ms(&backoff_db_statement, attempt), stop))
 			return EXEC_STEP_STOPPED;
 	}
 }
@@ -711,7 +681,7 @@ exec_run(struct exec_thread *t, struct job *job, const atomic_bool *stop)
 		return exec_reject(t, job, sha, stop);
 	for (unsigned round = 0;; round++) {
 		if (round > 0 &&
-		    !tmretry_sleep(backoff_delay_ms(&exec_db_backoff, round - 1), stop))
+		    !tmretry_sleep(backoff_delay_ms(&backoff_db_statement, round - 1), stop))
 			return EXEC_ABANDONED;
 		step = exec_round(t, job, sha, round, stop, &status);
 		if (step == EXEC_STEP_STOPPED)

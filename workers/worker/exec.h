@@ -16,16 +16,10 @@ enum exec_status { EXEC_DONE, EXEC_ABANDONED };
 struct exec_ctx;    /* process-wide: database pool, intent writer, TM health, DLQ, policies */
 struct exec_thread; /* per pool thread: its TM client */
 
-/* TMPROV_DB_POOL, TMPROV_HASH_CONCURRENCY, TMPROV_JOIN_URL_TEMPLATE, TMPROV_PUBLIC_URL,
- * TMPROV_RETRY_BASE, TMPROV_RETRY_BUDGET, TMPROV_RETRY_CAP, TMPROV_TM_PAUSE_AFTER,
- * TMPROV_UNKNOWN_CREATE, TMPROV_UNKNOWN_SCHEDULE. exec_new also reads the DB_, KAFKA_, TM_ and
- * PASSWORD_ keys of common/, which the program adds to c as well. */
-extern const struct cfg_key EXEC_CONFIG_KEYS[];
-extern const size_t EXEC_CONFIG_NKEYS;
-
-/* c and m are borrowed and must outlive the context (m may be NULL). DLQ copies go through a
- * producer of exec's own, whose delivery reports it serves itself (dlq.h). Starts the intent
- * writer and the DLQ thread. NULL with err on a bad setting or a failure to start. */
+/* c (the worker's table, wconfig.h) and m are borrowed and must outlive the context (m may be
+ * NULL). DLQ copies go through a producer of exec's own, whose delivery reports it serves itself
+ * (dlq.h). Starts the intent writer and the DLQ thread. NULL with err on a bad setting or a
+ * failure to start. */
 struct exec_ctx *exec_new(const struct cfg *c, struct metrics *m, char *err, size_t errlen);
 /* After every exec_run has returned. NULL is a no-op. */
 void exec_free(struct exec_ctx *ctx);

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "cfgkeys.h"
 #include "deadline.h"
 #include "log.h"
 #include "sql.h"
@@ -198,7 +199,7 @@ intent_writer_new(const struct cfg *c, struct dbpool *pool, char *err, size_t er
 		return NULL;
 	}
 	w->pool = pool;
-	w->db = db_new(cfg_str(c, "TMPROV_DATABASE_URL"), SQL_STATEMENTS, SQL_COUNT);
+	w->db = db_new(cfg_str(c, &KEY_TMPROV_DATABASE_URL), SQL_STATEMENTS, SQL_COUNT);
 	db_options_from_cfg(&o, c, "tmprov-worker intents");
 	o.connect_attempts = 1; /* the callers retry, with their stop flag in view */
 	if (w->db == NULL || db_set_options(w->db, &o) != 0) {

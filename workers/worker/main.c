@@ -10,36 +10,24 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "clock.h"
 #include "config.h"
 #include "consumer.h"
-#include "db.h"
 #include "dispatch.h"
 #include "exec.h"
 #include "kafka.h"
 #include "log.h"
 #include "metrics.h"
-#include "password.h"
 #include "pool.h"
 #include "publisher.h"
 #include "tm_client.h"
+#include "wconfig.h"
 
 #define POLL_MS 100
 /* After the drain deadline, how long jobs told to stop may take to return. */
 #define ABANDON_GRACE_MS 5000
 /* The least time the outbox gets to empty at shutdown, even after a long drain. */
 #define PUBLISH_MIN_MS 5000
-
-/* The worker's own keys (alphabetical); the modules' tables are added after it. */
-static const struct cfg_key worker_keys[] = {
-    {"TMPROV_ADMIN_LISTEN", CFG_LISTEN, "127.0.0.1:9464", 0, 0, 0, NULL,
-     "admin port: /healthz, /readyz, /metrics"},
-    {"TMPROV_DRAIN_TIMEOUT", CFG_MS, "30s", 0, 0, 3600000, NULL,
-     "on SIGTERM or a revoke, how long in-flight commands may take to finish"},
-    {"TMPROV_LOG_LEVEL", CFG_ENUM, "info", 0, 0, 0, "debug|info|warn|error", "log level"},
-    {"TMPROV_WORKER_CONCURRENCY", CFG_INT, "64", 0, 1, 4096, NULL,
-     "TM calls in flight at most; a quarter more commands are in flight (queued and running, "
-     "one thread each), so that their database work overlaps the calls"},
-};
 
 static const double tm_seconds_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 					    0.5,   1,	 2.5,	5,    10,  30};
@@ -101,29 +89,16 @@ signals_init(void)
 	sigaction(SIGPIPE, &sa, NULL);
 }
 
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 /* Configuration: tables, environment/--config, the keys the worker cannot do without. */
 static struct cfg *
 config_load(int argc, char **argv)
 {
-	static const char *const required[] = {"TMPROV_TM_URL", "TMPROV_PARTNER_ID"};
-	struct cfg *c = cfg_new();
+	static const struct cfg_key *const required[] = {&KEY_TMPROV_TM_URL,
+							 &KEY_TMPROV_PARTNER_ID};
+	struct cfg *c = wconfig_new();
 	enum log_level level;
 
-	if (!c || cfg_add_keys(c, worker_keys, CFG_KEYS_LEN(worker_keys)) ||
-	    cfg_add_keys(c, DB_CONFIG_KEYS, DB_CONFIG_NKEYS) ||
-	    cfg_add_keys(c, KAFKA_CONFIG_KEYS, KAFKA_CONFIG_NKEYS) ||
-	    cfg_add_keys(c, TM_CONFIG_KEYS, TM_CONFIG_NKEYS) ||
-	    cfg_add_keys(c, PASSWORD_CONFIG_KEYS, PASSWORD_CONFIG_NKEYS) ||
-	    cfg_add_keys(c, EXEC_CONFIG_KEYS, EXEC_CONFIG_NKEYS)) {
+	if (c == NULL) {
 		fprintf(stderr, "tmprov-worker: cannot build the configuration table\n");
 		exit(2);
 	}
@@ -134,12 +109,12 @@ config_load(int argc, char **argv)
 	}
 	for (size_t i = 0; i < CFG_KEYS_LEN(required); i++) {
 		if (!cfg_str(c, required[i]) || !*cfg_str(c, required[i])) {
-			fprintf(stderr, "tmprov-worker: %s: required\n", required[i]);
+			fprintf(stderr, "tmprov-worker: %s: required\n", required[i]->name);
 			exit(2);
 		}
 	}
 	/* The table only admits the four names. */
-	log_level_parse(cfg_str(c, "TMPROV_LOG_LEVEL"), &level);
+	log_level_parse(cfg_str(c, &KEY_TMPROV_LOG_LEVEL), &level);
 	log_init("tmprov-worker", level);
 	return c;
 }
@@ -225,14 +200,14 @@ worker_start(struct worker *w)
 	/* TM calls are limited to TMPROV_WORKER_CONCURRENCY (exec.c); with no more commands than
 	 * that in flight, a call slot would sit idle while its command does its lookup and writes
 	 * its result (a tenth of a 50 ms call, make bench). */
-	long calls = cfg_int(w->cfg, "TMPROV_WORKER_CONCURRENCY"), n = calls + (calls + 3) / 4;
+	long calls = cfg_int(w->cfg, &KEY_TMPROV_WORKER_CONCURRENCY), n = calls + (calls + 3) / 4;
 	struct consumer_opts co = {
 	    .max_inflight = (size_t)n,
 	    /* Held messages are released without a fetch restart, so the next one is taken as
 	     * soon as a slot frees: a lower mark leaves slots idle (a quarter below the limit
 	     * cost an eighth of the throughput with TM at 50 ms, make bench). */
 	    .resume_below = (size_t)n,
-	    .drain_timeout_ms = cfg_int(w->cfg, "TMPROV_DRAIN_TIMEOUT"),
+	    .drain_timeout_ms = cfg_int(w->cfg, &KEY_TMPROV_DRAIN_TIMEOUT),
 	    .gate = deps_gate,
 	    .gate_arg = w,
 	};
@@ -252,12 +227,12 @@ worker_start(struct worker *w)
 		fatal("%s", err);
 	if (!(w->consumer = consumer_new(w->cfg, w->dispatch, w->metrics, &co, err, sizeof(err))))
 		fatal("%s", err);
-	w->admin = admin_start(cfg_str(w->cfg, "TMPROV_ADMIN_LISTEN"), w->metrics, ready, w, err,
+	w->admin = admin_start(cfg_str(w->cfg, &KEY_TMPROV_ADMIN_LISTEN), w->metrics, ready, w, err,
 			       sizeof(err));
 	if (!w->admin)
 		fatal("%s", err);
 	log_info("started: %ld in flight at most, admin on port %d, consuming %s", n,
-		 admin_port(w->admin), cfg_str(w->cfg, "TMPROV_TOPIC_COMMANDS"));
+		 admin_port(w->admin), cfg_str(w->cfg, &KEY_TMPROV_TOPIC_COMMANDS));
 }
 
 /* Until a signal or a fatal Kafka error. Returns the exit status to use. */
@@ -292,8 +267,8 @@ drain_jobs(struct worker *w, long deadline)
 	size_t stopped, cancelled;
 
 	consumer_stop_fetching(w->consumer);
-	while (dispatch_inflight(w->dispatch) && now_ms() < deadline) {
-		long left = deadline - now_ms();
+	while (dispatch_inflight(w->dispatch) && clock_now_ms() < deadline) {
+		long left = deadline - clock_now_ms();
 
 		dispatch_wait_idle(w->dispatch, left < POLL_MS ? (int)left : POLL_MS);
 		/* Serves the group session and callbacks; no message is taken any more. */
@@ -312,14 +287,14 @@ drain_jobs(struct worker *w, long deadline)
 static void
 worker_shutdown(struct worker *w)
 {
-	long deadline = now_ms() + cfg_int(w->cfg, "TMPROV_DRAIN_TIMEOUT");
+	long deadline = clock_now_ms() + cfg_int(w->cfg, &KEY_TMPROV_DRAIN_TIMEOUT);
 	long left;
 	char err[256];
 
 	drain_jobs(w, deadline);
 	pool_stop(w->pool);
 	consumer_maintain(w->consumer);
-	left = deadline - now_ms();
+	left = deadline - clock_now_ms();
 	if (publisher_drain(w->publisher, left > PUBLISH_MIN_MS ? (int)left : PUBLISH_MIN_MS))
 		log_warn("outbox not fully published: the next publisher sends the rest");
 	publisher_stop(w->publisher);

@@ -21,10 +21,13 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "cfgkeys.h"
 #include "db.h"
 #include "deadline.h"
 #include "kafka.h"
 #include "log.h"
+#include "sql.h"
+#include "clock.h"
 
 #define BATCH	500
 #define TICK_MS 500
@@ -33,35 +36,6 @@
 #define BACKLOG_EVERY_MS 1000
 /* How often a publisher without the lock retries it while it has reason to (a drain). */
 #define RETRY_MS 20
-
-enum {
-	PS_LOCK,
-	PS_SELECT,
-	PS_MARK,
-	PS_BACKLOG,
-	PS_NOTIFY,
-	PS_MAXSEQ,
-	PS_PENDING,
-};
-
-static const struct db_stmt stmts[] = {
-    [PS_LOCK] = {"pub_lock", "SELECT pg_try_advisory_lock($1::bigint)"},
-    /* Rows in flight are left out: they are reported soon and must not go out twice. NOT IN
-     * over a subquery is checked with a hash table; "NOT (seq = ANY($2))" compared each row
-     * with every element (a prepared statement's parameter array is not hashed), which made
-     * this the third costliest statement of a busy worker (make bench, pg_stat_statements). */
-    [PS_SELECT] = {"pub_select", "SELECT seq, subject, payload::text FROM outbox "
-				 "WHERE published_at IS NULL "
-				 "AND seq NOT IN (SELECT unnest($2::bigint[])) "
-				 "ORDER BY seq LIMIT $1::int"},
-    [PS_MARK] = {"pub_mark", "UPDATE outbox SET published_at = now() "
-			     "WHERE seq = ANY($1::bigint[]) AND published_at IS NULL"},
-    [PS_BACKLOG] = {"pub_backlog", "SELECT count(*) FROM outbox WHERE published_at IS NULL"},
-    [PS_NOTIFY] = {"pub_notify", "SELECT pg_notify('" PUBLISHER_CHANNEL "', '')"},
-    [PS_MAXSEQ] = {"pub_maxseq", "SELECT coalesce(max(seq), 0) FROM outbox"},
-    [PS_PENDING] = {"pub_pending", "SELECT EXISTS (SELECT 1 FROM outbox "
-				   "WHERE published_at IS NULL AND seq <= $1::bigint)"},
-};
 
 /* A produced row waiting for its delivery report (filled from rd_kafka_poll in this thread). */
 struct flight {
@@ -101,15 +75,6 @@ struct publisher {
 	int64_t target;	       /* drain: every row up to this seq must be published */
 	long last_backlog_ms;
 };
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 static int
 seqs_add(struct seqs *s, int64_t v)
@@ -191,7 +156,7 @@ session_setup(struct publisher *p)
 	int pid;
 
 	if (backend_pid(p) == 0 || backend_pid(p) != p->listen_pid) {
-		if (db_exec_simple(p->db, "LISTEN " PUBLISHER_CHANNEL, err, sizeof(err)) != 0) {
+		if (db_exec_simple(p->db, "LISTEN " SQL_OUTBOX_CHANNEL, err, sizeof(err)) != 0) {
 			log_warn("publisher: %s", err);
 			p->holder = false;
 			return;
@@ -202,7 +167,7 @@ session_setup(struct publisher *p)
 	if (p->holder && pid == p->lock_pid)
 		return;
 	p->holder = false;
-	res = db_exec(p->db, PS_LOCK, 1, key, err, sizeof(err));
+	res = db_exec(p->db, SQL_PUB_LOCK, 1, key, err, sizeof(err));
 	if (!res) {
 		log_warn("publisher: %s", err);
 		return;
@@ -257,7 +222,7 @@ mark_delivered(struct publisher *p)
 	buf_init(&lit, p->delivered.n * 24 + 16);
 	if (seqs_literal(p->delivered.v, p->delivered.n, &lit) == 0) {
 		params[0] = lit.data;
-		res = db_exec(p->db, PS_MARK, 1, params, err, sizeof(err));
+		res = db_exec(p->db, SQL_PUB_MARK, 1, params, err, sizeof(err));
 		if (res) {
 			log_debug("publisher: %zu event(s) published", p->delivered.n);
 			p->delivered.n = 0;
@@ -327,7 +292,7 @@ produce_new(struct publisher *p)
 		snprintf(limit, sizeof(limit), "%zu", room < BATCH ? room : (size_t)BATCH);
 		params[0] = limit;
 		params[1] = lit.data;
-		res = db_exec(p->db, PS_SELECT, 2, params, err, sizeof(err));
+		res = db_exec(p->db, SQL_PUB_SELECT, 2, params, err, sizeof(err));
 		free(inflight);
 		buf_free(&lit);
 		if (!res) {
@@ -353,10 +318,10 @@ update_backlog(struct publisher *p)
 	char err[256];
 	PGresult *res;
 
-	if (now_ms() - p->last_backlog_ms < BACKLOG_EVERY_MS)
+	if (clock_now_ms() - p->last_backlog_ms < BACKLOG_EVERY_MS)
 		return;
-	p->last_backlog_ms = now_ms();
-	res = db_exec(p->db, PS_BACKLOG, 0, NULL, err, sizeof(err));
+	p->last_backlog_ms = clock_now_ms();
+	res = db_exec(p->db, SQL_PUB_BACKLOG, 0, NULL, err, sizeof(err));
 	if (!res)
 		return;
 	metrics_set(p->m, "tmprov_outbox_backlog", "", strtod(PQgetvalue(res, 0, 0), NULL));
@@ -380,7 +345,7 @@ check_drain(struct publisher *p)
 	if (asked == p->drain_done)
 		return false;
 	if (asked != p->target_gen) {
-		res = db_exec(p->db, PS_MAXSEQ, 0, NULL, err, sizeof(err));
+		res = db_exec(p->db, SQL_PUB_MAXSEQ, 0, NULL, err, sizeof(err));
 		if (!res)
 			return true;
 		p->target = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
@@ -388,7 +353,7 @@ check_drain(struct publisher *p)
 		PQclear(res);
 	}
 	snprintf(target, sizeof(target), "%" PRId64, p->target);
-	res = db_exec(p->db, PS_PENDING, 1, params, err, sizeof(err));
+	res = db_exec(p->db, SQL_PUB_PENDING, 1, params, err, sizeof(err));
 	if (!res)
 		return true;
 	pending = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
@@ -417,7 +382,7 @@ round_once(struct publisher *p, bool kicked)
 		produce_new(p);
 	} else if (kicked) {
 		/* The holder publishes our rows too: tell it they are there. */
-		res = db_exec(p->db, PS_NOTIFY, 0, NULL, err, sizeof(err));
+		res = db_exec(p->db, SQL_PUB_NOTIFY, 0, NULL, err, sizeof(err));
 		if (res)
 			PQclear(res);
 	}
@@ -528,8 +493,8 @@ publisher_start(const struct cfg *c, struct metrics *m, rd_kafka_t *producer, ch
 	p->producer = producer;
 	p->m = m;
 	p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	p->topic = strdup(cfg_str(c, "TMPROV_TOPIC_EVENTS"));
-	p->db = db_new(cfg_str(c, "TMPROV_DATABASE_URL"), stmts, sizeof(stmts) / sizeof(stmts[0]));
+	p->topic = strdup(cfg_str(c, &KEY_TMPROV_TOPIC_EVENTS));
+	p->db = db_new(cfg_str(c, &KEY_TMPROV_DATABASE_URL), SQL_STATEMENTS, SQL_COUNT);
 	p->flights = calloc(MAX_INFLIGHT, sizeof(*p->flights));
 	if (p->efd < 0 || !p->topic || !p->db || !p->flights) {
 		snprintf(err, errlen, "publisher: out of memory or file descriptors");

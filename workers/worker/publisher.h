@@ -11,9 +11,9 @@
 #include "metrics.h"
 
 /* What every worker's publisher agrees on: the pg_try_advisory_lock key ("tmprov.o" as a
- * big-endian int64) that makes one of them the publisher, and the channel that wakes it. */
+ * big-endian int64) that makes one of them the publisher, and the channel that wakes it,
+ * SQL_OUTBOX_CHANNEL (sql.h: the NOTIFY statement names it). */
 #define PUBLISHER_LOCK_KEY "8389485317659700847"
-#define PUBLISHER_CHANNEL  "tmprov_outbox"
 
 struct publisher;
 

@@ -26,8 +26,21 @@ enum sql_stmt {
 	SQL_FINISH_USER_DELETE,
 	SQL_FINISH_MEETING_SCHEDULE,
 	SQL_FINISH_MEETING_CANCEL,
+	/* The outbox publisher's (publisher.c), on its own session: the advisory lock that makes
+	 * one publisher the streaming one, the rows to produce, marking them published, the
+	 * backlog gauge, the NOTIFY that wakes the lock holder, and a drain's target and check. */
+	SQL_PUB_LOCK,
+	SQL_PUB_SELECT,
+	SQL_PUB_MARK,
+	SQL_PUB_BACKLOG,
+	SQL_PUB_NOTIFY,
+	SQL_PUB_MAXSEQ,
+	SQL_PUB_PENDING,
 	SQL_COUNT
 };
+
+/* The channel every worker's publisher LISTENs on, which SQL_PUB_NOTIFY notifies. */
+#define SQL_OUTBOX_CHANNEL "tmprov_outbox"
 
 /* Parameters shared by every SQL_FINISH* statement, in this order; a variant's own parameters
  * follow from SQL_FINISH_NPARAMS + 1. */
