@@ -68,18 +68,26 @@ expect_created(const char *tag, int n, char (*ids)[32])
 	}
 }
 
-/* Waits until the worker's tmprov_tm_available is want; false at the deadline. */
+/* Waits until the worker's metric name (labels as worker_metric) is want; false at the
+ * deadline. */
 static bool
-tm_available_becomes(struct worker *w, double want, long timeout_ms)
+metric_becomes(struct worker *w, const char *name, const char *const *labels, double want,
+	       long timeout_ms)
 {
 	long until = clock_now_ms() + timeout_ms;
 
-	while (clock_now_ms() < until) {
-		if (worker_metric(w, "tmprov_tm_available", NULL) == want)
-			return true;
+	while (worker_metric(w, name, labels) != want) {
+		if (clock_now_ms() >= until)
+			return false;
 		sleep_ms(100);
 	}
-	return false;
+	return true;
+}
+
+static bool
+tm_available_becomes(struct worker *w, double want, long timeout_ms)
+{
+	return metric_becomes(w, "tmprov_tm_available", NULL, want, timeout_ms);
 }
 
 /* Where tmsim listens, so that a test that stopped it can bring it back there. */
@@ -170,9 +178,9 @@ test_lb_4xx_transient(void **state)
 	}
 	/* A create behind such an answer was not carried out: repeating it is safe. */
 	wenv_sim_faults(E, "only=create_account&error_next=1&error_status=403");
-	ev = wcase_run1(E, "lb-create", "account.create", "lb-2",
-			wcase_account_data("Behind LB", "ops@lb2.example", 1, 1),
-			"account.created");
+	ev =
+	    wcase_run1(E, "lb-create", "account.create", "lb-2",
+		       wcase_account_data("Behind LB", "ops@lb2.example", 1, 1), "account.created");
 	assert_int_equal(wenv_sim_effective(E, "create_account", "company_name", "Behind LB"), 1);
 	free(uid);
 }
@@ -227,7 +235,7 @@ test_retry_after_holds_all(void **state)
 
 /* ---- V1: TM refuses connections for 20 s ---- */
 
-#define N_REFUSED 6
+#define N_REFUSED  6
 #define REFUSED_MS 20000
 
 static void
@@ -236,7 +244,7 @@ test_tm_refuses_connections(void **state)
 	static char ids[N_REFUSED][32];
 	const char *idp[N_REFUSED];
 	static const char *const why[] = {"reason=\"TM unavailable", NULL};
-	long down_at, until;
+	long down_at;
 	json_t *calls, *first;
 
 	(void)state;
@@ -248,10 +256,7 @@ test_tm_refuses_connections(void **state)
 	send_creates("v1", N_REFUSED, ids, idp);
 	wenv_assert(E, tm_available_becomes(E->w, 0, 15000), "TM refusing was not seen as down");
 	/* Paused, and the gauge says why. */
-	until = clock_now_ms() + 5000;
-	while (worker_metric(E->w, "tmprov_fetch_paused", why) != 1 && clock_now_ms() < until)
-		sleep_ms(100);
-	wenv_assert(E, worker_metric(E->w, "tmprov_fetch_paused", why) == 1,
+	wenv_assert(E, metric_becomes(E->w, "tmprov_fetch_paused", why, 1, 5000),
 		    "the worker did not pause, or did not say why");
 	sleep_ms(REFUSED_MS - (clock_now_ms() - down_at));
 	assert_int_equal(wenv_wait_outcomes(E, idp, N_REFUSED, 0), 0);
@@ -268,14 +273,16 @@ test_tm_refuses_connections(void **state)
 	/* The worker found TM back by probing it, not by sending the backlog at it. */
 	calls = wenv_sim_list(E, NULL);
 	first = json_array_get(calls, 0);
-	wenv_assert(E,
-		    strcmp(wcase_str(first, "endpoint"), "query_account") == 0 &&
-			strcmp(wcase_str(json_object_get(first, "params"), "company_uid"),
-			       PROBE_UID) == 0,
-		    "the first call after TM came back was not the probe");
+	wenv_assert(
+	    E,
+	    strcmp(wcase_str(first, "endpoint"), "query_account") == 0 &&
+		strcmp(wcase_str(json_object_get(first, "params"), "company_uid"), PROBE_UID) == 0,
+	    "the first call after TM came back was not the probe");
 	json_decref(calls);
 	wenv_assert(E, tm_available_becomes(E->w, 1, 5000), "TM not seen up again");
-	assert_true(worker_metric(E->w, "tmprov_fetch_paused", why) == 0);
+	/* ... and fetching resumed (the loop sees it within a poll). */
+	wenv_assert(E, metric_becomes(E->w, "tmprov_fetch_paused", why, 0, 5000),
+		    "fetching did not resume");
 }
 
 /* ---- SIGTERM while paused ---- */
