@@ -244,7 +244,9 @@ test_tm_refuses_connections(void **state)
 	static char ids[N_REFUSED][32];
 	const char *idp[N_REFUSED];
 	static const char *const why[] = {"reason=\"TM unavailable", NULL};
+	static const char *const refused[] = {"result=\"not_sent\"", NULL};
 	long down_at;
+	double probes;
 	json_t *calls, *first;
 
 	(void)state;
@@ -260,6 +262,10 @@ test_tm_refuses_connections(void **state)
 		    "the worker did not pause, or did not say why");
 	sleep_ms(REFUSED_MS - (clock_now_ms() - down_at));
 	assert_int_equal(wenv_wait_outcomes(E, idp, N_REFUSED, 0), 0);
+	/* Meanwhile the worker kept probing (once a second), refused each time. */
+	probes = worker_metric(E->w, "tmprov_tm_probes_total", refused);
+	wenv_assert(E, probes >= 3 && probes <= REFUSED_MS / 1000 + 1,
+		    "%.0f probes while TM refused connections", probes);
 	/* TM is back, on the same address, knowing nothing yet. */
 	if (sim_back() != 0)
 		fail_msg("tmsim did not start again on %s", sim_listen);

@@ -46,6 +46,7 @@ static const struct {
     {"tmprov_dlq_total", "counter", "messages copied to the DLQ by reason"},
     {"tmprov_tm_available", "gauge", "1 while TM is considered up"},
     {"tmprov_fetch_paused", "gauge", "1 while fetching is paused, labelled with why"},
+    {"tmprov_tm_probes_total", "counter", "probes of a TM counted down, by result"},
     {"tmprov_db_available", "gauge", "1 while PostgreSQL is reachable"},
 };
 
@@ -223,7 +224,7 @@ worker_start(struct worker *w)
 	if (!(w->exec = exec_new(w->cfg, w->metrics, err, sizeof(err))))
 		fatal("%s", err);
 	tm_client_opts_from_cfg(&tm, w->cfg);
-	if (!(w->probe = tmprobe_start(&tm, exec_tm_health(w->exec), err, sizeof(err))))
+	if (!(w->probe = tmprobe_start(&tm, exec_tm_health(w->exec), w->metrics, err, sizeof(err))))
 		fatal("%s", err);
 	if (!(w->publisher = publisher_start(w->cfg, w->metrics, w->producer, err, sizeof(err))))
 		fatal("%s", err);

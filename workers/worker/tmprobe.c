@@ -14,6 +14,7 @@ struct tmprobe {
 	pthread_t thread;
 	struct tm_client *tc;
 	struct tmhealth *health;
+	struct metrics *metrics; /* may be NULL */
 	atomic_bool stop;
 };
 
@@ -26,9 +27,15 @@ probe_once(struct tmprobe *p)
 				       .company_uid = TMPROBE_COMPANY_UID};
 	struct tm_result res;
 
+	char labels[48];
+
 	tm_client_call(p->tc, &req, &res);
 	log_debug("TM probe: %s http=%ld %s", tm_outcome_name(res.outcome), res.http_status,
 		  res.error);
+	if (p->metrics != NULL) {
+		snprintf(labels, sizeof(labels), "result=\"%s\"", tm_outcome_name(res.outcome));
+		metrics_add(p->metrics, "tmprov_tm_probes_total", labels, 1);
+	}
 	tmhealth_record(p->health, TMPROBE_COMPANY_UID, &res);
 }
 
@@ -47,7 +54,8 @@ probe_main(void *arg)
 }
 
 struct tmprobe *
-tmprobe_start(const struct tm_client_opts *opts, struct tmhealth *h, char *err, size_t errlen)
+tmprobe_start(const struct tm_client_opts *opts, struct tmhealth *h, struct metrics *m, char *err,
+	      size_t errlen)
 {
 	struct tmprobe *p = calloc(1, sizeof(*p));
 
@@ -57,6 +65,7 @@ tmprobe_start(const struct tm_client_opts *opts, struct tmhealth *h, char *err, 
 	}
 	atomic_init(&p->stop, false);
 	p->health = h;
+	p->metrics = m;
 	p->tc = tm_client_new(opts, err, errlen);
 	if (p->tc == NULL)
 		goto fail;

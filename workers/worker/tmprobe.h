@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "metrics.h"
 #include "tm_client.h"
 #include "tmretry.h"
 
@@ -16,10 +17,11 @@
 
 struct tmprobe;
 
-/* Starts the thread, with a TM client of its own made from opts (copied); h is borrowed and
- * must outlive the prober. NULL with err on failure. */
-struct tmprobe *tmprobe_start(const struct tm_client_opts *opts, struct tmhealth *h, char *err,
-			      size_t errlen);
+/* Starts the thread, with a TM client of its own made from opts (copied); h and m (may be NULL:
+ * tmprov_tm_probes_total{result} counts the probes) are borrowed and must outlive the prober.
+ * NULL with err on failure. */
+struct tmprobe *tmprobe_start(const struct tm_client_opts *opts, struct tmhealth *h,
+			      struct metrics *m, char *err, size_t errlen);
 /* Asks the thread to stop, without waiting: a probe on the wire ends within TMPROV_TM_TIMEOUT,
  * which shutdown spends on its other steps meanwhile. NULL is a no-op. */
 void tmprobe_request_stop(struct tmprobe *p);
