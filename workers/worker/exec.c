@@ -210,6 +210,12 @@ exec_tm_available(struct exec_ctx *ctx)
 	return tmhealth_available(ctx->health);
 }
 
+struct tmhealth *
+exec_tm_health(struct exec_ctx *ctx)
+{
+	return ctx->health;
+}
+
 bool
 exec_db_available(struct exec_ctx *ctx)
 {
@@ -527,13 +533,13 @@ exec_conflict(struct exec_thread *t, const struct job *job, const char *reason,
 	return EXEC_DONE;
 }
 
-/* A message that is not a valid command: its DLQ copy, then (when it has an id and a subject)
- * command.rejected. */
+/* A message that is not a valid command (reason: the DLQ reason, errs its errors): its DLQ copy,
+ * then (when it has an id and a subject) command.rejected. */
 static enum exec_status
-exec_reject(struct exec_thread *t, struct job *job, const char *sha, const atomic_bool *stop)
+exec_reject(struct exec_thread *t, struct job *job, const char *sha, const char *reason,
+	    const struct validate_errors *errs, const atomic_bool *stop)
 {
-	const char *reason = validate_status_name(job->vstatus);
-	const char *error = job->errs.n > 0 ? job->errs.msg[0] : reason;
+	const char *error;
 	struct cmd_state st;
 	struct cmd_result r;
 	char err[512];
@@ -541,6 +547,7 @@ exec_reject(struct exec_thread *t, struct job *job, const char *sha, const atomi
 
 	if (reason == NULL)
 		reason = "invalid";
+	error = errs->n > 0 ? errs->msg[0] : reason;
 	if (job->cmd == NULL) {
 		if (exec_dlq(t, job, reason, error, stop) != 0)
 			return EXEC_ABANDONED;
@@ -558,7 +565,7 @@ exec_reject(struct exec_thread *t, struct job *job, const char *sha, const atomi
 	cmd_result_init(&r);
 	r.status = CMD_STATUS_REJECTED;
 	r.event = OUTCOME_COMMAND_REJECTED;
-	r.data = outcome_rejected_data(job->vstatus, &job->errs);
+	r.data = outcome_rejected_data(reason, errs);
 	r.dlq_reason = reason;
 	snprintf(r.dlq_error, sizeof(r.dlq_error), "%s", error);
 	snprintf(r.last_error, sizeof(r.last_error), "%s", error);
@@ -716,16 +723,39 @@ exec_round(struct exec_thread *t, struct job *job, const char *sha, unsigned rou
 	return step;
 }
 
+/* Per-subject order rests on the Kafka key being the subject: a command keyed otherwise (or
+ * not at all) may run beside its subject's other commands on another partition. false, with
+ * the error in errs, for such a command. */
+static bool
+exec_key_ok(const struct job *job, struct validate_errors *errs)
+{
+	size_t len = strlen(job->cmd->subject);
+
+	if (job->key != NULL && job->keylen == len && memcmp(job->key, job->cmd->subject, len) == 0)
+		return true;
+	errs->n = 1;
+	errs->more = 0;
+	/* The key is not quoted: errors never repeat a value of the message. */
+	snprintf(errs->msg[0], sizeof(errs->msg[0]), "key: %s",
+		 job->key == NULL ? "is absent; the Kafka key must equal subject"
+				  : "must equal subject");
+	return false;
+}
+
 enum exec_status
 exec_run(struct exec_thread *t, struct job *job, const atomic_bool *stop)
 {
 	enum exec_status status = EXEC_DONE;
+	struct validate_errors key_errs;
 	enum exec_step step;
 	char sha[65];
 
 	exec_sha256_hex(job->payload, job->len, sha);
 	if (job->vstatus != VALIDATE_OK || job->cmd == NULL)
-		return exec_reject(t, job, sha, stop);
+		return exec_reject(t, job, sha, validate_status_name(job->vstatus), &job->errs,
+				   stop);
+	if (!exec_key_ok(job, &key_errs))
+		return exec_reject(t, job, sha, "key_mismatch", &key_errs, stop);
 	for (unsigned round = 0;; round++) {
 		if (round > 0 &&
 		    !tmretry_sleep(backoff_delay_ms(&backoff_db_statement, round - 1), stop))

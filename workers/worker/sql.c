@@ -84,17 +84,25 @@ const struct db_stmt SQL_STATEMENTS[SQL_COUNT] = {
 	 " UPDATE tm_intents i SET resolved_at = now() FROM x JOIN c ON c.id = x.id"
 	 " WHERE i.command_id = x.id AND i.attempt = x.prev AND i.resolved_at IS NULL"},
 
-    /* $1: JSON array of {id, sha, endpoint, attempt}. Returns the ids whose intent was
-     * written. Not written: the command has its result already, or another call for it is
-     * open (tm_intents_unresolved): the caller must not call TM. */
+    /* $1: JSON array of {id, sha, endpoint, attempt, attempt_id}. Returns the ids whose intent is
+     * written: now, or already by the same attempt (same attempt_id: a retry after a commit whose
+     * acknowledgement was lost; the select below reads the rows as they were before this
+     * statement, so a row inserted now is not returned twice). Not written: the command has
+     * its result already, or another call for it is open (tm_intents_unresolved): the caller
+     * must not call TM. */
     [SQL_INTENT_INSERT] =
 	{"intent_insert",
-	 "INSERT INTO tm_intents (command_id, endpoint, attempt)"
-	 " SELECT x.id, x.endpoint, x.attempt"
-	 " FROM jsonb_to_recordset($1::jsonb) AS x(id text, sha text, endpoint text, attempt int)"
+	 "WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb)"
+	 "  AS r(id text, sha text, endpoint text, attempt int, attempt_id text)),"
+	 "ins AS ("
+	 " INSERT INTO tm_intents (command_id, endpoint, attempt, attempt_id)"
+	 " SELECT x.id, x.endpoint, x.attempt, x.attempt_id FROM x"
 	 " JOIN commands c ON c.id = x.id AND c.status = 'in_progress'"
 	 "  AND c.body_sha256 = decode(x.sha, 'hex')"
-	 " ON CONFLICT DO NOTHING RETURNING command_id"},
+	 " ON CONFLICT DO NOTHING RETURNING command_id)"
+	 " SELECT command_id FROM ins"
+	 " UNION ALL SELECT i.command_id FROM tm_intents i JOIN x ON i.command_id = x.id"
+	 "  AND i.attempt = x.attempt AND i.attempt_id = x.attempt_id AND i.resolved_at IS NULL"},
 
     /* $1 command id, $2 attempt. */
     [SQL_INTENT_RESOLVE] = {"intent_resolve", "UPDATE tm_intents SET resolved_at = now()"
