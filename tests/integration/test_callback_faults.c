@@ -127,10 +127,11 @@ legit_login(int port, double *seconds)
 	int ok, n;
 
 	cbtest_credential("legit-pw", cred);
-	snprintf(path, sizeof(path), "/tm/auth?email=legit%%40f.example&password=%s&"
-		 "service_company_uid=" CBTEST_PARTNER, cred);
-	n = asprintf(&req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-		     path);
+	snprintf(path, sizeof(path),
+		 "/tm/auth?email=legit%%40f.example&password=%s&"
+		 "service_company_uid=" CBTEST_PARTNER,
+		 cred);
+	n = asprintf(&req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
 	assert_true(n > 0);
 	cbhttp_raw(port, req, (size_t)n, &r, 5000);
 	ok = r.status == 200 && strstr(r.body, "<__Status__>SUCCEED<") != NULL;
@@ -191,9 +192,10 @@ test_c1_login_storm(void **state)
 	assert_int_equal(st[0].credentials, st[1].credentials);
 	/* Same work (one hash of the same cost); the bound only guards against a gross gap. */
 	assert_true(med[1] < 3 * med[0] + 0.05 && med[0] < 3 * med[1] + 0.05);
-	print_message("# PASS C1: hashes %.0f/%.0f of 10000 (known/unknown, limit 5); median hashed "
-		      "failure %.1f ms known, %.1f ms unknown\n",
-		      hashes[0], hashes[1], med[0] * 1000, med[1] * 1000);
+	print_message(
+	    "# PASS C1: hashes %.0f/%.0f of 10000 (known/unknown, limit 5); median hashed "
+	    "failure %.1f ms known, %.1f ms unknown\n",
+	    hashes[0], hashes[1], med[0] * 1000, med[1] * 1000);
 	assert_int_equal(cbproc_stop(&p), 0);
 }
 
@@ -229,7 +231,7 @@ struct slowloris {
 	int port;
 	int fds[C2_SLOW];
 	atomic_bool stop;
-	atomic_int open; /* connections open now */
+	atomic_int open;   /* connections open now */
 	atomic_int opened; /* in total */
 };
 
@@ -244,7 +246,8 @@ slowloris_top_up(struct slowloris *s)
 			char b[256];
 
 			/* Readable: an answer or the close; either way it is done with. */
-			if (poll(&pfd, 1, 0) > 0 && recv(s->fds[i], b, sizeof(b), MSG_DONTWAIT) <= 0) {
+			if (poll(&pfd, 1, 0) > 0 &&
+			    recv(s->fds[i], b, sizeof(b), MSG_DONTWAIT) <= 0) {
 				close(s->fds[i]);
 				s->fds[i] = -1;
 			}
@@ -378,7 +381,8 @@ test_c3_hostile_requests(void **state)
 	    "POST /tm/auth HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n"
 	    "Connection: close\r\n\r\n",
 	    "POST /tm/auth HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: "
-	    "application/x-www-form-urlencoded\r\nConnection: close\r\n\r\nZZZZ\r\nemail=a\r\n0\r\n\r\n",
+	    "application/x-www-form-urlencoded\r\nConnection: "
+	    "close\r\n\r\nZZZZ\r\nemail=a\r\n0\r\n\r\n",
 	    "POST /tm/auth HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=\r\n"
 	    "Content-Length: 10\r\nConnection: close\r\n\r\n--\r\n--\r\n--",
 	    "GET /tm/meetings/%00%00 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
@@ -454,9 +458,9 @@ session_refused(int port, const char *path)
 	int refused;
 
 	cbhttp_get(port, path, &r);
-	refused = r.status >= 400 ||
-		  (r.status == 200 && strstr(r.body, "<__Status__>FAILED<") != NULL &&
-		   strstr(r.body, "__Meeting__") == NULL);
+	refused =
+	    r.status >= 400 || (r.status == 200 && strstr(r.body, "<__Status__>FAILED<") != NULL &&
+				strstr(r.body, "__Meeting__") == NULL);
 	cbhttp_free(&r);
 	return refused;
 }
@@ -516,9 +520,10 @@ test_c4_forged_tokens(void **state)
 	assert_true(session_refused(p.port, expired));
 	assert_true(session_refused(p.port, revoked));
 	assert_false(session_refused(p.port, live));
-	print_message("# PASS C4: %d/%d random tokens refused, expired and revoked refused, the live "
-		      "one served\n",
-		      refused, n);
+	print_message(
+	    "# PASS C4: %d/%d random tokens refused, expired and revoked refused, the live "
+	    "one served\n",
+	    refused, n);
 	assert_int_equal(refused, n);
 	free(live);
 	free(expired);

@@ -50,7 +50,7 @@ const struct db_stmt CBSQL_STATEMENTS[SQL_NSTMTS] = {
 			   "WHERE lower(u.email) = lower($1) AND u.status = 'active' "
 			   "AND a.status = 'active'"},
     /* Counts the email's failures in the window ($2 ms) and, below the limit ($3), records this
-     * attempt, as one atomic step (see migrations/003_auth_reserve.sql): t or f. */
+     * attempt, as one atomic step (see migrations/004_auth_reserve.sql): t or f. */
     [SQL_ATTEMPT_RESERVE] = {"cb_attempt_reserve",
 			     "SELECT tmprov_auth_reserve(lower($1), $2::bigint, $3::integer)"},
     [SQL_FAILURES_CLEAR] = {"cb_failures_clear",

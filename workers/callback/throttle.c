@@ -1,5 +1,5 @@
 /* throttle: reserves login attempts per email in auth_failures with tmprov_auth_reserve
- * (migrations/003_auth_reserve.sql). A refused (throttled) attempt is not recorded, so an email
+ * (migrations/004_auth_reserve.sql). A refused (throttled) attempt is not recorded, so an email
  * never holds more than max_failures rows inside one window. */
 #include "throttle.h"
 

@@ -31,7 +31,7 @@ user_reject_digest(struct cmd_result *r, const char *why)
 
 	snprintf(errs.msg[0], sizeof(errs.msg[0]), "data.password_digest: %s", why);
 	json_decref(r->data);
-	r->data = outcome_rejected_data(VALIDATE_INVALID, &errs);
+	r->data = outcome_rejected_data(validate_status_name(VALIDATE_INVALID), &errs);
 	r->status = CMD_STATUS_REJECTED;
 	r->event = OUTCOME_COMMAND_REJECTED;
 	r->dlq_reason = validate_status_name(VALIDATE_INVALID);

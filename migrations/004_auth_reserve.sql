@@ -1,4 +1,4 @@
--- 003_auth_reserve: the login throttle's count and the recording of an attempt as one step.
+-- 004_auth_reserve: the login throttle's count and the recording of an attempt as one step.
 -- Counting failures and inserting one in two statements let parallel wrong passwords all pass
 -- the count before any was recorded (50 guesses at once, limit 5: 8 hashes). In one statement
 -- the race stays: a statement's snapshot is taken when it starts, so a count made after waiting
