@@ -81,11 +81,19 @@ dbpool_free(struct dbpool *p)
 struct db *
 dbpool_get(struct dbpool *p, const atomic_bool *stop)
 {
+	struct stop_grace g = {.stop = stop, .grace_ms = 0, .seen_ms = -1};
+
+	return dbpool_get_grace(p, &g);
+}
+
+struct db *
+dbpool_get_grace(struct dbpool *p, struct stop_grace *g)
+{
 	struct timespec until;
 	struct db *db = NULL;
 
 	pthread_mutex_lock(&p->lock);
-	while (p->nidle == 0 && !stop_requested(stop)) {
+	while (p->nidle == 0 && !stop_grace_over(g)) {
 		/* Timed, so that a stop request is seen without a broadcast for it. */
 		deadline_after(&until, 100);
 		pthread_cond_timedwait(&p->freed, &p->lock, &until);

@@ -24,6 +24,8 @@ void dbpool_free(struct dbpool *p);
 /* Borrows a connection, waiting while all are lent; NULL when *stop was set first (stop may
  * be NULL). */
 struct db *dbpool_get(struct dbpool *p, const atomic_bool *stop);
+/* The same, NULL only once g's stop is in force (stop.h): past its grace. */
+struct db *dbpool_get_grace(struct dbpool *p, struct stop_grace *g);
 void dbpool_put(struct dbpool *p, struct db *db);
 
 /* After a statement: a failure on a lost connection marks the database down, a success up. */

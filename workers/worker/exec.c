@@ -43,11 +43,15 @@ struct exec_ctx {
 	const char *join_template;
 	void (*on_commit)(void *);
 	void *on_commit_arg;
+	long record_grace_ms; /* how long a stop lets the writes after a TM call wait */
 };
 
 struct exec_thread {
 	struct exec_ctx *ctx;
 	struct tm_client *tm;
+	/* How exec_sql reads the job's stop: at once, or (once a TM call may have acted, while
+	 * its result and audit are written) after ctx->record_grace_ms. */
+	struct stop_grace grace;
 };
 
 static int
@@ -125,6 +129,10 @@ exec_new(const struct cfg *c, struct metrics *m, char *err, size_t errlen)
 	}
 	ctx->cfg = c;
 	ctx->metrics = m;
+	/* As long as a statement may take; a database that never answers: 10 s. */
+	ctx->record_grace_ms = cfg_int(c, &KEY_TMPROV_DB_STATEMENT_TIMEOUT);
+	if (ctx->record_grace_ms <= 0)
+		ctx->record_grace_ms = 10000;
 	if (exec_policies(ctx, c, err, errlen) != 0 || exec_slots(ctx, c, err, errlen) != 0)
 		goto fail;
 	ctx->health = tmhealth_new(ctx->retry.policy.pause_after, m);
@@ -187,6 +195,7 @@ exec_thread_new(struct exec_ctx *ctx, char *err, size_t errlen)
 		return NULL;
 	}
 	t->ctx = ctx;
+	t->grace = (struct stop_grace){.stop = NULL, .grace_ms = 0, .seen_ms = -1};
 	t->tm = tm_client_new(&ctx->tm, err, errlen);
 	if (t->tm == NULL) {
 		free(t);
@@ -242,20 +251,24 @@ exec_sql_transient(const char *sqlstate)
 	return false;
 }
 
-/* Runs stmt on a pooled connection, waiting out database outages. NULL when stopped
- * (*permanent false) or on an error a repeat will not cure (*permanent true, err set). */
+/* Runs stmt on a pooled connection, waiting out database outages. NULL when stopped (past
+ * t->grace; *permanent false, err says so) or on an error a repeat will not cure (*permanent
+ * true, err set). */
 static PGresult *
-exec_sql(struct exec_ctx *ctx, int stmt, int nparams, const char *const *params,
+exec_sql(struct exec_thread *t, int stmt, int nparams, const char *const *params,
 	 const atomic_bool *stop, bool *permanent, char *err, size_t errlen)
 {
+	struct exec_ctx *ctx = t->ctx;
 	char state[6];
 	PGresult *res;
 	struct db *db;
 	bool lost;
 
 	*permanent = false;
+	t->grace.stop = stop;
+	snprintf(err, errlen, "stopped");
 	for (unsigned attempt = 0;; attempt++) {
-		db = dbpool_get(ctx->pool, stop);
+		db = dbpool_get_grace(ctx->pool, &t->grace);
 		if (db == NULL)
 			return NULL;
 		res = db_exec(db, stmt, nparams, params, err, errlen);
@@ -273,7 +286,10 @@ exec_sql(struct exec_ctx *ctx, int stmt, int nparams, const char *const *params,
 		}
 		if (attempt == 0 || attempt % 20 == 0)
 			log_warn("database: %s; retrying", err);
-		if (!tmretry_sleep(backoff_delay_ms(&backoff_db_statement, attempt), stop))
+		for (long ms = backoff_delay_ms(&backoff_db_statement, attempt);
+		     ms > 0 && !stop_grace_over(&t->grace); ms -= 50)
+			tmretry_sleep(ms < 50 ? ms : 50, NULL);
+		if (stop_grace_over(&t->grace))
 			return NULL;
 	}
 }
@@ -377,7 +393,7 @@ exec_lookup(struct exec_thread *t, const struct command *cmd, struct cmd_state *
 	if (lookup & CMD_LOOKUP_MEETING)
 		params[4] = cmd_str(cmd, "meeting_id");
 	for (unsigned attempt = 0;; attempt++) {
-		res = exec_sql(t->ctx, SQL_LOOKUP, 5, params, stop, &permanent, err, sizeof(err));
+		res = exec_sql(t, SQL_LOOKUP, 5, params, stop, &permanent, err, sizeof(err));
 		if (res != NULL)
 			break;
 		if (!permanent)
@@ -473,8 +489,8 @@ exec_write(struct exec_thread *t, const struct job *job, const char *sha, struct
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	res = exec_sql(t->ctx, r->stmt, SQL_FINISH_NPARAMS + r->nparams, params, stop, &permanent,
-		       err, errlen);
+	res = exec_sql(t, r->stmt, SQL_FINISH_NPARAMS + r->nparams, params, stop, &permanent, err,
+		       errlen);
 	if (res == NULL) {
 		step = permanent ? EXEC_STEP_FAILED : EXEC_STEP_STOPPED;
 		goto out;
@@ -643,9 +659,8 @@ exec_keep_calls(struct exec_thread *t, const struct job *job, struct cmd_result 
 	log_warn("command %s: %zu TM attempt(s) whose result was not written%s%s", job->cmd->id,
 		 json_array_size(r->calls), answer ? "; TM answered: " : "", answer ? answer : "");
 	params[1] = calls = json_dumps(r->calls, JSON_COMPACT);
-	res = calls
-		  ? exec_sql(t->ctx, SQL_CALLS_KEEP, 2, params, stop, &permanent, err, sizeof(err))
-		  : NULL;
+	res = calls ? exec_sql(t, SQL_CALLS_KEEP, 2, params, stop, &permanent, err, sizeof(err))
+		    : NULL;
 	if (res == NULL)
 		log_error("command %s: audit of its TM attempts not stored: %s", job->cmd->id,
 			  calls ? err : "out of memory");
@@ -685,6 +700,7 @@ exec_round(struct exec_thread *t, struct job *job, const char *sha, unsigned rou
 	struct cmd_state st;
 	struct cmd_result r;
 	struct cmd_env env;
+	enum cmd_verdict verdict;
 	enum exec_step step;
 
 	if (exec_lookup(t, job->cmd, &st, stop) != 0)
@@ -702,7 +718,12 @@ exec_round(struct exec_thread *t, struct job *job, const char *sha, unsigned rou
 	}
 	exec_env(t, job, sha, stop, &env);
 	cmd_result_init(&r);
-	switch (cmd_types_run(&env, &st, &r)) {
+	verdict = cmd_types_run(&env, &st, &r);
+	/* A TM call may have acted: what the job knows is written even past a stop, for a while
+	 * (the stop only forbids starting calls), lest a restart take it for an unknown outcome. */
+	if (json_array_size(r.calls) > 0)
+		t->grace = (struct stop_grace){stop, t->ctx->record_grace_ms, -1};
+	switch (verdict) {
 	case CMD_DONE:
 		step = exec_finish(t, job, sha, round, &r, stop);
 		break;
@@ -717,6 +738,7 @@ exec_round(struct exec_thread *t, struct job *job, const char *sha, unsigned rou
 	}
 	if (step != EXEC_STEP_DONE && json_array_size(r.calls) > 0)
 		exec_keep_calls(t, job, &r, stop);
+	t->grace = (struct stop_grace){stop, 0, -1};
 	cmd_result_clear(&r);
 	if (step == EXEC_STEP_DONE)
 		*status = EXEC_DONE;

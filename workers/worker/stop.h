@@ -16,6 +16,29 @@ stop_requested(const atomic_bool *stop)
 	return stop != NULL && atomic_load(stop);
 }
 
+/* A stop that takes effect grace_ms after it was first seen (grace_ms 0: at once). Once a TM
+ * call may have acted, the job's writes of what it knows (its result, the audit of its calls)
+ * wait for the database that long past a stop, and no longer. */
+struct stop_grace {
+	const atomic_bool *stop;
+	long grace_ms;
+	long seen_ms; /* when the stop was first seen; -1: not yet */
+};
+
+/* Whether g's stop is in force: set, and its grace spent. */
+static inline bool
+stop_grace_over(struct stop_grace *g)
+{
+	long now;
+
+	if (!stop_requested(g->stop))
+		return false;
+	now = clock_now_ms();
+	if (g->seen_ms < 0)
+		g->seen_ms = now;
+	return now - g->seen_ms >= g->grace_ms;
+}
+
 /* The consumer loop's lease on its partitions: the loop renews tick_ms (clock_now_ms) at every
  * turn, and a job may start a TM call only while the lease is younger than lease_ms. A worker
  * stopped (SIGSTOP) or whose loop stalled past it may have been dropped from the group
