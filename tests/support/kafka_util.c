@@ -265,6 +265,31 @@ ku_produce(const char *brokers, const char *topic, const char *key, const char *
 	return dr ? -1 : 0;
 }
 
+int64_t
+ku_committed(const char *brokers, const char *group, const char *topic, int32_t partition,
+	     char *err, size_t errlen)
+{
+	const char *const props[] = {"group.id", group, "enable.auto.commit", "false", NULL};
+	rd_kafka_t *rk = client_new(RD_KAFKA_CONSUMER, brokers, props, err, errlen);
+	rd_kafka_topic_partition_list_t *l;
+	rd_kafka_resp_err_t rc;
+	int64_t off = -2000;
+
+	if (!rk)
+		return -2000;
+	l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, topic, partition);
+	rc = rd_kafka_committed(rk, l, 10000);
+	if (rc || l->elems[0].err)
+		snprintf(err, errlen, "committed offset of %s [%d] for %s: %s", topic,
+			 (int)partition, group, rd_kafka_err2str(rc ? rc : l->elems[0].err));
+	else
+		off = l->elems[0].offset;
+	rd_kafka_topic_partition_list_destroy(l);
+	rd_kafka_destroy(rk);
+	return off;
+}
+
 int
 ku_partitions(const char *brokers, const char *topic, char *err, size_t errlen)
 {

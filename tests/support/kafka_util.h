@@ -47,6 +47,12 @@ struct ku_mark {
 /* Fills m with topic's current end offsets. Returns 0 or -1 with err. */
 int ku_mark(const char *brokers, const char *topic, struct ku_mark *m, char *err, size_t errlen);
 
+/* The offset group has committed for topic's partition (RD_KAFKA_OFFSET_INVALID, -1001, when
+ * none), read with OffsetFetch by a client that does not join the group; -2000 with err when
+ * the broker could not be asked. */
+int64_t ku_committed(const char *brokers, const char *group, const char *topic, int32_t partition,
+		     char *err, size_t errlen);
+
 /* Number of partitions of topic per the broker's metadata, or -1 with err. */
 int ku_partitions(const char *brokers, const char *topic, char *err, size_t errlen);
 

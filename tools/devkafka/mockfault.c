@@ -15,10 +15,9 @@ static const struct {
 	const char *name;
 	int16_t key;
 } api_keys[] = {
-    {"Produce", 0},	     {"Fetch", 1},	    {"ListOffsets", 2},
-    {"Metadata", 3},	     {"OffsetCommit", 8},   {"OffsetFetch", 9},
-    {"FindCoordinator", 10}, {"JoinGroup", 11},	    {"Heartbeat", 12},
-    {"LeaveGroup", 13},	     {"SyncGroup", 14},	    {"InitProducerId", 22},
+    {"Produce", 0},	 {"Fetch", 1},	     {"ListOffsets", 2},      {"Metadata", 3},
+    {"OffsetCommit", 8}, {"OffsetFetch", 9}, {"FindCoordinator", 10}, {"JoinGroup", 11},
+    {"Heartbeat", 12},	 {"LeaveGroup", 13}, {"SyncGroup", 14},	      {"InitProducerId", 22},
 };
 
 enum mockfault_verb {
@@ -36,9 +35,9 @@ static const struct {
 	enum mockfault_verb verb;
 	int min_args;
 } verbs[] = {
-    {"errors", MOCKFAULT_ERRORS, 2},	    {"broker-errors", MOCKFAULT_BROKER_ERRORS, 3},
-    {"clear", MOCKFAULT_CLEAR, 1},		    {"broker-down", MOCKFAULT_BROKER_DOWN, 1},
-    {"broker-up", MOCKFAULT_BROKER_UP, 1},	    {"rtt", MOCKFAULT_RTT, 2},
+    {"errors", MOCKFAULT_ERRORS, 2},	   {"broker-errors", MOCKFAULT_BROKER_ERRORS, 3},
+    {"clear", MOCKFAULT_CLEAR, 1},	   {"broker-down", MOCKFAULT_BROKER_DOWN, 1},
+    {"broker-up", MOCKFAULT_BROKER_UP, 1}, {"rtt", MOCKFAULT_RTT, 2},
 };
 
 static int
@@ -175,8 +174,7 @@ push_broker_errors(rd_kafka_mock_cluster_t *mc, char **w, int n, char *err, size
 }
 
 static int
-broker_op(rd_kafka_mock_cluster_t *mc, enum mockfault_verb verb, char **w, char *err,
-	  size_t errlen)
+broker_op(rd_kafka_mock_cluster_t *mc, enum mockfault_verb verb, char **w, char *err, size_t errlen)
 {
 	rd_kafka_resp_err_t rc = RD_KAFKA_RESP_ERR_NO_ERROR;
 	int32_t broker;
