@@ -35,7 +35,7 @@ sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-static void __attribute__((unused))
+static void
 fault(const char *cmd)
 {
 	char err[512];
@@ -104,11 +104,70 @@ test_oversize_dead_lettered(void **state)
 	free(big);
 }
 
+/* ---- 13 and row K7: offset commits refused ---- */
+
+static double
+commit_failures(void)
+{
+	return worker_metric(E->w, "tmprov_commit_failures_total", NULL);
+}
+
+/* The broker refuses the next offset commits (errors pushed on OffsetCommit, which the mock
+ * reports per partition): each refused partition counts in tmprov_commit_failures_total and is
+ * committed again, so the committed offset still gets past the work done; after a SIGKILL the
+ * restarted worker makes no TM call for the commands already done. */
+static void
+test_commit_refused_then_killed(void **state)
+{
+	enum { N = 4 };
+	const char *s = "ob-commit";
+	struct kdelivery d[N];
+	char id[N][32], name[N][32];
+	const char *ids[N];
+	double before;
+	int64_t got;
+
+	(void)state;
+	before = commit_failures();
+	assert_true(before >= 0);
+	fault("errors OffsetCommit OFFSET_METADATA_TOO_LARGE OFFSET_METADATA_TOO_LARGE "
+	      "OFFSET_METADATA_TOO_LARGE");
+	for (int i = 0; i < N; i++) {
+		char *text;
+
+		snprintf(id[i], sizeof(id[i]), "ob-commit-%d", i);
+		snprintf(name[i], sizeof(name[i]), "Commit Co %d", i);
+		text = cmdjson_text(id[i], i ? "account.update" : "account.create", s,
+				    i ? json_pack("{s:s}", "company_name", name[i])
+				      : wcase_account_data(name[i], "c@commit.example", 1, 2));
+		assert_non_null(text);
+		wenv_send_raw(E, s, text, strlen(text), &d[i]);
+		free(text);
+		ids[i] = id[i];
+	}
+	wenv_flush(E);
+	assert_int_equal(wenv_wait_outcomes(E, ids, N, 20000), N);
+	got = wait_committed_past(d[N - 1].partition, d[N - 1].offset, 15000);
+	wenv_assert(E, got > d[N - 1].offset, "committed %lld, not past %lld", (long long)got,
+		    (long long)d[N - 1].offset);
+	wenv_assert(E, commit_failures() > before, "tmprov_commit_failures_total %.0f, was %.0f",
+		    commit_failures(), before);
+	/* K7's second half: the restarted worker takes up from the committed offsets. */
+	worker_kill(E->w);
+	wenv_worker_restart(E, E->w);
+	wcase_run1(E, "ob-commit-after", "account.update", s,
+		   json_pack("{s:s}", "company_name", "Commit Co after"), "account.updated");
+	assert_int_equal(wenv_sim_calls(E, "create_account", "company_name", name[0]), 1);
+	for (int i = 1; i < N; i++)
+		assert_int_equal(wenv_sim_calls(E, "update_account", "company_name", name[i]), 1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_oversize_dead_lettered),
+	    cmocka_unit_test(test_commit_refused_then_killed),
 	};
 
 	return wcase_run(&E, "woutbound", SETTINGS, tests, sizeof(tests) / sizeof(tests[0]));
