@@ -104,6 +104,85 @@ test_oversize_dead_lettered(void **state)
 	free(big);
 }
 
+/* ---- defect 7 and row K6: produce errors while outcome events go out ---- */
+
+/* The commandids of subject's events on the events topic, in the order read (one partition's
+ * order), as "a,b,c" into out. */
+static void
+events_order(const char *subject, char *out, size_t len)
+{
+	size_t n = kcoll_count(E->events), used = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		const struct kmsg *m = kcoll_at(E->events, i);
+		const char *cid = json_string_value(json_object_get(m->json, "commandid"));
+
+		if (!m->key || strcmp(m->key, subject) != 0 || !cid)
+			continue;
+		used += (size_t)snprintf(out + used, len - used, "%s%s", used ? "," : "", cid);
+		if (used >= len)
+			fail_msg("events of %s: more than %zu bytes of ids", subject, len);
+	}
+}
+
+/* Produce requests answered with NOT_LEADER_FOR_PARTITION and REQUEST_TIMED_OUT, each held
+ * 800 ms, while three subjects' commands run (TM answering in 100 ms): deliveries time out
+ * (message.timeout.ms=1000) and are published again. Each command has one event, one copy of
+ * it, and each subject's events are on the topic in command (= outbox seq) order. */
+static void
+test_events_order_through_produce_errors(void **state)
+{
+	enum { SUBJECTS = 3, PER = 6 };
+	char id[SUBJECTS][PER][32], want[1024], got[1024], subject[32];
+	const char *ids[SUBJECTS * PER];
+	size_t copies, distinct;
+	char *seq_order;
+
+	(void)state;
+	wenv_sim_faults(E, "latency_ms=100");
+	for (int i = 0; i < PER; i++) {
+		for (int s = 0; s < SUBJECTS; s++) {
+			snprintf(subject, sizeof(subject), "ob-k6-%d", s);
+			snprintf(id[s][i], sizeof(id[s][i]), "ob-k6-%d-%d", s, i);
+			ids[s * PER + i] = id[s][i];
+			if (i == 0)
+				wenv_send(E, id[s][i], "account.create", subject,
+					  wcase_account_data(subject, "k6@order.example", 1, 2));
+			else
+				wenv_send(E, id[s][i], "account.update", subject,
+					  json_pack("{s:i}", "rooms", i + 1));
+		}
+	}
+	wenv_flush(E);
+	fault("broker-errors 1 Produce REQUEST_TIMED_OUT:800 NOT_LEADER_FOR_PARTITION:800 "
+	      "REQUEST_TIMED_OUT:800 NOT_LEADER_FOR_PARTITION:800 REQUEST_TIMED_OUT:800");
+	assert_int_equal(wenv_wait_outcomes(E, ids, SUBJECTS * PER, 60000), SUBJECTS * PER);
+	sim_faults(E->sim, "reset=1");
+	for (int s = 0; s < SUBJECTS; s++) {
+		size_t used = 0;
+
+		snprintf(subject, sizeof(subject), "ob-k6-%d", s);
+		for (int i = 0; i < PER; i++) {
+			copies = wenv_outcome_messages(E, id[s][i], &distinct);
+			wenv_assert(E, copies == 1 && distinct == 1,
+				    "%s: %zu event(s), %zu distinct id(s)", id[s][i], copies,
+				    distinct);
+			used += (size_t)snprintf(want + used, sizeof(want) - used, "%s%s",
+						 i ? "," : "", id[s][i]);
+		}
+		seq_order = wenv_sql(E,
+				     "SELECT string_agg(command_id, ',' ORDER BY seq) FROM outbox "
+				     "WHERE subject = $1",
+				     subject, NULL);
+		assert_string_equal(seq_order, want);
+		free(seq_order);
+		events_order(subject, got, sizeof(got));
+		wenv_assert(E, strcmp(got, want) == 0, "%s: events in the order %s, not %s",
+			    subject, got, want);
+	}
+}
+
 /* ---- 13 and row K7: offset commits refused ---- */
 
 static double
@@ -167,6 +246,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_oversize_dead_lettered),
+	    cmocka_unit_test(test_events_order_through_produce_errors),
 	    cmocka_unit_test(test_commit_refused_then_killed),
 	};
 
