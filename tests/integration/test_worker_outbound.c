@@ -107,11 +107,13 @@ test_oversize_dead_lettered(void **state)
 /* ---- defect 7 and row K6: produce errors while outcome events go out ---- */
 
 /* The commandids of subject's events on the events topic, in the order read (one partition's
- * order), as "a,b,c" into out. */
+ * order), as "a,b,c" into out; a copy right after the one before (a delivery that timed out
+ * though the broker had it, published again at once) is written once and counted in *again. */
 static void
-events_order(const char *subject, char *out, size_t len)
+events_order(const char *subject, char *out, size_t len, int *again)
 {
 	size_t n = kcoll_count(E->events), used = 0;
+	const char *last = NULL;
 
 	out[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
@@ -120,6 +122,11 @@ events_order(const char *subject, char *out, size_t len)
 
 		if (!m->key || strcmp(m->key, subject) != 0 || !cid)
 			continue;
+		if (last && strcmp(last, cid) == 0) {
+			(*again)++;
+			continue;
+		}
+		last = cid;
 		used += (size_t)snprintf(out + used, len - used, "%s%s", used ? "," : "", cid);
 		if (used >= len)
 			fail_msg("events of %s: more than %zu bytes of ids", subject, len);
@@ -128,8 +135,10 @@ events_order(const char *subject, char *out, size_t len)
 
 /* Produce requests answered with NOT_LEADER_FOR_PARTITION and REQUEST_TIMED_OUT, each held
  * 800 ms, while three subjects' commands run (TM answering in 100 ms): deliveries time out
- * (message.timeout.ms=1000) and are published again. Each command has one event, one copy of
- * it, and each subject's events are on the topic in command (= outbox seq) order. */
+ * (message.timeout.ms=1000) and are published again. Each command has one event id, and each
+ * subject's events are on the topic in command (= outbox seq) order: a second copy of an
+ * event may only follow its first at once (a timed-out delivery the broker had taken), never
+ * come after a later event of its subject. */
 static void
 test_events_order_through_produce_errors(void **state)
 {
@@ -138,6 +147,7 @@ test_events_order_through_produce_errors(void **state)
 	const char *ids[SUBJECTS * PER];
 	size_t copies, distinct;
 	char *seq_order;
+	int again = 0;
 
 	(void)state;
 	wenv_sim_faults(E, "latency_ms=100");
@@ -165,7 +175,7 @@ test_events_order_through_produce_errors(void **state)
 		snprintf(subject, sizeof(subject), "ob-k6-%d", s);
 		for (int i = 0; i < PER; i++) {
 			copies = wenv_outcome_messages(E, id[s][i], &distinct);
-			wenv_assert(E, copies == 1 && distinct == 1,
+			wenv_assert(E, copies >= 1 && distinct == 1,
 				    "%s: %zu event(s), %zu distinct id(s)", id[s][i], copies,
 				    distinct);
 			used += (size_t)snprintf(want + used, sizeof(want) - used, "%s%s",
@@ -177,10 +187,11 @@ test_events_order_through_produce_errors(void **state)
 				     subject, NULL);
 		assert_string_equal(seq_order, want);
 		free(seq_order);
-		events_order(subject, got, sizeof(got));
+		events_order(subject, got, sizeof(got), &again);
 		wenv_assert(E, strcmp(got, want) == 0, "%s: events in the order %s, not %s",
 			    subject, got, want);
 	}
+	print_message("# %d event(s) published again right after their first copy\n", again);
 }
 
 /* ---- 13 and row K7: offset commits refused ---- */
