@@ -21,10 +21,14 @@
 #include "clock.h"
 
 static struct wenv *E;
-/* Deliveries time out after 1 s, so produce errors held that long fail some of them. */
+/* Deliveries time out after 1 s, so produce errors held that long fail some of them. One
+ * produce request in flight: the mock checks no idempotent sequence numbers (it does only for
+ * transactional producers), so with several it acks a later batch while an earlier one's retry
+ * is pending, and librdkafka, inferring from the later ack (as Kafka's ordering entitles it
+ * to) that the earlier batch was persisted, reports it delivered though it is not on the log. */
 static const char *const SETTINGS[] = {
     "TMPROV_KAFKA_PROPS=session.timeout.ms=6000,heartbeat.interval.ms=1000,"
-    "message.timeout.ms=1000",
+    "message.timeout.ms=1000,max.in.flight.requests.per.connection=1",
     NULL};
 
 static void
@@ -167,7 +171,38 @@ test_events_order_through_produce_errors(void **state)
 	wenv_flush(E);
 	fault("broker-errors 1 Produce REQUEST_TIMED_OUT:800 NOT_LEADER_FOR_PARTITION:800 "
 	      "REQUEST_TIMED_OUT:800 NOT_LEADER_FOR_PARTITION:800 REQUEST_TIMED_OUT:800");
-	assert_int_equal(wenv_wait_outcomes(E, ids, SUBJECTS * PER, 60000), SUBJECTS * PER);
+	if (wenv_wait_outcomes(E, ids, SUBJECTS * PER, 60000) < SUBJECTS * PER) {
+		for (size_t i = 0; i < SUBJECTS * PER; i++) {
+			char *st;
+
+			if (kcoll_find(E->events, ids[i], NULL, 0) > 0)
+				continue;
+			st = wenv_sql(
+			    E,
+			    "SELECT c.status || ' ' || coalesce(o.seq::text, '-') || ' ' "
+			    "|| coalesce(o.published_at::text, 'unpublished') FROM commands "
+			    "c LEFT JOIN outbox o ON o.command_id = c.id WHERE c.id = $1",
+			    ids[i], NULL);
+			fprintf(stderr, "no outcome event for %s: %s\n", ids[i],
+				st ? st : "no row");
+			free(st);
+		}
+		{
+			json_t *all = NULL, *m;
+			size_t k;
+			int n = ku_consume_all(E->dk.bootstrap, E->tevt, 0, 10000, &all);
+
+			fprintf(stderr, "a fresh reader of %s finds %d event(s):\n", E->tevt, n);
+			json_array_foreach(all, k, m)
+			    fprintf(stderr, "  [%lld]@%lld %s\n",
+				    (long long)json_integer_value(json_object_get(m, "partition")),
+				    (long long)json_integer_value(json_object_get(m, "offset")),
+				    json_string_value(
+					json_object_get(json_object_get(m, "json"), "commandid")));
+			json_decref(all);
+		}
+		wenv_assert(E, 0, "outcomes missing");
+	}
 	sim_faults(E->sim, "reset=1");
 	for (int s = 0; s < SUBJECTS; s++) {
 		size_t used = 0;
