@@ -141,8 +141,8 @@ const struct db_stmt SQL_STATEMENTS[SQL_COUNT] = {
 				   " WHERE s.subject = $2::text)" FINISH_END},
 
     /* $17 user_id, $18 email, $19 first_name, $20 last_name, $21 verifier (NULL: keep the
-     * stored one). The stored verifier is looked up for the inserted row too, because NOT
-     * NULL is checked before ON CONFLICT turns the insert into an update. */
+     * stored one, and the sessions). The stored verifier is looked up for the inserted row too,
+     * because NOT NULL is checked before ON CONFLICT turns the insert into an update. */
     [SQL_FINISH_USER_UPSERT] =
 	{"finish_user_upsert",
 	 FINISH_CTES ",dom AS ("
@@ -155,7 +155,12 @@ const struct db_stmt SQL_STATEMENTS[SQL_COUNT] = {
 		     " ON CONFLICT (subject, user_id) DO UPDATE SET email = EXCLUDED.email,"
 		     "  first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name,"
 		     "  password_verifier = EXCLUDED.password_verifier, status = 'active',"
-		     "  deleted_at = NULL)" FINISH_END},
+		     "  deleted_at = NULL),"
+		     /* A new verifier ends the user's sessions; the sub-select sees the old one. */
+		     "ses AS (DELETE FROM sessions s USING cmd WHERE s.subject = $2::text"
+		     "  AND s.user_id = $17::text AND $21::text <> coalesce("
+		     "  (SELECT password_verifier FROM users WHERE subject = $2::text"
+		     "   AND user_id = $17::text), ''))" FINISH_END},
 
     /* $17 user_id. */
     [SQL_FINISH_USER_DELETE] =
