@@ -1,12 +1,16 @@
 /* tmprov-devkafka: a Kafka-protocol broker for development and tests (librdkafka's in-memory
  * mock cluster). Parses flags, starts the cluster, announces its address, waits for a signal. */
+#include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cluster.h"
 #include "config.h"
+#include "control.h"
 #include "dkconfig.h"
 #include "log.h"
 
@@ -14,7 +18,7 @@
 
 /* Command-line flags; they override the environment. */
 struct flags {
-	const char *partitions, *brokers, *bootstrap_file;
+	const char *partitions, *brokers, *bootstrap_file, *control;
 	const char *topics[MAX_TOPICS];
 	size_t ntopics;
 	int print_config;
@@ -34,11 +38,19 @@ usage(FILE *out)
 {
 	fprintf(out,
 		"usage: tmprov-devkafka [--partitions N] [--brokers N] [--topic NAME]...\n"
-		"                       [--bootstrap-file FILE] [--config FILE] [--print-config]\n"
+		"                       [--bootstrap-file FILE] [--control SOCKET]\n"
+		"                       [--config FILE] [--print-config]\n"
 		"A Kafka-protocol broker in memory (librdkafka's mock cluster) on free loopback\n"
 		"ports. Creates each --topic (default: TMPROV_TOPIC_COMMANDS, _EVENTS, _DLQ) with\n"
 		"N partitions, prints the bootstrap address on stdout, writes it to FILE when\n"
 		"given, and runs until SIGTERM or SIGINT.\n"
+		"--control: a Unix socket taking one fault command per connection (librdkafka's\n"
+		"mock fault API), answered \"ok\" or \"error: ...\":\n"
+		"  errors APIKEY ERR...            next requests of APIKEY fail with ERR in turn\n"
+		"  broker-errors ID APIKEY ERR[:RTT_MS]...   the same on broker ID, delayed\n"
+		"  clear APIKEY | broker-down ID | broker-up ID | rtt ID MS\n"
+		"  (APIKEY: Produce, Fetch, Metadata, OffsetCommit, ... or a number; ERR: a name\n"
+		"  such as NOT_LEADER_FOR_PARTITION or REQUEST_TIMED_OUT, or a number)\n"
 		"Consumer groups: the mock completes a rebalance that is not the group's first\n"
 		"only after the members' session.timeout.ms less 1 s, so give clients\n"
 		"TMPROV_KAFKA_PROPS=session.timeout.ms=6000,heartbeat.interval.ms=1000.\n");
@@ -81,7 +93,8 @@ flags_parse(int argc, char **argv, struct flags *f)
 			f->print_config = 1;
 		} else if (flag_value(argc, argv, &i, "--partitions", &f->partitions) ||
 			   flag_value(argc, argv, &i, "--brokers", &f->brokers) ||
-			   flag_value(argc, argv, &i, "--bootstrap-file", &f->bootstrap_file)) {
+			   flag_value(argc, argv, &i, "--bootstrap-file", &f->bootstrap_file) ||
+			   flag_value(argc, argv, &i, "--control", &f->control)) {
 			continue;
 		} else if (flag_value(argc, argv, &i, "--topic", &topic)) {
 			if (f->ntopics == MAX_TOPICS || !*topic) {
@@ -124,6 +137,7 @@ config_load(int argc, char **argv, struct flags *f)
 	config_set(c, &KEY_TMPROV_DEVKAFKA_PARTITIONS, f->partitions);
 	config_set(c, &KEY_TMPROV_DEVKAFKA_BROKERS, f->brokers);
 	config_set(c, &KEY_TMPROV_DEVKAFKA_BOOTSTRAP_FILE, f->bootstrap_file);
+	config_set(c, &KEY_TMPROV_DEVKAFKA_CONTROL, f->control);
 	if (f->ntopics == 0) {
 		f->topics[f->ntopics++] = cfg_str(c, &KEY_TMPROV_TOPIC_COMMANDS);
 		f->topics[f->ntopics++] = cfg_str(c, &KEY_TMPROV_TOPIC_EVENTS);
@@ -162,14 +176,32 @@ signals_setup(sigset_t *old)
 	sigdelset(old, SIGTERM);
 }
 
+/* Until a signal: serves the control socket (lfd, -1: none). ppoll unblocks the signals only
+ * while waiting, so none is lost between the check of the flag and the wait. */
+static void
+serve(int lfd, struct cluster *cl, const sigset_t *waitmask)
+{
+	struct pollfd p = {.fd = lfd, .events = POLLIN};
+
+	while (!stop_requested) {
+		int n = ppoll(&p, lfd >= 0 ? 1 : 0, NULL, waitmask);
+
+		if (n < 0 && errno != EINTR)
+			fatal("ppoll: %s", strerror(errno));
+		if (n > 0 && (p.revents & POLLIN))
+			control_serve(lfd, cluster_mock(cl));
+	}
+}
+
 int
 main(int argc, char **argv)
 {
 	struct flags f = {0};
 	struct cluster *cl;
 	enum log_level level = LOG_INFO;
-	const char *file;
+	const char *file, *control;
 	sigset_t waitmask;
+	int lfd = -1;
 	struct cfg *c;
 	char err[512];
 
@@ -189,6 +221,12 @@ main(int argc, char **argv)
 			 level == LOG_DEBUG, err, sizeof(err));
 	if (!cl)
 		fatal("%s", err);
+	/* Listening before the bootstrap file appears: a test that has read it can send faults. */
+	control = cfg_str(c, &KEY_TMPROV_DEVKAFKA_CONTROL);
+	if (control && (lfd = control_listen(control, err, sizeof(err))) < 0) {
+		cluster_free(cl);
+		fatal("%s", err);
+	}
 	printf("%s\n", cluster_bootstraps(cl));
 	fflush(stdout);
 	file = cfg_str(c, &KEY_TMPROV_DEVKAFKA_BOOTSTRAP_FILE);
@@ -199,12 +237,13 @@ main(int argc, char **argv)
 	log_info("ready: bootstrap %s, %zu topic(s), %ld partition(s) each", cluster_bootstraps(cl),
 		 f.ntopics, cfg_int(c, &KEY_TMPROV_DEVKAFKA_PARTITIONS));
 
-	/* sigsuspend unblocks the signals only while waiting, so none is lost between the check
-	 * of the flag and the wait. */
-	while (!stop_requested)
-		sigsuspend(&waitmask);
+	serve(lfd, cl, &waitmask);
 
 	log_info("stopping");
+	if (lfd >= 0) {
+		close(lfd);
+		unlink(control);
+	}
 	cluster_free(cl);
 	cfg_free(c);
 	return 0;
