@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -90,7 +92,7 @@ ku_devkafka_start(struct ku_devkafka *dk, const char *const *args, char *err, si
 	static int seq;
 	const char *bin = getenv("TMPROV_TEST_BIN"), *tmp = getenv("TMPROV_TEST_TMP");
 	char path[1024], log[1100];
-	char *argv[KU_MAX_ARGS + 4];
+	char *argv[KU_MAX_ARGS + 6];
 	int n = 0;
 
 	memset(dk, 0, sizeof(*dk));
@@ -103,9 +105,13 @@ ku_devkafka_start(struct ku_devkafka *dk, const char *const *args, char *err, si
 		 ++seq);
 	snprintf(log, sizeof(log), "%s/devkafka-%ld-%d.log", tmp, (long)getpid(), seq);
 	unlink(dk->file);
+	/* Short: a Unix socket path has at most 107 bytes. */
+	snprintf(dk->control, sizeof(dk->control), "%s/dk-%ld-%d.ctl", tmp, (long)getpid(), seq);
 	argv[n++] = path;
 	argv[n++] = "--bootstrap-file";
 	argv[n++] = dk->file;
+	argv[n++] = "--control-socket";
+	argv[n++] = dk->control;
 	for (size_t i = 0; args && args[i]; i++) {
 		if (i == KU_MAX_ARGS) {
 			snprintf(err, errlen, "more than %d devkafka arguments", KU_MAX_ARGS);
@@ -123,6 +129,39 @@ ku_devkafka_start(struct ku_devkafka *dk, const char *const *args, char *err, si
 	if (dk->pid == 0)
 		child_exec(log, argv);
 	return devkafka_wait(dk, err, errlen);
+}
+
+int
+ku_devkafka_control(const struct ku_devkafka *dk, const char *cmd, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char answer[256] = "";
+	ssize_t n, got = 0;
+	int fd, rc = -1;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", dk->control);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		snprintf(err, errlen, "devkafka control %s: %s", dk->control, strerror(errno));
+		goto out;
+	}
+	if (write(fd, cmd, strlen(cmd)) < 0 || write(fd, "\n", 1) < 0) {
+		snprintf(err, errlen, "devkafka control: %s", strerror(errno));
+		goto out;
+	}
+	while (got < (ssize_t)sizeof(answer) - 1 &&
+	       (n = read(fd, answer + got, sizeof(answer) - 1 - (size_t)got)) > 0)
+		got += n;
+	answer[got] = '\0';
+	answer[strcspn(answer, "\n")] = '\0';
+	rc = strcmp(answer, "ok") == 0 ? 0 : -1;
+	if (rc)
+		snprintf(err, errlen, "devkafka control \"%s\": %s", cmd,
+			 got ? answer : "no answer");
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
 }
 
 int

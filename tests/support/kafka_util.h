@@ -15,12 +15,17 @@
 struct ku_devkafka {
 	pid_t pid;
 	char bootstrap[512];
-	char file[1024]; /* its bootstrap file */
+	char file[1024];   /* its bootstrap file */
+	char control[108]; /* its fault control socket (see tools/devkafka/dkcontrol.h) */
 };
 
 /* args: extra command-line flags, NULL-terminated (NULL for none). Waits up to 20 s for the
  * bootstrap file. Returns 0, or -1 with err (e.g. TMPROV_TEST_BIN unset, early exit). */
 int ku_devkafka_start(struct ku_devkafka *dk, const char *const *args, char *err, size_t errlen);
+
+/* Sends one fault command ("down", "up", "errors APIKEY ERR COUNT") to the devkafka's control
+ * socket. 0 when it answered ok, else -1 with err (its answer or why none came). */
+int ku_devkafka_control(const struct ku_devkafka *dk, const char *cmd, char *err, size_t errlen);
 
 /* Sends SIGTERM and waits up to 10 s (then SIGKILL). Returns the exit status (0-255), 128 + the
  * signal when it was killed by one, or -1 when it was not running. */

@@ -159,6 +159,12 @@ cluster_bootstraps(const struct cluster *c)
 	return rd_kafka_mock_cluster_bootstraps(c->mc);
 }
 
+rd_kafka_mock_cluster_t *
+cluster_mock(const struct cluster *c)
+{
+	return c->mc;
+}
+
 void
 cluster_free(struct cluster *c)
 {

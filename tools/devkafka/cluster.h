@@ -5,6 +5,9 @@
 
 #include <stddef.h>
 
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
 struct cluster;
 
 /* Starts nbrokers brokers on free loopback ports and creates every topic with npartitions
@@ -15,6 +18,9 @@ struct cluster *cluster_new(int nbrokers, int npartitions, const char *const *to
 
 /* "127.0.0.1:port[,...]"; owned by c. */
 const char *cluster_bootstraps(const struct cluster *c);
+
+/* The mock cluster itself, for its fault API; owned by c. */
+rd_kafka_mock_cluster_t *cluster_mock(const struct cluster *c);
 
 /* Stops the brokers (clients see their connections close). NULL is a no-op. */
 void cluster_free(struct cluster *c);

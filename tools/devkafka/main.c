@@ -1,5 +1,6 @@
 /* tmprov-devkafka: a Kafka-protocol broker for development and tests (librdkafka's in-memory
  * mock cluster). Parses flags, starts the cluster, announces its address, waits for a signal. */
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,13 +9,14 @@
 #include "cluster.h"
 #include "config.h"
 #include "dkconfig.h"
+#include "dkcontrol.h"
 #include "log.h"
 
 #define MAX_TOPICS 64
 
 /* Command-line flags; they override the environment. */
 struct flags {
-	const char *partitions, *brokers, *bootstrap_file;
+	const char *partitions, *brokers, *bootstrap_file, *control_socket;
 	const char *topics[MAX_TOPICS];
 	size_t ntopics;
 	int print_config;
@@ -34,11 +36,14 @@ usage(FILE *out)
 {
 	fprintf(out,
 		"usage: tmprov-devkafka [--partitions N] [--brokers N] [--topic NAME]...\n"
-		"                       [--bootstrap-file FILE] [--config FILE] [--print-config]\n"
+		"                       [--bootstrap-file FILE] [--control-socket PATH]\n"
+		"                       [--config FILE] [--print-config]\n"
 		"A Kafka-protocol broker in memory (librdkafka's mock cluster) on free loopback\n"
 		"ports. Creates each --topic (default: TMPROV_TOPIC_COMMANDS, _EVENTS, _DLQ) with\n"
 		"N partitions, prints the bootstrap address on stdout, writes it to FILE when\n"
-		"given, and runs until SIGTERM or SIGINT.\n"
+		"given, and runs until SIGTERM or SIGINT. --control-socket: a Unix socket for\n"
+		"tests taking one fault command per connection: down, up (every broker), or\n"
+		"errors APIKEY ERR COUNT (the next COUNT requests of ApiKey fail with ERR).\n"
 		"Consumer groups: the mock completes a rebalance that is not the group's first\n"
 		"only after the members' session.timeout.ms less 1 s, so give clients\n"
 		"TMPROV_KAFKA_PROPS=session.timeout.ms=6000,heartbeat.interval.ms=1000.\n");
@@ -81,7 +86,8 @@ flags_parse(int argc, char **argv, struct flags *f)
 			f->print_config = 1;
 		} else if (flag_value(argc, argv, &i, "--partitions", &f->partitions) ||
 			   flag_value(argc, argv, &i, "--brokers", &f->brokers) ||
-			   flag_value(argc, argv, &i, "--bootstrap-file", &f->bootstrap_file)) {
+			   flag_value(argc, argv, &i, "--bootstrap-file", &f->bootstrap_file) ||
+			   flag_value(argc, argv, &i, "--control-socket", &f->control_socket)) {
 			continue;
 		} else if (flag_value(argc, argv, &i, "--topic", &topic)) {
 			if (f->ntopics == MAX_TOPICS || !*topic) {
@@ -124,6 +130,7 @@ config_load(int argc, char **argv, struct flags *f)
 	config_set(c, &KEY_TMPROV_DEVKAFKA_PARTITIONS, f->partitions);
 	config_set(c, &KEY_TMPROV_DEVKAFKA_BROKERS, f->brokers);
 	config_set(c, &KEY_TMPROV_DEVKAFKA_BOOTSTRAP_FILE, f->bootstrap_file);
+	config_set(c, &KEY_TMPROV_DEVKAFKA_CONTROL_SOCKET, f->control_socket);
 	if (f->ntopics == 0) {
 		f->topics[f->ntopics++] = cfg_str(c, &KEY_TMPROV_TOPIC_COMMANDS);
 		f->topics[f->ntopics++] = cfg_str(c, &KEY_TMPROV_TOPIC_EVENTS);
@@ -162,11 +169,27 @@ signals_setup(sigset_t *old)
 	sigdelset(old, SIGTERM);
 }
 
+/* Waits for a signal, serving control commands meanwhile. sigsuspend and ppoll unblock the
+ * signals only while waiting, so none is lost between the check of the flag and the wait. */
+static void
+serve(struct dkcontrol *ctl, const sigset_t *waitmask)
+{
+	struct pollfd pfd = {.fd = ctl ? dkcontrol_fd(ctl) : -1, .events = POLLIN};
+
+	while (!stop_requested) {
+		if (ctl == NULL)
+			sigsuspend(waitmask);
+		else if (ppoll(&pfd, 1, NULL, waitmask) > 0)
+			dkcontrol_serve(ctl);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
 	struct flags f = {0};
 	struct cluster *cl;
+	struct dkcontrol *ctl = NULL;
 	enum log_level level = LOG_INFO;
 	const char *file;
 	sigset_t waitmask;
@@ -199,12 +222,15 @@ main(int argc, char **argv)
 	log_info("ready: bootstrap %s, %zu topic(s), %ld partition(s) each", cluster_bootstraps(cl),
 		 f.ntopics, cfg_int(c, &KEY_TMPROV_DEVKAFKA_PARTITIONS));
 
-	/* sigsuspend unblocks the signals only while waiting, so none is lost between the check
-	 * of the flag and the wait. */
-	while (!stop_requested)
-		sigsuspend(&waitmask);
+	file = cfg_str(c, &KEY_TMPROV_DEVKAFKA_CONTROL_SOCKET);
+	if (file && !(ctl = dkcontrol_new(file, cluster_mock(cl), err, sizeof(err)))) {
+		cluster_free(cl);
+		fatal("%s", err);
+	}
+	serve(ctl, &waitmask);
 
 	log_info("stopping");
+	dkcontrol_free(ctl);
 	cluster_free(cl);
 	cfg_free(c);
 	return 0;
