@@ -34,16 +34,17 @@ failures_explained(const struct fload *l)
 		const json_t *ev = fm_outcome_of(F, l, l->subj[k], l->kind[k]);
 		const json_t *create = fm_outcome_of(F, l, l->subj[k], 'c');
 
-		if (ev == NULL || strcmp(json_string_value(json_object_get(ev, "type")),
-					 "command.failed") != 0)
+		if (ev == NULL ||
+		    strcmp(json_string_value(json_object_get(ev, "type")), "command.failed") != 0)
 			continue;
-		if (create != NULL &&
-		    json_is_true(json_object_get(json_object_get(create, "data"), "outcome_unknown")))
+		if (create != NULL && json_is_true(json_object_get(json_object_get(create, "data"),
+								   "outcome_unknown")))
 			continue;
 		if (bad++ == 0)
 			fm_violation("%s failed though no create of its subject was parked: %.300s",
-				     l->idp[k], json_string_value(json_object_get(
-						    json_object_get(ev, "data"), "reason")));
+				     l->idp[k],
+				     json_string_value(
+					 json_object_get(json_object_get(ev, "data"), "reason")));
 	}
 	if (bad > 1)
 		fm_violation("%ld commands failed unexplained", bad);
@@ -62,9 +63,10 @@ parked_unsent(const struct fload *l)
 		const json_t *ev = fm_outcome_of(F, l, i, 'c');
 
 		snprintf(name, sizeof(name), "%s company %05d", l->prefix, i);
-		n += ev && json_is_true(json_object_get(json_object_get(ev, "data"),
-							"outcome_unknown")) &&
-		     wenv_count_of(counts, name) == 0;
+		n +=
+		    ev &&
+		    json_is_true(json_object_get(json_object_get(ev, "data"), "outcome_unknown")) &&
+		    wenv_count_of(counts, name) == 0;
 	}
 	json_decref(counts);
 	return n;
@@ -187,10 +189,11 @@ test_k3_sigstop(void **state)
 	fm_sleep_ms(5000);
 	resent = fm_resent(F, &l, &m);
 	fm_mark_free(&m);
-	fm_row_end(F,
-		   "%zu commands, SIGSTOP at %ld done, all done after %.1f s, TM calls by the woken "
-		   "worker for done commands %ld, parked %ld, dup creates %ld",
-		   inv.n, at_stop, inv.done_s, resent, inv.parked, inv.creates_dup);
+	fm_row_end(
+	    F,
+	    "%zu commands, SIGSTOP at %ld done, all done after %.1f s, TM calls by the woken "
+	    "worker for done commands %ld, parked %ld, dup creates %ld",
+	    inv.n, at_stop, inv.done_s, resent, inv.parked, inv.creates_dup);
 	fload_free(&l);
 }
 
@@ -279,8 +282,8 @@ test_k5_brokers_down(void **state)
 	t_up = clock_now_ms();
 	for (int i = 0; i < F->nw; i++)
 		if (!worker_running(F->w[i]))
-			fm_violation("worker %d died while the brokers were down (status %d)", i + 1,
-				     worker_status(F->w[i]));
+			fm_violation("worker %d died while the brokers were down (status %d)",
+				     i + 1, worker_status(F->w[i]));
 	fm_check(F, &l, FM_DONE_MS, &inv);
 	if (inv.failed)
 		fm_violation("%ld commands failed", inv.failed);
@@ -288,7 +291,8 @@ test_k5_brokers_down(void **state)
 		   "%zu commands, brokers down %d s at %ld done (%ld done while down), lag drained "
 		   "%.1f s after they came back, TM calls %ld, failed %ld, dup creates %ld",
 		   inv.n, K5_DOWN_MS / 1000, at_down, at_up - at_down,
-		   (double)(clock_now_ms() - t_up) / 1000.0, inv.calls, inv.failed, inv.creates_dup);
+		   (double)(clock_now_ms() - t_up) / 1000.0, inv.calls, inv.failed,
+		   inv.creates_dup);
 	fload_free(&l);
 }
 
@@ -332,8 +336,9 @@ test_k6_produce_errors(void **state)
 		fm_violation("%ld outcome events published more than once", copies);
 	if (inv.failed)
 		fm_violation("%ld commands failed", inv.failed);
-	fm_row_end(F, "%zu commands, 100 produce errors, duplicated events %ld, misordered %zu, "
-		      "TM calls %ld, all done after %.1f s",
+	fm_row_end(F,
+		   "%zu commands, 100 produce errors, duplicated events %ld, misordered %zu, "
+		   "TM calls %ld, all done after %.1f s",
 		   inv.n, copies, inv.misorder, inv.calls, inv.done_s);
 	fload_free(&l);
 }
@@ -365,10 +370,11 @@ test_k7_commit_errors(void **state)
 	resent = fm_resent(F, &l, &m);
 	fm_mark_free(&m);
 	failures_explained(&l);
-	fm_row_end(F,
-		   "%zu commands, 400 commit errors, SIGKILL at %ld done, re-sent %ld, TM calls %ld, "
-		   "parked %ld, dup creates %ld",
-		   inv.n, at, resent, inv.calls, inv.parked, inv.creates_dup);
+	fm_row_end(
+	    F,
+	    "%zu commands, 400 commit errors, SIGKILL at %ld done, re-sent %ld, TM calls %ld, "
+	    "parked %ld, dup creates %ld",
+	    inv.n, at, resent, inv.calls, inv.parked, inv.creates_dup);
 	fload_free(&l);
 }
 
@@ -400,9 +406,8 @@ test_k9_poison(void **state)
 	assert_non_null(huge);
 	memset(huge, 'x', hlen);
 	assert_int_equal(kprod_new_max(&big, F->e->dk.bootstrap, 2000000, err, sizeof(err)), 0);
-	assert_int_equal(kprod_send(big, F->e->tcmd, "k9-00002", 8, huge, hlen, &d[1], err,
-				    sizeof(err)),
-			 0);
+	assert_int_equal(
+	    kprod_send(big, F->e->tcmd, "k9-00002", 8, huge, hlen, &d[1], err, sizeof(err)), 0);
 	wenv_assert(F->e, kprod_flush(big, 30000, err, sizeof(err)) == 0, "1.1 MB: %s", err);
 	kprod_free(big);
 	free(huge);
@@ -418,7 +423,7 @@ test_k9_poison(void **state)
 	free(text);
 	fload_send_range(F, &l, l.n / 2, l.n);
 	for (int i = 0; i < K9_POISON; i++) {
-		if (wenv_dlq_wait(F->e, &d[i], 20000) != NULL)
+		if (wenv_dlq_wait(F->e, &d[i], 10000) != NULL)
 			handled++;
 		else
 			fm_violation("%s: no DLQ copy", what[i]);
@@ -428,7 +433,8 @@ test_k9_poison(void **state)
 		fm_violation("key is not the subject: outcome \"%s\", not command.rejected",
 			     fm_outcome_type(F, keyed));
 	fm_check(F, &l, FM_DONE_MS, &inv);
-	fm_row_end(F, "%zu commands and %d poison messages, %d dead-lettered, lost %zu, TM calls %ld",
+	fm_row_end(F,
+		   "%zu commands and %d poison messages, %d dead-lettered, lost %zu, TM calls %ld",
 		   inv.n, K9_POISON, handled, inv.lost, inv.calls);
 	fload_free(&l);
 }
@@ -437,8 +443,9 @@ int
 main(void)
 {
 	const struct CMUnitTest rows[] = {
-	    FM_ROW(test_k1_sigkill),	    FM_ROW(test_k2_sigterm),	   FM_ROW(test_k3_sigstop),
-	    FM_ROW(test_k4_churn),	    FM_ROW(test_k5_brokers_down), FM_ROW(test_k6_produce_errors),
+	    FM_ROW(test_k1_sigkill),	   FM_ROW(test_k2_sigterm),
+	    FM_ROW(test_k3_sigstop),	   FM_ROW(test_k4_churn),
+	    FM_ROW(test_k5_brokers_down),  FM_ROW(test_k6_produce_errors),
 	    FM_ROW(test_k7_commit_errors), FM_ROW(test_k9_poison),
 	};
 

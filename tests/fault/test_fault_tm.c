@@ -33,9 +33,9 @@ subject_uid(const struct fload *l, int i)
 static int
 uid_subject(const struct fload *l, const char *uid)
 {
-	char *s = uid ? wenv_sql(F->e, "SELECT subject FROM accounts WHERE company_uid = $1", uid,
-				 NULL)
-		      : NULL;
+	char *s =
+	    uid ? wenv_sql(F->e, "SELECT subject FROM accounts WHERE company_uid = $1", uid, NULL)
+		: NULL;
 	size_t plen = strlen(l->prefix);
 	int i = -1;
 
@@ -146,13 +146,14 @@ applied_then_lost(const char *row, const char *prefix, const char *fault, const 
 	fload_send(F, &l, prefix, "cpsd", 500);
 	fm_check(F, &l, FM_DONE_MS, &inv);
 	lost_answers_check(&l, fault, lost);
-	fm_row_end(F,
-		   "%zu commands, answers lost after TM acted: %ld creates (parked %ld), %ld "
-		   "schedules (possible_duplicate %ld), %ld deletes (deleted %ld); TM calls %ld, dup "
-		   "creates %ld, all done after %.1f s",
-		   inv.n, lost[0], inv.parked, lost[1], inv.possible_dup, lost[2],
-		   fm_outcomes(F, &l, 'd', "account.deleted", NULL), inv.calls, inv.creates_dup,
-		   inv.done_s);
+	fm_row_end(
+	    F,
+	    "%zu commands, answers lost after TM acted: %ld creates (parked %ld), %ld "
+	    "schedules (possible_duplicate %ld), %ld deletes (deleted %ld); TM calls %ld, dup "
+	    "creates %ld, all done after %.1f s",
+	    inv.n, lost[0], inv.parked, lost[1], inv.possible_dup, lost[2],
+	    fm_outcomes(F, &l, 'd', "account.deleted", NULL), inv.calls, inv.creates_dup,
+	    inv.done_s);
 	fload_free(&l);
 }
 
@@ -183,8 +184,8 @@ retry_after_broken(const char *endpoint, long secs, long *errors)
 	*errors = 0;
 	json_array_foreach(calls, i, call)
 	{
-		const char *uid =
-		    json_string_value(json_object_get(json_object_get(call, "params"), "company_uid"));
+		const char *uid = json_string_value(
+		    json_object_get(json_object_get(call, "params"), "company_uid"));
 		const char *f = json_string_value(json_object_get(call, "fault"));
 		long at = (long)json_integer_value(json_object_get(call, "at_ms"));
 		const json_t *prev = uid ? json_object_get(pending, uid) : NULL;
@@ -289,10 +290,11 @@ test_v6_one_subject_malformed(void **state)
 		fm_violation("%ld commands failed, not just the malformed account's 2", inv.failed);
 	if (paused)
 		fm_violation("consumption paused in %ld of %ld samples", paused, samples);
-	fm_row_end(F,
-		   "%zu commands, 1 account's answers malformed, failed %ld, paused samples %ld/%ld, "
-		   "TM calls %ld, all done after %.1f s",
-		   inv.n, inv.failed, paused, samples, inv.calls, inv.done_s);
+	fm_row_end(
+	    F,
+	    "%zu commands, 1 account's answers malformed, failed %ld, paused samples %ld/%ld, "
+	    "TM calls %ld, all done after %.1f s",
+	    inv.n, inv.failed, paused, samples, inv.calls, inv.done_s);
 	fload_free(&l);
 }
 
@@ -364,10 +366,11 @@ test_v7_hostile_xml(void **state)
 		    strstr(m->value, "root:") != NULL && leaked++ == 0)
 			fm_violation("%s's outcome holds /etc/passwd: %.200s", l.idp[k], m->value);
 	}
-	fm_row_end(F,
-		   "%zu commands, 4 answers of each of %zu hostile kinds, worker memory growth %ld kB, "
-		   "XXE leaks %ld, failed %ld, TM calls %ld",
-		   inv.n, nk, growth, leaked, inv.failed, inv.calls);
+	fm_row_end(
+	    F,
+	    "%zu commands, 4 answers of each of %zu hostile kinds, worker memory growth %ld kB, "
+	    "XXE leaks %ld, failed %ld, TM calls %ld",
+	    inv.n, nk, growth, leaked, inv.failed, inv.calls);
 	fload_free(&l);
 }
 
@@ -442,9 +445,9 @@ int
 main(void)
 {
 	const struct CMUnitTest rows[] = {
-	    FM_ROW(test_v2_drop_after_effect),	  FM_ROW(test_v3_answer_after_timeout),
-	    FM_ROW(test_v5_retry_after),	  FM_ROW(test_v6_one_subject_malformed),
-	    FM_ROW(test_v7_hostile_xml),	  FM_ROW(test_v1_refused),
+	    FM_ROW(test_v2_drop_after_effect), FM_ROW(test_v3_answer_after_timeout),
+	    FM_ROW(test_v5_retry_after),       FM_ROW(test_v6_one_subject_malformed),
+	    FM_ROW(test_v7_hostile_xml),       FM_ROW(test_v1_refused),
 	};
 
 	return fm_run(&F, "ftm", NULL, rows, sizeof(rows) / sizeof(rows[0]));

@@ -112,8 +112,8 @@ group_teardown(void **state)
 }
 
 int
-fm_run(struct fm **out, const char *tag, const struct fm_opts *opts,
-       const struct CMUnitTest *rows, size_t n)
+fm_run(struct fm **out, const char *tag, const struct fm_opts *opts, const struct CMUnitTest *rows,
+       size_t n)
 {
 	int rc;
 
@@ -210,8 +210,7 @@ fm_row_end(struct fm *f, const char *fmt, ...)
 	if (row.nviol == 0)
 		printf("PASS %s: %s (%.1f s)\n", row.name, figures, fm_row_seconds());
 	else
-		printf("FAIL %s: %s; %s (%.1f s)\n", row.name, row.viol, figures,
-		       fm_row_seconds());
+		printf("FAIL %s: %s; %s (%.1f s)\n", row.name, row.viol, figures, fm_row_seconds());
 	fflush(stdout);
 	if (row.nviol != 0)
 		fail_msg("%s: %s", row.name, row.viol);
@@ -458,8 +457,11 @@ endpoint_kind(const char *ep)
 	static const struct {
 		const char *ep;
 		char kind;
-	} map[] = {{"create_account", 'c'},  {"update_account", 'u'}, {"query_account", 'q'},
-		   {"remote_schedule", 's'}, {"delete_account", 'd'}};
+	} map[] = {{"create_account", 'c'},
+		   {"update_account", 'u'},
+		   {"query_account", 'q'},
+		   {"remote_schedule", 's'},
+		   {"delete_account", 'd'}};
 
 	for (size_t i = 0; ep && i < sizeof(map) / sizeof(map[0]); i++)
 		if (strcmp(map[i].ep, ep) == 0)

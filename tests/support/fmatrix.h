@@ -68,13 +68,12 @@ struct fload {
 	size_t n;
 	char (*ids)[48];
 	const char **idp;
-	int *subj; /* subject number of ids[i] */
+	int *subj;  /* subject number of ids[i] */
 	char *kind; /* pattern letter of ids[i] */
 };
 
 /* Builds and sends the load (flushes); fails the test on error. */
-void fload_send(struct fm *f, struct fload *l, const char *prefix, const char *pattern,
-		int nsubj);
+void fload_send(struct fm *f, struct fload *l, const char *prefix, const char *pattern, int nsubj);
 /* Only builds it (the ids), to be sent with fload_send_range. */
 void fload_build(struct fload *l, const char *prefix, const char *pattern, int nsubj);
 /* Sends ids [from, to) of a built load and flushes. */

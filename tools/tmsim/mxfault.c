@@ -91,10 +91,14 @@ hostile_body(enum mx_hostile h, size_t *len)
 	    "<__CompanyName__>&x;</__CompanyName__></__Return__>\n";
 	static const char laughs[] =
 	    "<?xml version=\"1.0\"?>\n<!DOCTYPE r [<!ENTITY a \"lollollollollollollollollollol\">"
-	    "<!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\"><!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\">"
-	    "<!ENTITY d \"&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;\"><!ENTITY e \"&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;\">"
-	    "<!ENTITY f \"&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;\"><!ENTITY g \"&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;\">"
-	    "<!ENTITY h \"&g;&g;&g;&g;&g;&g;&g;&g;&g;&g;\"><!ENTITY i \"&h;&h;&h;&h;&h;&h;&h;&h;&h;&h;\">]>\n"
+	    "<!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\"><!ENTITY c "
+	    "\"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\">"
+	    "<!ENTITY d \"&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;\"><!ENTITY e "
+	    "\"&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;\">"
+	    "<!ENTITY f \"&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;\"><!ENTITY g "
+	    "\"&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;\">"
+	    "<!ENTITY h \"&g;&g;&g;&g;&g;&g;&g;&g;&g;&g;\"><!ENTITY i "
+	    "\"&h;&h;&h;&h;&h;&h;&h;&h;&h;&h;\">]>\n"
 	    "<__Return__><__Status__>SUCCEED</__Status__><__Reason__>&i;</__Reason__>"
 	    "<__CompanyName__>&i;</__CompanyName__></__Return__>\n";
 
@@ -160,8 +164,10 @@ mx_apply(struct mxfault *m, const struct query *q, char *err, size_t errlen)
 		next.count = count ? strtol(count, &end, 10) : 1;
 		if (k == NKINDS || next.count < 0 || next.count > COUNT_MAX ||
 		    (count && *end != '\0')) {
-			snprintf(err, errlen, "hostile: KIND in truncated, huge, xxe, laughs, deep; "
-					      "count in [0, %ld]", COUNT_MAX);
+			snprintf(err, errlen,
+				 "hostile: KIND in truncated, huge, xxe, laughs, deep; "
+				 "count in [0, %ld]",
+				 COUNT_MAX);
 			return -1;
 		}
 		next.kind = (enum mx_hostile)k;
@@ -173,8 +179,8 @@ mx_apply(struct mxfault *m, const struct query *q, char *err, size_t errlen)
 	}
 	if (uid != NULL) {
 		if (next.ngarble == GARBLE_MAX || strlen(uid) >= UID_MAX) {
-			snprintf(err, errlen, "garble_uid: at most %d ids of < %d bytes", GARBLE_MAX,
-				 UID_MAX);
+			snprintf(err, errlen, "garble_uid: at most %d ids of < %d bytes",
+				 GARBLE_MAX, UID_MAX);
 			return -1;
 		}
 		snprintf(next.garble[next.ngarble++], UID_MAX, "%s", uid);
@@ -194,8 +200,9 @@ control_mx(struct sim_state *st, int arg, const struct query *q, struct reply *r
 		if (strcmp(q->p[i].key, "hostile") && strcmp(q->p[i].key, "count") &&
 		    strcmp(q->p[i].key, "only") && strcmp(q->p[i].key, "garble_uid") &&
 		    strcmp(q->p[i].key, "reset")) {
-			reply_error(rep, 400, "unknown parameter (hostile, count, only, garble_uid, "
-					      "reset)");
+			reply_error(rep, 400,
+				    "unknown parameter (hostile, count, only, garble_uid, "
+				    "reset)");
 			return;
 		}
 	}
