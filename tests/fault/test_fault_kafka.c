@@ -154,7 +154,7 @@ test_k2_sigterm(void **state)
 	fm_resent(F, &l, &m);
 	fm_mark_free(&m);
 	if (inv.failed)
-		fm_violation("%ld commands failed", inv.failed);
+		fm_violation("%ld commands failed (%s)", inv.failed, inv.failed_sample);
 	fm_row_end(F,
 		   "%zu commands, SIGTERM at %ld done, exit %d after %ld ms, TM calls %ld, "
 		   "failed %ld, dup creates %ld, all done after %.1f s",
@@ -245,7 +245,7 @@ test_k4_churn(void **state)
 		fm_violation("the third worker did not exit 0 on SIGTERM");
 	fm_check(F, &l, FM_DONE_MS, &inv);
 	if (inv.failed)
-		fm_violation("%ld commands failed", inv.failed);
+		fm_violation("%ld commands failed (%s)", inv.failed, inv.failed_sample);
 	if (r_churn < 0.5 * r_steady)
 		fm_violation("throughput %.0f/s under churn, below half the steady %.0f/s", r_churn,
 			     r_steady);
@@ -286,7 +286,7 @@ test_k5_brokers_down(void **state)
 				     i + 1, worker_status(F->w[i]));
 	fm_check(F, &l, FM_DONE_MS, &inv);
 	if (inv.failed)
-		fm_violation("%ld commands failed", inv.failed);
+		fm_violation("%ld commands failed (%s)", inv.failed, inv.failed_sample);
 	fm_row_end(F,
 		   "%zu commands, brokers down %d s at %ld done (%ld done while down), lag drained "
 		   "%.1f s after they came back, TM calls %ld, failed %ld, dup creates %ld",
@@ -335,7 +335,7 @@ test_k6_produce_errors(void **state)
 	if (copies)
 		fm_violation("%ld outcome events published more than once", copies);
 	if (inv.failed)
-		fm_violation("%ld commands failed", inv.failed);
+		fm_violation("%ld commands failed (%s)", inv.failed, inv.failed_sample);
 	fm_row_end(F,
 		   "%zu commands, 100 produce errors, duplicated events %ld, misordered %zu, "
 		   "TM calls %ld, all done after %.1f s",

@@ -37,7 +37,8 @@ test_v4_idle_close(void **state)
 	}
 	fm_check(F, &l, FM_DONE_MS, &inv);
 	if (inv.failed != inv.parked)
-		fm_violation("%ld commands failed besides parked creates", inv.failed - inv.parked);
+		fm_violation("%ld commands failed besides parked creates (%s)",
+			     inv.failed - inv.parked, inv.failed_sample);
 	fm_row_end(F,
 		   "%zu commands in %d bursts, idle connections closed after 1 s, TM calls %ld, "
 		   "creates %ld, dup creates %ld, parked %ld",

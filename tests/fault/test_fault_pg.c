@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "../support/blackhole.h"
+#include "../support/cbtest.h"
 #include "../support/fmatrix.h"
 #include "../support/tprog.h"
 #include "clock.h"
@@ -61,7 +62,8 @@ test_p1_pg_crash(void **state)
 	workers_alive("the PostgreSQL outage");
 	fm_check(F, &l, FM_DONE_MS, &inv);
 	if (inv.failed != inv.parked)
-		fm_violation("%ld commands failed besides parked creates", inv.failed - inv.parked);
+		fm_violation("%ld commands failed besides parked creates (%s)",
+			     inv.failed - inv.parked, inv.failed_sample);
 	fm_row_end(F,
 		   "%zu commands, PostgreSQL down %d s at %ld done, all done %.1f s after restart, "
 		   "TM calls %ld, failed %ld, parked %ld, dup creates %ld",
@@ -70,21 +72,24 @@ test_p1_pg_crash(void **state)
 	fload_free(&l);
 }
 
+#define P2_CHUNKS 8
+
 /* P2: every few seconds, every backend of the test database is terminated. */
 static void
 test_p2_backends_killed(void **state)
 {
 	struct fload l;
 	struct fm_inv inv;
-	long rounds = 0, killed = 0, deadline;
+	long rounds = 0, killed = 0;
 
 	(void)state;
 	fm_row_begin(F, "P2");
 	wenv_sim_faults(F->e, "latency_ms=40");
-	fload_send(F, &l, "p2", "cuq", 700);
-	deadline = clock_now_ms() + FM_DONE_MS;
-	while (fload_done(F, &l) < (long)l.n && clock_now_ms() < deadline) {
-		fm_sleep_ms(fm_rand(1000, 3000));
+	fload_build(&l, "p2", "cuq", 700);
+	/* The load arrives in chunks so that terminations keep meeting work in progress. */
+	for (size_t c = 0; c < P2_CHUNKS; c++) {
+		fload_send_range(F, &l, l.n * c / P2_CHUNKS, l.n * (c + 1) / P2_CHUNKS);
+		fm_sleep_ms(fm_rand(1000, 2500));
 		killed += wenv_sql_long(F->e,
 					"SELECT count(pg_terminate_backend(pid)) FROM "
 					"pg_stat_activity WHERE datname = current_database() AND "
@@ -95,7 +100,8 @@ test_p2_backends_killed(void **state)
 	workers_alive("the terminations");
 	fm_check(F, &l, FM_DONE_MS, &inv);
 	if (inv.failed != inv.parked)
-		fm_violation("%ld commands failed besides parked creates", inv.failed - inv.parked);
+		fm_violation("%ld commands failed besides parked creates (%s)",
+			     inv.failed - inv.parked, inv.failed_sample);
 	fm_row_end(F,
 		   "%zu commands, %ld rounds terminated %ld backends, TM calls %ld, failed %ld, "
 		   "parked %ld, dup creates %ld, all done after %.1f s",
@@ -121,14 +127,59 @@ all_db_down(void)
  * (no reset, no answer) for 20 s: they notice within ~10 s, no thread stays blocked, and they
  * carry on once packets pass again. Last of its binary: its workers keep the path's URL. */
 static struct blackhole *P3B; /* freed by p3_teardown whatever the row's end */
+static struct cbproc P3CB;    /* tmprov-callback behind the same path; pid 0: none */
 
 static int
 p3_teardown(void **state)
 {
 	fm_row_teardown(state);
+	if (P3CB.pid > 0)
+		cbproc_stop(&P3CB);
+	P3CB.pid = 0;
 	blackhole_free(P3B);
 	P3B = NULL;
 	return 0;
+}
+
+#define P3_CB_MS 10000 /* "answers temporarily unavailable fast": within the detection bound */
+
+/* One Section 6 login of the seeded user; *secs gets how long the answer took. The answer's
+ * body (malloc'd, "" when none came within 15 s). */
+static char *
+p3_login(double *secs)
+{
+	char cred[65], raw[512];
+	struct cbhttp r = {0};
+	char *body;
+	int n;
+
+	cbtest_credential("pw p3", cred);
+	n = snprintf(raw, sizeof(raw),
+		     "GET /tm/auth?email=u1%%40p3cb.example&password=%s&service_company_uid=%s "
+		     "HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+		     cred, CBTEST_PARTNER);
+	cbhttp_raw(P3CB.port, raw, (size_t)n, &r, 15000);
+	*secs = r.seconds;
+	body = strdup(r.body ? r.body : "");
+	cbhttp_free(&r);
+	return body;
+}
+
+/* Starts tmprov-callback on url with one user to log in, and checks it logs in. */
+static void
+p3_callback_start(const char *url)
+{
+	double secs;
+	char *body;
+
+	cbseed_account(F->e->pg, "p3cb", "p3cb-uid");
+	cbseed_user(F->e->pg, "p3cb", "p3cb-u1", "u1@p3cb.example", "Ada", "Lovelace", "pw p3");
+	cbproc_start(&P3CB, url, NULL);
+	body = p3_login(&secs);
+	if (strstr(body, "SUCCEED") == NULL)
+		fm_violation("tmprov-callback did not log the user in before the cut: %.200s",
+			     body);
+	free(body);
 }
 
 static void
@@ -140,7 +191,9 @@ test_p3_pg_blackhole(void **state)
 	char why[512], url[2300];
 	const char *extra[] = {url, NULL};
 	const char *port = getenv("TMPROV_PG_PORT");
-	long t_cut, detect_ms = -1, at;
+	long t_cut, detect_ms = -1, at, during;
+	double cb_secs = 0;
+	char *cb_body;
 
 	(void)state;
 	fm_row_begin(F, "P3");
@@ -165,6 +218,7 @@ test_p3_pg_blackhole(void **state)
 			    "worker %d through the namespace: %s", i + 1, why);
 	}
 	F->e->w = F->w[0];
+	p3_callback_start(url + strlen("TMPROV_DATABASE_URL="));
 	wenv_sim_faults(F->e, "latency_ms=40");
 	fload_send(F, &l, "p3", "cuq", 700);
 	fload_wait_done(F, &l, (long)l.n / 4, 30000);
@@ -176,6 +230,12 @@ test_p3_pg_blackhole(void **state)
 			detect_ms = clock_now_ms() - t_cut;
 		fm_sleep_ms(250);
 	}
+	during = fload_done(F, &l) - at;
+	cb_body = p3_login(&cb_secs);
+	if (strcasestr(cb_body, "temporarily unavailable") == NULL || cb_secs > P3_CB_MS / 1000.0)
+		fm_violation("tmprov-callback answered in %.1f s: %.200s", cb_secs,
+			     *cb_body ? cb_body : "(nothing within 15 s)");
+	free(cb_body);
 	wenv_assert(F->e, blackhole_cut(b, 0) == 0, "the DROP rule could not be removed");
 	workers_alive("the black hole");
 	if (detect_ms < 0 || detect_ms > P3_DETECT_MS)
@@ -183,13 +243,17 @@ test_p3_pg_blackhole(void **state)
 			     detect_ms < 0 ? "not detected within 20 s" : "detected too late");
 	fm_check(F, &l, FM_DONE_MS, &inv);
 	if (inv.failed != inv.parked)
-		fm_violation("%ld commands failed besides parked creates", inv.failed - inv.parked);
+		fm_violation("%ld commands failed besides parked creates (%s)",
+			     inv.failed - inv.parked, inv.failed_sample);
+	if (cbproc_stop(&P3CB) != 0)
+		fm_violation("tmprov-callback did not exit 0 on SIGTERM");
+	P3CB.pid = 0;
 	fm_row_end(F,
-		   "%zu commands, PostgreSQL black-holed %d s at %ld done, detected after %ld ms, "
-		   "TM calls %ld, failed %ld, parked %ld, dup creates %ld, all done after %.1f s "
-		   "(tmprov-callback not checked in this row)",
-		   inv.n, P3_CUT_MS / 1000, at, detect_ms, inv.calls, inv.failed, inv.parked,
-		   inv.creates_dup, inv.done_s);
+		   "%zu commands, PostgreSQL black-holed %d s at %ld done (%ld done meanwhile), "
+		   "detected after %ld ms, callback answered in %.1f s, TM calls %ld, failed %ld, "
+		   "parked %ld, dup creates %ld, all done after %.1f s",
+		   inv.n, P3_CUT_MS / 1000, at, during, detect_ms, cb_secs, inv.calls, inv.failed,
+		   inv.parked, inv.creates_dup, inv.done_s);
 	fload_free(&l);
 }
 
@@ -310,7 +374,8 @@ test_p6_read_only(void **state)
 	workers_alive("the read-only period");
 	fm_check(F, &l, FM_DONE_MS, &inv);
 	if (inv.failed != inv.parked)
-		fm_violation("%ld commands failed besides parked creates", inv.failed - inv.parked);
+		fm_violation("%ld commands failed besides parked creates (%s)",
+			     inv.failed - inv.parked, inv.failed_sample);
 	fm_row_end(F,
 		   "%zu commands, read-only %d s at %ld done (%ld done meanwhile), TM calls %ld, "
 		   "failed %ld, parked %ld, dup creates %ld, all done after %.1f s",

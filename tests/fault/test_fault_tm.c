@@ -231,7 +231,7 @@ test_v5_retry_after(void **state)
 	fm_check(F, &l, FM_DONE_MS, &inv);
 	early = retry_after_broken("query_account", 2, &errors);
 	if (inv.failed)
-		fm_violation("%ld commands failed", inv.failed);
+		fm_violation("%ld commands failed (%s)", inv.failed, inv.failed_sample);
 	fm_row_end(F,
 		   "%zu commands, %ld answers 429/503 with Retry-After 2 s, calls before it passed "
 		   "%ld, TM calls %ld, failed %ld, all done after %.1f s",

@@ -232,13 +232,11 @@ path_build(struct blackhole *b, char *why, size_t whylen)
 	const char *naddr[] = {"ip", "addr", "add", ncidr, "dev", b->vn, NULL};
 	const char *nup[] = {"ip", "link", "set", b->vn, "up", NULL};
 	const char *lo[] = {"ip", "link", "set", "lo", "up", NULL};
-	const char *dnat[] = {b->iptables, "-t",      "nat", "-A",	       "PREROUTING",
-			      "-p",	   "tcp",     "-d",  b->ns_ip,	       "--dport",
-			      dport,	   "-j",      "DNAT", "--to-destination", to,
-			      NULL};
-	const char *masq[] = {b->iptables, "-t",     "nat",	  "-A", "POSTROUTING", "-p",
-			      "tcp",	   "-d",     b->host_ip, "--dport", rport, "-j",
-			      "MASQUERADE", NULL};
+	const char *dnat[] = {
+	    b->iptables, "-t",	"nat", "-A",   "PREROUTING",	   "-p", "tcp", "-d", b->ns_ip,
+	    "--dport",	 dport, "-j",  "DNAT", "--to-destination", to,	 NULL};
+	const char *masq[] = {b->iptables, "-t",      "nat", "-A", "POSTROUTING", "-p", "tcp", "-d",
+			      b->host_ip,  "--dport", rport, "-j", "MASQUERADE",  NULL};
 
 	snprintf(hcidr, sizeof(hcidr), "%s/30", b->host_ip);
 	snprintf(ncidr, sizeof(ncidr), "%s/30", b->ns_ip);

@@ -593,6 +593,11 @@ check_outcomes(struct fm *f, const struct fload *l, struct fm_inv *inv)
 			snprintf(multi + strlen(multi), sizeof(multi) - strlen(multi), " %s",
 				 l->idp[k]);
 		if (strcmp(ev_type(m->json), "command.failed") == 0) {
+			if (inv->failed == 0)
+				snprintf(inv->failed_sample, sizeof(inv->failed_sample), "%s: %s",
+					 l->idp[k],
+					 json_string_value(json_object_get(
+					     json_object_get(m->json, "data"), "reason")));
 			inv->failed++;
 			inv->parked += l->kind[k] == 'c' && data_flag(m->json, "outcome_unknown");
 		}

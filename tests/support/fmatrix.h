@@ -116,7 +116,8 @@ struct fm_inv {
 	long creates_dup; /* commands whose create_account took effect more than once */
 	long calls;	  /* TM calls since the row began */
 	long failed, parked, possible_dup;
-	double done_s; /* seconds from the row's start until every outcome was seen */
+	double done_s;		 /* seconds from the row's start until every outcome was seen */
+	char failed_sample[256]; /* "ID: reason" of the first command.failed, "" when none */
 };
 /* Waits (timeout_ms) for every outcome of l and checks the invariants, adding a violation for
  * each breach. */

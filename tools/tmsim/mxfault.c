@@ -6,9 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "state.h"
-
 #define GARBLE_MAX   16
 #define UID_MAX	     64
 #define HUGE_BYTES   (50L * 1024 * 1024)
@@ -144,9 +141,8 @@ mxfault_reply(enum mx_hostile h, int garbled, struct reply *rep)
 	reply_set(rep, 200, "text/xml", body, len);
 }
 
-/* Applies one /_sim/mx query to m; -1 with err. */
-static int
-mx_apply(struct mxfault *m, const struct query *q, char *err, size_t errlen)
+int
+mxfault_apply(struct mxfault *m, const struct query *q, char *err, size_t errlen)
 {
 	const char *kind = query_get(q, "hostile"), *count = query_get(q, "count");
 	const char *only = query_get(q, "only"), *uid = query_get(q, "garble_uid");
@@ -189,33 +185,9 @@ mx_apply(struct mxfault *m, const struct query *q, char *err, size_t errlen)
 	return 0;
 }
 
-void
-control_mx(struct sim_state *st, int arg, const struct query *q, struct reply *rep)
+json_t *
+mxfault_dump(const struct mxfault *m)
 {
-	char err[256];
-	int rc;
-
-	(void)arg;
-	for (size_t i = 0; i < q->n; i++) {
-		if (strcmp(q->p[i].key, "hostile") && strcmp(q->p[i].key, "count") &&
-		    strcmp(q->p[i].key, "only") && strcmp(q->p[i].key, "garble_uid") &&
-		    strcmp(q->p[i].key, "reset")) {
-			reply_error(rep, 400,
-				    "unknown parameter (hostile, count, only, garble_uid, "
-				    "reset)");
-			return;
-		}
-	}
-	state_lock(st);
-	rc = mx_apply(st->mx, q, err, sizeof(err));
-	if (rc == 0)
-		reply_json(rep, 200,
-			   json_pack("{s:s, s:I, s:i}", "hostile", kind_names[st->mx->kind],
-				     "count", (json_int_t)st->mx->count, "garbled",
-				     st->mx->ngarble));
-	state_unlock(st);
-	if (rc != 0)
-		reply_error(rep, 400, err);
-	else
-		log_info("matrix faults set");
+	return json_pack("{s:s, s:I, s:i}", "hostile", kind_names[m->kind], "count",
+			 (json_int_t)m->count, "garbled", m->ngarble);
 }

@@ -4,6 +4,10 @@
 #ifndef TMSIM_MXFAULT_H
 #define TMSIM_MXFAULT_H
 
+#include <stddef.h>
+
+#include <jansson.h>
+
 #include "endpoint.h"
 #include "query.h"
 #include "reply.h"
@@ -11,7 +15,6 @@
 enum mx_hostile { MX_NONE, MX_TRUNCATED, MX_HUGE, MX_XXE, MX_LAUGHS, MX_DEEP };
 
 struct mxfault;
-struct sim_state;
 
 struct mxfault *mxfault_new(void);
 void mxfault_free(struct mxfault *m);
@@ -23,7 +26,10 @@ enum mx_hostile mxfault_pick(struct mxfault *m, enum endpoint ep, const struct q
 /* Replaces rep's body (the call took effect) with the hostile or garbled one. No lock. */
 void mxfault_reply(enum mx_hostile h, int garbled, struct reply *rep);
 
-/* GET /_sim/mx?hostile=KIND&count=N[&only=ENDPOINT] | garble_uid=UID | reset=1. */
-void control_mx(struct sim_state *st, int arg, const struct query *q, struct reply *rep);
+/* Applies one /_sim/mx query (hostile=KIND&count=N[&only=ENDPOINT], garble_uid=UID, reset=1),
+ * all or nothing: -1 with err on a bad or unknown parameter. The caller holds the lock. */
+int mxfault_apply(struct mxfault *m, const struct query *q, char *err, size_t errlen);
+/* {"hostile":KIND, "count":N, "garbled":N} (new reference). */
+json_t *mxfault_dump(const struct mxfault *m);
 
 #endif

@@ -20,7 +20,6 @@
 #include "control.h"
 #include "delay.h"
 #include "log.h"
-#include "mxfault.h"
 #include "reply.h"
 #include "wapi.h"
 
