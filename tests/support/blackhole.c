@@ -40,6 +40,7 @@ struct blackhole {
 	pthread_t acceptor;
 	int acceptor_started;
 	atomic_int stop;
+	atomic_int live; /* relay threads running: b lives until they are all gone */
 	pthread_mutex_t mu;
 	int fds[RELAY_CONNS_MAX]; /* both sockets of every relayed connection, -1: free */
 };
@@ -123,6 +124,7 @@ pipe_thread(void *arg)
 	track(p->b, p->z, 0);
 	close(p->a);
 	close(p->z);
+	atomic_fetch_sub(&p->b->live, 1); /* the last use of b */
 	free(p);
 	return NULL;
 }
@@ -152,7 +154,9 @@ accept_thread(void *arg)
 		*p = (struct pair){b, c, s};
 		track(b, c, 1);
 		track(b, s, 1);
+		atomic_fetch_add(&b->live, 1);
 		if (pthread_create(&t, NULL, pipe_thread, p) != 0) {
+			atomic_fetch_sub(&b->live, 1);
 			track(b, c, 0);
 			track(b, s, 0);
 			close(c);
@@ -338,6 +342,9 @@ blackhole_free(struct blackhole *b)
 		if (b->fds[i] >= 0)
 			shutdown(b->fds[i], SHUT_RDWR);
 	pthread_mutex_unlock(&b->mu);
+	/* Each relay thread sees the stop flag within its 500 ms poll. */
+	for (int waited = 0; atomic_load(&b->live) > 0 && waited < 5000; waited += 10)
+		usleep(10000);
 	/* Deleting the namespace deletes its end of the veth pair, and so the pair. */
 	if (b->made_ns) {
 		del[2] = b->ns;

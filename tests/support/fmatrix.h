@@ -1,7 +1,6 @@
-/* fmatrix: the fault matrix's machinery (tests/fault/) — one world per suite binary (wenv with
- * 6 partitions and 2 workers), a load generator, worker control, the invariants every row ends
- * with (nothing lost, one outcome event id per command, TM creates per command <= 1, order per
- * subject, SIGTERM exits 0) and the one line per row: PASS / FAIL / SKIP with figures. */
+/* fmatrix: the fault matrix's machinery (tests/fault/): one world per binary (6 partitions, 2
+ * workers), a load generator, worker control, the invariants every row ends with (nothing lost,
+ * one event id per command, creates <= 1, order per subject, SIGTERM exits 0), one line a row. */
 #ifndef TMPROV_TEST_FMATRIX_H
 #define TMPROV_TEST_FMATRIX_H
 
