@@ -246,14 +246,13 @@ tm_classify(CURLcode rc, long http_status, bool request_sent)
 		return request_sent ? TM_AMBIGUOUS : TM_NOT_SENT;
 	if (http_status >= 200 && http_status < 300)
 		return TM_OK;
-	/* 408: the server gave up waiting for our request, so it did not act on it. */
-	if (http_status == 429 || http_status == 408 || http_status >= 500)
-		return TM_TRANSIENT;
-	/* 3xx (redirects are not followed: the partner id must not travel elsewhere) and other
-	 * 4xx will not get better by repeating. */
-	if (http_status >= 300)
-		return TM_FAILED;
-	return TM_TRANSIENT; /* no final status at all */
+	/* Any other status is transient: 5xx, 429, 408, and 3xx/4xx too. TM's own verdict is a
+	 * FAILED answer (in a 2xx, or in a 4xx whose body is one: read_error_body); a 401, 403,
+	 * 404 or redirect without it comes from what stands in front of TM (a load balancer,
+	 * a proxy being reconfigured), says nothing about the command, and must not turn a
+	 * backlog into permanent failures. Redirects are never followed: the partner id must
+	 * not travel elsewhere. */
+	return TM_TRANSIENT;
 }
 
 static bool
@@ -355,19 +354,40 @@ transport_error(struct tm_result *res, const struct tm_response *resp, size_t ma
 		 resp->curl_error ? resp->curl_error : "");
 }
 
+/* A 4xx whose body is TM's own FAILED answer is TM's verdict: a business failure. Not for
+ * 5xx: a server that failed cannot be trusted to have not acted. */
+static bool
+read_error_body(struct tm_result *res, const struct tm_response *resp, size_t max_body)
+{
+	struct tm_reply r;
+	char perr[200];
+
+	if (resp->http_status < 400 || resp->http_status >= 500 || resp->body == NULL ||
+	    tm_xml_parse(resp->body, resp->body_len, max_body, &r, perr, sizeof(perr)) != 0 ||
+	    r.status != TM_STATUS_FAILED)
+		return false;
+	res->outcome = TM_FAILED;
+	copy(res->tm_status, sizeof(res->tm_status), r.status_text);
+	copy(res->reason, sizeof(res->reason), r.reason[0] ? r.reason : "FAILED without a reason");
+	snprintf(res->error, sizeof(res->error), "TM FAILED (HTTP %ld): %.200s", resp->http_status,
+		 res->reason);
+	return true;
+}
+
 static void
-http_error(struct tm_result *res, const struct tm_response *resp, long retry_after_max_ms)
+http_error(struct tm_result *res, const struct tm_response *resp, size_t max_body,
+	   long retry_after_max_ms)
 {
 	long st = resp->http_status;
 
+	if (read_error_body(res, resp, max_body))
+		return;
 	if (st >= 300 && st < 400)
-		snprintf(res->error, sizeof(res->error), "HTTP %ld (redirects are not followed)",
-			 st);
+		snprintf(res->error, sizeof(res->error),
+			 "HTTP %ld without a TM answer (redirects are not followed)", st);
 	else
-		snprintf(res->error, sizeof(res->error), "HTTP %ld", st);
-	if (res->outcome == TM_FAILED)
-		copy(res->reason, sizeof(res->reason), res->error);
-	if (res->outcome == TM_TRANSIENT && (st == 429 || st >= 500))
+		snprintf(res->error, sizeof(res->error), "HTTP %ld without a TM answer", st);
+	if (st == 429 || st >= 500)
 		res->retry_after_ms =
 		    tm_retry_after_ms(resp->retry_after, time(NULL), retry_after_max_ms);
 }
@@ -449,12 +469,29 @@ may_have_acted(const struct tm_result *res)
 	case TM_AMBIGUOUS:
 		return true;
 	case TM_TRANSIENT:
+		/* 3xx and 4xx (408 too) answer before the request is carried out. */
 		return (st >= 200 && st < 300) || st == 500 || st == 502 || st == 504;
 	case TM_FAILED:
 	case TM_NOT_SENT:
 		return false;
 	}
 	return true;
+}
+
+bool
+tm_result_tm_answered(const struct tm_result *res)
+{
+	switch (res->outcome) {
+	case TM_OK:
+	case TM_FAILED:
+		return true;
+	case TM_TRANSIENT:
+		return res->http_status >= 200 && res->http_status < 300;
+	case TM_NOT_SENT:
+	case TM_AMBIGUOUS:
+		return false;
+	}
+	return false;
 }
 
 void
@@ -467,7 +504,7 @@ tm_result_from_response(struct tm_result *res, enum tm_endpoint ep, const struct
 	if (resp->rc != CURLE_OK)
 		transport_error(res, resp, max_body);
 	else if (res->outcome != TM_OK)
-		http_error(res, resp, retry_after_max_ms);
+		http_error(res, resp, max_body, retry_after_max_ms);
 	else
 		read_answer(res, ep, resp, max_body);
 	res->may_have_acted = may_have_acted(res);

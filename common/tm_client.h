@@ -28,10 +28,11 @@ enum tm_endpoint {
 
 enum tm_outcome {
 	TM_OK,	      /* SUCCEED/SUCCEEDED with the fields the call returns */
-	TM_FAILED,    /* business failure: FAILED with TM's Reason, or HTTP 4xx; do not retry */
+	TM_FAILED,    /* business failure: a parsed FAILED answer with TM's Reason; not retried */
 	TM_NOT_SENT,  /* no request reached TM (no connection): safe to repeat */
 	TM_AMBIGUOUS, /* sent, no complete answer: the effect may or may not have happened */
-	TM_TRANSIENT, /* TM answered but not usefully: 5xx, 429, unparseable or oversize answer */
+	TM_TRANSIENT, /* no usable answer: any HTTP error without TM's FAILED body (5xx, 429, 3xx,
+		       * a load balancer's 401/403/404), or a 2xx unparseable or oversize */
 };
 
 struct tm_client_opts {
@@ -71,7 +72,7 @@ struct tm_result {
 	double elapsed_ms;
 	long new_connections; /* connections opened for this call (0: an idempotent call reused) */
 	char tm_status[TM_STATUS_MAX + 1]; /* __Status__ as TM wrote it, "" when none */
-	char reason[TM_REASON_MAX + 1];	   /* TM_FAILED: TM's Reason, or "HTTP 404" */
+	char reason[TM_REASON_MAX + 1];	   /* TM_FAILED: TM's Reason (cut: tm_xml.h) */
 	char company_uid[TM_COMPANY_UID_MAX + 1];
 	char company_name[TM_COMPANY_NAME_MAX + 1];
 	char email[TM_EMAIL_MAX + 1];
@@ -121,9 +122,9 @@ int tm_client_call(struct tm_client *tc, const struct tm_request *req, struct tm
 int tm_build_url(const char *base_url, const char *partner_id, const struct tm_request *req,
 		 bool redact, char *out, size_t outlen, char *err, size_t errlen);
 
-/* Transport and HTTP level: TM_NOT_SENT / TM_AMBIGUOUS / TM_TRANSIENT / TM_FAILED from the curl
- * result, status and whether any request byte went out; TM_OK means "a 2xx answer arrived
- * whole: its body decides". */
+/* Transport and HTTP level: TM_NOT_SENT / TM_AMBIGUOUS / TM_TRANSIENT from the curl result,
+ * status and whether any request byte went out; TM_OK means "a 2xx answer arrived whole: its
+ * body decides". Never TM_FAILED: only a body can say that (tm_result_from_response). */
 enum tm_outcome tm_classify(CURLcode rc, long http_status, bool request_sent);
 
 /* Retry-After (delay-seconds or HTTP-date, relative to now) in ms, clamped to [0, max_ms];
@@ -135,6 +136,11 @@ long tm_retry_after_ms(const char *value, time_t now, long max_ms);
 void tm_result_from_response(struct tm_result *res, enum tm_endpoint ep,
 			     const struct tm_response *resp, size_t max_body,
 			     long retry_after_max_ms, const char *partner_id);
+
+/* Whether TM itself answered the call (its XML, or any 2xx): TM is up, whatever became of the
+ * call. False for no answer and for HTTP errors without a TM body, which is what TM being down
+ * (or a load balancer without a backend) looks like. */
+bool tm_result_tm_answered(const struct tm_result *res);
 
 const char *tm_endpoint_name(enum tm_endpoint ep);    /* "create_account", ... */
 const char *tm_outcome_name(enum tm_outcome outcome); /* "ok", "failed", "not_sent", ... */

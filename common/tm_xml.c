@@ -211,6 +211,23 @@ set_status(struct tm_reply *out, const char *value, char *err, size_t errlen)
 	return 0;
 }
 
+/* A reason is only read by people: an over-long one is cut (at a UTF-8 character boundary) and
+ * says so, rather than turning TM's verdict into a protocol error. Other fields name things
+ * and are never cut. */
+static int
+set_reason_cut(struct tm_reply *out, const char *value, size_t max)
+{
+	size_t keep = max - strlen(TM_REASON_CUT);
+
+	/* Back off continuation bytes (10xxxxxx) to the start of a character. */
+	while (keep > 0 && ((unsigned char)value[keep] & 0xC0) == 0x80)
+		keep--;
+	memcpy(out->reason, value, keep);
+	memcpy(out->reason + keep, TM_REASON_CUT, strlen(TM_REASON_CUT) + 1);
+	out->has |= TM_HAS_REASON_CUT;
+	return 0;
+}
+
 static int
 set_field(const struct field *f, struct tm_reply *out, const char *value, char *err, size_t errlen)
 {
@@ -225,6 +242,8 @@ set_field(const struct field *f, struct tm_reply *out, const char *value, char *
 		}
 		return 0;
 	}
+	if (len > f->max && f->has == TM_HAS_REASON)
+		return set_reason_cut(out, value, f->max);
 	if (len > f->max) {
 		snprintf(err, errlen, "%s is %zu bytes, over its %zu", f->tag, len, f->max);
 		return TM_XML_EFIELD;

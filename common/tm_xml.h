@@ -6,13 +6,15 @@
 #include <stddef.h>
 
 /* Field sizes, without the terminating NUL. A value longer than its field is an error (a
- * truncated company_uid would point at another account), never silently cut. */
+ * truncated company_uid would point at another account), never silently cut; only a longer
+ * __Reason__ is cut, ending in TM_REASON_CUT (and TM_HAS_REASON_CUT set). */
 #define TM_STATUS_MAX	    32
 #define TM_REASON_MAX	    1024
 #define TM_COMPANY_UID_MAX  36 /* the spec: "up to 36-character ID" */
 #define TM_COMPANY_NAME_MAX 255
 #define TM_EMAIL_MAX	    254 /* RFC 5321 path limit */
 #define TM_MEETING_ID_MAX   64
+#define TM_REASON_CUT	    " [reason truncated]"
 #define TM_NUMBER_MAX	    1000000000L /* rooms and participants are at most this */
 
 /* Default cap on an answer's size; the largest real answer (query_account) is well under 2 KiB. */
@@ -32,6 +34,7 @@ enum {
 	TM_HAS_ROOMS = 1 << 4,
 	TM_HAS_PARTICIPANTS = 1 << 5,
 	TM_HAS_MEETING_ID = 1 << 6,
+	TM_HAS_REASON_CUT = 1 << 7, /* __Reason__ was longer than TM_REASON_MAX: cut */
 };
 
 struct tm_reply {

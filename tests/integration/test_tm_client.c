@@ -223,12 +223,14 @@ test_classify_table(void **state)
 	    {CURLE_OK, 504, true, TM_TRANSIENT},
 	    {CURLE_OK, 429, true, TM_TRANSIENT},
 	    {CURLE_OK, 408, true, TM_TRANSIENT},
-	    {CURLE_OK, 400, true, TM_FAILED},
-	    {CURLE_OK, 401, true, TM_FAILED},
-	    {CURLE_OK, 403, true, TM_FAILED},
-	    {CURLE_OK, 404, true, TM_FAILED},
-	    {CURLE_OK, 301, true, TM_FAILED},
-	    {CURLE_OK, 302, true, TM_FAILED},
+	    /* Without a body to say otherwise, a 3xx/4xx is whatever stands in front of TM:
+	     * transient (only TM's FAILED answer is a business failure). */
+	    {CURLE_OK, 400, true, TM_TRANSIENT},
+	    {CURLE_OK, 401, true, TM_TRANSIENT},
+	    {CURLE_OK, 403, true, TM_TRANSIENT},
+	    {CURLE_OK, 404, true, TM_TRANSIENT},
+	    {CURLE_OK, 301, true, TM_TRANSIENT},
+	    {CURLE_OK, 302, true, TM_TRANSIENT},
 	    {CURLE_OK, 0, true, TM_TRANSIENT},
 	};
 
@@ -319,15 +321,35 @@ test_result_from_response(void **state)
 		"<__Return__><__Status__>FAILED</__Status__></__Return__>");
 	assert_int_equal(res.outcome, TM_FAILED);
 	assert_true(res.reason[0] != '\0');
+	/* A load balancer's 404 page is no verdict of TM's: transient, not acted on, and a
+	 * sign of TM being unreachable. */
 	respond(&res, TM_QUERY_ACCOUNT, 404, NULL, "<html>not here</html>");
-	assert_int_equal(res.outcome, TM_FAILED);
-	assert_string_equal(res.reason, "HTTP 404");
+	assert_int_equal(res.outcome, TM_TRANSIENT);
+	assert_string_equal(res.reason, "");
+	assert_non_null(strstr(res.error, "HTTP 404"));
 	assert_int_equal(res.http_status, 404);
+	assert_false(res.may_have_acted);
+	assert_false(tm_result_tm_answered(&res));
+	respond(&res, TM_CREATE_ACCOUNT, 401, NULL, "");
+	assert_int_equal(res.outcome, TM_TRANSIENT);
+	assert_false(res.may_have_acted);
+	respond(&res, TM_CREATE_ACCOUNT, 302, NULL, "");
+	assert_int_equal(res.outcome, TM_TRANSIENT);
+	assert_non_null(strstr(res.error, "redirects are not followed"));
+	/* ... but TM's own FAILED answer in a 4xx is its verdict. */
+	respond(&res, TM_QUERY_ACCOUNT, 404, NULL,
+		"<__Return__><__Status__>FAILED</__Status__><__Reason__>no such account"
+		"</__Reason__></__Return__>");
+	assert_int_equal(res.outcome, TM_FAILED);
+	assert_string_equal(res.reason, "no such account");
+	assert_string_equal(res.tm_status, "FAILED");
+	assert_true(tm_result_tm_answered(&res));
 	respond(&res, TM_QUERY_ACCOUNT, 503, "12", "");
 	assert_int_equal(res.outcome, TM_TRANSIENT);
 	assert_int_equal(res.retry_after_ms, 12000);
-	assert_string_equal(res.error, "HTTP 503");
+	assert_non_null(strstr(res.error, "HTTP 503"));
 	assert_false(res.may_have_acted);
+	assert_false(tm_result_tm_answered(&res));
 	respond(&res, TM_CREATE_ACCOUNT, 504, NULL, "");
 	assert_int_equal(res.outcome, TM_TRANSIENT);
 	assert_true(res.may_have_acted); /* a gateway gave up waiting for TM */
@@ -337,6 +359,7 @@ test_result_from_response(void **state)
 	assert_int_equal(res.outcome, TM_TRANSIENT);
 	assert_int_equal(res.retry_after_ms, -1); /* only an error answer asks for a delay */
 	assert_non_null(strstr(res.error, "protocol error"));
+	assert_true(tm_result_tm_answered(&res)); /* TM (or something) answered 200 */
 	tm_result_from_response(&res, TM_CREATE_ACCOUNT, &resp, 1024, 60000, NULL);
 	assert_int_equal(res.outcome, TM_NOT_SENT);
 	assert_non_null(strstr(res.error, "Failed to connect"));
@@ -346,6 +369,34 @@ test_result_from_response(void **state)
 	assert_int_equal(res.outcome, TM_TRANSIENT);
 	assert_non_null(strstr(res.error, "response too large"));
 	assert_true(res.may_have_acted);
+}
+
+/* A FAILED answer whose reason is longer than we keep is still TM's FAILED: the reason is cut
+ * at a character boundary and says so. */
+static void
+test_failed_long_reason(void **state)
+{
+	static const char head[] = "<__Return__><__Status__>FAILED</__Status__><__Reason__>";
+	static const char tail[] = "</__Reason__></__Return__>";
+	char body[sizeof(head) + 3 * TM_REASON_MAX + sizeof(tail)];
+	struct tm_result res;
+	size_t n = strlen(head), len;
+
+	(void)state;
+	memcpy(body, head, n);
+	/* "é" (2 bytes) over and over: a cut in the middle of one would be invalid UTF-8. */
+	for (size_t i = 0; i < TM_REASON_MAX; i++, n += 2)
+		memcpy(body + n, "\xc3\xa9", 2);
+	memcpy(body + n, tail, sizeof(tail));
+	respond(&res, TM_DELETE_ACCOUNT, 200, NULL, body);
+	assert_int_equal(res.outcome, TM_FAILED);
+	assert_false(res.may_have_acted);
+	len = strlen(res.reason);
+	assert_true(len <= TM_REASON_MAX);
+	assert_true(len > TM_REASON_MAX / 2);
+	assert_string_equal(res.reason + len - strlen(TM_REASON_CUT), TM_REASON_CUT);
+	assert_true((len - strlen(TM_REASON_CUT)) % 2 == 0); /* whole characters only */
+	assert_memory_equal(res.reason, "\xc3\xa9\xc3\xa9", 4);
 }
 
 static void
@@ -639,7 +690,7 @@ test_fault_5xx(void **state)
 	call(tc, &req, &res, TM_TRANSIENT);
 	assert_int_equal(res.http_status, 503);
 	assert_int_equal(res.retry_after_ms, -1);
-	assert_string_equal(res.error, "HTTP 503");
+	assert_string_equal(res.error, "HTTP 503 without a TM answer");
 	assert_false(res.may_have_acted);
 	call(tc, &req, &res, TM_OK); /* the fault was for one call only */
 	tm_client_free(tc);
@@ -956,6 +1007,7 @@ main(void)
 	    cmocka_unit_test(test_classify_table),
 	    cmocka_unit_test(test_retry_after),
 	    cmocka_unit_test(test_result_from_response),
+	    cmocka_unit_test(test_failed_long_reason),
 	    cmocka_unit_test(test_names),
 	    cmocka_unit_test(test_opts_from_cfg),
 	    cmocka_unit_test(test_client_new_rejects),

@@ -130,20 +130,51 @@ test_delay(void **state)
 	assert_int_equal(tmretry_delay_ms(&p, 0, -1) <= 100, 1);
 }
 
+/* A result as tm_client would give it: outcome and HTTP status (0: none). */
+static struct tm_result
+result(enum tm_outcome outcome, long http_status, long retry_after_ms)
+{
+	struct tm_result r = {
+	    .outcome = outcome, .http_status = http_status, .retry_after_ms = retry_after_ms};
+
+	snprintf(r.error, sizeof(r.error), "%s %ld", tm_outcome_name(outcome), http_status);
+	return r;
+}
+
 static void
 test_health_sequences(void **state)
 {
 	static const struct {
+		const char *account;
 		enum tm_outcome outcome;
+		long http_status;
 		bool before; /* what record returns: up before this result */
 		bool after;
 	} seq[] = {
-	    {TM_NOT_SENT, true, true},	  {TM_TRANSIENT, true, true},
-	    {TM_AMBIGUOUS, true, false},			    /* the third in a row: down */
-	    {TM_TRANSIENT, false, false}, {TM_FAILED, false, true}, /* TM answered */
-	    {TM_NOT_SENT, true, true},	  {TM_OK, true, true},	    /* the count starts again */
-	    {TM_NOT_SENT, true, true},	  {TM_NOT_SENT, true, true},
-	    {TM_NOT_SENT, true, false},	  {TM_OK, false, true},
+	    /* One account's failures, however many and of whatever kind, are its own. */
+	    {"a", TM_TRANSIENT, 503, true, true},
+	    {"a", TM_AMBIGUOUS, 0, true, true},
+	    {"a", TM_TRANSIENT, 404, true, true},
+	    {"a", TM_TRANSIENT, 502, true, true},
+	    /* A second account in the same row: down. */
+	    {"b", TM_TRANSIENT, 503, true, false},
+	    {"b", TM_TRANSIENT, 503, false, false},
+	    {"c", TM_FAILED, 200, false, true}, /* TM answered */
+	    /* A garbled 2xx is TM answering: it neither counts nor pauses. */
+	    {"a", TM_TRANSIENT, 200, true, true},
+	    {"a", TM_TRANSIENT, 200, true, true},
+	    {"a", TM_TRANSIENT, 200, true, true},
+	    {"a", TM_TRANSIENT, 200, true, true},
+	    /* No connection at all is never one account's doing. */
+	    {"a", TM_NOT_SENT, 0, true, true},
+	    {"a", TM_NOT_SENT, 0, true, true},
+	    {"a", TM_NOT_SENT, 0, true, false},
+	    {"a", TM_OK, 200, false, true},
+	    /* ... but one account's refusals mixed with its timeouts are its own again. */
+	    {"a", TM_NOT_SENT, 0, true, true},
+	    {"a", TM_AMBIGUOUS, 0, true, true},
+	    {"a", TM_NOT_SENT, 0, true, true},
+	    {"a", TM_NOT_SENT, 0, true, true},
 	};
 	struct tmhealth *h = tmhealth_new(3, NULL);
 
@@ -151,22 +182,52 @@ test_health_sequences(void **state)
 	assert_non_null(h);
 	assert_true(tmhealth_available(h));
 	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
-		bool before = tmhealth_record(h, seq[i].outcome);
+		struct tm_result r = result(seq[i].outcome, seq[i].http_status, -1);
+		bool before = tmhealth_record(h, seq[i].account, &r);
 
 		if (before != seq[i].before || tmhealth_available(h) != seq[i].after)
-			fail_msg("step %zu (%s): before %d after %d, want %d %d", i,
-				 tm_outcome_name(seq[i].outcome), before, tmhealth_available(h),
-				 seq[i].before, seq[i].after);
+			fail_msg("step %zu (%s %s %ld): before %d after %d, want %d %d", i,
+				 seq[i].account, tm_outcome_name(seq[i].outcome),
+				 seq[i].http_status, before, tmhealth_available(h), seq[i].before,
+				 seq[i].after);
 	}
 	tmhealth_free(h);
 	tmhealth_free(NULL);
 }
 
+/* TM's Retry-After holds every caller, and a wait for it ends with it. */
+static void
+test_health_retry_after_hold(void **state)
+{
+	struct tmhealth *h = tmhealth_new(3, NULL);
+	struct tm_result r = result(TM_TRANSIENT, 429, 300);
+	atomic_bool stop;
+
+	(void)state;
+	atomic_init(&stop, false);
+	assert_int_equal(tmhealth_hold_ms(h), 0);
+	tmhealth_record(h, "a", &r);
+	assert_true(tmhealth_hold_ms(h) > 0 && tmhealth_hold_ms(h) <= 300);
+	assert_true(tmhealth_available(h)); /* one account's 429: held, not down */
+	assert_true(tmhealth_wait_call(h, &stop));
+	assert_int_equal(tmhealth_hold_ms(h), 0);
+	/* A stop ends the wait. */
+	r.retry_after_ms = 60000;
+	tmhealth_record(h, "a", &r);
+	atomic_store(&stop, true);
+	assert_false(tmhealth_wait_call(h, &stop));
+	tmhealth_free(h);
+}
+
 static void *
 health_hammer(void *arg)
 {
-	for (int i = 0; i < 10000; i++)
-		tmhealth_record(arg, i % 2 ? TM_TRANSIENT : TM_NOT_SENT);
+	for (int i = 0; i < 10000; i++) {
+		struct tm_result r =
+		    result(i % 2 ? TM_TRANSIENT : TM_NOT_SENT, i % 2 ? 503 : 0, -1);
+
+		tmhealth_record(arg, i % 3 ? "a" : "b", &r);
+	}
 	return NULL;
 }
 
@@ -174,6 +235,7 @@ static void
 test_health_threads(void **state)
 {
 	struct tmhealth *h = tmhealth_new(5, NULL);
+	struct tm_result ok = result(TM_OK, 200, -1);
 	pthread_t t[4];
 
 	(void)state;
@@ -183,7 +245,7 @@ test_health_threads(void **state)
 		pthread_join(t[i], NULL);
 	assert_int_equal(tmhealth_in_a_row(h), 40000);
 	assert_false(tmhealth_available(h));
-	tmhealth_record(h, TM_OK);
+	tmhealth_record(h, "a", &ok);
 	assert_true(tmhealth_available(h));
 	tmhealth_free(h);
 }
@@ -443,27 +505,53 @@ test_call_budget(void **state)
 	json_decref(out.calls);
 }
 
+/* Stands in for the prober: marks TM up after checking that no call was made meanwhile. */
+struct revive {
+	long calls_while_down;
+};
+
+static void *
+revive_later(void *arg)
+{
+	struct revive *rv = arg;
+	struct tm_result ok = result(TM_FAILED, 200, -1);
+	struct timespec ts = {0, 400 * 1000000L};
+
+	nanosleep(&ts, NULL);
+	rv->calls_while_down = sim_count(F.sim, NULL);
+	tmhealth_record(F.health, "probe", &ok);
+	return NULL;
+}
+
 static void
-test_call_outage_does_not_spend_budget(void **state)
+test_call_waits_while_down(void **state)
 {
 	struct tm_request req = CREATE;
+	struct tm_result refused = result(TM_NOT_SENT, 0, -1);
 	struct tmretry_result out;
+	struct revive rv = {-1};
+	long before;
 	char uid[64];
+	pthread_t t;
 
 	(void)state;
 	make_account(uid, sizeof(uid));
 	req.endpoint = TM_QUERY_ACCOUNT;
 	req.company_uid = uid;
-	/* Down after 2 failures in a row: of 6 failures only the first 2 count against the
-	 * budget of 3, so the 7th attempt still happens and succeeds. */
 	tmhealth_free(F.health);
 	F.health = tmhealth_new(2, NULL);
 	F.r.health = F.health;
-	assert_int_equal(sim_faults(F.sim, "error_next=6&error_status=503"), 0);
+	tmhealth_record(F.health, "x", &refused);
+	tmhealth_record(F.health, "y", &refused);
+	assert_false(tmhealth_available(F.health));
+	before = sim_count(F.sim, NULL);
+	assert_int_equal(pthread_create(&t, NULL, revive_later, &rv), 0);
+	/* No attempt while TM is down: the call starts once it is up again. */
 	assert_int_equal(tmretry_call(&F.r, F.tc, &req, 1, 0, false, NULL, NULL, &out), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(rv.calls_while_down, before);
 	assert_int_equal(out.action, TMRETRY_OK);
-	assert_int_equal(out.made, 7);
-	assert_true(tmhealth_available(F.health));
+	assert_int_equal(out.made, 1);
 	json_decref(out.calls);
 }
 
@@ -594,6 +682,7 @@ main(void)
 	    cmocka_unit_test(test_delay),
 	    cmocka_unit_test(test_health_sequences),
 	    cmocka_unit_test(test_health_threads),
+	    cmocka_unit_test(test_health_retry_after_hold),
 	    cmocka_unit_test(test_audit_row_shape),
 	};
 	const struct CMUnitTest calls[] = {
@@ -608,8 +697,7 @@ main(void)
 					    before_each, after_each),
 	    cmocka_unit_test_setup_teardown(test_call_business_failure, before_each, after_each),
 	    cmocka_unit_test_setup_teardown(test_call_budget, before_each, after_each),
-	    cmocka_unit_test_setup_teardown(test_call_outage_does_not_spend_budget, before_each,
-					    after_each),
+	    cmocka_unit_test_setup_teardown(test_call_waits_while_down, before_each, after_each),
 	    cmocka_unit_test_setup_teardown(test_call_retry_after, before_each, after_each),
 	    cmocka_unit_test_setup_teardown(test_call_stop, before_each, after_each),
 	    cmocka_unit_test_setup_teardown(test_call_slots, before_each, after_each),

@@ -927,6 +927,59 @@ test_fault_fail_company(void **state)
 	assert_int_equal(account_count(sim), 2);
 }
 
+/* malformed_for: every call naming one of the values (a company_uid, a name, an email) acts
+ * but answers garbage; other accounts are answered as usual. */
+static void
+test_fault_malformed_for(void **state)
+{
+	char bad[37], good[37], q[64], *url, *v;
+	struct http_res r;
+	json_t *calls;
+
+	(void)state;
+	create_named(sim, "Garbled", bad);
+	create_named(sim, "Fine", good);
+	snprintf(q, sizeof(q), "malformed_for=%s", bad);
+	assert_int_equal(sim_faults(sim, q), 0);
+	for (int i = 0; i < 3; i++) { /* for ever, not for the next call only */
+		url = sim_tm_url(sim, "query_account", "company_uid", bad, NULL);
+		get(url, &r);
+		assert_int_equal(r.status, 200);
+		v = xml_value(r.body, r.len, "__Status__");
+		assert_null(v); /* not well-formed */
+		http_res_free(&r);
+		free(url);
+	}
+	url = sim_tm_url(sim, "query_account", "company_uid", good, NULL);
+	get(url, &r);
+	assert_tag(&r, "__Status__", "SUCCEEDED");
+	http_res_free(&r);
+	free(url);
+	/* The garbled call acted: an update is applied, only its answer is lost. */
+	url = sim_tm_url(sim, "update_account", "company_uid", bad,
+			 FIELDS("Garbled 2", "g@b.co", "3", "4"), NULL);
+	get(url, &r);
+	assert_null(xml_value(r.body, r.len, "__Status__"));
+	http_res_free(&r);
+	free(url);
+	assert_int_equal(sim_calls(sim, &calls), 0);
+	assert_string_equal(json_string_value(json_object_get(
+				json_array_get(json_object_get(calls, "calls"), 4), "fault")),
+			    "malformed");
+	json_decref(calls);
+	/* By name too; and an empty list clears it. */
+	assert_int_equal(sim_faults(sim, "malformed_for=Acme"), 0);
+	url = create_url("Acme");
+	get(url, &r);
+	assert_null(xml_value(r.body, r.len, "__Status__"));
+	http_res_free(&r);
+	assert_int_equal(sim_faults(sim, "malformed_for="), 0);
+	get(url, &r);
+	assert_tag(&r, "__Status__", "SUCCEED");
+	http_res_free(&r);
+	free(url);
+}
+
 static void
 test_fault_reset_param(void **state)
 {
@@ -961,8 +1014,9 @@ test_fault_bad_params(void **state)
 	    "error_rate=-0.1",
 	    "error_rate=x",
 	    "error_rate=",
-	    "error_status=404",
+	    "error_status=405",
 	    "error_status=200",
+	    "malformed_for=a&malformed_for=b",
 	    "latency_ms=-1",
 	    "latency_ms=abc",
 	    "latency_ms=600001",
@@ -1431,6 +1485,7 @@ main(void)
 	    cmocka_unit_test_setup(test_fault_latency, reset),
 	    cmocka_unit_test_setup(test_fault_only, reset),
 	    cmocka_unit_test_setup(test_fault_fail_company, reset),
+	    cmocka_unit_test_setup(test_fault_malformed_for, reset),
 	    cmocka_unit_test_setup(test_fault_reset_param, reset),
 	    cmocka_unit_test_setup(test_fault_bad_params, reset),
 	    cmocka_unit_test_setup(test_calllog_and_stats, reset),

@@ -98,7 +98,8 @@ static pid_t
 spawn(struct sim *s, const char *bin, const struct sim_opts *o, char *const *env)
 {
 	char exe[1024];
-	const char *argv[8] = {"tmsim", "--listen", "127.0.0.1:0", "--port-file", s->port_file};
+	const char *argv[8] = {"tmsim", "--listen", o->listen ? o->listen : "127.0.0.1:0",
+			       "--port-file", s->port_file};
 	pid_t parent = getpid(), pid;
 	int argc = 5;
 

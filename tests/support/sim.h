@@ -13,6 +13,8 @@ struct sim_opts {
 	const char *partner;   /* TMPROV_PARTNER_ID; NULL: from the environment or "partner-test" */
 	const char *log_level; /* TMPROV_LOG_LEVEL; NULL: inherited, else "info" */
 	const char *const *env; /* more "KEY=value" settings (NULL-terminated), or NULL */
+	const char *listen;	/* HOST:PORT, e.g. a stopped tmsim's to bring TM back; NULL: a free
+				 * loopback port */
 };
 
 /* Starts tmsim with faults (NULL or a /_sim/faults query). Returns 0, or -1 after printing

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,11 +28,21 @@ struct settings {
 	uint64_t rng;
 };
 
+/* Values named in one list parameter (fail_company, malformed_for): owned copies. */
+struct namelist {
+	char *v[FAIL_COMPANY_MAX];
+	size_t n;
+};
+
 struct faults {
 	struct settings s;
-	char *companies[FAIL_COMPANY_MAX];
-	size_t ncompanies;
+	struct namelist companies; /* fail_company: create/update of these names answer FAILED */
+	struct namelist garble;	   /* malformed_for: calls naming these values answer garbage */
 };
+
+/* The list parameters, in struct faults order. */
+static const char *const list_params[] = {"fail_company", "malformed_for"};
+#define NLISTS 2
 
 static const char *const kind_names[FAULT_KINDS] = {"none", "error",	 "timeout",
 						    "drop", "malformed", "html"};
@@ -68,11 +79,17 @@ settings_default(struct settings *s)
 }
 
 static void
-companies_clear(char **list, size_t *n)
+namelist_clear(struct namelist *l)
 {
-	for (size_t i = 0; i < *n; i++)
-		free(list[i]);
-	*n = 0;
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	l->n = 0;
+}
+
+static struct namelist *
+faults_list(struct faults *f, size_t i)
+{
+	return i == 0 ? &f->companies : &f->garble;
 }
 
 struct faults *
@@ -90,7 +107,8 @@ faults_free(struct faults *f)
 {
 	if (f == NULL)
 		return;
-	companies_clear(f->companies, &f->ncompanies);
+	namelist_clear(&f->companies);
+	namelist_clear(&f->garble);
 	free(f);
 }
 
@@ -98,7 +116,8 @@ void
 faults_reset(struct faults *f)
 {
 	settings_default(&f->s);
-	companies_clear(f->companies, &f->ncompanies);
+	namelist_clear(&f->companies);
+	namelist_clear(&f->garble);
 }
 
 static int
@@ -137,7 +156,9 @@ parse_rate(const char *v, double *out, char *err, size_t errlen)
 static int
 parse_status(const char *v, int *out, char *err, size_t errlen)
 {
-	static const int allowed[] = {429, 500, 502, 503, 504};
+	/* 401, 403 and 404 are what a load balancer or proxy in front of TM answers when it is
+	 * misconfigured or TM's backend is gone: no TM body, nothing done. */
+	static const int allowed[] = {401, 403, 404, 429, 500, 502, 503, 504};
 
 	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
 		char num[8];
@@ -148,35 +169,35 @@ parse_status(const char *v, int *out, char *err, size_t errlen)
 			return 0;
 		}
 	}
-	snprintf(err, errlen, "error_status: \"%s\" is not one of 429, 500, 502, 503, 504", v);
+	snprintf(err, errlen,
+		 "error_status: \"%s\" is not one of 401, 403, 404, 429, 500, 502, 503, 504", v);
 	return -1;
 }
 
-/* Splits a comma list of company names into list (owned copies). */
+/* Splits the comma list v of parameter name into list (owned copies). */
 static int
-parse_companies(const char *v, char **list, size_t *n, char *err, size_t errlen)
+parse_list(const char *name, const char *v, struct namelist *list, char *err, size_t errlen)
 {
 	const char *p = v;
 
 	if (*v == '\0')
-		return 0; /* an empty list clears fail_company */
+		return 0; /* an empty list clears the parameter */
 	for (;;) {
 		const char *comma = strchr(p, ',');
 		size_t len = comma ? (size_t)(comma - p) : strlen(p);
 
 		if (len > 0) {
-			if (*n == FAIL_COMPANY_MAX || len > COMPANY_NAME_MAX) {
-				snprintf(err, errlen,
-					 "fail_company: at most %d names of at most %d bytes",
-					 FAIL_COMPANY_MAX, COMPANY_NAME_MAX);
+			if (list->n == FAIL_COMPANY_MAX || len > COMPANY_NAME_MAX) {
+				snprintf(err, errlen, "%s: at most %d values of at most %d bytes",
+					 name, FAIL_COMPANY_MAX, COMPANY_NAME_MAX);
 				return -1;
 			}
-			list[*n] = strndup(p, len);
-			if (list[*n] == NULL) {
+			list->v[list->n] = strndup(p, len);
+			if (list->v[list->n] == NULL) {
 				snprintf(err, errlen, "out of memory");
 				return -1;
 			}
-			(*n)++;
+			list->n++;
 		}
 		if (comma == NULL)
 			break;
@@ -254,14 +275,25 @@ apply_param(struct settings *s, int scope, const char *k, const char *v, char *e
 	return -1;
 }
 
+/* The list parameter k (index into list_params), or -1 when k is none. */
+static int
+list_param(const char *k)
+{
+	for (size_t i = 0; i < NLISTS; i++) {
+		if (strcmp(k, list_params[i]) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
 int
 faults_apply(struct faults *f, const struct query *q, char *err, size_t errlen)
 {
-	char *list[FAIL_COMPANY_MAX];
-	size_t nlist = 0;
+	struct namelist lists[NLISTS] = {0};
+	bool given[NLISTS] = {false};
 	struct settings s;
-	const char *rep, *companies = NULL;
-	int reset, scope, rc = -1;
+	const char *rep;
+	int reset, scope, li, rc = -1;
 
 	if ((rep = query_repeated(q)) != NULL) {
 		snprintf(err, errlen, "%s: given more than once", rep);
@@ -281,9 +313,9 @@ faults_apply(struct faults *f, const struct query *q, char *err, size_t errlen)
 
 		if (strcmp(k, "reset") == 0 || strcmp(k, "only") == 0)
 			continue;
-		if (strcmp(k, "fail_company") == 0) {
-			companies = v;
-			if (parse_companies(v, list, &nlist, err, errlen) != 0)
+		if ((li = list_param(k)) >= 0) {
+			given[li] = true;
+			if (parse_list(k, v, &lists[li], err, errlen) != 0)
 				goto out;
 			continue;
 		}
@@ -291,15 +323,17 @@ faults_apply(struct faults *f, const struct query *q, char *err, size_t errlen)
 			goto out;
 	}
 	f->s = s;
-	if (reset || companies != NULL) {
-		companies_clear(f->companies, &f->ncompanies);
-		memcpy(f->companies, list, nlist * sizeof(list[0]));
-		f->ncompanies = nlist;
-		nlist = 0; /* ownership moved to f */
+	for (size_t i = 0; i < NLISTS; i++) {
+		if (reset || given[i]) {
+			namelist_clear(faults_list(f, i));
+			*faults_list(f, i) = lists[i];
+			lists[i].n = 0; /* ownership moved to f */
+		}
 	}
 	rc = 0;
 out:
-	companies_clear(list, &nlist);
+	for (size_t i = 0; i < NLISTS; i++)
+		namelist_clear(&lists[i]);
 	return rc;
 }
 
@@ -351,11 +385,29 @@ faults_pick(struct faults *f, enum endpoint ep, struct fault_pick *out)
 	out->spec_style = f->s.spec_style;
 }
 
+static bool
+namelist_has(const struct namelist *l, const char *v)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		if (strcmp(l->v[i], v) == 0)
+			return true;
+	}
+	return false;
+}
+
 int
 faults_company_fails(const struct faults *f, const char *company_name)
 {
-	for (size_t i = 0; i < f->ncompanies; i++) {
-		if (strcmp(f->companies[i], company_name) == 0)
+	return namelist_has(&f->companies, company_name);
+}
+
+int
+faults_garbles(const struct faults *f, const struct query *q)
+{
+	for (size_t i = 0; i < q->n; i++) {
+		/* Our partner id names no account: listing it would garble every call. */
+		if (strcmp(q->p[i].key, "service_company_uid") != 0 &&
+		    namelist_has(&f->garble, q->p[i].value))
 			return 1;
 	}
 	return 0;
@@ -391,14 +443,18 @@ faults_dump(const struct faults *f)
 		return NULL;
 	json_object_set_new(o, "retry_after",
 			    s->retry_after < 0 ? json_null() : json_integer(s->retry_after));
-	names = json_array();
-	for (size_t i = 0; i < f->ncompanies; i++) {
-		json_t *name = json_string(f->companies[i]);
+	for (size_t li = 0; li < NLISTS; li++) {
+		const struct namelist *l = li == 0 ? &f->companies : &f->garble;
 
-		if (name != NULL) /* NULL: not UTF-8, which JSON cannot carry */
-			json_array_append_new(names, name);
+		names = json_array();
+		for (size_t i = 0; i < l->n; i++) {
+			json_t *name = json_string(l->v[i]);
+
+			if (name != NULL) /* NULL: not UTF-8, which JSON cannot carry */
+				json_array_append_new(names, name);
+		}
+		json_object_set_new(o, list_params[li], names);
 	}
-	json_object_set_new(o, "fail_company", names);
 	scopes = json_object();
 	for (int sc = 0; sc < SCOPES; sc++) {
 		json_t *one = scope_dump(s, sc);

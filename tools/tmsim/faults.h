@@ -1,6 +1,6 @@
 /* faults: the fault-injection settings (latency, error answers, held and dropped answers,
- * malformed and HTML bodies, FAILED companies) and the choice of fault for each TM call.
- * Not thread-safe: the caller holds the simulator's lock. */
+ * malformed and HTML bodies, FAILED companies, garbled accounts) and the choice of fault for each
+ * TM call. Not thread-safe: the caller holds the simulator's lock. */
 #ifndef TMSIM_FAULTS_H
 #define TMSIM_FAULTS_H
 
@@ -37,6 +37,10 @@ int faults_apply(struct faults *f, const struct query *q, char *err, size_t errl
 void faults_pick(struct faults *f, enum endpoint ep, struct fault_pick *out);
 /* Whether create/update for this company name must answer FAILED (fail_company). */
 int faults_company_fails(const struct faults *f, const char *company_name);
+/* Whether the call's answer must be garbage (malformed_for): one of its parameters, our partner
+ * id aside, is a listed value. The call still acts; only its answer is unreadable, as when TM
+ * writes one account's data into its XML unescaped. */
+int faults_garbles(const struct faults *f, const struct query *q);
 /* The current settings as JSON (new reference). */
 json_t *faults_dump(const struct faults *f);
 

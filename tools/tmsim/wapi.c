@@ -385,6 +385,8 @@ wapi_handle(struct sim_state *st, int ep, const struct query *q, struct reply *r
 	mx = mxfault_pick(st->mx, ep, q, &garbled);
 	if (pick.kind != FAULT_ERROR && pick.kind != FAULT_HTML)
 		call_run(st, ep, q, pick.spec_style, &out);
+	if (pick.kind == FAULT_NONE && faults_garbles(st->faults, q))
+		pick.kind = FAULT_MALFORMED;
 	seq = calllog_add(st->log, ep, q, pick.kind, out.status, out.reason);
 	state_unlock(st);
 	log_debug("call seq=%lu endpoint=%s fault=%s status=%s reason=%s", seq, endpoint_name(ep),

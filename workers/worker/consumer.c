@@ -93,6 +93,30 @@ reap(struct consumer *cs)
 	}
 }
 
+/* tmprov_fetch_paused{reason="why"}: 1 while paused for that reason. */
+static void
+paused_metric(struct consumer *cs, const char *why, double v)
+{
+	char labels[160];
+
+	if (why == NULL)
+		return;
+	snprintf(labels, sizeof(labels), "reason=\"%s\"", why);
+	metrics_set(cs->m, "tmprov_fetch_paused", labels, v);
+}
+
+/* The pause state becomes (paused, why): the log line and the gauge say why. */
+static void
+pause_state(struct consumer *cs, bool paused, const char *why)
+{
+	if (cs->paused && cs->pause_why != why)
+		paused_metric(cs, cs->pause_why, 0);
+	if (paused)
+		paused_metric(cs, why, 1);
+	cs->paused = paused;
+	cs->pause_why = paused ? why : NULL;
+}
+
 static void
 set_paused(struct consumer *cs, bool pause, const char *why)
 {
@@ -102,7 +126,7 @@ set_paused(struct consumer *cs, bool pause, const char *why)
 	if (pause == cs->paused && !cs->reapply_pause) {
 		if (pause && why != cs->pause_why)
 			log_info("consumer: fetch stays paused: %s", why);
-		cs->pause_why = why;
+		pause_state(cs, pause, why);
 		return;
 	}
 	rc = rd_kafka_assignment(cs->rk, &l);
@@ -120,9 +144,8 @@ set_paused(struct consumer *cs, bool pause, const char *why)
 	if (pause && why != cs->pause_why)
 		log_info("consumer: pausing fetch: %s", why);
 	else if (!pause && cs->paused)
-		log_info("consumer: resuming fetch");
-	cs->paused = pause;
-	cs->pause_why = why;
+		log_info("consumer: resuming fetch (was paused: %s)", cs->pause_why);
+	pause_state(cs, pause, why);
 }
 
 /* The in-flight limit holds messages back instead of pausing: in librdkafka 2.0.2 fetching

@@ -204,6 +204,12 @@ exec_tm_available(struct exec_ctx *ctx)
 	return tmhealth_available(ctx->health);
 }
 
+struct tmhealth *
+exec_tm_health(struct exec_ctx *ctx)
+{
+	return ctx->health;
+}
+
 bool
 exec_db_available(struct exec_ctx *ctx)
 {

@@ -39,5 +39,7 @@ enum exec_status exec_run(struct exec_thread *t, struct job *job, const atomic_b
 bool exec_tm_available(struct exec_ctx *ctx); /* false while TM is considered down */
 bool exec_db_available(struct exec_ctx *ctx); /* false while PostgreSQL is unreachable */
 bool exec_dlq_failed(struct exec_ctx *ctx);   /* the DLQ producer failed for good */
+/* The TM health tracker (tmretry.h), for the prober; lives as long as ctx. */
+struct tmhealth *exec_tm_health(struct exec_ctx *ctx);
 
 #endif

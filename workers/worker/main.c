@@ -21,6 +21,7 @@
 #include "pool.h"
 #include "publisher.h"
 #include "tm_client.h"
+#include "tmprobe.h"
 #include "wconfig.h"
 
 #define POLL_MS 100
@@ -44,6 +45,8 @@ static const struct {
     {"tmprov_consumer_lag", "gauge", "tm.commands messages not yet committed, by partition"},
     {"tmprov_dlq_total", "counter", "messages copied to the DLQ by reason"},
     {"tmprov_tm_available", "gauge", "1 while TM is considered up"},
+    {"tmprov_fetch_paused", "gauge", "1 while fetching is paused, labelled with why"},
+    {"tmprov_tm_probes_total", "counter", "probes of a TM counted down, by result"},
     {"tmprov_db_available", "gauge", "1 while PostgreSQL is reachable"},
 };
 
@@ -57,6 +60,7 @@ struct worker {
 	struct pool *pool;
 	struct consumer *consumer;
 	struct admin *admin;
+	struct tmprobe *probe;
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -148,7 +152,7 @@ deps_gate(void *arg, const char **why)
 	if (!db)
 		*why = "PostgreSQL unavailable";
 	else if (!tm)
-		*why = "TM unavailable";
+		*why = "TM unavailable (probing it)";
 	return db && tm;
 }
 
@@ -211,12 +215,16 @@ worker_start(struct worker *w)
 	    .gate = deps_gate,
 	    .gate_arg = w,
 	};
+	struct tm_client_opts tm;
 	char err[512];
 
 	w->metrics = metrics_init();
 	if (!(w->producer = kafka_producer_new(w->cfg, err, sizeof(err))))
 		fatal("%s", err);
 	if (!(w->exec = exec_new(w->cfg, w->metrics, err, sizeof(err))))
+		fatal("%s", err);
+	tm_client_opts_from_cfg(&tm, w->cfg);
+	if (!(w->probe = tmprobe_start(&tm, exec_tm_health(w->exec), w->metrics, err, sizeof(err))))
 		fatal("%s", err);
 	if (!(w->publisher = publisher_start(w->cfg, w->metrics, w->producer, err, sizeof(err))))
 		fatal("%s", err);
@@ -291,6 +299,8 @@ worker_shutdown(struct worker *w)
 	long left;
 	char err[256];
 
+	/* A probe on the wire ends within TMPROV_TM_TIMEOUT, while the drain goes on. */
+	tmprobe_request_stop(w->probe);
 	drain_jobs(w, deadline);
 	pool_stop(w->pool);
 	consumer_maintain(w->consumer);
@@ -301,6 +311,7 @@ worker_shutdown(struct worker *w)
 	/* /readyz reads the consumer and exec: the admin port goes first. */
 	admin_stop(w->admin);
 	consumer_close(w->consumer);
+	tmprobe_free(w->probe);
 	exec_free(w->exec);
 	if (kafka_flush(w->producer, PUBLISH_MIN_MS, err, sizeof(err)))
 		log_warn("%s", err);

@@ -8,8 +8,10 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "deadline.h"
 #include "log.h"
 
@@ -96,11 +98,22 @@ tmretry_slot_take(sem_t *slots, const atomic_bool *stop)
 	return true;
 }
 
+/* Longest account key kept to tell one account's failures from several accounts'. */
+#define HEALTH_ACCOUNT_MAX 64
+
 struct tmhealth {
 	pthread_mutex_t lock;
 	unsigned pause_after;
-	unsigned in_a_row; /* not_sent/transient/ambiguous results since TM last answered */
+	/* The failures in a row since TM last answered, and whose they were: one account's
+	 * failures (a timeout or 5xx on its data) are its command's problem, not an outage,
+	 * unless not one of them got a connection (a refusal is never one account's doing). */
+	unsigned in_a_row;
+	char first_account[HEALTH_ACCOUNT_MAX + 1];
+	bool several_accounts;
+	bool all_not_sent;
 	bool available;
+	long hold_until_ms; /* no call before this (CLOCK_MONOTONIC ms): TM's Retry-After */
+	char last_error[TM_ERROR_MAX + 1];
 	struct metrics *metrics;
 };
 
@@ -129,27 +142,53 @@ tmhealth_free(struct tmhealth *h)
 	free(h);
 }
 
-bool
-tmhealth_record(struct tmhealth *h, enum tm_outcome outcome)
+/* One failure that may mean TM is down (lock held): counts it and decides. */
+static void
+health_failure(struct tmhealth *h, const char *account, const struct tm_result *res)
 {
-	bool before, after;
+	if (h->in_a_row++ == 0) {
+		snprintf(h->first_account, sizeof(h->first_account), "%s", account);
+		h->several_accounts = false;
+		h->all_not_sent = true;
+	} else if (strncmp(h->first_account, account, HEALTH_ACCOUNT_MAX) != 0) {
+		h->several_accounts = true;
+	}
+	if (res->outcome != TM_NOT_SENT)
+		h->all_not_sent = false;
+	snprintf(h->last_error, sizeof(h->last_error), "%s", res->error);
+	if (h->in_a_row >= h->pause_after && (h->several_accounts || h->all_not_sent))
+		h->available = false;
+}
+
+bool
+tmhealth_record(struct tmhealth *h, const char *account, const struct tm_result *res)
+{
+	bool before, after, refused;
+	unsigned n;
+	char last[TM_ERROR_MAX + 1];
 
 	pthread_mutex_lock(&h->lock);
 	before = h->available;
-	if (outcome == TM_OK || outcome == TM_FAILED) {
+	/* TM's Retry-After (429, 503) holds every call, not only this command's next one. */
+	if (res->retry_after_ms > 0 && clock_now_ms() + res->retry_after_ms > h->hold_until_ms)
+		h->hold_until_ms = clock_now_ms() + res->retry_after_ms;
+	if (tm_result_tm_answered(res)) {
 		h->in_a_row = 0;
 		h->available = true;
-	} else if (++h->in_a_row >= h->pause_after) {
-		h->available = false;
+	} else {
+		health_failure(h, account ? account : "", res);
 	}
 	after = h->available;
+	n = h->in_a_row;
+	refused = h->all_not_sent;
+	snprintf(last, sizeof(last), "%s", h->last_error);
 	pthread_mutex_unlock(&h->lock);
 	if (before != after) {
 		if (after)
 			log_info("TM answers again: resuming");
 		else
-			log_warn("TM unreachable or failing (%u attempts in a row): pausing",
-				 h->pause_after);
+			log_warn("TM looks down (%u failures in a row, %s; last: %s): pausing", n,
+				 refused ? "no connection at all" : "several accounts", last);
 		if (h->metrics != NULL)
 			metrics_set(h->metrics, "tmprov_tm_available", "", after ? 1 : 0);
 	}
@@ -176,6 +215,29 @@ tmhealth_in_a_row(struct tmhealth *h)
 	n = h->in_a_row;
 	pthread_mutex_unlock(&h->lock);
 	return n;
+}
+
+long
+tmhealth_hold_ms(struct tmhealth *h)
+{
+	long left;
+
+	pthread_mutex_lock(&h->lock);
+	left = h->hold_until_ms - clock_now_ms();
+	pthread_mutex_unlock(&h->lock);
+	return left > 0 ? left : 0;
+}
+
+bool
+tmhealth_wait_call(struct tmhealth *h, const atomic_bool *stop)
+{
+	/* Polled in 50 ms slices, as tmretry_sleep: a recovery or a stop is seen quickly. Only a
+	 * wait looks at stop: with TM up the attempt in hand is made, as in tmretry_slot_take. */
+	while (!tmhealth_available(h) || tmhealth_hold_ms(h) > 0) {
+		if (!tmretry_sleep(50, stop))
+			return false;
+	}
+	return true;
 }
 
 static void
@@ -263,6 +325,14 @@ tmretry_slot_give(const struct tmretry *r)
 		sem_post(r->call_slots);
 }
 
+/* Whose call it is, for telling one account's failures from an outage: the TM account, or for
+ * a create (no account yet) the company name. */
+static const char *
+tmretry_account(const struct tm_request *req)
+{
+	return req->company_uid && *req->company_uid ? req->company_uid : req->company_name;
+}
+
 int
 tmretry_call(const struct tmretry *r, struct tm_client *tc, const struct tm_request *req,
 	     unsigned first_attempt, unsigned prev, bool possible_duplicate,
@@ -282,6 +352,10 @@ tmretry_call(const struct tmretry *r, struct tm_client *tc, const struct tm_requ
 	if (out->calls == NULL)
 		return -1;
 	for (;; attempt++) {
+		/* While TM is down (the prober watches it) or holds us off with Retry-After, no
+		 * attempt starts, and no intent is opened for one. */
+		if (!tmhealth_wait_call(r->health, stop))
+			return -1;
 		if (guarded && (rc = hooks->before(hooks->arg, attempt, out->last_attempt)) != 0)
 			return rc;
 		/* The slot is taken after the intent, whose round trip would otherwise keep a
@@ -301,7 +375,7 @@ tmretry_call(const struct tmretry *r, struct tm_client *tc, const struct tm_requ
 		tmretry_count(r, req->endpoint, &out->last);
 		/* Attempts made while TM is down do not spend the budget: an outage pauses
 		 * the work instead of failing it. */
-		if (tmhealth_record(r->health, out->last.outcome))
+		if (tmhealth_record(r->health, tmretry_account(req), &out->last))
 			counted++;
 		a = tmretry_decide(&r->policy, req->endpoint, out->last.outcome,
 				   out->last.may_have_acted, counted, &out->possible_duplicate);

@@ -58,16 +58,26 @@ bool tmretry_sleep(long ms, const atomic_bool *stop);
  * every 100 ms. false when stopped while waiting, or on an error of the semaphore. */
 bool tmretry_slot_take(sem_t *slots, const atomic_bool *stop);
 
-/* The process-wide view of TM's health: pause_after not_sent/transient/ambiguous results in a
- * row, across all threads, mark TM down; the first ok or failed (TM answered) marks it up. */
+/* The process-wide view of TM's health. TM is down after pause_after failures in a row that
+ * look like an outage (no connection, no answer, an HTTP error without a TM body), across
+ * threads, when they came from several accounts or none of them got a connection: one
+ * account's failures, however many, are its command's to bear. Anything TM itself answered
+ * (tm_result_tm_answered: its XML, even a garbled one, or a 2xx) marks it up. A Retry-After
+ * holds every call until it has passed. */
 struct tmhealth;
 struct tmhealth *tmhealth_new(unsigned pause_after, struct metrics *m);
 void tmhealth_free(struct tmhealth *h);
-/* Records one attempt's outcome; returns whether TM was considered up before it. */
-bool tmhealth_record(struct tmhealth *h, enum tm_outcome outcome);
+/* Records one attempt for account (whose call it was: company_uid, or company_name for a
+ * create); returns whether TM was considered up before it. */
+bool tmhealth_record(struct tmhealth *h, const char *account, const struct tm_result *res);
 bool tmhealth_available(struct tmhealth *h);
 /* Failures that looked like an outage since TM last answered. */
 unsigned tmhealth_in_a_row(struct tmhealth *h);
+/* How long TM's last Retry-After still holds calls off, in ms (0: not at all). */
+long tmhealth_hold_ms(struct tmhealth *h);
+/* Waits until TM is up and no Retry-After holds; false when *stop (may be NULL) is set while
+ * waiting (when there is nothing to wait for, true whatever *stop says). */
+bool tmhealth_wait_call(struct tmhealth *h, const atomic_bool *stop);
 
 struct tmretry_hooks {
 	/* Called before each attempt of a non-idempotent endpoint, to record the intent durably.

@@ -22,8 +22,9 @@ CFG_KEY(TMPROV_RETRY_BUDGET, CFG_INT, "8", 0, 1, 1000, NULL,
 	"DLQ copy");
 CFG_KEY(TMPROV_RETRY_CAP, CFG_MS, "30s", 0, 1, 3600000, NULL, "longest TM retry delay");
 CFG_KEY(TMPROV_TM_PAUSE_AFTER, CFG_INT, "5", 0, 1, 100000, NULL,
-	"failed TM attempts in a row (all commands) after which TM counts as down and "
-	"consumption pauses");
+	"TM failures in a row that look like an outage (no connection, no answer, an HTTP error "
+	"without a TM answer), from several accounts or all refused connections, after which TM "
+	"counts as down: consumption pauses and TM is probed until it answers");
 CFG_KEY(TMPROV_UNKNOWN_CREATE, CFG_ENUM, "park", 0, 0, 0, "park|retry",
 	"create_account whose outcome is unknown: park (command.failed outcome_unknown, DLQ copy) "
 	"or retry (may leave an orphan TM account)");
