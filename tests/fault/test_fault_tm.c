@@ -387,7 +387,6 @@ test_v1_refused(void **state)
 	struct fload l;
 	struct fm_inv inv;
 	char listen[64], *partner;
-	const char *env[] = {listen, NULL};
 	json_t *before;
 	long at, during, paused = 0, samples = 0, dup = 0, deadline;
 
@@ -396,7 +395,7 @@ test_v1_refused(void **state)
 	fload_send(F, &l, "v1", "c", 2000);
 	fload_wait_done(F, &l, (long)l.n / 4, 30000);
 	before = wenv_sim_effective_by(F->e, "create_account", "company_name");
-	snprintf(listen, sizeof(listen), "TMSIM_LISTEN=127.0.0.1:%d", sim_port(F->e->sim));
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", sim_port(F->e->sim));
 	partner = strdup(sim_partner(F->e->sim));
 	if (sim_stop_status(F->e->sim) != 0)
 		fm_violation("tmsim did not stop cleanly");
@@ -410,7 +409,7 @@ test_v1_refused(void **state)
 	}
 	during = fload_done(F, &l) - at;
 	{
-		const struct sim_opts so = {.partner = partner, .env = env};
+		const struct sim_opts so = {.partner = partner, .listen = listen};
 
 		wenv_assert(F->e, sim_start_opts(&F->e->sim, &so) == 0,
 			    "tmsim did not start again on %s", listen);
