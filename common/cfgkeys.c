@@ -8,6 +8,15 @@
 /* No default: each program states its own port, so that two cannot meet on one. */
 CFG_KEY(TMPROV_ADMIN_LISTEN, CFG_LISTEN, NULL, 0, 0, 0, NULL,
 	"Admin address and port: /healthz, /readyz, /metrics.");
+CFG_KEY(TMPROV_ARGON2_DIGEST_MAX_MEMLIMIT, CFG_INT, "67108864", 0, 8192, 4294967296, NULL,
+	"Largest argon2id memory (m, in bytes here) of a stored verifier: a user.upsert "
+	"password_digest over it is rejected, and tmprov-callback refuses to check a stored one "
+	"over it (the login fails), since each login of that email would allocate that much "
+	"(default 64 MiB, RFC 9106's second choice). TMPROV_ARGON2_MEMLIMIT is always allowed.");
+CFG_KEY(TMPROV_ARGON2_DIGEST_MAX_OPSLIMIT, CFG_INT, "4", 0, 1, 100, NULL,
+	"Most argon2id passes (t) of a stored verifier, as TMPROV_ARGON2_DIGEST_MAX_MEMLIMIT: "
+	"a password_digest over it is rejected and a stored one is not checked. "
+	"TMPROV_ARGON2_OPSLIMIT is always allowed.");
 CFG_KEY(TMPROV_ARGON2_MEMLIMIT, CFG_INT, "19922944", 0, 8192, 1073741824, NULL,
 	"argon2id memory per hash, bytes (default 19 MiB).");
 CFG_KEY(TMPROV_ARGON2_OPSLIMIT, CFG_INT, "2", 0, 1, 10, NULL, "argon2id passes per hash.");

@@ -7,6 +7,8 @@
 #include "config.h"
 
 extern const struct cfg_key KEY_TMPROV_ADMIN_LISTEN;
+extern const struct cfg_key KEY_TMPROV_ARGON2_DIGEST_MAX_MEMLIMIT;
+extern const struct cfg_key KEY_TMPROV_ARGON2_DIGEST_MAX_OPSLIMIT;
 extern const struct cfg_key KEY_TMPROV_ARGON2_MEMLIMIT;
 extern const struct cfg_key KEY_TMPROV_ARGON2_OPSLIMIT;
 extern const struct cfg_key KEY_TMPROV_DATABASE_URL;

@@ -3,19 +3,24 @@
  * callback server in constant time. */
 #include "password.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cfgkeys.h"
+#include "log.h"
 
 const struct cfg_key *const PASSWORD_CONFIG_KEYS[] = {
     &KEY_TMPROV_PASSWORD_SCHEME,
     &KEY_TMPROV_PASSWORD_KEY,
     &KEY_TMPROV_ARGON2_OPSLIMIT,
     &KEY_TMPROV_ARGON2_MEMLIMIT,
+    &KEY_TMPROV_ARGON2_DIGEST_MAX_OPSLIMIT,
+    &KEY_TMPROV_ARGON2_DIGEST_MAX_MEMLIMIT,
 };
 const size_t PASSWORD_CONFIG_NKEYS = CFG_KEYS_LEN(PASSWORD_CONFIG_KEYS);
 
@@ -43,6 +48,8 @@ password_opts_from_cfg(struct password_opts *opts, const struct cfg *c, char *er
 	}
 	opts->opslimit = (unsigned long long)cfg_int(c, &KEY_TMPROV_ARGON2_OPSLIMIT);
 	opts->memlimit = (size_t)cfg_int(c, &KEY_TMPROV_ARGON2_MEMLIMIT);
+	opts->max_opslimit = (unsigned long long)cfg_int(c, &KEY_TMPROV_ARGON2_DIGEST_MAX_OPSLIMIT);
+	opts->max_memlimit = (size_t)cfg_int(c, &KEY_TMPROV_ARGON2_DIGEST_MAX_MEMLIMIT);
 	return 0;
 }
 
@@ -130,7 +137,14 @@ int
 password_verify(const struct password_opts *opts, const char *verifier, const char *credential)
 {
 	int known = verifier != NULL;
+	char why[160];
 
+	/* Defence in depth: the worker rejects such a password_digest, but a verifier stored
+	 * before the bound (or by hand) must not make each login allocate gigabytes. */
+	if (known && !password_verifier_within(opts, verifier, why, sizeof(why))) {
+		log_warn("password: stored verifier not checked: %s", why);
+		known = 0;
+	}
 	if (!known)
 		verifier = dummy_get(opts);
 	if (crypto_pwhash_str_verify(verifier, credential, strlen(credential)) != 0)
@@ -146,4 +160,49 @@ password_verifier_valid(const char *s)
 	/* Parse check only; the cost parameters are whatever the partner's tooling chose. */
 	return len < PASSWORD_VERIFIER_MAX && strncmp(s, "$argon2id$v=19$m=", 17) == 0 &&
 	       crypto_pwhash_str_needs_rehash(s, 1, 8192) != -1;
+}
+
+/* The number after key (e.g. ",t=") in the PHC string s: 0 and *out set, or -1 when absent or
+ * out of range. */
+static int
+phc_param(const char *s, const char *key, unsigned long long *out)
+{
+	const char *p = strstr(s, key);
+	char *end;
+
+	if (p == NULL || p[strlen(key)] < '0' || p[strlen(key)] > '9')
+		return -1;
+	errno = 0;
+	*out = strtoull(p + strlen(key), &end, 10);
+	return errno == 0 ? 0 : -1;
+}
+
+int
+password_verifier_within(const struct password_opts *opts, const char *s, char *why, size_t whylen)
+{
+	unsigned long long m_kib, t;
+	unsigned long long max_mem =
+	    opts->max_memlimit > opts->memlimit ? opts->max_memlimit : opts->memlimit;
+	unsigned long long max_ops =
+	    opts->max_opslimit > opts->opslimit ? opts->max_opslimit : opts->opslimit;
+
+	/* "$argon2id$v=19$m=M,t=T,p=P$...": m in KiB, as libsodium writes it. */
+	if (phc_param(s, "$m=", &m_kib) != 0 || phc_param(s, ",t=", &t) != 0) {
+		snprintf(why, whylen, "argon2id cost parameters unreadable");
+		return 0;
+	}
+	if (m_kib > max_mem / 1024) {
+		snprintf(why, whylen,
+			 "argon2id memory m=%llu KiB is over TMPROV_ARGON2_DIGEST_MAX_MEMLIMIT "
+			 "(%llu KiB)",
+			 m_kib, max_mem / 1024);
+		return 0;
+	}
+	if (t > max_ops) {
+		snprintf(why, whylen,
+			 "argon2id passes t=%llu are over TMPROV_ARGON2_DIGEST_MAX_OPSLIMIT (%llu)",
+			 t, max_ops);
+		return 0;
+	}
+	return 1;
 }

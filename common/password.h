@@ -21,6 +21,10 @@ struct password_opts {
 	const char *key;	     /* PASSWORD_HMAC_SHA256_HEX only; borrowed */
 	unsigned long long opslimit; /* argon2id passes */
 	size_t memlimit;	     /* argon2id memory in bytes */
+	/* The costliest stored verifier accepted (TMPROV_ARGON2_DIGEST_MAX_*); the two above are
+	 * always accepted too. 0: only those. */
+	unsigned long long max_opslimit;
+	size_t max_memlimit;
 };
 
 /* A verifier is libsodium's argon2id PHC string ("$argon2id$v=19$m=…"), < 128 bytes. */
@@ -30,7 +34,8 @@ extern const struct cfg_key *const PASSWORD_CONFIG_KEYS[];
 extern const size_t PASSWORD_CONFIG_NKEYS;
 
 /* Calls sodium_init(); fills opts from TMPROV_PASSWORD_SCHEME, TMPROV_PASSWORD_KEY,
- * TMPROV_ARGON2_OPSLIMIT and TMPROV_ARGON2_MEMLIMIT. Returns 0 or -1 with err set. */
+ * TMPROV_ARGON2_OPSLIMIT, TMPROV_ARGON2_MEMLIMIT and TMPROV_ARGON2_DIGEST_MAX_*. Returns 0 or
+ * -1 with err set. */
 int password_opts_from_cfg(struct password_opts *opts, const struct cfg *c, char *err,
 			   size_t errlen);
 
@@ -46,10 +51,18 @@ int password_verifier_new(const struct password_opts *opts, const char *credenti
 
 /* 1 if credential matches verifier, else 0. Runs the full hash either way; for an unknown user
  * pass verifier NULL: a fixed dummy verifier of the same cost is checked instead, so unknown users
- * and wrong passwords take the same time. */
+ * and wrong passwords take the same time. A verifier costlier than opts allow
+ * (password_verifier_within) is not checked: the dummy is, and 0 is returned. */
 int password_verify(const struct password_opts *opts, const char *verifier, const char *credential);
 
 /* 1 if s is a well-formed argon2id verifier (what a user.upsert password_digest must be). */
 int password_verifier_valid(const char *s);
+
+/* 1 if the well-formed verifier s costs no more than opts allow: memory (m) at most
+ * max(max_memlimit, memlimit) and passes (t) at most max(max_opslimit, opslimit). Otherwise 0,
+ * with why set to "argon2id memory m=… KiB is over TMPROV_ARGON2_DIGEST_MAX_MEMLIMIT (… KiB)"
+ * or the passes' equivalent (no secret: the cost parameters only). */
+int password_verifier_within(const struct password_opts *opts, const char *s, char *why,
+			     size_t whylen);
 
 #endif

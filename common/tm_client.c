@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "cfgkeys.h"
@@ -583,6 +584,7 @@ setup_curl(struct tm_client *tc, const struct tm_client_opts *o)
 {
 	CURL *c = tc->curl;
 	CURLcode rc = CURLE_OK;
+	char agent[64];
 
 #define SET(opt, val)                                                                              \
 	do {                                                                                       \
@@ -602,7 +604,9 @@ setup_curl(struct tm_client *tc, const struct tm_client_opts *o)
 	SET(CURLOPT_HEADERFUNCTION, on_header);
 	SET(CURLOPT_HEADERDATA, tc);
 	SET(CURLOPT_ERRORBUFFER, tc->errbuf);
-	SET(CURLOPT_USERAGENT, "tmprov/" TMPROV_VERSION);
+	/* The process in the agent: TM's logs (and tmsim's call log) tell which worker called. */
+	snprintf(agent, sizeof(agent), "tmprov/%s (pid %ld)", TMPROV_VERSION, (long)getpid());
+	SET(CURLOPT_USERAGENT, agent);
 #undef SET
 	return rc == CURLE_OK ? 0 : -1;
 }

@@ -18,10 +18,27 @@
 
 #include "../support/cbtest.h"
 #include "../support/testdb.h"
+#include "password.h"
 
 static struct testdb db;
 static PGconn *conn;
 static struct cbproc cb;
+
+/* Gives user_id a verifier that takes a while to check (16 MiB), so that a race between
+ * checking the throttle and recording a failure has room to show. */
+static void
+set_costly_verifier(const char *user_id, const char *password)
+{
+	struct password_opts o = {
+	    .scheme = PASSWORD_SHA256_HEX, .opslimit = 2, .memlimit = 16u << 20};
+	char cred[65], verifier[PASSWORD_VERIFIER_MAX];
+
+	cbtest_credential(password, cred);
+	if (password_verifier_new(&o, cred, verifier) != 0)
+		fail_msg("password_verifier_new");
+	cbsql(conn, "UPDATE users SET password_verifier = $2 WHERE user_id = $1", user_id, verifier,
+	      NULL);
+}
 
 static int
 group_setup(void **state)
@@ -49,6 +66,8 @@ group_setup(void **state)
 		    "orphan-password");
 	cbsql(conn, "UPDATE accounts SET status = 'deleted', deleted_at = now() WHERE subject = $1",
 	      "cust-gone", NULL);
+	cbseed_user(conn, "cust-a", "u-race", "race@acme.example", "Ra", "Ce", "race-password");
+	set_costly_verifier("u-race", "race-password");
 	for (int i = 0; i < 4; i++) {
 		char uid[16], email[64], pw[32];
 
@@ -623,6 +642,65 @@ test_hash_concurrency_bounded(void **state)
 	assert_true(four >= 2); /* the measure does see parallel hashes */
 }
 
+/* Defect 8: the failure count and the reservation of an attempt are one step. 50 wrong
+ * passwords for one email sent at once, to 16 request threads, with a limit of 5: every
+ * guess is answered, and no more than 5 of them get a hash (the hash gate's own counter). */
+static void
+test_throttle_parallel_guesses(void **state)
+{
+	const char *env[] = {"TMPROV_AUTH_MAX_FAILURES=5", "TMPROV_CALLBACK_THREADS=16", NULL};
+	struct cbstorm st;
+	struct cbproc p;
+	struct cbhttp r;
+	char cred[65];
+	double hashes;
+
+	(void)state;
+	cbproc_start(&p, db.conninfo, env);
+	cbtest_credential("not-the-race-password", cred);
+	cbstorm_run(p.port, "race@acme.example", cred, 50, 50, &st);
+	hashes = cbmetric(p.admin_port, "tmprov_callback_hashes_total");
+	print_message("# 50 parallel guesses, limit 5: %.0f hashes, %d FAILED credentials, %d "
+		      "throttled, %d other\n",
+		      hashes, st.credentials, st.throttled, st.other);
+	assert_int_equal(st.other, 0);
+	assert_int_equal(st.credentials + st.throttled, 50);
+	assert_true(hashes <= 5);
+	assert_true(st.credentials == (int)hashes);
+	/* The right password is refused too until the window passes. */
+	cbtest_credential("race-password", cred);
+	cbhttp_auth(p.port, "race@acme.example", cred, CBTEST_PARTNER, &r);
+	expect_failed(&r, "too many failed logins, try again later");
+	cbhttp_free(&r);
+	assert_int_equal(cbproc_stop(&p), 0);
+}
+
+/* Defect 9, defence in depth: a stored verifier costlier than TMPROV_ARGON2_DIGEST_MAX_MEMLIMIT
+ * (u-race's is 16 MiB; this instance allows 1 MiB) is not checked: the right password gets the
+ * wrong password's answer, after one hash of the configured (dummy) cost. */
+static void
+test_costly_verifier_not_checked(void **state)
+{
+	const char *env[] = {"TMPROV_ARGON2_DIGEST_MAX_MEMLIMIT=1048576", NULL};
+	struct cbproc p;
+	struct cbhttp r;
+	char cred[65];
+
+	(void)state;
+	cbproc_start(&p, db.conninfo, env);
+	cbtest_credential("race-password", cred);
+	cbhttp_auth(p.port, "race@acme.example", cred, CBTEST_PARTNER, &r);
+	expect_failed(&r, "invalid email or password");
+	cbhttp_free(&r);
+	assert_true(cbmetric(p.admin_port, "tmprov_callback_hashes_total") == 1);
+	assert_int_equal(cbproc_stop(&p), 0);
+	assert_true(cbproc_log_contains(&p, "TMPROV_ARGON2_DIGEST_MAX_MEMLIMIT (1024 KiB)"));
+	/* With the default bound (64 MiB) the same user logs in. */
+	login("race@acme.example", "race-password", CBTEST_PARTNER, &r);
+	assert_non_null(strstr(r.body, "SUCCEED"));
+	cbhttp_free(&r);
+}
+
 /* Bad configuration ends the program at start-up with status 2, before it listens. */
 static void
 test_config_refused(void **state)
@@ -655,6 +733,8 @@ main(void)
 	    cmocka_unit_test_setup(test_throttle_trips_and_releases, clear_failures),
 	    cmocka_unit_test_setup(test_throttle_window_edge, clear_failures),
 	    cmocka_unit_test_setup(test_throttle_off, clear_failures),
+	    cmocka_unit_test_setup(test_throttle_parallel_guesses, clear_failures),
+	    cmocka_unit_test_setup(test_costly_verifier_not_checked, clear_failures),
 	    cmocka_unit_test_setup(test_hash_concurrency_bounded, clear_failures),
 	    cmocka_unit_test_setup(test_request_limits, clear_failures),
 	    cmocka_unit_test_setup(test_allow_list_refusal, clear_failures),

@@ -1,7 +1,8 @@
 /* Tests for workers/worker/intent and dbpool against a real PostgreSQL: many threads' intents
  * are group-committed (fewer transactions than intents), refusals come back as 1, a database
  * that is down gives -1 and marks the pool unavailable until the writer's probe finds it again,
- * a stop request withdraws a queued intent, and the pool lends each connection to one thread. */
+ * a stop request withdraws a queued intent, the pool lends each connection to one thread, and
+ * an intent whose commit landed but whose acknowledgement was lost is found again as its own. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 #include "../../workers/worker/dbpool.h"
 #include "../../workers/worker/intent.h"
 #include "../../workers/worker/sql.h"
+#include "../support/pgproxy.h"
 #include "../support/testdb.h"
 
 #define SHA_A	 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -194,6 +196,47 @@ test_refusals(void **state)
 			 0);
 }
 
+/* The pipeline commits, the connection drops before its answer is read (tests/support/pgproxy):
+ * recording the same intent again (same attempt id) is this attempt's own, not another open call;
+ * the same attempt number under another attempt id is a real earlier attempt. */
+static void
+test_ack_lost(void **state)
+{
+	char err[512], url[2300];
+	struct pgproxy *px;
+	struct cfg *c;
+	struct dbpool *pool;
+	struct intent_writer *w;
+	struct intent in;
+
+	(void)state;
+	assert_int_equal(pgproxy_start(&px, PQhost(F.conn), PQport(F.conn), err, sizeof(err)), 0);
+	assert_int_equal(pgproxy_conninfo(px, F.t.conninfo, url, sizeof(url)), 0);
+	c = cfg_for(url);
+	pool = dbpool_new(c, 2, SQL_STATEMENTS, SQL_COUNT, NULL, err, sizeof(err));
+	assert_non_null(pool);
+	w = intent_writer_new(c, pool, err, sizeof(err));
+	assert_non_null(w);
+	intent_for(&in, "ack-1", 1, 0);
+	in.attempt_id = "0123456789abcdef0123456789abcdef";
+	pgproxy_arm(px, "intent_insert");
+	assert_int_equal(intent_record(w, &in, NULL, err, sizeof(err)), -1);
+	assert_int_equal(pgproxy_fired(px), 1);
+	/* It was committed all the same. */
+	assert_int_equal(value_long("SELECT count(*) FROM tm_intents WHERE command_id = 'ack-1' "
+				    "AND attempt = 1 AND resolved_at IS NULL"),
+			 1);
+	assert_int_equal(intent_record(w, &in, NULL, err, sizeof(err)), 0);
+	in.attempt_id = "fedcba9876543210fedcba9876543210";
+	assert_int_equal(intent_record(w, &in, NULL, err, sizeof(err)), 1);
+	assert_int_equal(value_long("SELECT count(*) FROM tm_intents WHERE command_id = 'ack-1'"),
+			 1);
+	intent_writer_free(w);
+	dbpool_free(pool);
+	cfg_free(c);
+	pgproxy_free(px);
+}
+
 static void
 test_database_down(void **state)
 {
@@ -337,6 +380,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_group_commit),
 	    cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_ack_lost),
 	    cmocka_unit_test(test_database_down),
 	    cmocka_unit_test(test_probe_finds_database_again),
 	    cmocka_unit_test(test_stop_withdraws),

@@ -379,8 +379,9 @@ test_call_transient_then_ok_idempotent(void **state)
 	assert_int_equal(out.action, TMRETRY_OK);
 	assert_int_equal(out.made, 3);
 	assert_int_equal(out.last_attempt, 3);
-	/* No intents for an idempotent call. */
-	assert_int_equal(log.n, 0);
+	/* An intent before every attempt, idempotent calls included: it claims the command id
+	 * before TM is called, and tells a later run that the call may have been made. */
+	assert_int_equal(log.n, 3);
 	assert_int_equal(json_array_size(out.calls), 3);
 	assert_string_equal(row_outcome(&out, 0), "transient");
 	assert_string_equal(row_outcome(&out, 2), "ok");
@@ -572,6 +573,8 @@ test_call_retry_after(void **state)
 	json_decref(out.calls);
 }
 
+/* A job told to stop (its partition revoked or lost, DESIGN.md §3) starts no call: not the
+ * attempt in hand, not a retry. */
 static void
 test_call_stop(void **state)
 {
@@ -580,34 +583,73 @@ test_call_stop(void **state)
 
 	(void)state;
 	assert_int_equal(sim_faults(F.sim, "error_next=5&error_status=503"), 0);
-	/* The attempt in hand is made; the wait after it sees the stop. */
 	assert_int_equal(tmretry_call(&F.r, F.tc, &CREATE, 1, 0, false, NULL, &stop, &out), -1);
-	assert_int_equal(out.made, 1);
-	assert_false(out.last_may_have_acted);
-	assert_int_equal(json_array_size(out.calls), 1);
+	assert_int_equal(out.made, 0);
+	assert_int_equal(json_array_size(out.calls), 0);
+	assert_int_equal(sim_count(F.sim, "create_account"), 0);
 	json_decref(out.calls);
 }
 
-/* The hook (the intent) runs before the slot is taken: its round trip keeps no call waiting. */
+/* The stop comes while the intent is being recorded (the job waited for its slot and the
+ * group commit): the call is not made, and the recorded intent is named for the caller to
+ * resolve. */
 static int
-hook_slot_free(void *arg, unsigned attempt, unsigned prev)
+hook_then_stop(void *arg, unsigned attempt, unsigned prev)
+{
+	(void)attempt;
+	(void)prev;
+	atomic_store((atomic_bool *)arg, true);
+	return TMRETRY_BEFORE_GO;
+}
+
+static void
+test_call_stop_after_intent(void **state)
+{
+	atomic_bool stop = false;
+	const struct tmretry_hooks hooks = {hook_then_stop, &stop};
+	struct tmretry_result out;
+
+	(void)state;
+	assert_int_equal(tmretry_call(&F.r, F.tc, &CREATE, 3, 0, false, &hooks, &stop, &out), -1);
+	assert_int_equal(out.made, 0);
+	assert_int_equal(out.unsent_attempt, 3);
+	assert_int_equal(sim_count(F.sim, "create_account"), 0);
+	json_decref(out.calls);
+}
+
+/* The hook (the intent) runs with the call slot held: an intent is open only while its call
+ * can be on the wire. */
+static int
+hook_slot_held(void *arg, unsigned attempt, unsigned prev)
 {
 	int free_slots = -1;
 
 	(void)attempt;
 	(void)prev;
 	sem_getvalue(arg, &free_slots);
-	return free_slots == 1 ? 0 : -1;
+	return free_slots == 0 ? TMRETRY_BEFORE_GO : TMRETRY_BEFORE_STOPPED;
+}
+
+/* A database failure while recording the intent gives the slot back for the backoff. */
+static int
+hook_later_once(void *arg, unsigned attempt, unsigned prev)
+{
+	struct hook_log *h = arg;
+
+	(void)attempt;
+	(void)prev;
+	return h->n++ == 0 ? TMRETRY_BEFORE_LATER : TMRETRY_BEFORE_GO;
 }
 
 /* TM calls in flight are bounded by call_slots: a slot is held for the call and given back
- * whatever happens; a stop while waiting for one makes no call. */
+ * whatever happens; a stop makes no call. */
 static void
 test_call_slots(void **state)
 {
-	struct hook_log log = {.answer = 1};
+	struct hook_log log = {.answer = 1}, later = {0};
 	const struct tmretry_hooks refuse = {hook_before, &log};
-	struct tmretry_hooks check = {hook_slot_free, NULL};
+	const struct tmretry_hooks retry = {hook_later_once, &later};
+	struct tmretry_hooks check = {hook_slot_held, NULL};
 	struct tmretry_result out;
 	atomic_bool stop = true;
 	int free_slots;
@@ -622,12 +664,15 @@ test_call_slots(void **state)
 	json_decref(out.calls);
 	assert_int_equal(tmretry_call(&F.r, F.tc, &CREATE, 1, 0, false, &refuse, NULL, &out), 1);
 	json_decref(out.calls);
+	assert_int_equal(tmretry_call(&F.r, F.tc, &CREATE, 1, 0, false, &retry, NULL, &out), 0);
+	assert_int_equal(out.action, TMRETRY_OK);
+	assert_int_equal(later.n, 2);
+	json_decref(out.calls);
 	assert_int_equal(sem_getvalue(&slots, &free_slots), 0);
 	assert_int_equal(free_slots, 1);
-	/* Stopped with a free slot: the attempt in hand is made (as without slots). */
-	assert_int_equal(sim_faults(F.sim, "error_next=5&error_status=503"), 0);
+	/* Stopped with a free slot: no call either. */
 	assert_int_equal(tmretry_call(&F.r, F.tc, &CREATE, 1, 0, false, NULL, &stop, &out), -1);
-	assert_int_equal(out.made, 1);
+	assert_int_equal(out.made, 0);
 	json_decref(out.calls);
 	/* Stopped while every slot is taken: no call. */
 	assert_int_equal(sem_wait(&slots), 0);
@@ -700,6 +745,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_call_waits_while_down, before_each, after_each),
 	    cmocka_unit_test_setup_teardown(test_call_retry_after, before_each, after_each),
 	    cmocka_unit_test_setup_teardown(test_call_stop, before_each, after_each),
+	    cmocka_unit_test_setup_teardown(test_call_stop_after_intent, before_each, after_each),
 	    cmocka_unit_test_setup_teardown(test_call_slots, before_each, after_each),
 	};
 	int rc;

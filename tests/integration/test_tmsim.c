@@ -224,7 +224,7 @@ test_create_account(void **state)
 	    sim_tm_url(sim, "create_account", "company_name", "Acme", "email", "ops@acme.example",
 		       "number_of_meeting_room", "2", "number_of_participant", "25", NULL);
 	struct http_res r;
-	json_t *doc, *acct;
+	json_t *doc, *acct, *call;
 	char *v;
 
 	(void)state;
@@ -251,6 +251,11 @@ test_create_account(void **state)
 	}
 	http_res_free(&r);
 	free(url);
+	/* The call log names who called: the address, and the User-Agent (this client has none). */
+	call = call_at(sim, 0, &doc);
+	assert_int_equal(strncmp(jstr(call, "peer"), "127.0.0.1:", 10), 0);
+	assert_string_equal(jstr(call, "agent"), "");
+	json_decref(doc);
 
 	create_named(sim, "Acme", uid2);
 	assert_string_not_equal(uid, uid2);

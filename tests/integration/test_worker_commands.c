@@ -308,7 +308,7 @@ test_account_query(void **state)
 
 /* ---- user.upsert ---- */
 
-static const struct password_opts PW = {PASSWORD_SHA256_HEX, NULL, 1, 8192};
+static const struct password_opts PW = {PASSWORD_SHA256_HEX, NULL, 1, 8192, 0, 0};
 
 /* Whether the stored verifier of user accepts password (through the configured scheme). */
 static int
@@ -406,6 +406,123 @@ test_user_upsert(void **state)
 	assert_int_equal(sim_total(), before);
 	free(ver1);
 	free(ver2);
+	free(uid);
+}
+
+/* The first error of a command.rejected event, checked to name field and contain what. */
+static void
+expect_rejected_naming(const json_t *ev, const char *field, const char *what)
+{
+	const json_t *errs = json_object_get(wcase_data(ev), "errors");
+	const char *first = json_string_value(json_array_get(errs, 0));
+
+	assert_non_null(first);
+	print_message("# rejected: %s\n", first);
+	assert_non_null(strstr(first, field));
+	assert_non_null(strstr(first, what));
+}
+
+/* Defect 9: a password_digest whose argon2 cost is beyond the configured bounds (here the
+ * defaults, 64 MiB and 4 passes) would make every login of that email allocate that much: it is
+ * rejected, naming the field and the bound, and nothing is stored. One at the bounds is kept. */
+static void
+test_user_upsert_digest_cost(void **state)
+{
+	static const struct {
+		const char *params, *want; /* m=..,t=..,p=.. and what the error names */
+	} over[] = {
+	    {"m=4194304,t=2,p=1", "TMPROV_ARGON2_DIGEST_MAX_MEMLIMIT"}, /* 4 GiB */
+	    {"m=65537,t=2,p=1", "TMPROV_ARGON2_DIGEST_MAX_MEMLIMIT"},
+	    {"m=65536,t=5,p=1", "TMPROV_ARGON2_DIGEST_MAX_OPSLIMIT"},
+	    {"m=8192,t=4294967295,p=1", "TMPROV_ARGON2_DIGEST_MAX_OPSLIMIT"},
+	};
+	const char *s = "acme-dcost",
+		   *tail = "$c29tZXNhbHRzb21lc2FsdA$RdescudvJCsgt3ub+b+dWRWJTmaaJObG";
+	char *uid, digest[PASSWORD_VERIFIER_MAX], id[64];
+	const json_t *ev;
+
+	(void)state;
+	uid = wcase_account_new(E, s);
+	for (size_t i = 0; i < sizeof(over) / sizeof(over[0]); i++) {
+		snprintf(digest, sizeof(digest), "$argon2id$v=19$%s%s", over[i].params, tail);
+		snprintf(id, sizeof(id), "dcost-%zu", i);
+		ev = wcase_run1(E, id, "user.upsert", s,
+				json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", "big", "email",
+					  "big@acme-dcost.example", "first_name", "B", "last_name",
+					  "G", "password_digest", digest),
+				"command.rejected");
+		expect_rejected_naming(ev, "data.password_digest", over[i].want);
+		wcase_expect_status(E, id, "rejected");
+		assert_int_equal(
+		    wenv_sql_long(E, "SELECT count(*) FROM users WHERE subject = $1", s, NULL), 0);
+	}
+	/* At the bounds: kept as given. */
+	snprintf(digest, sizeof(digest), "$argon2id$v=19$m=65536,t=4,p=1%s", tail);
+	wcase_run1(E, "dcost-ok", "user.upsert", s,
+		   json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", "big", "email",
+			     "big@acme-dcost.example", "first_name", "B", "last_name", "G",
+			     "password_digest", digest),
+		   "user.upserted");
+	assert_int_equal(wenv_sql_long(E,
+				       "SELECT count(*) FROM users WHERE subject = $1 AND "
+				       "password_verifier = $2",
+				       s, digest, NULL),
+			 1);
+	free(uid);
+}
+
+static long
+sessions_of(const char *subject, const char *user_id)
+{
+	return wenv_sql_long(E, "SELECT count(*) FROM sessions WHERE subject = $1 AND user_id = $2",
+			     subject, user_id, NULL);
+}
+
+/* Issue 11, 13: a password change ends the user's sessions (a stolen meeting-list URL dies with
+ * the old password); an upsert that keeps the password keeps them, and other users' stay. */
+static void
+test_user_upsert_password_change_ends_sessions(void **state)
+{
+	const char *s = "acme-pwchg";
+	char *uid, digest[PASSWORD_VERIFIER_MAX], cred[256];
+
+	(void)state;
+	uid = wcase_account_new(E, s);
+	wcase_user_new(E, s, "ann", "password one");
+	wcase_user_new(E, s, "bob", "password two");
+	session_new(s, "ann");
+	session_new(s, "ann");
+	session_new(s, "bob");
+	/* Names only: the password is kept, so are the sessions. */
+	wcase_run1(E, "pwchg-1", "user.upsert", s,
+		   json_pack("{s:s, s:s, s:s, s:s}", "user_id", "ann", "email",
+			     "ann@acme-pwchg.example", "first_name", "Ann", "last_name", "Other"),
+		   "user.upserted");
+	assert_int_equal(sessions_of(s, "ann"), 2);
+	/* A new password: ann's sessions end, bob's stay. */
+	wcase_run1(E, "pwchg-2", "user.upsert", s,
+		   json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", "ann", "email",
+			     "ann@acme-pwchg.example", "first_name", "Ann", "last_name", "Other",
+			     "password", "password three"),
+		   "user.upserted");
+	assert_int_equal(sessions_of(s, "ann"), 0);
+	assert_int_equal(sessions_of(s, "bob"), 1);
+	/* A new verifier given as password_digest does the same; the same digest again keeps. */
+	assert_int_equal(password_credential(&PW, "password four", cred, sizeof(cred)), 0);
+	assert_int_equal(password_verifier_new(&PW, cred, digest), 0);
+	wcase_run1(E, "pwchg-3", "user.upsert", s,
+		   json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", "bob", "email",
+			     "bob@acme-pwchg.example", "first_name", "B", "last_name", "O",
+			     "password_digest", digest),
+		   "user.upserted");
+	assert_int_equal(sessions_of(s, "bob"), 0);
+	session_new(s, "bob");
+	wcase_run1(E, "pwchg-4", "user.upsert", s,
+		   json_pack("{s:s, s:s, s:s, s:s, s:s}", "user_id", "bob", "email",
+			     "bob@acme-pwchg.example", "first_name", "Bob", "last_name", "O",
+			     "password_digest", digest),
+		   "user.upserted");
+	assert_int_equal(sessions_of(s, "bob"), 1);
 	free(uid);
 }
 
@@ -968,6 +1085,8 @@ main(void)
 	    cmocka_unit_test(test_account_update),
 	    cmocka_unit_test(test_account_query),
 	    cmocka_unit_test(test_user_upsert),
+	    cmocka_unit_test(test_user_upsert_digest_cost),
+	    cmocka_unit_test(test_user_upsert_password_change_ends_sessions),
 	    cmocka_unit_test(test_user_delete),
 	    cmocka_unit_test(test_meeting_schedule_cancel),
 	    cmocka_unit_test(test_account_delete),

@@ -7,9 +7,11 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -738,4 +740,77 @@ cbmetric(int admin_port, const char *series)
 	}
 	cbhttp_free(&r);
 	return v;
+}
+
+/* ---- storms of logins ---- */
+
+struct cbstorm_ctx {
+	int port;
+	const char *email, *credential;
+	atomic_int left, credentials, throttled, other;
+	pthread_barrier_t go;
+};
+
+static void
+cbstorm_count(struct cbstorm_ctx *s, const struct cbhttp *r)
+{
+	if (r->status == 200 && strstr(r->body, "<__Reason__>invalid email or password<") != NULL)
+		atomic_fetch_add(&s->credentials, 1);
+	else if (r->status == 200 &&
+		 strstr(r->body, "<__Reason__>too many failed logins, try again later<") != NULL)
+		atomic_fetch_add(&s->throttled, 1);
+	else
+		atomic_fetch_add(&s->other, 1);
+}
+
+static void *
+cbstorm_client(void *arg)
+{
+	struct cbstorm_ctx *s = arg;
+	char path[4096], enc_email[1024], enc_cred[1024], *req;
+	struct cbhttp r;
+	int n;
+
+	cbtest_urlencode(enc_email, sizeof(enc_email), s->email);
+	cbtest_urlencode(enc_cred, sizeof(enc_cred), s->credential);
+	snprintf(path, sizeof(path), "/tm/auth?email=%s&password=%s&service_company_uid=%s",
+		 enc_email, enc_cred, CBTEST_PARTNER);
+	n = asprintf(&req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+	pthread_barrier_wait(&s->go);
+	while (n > 0 && atomic_fetch_sub(&s->left, 1) > 0) {
+		/* No fail_msg off the test's thread: a missing answer is counted as "other". */
+		cbhttp_raw(s->port, req, (size_t)n, &r, 30000);
+		cbstorm_count(s, &r);
+		cbhttp_free(&r);
+	}
+	free(req);
+	return NULL;
+}
+
+void
+cbstorm_run(int port, const char *email, const char *credential, int n, int clients,
+	    struct cbstorm *out)
+{
+	struct cbstorm_ctx s = {.port = port, .email = email, .credential = credential};
+	pthread_t *t = calloc((size_t)clients, sizeof(*t));
+	double start;
+
+	atomic_init(&s.left, n);
+	atomic_init(&s.credentials, 0);
+	atomic_init(&s.throttled, 0);
+	atomic_init(&s.other, 0);
+	pthread_barrier_init(&s.go, NULL, (unsigned)clients + 1);
+	for (int i = 0; i < clients; i++)
+		if (pthread_create(&t[i], NULL, cbstorm_client, &s) != 0)
+			fail_msg("pthread_create");
+	start = clock_now_s();
+	pthread_barrier_wait(&s.go);
+	for (int i = 0; i < clients; i++)
+		pthread_join(t[i], NULL);
+	out->seconds = clock_now_s() - start;
+	out->credentials = atomic_load(&s.credentials);
+	out->throttled = atomic_load(&s.throttled);
+	out->other = atomic_load(&s.other);
+	pthread_barrier_destroy(&s.go);
+	free(t);
 }

@@ -97,6 +97,19 @@ void cbxml_status(const struct cbhttp *r, char *status, size_t slen, char *reaso
  * "start" (with the options it last ran with) or "restart". Fails the test on error. */
 void cbpg_ctl(const char *action);
 
+/* The answers to a storm of logins (cbstorm_run). */
+struct cbstorm {
+	int credentials; /* FAILED "invalid email or password" */
+	int throttled;	 /* FAILED "too many failed logins, try again later" */
+	int other;	 /* anything else (no answer included) */
+	double seconds;	 /* wall time of the whole storm */
+};
+
+/* n logins of email with credential, sent by `clients` threads at once (released together, one
+ * connection per login), answers counted into out. */
+void cbstorm_run(int port, const char *email, const char *credential, int n, int clients,
+		 struct cbstorm *out);
+
 /* Reads a metric sample ("name{labels}" exactly as rendered) from the admin port; 0 if absent. */
 double cbmetric(int admin_port, const char *series);
 

@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "clock.h"
 #include "cmdjson.h"
 #include "evcheck.h"
 #include "tprog.h"
@@ -484,6 +485,19 @@ wenv_sql_long(struct wenv *e, const char *sql, ...)
 	n = v ? strtol(v, NULL, 10) : -1;
 	free(v);
 	return n;
+}
+
+long
+wenv_outbox_wait(struct wenv *e, const char *like, long n, int timeout_ms)
+{
+	long deadline = clock_now_ms() + timeout_ms, have;
+	const struct timespec pause = {0, 5000000L};
+
+	while ((have = wenv_sql_long(e, "SELECT count(*) FROM outbox WHERE command_id LIKE $1",
+				     like, NULL)) < n &&
+	       clock_now_ms() < deadline)
+		nanosleep(&pause, NULL);
+	return have;
 }
 
 /* ---- tmsim ---- */

@@ -247,7 +247,7 @@ test_rejected_data(void **state)
 
 	(void)state;
 	/* No message from the validator: the status's name stands in, errors is never empty. */
-	d = outcome_rejected_data(VALIDATE_NOT_JSON, &errs);
+	d = outcome_rejected_data(validate_status_name(VALIDATE_NOT_JSON), &errs);
 	assert_non_null(d);
 	assert_string_equal(str(d, "reason"), "not_json");
 	assert_int_equal(json_array_size(json_object_get(d, "errors")), 1);
@@ -261,7 +261,7 @@ test_rejected_data(void **state)
 	errs.more = 3;
 	snprintf(errs.msg[0], sizeof(errs.msg[0]), "data.rooms: must be an integer");
 	snprintf(errs.msg[1], sizeof(errs.msg[1]), "data.email: is required");
-	d = outcome_rejected_data(VALIDATE_INVALID, &errs);
+	d = outcome_rejected_data(validate_status_name(VALIDATE_INVALID), &errs);
 	assert_non_null(d);
 	assert_string_equal(str(d, "reason"), "invalid");
 	assert_int_equal(json_array_size(json_object_get(d, "errors")), 3);
@@ -270,6 +270,16 @@ test_rejected_data(void **state)
 	assert_string_equal(json_string_value(json_array_get(json_object_get(d, "errors"), 2)),
 			    "message: 3 more errors");
 	ev = outcome_event("c-r2", "cust-1", "command.rejected", d, &NOW);
+	assert_schema_ok(ev);
+	json_decref(ev);
+
+	/* A Kafka key that is not the subject: a reason of its own, not a validator's. */
+	errs.n = 1;
+	errs.more = 0;
+	snprintf(errs.msg[0], sizeof(errs.msg[0]), "key: must equal subject");
+	d = outcome_rejected_data("key_mismatch", &errs);
+	assert_string_equal(str(d, "reason"), "key_mismatch");
+	ev = outcome_event("c-r3", "cust-1", "command.rejected", d, &NOW);
 	assert_schema_ok(ev);
 	json_decref(ev);
 }

@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,7 +14,7 @@
 #include "password.h"
 
 /* Cheap parameters: the tests check behaviour, not cost. */
-static struct password_opts opts = {PASSWORD_SHA256_HEX, NULL, 1, 8192};
+static struct password_opts opts = {PASSWORD_SHA256_HEX, NULL, 1, 8192, 0, 0};
 
 static void
 test_schemes(void **state)
@@ -36,7 +37,7 @@ test_schemes(void **state)
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct password_opts o = {cases[i].scheme, cases[i].key, 1, 8192};
+		struct password_opts o = {cases[i].scheme, cases[i].key, 1, 8192, 0, 0};
 		char out[160];
 
 		assert_int_equal(password_credential(&o, cases[i].password, out, sizeof(out)), 0);
@@ -134,6 +135,60 @@ setup(void **state)
 	return sodium_init() < 0 ? -1 : 0;
 }
 
+/* Defect 9: a verifier costlier than the bounds is refused, naming the bound; the program's own
+ * cost is always within them. */
+static void
+test_verifier_within(void **state)
+{
+	static const struct {
+		const char *params;
+		int within;
+		const char *names;
+	} cases[] = {
+	    {"m=65536,t=4,p=1", 1, NULL},
+	    {"m=65536,t=4,p=16", 1, NULL},
+	    {"m=65537,t=1,p=1", 0, "TMPROV_ARGON2_DIGEST_MAX_MEMLIMIT (65536 KiB)"},
+	    {"m=4194304,t=2,p=1", 0, "m=4194304 KiB"},
+	    {"m=99999999999999999999999,t=2,p=1", 0, "unreadable"},
+	    {"m=8,t=5,p=1", 0, "TMPROV_ARGON2_DIGEST_MAX_OPSLIMIT (4)"},
+	    {"m=8,t=4294967296,p=1", 0, "t=4294967296"},
+	};
+	struct password_opts o = {PASSWORD_SHA256_HEX, NULL, 2, 19922944, 4, 64u << 20};
+	char v[256], why[160];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(v, sizeof(v), "$argon2id$v=19$%s$c29tZXNhbHQ$aGFzaA", cases[i].params);
+		why[0] = '\0';
+		assert_int_equal(password_verifier_within(&o, v, why, sizeof(why)),
+				 cases[i].within);
+		if (cases[i].names != NULL)
+			assert_non_null(strstr(why, cases[i].names));
+	}
+	/* The own cost counts even when it is over the digest bounds. */
+	o.memlimit = 128u << 20;
+	o.opslimit = 6;
+	assert_int_equal(
+	    password_verifier_within(&o, "$argon2id$v=19$m=131072,t=6,p=1$c29tZXNhbHQ$aGFzaA", why,
+				     sizeof(why)),
+	    1);
+}
+
+/* The callback's defence in depth: a stored verifier over the bounds is not checked, even
+ * against the right credential (the dummy is checked instead). */
+static void
+test_verify_refuses_costly_verifier(void **state)
+{
+	struct password_opts costly = {PASSWORD_SHA256_HEX, NULL, 1, 65536, 0, 0};
+	struct password_opts bounded = {PASSWORD_SHA256_HEX, NULL, 1, 8192, 1, 32768};
+	char v[PASSWORD_VERIFIER_MAX];
+
+	(void)state;
+	assert_int_equal(password_verifier_new(&costly, "cred", v), 0);
+	assert_int_equal(password_verify(&costly, v, "cred"), 1);
+	assert_int_equal(password_verify(&bounded, v, "cred"), 0);
+}
+
 int
 main(void)
 {
@@ -143,6 +198,8 @@ main(void)
 	    cmocka_unit_test(test_verifier_round_trip),
 	    cmocka_unit_test(test_unknown_user_never_matches),
 	    cmocka_unit_test(test_verifier_valid),
+	    cmocka_unit_test(test_verifier_within),
+	    cmocka_unit_test(test_verify_refuses_costly_verifier),
 	    cmocka_unit_test(test_opts_from_cfg),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);

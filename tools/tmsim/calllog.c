@@ -16,6 +16,7 @@ struct call {
 	unsigned char nparams;
 	char *params; /* nparams pairs of NUL-terminated key and value */
 	char *reason; /* NULL when empty */
+	char *from;   /* "peer\0agent\0": who called (query.h), "" when unknown */
 };
 
 struct calllog {
@@ -48,6 +49,7 @@ call_free(struct call *c)
 {
 	free(c->params);
 	free(c->reason);
+	free(c->from);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -88,6 +90,21 @@ params_pack(const struct query *q)
 	for (size_t i = 0; i < q->n; i++) {
 		p = stpcpy(p, q->p[i].key) + 1;
 		p = stpcpy(p, q->p[i].value) + 1;
+	}
+	return block;
+}
+
+/* "peer\0agent\0" of q; NULL when out of memory. */
+static char *
+from_pack(const struct query *q)
+{
+	const char *peer = q->peer ? q->peer : "", *agent = q->agent ? q->agent : "";
+	size_t lp = strlen(peer) + 1, la = strlen(agent) + 1;
+	char *block = malloc(lp + la);
+
+	if (block != NULL) {
+		memcpy(block, peer, lp);
+		memcpy(block + lp, agent, la);
 	}
 	return block;
 }
@@ -142,6 +159,7 @@ calllog_add(struct calllog *log, enum endpoint ep, const struct query *q, enum f
 	c->nparams = (unsigned char)q->n;
 	c->params = params_pack(q);
 	c->reason = reason != NULL && *reason != '\0' ? strdup(reason) : NULL;
+	c->from = from_pack(q);
 	return log->seq;
 }
 
@@ -190,6 +208,7 @@ call_json(const struct call *c)
 {
 	json_t *params = json_object();
 	const char *p = c->params;
+	const char *peer = c->from ? c->from : "", *agent = c->from ? peer + strlen(peer) + 1 : "";
 
 	for (unsigned i = 0; p != NULL && i < c->nparams; i++) {
 		const char *key = p, *value = p + strlen(p) + 1;
@@ -200,10 +219,12 @@ call_json(const struct call *c)
 		json_decref(k);
 		p = value + strlen(value) + 1;
 	}
-	return json_pack("{s:I, s:I, s:s, s:o, s:s, s:s, s:o}", "seq", (json_int_t)c->seq, "at_ms",
-			 (json_int_t)c->at_ms, "endpoint", endpoint_name(c->ep), "params", params,
-			 "fault", fault_kind_name(c->fault), "status", call_status_name(c->status),
-			 "reason", c->reason ? json_text(c->reason) : json_string(""));
+	return json_pack("{s:I, s:I, s:s, s:o, s:s, s:s, s:o, s:s, s:o}", "seq", (json_int_t)c->seq,
+			 "at_ms", (json_int_t)c->at_ms, "endpoint", endpoint_name(c->ep), "params",
+			 params, "fault", fault_kind_name(c->fault), "status",
+			 call_status_name(c->status), "reason",
+			 c->reason ? json_text(c->reason) : json_string(""), "peer", peer, "agent",
+			 json_text(agent));
 }
 
 json_t *

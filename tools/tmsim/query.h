@@ -1,5 +1,6 @@
 /* query: a request's query parameters as an ordered list of key/value pairs, filled from
- * libmicrohttpd or parsed from a query string (--faults). Keys and values are borrowed. */
+ * libmicrohttpd or parsed from a query string (--faults), and who sent the request. Keys and
+ * values are borrowed. */
 #ifndef TMSIM_QUERY_H
 #define TMSIM_QUERY_H
 
@@ -20,6 +21,10 @@ struct query {
 	int too_many; /* more than QUERY_MAX_PARAMS were given; the rest were dropped */
 	int has_nul;  /* a value contained a NUL byte (%00) */
 	char *owned;  /* the decoded copy query_parse made, or NULL */
+	/* Who sent the request, for the call log: its address ("127.0.0.1:43512") and
+	 * User-Agent; NULL when unknown. */
+	const char *peer;
+	const char *agent;
 };
 
 void query_init(struct query *q);

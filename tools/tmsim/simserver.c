@@ -169,12 +169,34 @@ answer(struct MHD_Connection *conn, struct reply *rep)
 	return ok;
 }
 
+/* "address:port" ("[v6]:port") of the client of conn, for the call log; NULL when unknown. */
+static const char *
+peer_name(struct MHD_Connection *conn, char *out, size_t outlen)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	char host[NI_MAXHOST], serv[NI_MAXSERV];
+	socklen_t len;
+
+	if (ci == NULL || ci->client_addr == NULL)
+		return NULL;
+	len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						     : sizeof(struct sockaddr_in);
+	if (getnameinfo(ci->client_addr, len, host, sizeof(host), serv, sizeof(serv),
+			NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		return NULL;
+	snprintf(out, outlen, ci->client_addr->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host,
+		 serv);
+	return out;
+}
+
 /* The reply of a request, from its route. */
 static void
 route_reply(struct simserver *srv, struct MHD_Connection *conn, const char *url, const char *method,
 	    struct reply *rep)
 {
 	const struct route *route = route_find(url);
+	char peer[NI_MAXHOST + NI_MAXSERV + 4];
 	struct query q;
 
 	*rep = (struct reply){.status = 500, .retry_after = -1};
@@ -185,6 +207,9 @@ route_reply(struct simserver *srv, struct MHD_Connection *conn, const char *url,
 	} else {
 		query_init(&q);
 		MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, collect_param, &q);
+		q.peer = peer_name(conn, peer, sizeof(peer));
+		q.agent =
+		    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
 		route->fn(srv->st, route->arg, &q, rep);
 	}
 }

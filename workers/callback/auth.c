@@ -1,6 +1,6 @@
-/* auth: Section 6. Unknown users and wrong passwords take the same path — one throttle query,
- * one lookup, one hash (a dummy verifier for the unknown), one failure insert — so that neither
- * the Reason nor the time tells them apart. */
+/* auth: Section 6. Unknown users and wrong passwords take the same path — one throttle
+ * reservation (the failure record), one lookup, one hash (a dummy verifier for the unknown) — so
+ * that neither the Reason nor the time tells them apart. */
 #include "auth.h"
 
 #include <sodium.h>
@@ -177,21 +177,21 @@ auth_handle(struct request *rq, const char *tail)
 		return answer_failed(rq, bad, reason);
 	if ((db = cbpool_get(cb->dbpool, err, sizeof(err))) == NULL)
 		return auth_unavailable(rq, err);
-	switch (throttle_tripped(db, &cb->throttle, email, err, sizeof(err))) {
-	case 0:
+	switch (throttle_reserve(db, &cb->throttle, email, err, sizeof(err))) {
+	case THROTTLE_GO:
 		break;
-	case 1:
+	case THROTTLE_TRIPPED:
 		metrics_add(cb->metrics, TELEMETRY_THROTTLED, "", 1);
 		return answer_failed(rq, RESULT_THROTTLED, AUTH_REASON_THROTTLED);
+	case THROTTLE_ERROR:
 	default:
 		return auth_unavailable(rq, err);
 	}
+	/* From here the attempt counts as a failure (its reservation) until a success clears it. */
 	if ((found = auth_lookup(db, email, &u, err, sizeof(err))) < 0)
 		return auth_unavailable(rq, err);
 	ok = hashgate_verify(cb->hashes, &cb->password, found ? u.verifier : NULL, cred);
 	if (!(found && ok)) {
-		if (throttle_fail(db, &cb->throttle, email, err, sizeof(err)) != 0)
-			log_warn("auth: failure not recorded: %s", err);
 		rc = answer_failed(rq, RESULT_FAILED, AUTH_REASON_CREDENTIALS);
 		goto out;
 	}

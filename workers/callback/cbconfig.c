@@ -29,6 +29,10 @@ CFG_KEY(TMPROV_CALLBACK_MAX_CONNECTIONS, CFG_INT, "512", 0, 1, 100000, NULL,
 	"Concurrent connections in total.");
 CFG_KEY(TMPROV_CALLBACK_MAX_CONNECTIONS_PER_IP, CFG_INT, "128", 0, 1, 100000, NULL,
 	"Concurrent connections from one address (TM's server is usually one address).");
+CFG_KEY(TMPROV_CALLBACK_MAX_OUTSIDE_CONNECTIONS, CFG_INT, "16", 0, 0, 100000, NULL,
+	"Concurrent connections from addresses outside TMPROV_CALLBACK_ALLOW (each answered 403); "
+	"more are closed as soon as they are accepted, so that slow clients from elsewhere cannot "
+	"hold the connections TM's server needs.");
 CFG_KEY(TMPROV_CALLBACK_MAX_HEADER_BYTES, CFG_INT, "32768", 0, 8192, 1048576, NULL,
 	"Memory per connection for the request line and headers; a longer URL or header block "
 	"is refused (414/431).");
@@ -58,6 +62,7 @@ static const struct cfg_key *const callback_keys[] = {
     &KEY_TMPROV_CALLBACK_MAX_CONNECTIONS,
     &KEY_TMPROV_CALLBACK_MAX_CONNECTIONS_PER_IP,
     &KEY_TMPROV_CALLBACK_MAX_HEADER_BYTES,
+    &KEY_TMPROV_CALLBACK_MAX_OUTSIDE_CONNECTIONS,
     &KEY_TMPROV_CALLBACK_PURGE_INTERVAL,
     &KEY_TMPROV_CALLBACK_THREADS,
     &KEY_TMPROV_HASH_CONCURRENCY,

@@ -17,6 +17,7 @@ extern const struct cfg_key KEY_TMPROV_CALLBACK_MAX_BODY;
 extern const struct cfg_key KEY_TMPROV_CALLBACK_MAX_CONNECTIONS;
 extern const struct cfg_key KEY_TMPROV_CALLBACK_MAX_CONNECTIONS_PER_IP;
 extern const struct cfg_key KEY_TMPROV_CALLBACK_MAX_HEADER_BYTES;
+extern const struct cfg_key KEY_TMPROV_CALLBACK_MAX_OUTSIDE_CONNECTIONS;
 extern const struct cfg_key KEY_TMPROV_CALLBACK_PURGE_INTERVAL;
 extern const struct cfg_key KEY_TMPROV_CALLBACK_THREADS;
 extern const struct cfg_key KEY_TMPROV_MEETING_LIST_MAX;

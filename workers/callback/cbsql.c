@@ -49,10 +49,10 @@ const struct db_stmt CBSQL_STATEMENTS[SQL_NSTMTS] = {
 			   "FROM users u JOIN accounts a ON a.subject = u.subject "
 			   "WHERE lower(u.email) = lower($1) AND u.status = 'active' "
 			   "AND a.status = 'active'"},
-    [SQL_FAILURES_COUNT] = {"cb_failures_count",
-			    "SELECT count(*) FROM auth_failures "
-			    "WHERE email = lower($1) AND failed_at > now() - " MS("$2")},
-    [SQL_FAILURE_ADD] = {"cb_failure_add", "INSERT INTO auth_failures (email) VALUES (lower($1))"},
+    /* Counts the email's failures in the window ($2 ms) and, below the limit ($3), records this
+     * attempt, as one atomic step (see migrations/004_auth_reserve.sql): t or f. */
+    [SQL_ATTEMPT_RESERVE] = {"cb_attempt_reserve",
+			     "SELECT tmprov_auth_reserve(lower($1), $2::bigint, $3::integer)"},
     [SQL_FAILURES_CLEAR] = {"cb_failures_clear",
 			    "DELETE FROM auth_failures WHERE email = lower($1)"},
     /* ON CONFLICT makes a repeat after a lost connection harmless: 256 random bits never
@@ -79,12 +79,19 @@ const struct db_stmt CBSQL_STATEMENTS[SQL_NSTMTS] = {
 			    "WHERE failed_at < now() - " MS("$1") " LIMIT $2::integer)"},
 };
 
-/* Whether running the statement twice has the effect of running it once. Recording a failed
- * login is the exception: a repeat would count one failure twice. */
+/* Whether a statement may be run again after the connection was lost under it. All have the
+ * effect of running once but SQL_ATTEMPT_RESERVE, whose repeat may count one login attempt
+ * twice: that only errs towards throttling, while not repeating it would fail the first login
+ * after every database restart (it is the first statement of a login). */
 static const bool sql_repeatable[SQL_NSTMTS] = {
-    [SQL_PING] = true,		 [SQL_TIMEZONE_CHECK] = true,	[SQL_USER_BY_EMAIL] = true,
-    [SQL_FAILURES_COUNT] = true, [SQL_FAILURE_ADD] = false,	[SQL_FAILURES_CLEAR] = true,
-    [SQL_SESSION_ADD] = true,	 [SQL_SESSION_MEETINGS] = true, [SQL_PURGE_SESSIONS] = true,
+    [SQL_PING] = true,
+    [SQL_TIMEZONE_CHECK] = true,
+    [SQL_USER_BY_EMAIL] = true,
+    [SQL_ATTEMPT_RESERVE] = true,
+    [SQL_FAILURES_CLEAR] = true,
+    [SQL_SESSION_ADD] = true,
+    [SQL_SESSION_MEETINGS] = true,
+    [SQL_PURGE_SESSIONS] = true,
     [SQL_PURGE_FAILURES] = true,
 };
 

@@ -97,6 +97,7 @@ server_opts_from_cfg(struct server_opts *o, const struct cfg *c)
 	o->threads = (unsigned)cfg_int(c, &KEY_TMPROV_CALLBACK_THREADS);
 	o->max_connections = (unsigned)cfg_int(c, &KEY_TMPROV_CALLBACK_MAX_CONNECTIONS);
 	o->max_per_ip = (unsigned)cfg_int(c, &KEY_TMPROV_CALLBACK_MAX_CONNECTIONS_PER_IP);
+	o->max_outside = (unsigned)cfg_int(c, &KEY_TMPROV_CALLBACK_MAX_OUTSIDE_CONNECTIONS);
 	o->timeout_s =
 	    (unsigned)((cfg_int(c, &KEY_TMPROV_CALLBACK_CONNECTION_TIMEOUT) + 999) / 1000);
 	o->memory_limit = (size_t)cfg_int(c, &KEY_TMPROV_CALLBACK_MAX_HEADER_BYTES);

@@ -26,6 +26,8 @@ struct server {
 	int port;
 	bool quiesced;
 	atomic_uint in_flight;
+	atomic_int outside; /* open connections from outside the allow-list */
+	int max_outside;
 };
 
 static int
@@ -36,6 +38,38 @@ server_allowed(const struct server *s, struct MHD_Connection *conn)
 
 	return ci != NULL && ci->client_addr != NULL &&
 	       netaddr_allow_match(&s->cb->allow, ci->client_addr);
+}
+
+/* libmicrohttpd's accept policy. An address outside the allow-list gets its 403 only while few
+ * such connections are open: the allow check in server_begin comes after the headers, so a slow
+ * client from anywhere would otherwise hold a connection slot for the whole timeout, and a
+ * thousand of them hold every slot TM's server needs. The count is read here and kept by
+ * server_notify; parallel accepts may overshoot the cap by the pool's thread count. */
+static enum MHD_Result
+server_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct server *s = cls;
+
+	(void)addrlen;
+	if (netaddr_allow_match(&s->cb->allow, addr))
+		return MHD_YES;
+	return atomic_load(&s->outside) < s->max_outside ? MHD_YES : MHD_NO;
+}
+
+/* Counts the open connections from outside the allow-list (their socket context marks them). */
+static void
+server_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+	      enum MHD_ConnectionNotificationCode code)
+{
+	struct server *s = cls;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED && !server_allowed(s, conn)) {
+		atomic_fetch_add(&s->outside, 1);
+		*socket_context = &s->outside;
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context == &s->outside) {
+		atomic_fetch_sub(&s->outside, 1);
+		*socket_context = NULL;
+	}
 }
 
 /* A POST: refuses a declared length over the cap before reading any of it, and starts the form
@@ -161,17 +195,19 @@ server_start(const struct cb *cb, const struct server_opts *o, char *err, size_t
 	}
 	s->cb = cb;
 	atomic_init(&s->in_flight, 0);
+	atomic_init(&s->outside, 0);
+	s->max_outside = (int)o->max_outside;
 	/* Every limit is set explicitly: libmicrohttpd's defaults have no timeout and no per-IP
 	 * limit. ITC is what MHD_quiesce_daemon needs; the logger must come first to catch all. */
 	s->daemon = MHD_start_daemon(
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
 		(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-	    0, NULL, NULL, server_access, s, MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log, NULL,
+	    0, server_accept, s, server_access, s, MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, o->threads,
 	    MHD_OPTION_CONNECTION_LIMIT, o->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 	    o->max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->memory_limit, MHD_OPTION_NOTIFY_COMPLETED,
-	    server_completed, s, MHD_OPTION_END);
+	    server_completed, s, MHD_OPTION_NOTIFY_CONNECTION, server_notify, s, MHD_OPTION_END);
 	if (s->daemon == NULL) {
 		snprintf(err, errlen, "cannot listen on %s", o->listen);
 		free(s);

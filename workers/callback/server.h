@@ -13,6 +13,7 @@ struct server_opts {
 	unsigned threads;	  /* pool threads, each with its own database connection */
 	unsigned max_connections; /* in total */
 	unsigned max_per_ip;	  /* from one address */
+	unsigned max_outside;	  /* from addresses outside the allow-list, in total */
 	unsigned timeout_s;	  /* an idle or slow connection is closed after this */
 	size_t memory_limit;	  /* per connection: bounds request line + headers */
 };

@@ -1,58 +1,45 @@
-/* throttle: counts recent failures per email in auth_failures. A refused (throttled) attempt is
- * not recorded, so an email never holds more than max_failures rows inside one window. */
+/* throttle: reserves login attempts per email in auth_failures with tmprov_auth_reserve
+ * (migrations/004_auth_reserve.sql). A refused (throttled) attempt is not recorded, so an email
+ * never holds more than max_failures rows inside one window. */
 #include "throttle.h"
 
 #include <stdio.h>
-#include <stdlib.h>
+#include <string.h>
 
 #include "cbsql.h"
 
-int
-throttle_tripped(struct db *db, const struct throttle_opts *t, const char *email, char *err,
+enum throttle_verdict
+throttle_reserve(struct db *db, const struct throttle_opts *t, const char *email, char *err,
 		 size_t errlen)
 {
-	char window[32];
-	const char *params[2] = {email, window};
+	char window[32], max[32];
+	const char *params[3] = {email, window, max};
+	enum throttle_verdict v;
 	PGresult *res;
-	long n;
 
 	if (t->max_failures <= 0)
-		return 0;
+		return THROTTLE_GO;
 	snprintf(window, sizeof(window), "%ld", t->window_ms);
-	res = cbsql_run(db, SQL_FAILURES_COUNT, 2, params, err, errlen);
+	snprintf(max, sizeof(max), "%ld", t->max_failures);
+	res = cbsql_run(db, SQL_ATTEMPT_RESERVE, 3, params, err, errlen);
 	if (res == NULL)
-		return -1;
-	n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+		return THROTTLE_ERROR;
+	v = strcmp(PQgetvalue(res, 0, 0), "t") == 0 ? THROTTLE_GO : THROTTLE_TRIPPED;
 	PQclear(res);
-	return n >= t->max_failures;
-}
-
-static int
-throttle_exec(struct db *db, enum sql_stmt stmt, const char *email, char *err, size_t errlen)
-{
-	const char *params[1] = {email};
-	PGresult *res = cbsql_run(db, stmt, 1, params, err, errlen);
-
-	if (res == NULL)
-		return -1;
-	PQclear(res);
-	return 0;
-}
-
-int
-throttle_fail(struct db *db, const struct throttle_opts *t, const char *email, char *err,
-	      size_t errlen)
-{
-	if (t->max_failures <= 0)
-		return 0;
-	return throttle_exec(db, SQL_FAILURE_ADD, email, err, errlen);
+	return v;
 }
 
 int
 throttle_clear(struct db *db, const struct throttle_opts *t, const char *email, char *err,
 	       size_t errlen)
 {
+	const char *params[1] = {email};
+	PGresult *res;
+
 	if (t->max_failures <= 0)
 		return 0;
-	return throttle_exec(db, SQL_FAILURES_CLEAR, email, err, errlen);
+	if ((res = cbsql_run(db, SQL_FAILURES_CLEAR, 1, params, err, errlen)) == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
 }

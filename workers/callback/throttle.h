@@ -13,15 +13,20 @@ struct throttle_opts {
 	long window_ms;
 };
 
-/* 1 when email already has max_failures failures inside the window (refuse without a hash),
- * 0 when not, -1 on a database error (err set). */
-int throttle_tripped(struct db *db, const struct throttle_opts *t, const char *email, char *err,
-		     size_t errlen);
-/* Records one failed login for email. 0 or -1. */
-int throttle_fail(struct db *db, const struct throttle_opts *t, const char *email, char *err,
-		  size_t errlen);
-/* A successful login forgets the email's failures, so earlier typos do not count against the
- * next ones. 0 or -1. */
+enum throttle_verdict {
+	THROTTLE_ERROR = -1,  /* database error, err set */
+	THROTTLE_GO = 0,      /* an attempt is reserved: check the password */
+	THROTTLE_TRIPPED = 1, /* max_failures already inside the window: refuse without a hash */
+};
+
+/* Reserves one attempt for email: counting the email's failures in the window and recording
+ * this attempt as one more are a single atomic step, so parallel attempts cannot all pass a
+ * count none of them has added to yet. The reservation is this attempt's failure record until a
+ * successful login clears it (throttle_clear); a failed login records nothing more. */
+enum throttle_verdict throttle_reserve(struct db *db, const struct throttle_opts *t,
+				       const char *email, char *err, size_t errlen);
+/* A successful login forgets the email's failures (its own reservation included), so earlier
+ * typos do not count against the next ones. 0 or -1. */
 int throttle_clear(struct db *db, const struct throttle_opts *t, const char *email, char *err,
 		   size_t errlen);
 

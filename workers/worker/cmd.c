@@ -197,14 +197,20 @@ cmd_park(struct cmd_result *r, const struct command *cmd, enum tm_endpoint ep, c
 struct cmd_before_arg {
 	const struct cmd_env *env;
 	enum tm_endpoint endpoint;
+	unsigned id_attempt; /* the attempt attempt_id was made for (0: none yet) */
+	char attempt_id[INTENT_ATTEMPT_ID_LEN];
 };
 
-/* Before each attempt of create_account / remote_schedule: the intent, durably. A database
- * outage is waited out here (with backoff), since no call may go out unrecorded. */
+/* Before each attempt of a TM call, its call slot held: the intent, durably. It claims the
+ * command id for this body before anything reaches TM (an id reused by another body is refused
+ * here, even for an idempotent call), and it is what tells a later run that the call may have
+ * been made. A database failure answers LATER: tmretry gives the slot back, waits and asks
+ * again, since no call may go out unrecorded; every try of one attempt records the same attempt
+ * id, so a commit whose acknowledgement was lost is found to be this attempt's own. */
 static int
 cmd_before(void *arg, unsigned attempt, unsigned prev)
 {
-	const struct cmd_before_arg *a = arg;
+	struct cmd_before_arg *a = arg;
 	const struct cmd_env *env = a->env;
 	struct intent in = {
 	    .command_id = env->cmd->id,
@@ -217,20 +223,24 @@ cmd_before(void *arg, unsigned attempt, unsigned prev)
 	    .endpoint = a->endpoint,
 	    .attempt = attempt,
 	    .prev = prev,
+	    .attempt_id = a->attempt_id,
 	};
 	char err[256];
 	int rc;
 
-	for (unsigned i = 0;; i++) {
-		rc = intent_record(env->intents, &in, env->stop, err, sizeof(err));
-		if (rc >= 0)
-			return rc;
-		if (stop_requested(env->stop))
-			return -1;
-		log_warn("command %s: intent not recorded: %s; retrying", env->cmd->id, err);
-		if (!tmretry_sleep(backoff_delay_ms(&backoff_intent_record, i), env->stop))
-			return -1;
+	if (a->id_attempt != attempt) {
+		intent_attempt_id_new(a->attempt_id);
+		a->id_attempt = attempt;
 	}
+	rc = intent_record(env->intents, &in, env->stop, err, sizeof(err));
+	if (rc == 0)
+		return TMRETRY_BEFORE_GO;
+	if (rc > 0)
+		return TMRETRY_BEFORE_NO_CALL;
+	if (stop_requested(env->stop))
+		return TMRETRY_BEFORE_STOPPED;
+	log_warn("command %s: intent not recorded: %s; retrying", env->cmd->id, err);
+	return TMRETRY_BEFORE_LATER;
 }
 
 static const char *
@@ -249,7 +259,7 @@ enum cmd_verdict
 cmd_call(const struct cmd_env *env, const struct cmd_state *st, const struct tm_request *req,
 	 struct cmd_result *r, struct tmretry_result *tr)
 {
-	struct cmd_before_arg arg = {env, req->endpoint};
+	struct cmd_before_arg arg = {.env = env, .endpoint = req->endpoint};
 	const struct tmretry_hooks hooks = {cmd_before, &arg};
 	unsigned first = st->intent_max + 1, prev = 0;
 	bool dup = false;
@@ -266,9 +276,9 @@ cmd_call(const struct cmd_env *env, const struct cmd_state *st, const struct tm_
 			return CMD_DONE;
 		}
 		prev = st->intent_attempt;
-		log_warn("command %s: %s attempt %u has no recorded result; repeating it (possible "
-			 "duplicate)",
-			 env->cmd->id, tm_endpoint_name(req->endpoint), prev);
+		log_warn("command %s: %s attempt %u has no recorded result; repeating it%s",
+			 env->cmd->id, tm_endpoint_name(req->endpoint), prev,
+			 dup ? " (possible duplicate)" : "");
 	}
 	rc = tmretry_call(env->retry, env->tm, req, first, prev, dup, &hooks, env->stop, tr);
 	/* The audit rows of this run become the result's. */
@@ -279,12 +289,15 @@ cmd_call(const struct cmd_env *env, const struct cmd_state *st, const struct tm_
 	r->possible_duplicate = tr->possible_duplicate;
 	r->tm_may_have_acted = tr->made > 0 && tr->last_may_have_acted;
 	if (rc < 0) {
-		/* Given up between attempts: when the last one surely did not reach TM, say so,
-		 * so that a restart does not take its open intent for an unknown outcome. */
-		if (tr->made > 0 && !tr->last_may_have_acted &&
-		    !tm_endpoint_idempotent(req->endpoint) &&
-		    intent_resolve(env->pool, env->cmd->id, tr->last_attempt, err, sizeof(err)) !=
-			0)
+		/* Given up between attempts, or stopped after an intent whose call was not made:
+		 * when the open intent's call surely did not reach TM, say so, so that a restart
+		 * does not take it for an unknown outcome. */
+		unsigned unsent = tr->unsent_attempt;
+
+		if (unsent == 0 && tr->made > 0 && !tr->last_may_have_acted)
+			unsent = tr->last_attempt;
+		if (unsent > 0 &&
+		    intent_resolve(env->pool, env->cmd->id, unsent, err, sizeof(err)) != 0)
 			log_warn("command %s: intent left open: %s", env->cmd->id, err);
 		return CMD_STOPPED;
 	}

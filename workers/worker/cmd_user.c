@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "log.h"
+#include "validate.h"
 
 /* The credential of the longest password the schema allows (256 characters of up to 4 bytes)
  * under any scheme, with room to spare. */
@@ -16,9 +17,27 @@ enum { USER_CREDENTIAL_MAX = 1100 };
 enum user_verifier {
 	USER_VERIFIER_SET,     /* out holds the verifier */
 	USER_VERIFIER_NONE,    /* the command gives neither password nor password_digest */
-	USER_VERIFIER_FAILED,  /* r holds the failure */
+	USER_VERIFIER_FAILED,  /* r holds the failure (or the rejection) */
 	USER_VERIFIER_STOPPED, /* *stop was set while waiting for a hashing slot */
 };
+
+/* command.rejected for a password_digest the schema allows but this deployment does not (its
+ * cost is over TMPROV_ARGON2_DIGEST_MAX_*): the same result, DLQ copy included, as a message
+ * that breaks the schema, its one error naming the field and the bound. */
+static void
+user_reject_digest(struct cmd_result *r, const char *why)
+{
+	struct validate_errors errs = {.n = 1};
+
+	snprintf(errs.msg[0], sizeof(errs.msg[0]), "data.password_digest: %s", why);
+	json_decref(r->data);
+	r->data = outcome_rejected_data(validate_status_name(VALIDATE_INVALID), &errs);
+	r->status = CMD_STATUS_REJECTED;
+	r->event = OUTCOME_COMMAND_REJECTED;
+	r->dlq_reason = validate_status_name(VALIDATE_INVALID);
+	snprintf(r->dlq_error, sizeof(r->dlq_error), "%s", errs.msg[0]);
+	snprintf(r->last_error, sizeof(r->last_error), "%s", errs.msg[0]);
+}
 
 /* The verifier to store: from password (hashed) or password_digest (as is). */
 static enum user_verifier
@@ -26,13 +45,17 @@ user_verifier(const struct cmd_env *env, struct cmd_result *r, char out[PASSWORD
 {
 	const char *password = cmd_str(env->cmd, "password");
 	const char *digest = cmd_str(env->cmd, "password_digest");
-	char credential[USER_CREDENTIAL_MAX];
+	char credential[USER_CREDENTIAL_MAX], why[160];
 	int rc;
 
 	if (digest != NULL) {
 		if (!password_verifier_valid(digest)) {
 			cmd_fail(r, env->cmd, "password_digest: not a usable argon2id verifier",
 				 false, NULL);
+			return USER_VERIFIER_FAILED;
+		}
+		if (!password_verifier_within(env->password, digest, why, sizeof(why))) {
+			user_reject_digest(r, why);
 			return USER_VERIFIER_FAILED;
 		}
 		snprintf(out, PASSWORD_VERIFIER_MAX, "%s", digest);

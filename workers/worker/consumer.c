@@ -46,6 +46,8 @@ struct consumer {
 	long last_commit_ms;
 	size_t *outstanding; /* per partition: jobs submitted and not yet reaped */
 	size_t noutstanding;
+	struct lease lease;   /* renewed by the loop; jobs call TM only while it holds (stop.h) */
+	long fenced_until_ms; /* after a stall: no message taken, the lease lapsed, until then */
 };
 
 /* Partitions of one rebalance, for matching jobs. */
@@ -199,9 +201,96 @@ commit_async(struct consumer *cs)
 	cs->last_commit_ms = clock_now_ms();
 }
 
+/* The loop stalled past its lease (the process was stopped, or the loop blocked): the group may
+ * have dropped this worker already, and librdkafka has not said so yet. Every job is stopped
+ * or cancelled, and for one more lease nothing runs (no message is taken, the lease stays
+ * lapsed): time for librdkafka's next heartbeat to report a lost assignment, whose revoke and
+ * new assignment end the fence. Otherwise the partitions are still ours: they are read again
+ * from their first unfinished offset, under a new epoch (fence_end). */
+static void
+fence(struct consumer *cs, long now, long stalled_ms)
+{
+	size_t cancelled = dispatch_cancel(cs->d, NULL, NULL), stopped;
+
+	stopped = dispatch_stop(cs->d, NULL, NULL);
+	cs->fenced_until_ms = now + cs->lease.lease_ms;
+	log_warn(
+	    "consumer: the loop stalled %ld ms (lease %ld ms): the group may have dropped this "
+	    "worker; %zu running job(s) stopped, %zu queued cancelled, no TM call for %ld ms",
+	    stalled_ms, cs->lease.lease_ms, stopped, cancelled, cs->lease.lease_ms);
+}
+
+/* The fence ended without a rebalance: the partitions are re-read from their first unfinished
+ * offset (the jobs stopped by the fence left theirs uncommitted). */
+static void
+fence_end(struct consumer *cs)
+{
+	rd_kafka_topic_partition_list_t *l = NULL, *seek;
+	rd_kafka_error_t *e;
+	int64_t off;
+
+	cs->fenced_until_ms = 0;
+	log_info("consumer: no rebalance after the stall: reading the assignment again");
+	if (rd_kafka_assignment(cs->rk, &l) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return;
+	seek = rd_kafka_topic_partition_list_new(l->cnt > 0 ? l->cnt : 1);
+	for (int i = 0; i < l->cnt; i++) {
+		if (strcmp(l->elems[i].topic, cs->topic) != 0 ||
+		    (off = offsets_committable(cs->o, l->elems[i].partition)) < 0)
+			continue;
+		rd_kafka_topic_partition_list_add(seek, cs->topic, l->elems[i].partition)->offset =
+		    off;
+		offsets_revoke(cs->o, l->elems[i].partition);
+		if (offsets_assign(cs->o, l->elems[i].partition) != 0)
+			log_error("consumer: out of memory tracking %s [%d]", cs->topic,
+				  l->elems[i].partition);
+	}
+	if (seek->cnt > 0 && (e = rd_kafka_seek_partitions(cs->rk, seek, 0)) != NULL) {
+		log_error("consumer: seek after a stall: %s", rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+	}
+	rd_kafka_topic_partition_list_destroy(seek);
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* At every turn of the loop: a stall past the lease fences the jobs first (their stop flags
+ * are set before a renewed lease can be seen, stop.h); while fenced, the lease is not renewed. */
+static void
+lease_renew(struct consumer *cs)
+{
+	long now = clock_now_ms(), stalled = now - atomic_load(&cs->lease.tick_ms);
+
+	if (cs->fenced_until_ms == 0 && stalled >= cs->lease.lease_ms)
+		fence(cs, now, stalled);
+	if (cs->fenced_until_ms != 0 && now < cs->fenced_until_ms)
+		return;
+	if (cs->fenced_until_ms != 0)
+		fence_end(cs);
+	atomic_store(&cs->lease.tick_ms, now);
+}
+
+/* Inside a rebalance callback (a drain may take the drain timeout): the loop is alive, so a
+ * lease still held is extended, and jobs of other partitions go on calling. A lapsed one stays
+ * lapsed until lease_renew, after the poll, has fenced. */
+static void
+lease_extend(struct consumer *cs)
+{
+	long now = clock_now_ms();
+
+	if (cs->fenced_until_ms == 0 && now - atomic_load(&cs->lease.tick_ms) < cs->lease.lease_ms)
+		atomic_store(&cs->lease.tick_ms, now);
+}
+
+const struct lease *
+consumer_lease(struct consumer *cs)
+{
+	return &cs->lease;
+}
+
 void
 consumer_maintain(struct consumer *cs)
 {
+	lease_renew(cs);
 	reap(cs);
 	update_pause(cs);
 	if (clock_now_ms() - cs->last_commit_ms >= COMMIT_INTERVAL_MS)
@@ -239,6 +328,7 @@ drain_partitions(struct consumer *cs, struct pset *ps)
 	for (;;) {
 		long now;
 
+		lease_extend(cs);
 		reap(cs);
 		left = pset_outstanding(cs, ps);
 		if (!left)
@@ -262,9 +352,11 @@ drain_partitions(struct consumer *cs, struct pset *ps)
 }
 
 /* Revoke: jobs of the partitions not yet started are cancelled, running ones may finish, what is
- * done is committed, then the partitions' tracking ends. */
+ * done is committed, then the partitions' tracking ends. A lost assignment (the group dropped
+ * this worker: session timeout, max.poll.interval.ms) already has another owner: its running
+ * jobs are told to stop at once, before any further TM call, and nothing is committed. */
 static void
-revoke(struct consumer *cs, rd_kafka_topic_partition_list_t *parts)
+revoke(struct consumer *cs, rd_kafka_topic_partition_list_t *parts, bool lost)
 {
 	struct pset ps = {cs->topic, NULL, 0};
 	bool *in;
@@ -284,6 +376,12 @@ revoke(struct consumer *cs, rd_kafka_topic_partition_list_t *parts)
 			in[parts->elems[i].partition] = true;
 	ps.in = in;
 	cancelled = dispatch_cancel(cs->d, match_pset, &ps);
+	if (lost) {
+		log_warn("consumer: assignment lost: %zu running job(s) stopped, %zu queued "
+			 "cancelled; nothing committed",
+			 dispatch_stop(cs->d, match_pset, &ps), cancelled);
+		goto out;
+	}
 	drain_partitions(cs, &ps);
 	if (offsets_commit(cs->o, cs->rk, parts, false, err, sizeof(err)) < 0)
 		log_warn("consumer: revoke: %s", err);
@@ -319,6 +417,11 @@ assign(struct consumer *cs, rd_kafka_topic_partition_list_t *parts)
 		rd_kafka_queue_destroy(q); /* the forwarding stays */
 	}
 	log_info("consumer: assigned %d partition(s) of %s", parts->cnt, cs->topic);
+	/* A new generation of the group: what the fence waited for. */
+	if (cs->fenced_until_ms != 0) {
+		cs->fenced_until_ms = 0;
+		atomic_store(&cs->lease.tick_ms, clock_now_ms());
+	}
 	atomic_store(&cs->broker_up, true);
 }
 
@@ -345,7 +448,8 @@ rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
 	} else {
 		if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
 			log_error("consumer: rebalance error: %s", rd_kafka_err2str(err));
-		revoke(cs, parts);
+		revoke(cs, parts,
+		       err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS || rd_kafka_assignment_lost(rk));
 		if (coop)
 			e = rd_kafka_incremental_unassign(rk, parts);
 		else
@@ -532,6 +636,21 @@ subscribe(struct consumer *cs, char *err, size_t errlen)
 	return 0;
 }
 
+/* Half the session timeout: a loop stalled that long may soon be, or already have been,
+ * dropped from the group, whose coordinator hears no heartbeat from a stopped process. */
+static void
+lease_init(struct consumer *cs, const rd_kafka_conf_t *conf)
+{
+	char v[32];
+	size_t n = sizeof(v);
+	long ms = 45000; /* librdkafka's default session.timeout.ms */
+
+	if (rd_kafka_conf_get(conf, "session.timeout.ms", v, &n) == RD_KAFKA_CONF_OK)
+		ms = strtol(v, NULL, 10);
+	cs->lease.lease_ms = ms > 1 ? ms / 2 : 1;
+	atomic_init(&cs->lease.tick_ms, clock_now_ms());
+}
+
 struct consumer *
 consumer_new(const struct cfg *c, struct dispatch *d, struct metrics *m,
 	     const struct consumer_opts *opts, char *err, size_t errlen)
@@ -555,6 +674,7 @@ consumer_new(const struct cfg *c, struct dispatch *d, struct metrics *m,
 	conf = conf_build(cs, c, err, errlen);
 	if (!conf)
 		goto fail;
+	lease_init(cs, conf);
 	cs->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rkerr, sizeof(rkerr));
 	if (!cs->rk) {
 		snprintf(err, errlen, "kafka: cannot create consumer: %s", rkerr);
@@ -630,6 +750,15 @@ handle(struct consumer *cs, rd_kafka_message_t *msg)
 	if (msg->err) {
 		if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
 			log_warn("kafka: consume: %s", rd_kafka_message_errstr(msg));
+		/* librdkafka left the group: the assignment is lost (its revoke follows), and no
+		 * job calls TM for it from now on. */
+		if (msg->err == RD_KAFKA_RESP_ERR__MAX_POLL_EXCEEDED) {
+			size_t cancelled = dispatch_cancel(cs->d, NULL, NULL);
+
+			log_warn("consumer: max.poll.interval.ms exceeded: %zu running job(s) "
+				 "stopped, %zu queued cancelled",
+				 dispatch_stop(cs->d, NULL, NULL), cancelled);
+		}
 		rc = kafka_fatal(cs->rk) ? -1 : 0;
 		goto out;
 	}
@@ -648,9 +777,11 @@ consumer_poll(struct consumer *cs, int timeout_ms)
 {
 	rd_kafka_message_t *msg;
 
-	/* Held or paused: wait on events only (a finishing job wakes this at the mark). */
-	if (cs->paused || atomic_load(&cs->holding)) {
+	lease_renew(cs);
+	/* Held, paused or fenced: wait on events only (a finishing job wakes this at the mark). */
+	if (cs->paused || atomic_load(&cs->holding) || cs->fenced_until_ms != 0) {
 		msg = rd_kafka_consumer_poll(cs->rk, timeout_ms);
+		lease_renew(cs);
 		if (msg)
 			return handle(cs, msg);
 		return kafka_fatal(cs->rk) ? -1 : 0;
@@ -660,6 +791,7 @@ consumer_poll(struct consumer *cs, int timeout_ms)
 	msg = rd_kafka_consumer_poll(cs->rk, 0);
 	if (!msg)
 		msg = rd_kafka_consume_queue(cs->msgq, timeout_ms);
+	lease_renew(cs);
 	if (msg)
 		return handle(cs, msg);
 	return kafka_fatal(cs->rk) ? -1 : 0;

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "dispatch.h"
+#include "stop.h"
 #include "metrics.h"
 #include "offsets.h"
 
@@ -34,6 +35,10 @@ struct consumer;
  * KAFKA_CONFIG_KEYS), d and m are borrowed and must outlive it. NULL with err on failure. */
 struct consumer *consumer_new(const struct cfg *c, struct dispatch *d, struct metrics *m,
 			      const struct consumer_opts *opts, char *err, size_t errlen);
+
+/* The loop's lease on its partitions (stop.h), renewed by consumer_poll and consumer_maintain;
+ * exec's jobs start TM calls only while it holds. Lives as long as cs. */
+const struct lease *consumer_lease(struct consumer *cs);
 
 /* Polls once for up to timeout_ms (serving rebalances and statistics too); a message becomes a
  * job in the dispatcher. At the in-flight limit it waits for events only, and returns early

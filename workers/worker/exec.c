@@ -165,6 +165,12 @@ exec_free(struct exec_ctx *ctx)
 }
 
 void
+exec_set_lease(struct exec_ctx *ctx, const struct lease *lease)
+{
+	ctx->retry.lease = lease;
+}
+
+void
 exec_set_on_commit(struct exec_ctx *ctx, void (*fn)(void *), void *arg)
 {
 	ctx->on_commit = fn;
@@ -527,13 +533,13 @@ exec_conflict(struct exec_thread *t, const struct job *job, const char *reason,
 	return EXEC_DONE;
 }
 
-/* A message that is not a valid command: its DLQ copy, then (when it has an id and a subject)
- * command.rejected. */
+/* A message that is not a valid command (reason: the DLQ reason, errs its errors): its DLQ copy,
+ * then (when it has an id and a subject) command.rejected. */
 static enum exec_status
-exec_reject(struct exec_thread *t, struct job *job, const char *sha, const atomic_bool *stop)
+exec_reject(struct exec_thread *t, struct job *job, const char *sha, const char *reason,
+	    const struct validate_errors *errs, const atomic_bool *stop)
 {
-	const char *reason = validate_status_name(job->vstatus);
-	const char *error = job->errs.n > 0 ? job->errs.msg[0] : reason;
+	const char *error;
 	struct cmd_state st;
 	struct cmd_result r;
 	char err[512];
@@ -541,6 +547,7 @@ exec_reject(struct exec_thread *t, struct job *job, const char *sha, const atomi
 
 	if (reason == NULL)
 		reason = "invalid";
+	error = errs->n > 0 ? errs->msg[0] : reason;
 	if (job->cmd == NULL) {
 		if (exec_dlq(t, job, reason, error, stop) != 0)
 			return EXEC_ABANDONED;
@@ -558,7 +565,7 @@ exec_reject(struct exec_thread *t, struct job *job, const char *sha, const atomi
 	cmd_result_init(&r);
 	r.status = CMD_STATUS_REJECTED;
 	r.event = OUTCOME_COMMAND_REJECTED;
-	r.data = outcome_rejected_data(job->vstatus, &job->errs);
+	r.data = outcome_rejected_data(reason, errs);
 	r.dlq_reason = reason;
 	snprintf(r.dlq_error, sizeof(r.dlq_error), "%s", error);
 	snprintf(r.last_error, sizeof(r.last_error), "%s", error);
@@ -606,6 +613,45 @@ exec_log_result(const struct job *job, const struct cmd_result *r)
 	else
 		log_info("command %s (%s): %s: %s", job->cmd->id, job->cmd->type,
 			 cmd_status_name(r->status), r->last_error);
+}
+
+/* The tm_calls rows of a run whose result was not written — the command got its result
+ * elsewhere (the partition's new owner parked the create or repeated the call) or the job was
+ * stopped — so that TM's answers are recorded whoever owns the partition now. A success's
+ * answer (the company_uid or meeting_id TM handed out, which nothing else records) goes into
+ * the last row's reason. One try: the run is over either way. */
+static void
+exec_keep_calls(struct exec_thread *t, const struct job *job, struct cmd_result *r,
+		const atomic_bool *stop)
+{
+	json_t *last = json_array_get(r->calls, json_array_size(r->calls) - 1);
+	char *calls = NULL, *answer = NULL, reason[1024], err[512];
+	const char *params[2] = {job->cmd->id, NULL};
+	bool permanent;
+	PGresult *res;
+
+	if (last == NULL)
+		return;
+	if (r->status == CMD_STATUS_SUCCEEDED && r->data != NULL &&
+	    (answer = json_dumps(r->data, JSON_COMPACT)) != NULL) {
+		snprintf(reason, sizeof(reason),
+			 "answer not applied (the command had its result "
+			 "already): %s",
+			 answer);
+		json_object_set_new(last, "reason", json_string(reason));
+	}
+	log_warn("command %s: %zu TM attempt(s) whose result was not written%s%s", job->cmd->id,
+		 json_array_size(r->calls), answer ? "; TM answered: " : "", answer ? answer : "");
+	params[1] = calls = json_dumps(r->calls, JSON_COMPACT);
+	res = calls
+		  ? exec_sql(t->ctx, SQL_CALLS_KEEP, 2, params, stop, &permanent, err, sizeof(err))
+		  : NULL;
+	if (res == NULL)
+		log_error("command %s: audit of its TM attempts not stored: %s", job->cmd->id,
+			  calls ? err : "out of memory");
+	PQclear(res);
+	free(calls);
+	free(answer);
 }
 
 /* Writes the result cmd_types_run made. A local command that lost a race (an email taken
@@ -669,22 +715,47 @@ exec_round(struct exec_thread *t, struct job *job, const char *sha, unsigned rou
 		step = EXEC_STEP_STOPPED;
 		break;
 	}
+	if (step != EXEC_STEP_DONE && json_array_size(r.calls) > 0)
+		exec_keep_calls(t, job, &r, stop);
 	cmd_result_clear(&r);
 	if (step == EXEC_STEP_DONE)
 		*status = EXEC_DONE;
 	return step;
 }
 
+/* Per-subject order rests on the Kafka key being the subject: a command keyed otherwise (or
+ * not at all) may run beside its subject's other commands on another partition. false, with
+ * the error in errs, for such a command. */
+static bool
+exec_key_ok(const struct job *job, struct validate_errors *errs)
+{
+	size_t len = strlen(job->cmd->subject);
+
+	if (job->key != NULL && job->keylen == len && memcmp(job->key, job->cmd->subject, len) == 0)
+		return true;
+	errs->n = 1;
+	errs->more = 0;
+	/* The key is not quoted: errors never repeat a value of the message. */
+	snprintf(errs->msg[0], sizeof(errs->msg[0]), "key: %s",
+		 job->key == NULL ? "is absent; the Kafka key must equal subject"
+				  : "must equal subject");
+	return false;
+}
+
 enum exec_status
 exec_run(struct exec_thread *t, struct job *job, const atomic_bool *stop)
 {
 	enum exec_status status = EXEC_DONE;
+	struct validate_errors key_errs;
 	enum exec_step step;
 	char sha[65];
 
 	exec_sha256_hex(job->payload, job->len, sha);
 	if (job->vstatus != VALIDATE_OK || job->cmd == NULL)
-		return exec_reject(t, job, sha, stop);
+		return exec_reject(t, job, sha, validate_status_name(job->vstatus), &job->errs,
+				   stop);
+	if (!exec_key_ok(job, &key_errs))
+		return exec_reject(t, job, sha, "key_mismatch", &key_errs, stop);
 	for (unsigned round = 0;; round++) {
 		if (round > 0 &&
 		    !tmretry_sleep(backoff_delay_ms(&backoff_db_statement, round - 1), stop))

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "job.h"
 #include "metrics.h"
+#include "stop.h"
 
 enum exec_status { EXEC_DONE, EXEC_ABANDONED };
 
@@ -23,6 +24,10 @@ struct exec_thread; /* per pool thread: its TM client */
 struct exec_ctx *exec_new(const struct cfg *c, struct metrics *m, char *err, size_t errlen);
 /* After every exec_run has returned. NULL is a no-op. */
 void exec_free(struct exec_ctx *ctx);
+
+/* TM calls start only while lease is held (stop.h; the consumer's, borrowed). Set before the
+ * first job runs. */
+void exec_set_lease(struct exec_ctx *ctx, const struct lease *lease);
 
 /* fn(arg) is called after each commit that wrote an outbox row (publisher_kick). */
 void exec_set_on_commit(struct exec_ctx *ctx, void (*fn)(void *), void *arg);

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "cfgkeys.h"
 #include "deadline.h"
@@ -77,12 +78,13 @@ intent_rows(struct intent_req **batch, size_t n)
 		const struct intent *in = batch[i]->in;
 
 		if (json_array_append_new(
-			rows, json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:i, s:s, s:i}", "id",
-					in->command_id, "subject", in->subject, "type", in->type,
-					"sha", in->sha256_hex, "topic", in->topic, "part",
-					(int)in->partition, "off", (json_int_t)in->offset, "prev",
-					(int)in->prev, "endpoint", tm_endpoint_name(in->endpoint),
-					"attempt", (int)in->attempt)) != 0) {
+			rows,
+			json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:i, s:s, s:i, s:s?}", "id",
+				  in->command_id, "subject", in->subject, "type", in->type, "sha",
+				  in->sha256_hex, "topic", in->topic, "part", (int)in->partition,
+				  "off", (json_int_t)in->offset, "prev", (int)in->prev, "endpoint",
+				  tm_endpoint_name(in->endpoint), "attempt", (int)in->attempt,
+				  "attempt_id", in->attempt_id)) != 0) {
 			json_decref(rows);
 			return NULL;
 		}
@@ -186,6 +188,15 @@ intent_thread(void *arg)
 	pthread_cond_broadcast(&w->done);
 	pthread_mutex_unlock(&w->lock);
 	return NULL;
+}
+
+void
+intent_attempt_id_new(char out[INTENT_ATTEMPT_ID_LEN])
+{
+	unsigned char raw[(INTENT_ATTEMPT_ID_LEN - 1) / 2];
+
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2hex(out, INTENT_ATTEMPT_ID_LEN, raw, sizeof(raw));
 }
 
 struct intent_writer *

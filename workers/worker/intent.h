@@ -24,7 +24,16 @@ struct intent {
 	enum tm_endpoint endpoint;
 	unsigned attempt; /* this attempt's number, from 1 */
 	unsigned prev;	  /* the previous attempt, whose intent this one replaces (0: none) */
+	const char
+	    *attempt_id; /* intent_attempt_id_new() of this attempt: the same on every re-record */
 };
+
+enum { INTENT_ATTEMPT_ID_LEN = 33 }; /* 128 random bits in hex, and the NUL */
+
+/* A new random id for one attempt's intent. Recording an intent again with the same id (after a
+ * failure that may have hidden its commit) finds it written; one with another id is another
+ * attempt. */
+void intent_attempt_id_new(char out[INTENT_ATTEMPT_ID_LEN]);
 
 struct intent_writer;
 
@@ -36,9 +45,11 @@ struct intent_writer *intent_writer_new(const struct cfg *c, struct dbpool *pool
 void intent_writer_free(struct intent_writer *w);
 
 /* Queues the intent for the next group commit and waits for that commit. Returns 0 when the
- * intent is durable (the call may be made), 1 when it was not written because the command has
- * its result already, belongs to another body, or has another call open (do not call TM), -1
- * on a database failure or when *stop was set while it was still queued (err says which). */
+ * intent is durable (the call may be made; also when the same intent, attempt id and all, was
+ * written by an earlier call whose answer was lost), 1 when it was not written because the
+ * command has its result already, belongs to another body, or has another call open (do not
+ * call TM), -1 on a database failure or when *stop was set while it was still queued (err says
+ * which: the intent may be written then, and is recorded again with the same attempt id). */
 int intent_record(struct intent_writer *w, const struct intent *in, const atomic_bool *stop,
 		  char *err, size_t errlen);
 

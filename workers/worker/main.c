@@ -235,6 +235,7 @@ worker_start(struct worker *w)
 		fatal("%s", err);
 	if (!(w->consumer = consumer_new(w->cfg, w->dispatch, w->metrics, &co, err, sizeof(err))))
 		fatal("%s", err);
+	exec_set_lease(w->exec, consumer_lease(w->consumer));
 	w->admin = admin_start(cfg_str(w->cfg, &KEY_TMPROV_ADMIN_LISTEN), w->metrics, ready, w, err,
 			       sizeof(err));
 	if (!w->admin)

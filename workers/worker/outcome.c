@@ -150,9 +150,8 @@ outcome_failed_data(const struct outcome_failure *f)
 }
 
 json_t *
-outcome_rejected_data(enum validate_status status, const struct validate_errors *errs)
+outcome_rejected_data(const char *reason, const struct validate_errors *errs)
 {
-	const char *reason = validate_status_name(status);
 	json_t *list = json_array();
 	char more[64];
 

@@ -76,8 +76,9 @@ struct outcome_failure {
 };
 json_t *outcome_failed_data(const struct outcome_failure *f);
 
-/* command.rejected: errors (at least one: the status's name when errs holds none; a
- * "message: ..." line counts the errors that did not fit) and reason (the status's name). */
-json_t *outcome_rejected_data(enum validate_status status, const struct validate_errors *errs);
+/* command.rejected: errors (at least one: the reason when errs holds none; a "message: ..."
+ * line counts the errors that did not fit) and reason (validate_status_name() of the verdict,
+ * or key_mismatch; NULL: "invalid"). */
+json_t *outcome_rejected_data(const char *reason, const struct validate_errors *errs);
 
 #endif

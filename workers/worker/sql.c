@@ -84,17 +84,25 @@ const struct db_stmt SQL_STATEMENTS[SQL_COUNT] = {
 	 " UPDATE tm_intents i SET resolved_at = now() FROM x JOIN c ON c.id = x.id"
 	 " WHERE i.command_id = x.id AND i.attempt = x.prev AND i.resolved_at IS NULL"},
 
-    /* $1: JSON array of {id, sha, endpoint, attempt}. Returns the ids whose intent was
-     * written. Not written: the command has its result already, or another call for it is
-     * open (tm_intents_unresolved): the caller must not call TM. */
+    /* $1: JSON array of {id, sha, endpoint, attempt, attempt_id}. Returns the ids whose intent is
+     * written: now, or already by the same attempt (same attempt_id: a retry after a commit whose
+     * acknowledgement was lost; the select below reads the rows as they were before this
+     * statement, so a row inserted now is not returned twice). Not written: the command has
+     * its result already, or another call for it is open (tm_intents_unresolved): the caller
+     * must not call TM. */
     [SQL_INTENT_INSERT] =
 	{"intent_insert",
-	 "INSERT INTO tm_intents (command_id, endpoint, attempt)"
-	 " SELECT x.id, x.endpoint, x.attempt"
-	 " FROM jsonb_to_recordset($1::jsonb) AS x(id text, sha text, endpoint text, attempt int)"
+	 "WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb)"
+	 "  AS r(id text, sha text, endpoint text, attempt int, attempt_id text)),"
+	 "ins AS ("
+	 " INSERT INTO tm_intents (command_id, endpoint, attempt, attempt_id)"
+	 " SELECT x.id, x.endpoint, x.attempt, x.attempt_id FROM x"
 	 " JOIN commands c ON c.id = x.id AND c.status = 'in_progress'"
 	 "  AND c.body_sha256 = decode(x.sha, 'hex')"
-	 " ON CONFLICT DO NOTHING RETURNING command_id"},
+	 " ON CONFLICT DO NOTHING RETURNING command_id)"
+	 " SELECT command_id FROM ins"
+	 " UNION ALL SELECT i.command_id FROM tm_intents i JOIN x ON i.command_id = x.id"
+	 "  AND i.attempt = x.attempt AND i.attempt_id = x.attempt_id AND i.resolved_at IS NULL"},
 
     /* $1 command id, $2 attempt. */
     [SQL_INTENT_RESOLVE] = {"intent_resolve", "UPDATE tm_intents SET resolved_at = now()"
@@ -133,8 +141,8 @@ const struct db_stmt SQL_STATEMENTS[SQL_COUNT] = {
 				   " WHERE s.subject = $2::text)" FINISH_END},
 
     /* $17 user_id, $18 email, $19 first_name, $20 last_name, $21 verifier (NULL: keep the
-     * stored one). The stored verifier is looked up for the inserted row too, because NOT
-     * NULL is checked before ON CONFLICT turns the insert into an update. */
+     * stored one, and the sessions). The stored verifier is looked up for the inserted row too,
+     * because NOT NULL is checked before ON CONFLICT turns the insert into an update. */
     [SQL_FINISH_USER_UPSERT] =
 	{"finish_user_upsert",
 	 FINISH_CTES ",dom AS ("
@@ -147,7 +155,12 @@ const struct db_stmt SQL_STATEMENTS[SQL_COUNT] = {
 		     " ON CONFLICT (subject, user_id) DO UPDATE SET email = EXCLUDED.email,"
 		     "  first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name,"
 		     "  password_verifier = EXCLUDED.password_verifier, status = 'active',"
-		     "  deleted_at = NULL)" FINISH_END},
+		     "  deleted_at = NULL),"
+		     /* A new verifier ends the user's sessions; the sub-select sees the old one. */
+		     "ses AS (DELETE FROM sessions s USING cmd WHERE s.subject = $2::text"
+		     "  AND s.user_id = $17::text AND $21::text <> coalesce("
+		     "  (SELECT password_verifier FROM users WHERE subject = $2::text"
+		     "   AND user_id = $17::text), ''))" FINISH_END},
 
     /* $17 user_id. */
     [SQL_FINISH_USER_DELETE] =
@@ -177,6 +190,20 @@ const struct db_stmt SQL_STATEMENTS[SQL_COUNT] = {
 					       " SET canceled_at = coalesce(m.canceled_at, now())"
 					       " FROM cmd WHERE m.meeting_id = $17::text"
 					       "  AND m.subject = $2::text)" FINISH_END},
+
+    /* $1 command id, $2 tm_calls rows as SQL_FINISH's $12. The attempts of a run whose result
+     * was not written (the command got it elsewhere: the partition's new owner parked or
+     * repeated the call) or that was stopped: TM's answers are kept, never dropped. Nothing
+     * when the command has no row (an idempotent call's first run). */
+    [SQL_CALLS_KEEP] = {"calls_keep",
+			"INSERT INTO tm_calls (command_id, endpoint, url, outcome, http_status,"
+			" tm_status, reason, duration_ms, started_at)"
+			" SELECT c.id, x.endpoint, x.url, x.outcome, x.http_status, x.tm_status,"
+			"  x.reason, x.duration_ms, x.started_at"
+			" FROM commands c, jsonb_to_recordset($2::jsonb) AS x(endpoint text,"
+			"  url text, outcome text, http_status int, tm_status text, reason text,"
+			"  duration_ms int, started_at timestamptz)"
+			" WHERE c.id = $1::text"},
 
     [SQL_PUB_LOCK] = {"pub_lock", "SELECT pg_try_advisory_lock($1::bigint)"},
     /* Rows in flight are left out: they are reported soon and must not go out twice. NOT IN

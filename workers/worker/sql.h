@@ -26,6 +26,8 @@ enum sql_stmt {
 	SQL_FINISH_USER_DELETE,
 	SQL_FINISH_MEETING_SCHEDULE,
 	SQL_FINISH_MEETING_CANCEL,
+	/* The audit rows of TM attempts whose result was not written. */
+	SQL_CALLS_KEEP,
 	/* The outbox publisher's (publisher.c), on its own session: the advisory lock that makes
 	 * one publisher the streaming one, the rows to produce, marking them published, the
 	 * backlog gauge, the NOTIFY that wakes the lock holder, and a drain's target and check. */

@@ -325,6 +325,44 @@ tmretry_slot_give(const struct tmretry *r)
 		sem_post(r->call_slots);
 }
 
+/* Makes ready for an attempt: its call slot, then (guarded) its intent, then a last look at
+ * stop. The slot comes first so that an intent is open only while its call can be on the wire
+ * (a crash then parks at most the calls in flight); a database failure gives the slot back
+ * for its backoff rather than keeping it idle. 0 with the slot held, 1 when the hook said not
+ * to call, -1 when stopped (out->unsent_attempt set when the intent was recorded). */
+static int
+tmretry_begin(const struct tmretry *r, bool guarded, const struct tmretry_hooks *hooks,
+	      unsigned attempt, const atomic_bool *stop, struct tmretry_result *out)
+{
+	int rc = TMRETRY_BEFORE_GO;
+
+	for (unsigned i = 0;; i++) {
+		if (r->call_slots != NULL && !tmretry_slot_take(r->call_slots, stop))
+			return -1;
+		if (guarded)
+			rc = hooks->before(hooks->arg, attempt, out->last_attempt);
+		if (rc == TMRETRY_BEFORE_GO)
+			break;
+		tmretry_slot_give(r);
+		if (rc != TMRETRY_BEFORE_LATER)
+			return rc == TMRETRY_BEFORE_NO_CALL ? 1 : -1;
+		if (!tmretry_sleep(backoff_delay_ms(&backoff_intent_record, i), stop))
+			return -1;
+	}
+	/* The ownership check: the loop sets stop when the job's partition is revoked or lost,
+	 * and a job that no longer owns its partition (or whose worker may have been dropped from
+	 * the group: the lease lapsed) starts no call, even with its intent recorded (the caller
+	 * resolves it). Last thing before the call: the slot wait and the
+	 * intent's commit may each have taken a while. */
+	if (!lease_held(r->lease) || stop_requested(stop)) {
+		tmretry_slot_give(r);
+		if (guarded)
+			out->unsent_attempt = attempt;
+		return -1;
+	}
+	return 0;
+}
+
 /* Whose call it is, for telling one account's failures from an outage: the TM account, or for
  * a create (no account yet) the company name. */
 static const char *
@@ -338,7 +376,7 @@ tmretry_call(const struct tmretry *r, struct tm_client *tc, const struct tm_requ
 	     unsigned first_attempt, unsigned prev, bool possible_duplicate,
 	     const struct tmretry_hooks *hooks, const atomic_bool *stop, struct tmretry_result *out)
 {
-	bool guarded = !tm_endpoint_idempotent(req->endpoint) && hooks && hooks->before;
+	bool guarded = hooks && hooks->before;
 	unsigned counted = 0, attempt = first_attempt ? first_attempt : 1;
 	struct timespec started;
 	enum tmretry_action a;
@@ -346,30 +384,28 @@ tmretry_call(const struct tmretry *r, struct tm_client *tc, const struct tm_requ
 
 	out->made = 0;
 	out->last_attempt = prev;
+	out->unsent_attempt = 0;
 	out->possible_duplicate = possible_duplicate;
 	out->last_may_have_acted = false;
+	out->any_may_have_acted = false;
 	out->calls = json_array();
 	if (out->calls == NULL)
 		return -1;
 	for (;; attempt++) {
 		/* While TM is down (the prober watches it) or holds us off with Retry-After, no
-		 * attempt starts, and no intent is opened for one. */
+		 * attempt starts, and no slot is taken or intent opened for one. */
 		if (!tmhealth_wait_call(r->health, stop))
 			return -1;
-		if (guarded && (rc = hooks->before(hooks->arg, attempt, out->last_attempt)) != 0)
+		rc = tmretry_begin(r, guarded, hooks, attempt, stop, out);
+		if (rc != 0)
 			return rc;
-		/* The slot is taken after the intent, whose round trip would otherwise keep a
-		 * call slot idle. An attempt whose intent is recorded is made, so that wait does
-		 * not look at stop: slots free as calls end, within TMPROV_TM_TIMEOUT. */
-		if (r->call_slots != NULL &&
-		    !tmretry_slot_take(r->call_slots, guarded ? NULL : stop))
-			return -1;
 		clock_gettime(CLOCK_REALTIME, &started);
 		tm_client_call(tc, req, &out->last);
 		tmretry_slot_give(r);
 		out->made++;
 		out->last_attempt = attempt;
 		out->last_may_have_acted = out->last.may_have_acted;
+		out->any_may_have_acted |= out->last.may_have_acted;
 		json_array_append_new(out->calls,
 				      tmretry_audit_row(req->endpoint, &out->last, &started));
 		tmretry_count(r, req->endpoint, &out->last);

@@ -79,11 +79,21 @@ long tmhealth_hold_ms(struct tmhealth *h);
  * waiting (when there is nothing to wait for, true whatever *stop says). */
 bool tmhealth_wait_call(struct tmhealth *h, const atomic_bool *stop);
 
+/* What tmretry_hooks.before answers. */
+enum tmretry_before {
+	TMRETRY_BEFORE_STOPPED = -1, /* *stop was set: call no more */
+	TMRETRY_BEFORE_GO = 0,	     /* the intent is durable: the call may be made */
+	TMRETRY_BEFORE_NO_CALL = 1,  /* the command has its result, or another call is open */
+	TMRETRY_BEFORE_LATER = 2,    /* not recorded (the database failed): ask again later */
+};
+
 struct tmretry_hooks {
-	/* Called before each attempt of a non-idempotent endpoint, to record the intent durably.
-	 * attempt: this attempt's number; prev: the previous attempt's number whose intent is
-	 * to be resolved (0: none). Returns 0 to go on, 1 to call no more (the command has its
-	 * result already, or another call for it is open), -1 when stopped. */
+	/* Called before each attempt (tmprov-worker: of every endpoint), with the attempt's call
+	 * slot held, to record the intent durably: the intent is open only while its call can be
+	 * on the wire. attempt: this attempt's number; prev: the previous attempt's number whose
+	 * intent is to be resolved (0: none). Returns an enum tmretry_before; on LATER the slot
+	 * is given back for a backoff (backoff_intent_record) and the hook called again for the
+	 * same attempt. */
 	int (*before)(void *arg, unsigned attempt, unsigned prev);
 	void *arg;
 };
@@ -95,7 +105,11 @@ struct tmretry_result {
 	unsigned last_attempt;	    /* number of the last attempt (continues first_attempt) */
 	bool possible_duplicate;
 	bool last_may_have_acted; /* whether the last attempt's call may have reached TM */
-	json_t *calls;		  /* tm_calls rows of the attempts made: caller owns */
+	bool any_may_have_acted;  /* ... or any attempt's of this call */
+	/* An attempt whose intent was recorded but whose call was not made (stopped in between):
+	 * the caller resolves that intent. 0: none. */
+	unsigned unsent_attempt;
+	json_t *calls; /* tm_calls rows of the attempts made: caller owns */
 };
 
 struct tmretry {
@@ -103,16 +117,21 @@ struct tmretry {
 	struct tmhealth *health; /* borrowed */
 	struct metrics *metrics; /* borrowed, may be NULL */
 	/* TM calls in flight across the process (TMPROV_WORKER_CONCURRENCY): an attempt holds a
-	 * slot for its call, taken after its intent is recorded; NULL: no limit. */
+	 * slot for its call, taken before its intent is recorded; NULL: no limit. */
 	sem_t *call_slots;
+	/* The consumer loop's lease (stop.h): no call starts while it has lapsed. NULL: none. */
+	const struct lease *lease;
 };
 
-/* Calls TM until a final action. first_attempt: the number of the first attempt (1, or after
+/* Calls TM until a final action. No call starts once *stop is set: it is looked at after the
+ * slot and the intent, right before each call (the job's partition may have gone meanwhile).
+ * first_attempt: the number of the first attempt (1, or after
  * the attempts of an earlier run of the same command); prev: an open intent of an earlier run
  * to resolve before the first new attempt (0: none); possible_duplicate: already true when
  * an earlier run's outcome is unknown. Returns 0 with out->action set; 1 when hooks->before
- * said to stop calling; -1 when *stop was set while waiting (out->calls is still filled; an
- * intent may be open: its outcome is out->last_may_have_acted). */
+ * said to stop calling; -1 when *stop was set (out->calls is still filled; an intent may be
+ * open: out->unsent_attempt's, whose call was not made, or the last attempt's, whose outcome is
+ * out->last_may_have_acted). */
 int tmretry_call(const struct tmretry *r, struct tm_client *tc, const struct tm_request *req,
 		 unsigned first_attempt, unsigned prev, bool possible_duplicate,
 		 const struct tmretry_hooks *hooks, const atomic_bool *stop,
