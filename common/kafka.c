@@ -322,9 +322,9 @@ kafka_consumer_new(const struct cfg *c, const char *group, char *err, size_t err
 	return rk;
 }
 
-int
-kafka_produce(rd_kafka_t *p, const char *topic, const void *key, size_t keylen, const void *val,
-	      size_t vallen, rd_kafka_headers_t *hdrs, void *opaque, char *err, size_t errlen)
+rd_kafka_resp_err_t
+kafka_produce_err(rd_kafka_t *p, const char *topic, const void *key, size_t keylen, const void *val,
+		  size_t vallen, rd_kafka_headers_t *hdrs, void *opaque, char *err, size_t errlen)
 {
 	rd_kafka_resp_err_t rc;
 
@@ -339,7 +339,7 @@ kafka_produce(rd_kafka_t *p, const char *topic, const void *key, size_t keylen, 
 		rd_kafka_poll(p, 100);
 	}
 	if (rc == RD_KAFKA_RESP_ERR_NO_ERROR)
-		return 0; /* librdkafka owns hdrs now */
+		return rc; /* librdkafka owns hdrs now */
 	rd_kafka_headers_destroy(hdrs);
 	if (rc == RD_KAFKA_RESP_ERR__FATAL && kafka_fatal(p)) {
 		char fatal[512];
@@ -348,7 +348,17 @@ kafka_produce(rd_kafka_t *p, const char *topic, const void *key, size_t keylen, 
 	} else {
 		snprintf(err, errlen, "kafka: produce to %s: %s", topic, rd_kafka_err2str(rc));
 	}
-	return -1;
+	return rc;
+}
+
+int
+kafka_produce(rd_kafka_t *p, const char *topic, const void *key, size_t keylen, const void *val,
+	      size_t vallen, rd_kafka_headers_t *hdrs, void *opaque, char *err, size_t errlen)
+{
+	return kafka_produce_err(p, topic, key, keylen, val, vallen, hdrs, opaque, err, errlen) ==
+		       RD_KAFKA_RESP_ERR_NO_ERROR
+		   ? 0
+		   : -1;
 }
 
 int

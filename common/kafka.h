@@ -64,6 +64,14 @@ rd_kafka_t *kafka_consumer_new(const struct cfg *c, const char *group, char *err
 int kafka_produce(rd_kafka_t *p, const char *topic, const void *key, size_t keylen, const void *val,
 		  size_t vallen, rd_kafka_headers_t *hdrs, void *opaque, char *err, size_t errlen);
 
+/* kafka_produce() returning librdkafka's reason instead of -1 (RD_KAFKA_RESP_ERR_NO_ERROR once
+ * queued), for a caller that acts on it: RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE says the message
+ * is over the producer's message.max.bytes and will never be queued as it is. */
+rd_kafka_resp_err_t kafka_produce_err(rd_kafka_t *p, const char *topic, const void *key,
+				      size_t keylen, const void *val, size_t vallen,
+				      rd_kafka_headers_t *hdrs, void *opaque, char *err,
+				      size_t errlen);
+
 /* Waits up to timeout_ms for every queued message to be delivered or to fail, serving delivery
  * reports. Returns 0 when the queue is empty (each message's own result is in its
  * kafka_delivery), -1 with err when messages remain or the producer hit a fatal error. */

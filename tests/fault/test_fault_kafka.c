@@ -405,7 +405,7 @@ test_k9_poison(void **state)
 	huge = malloc(hlen);
 	assert_non_null(huge);
 	memset(huge, 'x', hlen);
-	assert_int_equal(kprod_new_max(&big, F->e->dk.bootstrap, 2000000, err, sizeof(err)), 0);
+	assert_int_equal(kprod_new(&big, F->e->dk.bootstrap, err, sizeof(err)), 0);
 	assert_int_equal(
 	    kprod_send(big, F->e->tcmd, "k9-00002", 8, huge, hlen, &d[1], err, sizeof(err)), 0);
 	wenv_assert(F->e, kprod_flush(big, 30000, err, sizeof(err)) == 0, "1.1 MB: %s", err);

@@ -222,6 +222,59 @@ test_fatal_error(void **state)
 	assert_int_equal(ku_devkafka_stop(&dk), 0);
 }
 
+/* Issue 11 defect 3: a copy over message.max.bytes went round producing again for ever. It
+ * goes as its first 64 KiB, or empty under a limit below that, with tmprov.truncated. */
+static void
+test_oversize_truncated(void **state)
+{
+	enum { BIG = 1100 * 1024 };
+	struct dlq_copy copy = {.key = "cust-big",
+				.keylen = 8,
+				.origin_topic = "tm.commands",
+				.origin_offset = 7,
+				.reason = "too_large"};
+	char *big = malloc(BIG), err[512];
+	json_t *msgs = NULL, *m, *h;
+	struct ku_devkafka dk;
+	struct cfg *c;
+	struct dlq *d;
+
+	(void)state;
+	assert_non_null(big);
+	for (size_t i = 0; i < BIG; i++)
+		big[i] = (char)('a' + i % 26);
+	copy.payload = big;
+	copy.len = BIG;
+	d = dlq_up(&dk, NULL, &c);
+	assert_int_equal(dlq_send(d, &copy, NULL, err, sizeof(err)), 0);
+	dlq_free(d);
+	cfg_free(c);
+	/* Under a limit below the 64 KiB prefix: nothing of the value is left. */
+	c = cfg_for(dk.bootstrap, "message.max.bytes=20000");
+	d = dlq_new(c, NULL, err, sizeof(err));
+	assert_non_null(d);
+	copy.origin_offset = 8;
+	assert_int_equal(dlq_send(d, &copy, NULL, err, sizeof(err)), 0);
+	assert_int_equal(ku_consume_all(dk.bootstrap, DLQ_TOPIC, 2, 10000, &msgs), 2);
+	m = json_array_get(msgs, 0);
+	h = json_object_get(m, "headers");
+	assert_string_equal(json_string_value(json_object_get(h, "tmprov.truncated")), "1126400");
+	assert_string_equal(json_string_value(json_object_get(h, "origin_offset")), "7");
+	assert_string_equal(json_string_value(json_object_get(m, "key")), "cust-big");
+	assert_int_equal(strlen(json_string_value(json_object_get(m, "value"))), 64 * 1024);
+	assert_memory_equal(json_string_value(json_object_get(m, "value")), big, 64 * 1024);
+	m = json_array_get(msgs, 1);
+	h = json_object_get(m, "headers");
+	assert_string_equal(json_string_value(json_object_get(h, "tmprov.truncated")), "1126400");
+	assert_string_equal(json_string_value(json_object_get(h, "origin_offset")), "8");
+	assert_string_equal(json_string_value(json_object_get(m, "value")), "");
+	json_decref(msgs);
+	dlq_free(d);
+	cfg_free(c);
+	free(big);
+	assert_int_equal(ku_devkafka_stop(&dk), 0);
+}
+
 int
 main(void)
 {
@@ -230,6 +283,7 @@ main(void)
 	    cmocka_unit_test(test_send_byte_for_byte),
 	    cmocka_unit_test(test_stop_while_broker_gone),
 	    cmocka_unit_test(test_fatal_error),
+	    cmocka_unit_test(test_oversize_truncated),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

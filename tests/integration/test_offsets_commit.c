@@ -59,7 +59,7 @@ test_commit_to_broker(void **state)
 	char group[64], err[256];
 	struct offsets *o = offtrack_new();
 	rd_kafka_t *rk;
-	struct job *a0, *a1, *a2, *b0;
+	struct job *a0, *a1, *a2, *b0, *b1;
 	int64_t got[2];
 
 	(void)state;
@@ -87,7 +87,7 @@ test_commit_to_broker(void **state)
 
 	/* Only the partitions asked for (as on a revoke). */
 	offsets_done(o, a1);
-	offtrack_track(o, 1, 1);
+	b1 = offtrack_track(o, 1, 1);
 	{
 		rd_kafka_topic_partition_list_t *only = rd_kafka_topic_partition_list_new(1);
 
@@ -122,6 +122,34 @@ test_commit_to_broker(void **state)
 		f->elems[0].offset = 2;
 		offsets_commit_failed(o, f);
 		assert_int_equal(offsets_committed(o, 0), 3);
+		rd_kafka_topic_partition_list_destroy(f);
+	}
+
+	/* Issue 11 (13): a commit whose request succeeded can still carry an error for one
+	 * partition; that partition is committed again, the others are not. */
+	{
+		rd_kafka_topic_partition_list_t *f = rd_kafka_topic_partition_list_new(2);
+
+		offsets_done(o, b1);
+		assert_int_equal(offsets_committable(o, 1), 2);
+		assert_int_equal(offsets_commit(o, rk, NULL, false, err, sizeof(err)), 1);
+		assert_int_equal(offsets_committed(o, 1), 2);
+		rd_kafka_topic_partition_list_add(f, TOPIC, 0)->offset = 3;
+		rd_kafka_topic_partition_list_add(f, TOPIC, 1)->offset = 2;
+		f->elems[1].err = RD_KAFKA_RESP_ERR_OFFSET_METADATA_TOO_LARGE;
+		assert_int_equal(offsets_commit_result(o, RD_KAFKA_RESP_ERR_NO_ERROR, f), 1);
+		assert_int_equal(offsets_committed(o, 0), 3);
+		assert_int_equal(offsets_committed(o, 1), -1);
+		assert_int_equal(offsets_commit(o, rk, NULL, false, err, sizeof(err)), 1);
+		assert_int_equal(offsets_committed(o, 1), 2);
+		/* A request that failed as a whole: every partition of it. */
+		f->elems[1].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+		assert_int_equal(offsets_commit_result(o, RD_KAFKA_RESP_ERR__TRANSPORT, f), 2);
+		assert_int_equal(offsets_committed(o, 0), -1);
+		assert_int_equal(offsets_committed(o, 1), -1);
+		/* Nothing to commit is no failure. */
+		assert_int_equal(offsets_commit_result(o, RD_KAFKA_RESP_ERR__NO_OFFSET, f), 0);
+		assert_int_equal(offsets_commit(o, rk, NULL, false, err, sizeof(err)), 2);
 		rd_kafka_topic_partition_list_destroy(f);
 	}
 

@@ -409,12 +409,38 @@ fm_worker_remove(struct fm *f, int i)
 	return st;
 }
 
-void
-fm_kafka_fault(struct fm *f, const char *cmd)
+static void
+fm_kafka_send(struct fm *f, const char *line)
 {
 	char err[512];
 
-	wenv_assert(f->e, ku_devkafka_control(&f->e->dk, cmd, err, sizeof(err)) == 0, "%s", err);
+	wenv_assert(f->e, ku_devkafka_fault(&f->e->dk, line, err, sizeof(err)) == 0, "%s", err);
+}
+
+/* The suite's words translated for tmprov-devkafka's control socket (tools/devkafka/control.c):
+ * its one broker (id 1) down or up; N errors of an API pushed at most 50 a command (the socket
+ * takes 63 words a line). */
+void
+fm_kafka_fault(struct fm *f, const char *cmd)
+{
+	char line[512];
+	int api, code, n;
+
+	if (strcmp(cmd, "down") == 0 || strcmp(cmd, "up") == 0) {
+		snprintf(line, sizeof(line), "broker-%s 1", cmd);
+		fm_kafka_send(f, line);
+		return;
+	}
+	wenv_assert(f->e, sscanf(cmd, "errors %d %d %d", &api, &code, &n) == 3 && n > 0,
+		    "fm_kafka_fault: bad command %s", cmd);
+	while (n > 0) {
+		int k = n < 50 ? n : 50, len = snprintf(line, sizeof(line), "errors %d", api);
+
+		for (int i = 0; i < k; i++)
+			len += snprintf(line + len, sizeof(line) - (size_t)len, " %d", code);
+		fm_kafka_send(f, line);
+		n -= k;
+	}
 }
 
 /* ---- invariants ---- */

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -92,7 +92,7 @@ ku_devkafka_start(struct ku_devkafka *dk, const char *const *args, char *err, si
 	static int seq;
 	const char *bin = getenv("TMPROV_TEST_BIN"), *tmp = getenv("TMPROV_TEST_TMP");
 	char path[1024], log[1100];
-	char *argv[KU_MAX_ARGS + 6];
+	char *argv[KU_MAX_ARGS + 4];
 	int n = 0;
 
 	memset(dk, 0, sizeof(*dk));
@@ -103,14 +103,14 @@ ku_devkafka_start(struct ku_devkafka *dk, const char *const *args, char *err, si
 	snprintf(path, sizeof(path), "%s/tmprov-devkafka", bin);
 	snprintf(dk->file, sizeof(dk->file), "%s/devkafka-%ld-%d.bootstrap", tmp, (long)getpid(),
 		 ++seq);
+	snprintf(dk->control, sizeof(dk->control), "%s/devkafka-%ld-%d.ctl", tmp, (long)getpid(),
+		 seq);
 	snprintf(log, sizeof(log), "%s/devkafka-%ld-%d.log", tmp, (long)getpid(), seq);
 	unlink(dk->file);
-	/* Short: a Unix socket path has at most 107 bytes. */
-	snprintf(dk->control, sizeof(dk->control), "%s/dk-%ld-%d.ctl", tmp, (long)getpid(), seq);
 	argv[n++] = path;
 	argv[n++] = "--bootstrap-file";
 	argv[n++] = dk->file;
-	argv[n++] = "--control-socket";
+	argv[n++] = "--control";
 	argv[n++] = dk->control;
 	for (size_t i = 0; args && args[i]; i++) {
 		if (i == KU_MAX_ARGS) {
@@ -129,39 +129,6 @@ ku_devkafka_start(struct ku_devkafka *dk, const char *const *args, char *err, si
 	if (dk->pid == 0)
 		child_exec(log, argv);
 	return devkafka_wait(dk, err, errlen);
-}
-
-int
-ku_devkafka_control(const struct ku_devkafka *dk, const char *cmd, char *err, size_t errlen)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char answer[256] = "";
-	ssize_t n, got = 0;
-	int fd, rc = -1;
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", dk->control);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		snprintf(err, errlen, "devkafka control %s: %s", dk->control, strerror(errno));
-		goto out;
-	}
-	if (write(fd, cmd, strlen(cmd)) < 0 || write(fd, "\n", 1) < 0) {
-		snprintf(err, errlen, "devkafka control: %s", strerror(errno));
-		goto out;
-	}
-	while (got < (ssize_t)sizeof(answer) - 1 &&
-	       (n = read(fd, answer + got, sizeof(answer) - 1 - (size_t)got)) > 0)
-		got += n;
-	answer[got] = '\0';
-	answer[strcspn(answer, "\n")] = '\0';
-	rc = strcmp(answer, "ok") == 0 ? 0 : -1;
-	if (rc)
-		snprintf(err, errlen, "devkafka control \"%s\": %s", cmd,
-			 got ? answer : "no answer");
-out:
-	if (fd >= 0)
-		close(fd);
-	return rc;
 }
 
 int
@@ -186,6 +153,45 @@ ku_devkafka_stop(struct ku_devkafka *dk)
 	if (rc < 0)
 		return -1;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int
+ku_devkafka_fault(const struct ku_devkafka *dk, const char *cmd, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char answer[512];
+	size_t n = 0;
+	ssize_t r;
+	int fd, rc = -1;
+
+	if (strlen(dk->control) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "control socket path too long: %s", dk->control);
+		return -1;
+	}
+	memcpy(sa.sun_path, dk->control, strlen(dk->control) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		snprintf(err, errlen, "%s: %s", dk->control, strerror(errno));
+		goto out;
+	}
+	if (write(fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd) || write(fd, "\n", 1) != 1) {
+		snprintf(err, errlen, "%s: write: %s", dk->control, strerror(errno));
+		goto out;
+	}
+	/* devkafka answers one line and closes. */
+	while (n + 1 < sizeof(answer) && (r = read(fd, answer + n, sizeof(answer) - 1 - n)) > 0)
+		n += (size_t)r;
+	answer[n] = '\0';
+	answer[strcspn(answer, "\n")] = '\0';
+	if (strcmp(answer, "ok") != 0) {
+		snprintf(err, errlen, "%s: %s", cmd, n ? answer : "no answer");
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
 }
 
 /* A client of brokers with our log routing and the given extra properties (name, value pairs,
@@ -257,6 +263,31 @@ ku_produce(const char *brokers, const char *topic, const char *key, const char *
 	if (dr)
 		snprintf(err, errlen, "produce to %s: %s", topic, rd_kafka_err2str(dr));
 	return dr ? -1 : 0;
+}
+
+int64_t
+ku_committed(const char *brokers, const char *group, const char *topic, int32_t partition,
+	     char *err, size_t errlen)
+{
+	const char *const props[] = {"group.id", group, "enable.auto.commit", "false", NULL};
+	rd_kafka_t *rk = client_new(RD_KAFKA_CONSUMER, brokers, props, err, errlen);
+	rd_kafka_topic_partition_list_t *l;
+	rd_kafka_resp_err_t rc;
+	int64_t off = -2000;
+
+	if (!rk)
+		return -2000;
+	l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, topic, partition);
+	rc = rd_kafka_committed(rk, l, 10000);
+	if (rc || l->elems[0].err)
+		snprintf(err, errlen, "committed offset of %s [%d] for %s: %s", topic,
+			 (int)partition, group, rd_kafka_err2str(rc ? rc : l->elems[0].err));
+	else
+		off = l->elems[0].offset;
+	rd_kafka_topic_partition_list_destroy(l);
+	rd_kafka_destroy(rk);
+	return off;
 }
 
 int

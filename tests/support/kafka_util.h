@@ -15,21 +15,22 @@
 struct ku_devkafka {
 	pid_t pid;
 	char bootstrap[512];
-	char file[1024];   /* its bootstrap file */
-	char control[108]; /* its fault control socket (see tools/devkafka/dkcontrol.h) */
+	char file[1024];    /* its bootstrap file */
+	char control[1024]; /* its control socket (ku_devkafka_fault) */
 };
 
 /* args: extra command-line flags, NULL-terminated (NULL for none). Waits up to 20 s for the
  * bootstrap file. Returns 0, or -1 with err (e.g. TMPROV_TEST_BIN unset, early exit). */
 int ku_devkafka_start(struct ku_devkafka *dk, const char *const *args, char *err, size_t errlen);
 
-/* Sends one fault command ("down", "up", "errors APIKEY ERR COUNT") to the devkafka's control
- * socket. 0 when it answered ok, else -1 with err (its answer or why none came). */
-int ku_devkafka_control(const struct ku_devkafka *dk, const char *cmd, char *err, size_t errlen);
-
 /* Sends SIGTERM and waits up to 10 s (then SIGKILL). Returns the exit status (0-255), 128 + the
  * signal when it was killed by one, or -1 when it was not running. */
 int ku_devkafka_stop(struct ku_devkafka *dk);
+
+/* Sends one fault command to dk's control socket (tools/devkafka/mockfault.h: e.g. "errors Produce
+ * NOT_LEADER_FOR_PARTITION REQUEST_TIMED_OUT", "broker-down 1") and reads the answer. Returns 0
+ * once the mock took it, or -1 with err (its answer, or why there was none). */
+int ku_devkafka_fault(const struct ku_devkafka *dk, const char *cmd, char *err, size_t errlen);
 
 /* Produces one message (key may be NULL; headers: NULL or a NULL-terminated list of name,
  * value pairs) with an idempotent producer and waits up to 10 s for its delivery.
@@ -45,6 +46,12 @@ struct ku_mark {
 
 /* Fills m with topic's current end offsets. Returns 0 or -1 with err. */
 int ku_mark(const char *brokers, const char *topic, struct ku_mark *m, char *err, size_t errlen);
+
+/* The offset group has committed for topic's partition (RD_KAFKA_OFFSET_INVALID, -1001, when
+ * none), read with OffsetFetch by a client that does not join the group; -2000 with err when
+ * the broker could not be asked. */
+int64_t ku_committed(const char *brokers, const char *group, const char *topic, int32_t partition,
+		     char *err, size_t errlen);
 
 /* Number of partitions of topic per the broker's metadata, or -1 with err. */
 int ku_partitions(const char *brokers, const char *topic, char *err, size_t errlen);

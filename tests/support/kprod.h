@@ -20,10 +20,6 @@ struct kprod;
 
 /* A producer to brokers. 0, or -1 with err. */
 int kprod_new(struct kprod **out, const char *brokers, char *err, size_t errlen);
-/* The same with a message size limit other than 1,000,000 bytes (a poison test's oversized
- * message). */
-int kprod_new_max(struct kprod **out, const char *brokers, long max_bytes, char *err,
-		  size_t errlen);
 /* Queues one message; key may be NULL. d (may be NULL) is filled on delivery and must live
  * until kprod_flush returns. 0, or -1 with err. */
 int kprod_send(struct kprod *p, const char *topic, const void *key, size_t keylen, const void *val,

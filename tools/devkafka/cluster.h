@@ -19,7 +19,7 @@ struct cluster *cluster_new(int nbrokers, int npartitions, const char *const *to
 /* "127.0.0.1:port[,...]"; owned by c. */
 const char *cluster_bootstraps(const struct cluster *c);
 
-/* The mock cluster itself, for its fault API; owned by c. */
+/* The mock cluster itself, for its fault API (mockfault.h); owned by c. */
 rd_kafka_mock_cluster_t *cluster_mock(const struct cluster *c);
 
 /* Stops the brokers (clients see their connections close). NULL is a no-op. */

@@ -7,19 +7,16 @@
 
 CFG_KEY(TMPROV_DEVKAFKA_BOOTSTRAP_FILE, CFG_STRING, NULL, 0, 0, 0, NULL,
 	"file the bootstrap address is written to once the cluster is ready (--bootstrap-file)");
-CFG_KEY(TMPROV_DEVKAFKA_CONTROL_SOCKET, CFG_STRING, NULL, 0, 0, 0, NULL,
-	"Unix socket taking fault commands for tests: down, up, errors APIKEY ERR COUNT "
-	"(--control-socket)");
 CFG_KEY(TMPROV_DEVKAFKA_BROKERS, CFG_INT, "1", 0, 1, 16, NULL, "number of brokers (--brokers)");
+CFG_KEY(TMPROV_DEVKAFKA_CONTROL, CFG_STRING, NULL, 0, 0, 0, NULL,
+	"Unix socket path for fault commands (--control): one command per connection, e.g. "
+	"\"errors Produce NOT_LEADER_FOR_PARTITION\"; answered \"ok\" or \"error: ...\"");
 CFG_KEY(TMPROV_DEVKAFKA_PARTITIONS, CFG_INT, "4", 0, 1, 1000, NULL,
 	"partitions of each topic (--partitions)");
 
 static const struct cfg_key *const devkafka_keys[] = {
-    &KEY_TMPROV_DEVKAFKA_BOOTSTRAP_FILE,
-    &KEY_TMPROV_DEVKAFKA_BROKERS,
-    &KEY_TMPROV_DEVKAFKA_CONTROL_SOCKET,
-    &KEY_TMPROV_DEVKAFKA_PARTITIONS,
-    &KEY_TMPROV_LOG_LEVEL,
+    &KEY_TMPROV_DEVKAFKA_BOOTSTRAP_FILE, &KEY_TMPROV_DEVKAFKA_BROKERS, &KEY_TMPROV_DEVKAFKA_CONTROL,
+    &KEY_TMPROV_DEVKAFKA_PARTITIONS,	 &KEY_TMPROV_LOG_LEVEL,
 };
 
 struct cfg *

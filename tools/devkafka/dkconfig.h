@@ -8,7 +8,7 @@
 
 extern const struct cfg_key KEY_TMPROV_DEVKAFKA_BOOTSTRAP_FILE;
 extern const struct cfg_key KEY_TMPROV_DEVKAFKA_BROKERS;
-extern const struct cfg_key KEY_TMPROV_DEVKAFKA_CONTROL_SOCKET;
+extern const struct cfg_key KEY_TMPROV_DEVKAFKA_CONTROL;
 extern const struct cfg_key KEY_TMPROV_DEVKAFKA_PARTITIONS;
 
 /* tmprov-devkafka's configuration with every key at its default; NULL when out of memory. */

@@ -1,22 +1,24 @@
 /* tmprov-devkafka: a Kafka-protocol broker for development and tests (librdkafka's in-memory
  * mock cluster). Parses flags, starts the cluster, announces its address, waits for a signal. */
+#include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cluster.h"
 #include "config.h"
+#include "control.h"
 #include "dkconfig.h"
-#include "dkcontrol.h"
 #include "log.h"
 
 #define MAX_TOPICS 64
 
 /* Command-line flags; they override the environment. */
 struct flags {
-	const char *partitions, *brokers, *bootstrap_file, *control_socket;
+	const char *partitions, *brokers, *bootstrap_file, *control;
 	const char *topics[MAX_TOPICS];
 	size_t ntopics;
 	int print_config;
@@ -36,14 +38,19 @@ usage(FILE *out)
 {
 	fprintf(out,
 		"usage: tmprov-devkafka [--partitions N] [--brokers N] [--topic NAME]...\n"
-		"                       [--bootstrap-file FILE] [--control-socket PATH]\n"
+		"                       [--bootstrap-file FILE] [--control SOCKET]\n"
 		"                       [--config FILE] [--print-config]\n"
 		"A Kafka-protocol broker in memory (librdkafka's mock cluster) on free loopback\n"
 		"ports. Creates each --topic (default: TMPROV_TOPIC_COMMANDS, _EVENTS, _DLQ) with\n"
 		"N partitions, prints the bootstrap address on stdout, writes it to FILE when\n"
-		"given, and runs until SIGTERM or SIGINT. --control-socket: a Unix socket for\n"
-		"tests taking one fault command per connection: down, up (every broker), or\n"
-		"errors APIKEY ERR COUNT (the next COUNT requests of ApiKey fail with ERR).\n"
+		"given, and runs until SIGTERM or SIGINT.\n"
+		"--control: a Unix socket taking one fault command per connection (librdkafka's\n"
+		"mock fault API), answered \"ok\" or \"error: ...\":\n"
+		"  errors APIKEY ERR...            next requests of APIKEY fail with ERR in turn\n"
+		"  broker-errors ID APIKEY ERR[:RTT_MS]...   the same on broker ID, delayed\n"
+		"  clear APIKEY | broker-down ID | broker-up ID | rtt ID MS\n"
+		"  (APIKEY: Produce, Fetch, Metadata, OffsetCommit, ... or a number; ERR: a name\n"
+		"  such as NOT_LEADER_FOR_PARTITION or REQUEST_TIMED_OUT, or a number)\n"
 		"Consumer groups: the mock completes a rebalance that is not the group's first\n"
 		"only after the members' session.timeout.ms less 1 s, so give clients\n"
 		"TMPROV_KAFKA_PROPS=session.timeout.ms=6000,heartbeat.interval.ms=1000.\n");
@@ -87,7 +94,7 @@ flags_parse(int argc, char **argv, struct flags *f)
 		} else if (flag_value(argc, argv, &i, "--partitions", &f->partitions) ||
 			   flag_value(argc, argv, &i, "--brokers", &f->brokers) ||
 			   flag_value(argc, argv, &i, "--bootstrap-file", &f->bootstrap_file) ||
-			   flag_value(argc, argv, &i, "--control-socket", &f->control_socket)) {
+			   flag_value(argc, argv, &i, "--control", &f->control)) {
 			continue;
 		} else if (flag_value(argc, argv, &i, "--topic", &topic)) {
 			if (f->ntopics == MAX_TOPICS || !*topic) {
@@ -130,7 +137,7 @@ config_load(int argc, char **argv, struct flags *f)
 	config_set(c, &KEY_TMPROV_DEVKAFKA_PARTITIONS, f->partitions);
 	config_set(c, &KEY_TMPROV_DEVKAFKA_BROKERS, f->brokers);
 	config_set(c, &KEY_TMPROV_DEVKAFKA_BOOTSTRAP_FILE, f->bootstrap_file);
-	config_set(c, &KEY_TMPROV_DEVKAFKA_CONTROL_SOCKET, f->control_socket);
+	config_set(c, &KEY_TMPROV_DEVKAFKA_CONTROL, f->control);
 	if (f->ntopics == 0) {
 		f->topics[f->ntopics++] = cfg_str(c, &KEY_TMPROV_TOPIC_COMMANDS);
 		f->topics[f->ntopics++] = cfg_str(c, &KEY_TMPROV_TOPIC_EVENTS);
@@ -169,18 +176,20 @@ signals_setup(sigset_t *old)
 	sigdelset(old, SIGTERM);
 }
 
-/* Waits for a signal, serving control commands meanwhile. sigsuspend and ppoll unblock the
- * signals only while waiting, so none is lost between the check of the flag and the wait. */
+/* Until a signal: serves the control socket (lfd, -1: none). ppoll unblocks the signals only
+ * while waiting, so none is lost between the check of the flag and the wait. */
 static void
-serve(struct dkcontrol *ctl, const sigset_t *waitmask)
+serve(int lfd, struct cluster *cl, const sigset_t *waitmask)
 {
-	struct pollfd pfd = {.fd = ctl ? dkcontrol_fd(ctl) : -1, .events = POLLIN};
+	struct pollfd p = {.fd = lfd, .events = POLLIN};
 
 	while (!stop_requested) {
-		if (ctl == NULL)
-			sigsuspend(waitmask);
-		else if (ppoll(&pfd, 1, NULL, waitmask) > 0)
-			dkcontrol_serve(ctl);
+		int n = ppoll(&p, lfd >= 0 ? 1 : 0, NULL, waitmask);
+
+		if (n < 0 && errno != EINTR)
+			fatal("ppoll: %s", strerror(errno));
+		if (n > 0 && (p.revents & POLLIN))
+			control_serve(lfd, cluster_mock(cl));
 	}
 }
 
@@ -189,10 +198,10 @@ main(int argc, char **argv)
 {
 	struct flags f = {0};
 	struct cluster *cl;
-	struct dkcontrol *ctl = NULL;
 	enum log_level level = LOG_INFO;
-	const char *file;
+	const char *file, *control;
 	sigset_t waitmask;
+	int lfd = -1;
 	struct cfg *c;
 	char err[512];
 
@@ -212,6 +221,12 @@ main(int argc, char **argv)
 			 level == LOG_DEBUG, err, sizeof(err));
 	if (!cl)
 		fatal("%s", err);
+	/* Listening before the bootstrap file appears: a test that has read it can send faults. */
+	control = cfg_str(c, &KEY_TMPROV_DEVKAFKA_CONTROL);
+	if (control && (lfd = control_listen(control, err, sizeof(err))) < 0) {
+		cluster_free(cl);
+		fatal("%s", err);
+	}
 	printf("%s\n", cluster_bootstraps(cl));
 	fflush(stdout);
 	file = cfg_str(c, &KEY_TMPROV_DEVKAFKA_BOOTSTRAP_FILE);
@@ -222,15 +237,13 @@ main(int argc, char **argv)
 	log_info("ready: bootstrap %s, %zu topic(s), %ld partition(s) each", cluster_bootstraps(cl),
 		 f.ntopics, cfg_int(c, &KEY_TMPROV_DEVKAFKA_PARTITIONS));
 
-	file = cfg_str(c, &KEY_TMPROV_DEVKAFKA_CONTROL_SOCKET);
-	if (file && !(ctl = dkcontrol_new(file, cluster_mock(cl), err, sizeof(err)))) {
-		cluster_free(cl);
-		fatal("%s", err);
-	}
-	serve(ctl, &waitmask);
+	serve(lfd, cl, &waitmask);
 
 	log_info("stopping");
-	dkcontrol_free(ctl);
+	if (lfd >= 0) {
+		close(lfd);
+		unlink(control);
+	}
 	cluster_free(cl);
 	cfg_free(c);
 	return 0;

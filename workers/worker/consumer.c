@@ -468,15 +468,19 @@ commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list
 	  void *opaque)
 {
 	struct consumer *cs = opaque;
+	int failed;
 
 	(void)rk;
-	if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET || !parts)
+	/* A request that succeeded can still have failed for some partitions (issue 11, 13). */
+	failed = offsets_commit_result(cs->o, err, parts);
+	if (failed == 0)
 		return;
-	log_warn("kafka: offset commit failed: %s (retried)", rd_kafka_err2str(err));
-	for (int i = 0; i < parts->cnt; i++)
-		if (!parts->elems[i].err)
-			parts->elems[i].err = err;
-	offsets_commit_failed(cs->o, parts);
+	for (int i = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && i < parts->cnt; i++)
+		err = parts->elems[i].err;
+	log_warn("kafka: offset commit of %d partition(s) failed: %s (committed again)", failed,
+		 rd_kafka_err2str(err));
+	if (cs->m)
+		metrics_add(cs->m, "tmprov_commit_failures_total", "", failed);
 }
 
 static void

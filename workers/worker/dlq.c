@@ -1,9 +1,11 @@
 /* dlq: byte-for-byte copies of commands on TMPROV_TOPIC_DLQ with headers reason, origin_topic,
- * origin_partition, origin_offset and error, each waited for until its delivery report. Owns
- * its producer and the thread that serves that producer's delivery reports. */
+ * origin_partition, origin_offset and error, each waited for until its delivery report; a copy
+ * too large to be produced goes truncated instead. Owns its producer and the thread that serves
+ * that producer's delivery reports. */
 #include "dlq.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,6 +19,36 @@
 #include "kafka.h"
 #include "log.h"
 #include "tmretry.h"
+
+/* A copy over the producer's message.max.bytes (or the broker's limit) is never accepted, and
+ * producing it again would block its partition for ever (issue 11, defect 3). It goes in the
+ * next smaller form instead: the first 64 KiB (a command is at most that, so the start shows
+ * what it was), then nothing, each with a header giving the size that was cut. */
+enum dlq_form {
+	DLQ_WHOLE,
+	DLQ_PREFIX,
+	DLQ_EMPTY,
+	DLQ_NFORMS,
+};
+
+#define DLQ_PREFIX_MAX (64 * 1024)
+#define DLQ_KEY_SHORT  1024
+
+static const struct {
+	size_t value_max, key_max;
+} dlq_forms[DLQ_NFORMS] = {
+    [DLQ_WHOLE] = {SIZE_MAX, SIZE_MAX},
+    [DLQ_PREFIX] = {DLQ_PREFIX_MAX, DLQ_PREFIX_MAX},
+    [DLQ_EMPTY] = {0, DLQ_KEY_SHORT},
+};
+
+/* What one attempt came to. */
+enum dlq_result {
+	DLQ_SENT,
+	DLQ_RETRY,     /* failed; the same form may go through later */
+	DLQ_TOO_LARGE, /* the form is over a size limit: only a smaller one can go */
+	DLQ_STOPPED,
+};
 
 /* A copy waiting for its report. Heap-allocated: a waiter that gives up (stop) leaves it to
  * the poller thread, since librdkafka will still write the report into it. */
@@ -159,6 +191,61 @@ dlq_headers(const struct dlq_copy *copy)
 	return h;
 }
 
+static size_t
+dlq_value_len(const struct dlq_copy *copy, enum dlq_form form)
+{
+	return copy->len < dlq_forms[form].value_max ? copy->len : dlq_forms[form].value_max;
+}
+
+static size_t
+dlq_key_len(const struct dlq_copy *copy, enum dlq_form form)
+{
+	size_t n = copy->key ? copy->keylen : 0;
+
+	return n < dlq_forms[form].key_max ? n : dlq_forms[form].key_max;
+}
+
+/* The next form that cuts something DLQ_WHOLE did not, or DLQ_NFORMS when none is left. */
+static enum dlq_form
+dlq_smaller(const struct dlq_copy *copy, enum dlq_form form)
+{
+	enum dlq_form next = form + 1;
+
+	while (next < DLQ_NFORMS && dlq_value_len(copy, next) == dlq_value_len(copy, form) &&
+	       dlq_key_len(copy, next) == dlq_key_len(copy, form))
+		next++;
+	return next;
+}
+
+/* dlq_headers, plus tmprov.truncated (the value's size) and tmprov.key_truncated (the key's)
+ * when form cuts them. */
+static rd_kafka_headers_t *
+dlq_form_headers(const struct dlq_copy *copy, enum dlq_form form)
+{
+	rd_kafka_headers_t *h = dlq_headers(copy);
+	char size[24];
+
+	if (h == NULL)
+		return NULL;
+	if (dlq_value_len(copy, form) < copy->len) {
+		snprintf(size, sizeof(size), "%zu", copy->len);
+		rd_kafka_header_add(h, "tmprov.truncated", -1, size, -1);
+	}
+	if (copy->key && dlq_key_len(copy, form) < copy->keylen) {
+		snprintf(size, sizeof(size), "%zu", copy->keylen);
+		rd_kafka_header_add(h, "tmprov.key_truncated", -1, size, -1);
+	}
+	return h;
+}
+
+static bool
+dlq_too_large(rd_kafka_resp_err_t e)
+{
+	/* The producer's own check and the broker's answer share MSG_SIZE_TOO_LARGE. */
+	return e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+	       e == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE;
+}
+
 /* Waits for p's report; false when stopped first (p then belongs to the poller thread). */
 static bool
 dlq_wait(struct dlq *d, struct dlq_pending *p, const atomic_bool *stop)
@@ -180,25 +267,27 @@ dlq_wait(struct dlq *d, struct dlq_pending *p, const atomic_bool *stop)
 	return done;
 }
 
-/* One produce and its report: 0 delivered, 1 failed (err), -1 stopped. */
-static int
-dlq_send_once(struct dlq *d, const struct dlq_copy *copy, const atomic_bool *stop, char *err,
-	      size_t errlen)
+/* One produce of copy in form and its report (err says why when not DLQ_SENT). */
+static enum dlq_result
+dlq_send_once(struct dlq *d, const struct dlq_copy *copy, enum dlq_form form,
+	      const atomic_bool *stop, char *err, size_t errlen)
 {
 	struct dlq_pending *p = calloc(1, sizeof(*p));
 	rd_kafka_headers_t *hdrs;
-	int rc;
+	rd_kafka_resp_err_t e;
+	enum dlq_result rc;
 
-	if (p == NULL || (hdrs = dlq_headers(copy)) == NULL) {
+	if (p == NULL || (hdrs = dlq_form_headers(copy, form)) == NULL) {
 		free(p);
 		snprintf(err, errlen, "dlq: out of memory");
-		return 1;
+		return DLQ_RETRY;
 	}
-	/* kafka_produce takes the headers whatever happens. */
-	if (kafka_produce(d->producer, d->topic, copy->key, copy->key ? copy->keylen : 0,
-			  copy->payload, copy->len, hdrs, &p->d, err, errlen) != 0) {
+	/* kafka_produce_err takes the headers whatever happens. */
+	e = kafka_produce_err(d->producer, d->topic, copy->key, dlq_key_len(copy, form),
+			      copy->payload, dlq_value_len(copy, form), hdrs, &p->d, err, errlen);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		free(p);
-		return 1;
+		return dlq_too_large(e) ? DLQ_TOO_LARGE : DLQ_RETRY;
 	}
 	/* A report may have been served in this thread (queue full): publish it. */
 	pthread_mutex_lock(&d->lock);
@@ -206,10 +295,12 @@ dlq_send_once(struct dlq *d, const struct dlq_copy *copy, const atomic_bool *sto
 	pthread_mutex_unlock(&d->lock);
 	if (!dlq_wait(d, p, stop)) {
 		snprintf(err, errlen, "dlq: stopped before the delivery report");
-		return -1;
+		return DLQ_STOPPED;
 	}
-	rc = p->d.err == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : 1;
-	if (rc != 0)
+	rc = p->d.err == RD_KAFKA_RESP_ERR_NO_ERROR ? DLQ_SENT
+	     : dlq_too_large(p->d.err)		    ? DLQ_TOO_LARGE
+						    : DLQ_RETRY;
+	if (rc != DLQ_SENT)
 		snprintf(err, errlen, "dlq: delivery to %s failed: %s", d->topic,
 			 rd_kafka_err2str(p->d.err));
 	free(p);
@@ -220,17 +311,26 @@ int
 dlq_send(struct dlq *d, const struct dlq_copy *copy, const atomic_bool *stop, char *err,
 	 size_t errlen)
 {
+	enum dlq_form form = DLQ_WHOLE;
+	enum dlq_result rc;
 	char labels[96];
-	int rc;
 
 	for (unsigned attempt = 0;; attempt++) {
-		rc = dlq_send_once(d, copy, stop, err, errlen);
-		if (rc == 0)
+		rc = dlq_send_once(d, copy, form, stop, err, errlen);
+		if (rc == DLQ_SENT)
 			break;
-		if (rc < 0)
+		if (rc == DLQ_STOPPED)
 			return -1;
 		if (dlq_failed(d)) /* err says so: kafka_produce reports the fatal error */
 			return -1;
+		if (rc == DLQ_TOO_LARGE && dlq_smaller(copy, form) < DLQ_NFORMS) {
+			form = dlq_smaller(copy, form);
+			log_warn("%s (origin %s/%" PRId32 "@%" PRId64
+				 ", %zu bytes); producing it truncated to %zu",
+				 err, copy->origin_topic, copy->origin_partition,
+				 copy->origin_offset, copy->len, dlq_value_len(copy, form));
+			continue;
+		}
 		log_warn("%s (origin %s/%" PRId32 "@%" PRId64 "); producing again", err,
 			 copy->origin_topic, copy->origin_partition, copy->origin_offset);
 		if (!tmretry_sleep(backoff_delay_ms(&backoff_dlq_produce, attempt), stop))

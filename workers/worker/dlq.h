@@ -36,8 +36,11 @@ struct dlq *dlq_new(const struct cfg *c, struct metrics *m, char *err, size_t er
 void dlq_free(struct dlq *d);
 
 /* Produces one copy and waits for its delivery report, producing it again after a failed
- * delivery. Returns 0 once delivered, -1 with err saying why when *stop was set first (the copy
- * may still be delivered later) or the producer failed for good (dlq_failed). */
+ * delivery. A copy over the producer's message.max.bytes or the broker's limit goes as its
+ * first 64 KiB, or empty when that is still too large (a key over 1 KiB then cut too), with
+ * header tmprov.truncated (tmprov.key_truncated) giving the size cut. Returns 0 once delivered, -1
+ * with err saying why when *stop was set first (the copy may still be delivered later) or the
+ * producer failed for good (dlq_failed). */
 int dlq_send(struct dlq *d, const struct dlq_copy *copy, const atomic_bool *stop, char *err,
 	     size_t errlen);
 

@@ -44,6 +44,7 @@ static const struct {
     {"tmprov_outbox_backlog", "gauge", "outcome events not yet published"},
     {"tmprov_consumer_lag", "gauge", "tm.commands messages not yet committed, by partition"},
     {"tmprov_dlq_total", "counter", "messages copied to the DLQ by reason"},
+    {"tmprov_commit_failures_total", "counter", "partitions whose offset commit failed"},
     {"tmprov_tm_available", "gauge", "1 while TM is considered up"},
     {"tmprov_fetch_paused", "gauge", "1 while fetching is paused, labelled with why"},
     {"tmprov_tm_probes_total", "counter", "probes of a TM counted down, by result"},

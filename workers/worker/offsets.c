@@ -275,17 +275,47 @@ out:
 	return n;
 }
 
+/* Forgets e's commit unless a newer one was made meanwhile (committed -1 forces a new commit).
+ * Returns whether e is of our topic. */
+static bool
+commit_forget(struct offsets *o, const rd_kafka_topic_partition_t *e)
+{
+	struct part *p;
+
+	if (strcmp(e->topic, o->topic) != 0)
+		return false;
+	p = part_get(o, e->partition);
+	if (p && p->committed == e->offset)
+		p->committed = -1;
+	return true;
+}
+
 void
 offsets_commit_failed(struct offsets *o, const rd_kafka_topic_partition_list_t *parts)
 {
-	for (int i = 0; i < parts->cnt; i++) {
-		struct part *p;
+	for (int i = 0; i < parts->cnt; i++)
+		if (parts->elems[i].err)
+			commit_forget(o, &parts->elems[i]);
+}
 
-		if (!parts->elems[i].err || strcmp(parts->elems[i].topic, o->topic) != 0)
-			continue;
-		p = part_get(o, parts->elems[i].partition);
-		/* Only if nothing newer was committed meanwhile: -1 forces a new commit. */
-		if (p && p->committed == parts->elems[i].offset)
-			p->committed = -1;
+int
+offsets_commit_result(struct offsets *o, rd_kafka_resp_err_t err,
+		      const rd_kafka_topic_partition_list_t *parts)
+{
+	bool per_partition = false;
+	int n = 0;
+
+	if (!parts || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+		return 0;
+	for (int i = 0; i < parts->cnt; i++)
+		per_partition = per_partition || parts->elems[i].err;
+	for (int i = 0; i < parts->cnt; i++) {
+		const rd_kafka_topic_partition_t *e = &parts->elems[i];
+
+		/* A partition's own error, or the request's when no partition carries one (the
+		 * request failed as a whole). */
+		if ((e->err || (err && !per_partition)) && commit_forget(o, e))
+			n++;
 	}
+	return n;
 }

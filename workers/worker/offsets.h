@@ -45,13 +45,20 @@ size_t offsets_inflight(const struct offsets *o, int32_t partition);
 /* Commits, for every assigned partition in only (NULL: all assigned partitions), the
  * committable offset when it differs from the last one committed. async: rd_kafka_commit
  * returns at once and a failure comes to the consumer's offset_commit_cb, which must call
- * offsets_commit_failed(); otherwise waits for the broker. Returns the number of partitions
+ * offsets_commit_result(); otherwise waits for the broker. Returns the number of partitions
  * committed (0 when nothing changed), or -1 with err. */
 int offsets_commit(struct offsets *o, rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *only,
 		   bool async, char *err, size_t errlen);
 /* An async commit of these partitions failed (their .err set): they are committed again at the
  * next offsets_commit(). */
 void offsets_commit_failed(struct offsets *o, const rd_kafka_topic_partition_list_t *parts);
+/* What offset_commit_cb reports: err, the request's result, and parts, each partition's own
+ * (.err), which may be set though err is not. Every partition of our topic that failed, by its
+ * own error or (none carrying one) by the request's, is committed again at the next
+ * offsets_commit(). Returns how many failed; RD_KAFKA_RESP_ERR__NO_OFFSET (nothing to
+ * commit) is no failure. */
+int offsets_commit_result(struct offsets *o, rd_kafka_resp_err_t err,
+			  const rd_kafka_topic_partition_list_t *parts);
 /* The offset last committed for the partition (-1: none since assigned). */
 int64_t offsets_committed(const struct offsets *o, int32_t partition);
 

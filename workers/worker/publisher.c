@@ -1,9 +1,12 @@
 /* publisher: the outbox → tm.events copier (see publisher.h). The publisher holding the session
  * advisory lock streams: it produces unpublished rows in seq order as soon as they are
- * committed, without waiting for earlier deliveries, and marks each row published once its
- * delivery is reported, so a crash in between re-publishes (same event id) rather than loses an
- * event. The others only ask it, with NOTIFY, to look at rows they committed. One thread waits
- * in poll() on an eventfd (kicks, delivery reports) and the database socket (notifications). */
+ * committed, one row per subject at a time, and marks each row published once its delivery is
+ * reported, so a crash in between re-publishes (same event id) rather than loses an event. A
+ * subject's next row waits for the delivery of the one before: a failed delivery (a message
+ * timeout in a broker outage) is sent again first, so one subject's events never overtake each
+ * other, which several in flight could (librdkafka keeps order only while nothing fails). The
+ * others only ask the holder, with NOTIFY, to look at rows they committed. One thread waits in
+ * poll() on an eventfd (kicks, delivery reports) and the database socket (notifications). */
 #include "publisher.h"
 
 #include <errno.h>
@@ -19,6 +22,8 @@
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "buf.h"
 #include "cfgkeys.h"
@@ -36,10 +41,14 @@
 #define BACKLOG_EVERY_MS 1000
 /* How often a publisher without the lock retries it while it has reason to (a drain). */
 #define RETRY_MS 20
+/* After a failed delivery nothing new is produced for this long: a broker that refuses (an
+ * authorisation error, say) does so at once, and would otherwise be asked again in a loop. */
+#define FAILED_BACKOFF_MS 250
 
 /* A produced row waiting for its delivery report (filled from rd_kafka_poll in this thread). */
 struct flight {
 	int64_t seq;
+	char *subject; /* NULL: an event without a subject (no order to keep) */
 	struct kafka_delivery d;
 };
 
@@ -70,6 +79,8 @@ struct publisher {
 	int lock_pid;		 /* backend pid of the session holding the lock */
 	struct flight **flights; /* in flight, in production order */
 	size_t nflights;
+	json_t *busy;	       /* object: the subjects of the flights (their one row each) */
+	long hold_until_ms;    /* after a failed delivery: produce nothing before this */
 	struct seqs delivered; /* reported delivered, not yet marked */
 	uint64_t target_gen;   /* the drain request target was read for */
 	int64_t target;	       /* drain: every row up to this seq must be published */
@@ -180,8 +191,17 @@ session_setup(struct publisher *p)
 	}
 }
 
+static void
+flight_free(struct flight *f)
+{
+	if (f)
+		free(f->subject);
+	free(f);
+}
+
 /* Serves the producer's reports, then moves reported flights out: delivered ones to be marked,
- * failed ones dropped (their rows stay unpublished and are read again). */
+ * failed ones dropped (their rows stay unpublished and, being their subject's first, are the
+ * next of it produced). Either way the subject may go on. */
 static void
 collect_reports(struct publisher *p)
 {
@@ -196,14 +216,18 @@ collect_reports(struct publisher *p)
 			p->flights[k++] = f;
 			continue;
 		}
-		if (f->d.err)
+		if (f->subject)
+			json_object_del(p->busy, f->subject);
+		if (f->d.err) {
 			log_warn("publisher: delivery of outbox seq %" PRId64
-				 " failed: %s (retried)",
+				 " failed: %s (sent again before its subject's later events)",
 				 f->seq, rd_kafka_err2str(f->d.err));
-		else if (seqs_add(&p->delivered, f->seq) != 0)
+			p->hold_until_ms = clock_now_ms() + FAILED_BACKOFF_MS;
+		} else if (seqs_add(&p->delivered, f->seq) != 0) {
 			log_error("publisher: out of memory: seq %" PRId64 " published again later",
 				  f->seq);
-		free(f);
+		}
+		flight_free(f);
 	}
 	p->nflights = k;
 }
@@ -234,18 +258,25 @@ mark_delivered(struct publisher *p)
 	buf_free(&lit);
 }
 
-/* Produces one selected row; 0, or -1 when it could not be queued (nothing more is produced
- * in this round, so a later event of a subject never overtakes an earlier one). */
+/* Produces one selected row unless its subject has a row in flight (an earlier one: rows come
+ * in seq order); 0, or -1 when it could not be queued (nothing more is produced in this round,
+ * so a later event of a subject never overtakes an earlier one). */
 static int
 produce_row(struct publisher *p, PGresult *res, int i)
 {
 	const char *subject = PQgetisnull(res, i, 1) ? NULL : PQgetvalue(res, i, 1);
-	struct flight *f = calloc(1, sizeof(*f));
+	struct flight *f;
 	rd_kafka_headers_t *h;
 	char err[256];
 
-	if (!f)
+	if (subject && json_object_get(p->busy, subject))
+		return 0;
+	f = calloc(1, sizeof(*f));
+	if (!f || (subject && !(f->subject = strdup(subject))) ||
+	    (subject && json_object_set_new_nocheck(p->busy, subject, json_true()) != 0)) {
+		flight_free(f);
 		return -1;
+	}
 	f->seq = strtoll(PQgetvalue(res, i, 0), NULL, 10);
 	h = rd_kafka_headers_new(1);
 	/* CloudEvents Kafka binding, structured mode. */
@@ -254,54 +285,98 @@ produce_row(struct publisher *p, PGresult *res, int i)
 			  PQgetvalue(res, i, 2), (size_t)PQgetlength(res, i, 2), h, &f->d, err,
 			  sizeof(err)) != 0) {
 		log_warn("publisher: %s", err);
-		free(f);
+		if (subject)
+			json_object_del(p->busy, subject);
+		flight_free(f);
 		return -1;
 	}
 	p->flights[p->nflights++] = f;
 	return 0;
 }
 
-/* Reads unpublished rows not in flight, in seq order, and produces them, until fewer than a
- * batch come back or the in-flight bound is reached. */
+/* The rows to leave out of a selection: those in flight and those delivered but not yet marked
+ * (a PostgreSQL array literal into seqs), and the subjects in flight (a JSON array, malloc'd
+ * into *subjects). 0, or -1 when out of memory. */
+static int
+exclusions(struct publisher *p, struct buf *seqs, char **subjects)
+{
+	json_t *arr = json_array();
+	const char *subject;
+	json_t *v;
+	int rc = -1;
+
+	*subjects = NULL;
+	if (!arr || buf_appends(seqs, "{") != 0)
+		goto out;
+	for (size_t i = 0; i < p->nflights; i++)
+		if (buf_printf(seqs, "%s%" PRId64, i ? "," : "", p->flights[i]->seq) != 0)
+			goto out;
+	for (size_t i = 0; i < p->delivered.n; i++)
+		if (buf_printf(seqs, "%s%" PRId64, i || p->nflights ? "," : "",
+			       p->delivered.v[i]) != 0)
+			goto out;
+	json_object_foreach(p->busy, subject, v)
+	{
+		if (json_array_append_new(arr, json_string_nocheck(subject)) != 0)
+			goto out;
+	}
+	*subjects = json_dumps(arr, JSON_COMPACT);
+	rc = *subjects && buf_appends(seqs, "}") == 0 ? 0 : -1;
+out:
+	json_decref(arr);
+	return rc;
+}
+
+/* Up to room unpublished rows, in seq order, of subjects with nothing in flight (and events
+ * without a subject), none in flight or delivered. NULL when the database could not say. */
+static PGresult *
+select_rows(struct publisher *p, size_t room)
+{
+	char limit[16], err[256], *subjects = NULL;
+	const char *params[3];
+	PGresult *res = NULL;
+	struct buf lit;
+
+	buf_init(&lit, (p->nflights + p->delivered.n) * 24 + 16);
+	if (exclusions(p, &lit, &subjects) != 0) {
+		log_warn("publisher: out of memory");
+		goto out;
+	}
+	snprintf(limit, sizeof(limit), "%zu", room < BATCH ? room : (size_t)BATCH);
+	params[0] = limit;
+	params[1] = lit.data;
+	params[2] = subjects;
+	res = db_exec(p->db, SQL_PUB_SELECT, 3, params, err, sizeof(err));
+	if (!res)
+		log_warn("publisher: %s", err);
+out:
+	free(subjects);
+	buf_free(&lit);
+	return res;
+}
+
+/* Reads unpublished rows (select_rows) and produces them, until fewer than a batch come back
+ * or the in-flight bound is reached. Each full batch produces at least its first row, whose
+ * subject the next selection leaves out, so the loop ends. */
 static void
 produce_new(struct publisher *p)
 {
-	char limit[16], err[256];
-	struct buf lit;
-	int64_t *inflight;
 	int n;
 
+	if (clock_now_ms() < p->hold_until_ms)
+		return;
 	for (;;) {
 		size_t room = MAX_INFLIGHT - p->nflights;
-		const char *params[2];
 		PGresult *res;
 
 		if (room == 0)
 			return;
-		inflight = malloc((p->nflights + 1) * sizeof(*inflight));
-		if (!inflight)
+		res = select_rows(p, room);
+		if (!res)
 			return;
-		for (size_t i = 0; i < p->nflights; i++)
-			inflight[i] = p->flights[i]->seq;
-		buf_init(&lit, p->nflights * 24 + 16);
-		if (seqs_literal(inflight, p->nflights, &lit) != 0) {
-			free(inflight);
-			buf_free(&lit);
-			return;
-		}
-		snprintf(limit, sizeof(limit), "%zu", room < BATCH ? room : (size_t)BATCH);
-		params[0] = limit;
-		params[1] = lit.data;
-		res = db_exec(p->db, SQL_PUB_SELECT, 2, params, err, sizeof(err));
-		free(inflight);
-		buf_free(&lit);
-		if (!res) {
-			log_warn("publisher: %s", err);
-			return;
-		}
 		n = PQntuples(res);
 		for (int i = 0; i < n; i++) {
-			if (produce_row(p, res, i) != 0) {
+			if (p->nflights == MAX_INFLIGHT || produce_row(p, res, i) != 0) {
 				n = 0;
 				break;
 			}
@@ -390,6 +465,8 @@ round_once(struct publisher *p, bool kicked)
 	update_backlog(p);
 	if (draining)
 		return RETRY_MS;
+	if (clock_now_ms() < p->hold_until_ms)
+		return (int)(p->hold_until_ms - clock_now_ms()) + 1;
 	/* Reports wake the thread through the eventfd; the timeout is only a safety net. */
 	return p->nflights ? 100 : TICK_MS;
 }
@@ -462,8 +539,9 @@ publisher_free(struct publisher *p)
 		rd_kafka_queue_destroy(p->reports);
 	}
 	for (size_t i = 0; i < p->nflights; i++)
-		free(p->flights[i]);
+		flight_free(p->flights[i]);
 	free(p->flights);
+	json_decref(p->busy);
 	free(p->delivered.v);
 	if (p->efd >= 0)
 		close(p->efd);
@@ -496,7 +574,8 @@ publisher_start(const struct cfg *c, struct metrics *m, rd_kafka_t *producer, ch
 	p->topic = strdup(cfg_str(c, &KEY_TMPROV_TOPIC_EVENTS));
 	p->db = db_new(cfg_str(c, &KEY_TMPROV_DATABASE_URL), SQL_STATEMENTS, SQL_COUNT);
 	p->flights = calloc(MAX_INFLIGHT, sizeof(*p->flights));
-	if (p->efd < 0 || !p->topic || !p->db || !p->flights) {
+	p->busy = json_object();
+	if (p->efd < 0 || !p->topic || !p->db || !p->flights || !p->busy) {
 		snprintf(err, errlen, "publisher: out of memory or file descriptors");
 		goto fail;
 	}

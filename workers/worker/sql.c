@@ -210,9 +210,13 @@ const struct db_stmt SQL_STATEMENTS[SQL_COUNT] = {
      * over a subquery is checked with a hash table; "NOT (seq = ANY($2))" compared each row
      * with every element (a prepared statement's parameter array is not hashed), which made
      * this the third costliest statement of a busy worker (make bench, pg_stat_statements). */
+    /* $3: the subjects with a row in flight (a JSON array): none of their rows may go out
+     * before that one is delivered, so that a failed delivery is never overtaken. */
     [SQL_PUB_SELECT] = {"pub_select", "SELECT seq, subject, payload::text FROM outbox "
 				      "WHERE published_at IS NULL "
 				      "AND seq NOT IN (SELECT unnest($2::bigint[])) "
+				      "AND (subject IS NULL OR subject NOT IN "
+				      "(SELECT jsonb_array_elements_text($3::jsonb))) "
 				      "ORDER BY seq LIMIT $1::int"},
     [SQL_PUB_MARK] = {"pub_mark", "UPDATE outbox SET published_at = now() "
 				  "WHERE seq = ANY($1::bigint[]) AND published_at IS NULL"},
