@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -129,6 +130,22 @@ pipe_thread(void *arg)
 	return NULL;
 }
 
+/* The relay's client side stands for the server's end of the connection, so it keeps the TCP
+ * settings every tmprov session asks the server for (common/db.c): a client lost in the black
+ * hole is dropped, and its session with it, as the server would drop it. */
+static void
+server_side_keepalive(int fd)
+{
+	int on = 1, idle = 4, intvl = 2, cnt = 3;
+	unsigned int user_timeout = 10000;
+
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout));
+}
+
 static void *
 accept_thread(void *arg)
 {
@@ -152,6 +169,7 @@ accept_thread(void *arg)
 			continue;
 		}
 		*p = (struct pair){b, c, s};
+		server_side_keepalive(c);
 		track(b, c, 1);
 		track(b, s, 1);
 		atomic_fetch_add(&b->live, 1);
