@@ -167,14 +167,27 @@ db_notice(void *arg, const PGresult *res)
 static PGconn *
 db_connect_once(struct db *db)
 {
+	/* A server that vanished without closing (a host gone, a black-holed path) must be noticed
+	 * within about 10 s, idle or mid-statement: keepalives probe an idle connection after 4 s,
+	 * then every 2 s, three times; tcp_user_timeout ends one whose sent data stays
+	 * unacknowledged for 10 s. Defaults: a URL or connection string may set its own. */
+	static const char *const tcp[][2] = {{"keepalives", "1"},
+					     {"keepalives_idle", "4"},
+					     {"keepalives_interval", "2"},
+					     {"keepalives_count", "3"},
+					     {"tcp_user_timeout", "10000"}};
 	char timeout[32];
-	const char *keys[5], *vals[5];
+	const char *keys[10], *vals[10];
 	int k = 0;
 
-	/* Before dbname, so that an application_name in the URL wins; after it, what must hold
-	 * whatever the URL says: our timeout and UTF-8 (all our text is UTF-8). */
+	/* Before dbname, so that the URL's own application_name and TCP settings win; after it,
+	 * what must hold whatever the URL says: our timeout and UTF-8 (all our text is UTF-8). */
 	keys[k] = "application_name";
 	vals[k++] = db->app ? db->app : "tmprov";
+	for (size_t i = 0; i < sizeof(tcp) / sizeof(tcp[0]); i++) {
+		keys[k] = tcp[i][0];
+		vals[k++] = tcp[i][1];
+	}
 	keys[k] = "dbname";
 	vals[k++] = db->conninfo;
 	keys[k] = "client_encoding";
@@ -237,6 +250,15 @@ db_check(struct db *db, PGresult *res, const char *what, char *err, size_t errle
 static const char *const DB_PLANNER_SETTINGS[][2] = {{"enable_seqscan", "off"}};
 #define DB_NPLANNER (sizeof(DB_PLANNER_SETTINGS) / sizeof(DB_PLANNER_SETTINGS[0]))
 
+/* The server's side of a vanished client: its backend would otherwise keep the session — and the
+ * advisory locks it holds, such as the outbox publisher's — for the kernel's two hours. The same
+ * bounds as the client's (db_connect_once); ignored on a Unix socket. */
+static const char *const DB_SERVER_TCP_SETTINGS[][2] = {{"tcp_keepalives_idle", "4"},
+							{"tcp_keepalives_interval", "2"},
+							{"tcp_keepalives_count", "3"},
+							{"tcp_user_timeout", "10000"}};
+#define DB_NSERVER_TCP (sizeof(DB_SERVER_TCP_SETTINGS) / sizeof(DB_SERVER_TCP_SETTINGS[0]))
+
 int
 db_planner_pgoptions(char *out, size_t outlen)
 {
@@ -284,6 +306,10 @@ db_session_setup(struct db *db, char *err, size_t errlen)
 	for (size_t i = 0; i < DB_NPLANNER; i++)
 		if (db_set_config(db, DB_PLANNER_SETTINGS[i][0], DB_PLANNER_SETTINGS[i][1], err,
 				  errlen) != 0)
+			return -1;
+	for (size_t i = 0; i < DB_NSERVER_TCP; i++)
+		if (db_set_config(db, DB_SERVER_TCP_SETTINGS[i][0], DB_SERVER_TCP_SETTINGS[i][1],
+				  err, errlen) != 0)
 			return -1;
 	for (size_t i = 0; i < db->n; i++) {
 		res =

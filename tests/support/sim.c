@@ -286,6 +286,18 @@ sim_faults(struct sim *s, const char *query)
 	return control_get(s, path, NULL);
 }
 
+int
+sim_mx(struct sim *s, const char *query)
+{
+	char path[4096];
+
+	if (snprintf(path, sizeof(path), "/_sim/mx?%s", query) >= (int)sizeof(path)) {
+		fprintf(stderr, "sim_mx: query too long\n");
+		return -1;
+	}
+	return control_get(s, path, NULL);
+}
+
 long
 sim_count(struct sim *s, const char *endpoint)
 {

@@ -32,9 +32,11 @@ const char *sim_log_path(const struct sim *s);
 
 /* GET /_sim/faults?query; 0 when tmsim accepted it (200), else -1 (message on stderr). */
 int sim_faults(struct sim *s, const char *query);
+/* GET /_sim/mx?query, the fault matrix's own faults (tools/tmsim/mxfault.h); 0 or -1. */
+int sim_mx(struct sim *s, const char *query);
 /* Calls received for endpoint (NULL: all endpoints), from /_sim/stats; -1 on error. */
 long sim_count(struct sim *s, const char *endpoint);
-/* The parsed /_sim/calls document, {"calls":[{seq, endpoint, params, fault, status,
+/* The parsed /_sim/calls document, {"calls":[{seq, at_ms, endpoint, params, fault, status,
  * reason}, ...]}; *out is a new reference. 0 or -1. */
 int sim_calls(struct sim *s, json_t **out);
 /* The parsed /_sim/accounts document, {"accounts":[...], "meeting_count":N}. 0 or -1. */

@@ -116,10 +116,13 @@ settings_build(struct wenv *e, const char *const *extra)
 }
 
 static int
-kafka_setup(struct wenv *e, char *err, size_t errlen)
+kafka_setup(struct wenv *e, int partitions, char *err, size_t errlen)
 {
-	const char *args[] = {"--partitions", "4",	 "--topic", e->tcmd, "--topic",
+	char np[16];
+	const char *args[] = {"--partitions", np,	 "--topic", e->tcmd, "--topic",
 			      e->tevt,	      "--topic", e->tdlq,   NULL};
+
+	snprintf(np, sizeof(np), "%d", partitions > 0 ? partitions : 4);
 
 	if (ku_devkafka_start(&e->dk, args, err, errlen) != 0)
 		return -1;
@@ -147,6 +150,15 @@ db_setup(struct wenv *e, char *err, size_t errlen)
 int
 wenv_setup(struct wenv **out, const char *tag, const char *const *extra, char *err, size_t errlen)
 {
+	return wenv_setup_opts(out, tag, NULL, extra, err, errlen);
+}
+
+int
+wenv_setup_opts(struct wenv **out, const char *tag, const struct wenv_opts *opts,
+		const char *const *extra, char *err, size_t errlen)
+{
+	const struct wenv_opts none = {0};
+	const struct sim_opts so = {.env = opts ? opts->sim_env : NULL};
 	struct wenv *e = calloc(1, sizeof(*e));
 	long pid = (long)getpid();
 
@@ -160,9 +172,11 @@ wenv_setup(struct wenv **out, const char *tag, const char *const *extra, char *e
 	snprintf(e->tcmd, sizeof(e->tcmd), "c.%s.%ld", tag, pid);
 	snprintf(e->tevt, sizeof(e->tevt), "e.%s.%ld", tag, pid);
 	snprintf(e->tdlq, sizeof(e->tdlq), "d.%s.%ld", tag, pid);
-	if (db_setup(e, err, errlen) != 0 || kafka_setup(e, err, errlen) != 0)
+	if (opts == NULL)
+		opts = &none;
+	if (db_setup(e, err, errlen) != 0 || kafka_setup(e, opts->partitions, err, errlen) != 0)
 		goto fail;
-	if (sim_start(&e->sim, NULL) != 0) {
+	if (sim_start_opts(&e->sim, &so) != 0) {
 		snprintf(err, errlen, "tmsim did not start (see above)");
 		goto fail;
 	}
@@ -581,6 +595,12 @@ wenv_sim_faults(struct wenv *e, const char *query)
 int
 wenv_pg_ctl(const char *action, char *err, size_t errlen)
 {
+	return wenv_pg_ctl_mode(action, "fast", err, errlen);
+}
+
+int
+wenv_pg_ctl_mode(const char *action, const char *mode, char *err, size_t errlen)
+{
 	const char *data = getenv("TMPROV_PG_DATA"), *tmp = getenv("TMPROV_TEST_TMP");
 	const char *pg_ctl = tprog("pg_ctl");
 	char log[1100], out[1100];
@@ -610,7 +630,7 @@ wenv_pg_ctl(const char *action, char *err, size_t errlen)
 	argv[n++] = "-t";
 	argv[n++] = "60";
 	argv[n++] = "-m";
-	argv[n++] = "fast";
+	argv[n++] = mode;
 	argv[n++] = action;
 	argv[n] = NULL;
 	fflush(NULL);

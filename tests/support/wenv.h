@@ -37,11 +37,20 @@ struct wenv {
 	struct worker *w; /* the first worker */
 };
 
+/* What a test may change in its world before it starts (wenv_setup_opts). */
+struct wenv_opts {
+	int partitions;		    /* of each topic; 0: 4 */
+	const char *const *sim_env; /* more tmsim "KEY=value" settings, or NULL */
+};
+
 /* Sets everything up for test binary tag (letters, digits, '_') and starts one worker with the
  * default settings (see wenv.c) overridden by extra ("KEY=value", NULL-terminated, may be
  * NULL), waiting for its /readyz. 0, or -1 with err. */
 int wenv_setup(struct wenv **out, const char *tag, const char *const *extra, char *err,
 	       size_t errlen);
+/* The same with opts (NULL: the defaults wenv_setup uses). */
+int wenv_setup_opts(struct wenv **out, const char *tag, const struct wenv_opts *opts,
+		    const char *const *extra, char *err, size_t errlen);
 /* Stops the first worker with SIGTERM (0 only if it exits 0 within WENV_STOP_MS), then the
  * rest, and drops the database. NULL: 0. */
 int wenv_teardown(struct wenv *e);
@@ -110,6 +119,8 @@ void wenv_sim_faults(struct wenv *e, const char *query);
 /* Runs pg_ctl ACTION (e.g. "restart") on the test cluster (pg_ctl from tprog, $TMPROV_PG_DATA),
  * as the postgres user when root, waiting for it. 0, or -1 with err. */
 int wenv_pg_ctl(const char *action, char *err, size_t errlen);
+/* The same with pg_ctl's shutdown mode ("fast", "immediate"). */
+int wenv_pg_ctl_mode(const char *action, const char *mode, char *err, size_t errlen);
 
 /* Fails the running test with the worker's log tail when cond is false. */
 #define wenv_assert(e, cond, ...)                                                                  \

@@ -5,10 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
+
 #define STATUSES 4
 
 struct call {
 	unsigned long seq;
+	long at_ms; /* monotonic arrival time, so tests can tell calls that overlapped */
 	unsigned char ep, fault, status;
 	unsigned char nparams;
 	char *params; /* nparams pairs of NUL-terminated key and value */
@@ -149,6 +152,7 @@ calllog_add(struct calllog *log, enum endpoint ep, const struct query *q, enum f
 	if (c == NULL)
 		return 0;
 	c->seq = log->seq;
+	c->at_ms = clock_now_ms();
 	c->ep = (unsigned char)ep;
 	c->fault = (unsigned char)fault;
 	c->status = (unsigned char)status;
@@ -215,9 +219,10 @@ call_json(const struct call *c)
 		json_decref(k);
 		p = value + strlen(value) + 1;
 	}
-	return json_pack("{s:I, s:s, s:o, s:s, s:s, s:o, s:s, s:o}", "seq", (json_int_t)c->seq,
-			 "endpoint", endpoint_name(c->ep), "params", params, "fault",
-			 fault_kind_name(c->fault), "status", call_status_name(c->status), "reason",
+	return json_pack("{s:I, s:I, s:s, s:o, s:s, s:s, s:o, s:s, s:o}", "seq", (json_int_t)c->seq,
+			 "at_ms", (json_int_t)c->at_ms, "endpoint", endpoint_name(c->ep), "params",
+			 params, "fault", fault_kind_name(c->fault), "status",
+			 call_status_name(c->status), "reason",
 			 c->reason ? json_text(c->reason) : json_string(""), "peer", peer, "agent",
 			 json_text(agent));
 }

@@ -125,3 +125,24 @@ control_reset(struct sim_state *st, int arg, const struct query *q, struct reply
 	log_info("state reset");
 	reply_json(rep, 200, json_pack("{s:b}", "reset", 1));
 }
+
+void
+control_mx(struct sim_state *st, int arg, const struct query *q, struct reply *rep)
+{
+	static const char *const allowed[] = {"hostile",    "count", "only",
+					      "garble_uid", "reset", NULL};
+	char err[256];
+
+	(void)arg;
+	if (params_allowed(q, allowed, rep) != 0)
+		return;
+	state_lock(st);
+	if (mxfault_apply(st->mx, q, err, sizeof(err)) != 0) {
+		state_unlock(st);
+		reply_error(rep, 400, err);
+		return;
+	}
+	reply_json(rep, 200, json_pack("{s:o}", "mx", mxfault_dump(st->mx)));
+	state_unlock(st);
+	log_info("matrix faults set");
+}

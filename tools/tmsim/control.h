@@ -1,5 +1,5 @@
 /* control: tmsim's own API for tests and operators — /healthz and the JSON /_sim endpoints
- * (faults, calls, stats, accounts, reset). */
+ * (faults, calls, stats, accounts, reset, and mx: the fault matrix's own faults). */
 #ifndef TMSIM_CONTROL_H
 #define TMSIM_CONTROL_H
 
@@ -16,5 +16,7 @@ void control_stats(struct sim_state *st, int arg, const struct query *q, struct 
 void control_accounts(struct sim_state *st, int arg, const struct query *q, struct reply *rep);
 /* GET /_sim/reset: clears accounts, faults and the call log. */
 void control_reset(struct sim_state *st, int arg, const struct query *q, struct reply *rep);
+/* GET /_sim/mx?QUERY: the fault matrix's faults (mxfault.h); answers {"mx":{...}}. */
+void control_mx(struct sim_state *st, int arg, const struct query *q, struct reply *rep);
 
 #endif

@@ -16,7 +16,9 @@ state_new(const char *partner, size_t log_max)
 	st->store = store_new();
 	st->faults = faults_new();
 	st->log = calllog_new(log_max);
-	if (st->partner == NULL || st->store == NULL || st->faults == NULL || st->log == NULL) {
+	st->mx = mxfault_new();
+	if (st->partner == NULL || st->store == NULL || st->faults == NULL || st->log == NULL ||
+	    st->mx == NULL) {
 		state_free(st);
 		return NULL;
 	}
@@ -31,6 +33,7 @@ state_free(struct sim_state *st)
 	store_free(st->store);
 	faults_free(st->faults);
 	calllog_free(st->log);
+	mxfault_free(st->mx);
 	free(st->partner);
 	pthread_mutex_destroy(&st->mu);
 	free(st);
@@ -54,6 +57,7 @@ state_reset(struct sim_state *st)
 	state_lock(st);
 	store_clear(st->store);
 	faults_reset(st->faults);
+	mxfault_reset(st->mx);
 	calllog_clear(st->log);
 	state_unlock(st);
 }

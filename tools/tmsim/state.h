@@ -8,6 +8,7 @@
 
 #include "calllog.h"
 #include "faults.h"
+#include "mxfault.h"
 #include "store.h"
 
 struct sim_state {
@@ -16,13 +17,14 @@ struct sim_state {
 	struct store *store;
 	struct faults *faults;
 	struct calllog *log;
+	struct mxfault *mx; /* the fault matrix's own faults (mxfault.h) */
 };
 
 struct sim_state *state_new(const char *partner, size_t log_max);
 void state_free(struct sim_state *st);
 void state_lock(struct sim_state *st);
 void state_unlock(struct sim_state *st);
-/* Clears accounts, faults and the call log. Takes the lock. */
+/* Clears accounts, faults (both kinds) and the call log. Takes the lock. */
 void state_reset(struct sim_state *st);
 
 #endif

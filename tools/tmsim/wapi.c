@@ -376,10 +376,13 @@ wapi_handle(struct sim_state *st, int ep, const struct query *q, struct reply *r
 {
 	struct outcome out = {.status = CALL_NO_STATUS};
 	struct fault_pick pick;
+	enum mx_hostile mx;
 	unsigned long seq;
+	int garbled;
 
 	state_lock(st);
 	faults_pick(st->faults, ep, &pick);
+	mx = mxfault_pick(st->mx, ep, q, &garbled);
 	if (pick.kind != FAULT_ERROR && pick.kind != FAULT_HTML)
 		call_run(st, ep, q, pick.spec_style, &out);
 	if (pick.kind == FAULT_NONE && faults_garbles(st->faults, q))
@@ -389,5 +392,6 @@ wapi_handle(struct sim_state *st, int ep, const struct query *q, struct reply *r
 	log_debug("call seq=%lu endpoint=%s fault=%s status=%s reason=%s", seq, endpoint_name(ep),
 		  fault_kind_name(pick.kind), call_status_name(out.status), out.reason);
 	reply_build(&pick, &out, rep);
+	mxfault_reply(mx, garbled, rep);
 	free(out.xml);
 }

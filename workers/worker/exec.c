@@ -239,14 +239,15 @@ exec_dlq_failed(struct exec_ctx *ctx)
 
 /* Failures that waiting cures: the connection (08), the server shutting down or cancelling
  * (57: admin shutdown, statement timeout), resources (53), a deadlock or serialization failure
- * (40), a system error (58). A constraint violation (23) is not among them. */
+ * (40), a system error (58), and a database that is read-only for now (25006: a standby not yet
+ * promoted, default_transaction_read_only). A constraint violation (23) is not among them. */
 static bool
 exec_sql_transient(const char *sqlstate)
 {
-	static const char *const classes[] = {"08", "40", "53", "57", "58"};
+	static const char *const prefixes[] = {"08", "40", "53", "57", "58", "25006"};
 
-	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
-		if (strncmp(sqlstate, classes[i], 2) == 0)
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (strncmp(sqlstate, prefixes[i], strlen(prefixes[i])) == 0)
 			return true;
 	return false;
 }
