@@ -43,15 +43,8 @@ set_costly_verifier(const char *user_id, const char *password)
 static int
 group_setup(void **state)
 {
-	char err[512];
-
 	(void)state;
-	if (testdb_create(&db, "cbauth", err, sizeof(err)) != 0 ||
-	    testdb_migrate(&db, err, sizeof(err)) != 0) {
-		fprintf(stderr, "# %s\n", err);
-		return -1;
-	}
-	if ((conn = testdb_connect(&db)) == NULL)
+	if (testdb_open(&db, "cbauth", &conn) != 0)
 		return -1;
 	cbseed_account(conn, "cust-a", "CU-A-0001");
 	cbseed_account(conn, "cust-gone", "CU-GONE-01");
@@ -90,8 +83,7 @@ group_teardown(void **state)
 	(void)state;
 	if (cb.pid > 0 && cbproc_stop(&cb) != 0)
 		fprintf(stderr, "# tmprov-callback did not exit 0\n");
-	PQfinish(conn);
-	testdb_drop(&db);
+	testdb_close(&db, conn);
 	return 0;
 }
 

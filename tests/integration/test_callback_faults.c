@@ -35,15 +35,8 @@ static PGconn *conn;
 static int
 group_setup(void **state)
 {
-	char err[512];
-
 	(void)state;
-	if (testdb_create(&db, "cbfault", err, sizeof(err)) != 0 ||
-	    testdb_migrate(&db, err, sizeof(err)) != 0) {
-		fprintf(stderr, "# %s\n", err);
-		return -1;
-	}
-	if ((conn = testdb_connect(&db)) == NULL)
+	if (testdb_open(&db, "cbfault", &conn) != 0)
 		return -1;
 	cbseed_account(conn, "cust-f", "CU-F");
 	cbseed_user(conn, "cust-f", "u-victim", "victim@f.example", "Vic", "Tim", "victim-pw");
@@ -57,8 +50,7 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	PQfinish(conn);
-	testdb_drop(&db);
+	testdb_close(&db, conn);
 	return 0;
 }
 

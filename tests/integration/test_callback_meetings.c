@@ -24,15 +24,8 @@ static const char TOPIC[] = "Q&A <Board> \"2027\"";
 static int
 group_setup(void **state)
 {
-	char err[512];
-
 	(void)state;
-	if (testdb_create(&db, "cbmeet", err, sizeof(err)) != 0 ||
-	    testdb_migrate(&db, err, sizeof(err)) != 0) {
-		fprintf(stderr, "# %s\n", err);
-		return -1;
-	}
-	if ((conn = testdb_connect(&db)) == NULL)
+	if (testdb_open(&db, "cbmeet", &conn) != 0)
 		return -1;
 	cbseed_account(conn, "cust-m", "CU-M");
 	cbseed_account(conn, "cust-n", "CU-N");
@@ -72,8 +65,7 @@ group_teardown(void **state)
 	(void)state;
 	if (cb.pid > 0 && cbproc_stop(&cb) != 0)
 		fprintf(stderr, "# tmprov-callback did not exit 0\n");
-	PQfinish(conn);
-	testdb_drop(&db);
+	testdb_close(&db, conn);
 	return 0;
 }
 

@@ -31,15 +31,8 @@ static PGconn *conn;
 static int
 group_setup(void **state)
 {
-	char err[512];
-
 	(void)state;
-	if (testdb_create(&db, "cbops", err, sizeof(err)) != 0 ||
-	    testdb_migrate(&db, err, sizeof(err)) != 0) {
-		fprintf(stderr, "# %s\n", err);
-		return -1;
-	}
-	if ((conn = testdb_connect(&db)) == NULL)
+	if (testdb_open(&db, "cbops", &conn) != 0)
 		return -1;
 	cbseed_account(conn, "cust-o", "CU-O");
 	cbseed_user(conn, "cust-o", "u-ops", "ops@o.example", "Op", "S", "ops-password");
@@ -52,8 +45,7 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	PQfinish(conn);
-	testdb_drop(&db);
+	testdb_close(&db, conn);
 	return 0;
 }
 

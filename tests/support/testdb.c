@@ -133,3 +133,25 @@ testdb_value(PGconn *conn, const char *sql)
 	PQclear(res);
 	return v;
 }
+
+int
+testdb_open(struct testdb *t, const char *tag, PGconn **conn)
+{
+	char err[512];
+
+	if (testdb_create(t, tag, err, sizeof(err)) != 0 ||
+	    testdb_migrate(t, err, sizeof(err)) != 0) {
+		fprintf(stderr, "# %s\n", err);
+		return -1;
+	}
+	*conn = testdb_connect(t);
+	return *conn ? 0 : -1;
+}
+
+void
+testdb_close(struct testdb *t, PGconn *conn)
+{
+	if (conn != NULL)
+		PQfinish(conn);
+	testdb_drop(t);
+}

@@ -17,6 +17,12 @@ struct testdb {
 int testdb_create(struct testdb *t, const char *tag, char *err, size_t errlen);
 /* Applies $TMPROV_TEST_SRC/migrations with migrate_run. */
 int testdb_migrate(const struct testdb *t, char *err, size_t errlen);
+/* testdb_create, testdb_migrate and a connection (testdb_connect) at once, as most test groups
+ * set up: 0, or -1 with the reason on stderr. */
+int testdb_open(struct testdb *t, const char *tag, PGconn **conn);
+/* Closes conn (NULL: none) and drops the database. */
+void testdb_close(struct testdb *t, PGconn *conn);
+
 /* A plain libpq connection for assertions; NULL on failure (message on stderr). */
 PGconn *testdb_connect(const struct testdb *t);
 /* Drops the database, ending its sessions first. */
