@@ -1,5 +1,6 @@
-/* bench_run: `tmprov-bench SCENARIO`, the load generator behind `make bench` (tools/bench.sh):
- * runs one round of one scenario and prints its figures as one JSON object on stdout. */
+/* bench_run: `tmprov-bench SCENARIO`, the load generator behind `make bench`
+ * (tools/bench/bench.sh): runs one round of one scenario and prints its figures as one JSON
+ * object on stdout. */
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -21,7 +22,7 @@ static const char BENCH_USAGE[] =
     "\n"
     "Runs one round of a benchmark scenario and prints one JSON object on stdout:\n"
     "{\"scenario\", \"unit\", \"params\", \"figures\": {\"rate\", ...}, \"counts\"}.\n"
-    "tools/bench.sh (make bench) runs every scenario in rounds on a private stack.\n"
+    "tools/bench/bench.sh (make bench) runs every scenario in rounds on a private stack.\n"
     "\n"
     "scenarios:\n"
     "  tmsim-capacity  query_account calls kept in flight at --concurrency over kept-alive\n"
