@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dlqdef.h"
+
 typedef bool (*pattern_fn)(const char *s, size_t len);
 
 enum value_kind { VALUE_STRING, VALUE_INTEGER };
@@ -50,15 +52,11 @@ static const char *const CMD_NAMES[CMD_TYPE_COUNT] = {
     [CMD_MEETING_SCHEDULE] = "meeting.schedule", [CMD_MEETING_CANCEL] = "meeting.cancel",
 };
 
-static const char *const STATUS_NAMES[VALIDATE_STATUS_COUNT] = {
-    [VALIDATE_OK] = "ok",
-    [VALIDATE_TOO_LARGE] = "too_large",
-    [VALIDATE_NOT_UTF8] = "not_utf8",
-    [VALIDATE_NOT_JSON] = "not_json",
-    [VALIDATE_NOT_CLOUDEVENT] = "not_cloudevent",
-    [VALIDATE_UNKNOWN_TYPE] = "unknown_type",
-    [VALIDATE_INVALID] = "invalid",
-};
+/* The verdicts after VALIDATE_OK are the first DLQ reasons, in the same order: their names come
+ * from that one table (common/dlqdef.c). */
+_Static_assert(VALIDATE_TOO_LARGE - 1 == DLQ_REASON_TOO_LARGE &&
+		   VALIDATE_INVALID - 1 == DLQ_REASON_INVALID,
+	       "enum validate_status and enum dlq_reason disagree");
 
 /* ---------------------------------------------------------------- patterns */
 
@@ -814,5 +812,7 @@ validate_status_name(enum validate_status status)
 {
 	if ((int)status < 0 || (int)status >= VALIDATE_STATUS_COUNT)
 		return NULL;
-	return STATUS_NAMES[status];
+	if (status == VALIDATE_OK)
+		return "ok";
+	return dlq_reason_name((enum dlq_reason)(status - 1));
 }

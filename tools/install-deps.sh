@@ -8,7 +8,7 @@ set -euo pipefail
 # Packages each task installs besides those of its programs below (libraries, headers, servers).
 declare -A want=(
 	[build]="build-essential pkg-config git librdkafka-dev libcurl4-openssl-dev libjansson-dev libxml2-dev libpq-dev libmicrohttpd-dev libsodium-dev"
-	[test]="libcmocka-dev postgresql"
+	[test]="libcmocka-dev libyaml-dev postgresql"
 	[fuzz]="clang libclang-rt-14-dev"
 	[bench]="postgresql postgresql-contrib"
 	[demo]="postgresql"

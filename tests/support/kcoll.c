@@ -56,8 +56,8 @@ kcoll_key_commandid(const struct kmsg *m, char *buf, size_t len)
 int
 kcoll_key_origin(const struct kmsg *m, char *buf, size_t len)
 {
-	const char *p = json_string_value(json_object_get(m->headers, "origin_partition"));
-	const char *o = json_string_value(json_object_get(m->headers, "origin_offset"));
+	const char *p = json_string_value(json_object_get(m->headers, "tmprov.origin.partition"));
+	const char *o = json_string_value(json_object_get(m->headers, "tmprov.origin.offset"));
 
 	if (p == NULL || o == NULL)
 		return -1;

@@ -400,10 +400,10 @@ wenv_dlq_wait(struct wenv *e, const struct kdelivery *d, int timeout_ms)
 	if (kcoll_wait_keys(e->dlq, keys, 1, timeout_ms) != 1)
 		return NULL;
 	kcoll_find(e->dlq, key, &m, 1);
-	topic = json_string_value(json_object_get(m->headers, "origin_topic"));
+	topic = json_string_value(json_object_get(m->headers, "tmprov.origin.topic"));
 	wenv_assert(e, topic && strcmp(topic, e->tcmd) == 0,
-		    "DLQ copy of %s has origin_topic %s, want %s", key, topic ? topic : "(none)",
-		    e->tcmd);
+		    "DLQ copy of %s has tmprov.origin.topic %s, want %s", key,
+		    topic ? topic : "(none)", e->tcmd);
 	return m;
 }
 

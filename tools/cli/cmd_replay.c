@@ -14,6 +14,7 @@
 #include "cfgkeys.h"
 #include "cli.h"
 #include "clicfg.h"
+#include "dlqdef.h"
 #include "clisql.h"
 #include "idmap.h"
 #include "kafka.h"
@@ -307,7 +308,7 @@ static int
 replay_dlq_message(struct replay *r, const rd_kafka_message_t *m)
 {
 	const struct replay_opts *o = r->o;
-	const char *reason = kafka_header(m, "reason", NULL), *error;
+	const char *reason = kafka_header(m, DLQ_HDR_REASON, NULL), *error;
 	rd_kafka_timestamp_type_t tt;
 	long long ts = rd_kafka_message_timestamp(m, &tt);
 	struct command *cmd = NULL;
@@ -329,7 +330,7 @@ replay_dlq_message(struct replay *r, const rd_kafka_message_t *m)
 		command_free(cmd);
 		return 0;
 	}
-	error = kafka_header(m, "error", NULL);
+	error = kafka_header(m, DLQ_HDR_ERROR, NULL);
 	snprintf(why, sizeof(why), "dlq %s%s%s", reason, error && *error ? ": " : "",
 		 error ? error : "");
 	if (replay_selected_id(o, cmd->id) &&

@@ -18,6 +18,7 @@
 #include "cmd_types.h"
 #include "dbpool.h"
 #include "dlq.h"
+#include "dlqdef.h"
 #include "intent.h"
 #include "log.h"
 #include "outcome.h"
@@ -707,7 +708,7 @@ exec_round(struct exec_thread *t, struct job *job, const char *sha, unsigned rou
 	if (exec_lookup(t, job->cmd, &st, stop) != 0)
 		return EXEC_STEP_STOPPED;
 	if (st.cmd_exists && strcmp(st.cmd_sha256_hex, sha) != 0) {
-		*status = exec_conflict(t, job, "id_conflict", stop);
+		*status = exec_conflict(t, job, dlq_reason_name(DLQ_REASON_ID_CONFLICT), stop);
 		return EXEC_STEP_DONE;
 	}
 	if (st.cmd_exists && cmd_status_final(st.cmd_status)) {
@@ -778,7 +779,8 @@ exec_run(struct exec_thread *t, struct job *job, const atomic_bool *stop)
 		return exec_reject(t, job, sha, validate_status_name(job->vstatus), &job->errs,
 				   stop);
 	if (!exec_key_ok(job, &key_errs))
-		return exec_reject(t, job, sha, "key_mismatch", &key_errs, stop);
+		return exec_reject(t, job, sha, dlq_reason_name(DLQ_REASON_KEY_MISMATCH), &key_errs,
+				   stop);
 	for (unsigned round = 0;; round++) {
 		if (round > 0 &&
 		    !tmretry_sleep(backoff_delay_ms(&backoff_db_statement, round - 1), stop))
