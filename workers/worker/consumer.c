@@ -768,9 +768,12 @@ handle(struct consumer *cs, rd_kafka_message_t *msg)
 	}
 	atomic_store(&cs->broker_up, true);
 	rc = 1;
-	/* After stop_fetching nothing new starts; these are read again after a restart. */
+	/* After stop_fetching nothing new starts; these are read again after a restart. Lines
+	 * about the message carry its partition and offset as fields. */
+	log_ctx_position(msg->partition, (long long)msg->offset);
 	if (!cs->stopping && take_message(cs, msg) != 0)
 		rc = -1;
+	log_ctx_clear();
 out:
 	rd_kafka_message_destroy(msg);
 	return rc;

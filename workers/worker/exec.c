@@ -322,8 +322,9 @@ static int
 exec_dlq(struct exec_thread *t, const struct job *job, const char *reason, const char *error,
 	 const atomic_bool *stop)
 {
+	char traceparent[TRACEPARENT_LEN + 1];
 	struct dlq_copy copy = {
-	    .payload = job->payload,
+	    .payload = job->payload, /* the value as read, also in binary mode */
 	    .len = job->len,
 	    .key = job->key,
 	    .keylen = job->keylen,
@@ -332,9 +333,12 @@ exec_dlq(struct exec_thread *t, const struct job *job, const char *reason, const
 	    .origin_offset = job->offset,
 	    .reason = reason,
 	    .error = error,
+	    .headers = job->headers,
+	    .traceparent = traceparent,
 	};
 	char err[256];
 
+	job_traceparent(job, traceparent);
 	if (dlq_send(t->ctx->dlq, &copy, stop, err, sizeof(err)) != 0) {
 		log_warn("%s/%" PRId32 "@%" PRId64 ": %s", job->topic, job->partition, job->offset,
 			 err);
@@ -425,6 +429,20 @@ struct exec_text {
 	char *calls;   /* r->calls as JSON: owned */
 };
 
+/* The tm_calls rows of a run as JSON, each with the job's trace id (the audit's trace_id
+ * column). NULL when out of memory. */
+static char *
+exec_calls_text(const struct job *job, json_t *calls)
+{
+	size_t i;
+	json_t *row;
+
+	json_array_foreach(calls, i, row) if (json_object_set_new(row, "trace_id",
+								   json_string(job->trace.trace_id)) !=
+					      0) return NULL;
+	return json_dumps(calls, JSON_COMPACT);
+}
+
 /* Fills params (SQL_FINISH_NPARAMS + r->nparams) for r's statement, with x holding their text.
  * 0, or -1 when out of memory; the caller frees x->payload and x->calls either way. */
 static int
@@ -432,14 +450,20 @@ exec_params(const struct job *job, const char *sha, const struct cmd_result *r, 
 	    const char **params)
 {
 	const struct command *cmd = job->cmd;
+	char traceparent[TRACEPARENT_LEN + 1];
 	struct timespec now;
 	json_t *ev;
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	ev = outcome_event(cmd->id, cmd->subject, outcome_type_name(r->event), json_incref(r->data),
 			   &now);
+	job_traceparent(job, traceparent);
+	if (ev != NULL && outcome_set_traceparent(ev, traceparent) != 0) {
+		json_decref(ev);
+		ev = NULL;
+	}
 	x->payload = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
-	x->calls = json_dumps(r->calls, JSON_COMPACT);
+	x->calls = exec_calls_text(job, r->calls);
 	json_decref(ev);
 	if (x->payload == NULL || x->calls == NULL)
 		return -1;
@@ -462,7 +486,7 @@ exec_params(const struct job *job, const char *sha, const struct cmd_result *r, 
 	params[SQLF_EVENT_ID] = x->event_id;
 	params[SQLF_EVENT_TYPE] = outcome_type_name(r->event);
 	params[SQLF_PAYLOAD] = x->payload;
-	params[SQLF_BODY] = job->payload;
+	params[SQLF_BODY] = job->body;
 	for (int i = 0; i < r->nparams; i++)
 		params[SQL_FINISH_NPARAMS + i] = r->params[i];
 	return 0;
@@ -660,7 +684,7 @@ exec_keep_calls(struct exec_thread *t, const struct job *job, struct cmd_result 
 	}
 	log_warn("command %s: %zu TM attempt(s) whose result was not written%s%s", job->cmd->id,
 		 json_array_size(r->calls), answer ? "; TM answered: " : "", answer ? answer : "");
-	params[1] = calls = json_dumps(r->calls, JSON_COMPACT);
+	params[1] = calls = exec_calls_text(job, r->calls);
 	res = calls ? exec_sql(t, SQL_CALLS_KEEP, 2, params, stop, &permanent, err, sizeof(err))
 		    : NULL;
 	if (res == NULL)
@@ -766,15 +790,15 @@ exec_key_ok(const struct job *job, struct validate_errors *errs)
 	return false;
 }
 
-enum exec_status
-exec_run(struct exec_thread *t, struct job *job, const atomic_bool *stop)
+static enum exec_status
+exec_job(struct exec_thread *t, struct job *job, const atomic_bool *stop)
 {
 	enum exec_status status = EXEC_DONE;
 	struct validate_errors key_errs;
 	enum exec_step step;
 	char sha[65];
 
-	exec_sha256_hex(job->payload, job->len, sha);
+	exec_sha256_hex(job->body, job->bodylen, sha);
 	if (job->vstatus != VALIDATE_OK || job->cmd == NULL)
 		return exec_reject(t, job, sha, validate_status_name(job->vstatus), &job->errs,
 				   stop);
@@ -791,4 +815,16 @@ exec_run(struct exec_thread *t, struct job *job, const atomic_bool *stop)
 		if (step == EXEC_STEP_DONE)
 			return status;
 	}
+}
+
+enum exec_status
+exec_run(struct exec_thread *t, struct job *job, const atomic_bool *stop)
+{
+	enum exec_status status;
+
+	/* Every line about the job carries its id, subject, type, position and trace id. */
+	job_log_ctx(job);
+	status = exec_job(t, job, stop);
+	log_ctx_clear();
+	return status;
 }
