@@ -99,6 +99,25 @@ headers_json(const rd_kafka_message_t *m)
 	return h;
 }
 
+static json_t *
+header_list_json(const rd_kafka_message_t *m)
+{
+	json_t *l = json_array();
+	rd_kafka_headers_t *hdrs;
+	const char *name;
+	const void *val;
+	size_t size;
+
+	if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return l;
+	for (size_t i = 0; !rd_kafka_header_get_all(hdrs, i, &name, &val, &size); i++) {
+		json_t *s = val ? json_stringn(val, size) : NULL;
+
+		json_array_append_new(l, json_pack("[s, o]", name, s ? s : json_null()));
+	}
+	return l;
+}
+
 static struct kmsg *
 kmsg_new(const rd_kafka_message_t *m)
 {
@@ -115,6 +134,7 @@ kmsg_new(const rd_kafka_message_t *m)
 	if (m->payload != NULL)
 		k->json = json_loadb(m->payload, m->len, 0, NULL);
 	k->headers = headers_json(m);
+	k->header_list = header_list_json(m);
 	return k;
 }
 
@@ -127,6 +147,7 @@ kmsg_free(struct kmsg *k)
 	free(k->value);
 	json_decref(k->json);
 	json_decref(k->headers);
+	json_decref(k->header_list);
 	free(k);
 }
 

@@ -277,6 +277,17 @@ wenv_send_raw(struct wenv *e, const char *key, const void *val, size_t len, stru
 }
 
 void
+wenv_send_headers(struct wenv *e, const char *key, const void *val, size_t len,
+		  rd_kafka_headers_t *hdrs, struct kdelivery *d)
+{
+	char err[512];
+
+	if (kprod_send_headers(e->prod, e->tcmd, key, key ? strlen(key) : 0, val, len, hdrs, d,
+			       err, sizeof(err)) != 0)
+		wenv_assert(e, 0, "send: %s", err);
+}
+
+void
 wenv_send(struct wenv *e, const char *id, const char *type, const char *subject, json_t *data)
 {
 	char *text = cmdjson_text(id, type, subject, data);

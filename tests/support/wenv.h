@@ -64,6 +64,9 @@ void wenv_worker_restart(struct wenv *e, struct worker *w);
  * says where it landed once wenv_flush returned. Fails the test on error. */
 void wenv_send_raw(struct wenv *e, const char *key, const void *val, size_t len,
 		   struct kdelivery *d);
+/* The same with headers hdrs (NULL: none; taken whatever happens). */
+void wenv_send_headers(struct wenv *e, const char *key, const void *val, size_t len,
+		       rd_kafka_headers_t *hdrs, struct kdelivery *d);
 /* Queues the command cmdjson_text(id, type, subject, data) keyed by subject; data is stolen. */
 void wenv_send(struct wenv *e, const char *id, const char *type, const char *subject, json_t *data);
 /* Waits until everything queued is delivered; fails the test otherwise. */
