@@ -23,8 +23,8 @@ cekafka_text(const rd_kafka_headers_t *h, const char *value, size_t len, char **
 	ce = calloc(n, sizeof(*ce));
 	if (ce == NULL)
 		abort(); /* as command_parse: running out says nothing about the message */
-	for (size_t i = 0;
-	     i < n && rd_kafka_header_get_all(h, i, &name, &val, &vlen) == RD_KAFKA_RESP_ERR_NO_ERROR;
+	for (size_t i = 0; i < n && rd_kafka_header_get_all(h, i, &name, &val, &vlen) ==
+					RD_KAFKA_RESP_ERR_NO_ERROR;
 	     i++)
 		ce[i] = (struct ce_header){name, val, val ? vlen : 0};
 	*binary = command_is_binary(ce, n);
@@ -40,7 +40,8 @@ cekafka_header(const rd_kafka_headers_t *h, const char *name, char *out, size_t 
 	const void *v;
 	size_t len;
 
-	if (h == NULL || rd_kafka_header_get_last(h, name, &v, &len) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+	if (h == NULL ||
+	    rd_kafka_header_get_last(h, name, &v, &len) != RD_KAFKA_RESP_ERR_NO_ERROR ||
 	    v == NULL || len >= outlen || memchr(v, '\0', len) != NULL)
 		return false;
 	memcpy(out, v, len);

@@ -29,8 +29,8 @@ int
 trace_parse(const char *s, size_t len, struct trace *out)
 {
 	/* version "-" trace-id "-" parent-id "-" flags */
-	if (s == NULL || len < TRACEPARENT_LEN || !lower_hex(s, 2) || s[2] != '-' ||
-	    s[35] != '-' || s[52] != '-')
+	if (s == NULL || len < TRACEPARENT_LEN || !lower_hex(s, 2) || s[2] != '-' || s[35] != '-' ||
+	    s[52] != '-')
 		return -1;
 	if (strncmp(s, "ff", 2) == 0)
 		return -1;

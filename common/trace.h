@@ -7,9 +7,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define TRACE_ID_HEX	 32
-#define TRACE_SPAN_HEX	 16
-#define TRACEPARENT_LEN	 55 /* "00-" 32 "-" 16 "-" 2 */
+#define TRACE_ID_HEX	32
+#define TRACE_SPAN_HEX	16
+#define TRACEPARENT_LEN 55 /* "00-" 32 "-" 16 "-" 2 */
 
 struct trace {
 	char trace_id[TRACE_ID_HEX + 1];

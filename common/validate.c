@@ -783,7 +783,7 @@ out:
 
 /* ------------------------------------------------------------ binary mode */
 
-#define CE_PREFIX	  "ce_"
+#define CE_PREFIX	 "ce_"
 #define CE_STRUCTURED_CT "application/cloudevents"
 
 bool
@@ -833,7 +833,8 @@ text_append_attr(struct buf *b, const char *name, size_t namelen, const struct c
 	if (rc == 0)
 		rc = buf_append(b, ":", 1);
 	if (rc == 0)
-		rc = h->value == NULL ? buf_appends(b, "null") : text_append_string(b, h->value, h->len);
+		rc = h->value == NULL ? buf_appends(b, "null")
+				      : text_append_string(b, h->value, h->len);
 	return rc;
 }
 
@@ -848,7 +849,8 @@ text_event(struct buf *b, const struct ce_header *h, size_t n, const char *value
 		if (strncmp(h[i].name, CE_PREFIX, plen) == 0)
 			rc = text_append_attr(b, h[i].name + plen, strlen(h[i].name) - plen, &h[i]);
 		else if (strcasecmp(h[i].name, "content-type") == 0)
-			rc = text_append_attr(b, "datacontenttype", strlen("datacontenttype"), &h[i]);
+			rc = text_append_attr(b, "datacontenttype", strlen("datacontenttype"),
+					      &h[i]);
 	}
 	if (rc == 0 && value != NULL && len > 0) {
 		rc = buf_appends(b, b->len > 1 ? ",\"data\":" : "\"data\":");
@@ -859,8 +861,8 @@ text_event(struct buf *b, const struct ce_header *h, size_t n, const char *value
 }
 
 enum validate_status
-command_binary_text(const struct ce_header *h, size_t n, const char *value, size_t len,
-		    char **text, size_t *textlen, struct validate_errors *errs)
+command_binary_text(const struct ce_header *h, size_t n, const char *value, size_t len, char **text,
+		    size_t *textlen, struct validate_errors *errs)
 {
 	enum validate_status st = VALIDATE_OK;
 	json_t *data = NULL;

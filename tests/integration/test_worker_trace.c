@@ -82,8 +82,8 @@ expect_rows(const char *id, const char *trace, long min_calls)
 				       "AND trace_id = $2",
 				       id, trace, NULL);
 
-		wenv_assert(E, n >= min_calls && m == n,
-			    "%s: %ld tm_calls rows, %ld with trace %s", id, n, m, trace);
+		wenv_assert(E, n >= min_calls && m == n, "%s: %ld tm_calls rows, %ld with trace %s",
+			    id, n, m, trace);
 	}
 }
 
@@ -181,9 +181,9 @@ list_value(const json_t *list, const char *name, size_t nth)
 static void
 test_dlq_headers(void **state)
 {
-	static const char *const h[] = {"traceparent", TP_A, "reason",	 "the producer's",
-					"x-tenant",    "a",  "x-tenant", "b",
-					NULL};
+	static const char *const h[] = {"traceparent",	  TP_A,	      "reason",
+					"the producer's", "x-tenant", "a",
+					"x-tenant",	  "b",	      NULL};
 	static const char *const h2[] = {"x-tenant", "c", NULL};
 	char *body = cmdjson_text("tr-dlq", "account.explode", "tr-5", json_object());
 	static const char junk[] = "not json at all";
@@ -208,8 +208,8 @@ test_dlq_headers(void **state)
 	assert_string_equal(wcase_str(m->headers, "traceparent"), TP_A);
 	assert_null(list_value(m->header_list, "traceparent", 1));
 	/* The worker's trace context: the command's trace id. */
-	assert_int_equal(strncmp(wcase_str(m->headers, "tmprov.traceparent"), "00-" TRACE_A "-", 36),
-			 0);
+	assert_int_equal(
+	    strncmp(wcase_str(m->headers, "tmprov.traceparent"), "00-" TRACE_A "-", 36), 0);
 	/* command.rejected carries it too. */
 	assert_string_equal(
 	    event_trace(wenv_outcome(E, "tr-dlq", "tr-5", "command.rejected"), trace), TRACE_A);
@@ -231,11 +231,21 @@ test_dlq_headers(void **state)
 static void
 test_binary_processed(void **state)
 {
-	static const char *const h[] = {
-	    "ce_specversion", "1.0",	     "ce_id",	     "bin-1",
-	    "ce_source",      "billing",     "ce_type",	     "account.create",
-	    "ce_subject",     "bin-sub",     "content-type", "application/json",
-	    "ce_traceparent", TP_B,	     NULL};
+	static const char *const h[] = {"ce_specversion",
+					"1.0",
+					"ce_id",
+					"bin-1",
+					"ce_source",
+					"billing",
+					"ce_type",
+					"account.create",
+					"ce_subject",
+					"bin-sub",
+					"content-type",
+					"application/json",
+					"ce_traceparent",
+					TP_B,
+					NULL};
 	static const char data[] = "{\"company_name\":\"Binary Co\",\"email\":\"b@bin.example\","
 				   "\"rooms\":3,\"participants\":9}";
 	const json_t *ev;
@@ -258,11 +268,21 @@ test_binary_processed(void **state)
 static void
 test_binary_malformed(void **state)
 {
-	static const char *const h[] = {
-	    "ce_specversion", "1.0",	      "ce_id",	      "bin-bad",
-	    "ce_source",      "billing",      "ce_type",      "account.create",
-	    "ce_subject",     "bin-bad-sub",  "content-type", "application/json",
-	    "x-extra",	      "kept",	      NULL};
+	static const char *const h[] = {"ce_specversion",
+					"1.0",
+					"ce_id",
+					"bin-bad",
+					"ce_source",
+					"billing",
+					"ce_type",
+					"account.create",
+					"ce_subject",
+					"bin-bad-sub",
+					"content-type",
+					"application/json",
+					"x-extra",
+					"kept",
+					NULL};
 	static const char data[] = "{\"company_name\":\"Bad Binary\",\"email\":\"bb@bin.example\","
 				   "\"rooms\":0,\"participants\":9}";
 	json_t *tdata = json_loads(data, 0, NULL);

@@ -282,8 +282,8 @@ wenv_send_headers(struct wenv *e, const char *key, const void *val, size_t len,
 {
 	char err[512];
 
-	if (kprod_send_headers(e->prod, e->tcmd, key, key ? strlen(key) : 0, val, len, hdrs, d,
-			       err, sizeof(err)) != 0)
+	if (kprod_send_headers(e->prod, e->tcmd, key, key ? strlen(key) : 0, val, len, hdrs, d, err,
+			       sizeof(err)) != 0)
 		wenv_assert(e, 0, "send: %s", err);
 }
 

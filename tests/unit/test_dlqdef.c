@@ -168,8 +168,8 @@ test_validate_names(void **state)
 static void
 test_asyncapi_reasons(void **state)
 {
-	static const char *const path[] = {"components", "messages", "deadLetter", "headers",
-					   "properties", NULL};
+	static const char *const path[] = {"components", "messages",   "deadLetter",
+					   "headers",	 "properties", NULL};
 	struct yfile y;
 	yaml_node_t *props;
 	json_t *list;
@@ -184,7 +184,7 @@ test_asyncapi_reasons(void **state)
 	/* tmprov's headers are documented under their prefixed names, and no unprefixed one is. */
 	{
 		static const char *const names[] = {
-		    DLQ_HDR_REASON,	     DLQ_HDR_ERROR,	    DLQ_HDR_ORIGIN_TOPIC,
+		    DLQ_HDR_REASON,	      DLQ_HDR_ERROR,	     DLQ_HDR_ORIGIN_TOPIC,
 		    DLQ_HDR_ORIGIN_PARTITION, DLQ_HDR_ORIGIN_OFFSET, DLQ_HDR_TRUNCATED,
 		    DLQ_HDR_KEY_TRUNCATED,    DLQ_HDR_TRACEPARENT,
 		};
@@ -220,8 +220,8 @@ test_asyncapi_content_types(void **state)
 	assert_string_equal((char *)dflt->data.scalar.value, "application/cloudevents+json");
 	msgs = ypath(&y, path);
 	assert_non_null(msgs);
-	for (yaml_node_pair_t *p = msgs->data.mapping.pairs.start;
-	     p < msgs->data.mapping.pairs.top; p++) {
+	for (yaml_node_pair_t *p = msgs->data.mapping.pairs.start; p < msgs->data.mapping.pairs.top;
+	     p++) {
 		const char *name =
 		    (char *)yaml_document_get_node(&y.doc, p->key)->data.scalar.value;
 		yaml_node_t *ct = yget(&y, yaml_document_get_node(&y.doc, p->value), "contentType");
@@ -260,8 +260,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_names_unique),	   cmocka_unit_test(test_validate_names),
-	    cmocka_unit_test(test_asyncapi_reasons),	   cmocka_unit_test(test_asyncapi_content_types),
+	    cmocka_unit_test(test_names_unique),
+	    cmocka_unit_test(test_validate_names),
+	    cmocka_unit_test(test_asyncapi_reasons),
+	    cmocka_unit_test(test_asyncapi_content_types),
 	    cmocka_unit_test(test_common_reject_reasons),
 	};
 

@@ -149,8 +149,10 @@ static void
 test_long_values(void **state)
 {
 	static char big[70000];
-	struct log_ctx c = {.command_id = "c-2", .trace_id = "0af7651916cd43dd8448eb211c80319c",
-			    .partition = 0, .offset = 1};
+	struct log_ctx c = {.command_id = "c-2",
+			    .trace_id = "0af7651916cd43dd8448eb211c80319c",
+			    .partition = 0,
+			    .offset = 1};
 	json_t *l, *o;
 
 	(void)state;

@@ -67,42 +67,71 @@ twin_of(const struct bcase *c)
 
 #define BASE(type)                                                                                 \
 	{"ce_specversion", "1.0"}, {"ce_id", "c-1"}, {"ce_source", "billing"}, {"ce_type", type},  \
-	    {"ce_subject", "cust-1"}
+	{                                                                                          \
+		"ce_subject", "cust-1"                                                             \
+	}
 
 static const struct bcase CASES[] = {
     {"valid create",
      {BASE("account.create"), {"content-type", "application/json"}, {"traceparent", "x"}},
      "{\"company_name\":\"Acme\",\"email\":\"ops@acme.example\",\"rooms\":2,\"participants\":25}",
      VALIDATE_OK},
-    {"valid delete, no value", {BASE("account.delete"), {"ce_time", "2026-11-28T10:00:00Z"}},
-     NULL, VALIDATE_OK},
-    {"extension attribute", {BASE("account.delete"), {"ce_traceparent", "00-ab"}}, NULL,
+    {"valid delete, no value",
+     {BASE("account.delete"), {"ce_time", "2026-11-28T10:00:00Z"}},
+     NULL,
      VALIDATE_OK},
-    {"no source", {{"ce_specversion", "1.0"}, {"ce_id", "c-1"}, {"ce_type", "account.delete"},
-		   {"ce_subject", "cust-1"}},
-     NULL, VALIDATE_NOT_CLOUDEVENT},
-    {"bad specversion", {{"ce_specversion", "0.3"}, {"ce_id", "c-1"}, {"ce_source", "b"},
-			 {"ce_type", "account.delete"}, {"ce_subject", "cust-1"}},
-     NULL, VALIDATE_NOT_CLOUDEVENT},
-    {"bad subject", {{"ce_specversion", "1.0"}, {"ce_id", "c-1"}, {"ce_source", "b"},
-		     {"ce_type", "account.delete"}, {"ce_subject", "-x"}},
-     NULL, VALIDATE_NOT_CLOUDEVENT},
+    {"extension attribute",
+     {BASE("account.delete"), {"ce_traceparent", "00-ab"}},
+     NULL,
+     VALIDATE_OK},
+    {"no source",
+     {{"ce_specversion", "1.0"},
+      {"ce_id", "c-1"},
+      {"ce_type", "account.delete"},
+      {"ce_subject", "cust-1"}},
+     NULL,
+     VALIDATE_NOT_CLOUDEVENT},
+    {"bad specversion",
+     {{"ce_specversion", "0.3"},
+      {"ce_id", "c-1"},
+      {"ce_source", "b"},
+      {"ce_type", "account.delete"},
+      {"ce_subject", "cust-1"}},
+     NULL,
+     VALIDATE_NOT_CLOUDEVENT},
+    {"bad subject",
+     {{"ce_specversion", "1.0"},
+      {"ce_id", "c-1"},
+      {"ce_source", "b"},
+      {"ce_type", "account.delete"},
+      {"ce_subject", "-x"}},
+     NULL,
+     VALIDATE_NOT_CLOUDEVENT},
     {"unknown type", {BASE("account.explode")}, "{}", VALIDATE_UNKNOWN_TYPE},
-    {"invalid data", {BASE("account.create")},
+    {"invalid data",
+     {BASE("account.create")},
      "{\"company_name\":\"Acme\",\"email\":\"ops@acme.example\",\"rooms\":0,\"participants\":25}",
      VALIDATE_INVALID},
     {"data not an object", {BASE("account.create")}, "\"boom\"", VALIDATE_INVALID},
     {"data where none belongs", {BASE("account.delete")}, "{\"x\":1}", VALIDATE_INVALID},
-    {"other content type", {BASE("account.delete"), {"content-type", "text/plain"}}, NULL,
+    {"other content type",
+     {BASE("account.delete"), {"content-type", "text/plain"}},
+     NULL,
      VALIDATE_NOT_CLOUDEVENT},
-    {"header without value", {BASE("account.delete"), {"ce_time", NULL}}, NULL,
+    {"header without value",
+     {BASE("account.delete"), {"ce_time", NULL}},
+     NULL,
      VALIDATE_NOT_CLOUDEVENT},
-    {"upper-case attribute", {BASE("account.delete"), {"ce_Ext", "v"}}, NULL,
+    {"upper-case attribute",
+     {BASE("account.delete"), {"ce_Ext", "v"}},
+     NULL,
      VALIDATE_NOT_CLOUDEVENT},
     {"value not JSON", {BASE("account.create")}, "{\"company_name\":", VALIDATE_NOT_JSON},
     /* Pasted as data, this would add a type of its own: refused as not one JSON value. */
-    {"value smuggling an attribute", {BASE("account.delete")},
-     "{}, \"type\": \"account.create\"", VALIDATE_NOT_JSON},
+    {"value smuggling an attribute",
+     {BASE("account.delete")},
+     "{}, \"type\": \"account.create\"",
+     VALIDATE_NOT_JSON},
     {"value not UTF-8", {BASE("account.create")}, "\"\xff\"", VALIDATE_NOT_UTF8},
 };
 
@@ -152,7 +181,7 @@ static void
 test_values_kept_exactly(void **state)
 {
 	static const char *const hdr[][2] = {
-	    {"ce_specversion", "1.0"}, {"ce_id", "a\"b\\c"}, {"ce_source", "src"},
+	    {"ce_specversion", "1.0"},	   {"ce_id", "a\"b\\c"},     {"ce_source", "src"},
 	    {"ce_type", "account.create"}, {"ce_subject", "cust-9"},
 	};
 	static const char value[] = "{\"company_name\":\"A\\\"cme\",\"email\":\"o@a.example\","
@@ -189,7 +218,7 @@ test_too_large(void **state)
 {
 	static char big[70000];
 	struct ce_header h[6] = {
-	    {"ce_specversion", "1.0", 3}, {"ce_id", "c-1", 3}, {"ce_source", "s", 1},
+	    {"ce_specversion", "1.0", 3},      {"ce_id", "c-1", 3},	    {"ce_source", "s", 1},
 	    {"ce_type", "account.delete", 14}, {"ce_subject", "cust-1", 6},
 	};
 	struct validate_errors errs;
@@ -222,8 +251,8 @@ test_is_binary(void **state)
 	assert_true(command_is_binary(h, 3));
 	h[1] = (struct ce_header){"content-type", "application/cloudevents+json", 28};
 	assert_false(command_is_binary(h, 3));
-	h[1] = (struct ce_header){"Content-Type", "application/cloudevents+json; charset=UTF-8",
-				  43};
+	h[1] =
+	    (struct ce_header){"Content-Type", "application/cloudevents+json; charset=UTF-8", 43};
 	assert_false(command_is_binary(h, 3));
 	assert_false(command_is_binary(h + 1, 2));
 	assert_false(command_is_binary(NULL, 0));

@@ -35,7 +35,8 @@ job_validate(struct job *j)
 	char *text = NULL;
 	size_t len = 0;
 
-	j->vstatus = cekafka_text(j->headers, j->payload, j->len, &text, &len, &j->binary, &j->errs);
+	j->vstatus =
+	    cekafka_text(j->headers, j->payload, j->len, &text, &len, &j->binary, &j->errs);
 	/* Taken over: job_free frees body when it is not the payload. */
 	j->body = text ? text : j->payload;
 	j->bodylen = text ? len : j->len;

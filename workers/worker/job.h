@@ -25,7 +25,8 @@ struct job {
 	int32_t partition;
 	int64_t offset;
 	int64_t timestamp_ms; /* the message's timestamp, -1 when it has none */
-	rd_kafka_headers_t *headers; /* the message's, copied (NULL: none); its DLQ copy keeps them */
+	rd_kafka_headers_t
+	    *headers; /* the message's, copied (NULL: none); its DLQ copy keeps them */
 
 	/* The command as structured-mode text (CloudEvents JSON): what is validated, hashed for
 	 * idempotency and stored for replay. The value itself (payload), or for a binary-mode
