@@ -100,7 +100,11 @@ json_has(const json_t *a, const char *s)
 	size_t i;
 	json_t *v;
 
-	json_array_foreach(a, i, v) if (strcmp(json_string_value(v), s) == 0) return true;
+	json_array_foreach(a, i, v)
+	{
+		if (strcmp(json_string_value(v), s) == 0)
+			return true;
+	}
 	return false;
 }
 

@@ -437,10 +437,11 @@ exec_calls_text(const struct job *job, json_t *calls)
 	size_t i;
 	json_t *row;
 
-	json_array_foreach(
-	    calls, i,
-	    row) if (json_object_set_new(row, "trace_id", json_string(job->trace.trace_id)) !=
-		     0) return NULL;
+	json_array_foreach(calls, i, row)
+	{
+		if (json_object_set_new(row, "trace_id", json_string(job->trace.trace_id)) != 0)
+			return NULL;
+	}
 	return json_dumps(calls, JSON_COMPACT);
 }
 
