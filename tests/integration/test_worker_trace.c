@@ -56,14 +56,22 @@ event_trace(const json_t *ev, char out[33])
 	return out;
 }
 
-/* A log line of the worker carries command id and trace id as fields. */
+/* A log line of the worker carries command id, trace id, subject, position and type as fields
+ * of their own (common/log.c writes them in this order after msg). */
 static void
 expect_log_fields(const char *id, const char *trace)
 {
-	char needle[256];
+	char needle[256],
+	    *subject = wenv_sql(E, "SELECT subject FROM commands WHERE id = $1", id, NULL);
 
-	snprintf(needle, sizeof(needle), "\"command_id\":\"%s\",\"trace_id\":\"%s\"", id, trace);
+	wenv_assert(E, subject != NULL, "no commands row for %s", id);
+	snprintf(needle, sizeof(needle),
+		 "\"command_id\":\"%s\",\"trace_id\":\"%s\",\"subject\":\"%s\",\"partition\":", id,
+		 trace, subject);
+	free(subject);
 	wenv_assert(E, worker_log_count(E->w, needle) > 0, "no log line with %s", needle);
+	wenv_assert(E, worker_log_count(E->w, "\"type\":\"account.create\"") > 0,
+		    "no log line with the type as a field");
 }
 
 static void
