@@ -63,11 +63,15 @@ CREATE INDEX delete_guard_takes_at ON delete_guard_takes (taken_at);
 -- VOLATILE plpgsql function whose count takes a new snapshot after the lock is held, so two
 -- workers counting at once cannot both pass the limit. A command that took one already (a
 -- retry) is let through again without a second row. deletions: the count seen before taking.
+-- Rows a day older than the window count for nothing and are purged on the way (an index range
+-- scan that is empty but once a day's worth).
 CREATE FUNCTION tmprov_delete_guard_take(command_id text, window_ms bigint, max_deletes integer,
 	force boolean, OUT taken boolean, OUT deletions bigint)
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
 	PERFORM pg_advisory_xact_lock(1953326183, 0);
+	DELETE FROM delete_guard_takes t
+	WHERE t.taken_at < clock_timestamp() - window_ms * interval '1 millisecond' - interval '1 day';
 	SELECT count(*) INTO deletions FROM delete_guard_takes t
 	WHERE t.taken_at > clock_timestamp() - window_ms * interval '1 millisecond';
 	IF EXISTS (SELECT 1 FROM delete_guard_takes t

@@ -21,11 +21,11 @@
 #include "clock.h"
 #include "../support/wenv.h"
 
-#define NDEL	 50
-#define GUARD	 20
-#define NOTHER	 8
-#define CLI_MS	 60000
-#define WAIT_MS	 60000
+#define NDEL	50
+#define GUARD	20
+#define NOTHER	8
+#define CLI_MS	60000
+#define WAIT_MS 60000
 
 static struct wenv *E;
 static struct worker *W2;
@@ -276,7 +276,8 @@ test_guard(void **state)
 		assert_string_equal(
 		    json_string_value(json_object_get(json_object_get(ev, "data"), "reason")),
 		    "rejected_by_operator");
-		assert_true(json_is_false(json_object_get(json_object_get(ev, "data"), "retryable")));
+		assert_true(
+		    json_is_false(json_object_get(json_object_get(ev, "data"), "retryable")));
 		wenv_outcome(E, "dg-w3", s2, "account.updated");
 		/* Rejecting it again: not held any more. */
 		clirun(&r, argv, settings(), CLI_MS);

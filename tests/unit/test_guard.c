@@ -169,8 +169,7 @@ test_queue_body(void **state)
 		assert_int_equal(password_credential(&po, "plain secret", cred, sizeof(cred)), 0);
 		assert_int_equal(password_verify(&po, digest, cred), 1);
 	}
-	assert_string_equal(json_string_value(json_object_get(kept->data, "email")),
-			    "a@b.example");
+	assert_string_equal(json_string_value(json_object_get(kept->data, "email")), "a@b.example");
 	command_free(kept);
 	command_free(cmd);
 	free(body);
@@ -190,8 +189,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_applies),	cmocka_unit_test(test_defaults),
-	    cmocka_unit_test(test_decide),	cmocka_unit_test(test_held_event),
+	    cmocka_unit_test(test_applies),    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_decide),     cmocka_unit_test(test_held_event),
 	    cmocka_unit_test(test_queue_body),
 	};
 

@@ -103,10 +103,11 @@ held_list(const char *name, struct db *db)
 			printf("subject %s\n", V(res, i, 1));
 		if (held)
 			printf("  held    %s %s  since %s  (read from partition %s offset %s)\n",
-			       V(res, i, 0), V(res, i, 2), V(res, i, 5), V(res, i, 6), V(res, i, 7));
+			       V(res, i, 0), V(res, i, 2), V(res, i, 5), V(res, i, 6),
+			       V(res, i, 7));
 		else
 			printf("  %s %s %s%s\n", "waiting", V(res, i, 0), V(res, i, 2),
-			       strcmp(V(res, i, 4), "true") == 0 ? "  (approved, about to run)"
+			       strcmp(V(res, i, 4), "true") == 0      ? "  (approved, about to run)"
 			       : strcmp(V(res, i, 3), "waiting") == 0 ? ""
 								      : "  (running)");
 		nheld += held;
@@ -191,8 +192,10 @@ held_verdict(const char *name, const struct cfg *cfg, struct db *db, const struc
 
 	if (o->id != NULL && (rc = held_check(name, db, o, &resend)) != CLI_OK)
 		return rc;
-	res = db_exec(db, resend ? CLISQL_HELD_STATE : approve ? CLISQL_HELD_APPROVE
-							     : CLISQL_HELD_REJECT,
+	res = db_exec(db,
+		      resend	? CLISQL_HELD_STATE
+		      : approve ? CLISQL_HELD_APPROVE
+				: CLISQL_HELD_REJECT,
 		      1, params, err, sizeof(err));
 	if (res == NULL) {
 		fprintf(stderr, "%s: %s\n", name, err);
@@ -202,8 +205,8 @@ held_verdict(const char *name, const struct cfg *cfg, struct db *db, const struc
 		printf("%s %s (subject %s)%s\n", approve ? "approved" : "rejected", V(res, i, 0),
 		       V(res, i, 1), approve ? "" : ": command.failed rejected_by_operator");
 	if (!resend)
-		printf("%s %d held command%s\n", approve ? "approved" : "rejected",
-		       PQntuples(res), PQntuples(res) == 1 ? "" : "s");
+		printf("%s %d held command%s\n", approve ? "approved" : "rejected", PQntuples(res),
+		       PQntuples(res) == 1 ? "" : "s");
 	rc = held_wake(name, cfg, res);
 	PQclear(res);
 	return rc;
