@@ -3,7 +3,8 @@
  * exactly 20 reach TM, 30 are held (command.held, no outcome), other subjects go on, later
  * commands of a held subject wait; all of it survives a restart; `tmprov held` lists them,
  * `tmprov reject ID` fails one (and releases what waited behind it), bad and not-held ids are
- * refused without change, and `tmprov approve --all` runs the rest in order per subject. */
+ * refused without change, and `tmprov approve --all` runs the rest in order per subject. And the
+ * count-and-take of tmprov_delete_guard_take under 30 sessions at once. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -16,6 +17,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 
 #include "../support/clirun.h"
 #include "clock.h"
@@ -324,6 +326,47 @@ test_guard(void **state)
 	free(s2);
 }
 
+/* The count and the take are one step: 30 sessions taking at once, limit 10, take exactly 10
+ * (two statements, or one without the lock, let several pass the tenth). */
+static void
+test_take_atomic(void **state)
+{
+	enum { SESSIONS = 30, LIMIT = 10 };
+	PGconn *c[SESSIONS];
+	char id[32];
+	int taken = 0;
+
+	(void)state;
+	/* test_guard's deletions (and approvals) are in the window: start empty. */
+	free(wenv_sql(E, "DELETE FROM delete_guard_takes RETURNING NULL", NULL));
+	for (int i = 0; i < SESSIONS; i++) {
+		c[i] = PQconnectdb(E->db.conninfo);
+		assert_int_equal(PQstatus(c[i]), CONNECTION_OK);
+	}
+	for (int i = 0; i < SESSIONS; i++) {
+		const char *params[1] = {id};
+
+		snprintf(id, sizeof(id), "race-%02d", i);
+		assert_int_equal(PQsendQueryParams(c[i],
+						   "SELECT taken FROM tmprov_delete_guard_take($1, "
+						   "600000, 10, false)",
+						   1, NULL, params, NULL, NULL, 0),
+				 1);
+	}
+	for (int i = 0; i < SESSIONS; i++) {
+		PGresult *res;
+
+		while ((res = PQgetResult(c[i])) != NULL) {
+			assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+			taken += strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+			PQclear(res);
+		}
+		PQfinish(c[i]);
+	}
+	assert_int_equal(taken, LIMIT);
+	assert_int_equal(wenv_sql_long(E, "SELECT count(*) FROM delete_guard_takes", NULL), LIMIT);
+}
+
 static int
 group_setup(void **state)
 {
@@ -354,6 +397,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_guard),
+	    cmocka_unit_test(test_take_atomic),
 	};
 	int rc;
 
