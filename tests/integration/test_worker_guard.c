@@ -204,8 +204,19 @@ test_guard(void **state)
 	assert_non_null(strstr(body, "\"password_digest\":\"$argon2id$"));
 	free(body);
 
-	/* A restart of both workers (rebalances on the way) changes nothing. */
-	assert_int_equal(worker_stop(W2, WENV_STOP_MS, NULL), 0);
+	/* A restart of both workers (rebalances on the way) changes nothing. The first is
+	 * stopped once it took over the second's partitions: a SIGTERM in the middle of that
+	 * rebalance was once seen to hang the worker's close past 30 s (see the report of
+	 * branch guard; not the guard's to fix). */
+	{
+		long assigned = worker_log_count(E->w, "consumer: assigned 4 partition(s)");
+		long deadline = clock_now_ms() + WAIT_MS;
+
+		assert_int_equal(worker_stop(W2, WENV_STOP_MS, NULL), 0);
+		while (worker_log_count(E->w, "consumer: assigned 4 partition(s)") == assigned &&
+		       clock_now_ms() < deadline)
+			sleep_ms(50);
+	}
 	assert_int_equal(worker_stop(E->w, WENV_STOP_MS, NULL), 0);
 	wenv_worker_restart(E, E->w);
 	wenv_worker_restart(E, W2);
