@@ -206,8 +206,8 @@ test_guard(void **state)
 
 	/* A restart of both workers (rebalances on the way) changes nothing. The first is
 	 * stopped once it took over the second's partitions: a SIGTERM in the middle of that
-	 * rebalance was once seen to hang the worker's close past 30 s (see the report of
-	 * branch guard; not the guard's to fix). */
+	 * rebalance was once seen to leave the worker hung, after its partitions were revoked,
+	 * for over 30 s: a fault of the shutdown that this test is not about. */
 	{
 		long assigned = worker_log_count(E->w, "consumer: assigned 4 partition(s)");
 		long deadline = clock_now_ms() + WAIT_MS;

@@ -106,7 +106,7 @@ held_list(const char *name, struct db *db)
 			       V(res, i, 0), V(res, i, 2), V(res, i, 5), V(res, i, 6),
 			       V(res, i, 7));
 		else
-			printf("  %s %s %s%s\n", "waiting", V(res, i, 0), V(res, i, 2),
+			printf("  waiting %s %s%s\n", V(res, i, 0), V(res, i, 2),
 			       strcmp(V(res, i, 4), "true") == 0      ? "  (approved, about to run)"
 			       : strcmp(V(res, i, 3), "waiting") == 0 ? ""
 								      : "  (running)");

@@ -903,7 +903,7 @@ exec_run_head(struct exec_thread *t, struct job *job, const PGresult *res, bool 
  * empty (EXEC_STEP_AGAIN: look again, then run job as usual) or its head is held (job waits
  * behind it, or is in the queue already: EXEC_STEP_DONE). STOPPED. */
 static enum exec_step
-exec_queue(struct exec_thread *t, struct job *job, const atomic_bool *stop, const char *sha)
+exec_queue(struct exec_thread *t, struct job *job, const char *sha, const atomic_bool *stop)
 {
 	const char *params[2] = {job->cmd->subject, job->cmd->id};
 	struct guard_view v;
@@ -965,7 +965,7 @@ exec_round(struct exec_thread *t, struct job *job, const char *sha, unsigned rou
 	}
 	if (st.subject_queued && !t->head) {
 		/* Behind a held command of its subject (guard.h): its heads first. */
-		step = exec_queue(t, job, stop, sha);
+		step = exec_queue(t, job, sha, stop);
 		if (step != EXEC_STEP_AGAIN)
 			return step;
 		if (exec_lookup(t, job->cmd, &st, stop) != 0)
