@@ -12,6 +12,7 @@
 #include "admin.h"
 #include "cb.h"
 #include "cbconfig.h"
+#include "cbtls.h"
 #include "config.h"
 #include "db.h"
 #include "cbpool.h"
@@ -80,6 +81,10 @@ cb_from_cfg(struct cb *cb, const struct cfg *c)
 	if (netaddr_allow_parse(cfg_str(c, &KEY_TMPROV_CALLBACK_ALLOW), &cb->allow, err,
 				sizeof(err)))
 		config_error("TMPROV_CALLBACK_ALLOW", err);
+	if (cfg_str(c, &KEY_TMPROV_CALLBACK_TRUSTED_PROXIES) != NULL &&
+	    netaddr_allow_parse(cfg_str(c, &KEY_TMPROV_CALLBACK_TRUSTED_PROXIES), &cb->trusted, err,
+				sizeof(err)))
+		config_error("TMPROV_CALLBACK_TRUSTED_PROXIES", err);
 	if (password_opts_from_cfg(&cb->password, c, err, sizeof(err)) != 0)
 		config_error("TMPROV_PASSWORD_*", err);
 	if ((cb->metrics = metrics_new()) == NULL || telemetry_declare(cb->metrics) != 0)
@@ -90,9 +95,18 @@ cb_from_cfg(struct cb *cb, const struct cfg *c)
 		fatal("out of memory");
 }
 
+/* tls is filled from the PEM files and must outlive the server. */
 static void
-server_opts_from_cfg(struct server_opts *o, const struct cfg *c)
+server_opts_from_cfg(struct server_opts *o, struct cbtls *tls, const struct cfg *c)
 {
+	const char *bad_key = NULL;
+	char err[512];
+
+	if (cbtls_load(tls, cfg_str(c, &KEY_TMPROV_CALLBACK_TLS_CERT),
+		       cfg_str(c, &KEY_TMPROV_CALLBACK_TLS_KEY), &bad_key, err, sizeof(err)) != 0)
+		config_error(bad_key, err);
+	o->tls_cert = tls->cert;
+	o->tls_key = tls->key;
 	o->listen = cfg_str(c, &KEY_TMPROV_CALLBACK_LISTEN);
 	o->threads = (unsigned)cfg_int(c, &KEY_TMPROV_CALLBACK_THREADS);
 	o->max_connections = (unsigned)cfg_int(c, &KEY_TMPROV_CALLBACK_MAX_CONNECTIONS);
@@ -176,6 +190,7 @@ main(int argc, char **argv)
 	struct cfg *cfg = cbconfig_new();
 	struct cb cb = {0};
 	struct server_opts so;
+	struct cbtls tls;
 	struct db_options dbo;
 	struct maint *maint;
 	struct server *srv;
@@ -198,7 +213,7 @@ main(int argc, char **argv)
 	log_level_parse(cfg_str(cfg, &KEY_TMPROV_LOG_LEVEL), &level);
 	log_init("tmprov-callback", level);
 	cb_from_cfg(&cb, cfg);
-	server_opts_from_cfg(&so, cfg);
+	server_opts_from_cfg(&so, &tls, cfg);
 	db_options_from_cfg(&dbo, cfg, "tmprov-callback");
 
 	/* Blocked before any thread starts, so only sigtimedwait below ever takes them. */
@@ -224,12 +239,14 @@ main(int argc, char **argv)
 	    (admin_port_file != NULL &&
 	     netaddr_port_file_write(admin_port_file, admin_port(admin), err, sizeof(err)) != 0))
 		fatal("%s", err);
-	log_info("listening on %s (port %d), admin port %d, %u threads", so.listen,
-		 server_port(srv), admin_port(admin), so.threads);
+	log_info("listening on %s (port %d, %s), admin port %d, %u threads", so.listen,
+		 server_port(srv), so.tls_cert ? "HTTPS: TLS 1.2+" : "plain HTTP",
+		 admin_port(admin), so.threads);
 
 	run(&sigs, maint, &cb, cfg_int(cfg, &KEY_TMPROV_CALLBACK_PURGE_INTERVAL));
 	drain(&sigs, srv, cfg_int(cfg, &KEY_TMPROV_CALLBACK_DRAIN_TIMEOUT));
 	server_stop(srv);
+	cbtls_free(&tls);
 	admin_stop(admin);
 	cbpool_free(cb.dbpool);
 	maint_free(maint);
