@@ -16,7 +16,7 @@
 #include "../support/cbtest.h"
 #include "../support/testdb.h"
 
-#define PROXY	 "127.0.0.2"
+#define PROXY	  "127.0.0.2"
 #define ELSEWHERE "127.0.0.1"
 /* TM's server as the proxy reports it: a documentation address no test traffic ever uses. */
 #define TM_ADDR "192.0.2.10"
@@ -119,10 +119,10 @@ test_rightmost_untrusted(void **state)
 	expect_login(PROXY, "X-Forwarded-For: " TM_ADDR ", 198.51.100.7\r\n", 403);
 	expect_login(PROXY, "X-Forwarded-For: 198.51.100.7, " TM_ADDR "\r\n", 200);
 	expect_login(PROXY, "X-Forwarded-For: " TM_ADDR ", " PROXY "\r\n", 200);
-	expect_login(PROXY,
-		     "X-Forwarded-For: " TM_ADDR "\r\nX-Forwarded-For: 198.51.100.7\r\n", 403);
-	expect_login(PROXY,
-		     "X-Forwarded-For: 198.51.100.7\r\nX-Forwarded-For: " TM_ADDR "\r\n", 200);
+	expect_login(PROXY, "X-Forwarded-For: " TM_ADDR "\r\nX-Forwarded-For: 198.51.100.7\r\n",
+		     403);
+	expect_login(PROXY, "X-Forwarded-For: 198.51.100.7\r\nX-Forwarded-For: " TM_ADDR "\r\n",
+		     200);
 	/* IPv4 with a port, as some balancers write it. */
 	expect_login(PROXY, "X-Forwarded-For: " TM_ADDR ":4711\r\n", 200);
 	/* What cannot be read as an address is nobody's: refused, never the proxy's own. */

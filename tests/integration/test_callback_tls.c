@@ -236,8 +236,8 @@ test_config_refused(void **state)
 {
 	char c_a[700], k_a[700], k_b[700], c_junk[700], c_none[700];
 	const char *const bad[][3] = {
-	    {c_a, NULL, NULL},	   {k_a, NULL, NULL},  {c_junk, k_a, NULL},
-	    {c_none, k_a, NULL},   {c_a, k_b, NULL},
+	    {c_a, NULL, NULL},	 {k_a, NULL, NULL}, {c_junk, k_a, NULL},
+	    {c_none, k_a, NULL}, {c_a, k_b, NULL},
 	};
 
 	(void)state;
