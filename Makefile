@@ -29,7 +29,7 @@ CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Icommon $(PKG_CFLAGS) $
 LDFLAGS += $(SANFLAGS)
 LDLIBS  += $(PKG_LIBS) -lpthread -lm
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
-# The version is compiled into tm_client.o (User-Agent) and every main.o (--version); they
+# The version is compiled into tm_client.o (User-Agent), config.o and every main.o (--version); they
 # depend on a stamp that is rewritten only when the version changes, so they never keep an old one.
 VERSION_STAMP := $(BUILD)/version.stamp
 $(shell mkdir -p $(BUILD) && { [ "$$(cat $(VERSION_STAMP) 2>/dev/null)" = '$(VERSION)' ] || \
@@ -92,7 +92,7 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/common/tm_client.o $(foreach p,$(PROGRAMS),$(BUILD)/$(call prog_dir,$(p))/main.o): \
+$(BUILD)/common/tm_client.o $(BUILD)/common/config.o $(foreach p,$(PROGRAMS),$(BUILD)/$(call prog_dir,$(p))/main.o): \
 	$(VERSION_STAMP)
 
 $(LIB): $(COMMON_OBJ)
