@@ -5,7 +5,7 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
-PKGS    := rdkafka libcurl jansson libxml-2.0 libpq libmicrohttpd libsodium
+PKGS    := rdkafka libcurl jansson libxml-2.0 libpq libmicrohttpd libsodium libsystemd
 
 ifeq ($(SANITIZE),1)
 BUILD   := build-san

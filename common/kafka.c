@@ -375,7 +375,11 @@ handle_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, char *err, size_t errlen
 		snprintf(err, errlen, "kafka: cannot create %s: %s",
 			 type == RD_KAFKA_PRODUCER ? "producer" : "consumer", rkerr);
 		rd_kafka_conf_destroy(conf);
+		return NULL;
 	}
+	/* rd_kafka_name() is "client.id#producer-1". */
+	log_info("kafka: %s created, client.id %.*s", rd_kafka_name(rk),
+		 (int)strcspn(rd_kafka_name(rk), "#"), rd_kafka_name(rk));
 	return rk;
 }
 

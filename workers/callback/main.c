@@ -20,7 +20,9 @@
 #include "maint.h"
 #include "metrics.h"
 #include "netaddr.h"
+#include "clock.h"
 #include "password.h"
+#include "sdnotify.h"
 #include "server.h"
 #include "telemetry.h"
 
@@ -130,20 +132,45 @@ maint_from_cfg(const struct cfg *c, const struct db_options *dbo, const char *ti
 	return NULL;
 }
 
-/* Waits for SIGTERM/SIGINT (blocked in every thread), purging every interval meanwhile. */
+/* SIGHUP: the reloadable keys (the log level) take their new values; never a stop. */
 static void
-run(const sigset_t *sigs, struct maint *m, const struct cb *cb, long interval_ms)
+reload(struct cfg *cfg)
 {
-	struct timespec ts = {interval_ms / 1000, (interval_ms % 1000) * 1000000L};
+	enum log_level level;
+	char err[512];
+
+	sdnotify_reloading();
+	if (cfg_reload(cfg, err, sizeof(err)) < 0)
+		log_warn("reload: %s: keeping the running configuration", err);
+	if (log_level_parse(cfg_str(cfg, &KEY_TMPROV_LOG_LEVEL), &level) == 0)
+		log_set_level(level);
+	log_debug("reload: done");
+	sdnotify_ready("reloaded");
+}
+
+/* Waits for SIGTERM/SIGINT (blocked in every thread), purging every interval meanwhile,
+ * reloading on SIGHUP and telling the service manager's watchdog that the loop is alive. */
+static void
+run(const sigset_t *sigs, struct maint *m, const struct cb *cb, struct cfg *cfg, long interval_ms)
+{
+	long ping = sdnotify_watchdog_interval_ms(), next_purge = clock_now_ms() + interval_ms;
+	long tick = ping > 0 && ping < interval_ms ? ping : interval_ms;
+	struct timespec ts = {tick / 1000, (tick % 1000) * 1000000L};
 	char err[256];
 
 	while (!stop_requested) {
 		int sig = sigtimedwait(sigs, NULL, &ts);
 
-		if (sig > 0)
+		if (sig == SIGHUP)
+			reload(cfg);
+		else if (sig > 0)
 			stop_requested = 1;
-		else if (errno == EAGAIN &&
-			 maint_purge(m, cb->throttle.window_ms, err, sizeof(err)) < 0)
+		if (ping > 0)
+			sdnotify_watchdog();
+		if (stop_requested || clock_now_ms() < next_purge)
+			continue;
+		next_purge = clock_now_ms() + interval_ms;
+		if (maint_purge(m, cb->throttle.window_ms, err, sizeof(err)) < 0)
 			log_warn("purge: %s", err);
 	}
 }
@@ -159,7 +186,9 @@ drain(const sigset_t *sigs, struct server *srv, long timeout_ms)
 	server_quiesce(srv);
 	log_info("stopping: no new connections, %u requests in flight", server_in_flight(srv));
 	while (server_in_flight(srv) > 0 && waited < timeout_ms) {
-		if (sigtimedwait(sigs, NULL, &tick) > 0) {
+		int sig = sigtimedwait(sigs, NULL, &tick);
+
+		if (sig > 0 && sig != SIGHUP) {
 			log_warn("second signal: exiting at once");
 			_exit(1);
 		}
@@ -190,6 +219,10 @@ main(int argc, char **argv)
 					 {"--port-file", NULL, &port_file},
 					 {"--admin-port-file", NULL, &admin_port_file}};
 
+	cfg_set_usage(cfg, "tmprov-callback [--listen HOST:PORT] [--port-file FILE] "
+			   "[--admin-port-file FILE]\n"
+			   "Answers TurboMeeting's login and meeting-list calls and the join and "
+			   "start addresses.");
 	argc = cfg_take_flags(argc, argv, flags, sizeof(flags) / sizeof(flags[0]));
 	if (argc < 0)
 		usage();
@@ -206,6 +239,7 @@ main(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	maint = maint_from_cfg(cfg, &dbo, cb.timezone);
@@ -226,8 +260,10 @@ main(int argc, char **argv)
 		fatal("%s", err);
 	log_info("listening on %s (port %d), admin port %d, %u threads", so.listen,
 		 server_port(srv), admin_port(admin), so.threads);
+	sdnotify_ready("listening");
 
-	run(&sigs, maint, &cb, cfg_int(cfg, &KEY_TMPROV_CALLBACK_PURGE_INTERVAL));
+	run(&sigs, maint, &cb, cfg, cfg_int(cfg, &KEY_TMPROV_CALLBACK_PURGE_INTERVAL));
+	sdnotify_stopping("draining");
 	drain(&sigs, srv, cfg_int(cfg, &KEY_TMPROV_CALLBACK_DRAIN_TIMEOUT));
 	server_stop(srv);
 	admin_stop(admin);
