@@ -81,7 +81,7 @@ else
 say = @echo "  $(1)	$(2)";
 endif
 
-.PHONY: all check unit unit-check demo up down bench fuzz clean install install-devtools deps \
+.PHONY: all check unit unit-check demo up down image bench fuzz clean install install-devtools deps \
         deps-demo deps-bench deps-fuzz format format-check man symbols-check tests
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -172,6 +172,11 @@ up: deps-demo
 
 down:
 	tools/demo.sh down
+
+# The container image of docker-compose.yml, built with this tree's version (the build context
+# has no .git to ask).
+image:
+	TMPROV_VERSION=$(VERSION) docker compose build
 
 bench: deps-bench
 	$(MAKE) all

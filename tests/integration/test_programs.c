@@ -217,7 +217,8 @@ test_secret_file(void **state)
 			if (progs[i].argv[1] == NULL || progs[i].argv[1][0] == '-')
 				argv[1] = "--print-config", argv[2] = NULL;
 			clirun(&r, argv, one, RUN_MS);
-			if (r.status != 0 || strstr(r.out, "TMPROV_PARTNER_ID=********\n") == NULL ||
+			if (r.status != 0 ||
+			    strstr(r.out, "TMPROV_PARTNER_ID=********\n") == NULL ||
 			    strstr(r.out, "partner-from-file") != NULL) {
 				clirun_dump(&r, progs[i].name);
 				fail_msg("%s --print-config with TMPROV_PARTNER_ID_FILE",
@@ -373,9 +374,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_version_everywhere), cmocka_unit_test(test_help_everywhere),
-	    cmocka_unit_test(test_config_errors_exit_2), cmocka_unit_test(test_secret_file),
-	    cmocka_unit_test(test_client_id),	       cmocka_unit_test(test_pgdatabase),
+	    cmocka_unit_test(test_version_everywhere),
+	    cmocka_unit_test(test_help_everywhere),
+	    cmocka_unit_test(test_config_errors_exit_2),
+	    cmocka_unit_test(test_secret_file),
+	    cmocka_unit_test(test_client_id),
+	    cmocka_unit_test(test_pgdatabase),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

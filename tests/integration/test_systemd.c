@@ -97,8 +97,8 @@ static void
 test_units_verify_clean(void **state)
 {
 	char dir[600], paths[3][700];
-	const char *argv[] = {tprog("systemd-analyze"), "verify", "--man=no", paths[0], paths[1],
-			      paths[2], NULL};
+	const char *argv[] = {
+	    tprog("systemd-analyze"), "verify", "--man=no", paths[0], paths[1], paths[2], NULL};
 	struct clirun r;
 
 	(void)state;
@@ -161,8 +161,9 @@ static void
 test_units_hardened(void **state)
 {
 	static const char *const must[][2] = {
-	    {"DynamicUser", "yes"},	     {"ProtectSystem", "strict"}, {"NoNewPrivileges", "yes"},
-	    {"PrivateTmp", "yes"},	     {"ProtectHome", "yes"},	  {"PrivateDevices", "yes"},
+	    {"DynamicUser", "yes"},	   {"ProtectSystem", "strict"},
+	    {"NoNewPrivileges", "yes"},	   {"PrivateTmp", "yes"},
+	    {"ProtectHome", "yes"},	   {"PrivateDevices", "yes"},
 	    {"CapabilityBoundingSet", ""}, {"RestrictNamespaces", "yes"},
 	};
 	const char *src = getenv("TMPROV_TEST_SRC");
@@ -192,7 +193,8 @@ test_units_hardened(void **state)
 			assert_non_null(v);
 			/* above the drain, and the worker's publish and flush after it */
 			if (span_s(v) < drain[i] + (i == 0 ? 15 : 5))
-				fail_msg("%s: TimeoutStopSec=%s, drain %lds", units[i], v, drain[i]);
+				fail_msg("%s: TimeoutStopSec=%s, drain %lds", units[i], v,
+					 drain[i]);
 		} else {
 			assert_string_equal(unit_value(text, "Type"), "oneshot");
 		}
@@ -238,8 +240,7 @@ notify_wait(int fd, const char *want, long ms, char *seen, size_t seenlen)
 					return true;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
-	} while ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 <
-		 ms);
+	} while ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 < ms);
 	return false;
 }
 
@@ -308,10 +309,11 @@ test_notify_and_reload(void **state)
 		assert_true(notify_wait(fd, "READY=1", WAIT_MS, seen, sizeof(seen)));
 		clirun_stop(&r, RUN_MS);
 		if (r.status != 0 || !notify_wait(fd, "STOPPING=1", 1000, seen, sizeof(seen)) ||
-		    strstr(r.err, "\"level\":\"debug\"") < strstr(r.err, "TMPROV_LOG_LEVEL changed")) {
+		    strstr(r.err, "\"level\":\"debug\"") <
+			strstr(r.err, "TMPROV_LOG_LEVEL changed")) {
 			clirun_dump(&r, progs[i]);
-			fail_msg("%s: exit %d, STOPPING=1 or the order of lines (got: %s)", progs[i],
-				 r.status, seen);
+			fail_msg("%s: exit %d, STOPPING=1 or the order of lines (got: %s)",
+				 progs[i], r.status, seen);
 		}
 		clirun_free(&r);
 		close(fd);

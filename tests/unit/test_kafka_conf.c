@@ -58,8 +58,9 @@ test_props_file_merged(void **state)
 	struct cfg *c;
 
 	(void)state;
-	write_props("# secrets for the broker\n\nsasl.username = svc\nsasl.password=pa55-from-file\n"
-		    "linger.ms=7\nsocket.timeout.ms=12345\n");
+	write_props(
+	    "# secrets for the broker\n\nsasl.username = svc\nsasl.password=pa55-from-file\n"
+	    "linger.ms=7\nsocket.timeout.ms=12345\n");
 	setenv("TMPROV_KAFKA_PROPS_FILE", props_path, 1);
 	setenv("TMPROV_KAFKA_PROPS", "socket.timeout.ms=23456", 1);
 	c = load(0, err, sizeof(err));
