@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "kafka.h"
+/* TMPROV_KAFKA_PROPS and TMPROV_KAFKA_PROPS_FILE are defined in kafka.c, beside their checks. */
 
 /* No default: each program states its own port, so that two cannot meet on one. */
 CFG_KEY(TMPROV_ADMIN_LISTEN, CFG_LISTEN, NULL, 0, 0, 0, NULL,
@@ -41,15 +41,6 @@ CFG_KEY(TMPROV_KAFKA_BROKERS, CFG_STRING, "localhost:9092", 0, 0, 0, NULL,
 	"Kafka bootstrap servers, host:port[,host:port...]");
 CFG_KEY(TMPROV_KAFKA_GROUP, CFG_STRING, "tmprov-worker", 0, 0, 0, NULL,
 	"consumer group of the workers");
-CFG_KEY(TMPROV_KAFKA_PROPS, CFG_STRING, NULL, CFG_SECRET, 0, 0, NULL,
-	"extra librdkafka properties, k=v,k=v (\\, escapes a comma in a value); they win over "
-	"TMPROV_KAFKA_PROPS_FILE's",
-	.check = kafka_props_check);
-CFG_KEY(TMPROV_KAFKA_PROPS_FILE, CFG_STRING, NULL, 0, 0, 0, NULL,
-	"File of extra librdkafka properties, one key=value a line, # comments (kcat -F style), "
-	"e.g. sasl.password kept out of the environment; TMPROV_KAFKA_PROPS wins over it. "
-	"client.id defaults to the program's name and host, e.g. tmprov-worker@host.",
-	.check = kafka_props_file_check);
 CFG_KEY(TMPROV_LOG_LEVEL, CFG_ENUM, "info", CFG_RELOAD, 0, 0, "debug|info|warn|error",
 	"Least severity of the JSON log lines on stderr.");
 CFG_KEY(TMPROV_MIGRATIONS_DIR, CFG_STRING, NULL, 0, 0, 0, NULL,

@@ -865,7 +865,7 @@ cfg_print_mdoc(const struct cfg *c, FILE *out)
 			fputs("Secret:\n.Fl -print-config\nmasks it.\n", out);
 		if (has_file_form(c, e))
 			fprintf(out,
-				"Or set\n.Ev %s_FILE\nto a file holding it "
+				"Or set\n.Ev %s_FILE\nto a file holding it\n"
 				"(one trailing newline is trimmed; setting both is an error).\n",
 				e->key->name);
 		if (e->flags & CFG_RELOAD)

@@ -11,6 +11,16 @@
 #include "cfgkeys.h"
 #include "log.h"
 
+CFG_KEY(TMPROV_KAFKA_PROPS, CFG_STRING, NULL, CFG_SECRET, 0, 0, NULL,
+	"extra librdkafka properties, k=v,k=v (\\, escapes a comma in a value); they win over "
+	"TMPROV_KAFKA_PROPS_FILE's",
+	.check = kafka_props_check);
+CFG_KEY(TMPROV_KAFKA_PROPS_FILE, CFG_STRING, NULL, 0, 0, 0, NULL,
+	"File of extra librdkafka properties, one key=value a line, # comments (kcat -F style), "
+	"e.g. sasl.password kept out of the environment; TMPROV_KAFKA_PROPS wins over it. "
+	"client.id defaults to the program's name and host, e.g. tmprov-worker@host.",
+	.check = kafka_props_file_check);
+
 const struct cfg_key *const KAFKA_CONFIG_KEYS[] = {
     &KEY_TMPROV_TOPIC_COMMANDS,	  &KEY_TMPROV_TOPIC_EVENTS, &KEY_TMPROV_TOPIC_DLQ,
     &KEY_TMPROV_KAFKA_BROKERS,	  &KEY_TMPROV_KAFKA_GROUP,  &KEY_TMPROV_KAFKA_PROPS,

@@ -127,18 +127,24 @@ static void
 test_config_errors_exit_2(void **state)
 {
 	static const struct {
-		const char *key, *setting, *named;
+		const char *key, *setting, *named, *setting2;
 	} bad[] = {
-	    {"TMPROV_LOG_LEVEL", "TMPROV_LOG_LEVEL=loud", "TMPROV_LOG_LEVEL"},
-	    {"TMPROV_KAFKA_PROPS", "TMPROV_KAFKA_PROPS=no.such.property=x", "TMPROV_KAFKA_PROPS"},
+	    {"TMPROV_LOG_LEVEL", "TMPROV_LOG_LEVEL=loud", "TMPROV_LOG_LEVEL", NULL},
+	    {"TMPROV_KAFKA_PROPS", "TMPROV_KAFKA_PROPS=no.such.property=x", "TMPROV_KAFKA_PROPS",
+	     NULL},
 	    {"TMPROV_KAFKA_PROPS_FILE", "TMPROV_KAFKA_PROPS_FILE=/nonexistent/kafka.properties",
-	     "/nonexistent/kafka.properties"},
+	     "/nonexistent/kafka.properties", NULL},
 	    {"TMPROV_DB_CONNECT_ATTEMPTS", "TMPROV_DB_CONNECT_ATTEMPTS=many",
-	     "TMPROV_DB_CONNECT_ATTEMPTS"},
+	     "TMPROV_DB_CONNECT_ATTEMPTS", NULL},
 	    {"TMPROV_PARTNER_ID", "TMPROV_PARTNER_ID_FILE=/nonexistent/partner",
-	     "TMPROV_PARTNER_ID_FILE: cannot read /nonexistent/partner"},
+	     "TMPROV_PARTNER_ID_FILE: cannot read /nonexistent/partner", NULL},
 	    {"TMPROV_DATABASE_URL", "TMPROV_DATABASE_URL_FILE=/nonexistent/url",
-	     "TMPROV_DATABASE_URL_FILE: cannot read /nonexistent/url"},
+	     "TMPROV_DATABASE_URL_FILE: cannot read /nonexistent/url", NULL},
+	    /* settings that are wrong only together */
+	    {"TMPROV_RETRY_BASE", "TMPROV_RETRY_BASE=10s", "TMPROV_RETRY_BASE",
+	     "TMPROV_RETRY_CAP=1s"},
+	    {"TMPROV_JOIN_URL_TEMPLATE", "TMPROV_JOIN_URL_TEMPLATE=http://x/join",
+	     "TMPROV_JOIN_URL_TEMPLATE", NULL},
 	};
 	int checked = 0;
 
@@ -152,6 +158,7 @@ test_config_errors_exit_2(void **state)
 		for (size_t b = 0; b < sizeof(bad) / sizeof(bad[0]); b++) {
 			/* TMPROV_PARTNER_ID_FILE stands in for the worker's required partner id */
 			const char *env[] = {bad[b].setting, "TMPROV_TM_URL=http://127.0.0.1:1",
+					     bad[b].setting2 ? bad[b].setting2 : "TMPROV_X=1",
 					     strncmp(bad[b].setting, "TMPROV_PARTNER_ID", 17)
 						 ? "TMPROV_PARTNER_ID=p"
 						 : NULL,

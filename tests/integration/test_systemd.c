@@ -63,14 +63,15 @@ unit_value(const char *text, const char *key)
 	return value;
 }
 
-/* Copies the units to dir with ExecStart pointing at the programs of this build. */
+/* Copies the units to dir with each ExecStart's program taken from this build (the
+ * installed directory replaced by $TMPROV_TEST_BIN). */
 static void
 units_for_build(const char *dir)
 {
 	const char *src = getenv("TMPROV_TEST_SRC"), *bin = getenv("TMPROV_TEST_BIN");
 
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		char path[1024], *text, *p;
+		char path[1024], *text;
 		FILE *out;
 
 		snprintf(path, sizeof(path), "%s/%s/%s", src, UNITS, units[i]);
@@ -78,15 +79,14 @@ units_for_build(const char *dir)
 		snprintf(path, sizeof(path), "%s/%s", dir, units[i]);
 		out = fopen(path, "w");
 		assert_non_null(out);
-		for (p = text; *p;) {
-			const char *hit = strstr(p, "/usr/local/bin/");
+		for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+			size_t word = strcspn(line, " ");
+			const char *slash = memrchr(line, '/', word);
 
-			if (hit == NULL) {
-				fputs(p, out);
-				break;
-			}
-			fprintf(out, "%.*s%s/", (int)(hit - p), p, bin);
-			p = (char *)hit + strlen("/usr/local/bin/");
+			if (strncmp(line, "ExecStart=", 10) == 0 && slash != NULL)
+				fprintf(out, "ExecStart=%s%s\n", bin, slash);
+			else
+				fprintf(out, "%s\n", line);
 		}
 		fclose(out);
 		free(text);

@@ -113,6 +113,7 @@ config_load(int argc, char **argv)
 							 &KEY_TMPROV_PARTNER_ID};
 	struct cfg *c = wconfig_new();
 	enum log_level level;
+	char err[512];
 
 	if (c == NULL) {
 		fprintf(stderr, "tmprov-worker: cannot build the configuration table\n");
@@ -130,6 +131,10 @@ config_load(int argc, char **argv)
 			fprintf(stderr, "tmprov-worker: %s: required\n", required[i]->name);
 			exit(2);
 		}
+	}
+	if (exec_cfg_check(c, err, sizeof(err)) != 0) {
+		fprintf(stderr, "tmprov-worker: configuration error: %s\n", err);
+		exit(2);
 	}
 	/* The table only admits the four names. */
 	log_level_parse(cfg_str(c, &KEY_TMPROV_LOG_LEVEL), &level);
