@@ -1,7 +1,8 @@
 /* The programs under systemd (issue 13, item 2): the unit files of contrib/systemd pass
  * `systemd-analyze verify` without a word, are hardened, and stop no sooner than the drain
  * allows; tmprov-worker and tmprov-callback tell a NOTIFY_SOCKET (a real AF_UNIX datagram
- * socket made here) READY=1 once working and STOPPING=1 at shutdown; SIGHUP re-reads the
+ * socket made here) READY=1 once working, WATCHDOG=1 while WATCHDOG_USEC is set and
+ * STOPPING=1 at shutdown; SIGHUP re-reads the
  * --config file: the log level changes (debug lines appear) and the process lives on. */
 #include <errno.h>
 #include <setjmp.h>
@@ -277,7 +278,9 @@ test_notify_and_reload(void **state)
 		const char *argv[] = {progs[i], "--config", conf, NULL};
 		int fd = notify_socket(sock, sizeof(sock));
 		char seen[8192] = "";
+		/* WatchdogSec=2s, as systemd sets it: WATCHDOG=1 at least every second */
 		const char *env[] = {set_sock,
+				     "WATCHDOG_USEC=2000000",
 				     set_db,
 				     set_brokers,
 				     "TMPROV_TM_URL=http://127.0.0.1:1",
@@ -295,7 +298,13 @@ test_notify_and_reload(void **state)
 			clirun_dump(&r, progs[i]);
 			fail_msg("%s: no READY=1 on NOTIFY_SOCKET (got: %s)", progs[i], seen);
 		}
+		if (!notify_wait(fd, "WATCHDOG=1", WAIT_MS, seen, sizeof(seen))) {
+			clirun_stop(&r, RUN_MS);
+			fail_msg("%s: no WATCHDOG=1 with WATCHDOG_USEC set (got: %s)", progs[i],
+				 seen);
+		}
 		/* at info, no debug line yet */
+		assert_int_equal(clirun_wait_output(&r, 2, "\"level\":\"debug\"", 1), -1);
 		write_conf(conf, "debug");
 		assert_int_equal(kill(r.pid, SIGHUP), 0);
 		if (clirun_wait_output(&r, 2, "\"level\":\"debug\"", WAIT_MS) != 0 ||

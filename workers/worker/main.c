@@ -167,11 +167,21 @@ deps_gate(void *arg, const char **why)
 	struct worker *w = arg;
 	bool tm = exec_tm_available(w->exec), db = exec_db_available(w->exec);
 
+	static bool was_open = true;
+
 	/* exec keeps tmprov_tm_available and tmprov_db_available. */
 	if (!db)
 		*why = "PostgreSQL unavailable";
 	else if (!tm)
 		*why = "TM unavailable (probing it)";
+	/* The service manager's STATUS= line follows the pauses (systemctl status). */
+	if ((db && tm) != was_open) {
+		was_open = db && tm;
+		if (was_open)
+			sdnotify_status("consuming");
+		else
+			sdnotify_status("paused: %s", *why);
+	}
 	return db && tm;
 }
 
