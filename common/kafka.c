@@ -181,14 +181,14 @@ apply_entry(rd_kafka_conf_t *conf, char *entry, const char *where, const struct 
 	int f;
 
 	if (!eq) {
-		snprintf(err, errlen, "%s: no '=' (expected key=value)", where);
+		snprintf(err, errlen, "%s has no '=' (expected key=value)", where);
 		return -1;
 	}
 	*eq = '\0';
 	key = trim(entry);
 	value = trim(eq + 1);
 	if (!*key) {
-		snprintf(err, errlen, "%s: an empty property name", where);
+		snprintf(err, errlen, "%s has an empty property name", where);
 		return -1;
 	}
 	f = prop_is_fixed(fixed, nfixed, key);
