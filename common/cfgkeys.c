@@ -24,8 +24,8 @@ CFG_KEY(TMPROV_ARGON2_MEMLIMIT, CFG_INT, "19922944", 0, 8192, 1073741824, NULL,
 CFG_KEY(TMPROV_ARGON2_OPSLIMIT, CFG_INT, "2", 0, 1, 10, NULL, "argon2id passes per hash.");
 CFG_KEY(TMPROV_DATABASE_URL, CFG_STRING, "postgresql:///tmprov", CFG_SECRET, 0, 0, NULL,
 	"libpq connection string or URI (secret: it may hold a password). Unset while PGDATABASE "
-	"is set, libpq's PG* variables alone say where to connect.",
-	.default_unless_env = "PGDATABASE");
+	"or PGSERVICE is set, libpq's PG* variables alone say where to connect.",
+	.default_unless_env = "PGDATABASE|PGSERVICE");
 CFG_KEY(TMPROV_DB_CONNECT_ATTEMPTS, CFG_INT, "10", 0, 0, 1000000, NULL,
 	"connection attempts before giving up (0: no limit but the budget)");
 CFG_KEY(TMPROV_DB_CONNECT_BUDGET, CFG_MS, "30s", 0, 0, 86400000, NULL,

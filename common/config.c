@@ -457,6 +457,23 @@ oom:
 	goto out;
 }
 
+/* Whether one of the variables of list ("A|B") is set. */
+static bool
+any_env(const char *list)
+{
+	char name[128];
+
+	for (const char *p = list; *p;) {
+		size_t n = strcspn(p, "|");
+
+		snprintf(name, sizeof(name), "%.*s", (int)n, p);
+		if (getenv(name) != NULL)
+			return true;
+		p += n + (p[n] == '|');
+	}
+	return false;
+}
+
 /* Takes e's value from the environment: NAME, or for a secret the file NAME_FILE names (both
  * set is an error), or else the NAME_FILE of --config FILE. */
 static int
@@ -504,8 +521,7 @@ cfg_load(struct cfg *c, const char *file, char *err, size_t errlen)
 		if (entry_from_env(c, e, err, errlen) != 0)
 			return -1;
 		/* libpq reads PGDATABASE (and the other PG* variables) from an empty conninfo. */
-		if (!e->set && unless != NULL && getenv(unless) != NULL &&
-		    entry_assign(e, "") != 0) {
+		if (!e->set && unless != NULL && any_env(unless) && entry_assign(e, "") != 0) {
 			snprintf(err, errlen, "%s: out of memory", e->key->name);
 			return -1;
 		}

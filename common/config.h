@@ -36,8 +36,8 @@ struct cfg_key {
 	/* Optional: a further check of a set value (e.g. TMPROV_KAFKA_PROPS), so that a bad one
 	 * is a configuration error at start-up; 0, or -1 with err (never echoing a secret). */
 	int (*check)(const char *value, char *err, size_t errlen);
-	/* Optional: the name of an environment variable whose presence drops the default (the
-	 * value becomes empty): TMPROV_DATABASE_URL's default stands back for PGDATABASE. */
+	/* Optional: environment variables ("A|B") whose presence drops the default (the value
+	 * becomes empty): TMPROV_DATABASE_URL's default stands back for PGDATABASE. */
 	const char *default_unless_env;
 };
 

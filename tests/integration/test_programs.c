@@ -17,6 +17,7 @@
 #include <libpq-fe.h>
 
 #include "../support/clirun.h"
+#include "../support/http.h"
 #include "../support/testdb.h"
 
 #define RUN_MS	 20000
@@ -240,6 +241,60 @@ test_secret_file(void **state)
 	unlink(path);
 }
 
+/* The partner id tmsim checks every call against, from TMPROV_PARTNER_ID_FILE: the file's
+ * value (without its newline) is the one it accepts. */
+static void
+test_secret_file_used(void **state)
+{
+	const char *tmp = getenv("TMPROV_TEST_TMP");
+	char path[600], portfile[600], setting[700], url[256];
+	const char *argv[] = {"tmsim", "--listen", "127.0.0.1:0", "--port-file", portfile, NULL};
+	const char *env[] = {setting, NULL};
+	static const struct {
+		const char *partner;
+		bool accepted;
+	} calls[] = {{"partner-from-file", true}, {"partner-from-file%0A", false}, {"p", false}};
+	struct clirun r;
+	FILE *f;
+	int port = 0;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/tmsim-partner", tmp);
+	snprintf(portfile, sizeof(portfile), "%s/tmsim-secret.port", tmp);
+	unlink(portfile);
+	assert_non_null(f = fopen(path, "w"));
+	fputs("partner-from-file\n", f);
+	fclose(f);
+	snprintf(setting, sizeof(setting), "TMPROV_PARTNER_ID_FILE=%s", path);
+	clirun_start(&r, argv, env, NULL);
+	if (clirun_wait_output(&r, 2, "listening", RUN_MS) != 0 ||
+	    (f = fopen(portfile, "r")) == NULL) {
+		clirun_stop(&r, RUN_MS);
+		clirun_dump(&r, "tmsim");
+		fail_msg("tmsim did not start");
+	}
+	assert_int_equal(fscanf(f, "%d", &port), 1);
+	fclose(f);
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		char *body = NULL;
+		long status = 0;
+
+		snprintf(url, sizeof(url),
+			 "http://127.0.0.1:%d/as/wapi/service/create_account?service_company_uid="
+			 "%s&company_name=A&email=a%%40b.example&number_of_meeting_room=1&"
+			 "number_of_participant=2",
+			 port, calls[i].partner);
+		assert_int_equal(http_get(url, &status, &body, NULL), 0);
+		if ((strstr(body, "not a partner") == NULL) != calls[i].accepted)
+			fail_msg("partner %s: %s", calls[i].partner, body);
+		free(body);
+	}
+	clirun_stop(&r, RUN_MS);
+	assert_int_equal(r.status, 0);
+	clirun_free(&r);
+	unlink(path);
+}
+
 /* client.id: "program@host", seen in the line each program logs as it creates a handle. */
 static void
 test_client_id(void **state)
@@ -381,11 +436,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_version_everywhere),
-	    cmocka_unit_test(test_help_everywhere),
-	    cmocka_unit_test(test_config_errors_exit_2),
-	    cmocka_unit_test(test_secret_file),
-	    cmocka_unit_test(test_client_id),
+	    cmocka_unit_test(test_version_everywhere),	 cmocka_unit_test(test_help_everywhere),
+	    cmocka_unit_test(test_config_errors_exit_2), cmocka_unit_test(test_secret_file),
+	    cmocka_unit_test(test_secret_file_used),	 cmocka_unit_test(test_client_id),
 	    cmocka_unit_test(test_pgdatabase),
 	};
 

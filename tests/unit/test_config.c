@@ -305,7 +305,7 @@ test_secret_file_in_config_file(void **state)
 
 static CFG_KEY(T_LEVEL, CFG_ENUM, "info", CFG_RELOAD, 0, 0, "debug|info", "reloadable");
 static CFG_KEY(T_DB, CFG_STRING, "postgresql:///x", CFG_SECRET, 0, 0, NULL, "a database",
-	       .default_unless_env = "T_PGDB");
+	       .default_unless_env = "T_PGSVC|T_PGDB");
 
 /* A reload applies the reloadable keys' new values, keeps the others' (listing them as needing
  * a restart), logs both without a secret's value, and keeps everything on a bad file. */
