@@ -1,7 +1,6 @@
 /* tmprov-callback: answers TurboMeeting's user authentication and meeting-list calls (spec
  * Sections 6 and 11) and the partner's start and join addresses from the shared database. main
  * only reads the configuration, wires the modules, waits for a signal and shuts down. */
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +21,7 @@
 #include "netaddr.h"
 #include "clock.h"
 #include "password.h"
+#include "reload.h"
 #include "sdnotify.h"
 #include "server.h"
 #include "telemetry.h"
@@ -132,22 +132,6 @@ maint_from_cfg(const struct cfg *c, const struct db_options *dbo, const char *ti
 	return NULL;
 }
 
-/* SIGHUP: the reloadable keys (the log level) take their new values; never a stop. */
-static void
-reload(struct cfg *cfg)
-{
-	enum log_level level;
-	char err[512];
-
-	sdnotify_reloading();
-	if (cfg_reload(cfg, err, sizeof(err)) < 0)
-		log_warn("reload: %s: keeping the running configuration", err);
-	if (log_level_parse(cfg_str(cfg, &KEY_TMPROV_LOG_LEVEL), &level) == 0)
-		log_set_level(level);
-	log_debug("reload: done");
-	sdnotify_ready("reloaded");
-}
-
 /* Waits for SIGTERM/SIGINT (blocked in every thread), purging every interval meanwhile,
  * reloading on SIGHUP and telling the service manager's watchdog that the loop is alive. */
 static void
@@ -162,7 +146,7 @@ run(const sigset_t *sigs, struct maint *m, const struct cb *cb, struct cfg *cfg,
 		int sig = sigtimedwait(sigs, NULL, &ts);
 
 		if (sig == SIGHUP)
-			reload(cfg);
+			reload_apply(cfg);
 		else if (sig > 0)
 			stop_requested = 1;
 		if (ping > 0)

@@ -20,6 +20,7 @@
 #include "metrics.h"
 #include "pool.h"
 #include "publisher.h"
+#include "reload.h"
 #include "sdnotify.h"
 #include "tm_client.h"
 #include "tmprobe.h"
@@ -278,17 +279,9 @@ worker_start(struct worker *w)
 static void
 worker_reload(struct worker *w)
 {
-	enum log_level level;
-	char err[512];
-
-	sdnotify_reloading();
-	if (cfg_reload(w->cfg, err, sizeof(err)) < 0)
-		log_warn("reload: %s: keeping the running configuration", err);
-	if (log_level_parse(cfg_str(w->cfg, &KEY_TMPROV_LOG_LEVEL), &level) == 0)
-		log_set_level(level);
-	log_debug("reload: done");
-	/* Hook: a reloadable TM rate limit (TMPROV_TM_RATE, CFG_RELOAD) is applied here. */
-	sdnotify_ready("reloaded");
+	/* Hook: a reloadable TM rate limit (TMPROV_TM_RATE, CFG_RELOAD) is applied here when
+	 * reload_apply() returns > 0. */
+	reload_apply(w->cfg);
 }
 
 /* The service manager's side of the loop: READY=1 once the group has assigned partitions,
