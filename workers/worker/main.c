@@ -165,10 +165,9 @@ metrics_init(void)
 static bool
 deps_gate(void *arg, const char **why)
 {
+	static bool was_open = true; /* the consumer's thread is the only caller */
 	struct worker *w = arg;
 	bool tm = exec_tm_available(w->exec), db = exec_db_available(w->exec);
-
-	static bool was_open = true;
 
 	/* exec keeps tmprov_tm_available and tmprov_db_available. */
 	if (!db)
