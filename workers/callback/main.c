@@ -1,7 +1,6 @@
 /* tmprov-callback: answers TurboMeeting's user authentication and meeting-list calls (spec
  * Sections 6 and 11) and the partner's start and join addresses from the shared database. main
  * only reads the configuration, wires the modules, waits for a signal and shuts down. */
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +20,10 @@
 #include "maint.h"
 #include "metrics.h"
 #include "netaddr.h"
+#include "clock.h"
 #include "password.h"
+#include "reload.h"
+#include "sdnotify.h"
 #include "server.h"
 #include "telemetry.h"
 
@@ -144,20 +146,29 @@ maint_from_cfg(const struct cfg *c, const struct db_options *dbo, const char *ti
 	return NULL;
 }
 
-/* Waits for SIGTERM/SIGINT (blocked in every thread), purging every interval meanwhile. */
+/* Waits for SIGTERM/SIGINT (blocked in every thread), purging every interval meanwhile,
+ * reloading on SIGHUP and telling the service manager's watchdog that the loop is alive. */
 static void
-run(const sigset_t *sigs, struct maint *m, const struct cb *cb, long interval_ms)
+run(const sigset_t *sigs, struct maint *m, const struct cb *cb, struct cfg *cfg, long interval_ms)
 {
-	struct timespec ts = {interval_ms / 1000, (interval_ms % 1000) * 1000000L};
+	long ping = sdnotify_watchdog_interval_ms(), next_purge = clock_now_ms() + interval_ms;
+	long tick = ping > 0 && ping < interval_ms ? ping : interval_ms;
+	struct timespec ts = {tick / 1000, (tick % 1000) * 1000000L};
 	char err[256];
 
 	while (!stop_requested) {
 		int sig = sigtimedwait(sigs, NULL, &ts);
 
-		if (sig > 0)
+		if (sig == SIGHUP)
+			reload_apply(cfg);
+		else if (sig > 0)
 			stop_requested = 1;
-		else if (errno == EAGAIN &&
-			 maint_purge(m, cb->throttle.window_ms, err, sizeof(err)) < 0)
+		if (ping > 0)
+			sdnotify_watchdog();
+		if (stop_requested || clock_now_ms() < next_purge)
+			continue;
+		next_purge = clock_now_ms() + interval_ms;
+		if (maint_purge(m, cb->throttle.window_ms, err, sizeof(err)) < 0)
 			log_warn("purge: %s", err);
 	}
 }
@@ -173,7 +184,9 @@ drain(const sigset_t *sigs, struct server *srv, long timeout_ms)
 	server_quiesce(srv);
 	log_info("stopping: no new connections, %u requests in flight", server_in_flight(srv));
 	while (server_in_flight(srv) > 0 && waited < timeout_ms) {
-		if (sigtimedwait(sigs, NULL, &tick) > 0) {
+		int sig = sigtimedwait(sigs, NULL, &tick);
+
+		if (sig > 0 && sig != SIGHUP) {
 			log_warn("second signal: exiting at once");
 			_exit(1);
 		}
@@ -205,6 +218,10 @@ main(int argc, char **argv)
 					 {"--port-file", NULL, &port_file},
 					 {"--admin-port-file", NULL, &admin_port_file}};
 
+	cfg_set_usage(cfg, "tmprov-callback [--listen HOST:PORT] [--port-file FILE] "
+			   "[--admin-port-file FILE]\n"
+			   "Answers TurboMeeting's login and meeting-list calls and the join and "
+			   "start addresses.");
 	argc = cfg_take_flags(argc, argv, flags, sizeof(flags) / sizeof(flags[0]));
 	if (argc < 0)
 		usage();
@@ -221,6 +238,7 @@ main(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	maint = maint_from_cfg(cfg, &dbo, cb.timezone);
@@ -242,8 +260,10 @@ main(int argc, char **argv)
 	log_info("listening on %s (port %d, %s), admin port %d, %u threads", so.listen,
 		 server_port(srv), so.tls_cert ? "HTTPS: TLS 1.2+" : "plain HTTP",
 		 admin_port(admin), so.threads);
+	sdnotify_ready("listening");
 
-	run(&sigs, maint, &cb, cfg_int(cfg, &KEY_TMPROV_CALLBACK_PURGE_INTERVAL));
+	run(&sigs, maint, &cb, cfg, cfg_int(cfg, &KEY_TMPROV_CALLBACK_PURGE_INTERVAL));
+	sdnotify_stopping("draining");
 	drain(&sigs, srv, cfg_int(cfg, &KEY_TMPROV_CALLBACK_DRAIN_TIMEOUT));
 	server_stop(srv);
 	cbtls_free(&tls);
