@@ -98,6 +98,21 @@ exec_policies(struct exec_ctx *ctx, const struct cfg *c, char *err, size_t errle
 	return password_opts_from_cfg(&ctx->password, c, err, errlen);
 }
 
+int
+exec_cfg_check(const struct cfg *c, char *err, size_t errlen)
+{
+	struct exec_ctx *ctx = calloc(1, sizeof(*ctx));
+	int rc;
+
+	if (ctx == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = exec_policies(ctx, c, err, errlen);
+	free(ctx);
+	return rc;
+}
+
 /* The hashes (TMPROV_HASH_CONCURRENCY) and the TM calls (TMPROV_WORKER_CONCURRENCY) at once. */
 static int
 exec_slots(struct exec_ctx *ctx, const struct cfg *c, char *err, size_t errlen)
