@@ -196,24 +196,47 @@ stop_all(struct fm *f)
 	}
 }
 
-void
-fm_row_end(struct fm *f, const char *fmt, ...)
+/* The end of fm_row_end and fm_row_end_skip: unchecked NULL, or why the row cannot pass. */
+static void __attribute__((format(printf, 3, 0)))
+row_finish(struct fm *f, const char *unchecked, const char *fmt, va_list ap)
 {
 	char figures[1024];
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(figures, sizeof(figures), fmt, ap);
-	va_end(ap);
 	stop_all(f);
 	row.ended = 1;
-	if (row.nviol == 0)
-		printf("PASS %s: %s (%.1f s)\n", row.name, figures, fm_row_seconds());
-	else
+	if (row.nviol != 0)
 		printf("FAIL %s: %s; %s (%.1f s)\n", row.name, row.viol, figures, fm_row_seconds());
+	else if (unchecked != NULL)
+		printf("SKIP %s: %s; %s (%.1f s)\n", row.name, unchecked, figures,
+		       fm_row_seconds());
+	else
+		printf("PASS %s: %s (%.1f s)\n", row.name, figures, fm_row_seconds());
 	fflush(stdout);
 	if (row.nviol != 0)
 		fail_msg("%s: %s", row.name, row.viol);
+	if (unchecked != NULL)
+		skip();
+}
+
+void
+fm_row_end(struct fm *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	row_finish(f, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+fm_row_end_skip(struct fm *f, const char *unchecked, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	row_finish(f, unchecked, fmt, ap);
+	va_end(ap);
 }
 
 void
