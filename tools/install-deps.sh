@@ -24,7 +24,8 @@ declare -A provides=(
 	[build]="make=make cc=build-essential pkg-config=pkg-config git=git"
 	[test]="python3=python3 python3:yaml=python3-yaml python3:jsonschema=python3-jsonschema
 		clang-format=clang-format curl=curl wrk=wrk mandoc=mandoc runuser=util-linux
-		initdb=postgresql pg_ctl=postgresql createdb=postgresql pgbench=postgresql"
+		initdb=postgresql pg_ctl=postgresql createdb=postgresql pgbench=postgresql
+		promtool=prometheus"
 	[fuzz]="clang=clang"
 	[bench]="python3=python3 curl=curl wrk=wrk runuser=util-linux initdb=postgresql
 		pg_ctl=postgresql createdb=postgresql pgbench=postgresql"

@@ -12,6 +12,7 @@
 #include "admin.h"
 #include "cb.h"
 #include "cbconfig.h"
+#include "clock.h"
 #include "config.h"
 #include "db.h"
 #include "cbpool.h"
@@ -21,8 +22,17 @@
 #include "metrics.h"
 #include "netaddr.h"
 #include "password.h"
+#include "request.h"
+#include "routes.h"
 #include "server.h"
 #include "telemetry.h"
+
+#ifndef TMPROV_VERSION
+#define TMPROV_VERSION "unknown"
+#endif
+
+/* The main loop's turn: it ticks the admin port's liveness this often between purges. */
+#define RUN_TURN_MS 250
 
 static volatile sig_atomic_t stop_requested;
 
@@ -82,7 +92,9 @@ cb_from_cfg(struct cb *cb, const struct cfg *c)
 		config_error("TMPROV_CALLBACK_ALLOW", err);
 	if (password_opts_from_cfg(&cb->password, c, err, sizeof(err)) != 0)
 		config_error("TMPROV_PASSWORD_*", err);
-	if ((cb->metrics = metrics_new()) == NULL || telemetry_declare(cb->metrics) != 0)
+	if ((cb->metrics = metrics_new()) == NULL ||
+	    telemetry_declare(cb->metrics, routes_label, result_label) != 0 ||
+	    metrics_build_info(cb->metrics, TMPROV_VERSION) != 0)
 		fatal("metrics: cannot declare");
 	if (slots == 0 && (slots = sysconf(_SC_NPROCESSORS_ONLN)) < 1)
 		slots = 1;
@@ -130,21 +142,27 @@ maint_from_cfg(const struct cfg *c, const struct db_options *dbo, const char *ti
 	return NULL;
 }
 
-/* Waits for SIGTERM/SIGINT (blocked in every thread), purging every interval meanwhile. */
+/* Waits for SIGTERM/SIGINT (blocked in every thread), purging every interval meanwhile and
+ * telling the admin port at every turn that the loop is alive (a purge stuck on a lock is not). */
 static void
-run(const sigset_t *sigs, struct maint *m, const struct cb *cb, long interval_ms)
+run(const sigset_t *sigs, struct maint *m, const struct cb *cb, struct admin *admin,
+    long interval_ms)
 {
-	struct timespec ts = {interval_ms / 1000, (interval_ms % 1000) * 1000000L};
+	const struct timespec turn = {0, RUN_TURN_MS * 1000000L};
+	long next = clock_now_ms() + interval_ms;
 	char err[256];
 
 	while (!stop_requested) {
-		int sig = sigtimedwait(sigs, NULL, &ts);
-
-		if (sig > 0)
+		admin_tick(admin);
+		if (sigtimedwait(sigs, NULL, &turn) > 0) {
 			stop_requested = 1;
-		else if (errno == EAGAIN &&
-			 maint_purge(m, cb->throttle.window_ms, err, sizeof(err)) < 0)
+			continue;
+		}
+		if (clock_now_ms() < next)
+			continue;
+		if (maint_purge(m, cb->throttle.window_ms, err, sizeof(err)) < 0)
 			log_warn("purge: %s", err);
+		next = clock_now_ms() + interval_ms;
 	}
 }
 
@@ -219,6 +237,7 @@ main(int argc, char **argv)
 			    err, sizeof(err));
 	if (admin == NULL)
 		fatal("TMPROV_ADMIN_LISTEN: %s", err);
+	admin_set_stall(admin, cfg_int(cfg, &KEY_TMPROV_HEALTH_STALL_TIMEOUT));
 	if ((port_file != NULL &&
 	     netaddr_port_file_write(port_file, server_port(srv), err, sizeof(err)) != 0) ||
 	    (admin_port_file != NULL &&
@@ -227,7 +246,7 @@ main(int argc, char **argv)
 	log_info("listening on %s (port %d), admin port %d, %u threads", so.listen,
 		 server_port(srv), admin_port(admin), so.threads);
 
-	run(&sigs, maint, &cb, cfg_int(cfg, &KEY_TMPROV_CALLBACK_PURGE_INTERVAL));
+	run(&sigs, maint, &cb, admin, cfg_int(cfg, &KEY_TMPROV_CALLBACK_PURGE_INTERVAL));
 	drain(&sigs, srv, cfg_int(cfg, &KEY_TMPROV_CALLBACK_DRAIN_TIMEOUT));
 	server_stop(srv);
 	admin_stop(admin);

@@ -19,6 +19,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "tmretry.h"
+#include "validate.h"
 
 /* A copy over the producer's message.max.bytes (or the broker's limit) is never accepted, and
  * producing it again would block its partition for ever (issue 11, defect 3). It goes in the
@@ -95,6 +96,29 @@ dlq_poll_thread(void *arg)
 		pthread_mutex_unlock(&d->lock);
 	}
 	return NULL;
+}
+
+static const char *const dlq_reasons[DLQ_REASON_COUNT] = {
+    [DLQ_REASON_KEY_MISMATCH] = "key_mismatch",
+    [DLQ_REASON_ID_CONFLICT] = "id_conflict",
+    [DLQ_REASON_OUTCOME_UNKNOWN] = "outcome_unknown",
+    [DLQ_REASON_RETRY_BUDGET_EXHAUSTED] = "retry_budget_exhausted",
+};
+
+const char *
+dlq_reason_text(enum dlq_reason r)
+{
+	return (unsigned)r < DLQ_REASON_COUNT ? dlq_reasons[r] : NULL;
+}
+
+const char *
+dlq_reason_name(size_t i)
+{
+	/* VALIDATE_OK is no reason. */
+	if (i + 1 < VALIDATE_STATUS_COUNT)
+		return validate_status_name((enum validate_status)(i + 1));
+	i -= VALIDATE_STATUS_COUNT - 1;
+	return i < DLQ_REASON_COUNT ? dlq_reasons[i] : NULL;
 }
 
 struct dlq *

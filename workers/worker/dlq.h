@@ -14,6 +14,20 @@
 #include "metrics.h"
 #include "stop.h"
 
+/* The reasons the worker gives a copy besides validation's (validate_status_name). */
+enum dlq_reason {
+	DLQ_REASON_KEY_MISMATCH,	   /* the Kafka key differs from subject */
+	DLQ_REASON_ID_CONFLICT,		   /* the command id was used by another message */
+	DLQ_REASON_OUTCOME_UNKNOWN,	   /* a parked call whose effect at TM is unknown */
+	DLQ_REASON_RETRY_BUDGET_EXHAUSTED, /* TM kept failing until the budget ran out */
+	DLQ_REASON_COUNT
+};
+
+const char *dlq_reason_text(enum dlq_reason r);
+/* The i-th reason a copy may carry, validation's first, then the above; NULL past the last
+ * (tmprov_dlq_total has a series for each from the start). */
+const char *dlq_reason_name(size_t i);
+
 struct dlq_copy {
 	const char *payload; /* the message as read, any bytes */
 	size_t len;
