@@ -252,6 +252,68 @@ test_worker_revoke_lag(void **state)
 	assert_int_equal(wenv_teardown(e), 0);
 }
 
+/* Worker w's /healthz: the status (0: no answer), the body into body. */
+static long
+worker_health(struct worker *w, char *body, size_t bodylen)
+{
+	long status = 0;
+	char *b = NULL;
+
+	if (worker_admin_get(w, "/healthz", &status, &b) != 0)
+		status = 0;
+	snprintf(body, bodylen, "%s", b ? b : "");
+	free(b);
+	return status;
+}
+
+/* The consume loop held by a revoke that drains a slow TM call: /healthz answers 503 with the
+ * reason once TMPROV_HEALTH_STALL_TIMEOUT passed without a turn, and 200 when the loop turns
+ * again. */
+static void
+test_worker_health_stall(void **state)
+{
+	static const char *const extra[] = {"TMPROV_HEALTH_STALL_TIMEOUT=1s",
+					    "TMPROV_TM_TIMEOUT=30s", NULL};
+	const char *const ids[] = {"stall-1"};
+	struct wenv *e = NULL;
+	struct worker *w2 = NULL;
+	char err[512], body[256];
+	long status = 0;
+
+	(void)state;
+	if (wenv_setup(&e, "metrics_stall", extra, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	wenv_assert(e, worker_health(e->w, body, sizeof(body)) == 200, "not healthy: %s", body);
+	/* One create_account on the wire for 12 s. */
+	wenv_sim_faults(e, "latency_ms=12000");
+	wenv_send(e, "stall-1", "account.create", "cust-stall",
+		  json_pack("{s:s,s:s,s:i,s:i}", "company_name", "Stall", "email",
+			    "ops@stall.example", "rooms", 1, "participants", 5));
+	wenv_flush(e);
+	for (long end = clock_now_ms() + 20000; clock_now_ms() < end; usleep(50 * 1000))
+		if (worker_metric(e->w, "tmprov_inflight", NULL) == 1)
+			break;
+	wenv_assert(e, worker_metric(e->w, "tmprov_inflight", NULL) == 1, "command not in flight");
+	/* A second worker joins: the first one's revoke waits for the call inside the loop. Not
+	 * waited for: its readiness may come only after the drain. */
+	if (worker_start(&w2, "second", (const char *const *)e->settings, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	for (long end = clock_now_ms() + 20000; clock_now_ms() < end; usleep(100 * 1000))
+		if ((status = worker_health(e->w, body, sizeof(body))) == 503)
+			break;
+	wenv_assert(e, status == 503, "healthz %ld during the drain: %s", status, body);
+	wenv_assert(e, strstr(body, "main loop") != NULL, "no reason: %s", body);
+	wenv_sim_faults(e, "latency_ms=0");
+	wenv_assert(e, wenv_wait_outcomes(e, ids, 1, WENV_TIMEOUT_MS) == 1, "no outcome");
+	for (long end = clock_now_ms() + 30000; clock_now_ms() < end; usleep(100 * 1000))
+		if ((status = worker_health(e->w, body, sizeof(body))) == 200)
+			break;
+	wenv_assert(e, status == 200, "healthz %ld after the drain: %s", status, body);
+	assert_int_equal(worker_stop(w2, WENV_STOP_MS, NULL), 0);
+	worker_free(w2);
+	assert_int_equal(wenv_teardown(e), 0);
+}
+
 static struct testdb db;
 static PGconn *conn;
 
@@ -378,6 +440,7 @@ main(void)
 	const struct CMUnitTest worker_tests[] = {
 	    cmocka_unit_test(test_worker_metrics),
 	    cmocka_unit_test(test_worker_revoke_lag),
+	    cmocka_unit_test(test_worker_health_stall),
 	};
 	const struct CMUnitTest cb_tests[] = {
 	    cmocka_unit_test(test_callback_metrics),
