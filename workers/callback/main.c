@@ -1,7 +1,6 @@
 /* tmprov-callback: answers TurboMeeting's user authentication and meeting-list calls (spec
  * Sections 6 and 11) and the partner's start and join addresses from the shared database. main
  * only reads the configuration, wires the modules, waits for a signal and shuts down. */
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
