@@ -78,6 +78,36 @@ sample(const char *body, const char *series)
 	return -1;
 }
 
+/* Whether body has a sample line of series name: the name followed by '{' or ' '. */
+static int
+has_sample(const char *body, const char *name)
+{
+	char want[160];
+	size_t n = (size_t)snprintf(want, sizeof(want), "\n%s", name);
+
+	for (const char *q = body; (q = strstr(q, want)) != NULL; q++)
+		if (q[n] == '{' || q[n] == ' ')
+			return 1;
+	return 0;
+}
+
+/* Every counter and histogram family has series before any event: none appears only at its
+ * first increment. */
+static void
+expect_no_empty_counter(const char *body)
+{
+	char name[128], type[16], count[140];
+
+	for (const char *p = body; (p = strstr(p, "# TYPE ")) != NULL; p++) {
+		if (sscanf(p, "# TYPE %127s %15s", name, type) != 2)
+			continue;
+		snprintf(count, sizeof(count), "%s_count", name);
+		if ((strcmp(type, "counter") == 0 && !has_sample(body, name)) ||
+		    (strcmp(type, "histogram") == 0 && !has_sample(body, count)))
+			fail_msg("%s %s has no series before its first event", type, name);
+	}
+}
+
 /* Checks build_info and the process_* families Prometheus' client libraries export. */
 static void
 expect_standard(const char *body)
@@ -93,6 +123,7 @@ expect_standard(const char *body)
 	char version[128], series[256];
 	double start = sample(body, "process_start_time_seconds"), now = (double)time(NULL);
 
+	expect_no_empty_counter(body);
 	build_version(version, sizeof(version));
 	snprintf(series, sizeof(series), "tmprov_build_info{version=\"%s\"}", version);
 	if (sample(body, series) != 1)
