@@ -315,8 +315,10 @@ test_worker_health_stall(void **state)
 	if (wenv_setup(&e, "metrics_stall", extra, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
 	wenv_assert(e, worker_health(e->w, body, sizeof(body)) == 200, "not healthy: %s", body);
-	/* One create_account on the wire for 12 s. */
-	wenv_sim_faults(e, "latency_ms=12000");
+	/* One create_account on the wire for 5 s: long enough to be seen stalled, well under the
+	 * time tmprov-devkafka's coordinator waits for a member to rejoin (about 10 s), so that the
+	 * first worker finishes the command and stays in the group. */
+	wenv_sim_faults(e, "latency_ms=5000");
 	wenv_send(e, "stall-1", "account.create", "cust-stall",
 		  json_pack("{s:s,s:s,s:i,s:i}", "company_name", "Stall", "email",
 			    "ops@stall.example", "rooms", 1, "participants", 5));
@@ -340,6 +342,20 @@ test_worker_health_stall(void **state)
 		if ((status = worker_health(e->w, body, sizeof(body))) == 200)
 			break;
 	wenv_assert(e, status == 200, "healthz %ld after the drain: %s", status, body);
+	/* Stopped once the group has settled (both assigned after the drain), not while a rebalance
+	 * is in progress. */
+	{
+		const char *const as[] = {"event=\"assign\"", NULL};
+
+		for (long end = clock_now_ms() + 30000; clock_now_ms() < end; usleep(100 * 1000))
+			if (worker_metric(e->w, "tmprov_rebalances_total", as) >= 2 &&
+			    worker_metric(w2, "tmprov_rebalances_total", as) >= 1)
+				break;
+		wenv_assert(e,
+			    worker_metric(e->w, "tmprov_rebalances_total", as) >= 2 &&
+				worker_metric(w2, "tmprov_rebalances_total", as) >= 1,
+			    "the group did not settle");
+	}
 	assert_int_equal(worker_stop(w2, WENV_STOP_MS, NULL), 0);
 	worker_free(w2);
 	assert_int_equal(wenv_teardown(e), 0);
