@@ -21,6 +21,7 @@ extern const struct cfg_key KEY_TMPROV_HEALTH_STALL_TIMEOUT;
 extern const struct cfg_key KEY_TMPROV_KAFKA_BROKERS;
 extern const struct cfg_key KEY_TMPROV_KAFKA_GROUP;
 extern const struct cfg_key KEY_TMPROV_KAFKA_PROPS;
+extern const struct cfg_key KEY_TMPROV_KAFKA_PROPS_FILE;
 extern const struct cfg_key KEY_TMPROV_LOG_LEVEL;
 extern const struct cfg_key KEY_TMPROV_MIGRATIONS_DIR;
 extern const struct cfg_key KEY_TMPROV_PARTNER_ID;

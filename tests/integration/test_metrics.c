@@ -45,18 +45,19 @@ promtool_check(const char *text, const char *what)
 	clirun_free(&r);
 }
 
-/* The version `tmprov --version` prints (the same build as the programs under test). */
+/* The version `program --version` prints ("program VERSION"). */
 static void
-build_version(char *out, size_t outlen)
+build_version(const char *program, char *out, size_t outlen)
 {
-	const char *argv[] = {"tmprov", "--version", NULL};
+	const char *argv[] = {program, "--version", NULL};
+	size_t len = strlen(program);
 	struct clirun r;
 	size_t n;
 
 	clirun(&r, argv, NULL, 10000);
 	assert_int_equal(r.status, 0);
-	assert_true(strncmp(r.out, "tmprov ", 7) == 0);
-	snprintf(out, outlen, "%s", r.out + 7);
+	assert_true(strncmp(r.out, program, len) == 0 && r.out[len] == ' ');
+	snprintf(out, outlen, "%s", r.out + len + 1);
 	n = strlen(out);
 	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
 		out[--n] = '\0';
@@ -108,9 +109,10 @@ expect_no_empty_counter(const char *body)
 	}
 }
 
-/* Checks build_info and the process_* families Prometheus' client libraries export. */
+/* Checks build_info (the version program --version prints) and the process_* families
+ * Prometheus' client libraries export. */
 static void
-expect_standard(const char *body)
+expect_standard(const char *body, const char *program)
 {
 	static const char *const process[] = {
 	    "process_start_time_seconds",
@@ -124,7 +126,7 @@ expect_standard(const char *body)
 	double start = sample(body, "process_start_time_seconds"), now = (double)time(NULL);
 
 	expect_no_empty_counter(body);
-	build_version(version, sizeof(version));
+	build_version(program, version, sizeof(version));
 	snprintf(series, sizeof(series), "tmprov_build_info{version=\"%s\"}", version);
 	if (sample(body, series) != 1)
 		fail_msg("no %s 1 in:\n%s", series, body);
@@ -177,7 +179,7 @@ test_worker_metrics(void **state)
 		fail_msg("%s", err);
 	body = worker_metrics_body(e->w);
 	promtool_check(body, "worker");
-	expect_standard(body);
+	expect_standard(body, "tmprov-worker");
 	/* Before any command: every command type x outcome, every DLQ reason and every TM
 	 * endpoint x result is there at 0, so that increase() sees the first one. */
 	assert_true(sample(body, "tmprov_dlq_total{reason=\"not_json\"}") == 0);
@@ -375,7 +377,7 @@ test_callback_metrics(void **state)
 	cbhttp_get(p.admin_port, "/metrics", &r);
 	assert_int_equal(r.status, 200);
 	promtool_check(r.body, "callback");
-	expect_standard(r.body);
+	expect_standard(r.body, "tmprov-callback");
 	/* Every route x result at 0 before the first request. */
 	assert_true(
 	    sample(r.body, "tmprov_callback_requests_total{route=\"auth\",result=\"ok\"}") == 0);

@@ -40,6 +40,7 @@ struct consumer {
 	struct consumer_opts opts;
 	char *topic;
 	bool paused, stopping, reapply_pause;
+	bool assigned_once; /* a first assignment came (sd_notify READY) */
 	const char *pause_why;
 	atomic_bool holding; /* at the in-flight limit: messages wait in librdkafka */
 	atomic_bool broker_up;
@@ -445,6 +446,7 @@ assign(struct consumer *cs, rd_kafka_topic_partition_list_t *parts)
 		rd_kafka_queue_destroy(q); /* the forwarding stays */
 	}
 	log_info("consumer: assigned %d partition(s) of %s", parts->cnt, cs->topic);
+	cs->assigned_once = true;
 	/* A new generation of the group: what the fence waited for. */
 	if (cs->fenced_until_ms != 0) {
 		cs->fenced_until_ms = 0;
@@ -881,4 +883,10 @@ consumer_close(struct consumer *cs)
 	free(cs->outstanding);
 	free(cs->topic);
 	free(cs);
+}
+
+bool
+consumer_assigned_once(const struct consumer *cs)
+{
+	return cs->assigned_once;
 }
