@@ -1,14 +1,18 @@
 /* admin: the health and metrics port every long-running program opens (TMPROV_ADMIN_LISTEN):
- * GET /healthz (alive), /readyz (dependencies reachable), /metrics (Prometheus text). */
+ * GET /healthz (alive: the main loop ticks), /readyz (dependencies reachable), /metrics
+ * (Prometheus text: the program's registry and process_*). */
 #include "admin.h"
 
 #include <microhttpd.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "netaddr.h"
+#include "procstat.h"
 
 #define ADMIN_METRICS_MAX (4 << 20)
 
@@ -18,6 +22,8 @@ struct admin {
 	admin_ready_fn ready;
 	void *arg;
 	int port;
+	atomic_long tick_ms;  /* the main loop's last admin_tick (clock_now_ms) */
+	atomic_long stall_ms; /* 0: /healthz does not look at the ticks */
 };
 
 static enum MHD_Result
@@ -43,13 +49,31 @@ serve_metrics(struct admin *a, struct MHD_Connection *conn)
 	enum MHD_Result rc;
 
 	buf_init(&out, ADMIN_METRICS_MAX);
-	if (metrics_render(a->metrics, &out) != 0) {
+	if (metrics_render(a->metrics, &out) != 0 || procstat_render(&out) != 0) {
 		buf_free(&out);
 		return reply(conn, 500, "text/plain", "metrics too large\n", 18);
 	}
 	rc = reply(conn, 200, "text/plain; version=0.0.4", out.data ? out.data : "", out.len);
 	buf_free(&out);
 	return rc;
+}
+
+/* Alive while the main loop turns: a loop stuck in a call that does not return (a blocked
+ * statement, a lock) fails the probe, and the supervisor restarts the program. */
+static enum MHD_Result
+serve_health(struct admin *a, struct MHD_Connection *conn)
+{
+	long stall = atomic_load(&a->stall_ms), since = clock_now_ms() - atomic_load(&a->tick_ms);
+	char text[160];
+	int n;
+
+	if (stall <= 0 || since < stall)
+		return reply(conn, 200, "text/plain", "ok\n", 3);
+	n = snprintf(text, sizeof(text),
+		     "unhealthy: main loop stalled: no turn for %ld ms (limit %ld ms)\n", since,
+		     stall);
+	return reply(conn, 503, "text/plain", text,
+		     (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1);
 }
 
 static enum MHD_Result
@@ -65,7 +89,7 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
 	if (*upload_size != 0 || strcmp(method, "GET") != 0)
 		return reply(conn, 405, "text/plain", "GET only\n", 9);
 	if (strcmp(url, "/healthz") == 0)
-		return reply(conn, 200, "text/plain", "ok\n", 3);
+		return serve_health(a, conn);
 	if (strcmp(url, "/readyz") == 0) {
 		if (a->ready == NULL || a->ready(a->arg, why, sizeof(why)))
 			return reply(conn, 200, "text/plain", "ready\n", 6);
@@ -96,6 +120,8 @@ admin_start(const char *listen, struct metrics *m, admin_ready_fn ready, void *a
 	a->metrics = m;
 	a->ready = ready;
 	a->arg = arg;
+	atomic_init(&a->tick_ms, clock_now_ms());
+	atomic_init(&a->stall_ms, 0);
 	/* One polling thread is plenty for scrapes; limits keep a misbehaving client harmless. */
 	a->daemon = MHD_start_daemon(
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ERROR_LOG |
@@ -118,6 +144,18 @@ int
 admin_port(const struct admin *a)
 {
 	return a->port;
+}
+
+void
+admin_set_stall(struct admin *a, long stall_ms)
+{
+	atomic_store(&a->stall_ms, stall_ms);
+}
+
+void
+admin_tick(struct admin *a)
+{
+	atomic_store(&a->tick_ms, clock_now_ms());
 }
 
 void

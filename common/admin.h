@@ -1,5 +1,6 @@
 /* admin: the health and metrics port every long-running program opens (TMPROV_ADMIN_LISTEN):
- * GET /healthz (alive), /readyz (dependencies reachable), /metrics (Prometheus text). */
+ * GET /healthz (alive: the main loop ticks), /readyz (dependencies reachable), /metrics
+ * (Prometheus text: the program's registry and process_*). */
 #ifndef TMPROV_ADMIN_H
 #define TMPROV_ADMIN_H
 
@@ -17,6 +18,11 @@ struct admin;
 struct admin *admin_start(const char *listen, struct metrics *m, admin_ready_fn ready, void *arg,
 			  char *err, size_t errlen);
 int admin_port(const struct admin *a);
+/* /healthz answers 503 once the main loop has not called admin_tick for stall_ms (0: never;
+ * TMPROV_HEALTH_STALL_TIMEOUT). admin_start's time counts as the first tick. */
+void admin_set_stall(struct admin *a, long stall_ms);
+/* From the main loop at every turn: it is alive. Thread-safe, cheap. */
+void admin_tick(struct admin *a);
 void admin_stop(struct admin *a);
 
 #endif

@@ -37,6 +37,12 @@ CFG_KEY(TMPROV_DB_STATEMENT_TIMEOUT, CFG_MS, "10s", 0, 0, 86400000, NULL,
 CFG_KEY(TMPROV_HASH_CONCURRENCY, CFG_INT, "0", 0, 0, 1024, NULL,
 	"argon2id hashes computed at once (for user.upsert in the worker, logins in "
 	"tmprov-callback), each taking TMPROV_ARGON2_MEMLIMIT; 0: the number of online CPUs.");
+/* Longer than a worker's revoke may hold its loop (TMPROV_DRAIN_TIMEOUT, 30 s, plus 5 s for
+ * stopped jobs) and a purge batch (the statement timeout): only a loop that is really stuck
+ * fails the liveness probe. */
+CFG_KEY(TMPROV_HEALTH_STALL_TIMEOUT, CFG_MS, "60s", 0, 0, 86400000, NULL,
+	"/healthz answers 503 when the program's main loop (the worker's consume loop, the "
+	"callback's signal and purge loop) has not turned for this long (0: never).");
 CFG_KEY(TMPROV_KAFKA_BROKERS, CFG_STRING, "localhost:9092", 0, 0, 0, NULL,
 	"Kafka bootstrap servers, host:port[,host:port...]");
 CFG_KEY(TMPROV_KAFKA_GROUP, CFG_STRING, "tmprov-worker", 0, 0, 0, NULL,

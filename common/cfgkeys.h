@@ -17,6 +17,7 @@ extern const struct cfg_key KEY_TMPROV_DB_CONNECT_BUDGET;
 extern const struct cfg_key KEY_TMPROV_DB_CONNECT_TIMEOUT;
 extern const struct cfg_key KEY_TMPROV_DB_STATEMENT_TIMEOUT;
 extern const struct cfg_key KEY_TMPROV_HASH_CONCURRENCY;
+extern const struct cfg_key KEY_TMPROV_HEALTH_STALL_TIMEOUT;
 extern const struct cfg_key KEY_TMPROV_KAFKA_BROKERS;
 extern const struct cfg_key KEY_TMPROV_KAFKA_GROUP;
 extern const struct cfg_key KEY_TMPROV_KAFKA_PROPS;

@@ -138,6 +138,76 @@ series_get(struct metrics *m, const char *name, const char *labels)
 }
 
 void
+metrics_touch(struct metrics *m, const char *name, const char *labels)
+{
+	pthread_mutex_lock(&m->lock);
+	series_get(m, name, labels);
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* Unlinks s from its hash chain and its family's list; called with the lock held. */
+static void
+series_unlink(struct metrics *m, struct series *s, unsigned h)
+{
+	struct family *f = &m->families[s->family];
+	struct series **pp, *prev = NULL;
+
+	for (pp = &m->table[h]; *pp != s; pp = &(*pp)->next)
+		;
+	*pp = s->next;
+	for (struct series *it = f->first; it != s; it = it->family_next)
+		prev = it;
+	if (prev != NULL)
+		prev->family_next = s->family_next;
+	else
+		f->first = s->family_next;
+	if (f->last == s)
+		f->last = prev;
+}
+
+void
+metrics_remove(struct metrics *m, const char *name, const char *labels)
+{
+	unsigned h = hash(name, labels);
+
+	pthread_mutex_lock(&m->lock);
+	for (struct series *s = m->table[h]; s != NULL; s = s->next) {
+		if (strcmp(m->families[s->family].name, name) == 0 &&
+		    strcmp(s->labels, labels) == 0) {
+			series_unlink(m, s, h);
+			free(s);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+int
+metrics_build_info(struct metrics *m, const char *version)
+{
+	char labels[METRICS_LABELS_MAX];
+	size_t n = 0;
+	int rc = -1;
+
+	n = (size_t)snprintf(labels, sizeof(labels), "version=\"");
+	/* The text format escapes backslash, double quote and newline in label values. */
+	for (const char *p = version; *p && n + 4 < sizeof(labels); p++) {
+		if (*p == '\\' || *p == '"' || *p == '\n')
+			labels[n++] = '\\';
+		labels[n++] = *p == '\n' ? 'n' : *p;
+	}
+	labels[n++] = '"';
+	labels[n] = '\0';
+	if (metrics_declare(m, "tmprov_build_info", "gauge",
+			    "Always 1; the labels say which build of tmprov runs.", NULL, 0) != 0)
+		goto out;
+	metrics_set(m, "tmprov_build_info", labels, 1);
+	rc = 0;
+out:
+	return rc;
+}
+
+void
 metrics_add(struct metrics *m, const char *name, const char *labels, double v)
 {
 	struct series *s;

@@ -22,6 +22,15 @@ void metrics_add(struct metrics *m, const char *name, const char *labels, double
 void metrics_set(struct metrics *m, const char *name, const char *labels, double v);
 void metrics_observe(struct metrics *m, const char *name, const char *labels, double v);
 
+/* Creates the series at 0 when it does not exist yet (counters, gauges and histograms alike), so
+ * that a labelled counter is there before its first event and increase() sees that event. */
+void metrics_touch(struct metrics *m, const char *name, const char *labels);
+/* Removes the series (a partition no longer ours): it leaves /metrics until set again. */
+void metrics_remove(struct metrics *m, const char *name, const char *labels);
+/* Declares tmprov_build_info and sets tmprov_build_info{version="version"} to 1 (the value
+ * escaped as the text format wants). 0 or -1. */
+int metrics_build_info(struct metrics *m, const char *version);
+
 /* Appends the exposition text of every family to out. Returns 0, or non-zero when out hit its
  * ceiling or memory ran out. */
 int metrics_render(struct metrics *m, struct buf *out);

@@ -34,6 +34,7 @@ enum tm_outcome {
 	TM_TRANSIENT, /* no usable answer: any HTTP error without TM's FAILED body (5xx, 429, 3xx,
 		       * a load balancer's 401/403/404), or a 2xx unparseable or oversize */
 };
+#define TM_OUTCOME_COUNT 5
 
 struct tm_client_opts {
 	const char *base_url;	/* {TM}, e.g. "https://tm.example.com" (no query, no fragment) */

@@ -25,7 +25,7 @@ declare -A provides=(
 	[test]="python3=python3 python3:yaml=python3-yaml python3:jsonschema=python3-jsonschema
 		clang-format=clang-format curl=curl wrk=wrk mandoc=mandoc runuser=util-linux openssl=openssl
 		initdb=postgresql pg_ctl=postgresql createdb=postgresql pgbench=postgresql
-		systemd-analyze=systemd ip=iproute2 iptables=iptables"
+		systemd-analyze=systemd ip=iproute2 iptables=iptables promtool=prometheus"
 	[fuzz]="clang=clang"
 	[bench]="python3=python3 curl=curl wrk=wrk runuser=util-linux initdb=postgresql
 		pg_ctl=postgresql createdb=postgresql pgbench=postgresql"

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
@@ -149,6 +150,67 @@ test_concurrent_counts(void **state)
 	metrics_free(m);
 }
 
+/* /healthz follows the main loop's ticks: 503 with the reason once stall_ms passed without one,
+ * 200 again after the next tick. */
+static void
+test_stall(void **state)
+{
+	struct metrics *m = metrics_new();
+	char err[128] = "";
+	struct admin *a;
+	struct body b;
+	int port;
+
+	(void)state;
+	a = admin_start("127.0.0.1:0", m, NULL, NULL, err, sizeof(err));
+	assert_non_null(a);
+	port = admin_port(a);
+	admin_set_stall(a, 300);
+	admin_tick(a);
+	assert_int_equal(get(port, "/healthz", NULL, &b), 200);
+	usleep(600 * 1000);
+	assert_int_equal(get(port, "/healthz", NULL, &b), 503);
+	assert_non_null(strstr(b.data, "main loop"));
+	admin_tick(a);
+	assert_int_equal(get(port, "/healthz", NULL, &b), 200);
+	admin_stop(a);
+	metrics_free(m);
+}
+
+/* Series declared up front render at 0; a removed one disappears; build_info carries the
+ * version, escaped. */
+static void
+test_zero_remove_build_info(void **state)
+{
+	static const double buckets[] = {1};
+	struct metrics *m = metrics_new();
+	struct buf out;
+
+	(void)state;
+	assert_int_equal(metrics_declare(m, "t_total", "counter", "T.", NULL, 0), 0);
+	assert_int_equal(metrics_declare(m, "t_seconds", "histogram", "S.", buckets, 1), 0);
+	assert_int_equal(metrics_declare(m, "t_lag", "gauge", "L.", NULL, 0), 0);
+	assert_int_equal(metrics_build_info(m, "1.2-\"x\""), 0);
+	metrics_touch(m, "t_total", "reason=\"a\"");
+	metrics_touch(m, "t_seconds", "route=\"r\"");
+	metrics_set(m, "t_lag", "partition=\"0\"", 3);
+	metrics_set(m, "t_lag", "partition=\"1\"", 4);
+	metrics_remove(m, "t_lag", "partition=\"0\"");
+	metrics_set(m, "t_lag", "partition=\"2\"", 5);
+	buf_init(&out, 1 << 16);
+	assert_int_equal(metrics_render(m, &out), 0);
+	assert_non_null(strstr(out.data, "\nt_total{reason=\"a\"} 0\n"));
+	assert_non_null(strstr(out.data, "\nt_seconds_count{route=\"r\"} 0\n"));
+	assert_non_null(strstr(out.data, "\nt_seconds_bucket{route=\"r\",le=\"+Inf\"} 0\n"));
+	assert_null(strstr(out.data, "partition=\"0\""));
+	assert_non_null(strstr(out.data, "\nt_lag{partition=\"1\"} 4\n"));
+	assert_non_null(strstr(out.data, "\nt_lag{partition=\"2\"} 5\n"));
+	assert_non_null(strstr(out.data, "\ntmprov_build_info{version=\"1.2-\\\"x\\\"\"} 1\n"));
+	assert_non_null(strstr(out.data, "tmprov_metrics_errors_total 0\n"));
+	buf_free(&out);
+	metrics_free(m);
+}
+
 static void
 test_bad_listen(void **state)
 {
@@ -166,6 +228,8 @@ main(void)
 	    cmocka_unit_test(test_endpoints),
 	    cmocka_unit_test(test_concurrent_counts),
 	    cmocka_unit_test(test_bad_listen),
+	    cmocka_unit_test(test_stall),
+	    cmocka_unit_test(test_zero_remove_build_info),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

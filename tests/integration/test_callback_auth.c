@@ -491,7 +491,8 @@ test_allow_list_refusal(void **state)
 	assert_int_equal(r.status, 403);
 	cbhttp_free(&r);
 	n = backends_of("cb-allow-test");
-	assert_string_equal(n, "1"); /* the start-up/readiness connection only */
+	/* maint's two only: start-up check and purge, and readiness (never behind the purge) */
+	assert_string_equal(n, "2");
 	free(n);
 	n = cbsql_value(conn, "SELECT count(*) FROM auth_failures", NULL);
 	assert_string_equal(n, "0");
@@ -516,7 +517,7 @@ test_allow_list_refusal(void **state)
 	/* The same measure sees the connection an admitted request opens. */
 	cbproc_start(&other, conninfo, NULL);
 	n = backends_of("cb-allow-test");
-	assert_string_equal(n, "1");
+	assert_string_equal(n, "2");
 	free(n);
 	{
 		char cred[65];
@@ -527,7 +528,7 @@ test_allow_list_refusal(void **state)
 		cbhttp_free(&r);
 	}
 	n = backends_of("cb-allow-test");
-	assert_string_equal(n, "2");
+	assert_string_equal(n, "3");
 	free(n);
 	assert_int_equal(cbproc_stop(&other), 0);
 }

@@ -23,9 +23,18 @@
 #include "clock.h"
 #include "password.h"
 #include "reload.h"
+#include "request.h"
+#include "routes.h"
 #include "sdnotify.h"
 #include "server.h"
 #include "telemetry.h"
+
+#ifndef TMPROV_VERSION
+#define TMPROV_VERSION "unknown"
+#endif
+
+/* The main loop's turn: it ticks the admin port's liveness this often between purges. */
+#define RUN_TURN_MS 250
 
 static volatile sig_atomic_t stop_requested;
 
@@ -89,7 +98,9 @@ cb_from_cfg(struct cb *cb, const struct cfg *c)
 		config_error("TMPROV_CALLBACK_TRUSTED_PROXIES", err);
 	if (password_opts_from_cfg(&cb->password, c, err, sizeof(err)) != 0)
 		config_error("TMPROV_PASSWORD_*", err);
-	if ((cb->metrics = metrics_new()) == NULL || telemetry_declare(cb->metrics) != 0)
+	if ((cb->metrics = metrics_new()) == NULL ||
+	    telemetry_declare(cb->metrics, routes_label, result_label) != 0 ||
+	    metrics_build_info(cb->metrics, TMPROV_VERSION) != 0)
 		fatal("metrics: cannot declare");
 	if (slots == 0 && (slots = sysconf(_SC_NPROCESSORS_ONLN)) < 1)
 		slots = 1;
@@ -147,18 +158,22 @@ maint_from_cfg(const struct cfg *c, const struct db_options *dbo, const char *ti
 }
 
 /* Waits for SIGTERM/SIGINT (blocked in every thread), purging every interval meanwhile,
- * reloading on SIGHUP and telling the service manager's watchdog that the loop is alive. */
+ * reloading on SIGHUP, and telling at every turn the admin port (/healthz) and the service
+ * manager's watchdog that the loop is alive (a purge stuck on a lock is not). */
 static void
-run(const sigset_t *sigs, struct maint *m, const struct cb *cb, struct cfg *cfg, long interval_ms)
+run(const sigset_t *sigs, struct maint *m, const struct cb *cb, struct cfg *cfg,
+    struct admin *admin, long interval_ms)
 {
 	long ping = sdnotify_watchdog_interval_ms(), next_purge = clock_now_ms() + interval_ms;
-	long tick = ping > 0 && ping < interval_ms ? ping : interval_ms;
+	long tick = ping > 0 && ping < RUN_TURN_MS ? ping : RUN_TURN_MS;
 	struct timespec ts = {tick / 1000, (tick % 1000) * 1000000L};
 	char err[256];
 
 	while (!stop_requested) {
-		int sig = sigtimedwait(sigs, NULL, &ts);
+		int sig;
 
+		admin_tick(admin);
+		sig = sigtimedwait(sigs, NULL, &ts);
 		if (sig == SIGHUP)
 			reload_apply(cfg);
 		else if (sig > 0)
@@ -167,9 +182,9 @@ run(const sigset_t *sigs, struct maint *m, const struct cb *cb, struct cfg *cfg,
 			sdnotify_watchdog();
 		if (stop_requested || clock_now_ms() < next_purge)
 			continue;
-		next_purge = clock_now_ms() + interval_ms;
 		if (maint_purge(m, cb->throttle.window_ms, err, sizeof(err)) < 0)
 			log_warn("purge: %s", err);
+		next_purge = clock_now_ms() + interval_ms;
 	}
 }
 
@@ -252,6 +267,7 @@ main(int argc, char **argv)
 			    err, sizeof(err));
 	if (admin == NULL)
 		fatal("TMPROV_ADMIN_LISTEN: %s", err);
+	admin_set_stall(admin, cfg_int(cfg, &KEY_TMPROV_HEALTH_STALL_TIMEOUT));
 	if ((port_file != NULL &&
 	     netaddr_port_file_write(port_file, server_port(srv), err, sizeof(err)) != 0) ||
 	    (admin_port_file != NULL &&
@@ -262,7 +278,7 @@ main(int argc, char **argv)
 		 admin_port(admin), so.threads);
 	sdnotify_ready("listening");
 
-	run(&sigs, maint, &cb, cfg, cfg_int(cfg, &KEY_TMPROV_CALLBACK_PURGE_INTERVAL));
+	run(&sigs, maint, &cb, cfg, admin, cfg_int(cfg, &KEY_TMPROV_CALLBACK_PURGE_INTERVAL));
 	sdnotify_stopping("draining");
 	drain(&sigs, srv, cfg_int(cfg, &KEY_TMPROV_CALLBACK_DRAIN_TIMEOUT));
 	server_stop(srv);

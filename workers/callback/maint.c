@@ -1,5 +1,6 @@
-/* maint: one connection shared by the admin thread (readiness) and the main thread (purge),
- * under a mutex; both uses are a single quick statement. */
+/* maint: two connections: the main thread's (start-up check, purge) and the admin thread's
+ * (readiness), so that /readyz never waits behind a purge, which may take many batches or
+ * block on a lock up to the statement timeout. */
 #include "maint.h"
 
 #include <pthread.h>
@@ -15,8 +16,9 @@
 #define MAINT_MAX_BATCHES 100
 
 struct maint {
-	pthread_mutex_t lock;
-	struct db *db;
+	struct db *db;	  /* the main thread's: start-up check, purge */
+	struct db *probe; /* the admin thread's: readiness, one quick statement at a time */
+	pthread_mutex_t probe_lock; /* libmicrohttpd may serve two probes at once */
 	struct db_options opt;
 	char *app;
 };
@@ -28,15 +30,22 @@ maint_new(const char *conninfo, const struct db_options *o)
 
 	if (m == NULL)
 		return NULL;
-	pthread_mutex_init(&m->lock, NULL);
+	pthread_mutex_init(&m->probe_lock, NULL);
 	m->db = db_new(conninfo, CBSQL_STATEMENTS, SQL_NSTMTS);
+	m->probe = db_new(conninfo, CBSQL_STATEMENTS, SQL_NSTMTS);
 	m->app = strdup(o->application_name ? o->application_name : "tmprov-callback");
-	if (m->db == NULL || m->app == NULL || db_set_options(m->db, o) != 0) {
+	if (m->db == NULL || m->probe == NULL || m->app == NULL || db_set_options(m->db, o) != 0) {
 		maint_free(m);
 		return NULL;
 	}
 	m->opt = *o;
 	m->opt.application_name = m->app;
+	/* The probe never waits for a database that is down: one attempt per use. */
+	m->opt.connect_attempts = 1;
+	if (db_set_options(m->probe, &m->opt) != 0) {
+		maint_free(m);
+		return NULL;
+	}
 	return m;
 }
 
@@ -46,8 +55,9 @@ maint_free(struct maint *m)
 	if (m == NULL)
 		return;
 	db_free(m->db);
+	db_free(m->probe);
 	free(m->app);
-	pthread_mutex_destroy(&m->lock);
+	pthread_mutex_destroy(&m->probe_lock);
 	free(m);
 }
 
@@ -58,7 +68,6 @@ maint_start(struct maint *m, const char *timezone, char *err, size_t errlen)
 	PGresult *res;
 	int rc = MAINT_OK;
 
-	pthread_mutex_lock(&m->lock);
 	if (db_connect(m->db, err, errlen) != 0) {
 		rc = MAINT_DB;
 		goto out;
@@ -69,12 +78,15 @@ maint_start(struct maint *m, const char *timezone, char *err, size_t errlen)
 		goto out;
 	}
 	PQclear(res);
-	/* From now on a lost connection is retried once per use, never with a long backoff: the
-	 * readiness probe must answer quickly. */
-	m->opt.connect_attempts = 1;
+	/* The probe's statements are prepared now: a fresh connection prepares them all, and that
+	 * waits behind an exclusive lock on any of their tables. */
+	if (db_connect(m->probe, err, errlen) != 0) {
+		rc = MAINT_DB;
+		goto out;
+	}
+	/* From now on a lost connection is retried once per use, never with a long backoff. */
 	db_set_options(m->db, &m->opt);
 out:
-	pthread_mutex_unlock(&m->lock);
 	return rc;
 }
 
@@ -85,9 +97,9 @@ maint_ready(void *arg, char *why, size_t whylen)
 	char err[256];
 	PGresult *res;
 
-	pthread_mutex_lock(&m->lock);
-	res = cbsql_run(m->db, SQL_PING, 0, NULL, err, sizeof(err));
-	pthread_mutex_unlock(&m->lock);
+	pthread_mutex_lock(&m->probe_lock);
+	res = cbsql_run(m->probe, SQL_PING, 0, NULL, err, sizeof(err));
+	pthread_mutex_unlock(&m->probe_lock);
 	if (res == NULL) {
 		snprintf(why, whylen, "database unreachable");
 		return 0;
@@ -127,11 +139,9 @@ maint_purge(struct maint *m, long failure_window_ms, char *err, size_t errlen)
 
 	snprintf(window, sizeof(window), "%ld", failure_window_ms);
 	snprintf(batch, sizeof(batch), "%d", MAINT_BATCH);
-	pthread_mutex_lock(&m->lock);
 	a = maint_purge_one(m, SQL_PURGE_SESSIONS, 1, sp, err, errlen);
 	if (a >= 0)
 		b = maint_purge_one(m, SQL_PURGE_FAILURES, 2, fp, err, errlen);
-	pthread_mutex_unlock(&m->lock);
 	if (a < 0 || b < 0)
 		return -1;
 	if (a + b > 0)

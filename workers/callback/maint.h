@@ -21,7 +21,8 @@ enum { MAINT_OK = 0, MAINT_DB = -1, MAINT_TIMEZONE = -2 };
  * with err set. Afterwards the connection makes one attempt per use. */
 int maint_start(struct maint *m, const char *timezone, char *err, size_t errlen);
 
-/* admin_ready_fn: ready when the database answers. */
+/* admin_ready_fn: ready when the database answers, on a connection of its own (never behind
+ * a purge). */
 int maint_ready(void *arg, char *why, size_t whylen);
 
 /* Deletes expired sessions and login failures older than failure_window_ms, in batches. Returns

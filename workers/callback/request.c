@@ -29,7 +29,7 @@ static const struct {
 /* libmicrohttpd's post processor buffer; it must be at least 256 bytes. */
 #define REQUEST_PP_BUFFER 1024
 
-static const char *const result_names[] = {
+static const char *const result_names[RESULT_COUNT] = {
     [RESULT_NONE] = "aborted",
     [RESULT_OK] = "ok",
     [RESULT_FAILED] = "failed",
@@ -50,6 +50,12 @@ result_name(enum result r)
 	if ((size_t)r >= sizeof(result_names) / sizeof(result_names[0]))
 		return "error";
 	return result_names[r];
+}
+
+const char *
+result_label(size_t i)
+{
+	return i < RESULT_COUNT ? result_name((enum result)i) : NULL;
 }
 
 struct request *

@@ -29,9 +29,12 @@ enum result {
 	RESULT_TOO_LARGE,
 	RESULT_UNSUPPORTED, /* a body that is not a form */
 	RESULT_ERROR,	    /* our own failure (out of memory) */
+	RESULT_COUNT
 };
 
 const char *result_name(enum result r);
+/* result_name of the i-th result, NULL past the last: every result label of the metrics. */
+const char *result_label(size_t i);
 
 /* The parameters TM sends (Section 6; Section 11 may carry the partner id too). */
 enum param { PARAM_EMAIL, PARAM_PASSWORD, PARAM_PARTNER, PARAM_COUNT };

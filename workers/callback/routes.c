@@ -15,6 +15,16 @@ static const struct route routes[] = {
     {"join", "/join/", ROUTE_GET | ROUTE_HEAD, "GET, HEAD", redirect_join},
 };
 
+const char *
+routes_label(size_t i)
+{
+	size_t n = sizeof(routes) / sizeof(routes[0]);
+
+	if (i < n)
+		return routes[i].name;
+	return i == n ? ROUTES_UNMATCHED : NULL;
+}
+
 const struct route *
 routes_find(const char *url, const char **tail)
 {

@@ -20,6 +20,12 @@ struct route {
 	route_fn handle;
 };
 
+/* The metrics label of a request no route matched. */
+#define ROUTES_UNMATCHED "none"
+
+/* The i-th route's name, then ROUTES_UNMATCHED, then NULL: every route label of the metrics. */
+const char *routes_label(size_t i);
+
 /* The route for url (a path without the query string) or NULL; *tail set as above. */
 const struct route *routes_find(const char *url, const char **tail);
 /* 1 if r accepts method (as libmicrohttpd spells it), else 0. */

@@ -165,9 +165,10 @@ server_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	secs = clock_now_s() - rq->started;
 	/* Neither the URL (it may hold a session token) nor any parameter is logged. */
-	log_debug("request route=%s result=%s ms=%.1f", rq->route ? rq->route->name : "none",
-		  result_name(rq->result), secs * 1000.0);
-	telemetry_request(s->cb->metrics, rq->route ? rq->route->name : "none",
+	log_debug("request route=%s result=%s ms=%.1f",
+		  rq->route ? rq->route->name : ROUTES_UNMATCHED, result_name(rq->result),
+		  secs * 1000.0);
+	telemetry_request(s->cb->metrics, rq->route ? rq->route->name : ROUTES_UNMATCHED,
 			  result_name(rq->result), secs);
 	request_free(rq);
 	*con_cls = NULL;

@@ -8,8 +8,29 @@
 static const double telemetry_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 					   0.1,	  0.25,	  0.5,	 1,    2.5,   10};
 
+/* Every route x result, and each route's histogram, at 0 from the start: increase() then sees
+ * the first request of each. */
+static void
+telemetry_zero(struct metrics *m, telemetry_names_fn routes, telemetry_names_fn results)
+{
+	char labels[128];
+	const char *route, *result;
+
+	for (size_t i = 0; (route = routes(i)) != NULL; i++) {
+		for (size_t r = 0; (result = results(r)) != NULL; r++) {
+			snprintf(labels, sizeof(labels), "route=\"%s\",result=\"%s\"", route,
+				 result);
+			metrics_touch(m, TELEMETRY_REQUESTS, labels);
+		}
+		snprintf(labels, sizeof(labels), "route=\"%s\"", route);
+		metrics_touch(m, TELEMETRY_DURATION, labels);
+	}
+	metrics_touch(m, TELEMETRY_THROTTLED, "");
+	metrics_touch(m, TELEMETRY_HASHES, "");
+}
+
 int
-telemetry_declare(struct metrics *m)
+telemetry_declare(struct metrics *m, telemetry_names_fn routes, telemetry_names_fn results)
 {
 	int rc = 0;
 
@@ -26,6 +47,8 @@ telemetry_declare(struct metrics *m)
 			      "argon2id checks running now.", NULL, 0);
 	rc |= metrics_declare(m, TELEMETRY_HASHES, "counter",
 			      "argon2id checks done (known and unknown users alike).", NULL, 0);
+	if (rc == 0)
+		telemetry_zero(m, routes, results);
 	return rc ? -1 : 0;
 }
 

@@ -3,6 +3,8 @@
 #ifndef CALLBACK_TELEMETRY_H
 #define CALLBACK_TELEMETRY_H
 
+#include <stddef.h>
+
 #include "metrics.h"
 
 #define TELEMETRY_REQUESTS	   "tmprov_callback_requests_total"
@@ -11,8 +13,12 @@
 #define TELEMETRY_HASHES_IN_FLIGHT "tmprov_callback_hashes_in_flight"
 #define TELEMETRY_HASHES	   "tmprov_callback_hashes_total"
 
-/* Declares every family above; 0 or -1. */
-int telemetry_declare(struct metrics *m);
+/* The i-th name of a label's values, NULL past the last. */
+typedef const char *(*telemetry_names_fn)(size_t i);
+
+/* Declares every family above, with a series at 0 for each route x result (routes, results:
+ * the tables the labels come from); 0 or -1. */
+int telemetry_declare(struct metrics *m, telemetry_names_fn routes, telemetry_names_fn results);
 /* One finished request: route and result are names from our own tables. */
 void telemetry_request(struct metrics *m, const char *route, const char *result, double seconds);
 

@@ -51,6 +51,30 @@ struct consumer {
 	long fenced_until_ms; /* after a stall: no message taken, the lease lapsed, until then */
 };
 
+/* tmprov_rebalances_total's event label, each series there from the start. */
+enum rebalance_event { REBALANCE_ASSIGN, REBALANCE_REVOKE, REBALANCE_LOST, REBALANCE_COUNT };
+static const char *const rebalance_labels[REBALANCE_COUNT] = {"event=\"assign\"",
+							      "event=\"revoke\"", "event=\"lost\""};
+
+static void
+rebalance_count(struct consumer *cs, enum rebalance_event ev, double n)
+{
+	if (cs->m)
+		metrics_add(cs->m, "tmprov_rebalances_total", rebalance_labels[ev], n);
+}
+
+/* A partition no longer ours leaves tmprov_consumer_lag, so that sum() over the workers counts
+ * each partition once (its new owner reports it). */
+static void
+lag_remove(struct consumer *cs, int32_t partition)
+{
+	char labels[48];
+
+	snprintf(labels, sizeof(labels), "partition=\"%ld\"", (long)partition);
+	if (cs->m)
+		metrics_remove(cs->m, "tmprov_consumer_lag", labels);
+}
+
 /* Partitions of one rebalance, for matching jobs. */
 struct pset {
 	const char *topic;
@@ -389,8 +413,12 @@ revoke(struct consumer *cs, rd_kafka_topic_partition_list_t *parts, bool lost)
 	log_info("consumer: revoked %d partition(s) (%zu queued job(s) cancelled)", parts->cnt,
 		 cancelled);
 out:
-	for (int i = 0; i < parts->cnt; i++)
+	for (int i = 0; i < parts->cnt; i++) {
 		offsets_revoke(cs->o, parts->elems[i].partition);
+		if (strcmp(parts->elems[i].topic, cs->topic) == 0)
+			lag_remove(cs, parts->elems[i].partition);
+	}
+	rebalance_count(cs, lost ? REBALANCE_LOST : REBALANCE_REVOKE, 1);
 	free(in);
 }
 
@@ -450,6 +478,7 @@ rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
 
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		assign(cs, parts);
+		rebalance_count(cs, REBALANCE_ASSIGN, 1);
 		if (coop)
 			e = rd_kafka_incremental_assign(rk, parts);
 		else
@@ -534,8 +563,10 @@ stats_cb(rd_kafka_t *rk, char *text, size_t len, void *opaque)
 		json_t *lag = json_object_get(v, "consumer_lag");
 		long p = strtol(key, NULL, 10);
 
-		/* -1: the internal UA partition, or a lag librdkafka does not know. */
-		if (p < 0 || !json_is_integer(lag) || json_integer_value(lag) < 0)
+		/* -1: the internal UA partition, or a lag librdkafka does not know. A partition
+		 * revoked still appears in the statistics: its new owner reports it. */
+		if (p < 0 || !json_is_integer(lag) || json_integer_value(lag) < 0 ||
+		    !offsets_assigned(cs->o, (int32_t)p))
 			continue;
 		snprintf(labels, sizeof(labels), "partition=\"%ld\"", p);
 		metrics_set(cs->m, "tmprov_consumer_lag", labels, (double)json_integer_value(lag));
@@ -713,6 +744,8 @@ consumer_new(const struct cfg *c, struct dispatch *d, struct metrics *m,
 	if (subscribe(cs, err, errlen))
 		goto fail;
 	dispatch_on_low(d, cs->opts.resume_below - 1, wake, cs);
+	for (int ev = 0; ev < REBALANCE_COUNT; ev++)
+		rebalance_count(cs, (enum rebalance_event)ev, 0);
 	cs->last_commit_ms = clock_now_ms();
 	return cs;
 fail:

@@ -20,6 +20,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "tmretry.h"
+#include "validate.h"
 
 /* A copy over the producer's message.max.bytes (or the broker's limit) is never accepted, and
  * producing it again would block its partition for ever (issue 11, defect 3). It goes in the

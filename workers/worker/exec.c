@@ -317,6 +317,20 @@ exec_sql(struct exec_thread *t, int stmt, int nparams, const char *const *params
 	}
 }
 
+/* tmprov_commands_total's outcome label: a final status's name (cmd_status_name), or one of
+ * these for a command that got no result of its own. */
+enum exec_outcome { EXEC_OUTCOME_ID_CONFLICT, EXEC_OUTCOME_DUPLICATE, EXEC_OUTCOME_COUNT };
+static const char *const exec_outcomes[EXEC_OUTCOME_COUNT] = {"id_conflict", "duplicate"};
+
+const char *
+exec_outcome_name(size_t i)
+{
+	for (int s = 0; s < CMD_STATUS_COUNT; s++)
+		if (cmd_status_final((enum cmd_status)s) && i-- == 0)
+			return cmd_status_name((enum cmd_status)s);
+	return i < EXEC_OUTCOME_COUNT ? exec_outcomes[i] : NULL;
+}
+
 static void
 exec_count(struct exec_ctx *ctx, const struct job *job, const char *outcome)
 {
@@ -595,7 +609,7 @@ exec_conflict(struct exec_thread *t, const struct job *job, const char *reason,
 		 job->cmd->id, job->topic, job->partition, job->offset);
 	if (exec_dlq(t, job, reason, "command id already used by another message", stop) != 0)
 		return EXEC_ABANDONED;
-	exec_count(t->ctx, job, "id_conflict");
+	exec_count(t->ctx, job, exec_outcomes[EXEC_OUTCOME_ID_CONFLICT]);
 	return EXEC_DONE;
 }
 
@@ -617,7 +631,7 @@ exec_reject(struct exec_thread *t, struct job *job, const char *sha, const char 
 	if (job->cmd == NULL) {
 		if (exec_dlq(t, job, reason, error, stop) != 0)
 			return EXEC_ABANDONED;
-		exec_count(t->ctx, job, "rejected");
+		exec_count(t->ctx, job, cmd_status_name(CMD_STATUS_REJECTED));
 		return EXEC_DONE;
 	}
 	if (exec_lookup(t, job->cmd, &st, stop) != 0)
@@ -1026,7 +1040,7 @@ exec_round(struct exec_thread *t, struct job *job, const char *sha, unsigned rou
 	if (st.cmd_exists && cmd_status_final(st.cmd_status)) {
 		/* A redelivery or a re-send: the outcome exists, nothing more to do. */
 		log_debug("command %s: already %s", job->cmd->id, cmd_status_name(st.cmd_status));
-		exec_count(t->ctx, job, "duplicate");
+		exec_count(t->ctx, job, exec_outcomes[EXEC_OUTCOME_DUPLICATE]);
 		*status = EXEC_DONE;
 		return EXEC_STEP_DONE;
 	}

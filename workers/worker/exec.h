@@ -45,6 +45,9 @@ void exec_thread_free(struct exec_thread *t);
 enum exec_status exec_run(struct exec_thread *t, struct job *job, const atomic_bool *stop);
 
 /* For the loop's pause decisions and /readyz. Thread-safe. */
+/* The i-th value of tmprov_commands_total's outcome label, NULL past the last (every value
+ * exec counts a command under). */
+const char *exec_outcome_name(size_t i);
 bool exec_tm_available(struct exec_ctx *ctx); /* false while TM is considered down */
 bool exec_db_available(struct exec_ctx *ctx); /* false while PostgreSQL is unreachable */
 bool exec_dlq_failed(struct exec_ctx *ctx);   /* the DLQ producer failed for good */

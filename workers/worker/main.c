@@ -25,6 +25,11 @@
 #include "tm_client.h"
 #include "tmprobe.h"
 #include "wconfig.h"
+#include "wmetrics.h"
+
+#ifndef TMPROV_VERSION
+#define TMPROV_VERSION "unknown"
+#endif
 
 #define POLL_MS 100
 /* After the drain deadline, how long jobs told to stop may take to return. */
@@ -52,6 +57,8 @@ static const struct {
     {"tmprov_fetch_paused", "gauge", "1 while fetching is paused, labelled with why"},
     {"tmprov_tm_probes_total", "counter", "probes of a TM counted down, by result"},
     {"tmprov_db_available", "gauge", "1 while PostgreSQL is reachable"},
+    {"tmprov_rebalances_total", "counter",
+     "tm.commands rebalance events: partitions assigned, revoked, or lost"},
 };
 
 struct worker {
@@ -159,6 +166,9 @@ metrics_init(void)
 				    hist ? (int)CFG_KEYS_LEN(tm_seconds_buckets) : 0) != 0)
 			fatal("metrics: cannot declare %s", metric_defs[i].name);
 	}
+	if (metrics_build_info(m, TMPROV_VERSION) != 0)
+		fatal("metrics: cannot declare tmprov_build_info");
+	wmetrics_zero(m);
 	return m;
 }
 
@@ -270,6 +280,7 @@ worker_start(struct worker *w)
 			       sizeof(err));
 	if (!w->admin)
 		fatal("%s", err);
+	admin_set_stall(w->admin, cfg_int(w->cfg, &KEY_TMPROV_HEALTH_STALL_TIMEOUT));
 	log_info("started: %ld in flight at most, admin on port %d, consuming %s", n,
 		 admin_port(w->admin), cfg_str(w->cfg, &KEY_TMPROV_TOPIC_COMMANDS));
 }
@@ -311,6 +322,7 @@ worker_run(struct worker *w)
 	long every = sdnotify_watchdog_interval_ms(), next_ping = 0;
 
 	while (!stop_signal) {
+		admin_tick(w->admin);
 		worker_supervise(w, &ready, every, &next_ping);
 		if (consumer_poll(w->consumer, POLL_MS) < 0) {
 			log_error("consumer failed: shutting down");
@@ -342,6 +354,7 @@ drain_jobs(struct worker *w, long deadline)
 	while (dispatch_inflight(w->dispatch) && clock_now_ms() < deadline) {
 		long left = deadline - clock_now_ms();
 
+		admin_tick(w->admin);
 		dispatch_wait_idle(w->dispatch, left < POLL_MS ? (int)left : POLL_MS);
 		/* Serves the group session and callbacks; no message is taken any more. */
 		consumer_poll(w->consumer, 0);

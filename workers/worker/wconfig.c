@@ -42,10 +42,8 @@ CFG_KEY(TMPROV_WORKER_CONCURRENCY, CFG_INT, "64", 0, 1, 4096, NULL,
 	"one thread each), so that their database work overlaps the calls");
 
 static const struct cfg_key *const worker_keys[] = {
-    &KEY_TMPROV_ADMIN_LISTEN,
-    &KEY_TMPROV_DRAIN_TIMEOUT,
-    &KEY_TMPROV_LOG_LEVEL,
-    &KEY_TMPROV_WORKER_CONCURRENCY,
+    &KEY_TMPROV_ADMIN_LISTEN, &KEY_TMPROV_DRAIN_TIMEOUT,      &KEY_TMPROV_HEALTH_STALL_TIMEOUT,
+    &KEY_TMPROV_LOG_LEVEL,    &KEY_TMPROV_WORKER_CONCURRENCY,
 };
 
 /* What exec reads beside the groups of common/. */
