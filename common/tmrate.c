@@ -23,7 +23,7 @@ const size_t TMRATE_CONFIG_NKEYS = CFG_KEYS_LEN(TMRATE_CONFIG_KEYS);
  * seconds since the last refill (never negative: a statement that waited for the row's lock
  * may have started before its holder), capped at the burst. $2 rate, $3 burst. */
 #define TMRATE_REFILLED                                                                            \
-	"LEAST($3::integer, b.tokens + $2::float8 * GREATEST(0::float8, extract(epoch FROM "        \
+	"LEAST($3::integer, b.tokens + $2::float8 * GREATEST(0::float8, extract(epoch FROM "       \
 	"statement_timestamp() - b.refilled_at)::float8))"
 
 /* One round trip, atomic under the row's lock: refill, grant min(want, whole tokens), keep the
@@ -92,6 +92,13 @@ tmrate_window_bound(double rate_per_s, unsigned burst, unsigned processes)
 	return (unsigned)ceil(rate_per_s) + burst + processes * tmrate_batch(rate_per_s, burst);
 }
 
+unsigned
+tmrate_call_bound(double rate_per_s, unsigned burst, unsigned processes, long lag_ms)
+{
+	return tmrate_window_bound(rate_per_s, burst, processes) +
+	       (unsigned)ceil(rate_per_s * (lag_ms > 0 ? lag_ms : 0) / 1000.0);
+}
+
 struct tmrate *
 tmrate_new(const char *group, double rate_per_s, unsigned burst)
 {
@@ -115,7 +122,8 @@ tmrate_new(const char *group, double rate_per_s, unsigned burst)
 struct tmrate *
 tmrate_from_cfg(const struct cfg *c)
 {
-	return tmrate_new(cfg_str(c, &KEY_TMPROV_KAFKA_GROUP), (double)cfg_int(c, &KEY_TMPROV_TM_RATE),
+	return tmrate_new(cfg_str(c, &KEY_TMPROV_KAFKA_GROUP),
+			  (double)cfg_int(c, &KEY_TMPROV_TM_RATE),
 			  (unsigned)cfg_int(c, &KEY_TMPROV_TM_RATE_BURST));
 }
 
@@ -243,15 +251,18 @@ static enum tmrate_result
 tmrate_refill_turn(struct tmrate *r, const struct tmrate_conn *via, const atomic_bool *stop)
 {
 	long wait_ms = 0;
-	PGconn *conn;
+	PGconn *conn = NULL;
+	enum tmrate_result b;
 	int rc;
 
 	while (!tmrate_spend(r)) {
 		if (wait_ms > 0 && !tmrate_sleep(wait_ms, stop))
 			return TMRATE_STOPPED;
-		conn = via->borrow(via->arg, stop);
-		if (conn == NULL)
-			return TMRATE_STOPPED;
+		b = via->borrow(via->arg, stop, &conn);
+		if (b == TMRATE_DB_ERROR)
+			snprintf(r->err, sizeof(r->err), "tm_rate_bucket: no database connection");
+		if (b != TMRATE_OK)
+			return b;
 		rc = tmrate_refill(r, conn, &wait_ms);
 		via->give(via->arg, conn, rc == 0);
 		if (rc != 0)
@@ -282,11 +293,12 @@ out:
 	return res;
 }
 
-static PGconn *
-tmrate_fixed_borrow(void *arg, const atomic_bool *stop)
+static enum tmrate_result
+tmrate_fixed_borrow(void *arg, const atomic_bool *stop, PGconn **conn)
 {
 	(void)stop;
-	return arg;
+	*conn = arg;
+	return TMRATE_OK;
 }
 
 static void

@@ -55,6 +55,9 @@ test_window_bound(void **state)
 	assert_int_equal(tmrate_window_bound(100, 0, 2), 120);
 	assert_int_equal(tmrate_window_bound(500, 0, 4), 500 + 50 + 4 * 25);
 	assert_int_equal(tmrate_window_bound(100, 20, 1), 100 + 20 + 5);
+	/* calls leave up to 50 ms after their token: the rate's tokens of 50 ms more */
+	assert_int_equal(tmrate_call_bound(100, 0, 2, 50), 125);
+	assert_int_equal(tmrate_call_bound(100, 0, 2, 0), 120);
 }
 
 static void
@@ -77,12 +80,13 @@ test_no_limit_needs_no_database(void **state)
 	tmrate_free(NULL);
 }
 
-static PGconn *
-borrow_stopped(void *arg, const atomic_bool *stop)
+static enum tmrate_result
+borrow_stopped(void *arg, const atomic_bool *stop, PGconn **conn)
 {
 	(void)stop;
 	(*(int *)arg)++;
-	return NULL;
+	*conn = NULL;
+	return TMRATE_STOPPED;
 }
 
 static void

@@ -1,0 +1,179 @@
+/* tmgate: what a TM call of the worker passes before its intent: a place within the adaptive
+ * limit of calls in flight (aimd.h), then a token of the group's rate (common/tmrate.h,
+ * refilled with a connection borrowed from the pool only for the round trip); and its metrics. */
+#include "tmgate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "aimd.h"
+#include "backoff.h"
+#include "cfgkeys.h"
+#include "clock.h"
+#include "log.h"
+#include "tmrate.h"
+#include "tmretry.h"
+#include "wconfig.h"
+
+/* Backoff between refills that found the database down. */
+static const struct backoff gate_db_backoff = {100, 2000};
+
+struct tmgate {
+	struct aimd limit;
+	struct tmrate *rate;
+	struct dbpool *pool;
+	struct metrics *metrics;
+	/* The connection lent for the refill in progress: tmrate lets one thread refill at a
+	 * time, so one is enough. */
+	struct db *lent;
+};
+
+static enum tmrate_result
+gate_borrow(void *arg, const atomic_bool *stop, PGconn **conn)
+{
+	struct tmgate *g = arg;
+	char err[256];
+
+	g->lent = dbpool_get(g->pool, stop);
+	if (g->lent == NULL)
+		return TMRATE_STOPPED;
+	/* The pool connects lazily and reconnects at a statement's start; a refill runs its own
+	 * statement, so it connects here when needed. */
+	if ((db_conn(g->lent) == NULL || PQstatus(db_conn(g->lent)) != CONNECTION_OK) &&
+	    db_connect(g->lent, err, sizeof(err)) != 0)
+		log_debug("rate bucket: %s", err);
+	*conn = db_conn(g->lent);
+	if (*conn == NULL || PQstatus(*conn) != CONNECTION_OK) {
+		dbpool_set_available(g->pool, false);
+		dbpool_put(g->pool, g->lent);
+		g->lent = NULL;
+		return TMRATE_DB_ERROR;
+	}
+	return TMRATE_OK;
+}
+
+static void
+gate_give(void *arg, PGconn *conn, bool ok)
+{
+	struct tmgate *g = arg;
+
+	(void)conn;
+	dbpool_report(g->pool, g->lent, ok);
+	dbpool_put(g->pool, g->lent);
+	g->lent = NULL;
+}
+
+struct tmgate *
+tmgate_new(const struct cfg *c, struct dbpool *pool, struct metrics *m, char *err, size_t errlen)
+{
+	struct tmgate *g = calloc(1, sizeof(*g));
+
+	if (g == NULL || (g->rate = tmrate_from_cfg(c)) == NULL) {
+		free(g);
+		snprintf(err, errlen, "tmgate: out of memory");
+		return NULL;
+	}
+	aimd_init(&g->limit, 1, (unsigned)cfg_int(c, &KEY_TMPROV_WORKER_CONCURRENCY));
+	g->pool = pool;
+	g->metrics = m;
+	return g;
+}
+
+void
+tmgate_free(struct tmgate *g)
+{
+	if (g == NULL)
+		return;
+	aimd_destroy(&g->limit);
+	tmrate_free(g->rate);
+	free(g);
+}
+
+static void
+gate_gauges(struct tmgate *g)
+{
+	unsigned limit, in_flight;
+
+	if (g->metrics == NULL)
+		return;
+	aimd_snapshot(&g->limit, &limit, &in_flight);
+	metrics_set(g->metrics, "tmprov_tm_concurrency_limit", "", limit);
+	metrics_set(g->metrics, "tmprov_tm_calls_in_flight", "", in_flight);
+}
+
+bool
+tmgate_slot(struct tmgate *g, const atomic_bool *stop, struct tmgate_pass *p)
+{
+	if (!aimd_enter(&g->limit, stop, &p->in_flight_before))
+		return false;
+	gate_gauges(g);
+	return true;
+}
+
+bool
+tmgate_token(struct tmgate *g, const atomic_bool *stop, struct tmgate_pass *p)
+{
+	const struct tmrate_conn via = {gate_borrow, gate_give, g};
+	long waited = 0;
+	enum tmrate_result r;
+
+	for (unsigned i = 0; !p->token; i++) {
+		r = tmrate_take_via(g->rate, &via, stop, &waited);
+		if (r == TMRATE_STOPPED)
+			return false;
+		if (r == TMRATE_OK) {
+			p->token = true;
+			p->token_ms = clock_now_ms();
+			break;
+		}
+		log_warn("TM rate: %s; waiting", tmrate_error(g->rate));
+		if (!tmretry_sleep(backoff_delay_ms(&gate_db_backoff, i), stop))
+			return false;
+	}
+	if (waited > 0 && g->metrics != NULL) {
+		metrics_add(g->metrics, "tmprov_tm_rate_waits_total", "", 1);
+		metrics_add(g->metrics, "tmprov_tm_rate_wait_seconds_total", "", waited / 1000.0);
+	}
+	return true;
+}
+
+bool
+tmgate_fresh(struct tmgate *g, const atomic_bool *stop, struct tmgate_pass *p)
+{
+	if (!p->token || clock_now_ms() - p->token_ms <= TMGATE_TOKEN_FRESH_MS)
+		return true;
+	p->token = false;
+	if (g->metrics != NULL)
+		metrics_add(g->metrics, "tmprov_tm_rate_stale_total", "", 1);
+	return tmgate_token(g, stop, p);
+}
+
+/* What an attempt's result tells the limit: TM's 429 or 503, or no answer in time, is overload;
+ * any other answer of TM's a latency sample; a call that never reached TM nothing. */
+static enum aimd_signal
+gate_signal(const struct tm_result *res)
+{
+	if (res == NULL || res->outcome == TM_NOT_SENT)
+		return AIMD_NONE;
+	if (res->http_status == 429 || res->http_status == 503 || res->outcome == TM_AMBIGUOUS)
+		return AIMD_OVERLOAD;
+	return tm_result_tm_answered(res) ? AIMD_ANSWERED : AIMD_NONE;
+}
+
+void
+tmgate_leave(struct tmgate *g, struct tmgate_pass *p, const struct tm_result *res)
+{
+	aimd_leave(&g->limit, gate_signal(res), res ? res->elapsed_ms : 0, p->in_flight_before);
+	/* A token is spent by a call; without one (an intent to record again) it stays the
+	 * pass's. */
+	if (res != NULL)
+		p->token = false;
+	gate_gauges(g);
+}
+
+void
+tmgate_snapshot(struct tmgate *g, unsigned *limit, unsigned *in_flight, double *rate)
+{
+	aimd_snapshot(&g->limit, limit, in_flight);
+	*rate = tmrate_rate(g->rate);
+}
