@@ -19,10 +19,10 @@
 #include "tmrate.h"
 #include "../../workers/worker/tmgate.h"
 
-#define RATE	  100
-#define WORKERS	  2
-#define SUBJECTS  1000 /* ten seconds at the rate: the second worker joins meanwhile */
-#define RATE_ENV  "TMPROV_TM_RATE=100"
+#define RATE	 100
+#define WORKERS	 2
+#define SUBJECTS 1000 /* ten seconds at the rate: the second worker joins meanwhile */
+#define RATE_ENV "TMPROV_TM_RATE=100"
 
 static struct wenv *E;
 
@@ -65,22 +65,14 @@ test_group_rate_holds_with_two_workers(void **state)
 	static char ids[SUBJECTS][48];
 	const char *idp[SUBJECTS];
 	struct worker *w2 = NULL;
-	char err[512], s[48], name[64];
+	char err[512];
 	long peak, span, bound = tmrate_call_bound(RATE, 0, WORKERS, TMGATE_TOKEN_FRESH_MS);
 	double d1, d2;
 
 	(void)state;
 	assert_int_equal(wenv_worker_start(E, "second", NULL, &w2, err, sizeof(err)), 0);
 	assert_int_equal(sim_reset(E->sim), 0);
-	for (int i = 0; i < SUBJECTS; i++) {
-		snprintf(s, sizeof(s), "rate-%04d", i);
-		snprintf(ids[i], sizeof(ids[i]), "rate-c-%04d", i);
-		snprintf(name, sizeof(name), "rate company %04d", i);
-		idp[i] = ids[i];
-		wenv_send(E, ids[i], "account.create", s,
-			  wcase_account_data(name, "ops@rate.example", 1, 2));
-	}
-	wenv_flush(E);
+	wcase_send_creates(E, "rate", SUBJECTS, ids, idp);
 	/* Every command completes: ten seconds at the rate, with a generous margin. */
 	assert_int_equal(wenv_wait_outcomes(E, idp, SUBJECTS, 90000), SUBJECTS);
 	assert_int_equal(wenv_outcomes_of_type(E, "rate-c-", "account.created"), SUBJECTS);
@@ -97,12 +89,11 @@ test_group_rate_holds_with_two_workers(void **state)
 	fprintf(stderr,
 		"# %d creates, 2 workers (%.0f and %.0f commands) at TMPROV_TM_RATE=%d: at most "
 		"%ld calls in a second (bound %ld), %.1f calls/s over %ld ms\n",
-		SUBJECTS, d1, d2, RATE, peak, bound, span > 0 ? SUBJECTS * 1000.0 / span : 0,
-		span);
+		SUBJECTS, d1, d2, RATE, peak, bound, span > 0 ? SUBJECTS * 1000.0 / span : 0, span);
 	wenv_assert(E, peak <= bound, "%ld calls in one second, more than %ld", peak, bound);
 	/* The limit is a rate, not a stall: the group used most of it. */
-	wenv_assert(E, span > 0 && SUBJECTS * 1000.0 / span >= 0.8 * RATE,
-		    "only %.1f calls/s", SUBJECTS * 1000.0 / span);
+	wenv_assert(E, span > 0 && SUBJECTS * 1000.0 / span >= 0.8 * RATE, "only %.1f calls/s",
+		    SUBJECTS * 1000.0 / span);
 	/* Both workers took part (the waits they report are the rate's). */
 	wenv_assert(E, d1 > 0 && d2 > 0, "not both workers worked: %.0f and %.0f", d1, d2);
 	wenv_assert(E, worker_metric(E->w, "tmprov_tm_rate_waits_total", NULL) > 0,

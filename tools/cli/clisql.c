@@ -75,4 +75,13 @@ const struct db_stmt CLISQL_STATEMENTS[CLISQL_COUNT] = {
 	 " ORDER BY updated_at, id LIMIT $5::int"},
 
     [CLISQL_STATUS_OF] = {"cli_status_of", "SELECT status FROM commands WHERE id = $1::text"},
+
+    [CLISQL_TM_WORKERS] = {"cli_tm_workers",
+			   "SELECT worker, grp, breaker,"
+			   " coalesce(to_char(next_probe_at AT TIME ZONE 'UTC',"
+			   " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), ''), failures::text,"
+			   " concurrency_limit, in_flight, rate_per_s,"
+			   " floor(extract(epoch FROM now() - updated_at))::bigint,"
+			   " now() - updated_at > $1::integer * interval '1 second'"
+			   " FROM tm_worker_state ORDER BY grp, updated_at DESC, worker"},
 };

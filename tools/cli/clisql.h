@@ -38,6 +38,10 @@ enum clisql_stmt {
 	CLISQL_REPLAYABLE,
 	/* $1 id -> status. */
 	CLISQL_STATUS_OF,
+	/* $1 seconds after which a row is stale -> worker, grp, breaker, next_probe_at (UTC, ""
+	 * for none), failures (JSON), concurrency_limit, in_flight, rate_per_s, seconds since the
+	 * update, stale ("t"/"f"); the freshest first, by group. */
+	CLISQL_TM_WORKERS,
 	CLISQL_COUNT
 };
 

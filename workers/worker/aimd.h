@@ -15,9 +15,9 @@
  * already in flight when it started do not cut it again). While healthy, each answered call
  * adds 1/limit (one more call per round trip of a full window), only while at least half the
  * limit is in use: an idle worker does not grow a limit it has not tried. */
-#define AIMD_SLOW_FACTOR 3.0
+#define AIMD_SLOW_FACTOR    3.0
 #define AIMD_SLOW_MARGIN_MS 50.0
-#define AIMD_DECREASE 0.5
+#define AIMD_DECREASE	    0.5
 /* Smoothing of the latency (EWMA weight of a new sample). */
 #define AIMD_EWMA_WEIGHT 0.2
 /* The floor is the least latency of the last two windows of this length: it follows TM

@@ -22,6 +22,7 @@
 #include "publisher.h"
 #include "tm_client.h"
 #include "tmprobe.h"
+#include "tmstate.h"
 #include "wconfig.h"
 
 #define POLL_MS 100
@@ -49,6 +50,16 @@ static const struct {
     {"tmprov_fetch_paused", "gauge", "1 while fetching is paused, labelled with why"},
     {"tmprov_tm_probes_total", "counter", "probes of a TM counted down, by result"},
     {"tmprov_db_available", "gauge", "1 while PostgreSQL is reachable"},
+    {"tmprov_tm_rate_waits_total", "counter",
+     "TM calls that waited for a token of the group's rate"},
+    {"tmprov_tm_rate_wait_seconds_total", "counter", "time TM calls waited for rate tokens"},
+    {"tmprov_tm_rate_stale_total", "counter",
+     "rate tokens given up because the call's intent took longer than 50 ms to commit"},
+    {"tmprov_tm_concurrency_limit", "gauge", "TM calls in flight allowed now (adaptive)"},
+    {"tmprov_tm_calls_in_flight", "gauge", "TM calls in flight"},
+    {"tmprov_tm_breaker_state", "gauge", "1 for the TM circuit breaker's state"},
+    {"tmprov_tm_breaker_next_probe_timestamp_seconds", "gauge",
+     "when the open breaker probes TM next (Unix time; 0: closed)"},
 };
 
 struct worker {
@@ -62,6 +73,7 @@ struct worker {
 	struct consumer *consumer;
 	struct admin *admin;
 	struct tmprobe *probe;
+	struct tmstate *tmstate;
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -225,7 +237,12 @@ worker_start(struct worker *w)
 	if (!(w->exec = exec_new(w->cfg, w->metrics, err, sizeof(err))))
 		fatal("%s", err);
 	tm_client_opts_from_cfg(&tm, w->cfg);
-	if (!(w->probe = tmprobe_start(&tm, exec_tm_health(w->exec), w->metrics, err, sizeof(err))))
+	if (!(w->probe = tmprobe_start(&tm, exec_tm_health(w->exec), exec_db_pool(w->exec),
+				       w->metrics, err, sizeof(err))))
+		fatal("%s", err);
+	if (!(w->tmstate =
+		  tmstate_start(cfg_str(w->cfg, &KEY_TMPROV_KAFKA_GROUP), exec_tm_health(w->exec),
+				exec_tm_gate(w->exec), exec_db_pool(w->exec), err, sizeof(err))))
 		fatal("%s", err);
 	if (!(w->publisher = publisher_start(w->cfg, w->metrics, w->producer, err, sizeof(err))))
 		fatal("%s", err);
@@ -314,6 +331,7 @@ worker_shutdown(struct worker *w)
 	admin_stop(w->admin);
 	consumer_close(w->consumer);
 	tmprobe_free(w->probe);
+	tmstate_free(w->tmstate);
 	exec_free(w->exec);
 	if (kafka_flush(w->producer, PUBLISH_MIN_MS, err, sizeof(err)))
 		log_warn("%s", err);

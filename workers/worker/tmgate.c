@@ -28,6 +28,8 @@ struct tmgate {
 	struct db *lent;
 };
 
+static void gate_gauges(struct tmgate *g);
+
 static enum tmrate_result
 gate_borrow(void *arg, const atomic_bool *stop, PGconn **conn)
 {
@@ -76,6 +78,7 @@ tmgate_new(const struct cfg *c, struct dbpool *pool, struct metrics *m, char *er
 	aimd_init(&g->limit, 1, (unsigned)cfg_int(c, &KEY_TMPROV_WORKER_CONCURRENCY));
 	g->pool = pool;
 	g->metrics = m;
+	gate_gauges(g);
 	return g;
 }
 

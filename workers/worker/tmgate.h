@@ -24,7 +24,7 @@ void tmgate_free(struct tmgate *g);
 /* A call's pass: filled by tmgate_slot, spent by tmgate_leave. */
 struct tmgate_pass {
 	unsigned in_flight_before;
-	bool token;	 /* the rate token is taken */
+	bool token;    /* the rate token is taken */
 	long token_ms; /* when (clock_now_ms) */
 };
 
