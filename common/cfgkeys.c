@@ -68,7 +68,8 @@ CFG_KEY(
 CFG_KEY(
     TMPROV_TM_RATE_BURST, CFG_INT, "0", 0, 0, 1000000, NULL,
     "tokens the group's bucket holds at most, made as calls at once after an idle spell; in any "
-    "one second the group makes at most TMPROV_TM_RATE + this + processes x TMPROV_TM_RATE/20 "
+    "one second the group makes at most 1.05 x TMPROV_TM_RATE + this + processes x "
+    "TMPROV_TM_RATE/20 "
     "calls; 0: a tenth of TMPROV_TM_RATE (at least 1)");
 CFG_KEY(TMPROV_TM_RETRY_AFTER_MAX, CFG_MS, "60s", 0, 0, 86400000, NULL,
 	"cap on the Retry-After delay TurboMeeting may ask for");

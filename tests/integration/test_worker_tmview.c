@@ -19,10 +19,10 @@
 #include "../support/wenv.h"
 #include "clock.h"
 
-#define MAX_CONC   32
-#define N_LOAD	   3000
-#define SLOW_CAP   4 /* calls in flight the slow phase must come down to */
-#define CLI_MS	   30000
+#define MAX_CONC 32
+#define N_LOAD	 3000
+#define SLOW_CAP 4 /* calls in flight the slow phase must come down to */
+#define CLI_MS	 30000
 
 static struct wenv *E;
 
@@ -164,8 +164,9 @@ test_status_shows_breaker_open_then_closed(void **state)
 	}
 	wenv_flush(E);
 	out = status_tm_until("next probe", 20000);
-	wenv_assert(E, strstr(out, "breaker     open  next probe ") != NULL ||
-			   strstr(out, "breaker     half-open  next probe ") != NULL,
+	wenv_assert(E,
+		    strstr(out, "breaker     open  next probe ") != NULL ||
+			strstr(out, "breaker     half-open  next probe ") != NULL,
 		    "status --tm of a worker whose TM refuses:\n%s", out);
 	wenv_assert(E, strstr(out, "    failed    ") && strstr(out, "not_sent"),
 		    "no failures shown:\n%s", out);

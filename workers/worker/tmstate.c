@@ -43,9 +43,9 @@ tmstate_failures_json(const struct tmhealth_view *v)
 	char *text;
 
 	for (unsigned i = 0; a != NULL && i < v->nfailures; i++)
-		json_array_append_new(a, json_pack("{s:f, s:s}", "at",
-						   v->failures[i].at_ms / 1000.0, "reason",
-						   v->failures[i].reason));
+		json_array_append_new(a,
+				      json_pack("{s:f, s:s}", "at", v->failures[i].at_ms / 1000.0,
+						"reason", v->failures[i].reason));
 	text = a != NULL ? json_dumps(a, JSON_COMPACT) : NULL;
 	json_decref(a);
 	return text;
@@ -57,8 +57,14 @@ tmstate_put(struct tmstate *s, const struct tmhealth_view *v, const struct tmsta
 {
 	char next[32], limit[16], in_flight[16], rate[32], err[256];
 	char *failures = tmstate_failures_json(v);
-	const char *params[8] = {s->worker, s->group, tmhealth_state_name(v->state),
-				 v->next_probe_ms ? next : NULL, failures, limit, in_flight, rate};
+	const char *params[8] = {s->worker,
+				 s->group,
+				 tmhealth_state_name(v->state),
+				 v->next_probe_ms ? next : NULL,
+				 failures,
+				 limit,
+				 in_flight,
+				 rate};
 	struct db *db;
 	PGresult *res = NULL;
 	int rc = -1;
