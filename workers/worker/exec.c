@@ -24,6 +24,7 @@
 #include "password.h"
 #include "sql.h"
 #include "tm_client.h"
+#include "tmgate.h"
 #include "tmretry.h"
 #include "wconfig.h"
 

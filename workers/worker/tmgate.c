@@ -12,7 +12,6 @@
 #include "clock.h"
 #include "log.h"
 #include "tmrate.h"
-#include "tmretry.h"
 #include "wconfig.h"
 
 /* Backoff between refills that found the database down. */
@@ -136,8 +135,9 @@ tmgate_token(struct tmgate *g, const atomic_bool *stop, struct tmgate_pass *p)
 			p->token_ms = clock_now_ms();
 			break;
 		}
-		log_warn("TM rate: %s; waiting", tmrate_error(g->rate));
-		if (!tmretry_sleep(backoff_delay_ms(&gate_db_backoff, i), stop))
+		/* The pool marks the database down and logs it once; the consumer pauses. */
+		log_debug("TM rate: %s; waiting", tmrate_error(g->rate));
+		if (!stop_sleep(backoff_delay_ms(&gate_db_backoff, i), stop))
 			return false;
 	}
 	if (waited > 0 && g->metrics != NULL) {

@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "deadline.h"
 #include "log.h"
+#include "tmgate.h"
 
 const char *
 tmretry_action_name(enum tmretry_action a)
@@ -65,17 +66,7 @@ tmretry_delay_ms(const struct tmretry_policy *p, unsigned made, long retry_after
 bool
 tmretry_sleep(long ms, const atomic_bool *stop)
 {
-	/* 50 ms slices: a stop request is seen quickly without a condition variable. */
-	while (ms > 0) {
-		long slice = ms < 50 ? ms : 50;
-		struct timespec ts = {0, slice * 1000000L};
-
-		if (stop_requested(stop))
-			return false;
-		nanosleep(&ts, NULL);
-		ms -= slice;
-	}
-	return !stop_requested(stop);
+	return stop_sleep(ms, stop);
 }
 
 bool

@@ -13,7 +13,6 @@
 #include "metrics.h"
 #include "stop.h"
 #include "tm_client.h"
-#include "tmgate.h"
 
 /* What to do when a call that must not be repeated blindly may have reached TM. */
 enum tmretry_unknown {
@@ -142,6 +141,9 @@ struct tmretry_result {
 	unsigned unsent_attempt;
 	json_t *calls; /* tm_calls rows of the attempts made: caller owns */
 };
+
+struct tmgate; /* tmgate.h */
+struct tmgate_pass;
 
 struct tmretry {
 	struct tmretry_policy policy;
