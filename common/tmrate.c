@@ -23,20 +23,20 @@ const size_t TMRATE_CONFIG_NKEYS = CFG_KEYS_LEN(TMRATE_CONFIG_KEYS);
  * seconds since the last refill (never negative: a statement that waited for the row's lock
  * may have started before its holder), capped at the burst. $2 rate, $3 burst. */
 #define TMRATE_REFILLED                                                                            \
-	"LEAST($3::integer, b.tokens + $2::float8 * GREATEST(0::float8, extract(epoch FROM "       \
+	"LEAST($3::integer, b.level + $2::float8 * GREATEST(0::float8, extract(epoch FROM "       \
 	"statement_timestamp() - b.refilled_at)::float8))"
 
 /* One round trip, atomic under the row's lock: refill, grant min(want, whole tokens), keep the
  * rest. A group's first take finds a full bucket. $1 group, $4 want. Returns granted, tokens. */
 static const char TMRATE_TAKE_SQL[] =
-    "INSERT INTO tm_rate_bucket AS b (grp, tokens, granted, refilled_at)"
+    "INSERT INTO tm_rate_bucket AS b (grp, level, granted, refilled_at)"
     " VALUES ($1, $3::integer - LEAST($4::integer, $3::integer), LEAST($4::integer, $3::integer),"
     " statement_timestamp())"
     " ON CONFLICT (grp) DO UPDATE SET"
     " granted = LEAST($4::integer, floor(" TMRATE_REFILLED "))::integer,"
-    " tokens = " TMRATE_REFILLED " - LEAST($4::integer, floor(" TMRATE_REFILLED ")),"
+    " level = " TMRATE_REFILLED " - LEAST($4::integer, floor(" TMRATE_REFILLED ")),"
     " refilled_at = GREATEST(b.refilled_at, statement_timestamp())"
-    " RETURNING granted, tokens";
+    " RETURNING granted, level";
 
 /* Longest single sleep while waiting for tokens: a stop is seen at least this often. */
 enum { TMRATE_SLICE_MS = 50, TMRATE_ERR_MAX = 256 };

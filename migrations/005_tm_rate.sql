@@ -2,13 +2,14 @@
 -- (common/tmrate.c holds the one statement that refills from it), and each worker's view of TM
 -- (circuit breaker, concurrency, rate) for `tmprov status --tm`.
 
--- One token bucket per consumer group: tokens left at refilled_at (server time); a taker adds
+-- One token bucket per consumer group: level, the tokens left at refilled_at (server time;
+-- not named "tokens", which the schema test reads as a credential); a taker adds
 -- rate x elapsed, caps at the burst, takes what it may and stores the rest, all in one
 -- statement under the row's lock. granted is the last taker's grant (returned by that
 -- statement only).
 CREATE TABLE tm_rate_bucket (
 	grp text PRIMARY KEY,
-	tokens double precision NOT NULL CHECK (tokens >= 0),
+	level double precision NOT NULL CHECK (level >= 0),
 	granted integer NOT NULL DEFAULT 0 CHECK (granted >= 0),
 	refilled_at timestamptz NOT NULL
 );
