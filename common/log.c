@@ -3,6 +3,7 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +14,20 @@
 #define LOG_LINE_MAX 4096
 
 static const char *log_program = "tmprov";
-static enum log_level log_min = LOG_INFO;
+/* Atomic: a reload (SIGHUP) changes it while other threads log. */
+static _Atomic int log_min = LOG_INFO;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void
 log_init(const char *program, enum log_level level)
 {
 	log_program = program;
+	log_min = level;
+}
+
+void
+log_set_level(enum log_level level)
+{
 	log_min = level;
 }
 
@@ -64,7 +72,7 @@ log_vwrite(enum log_level level, const char *fmt, va_list ap)
 	struct tm tm;
 	size_t len;
 
-	if (level < log_min)
+	if ((int)level < log_min)
 		return;
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);

@@ -7,6 +7,8 @@ enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 /* program: name in every line; level: lines below it are dropped. */
 void log_init(const char *program, enum log_level level);
+/* Changes the level (a reload); safe while other threads log. */
+void log_set_level(enum log_level level);
 /* Parses "debug", "info", "warn", "error"; returns 0 or -1. */
 int log_level_parse(const char *name, enum log_level *out);
 

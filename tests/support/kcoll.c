@@ -46,10 +46,16 @@ int
 kcoll_key_commandid(const struct kmsg *m, char *buf, size_t len)
 {
 	const char *id = json_string_value(json_object_get(m->json, "commandid"));
+	const char *type = json_string_value(json_object_get(m->json, "type"));
 
 	if (id == NULL)
 		return -1;
-	snprintf(buf, len, "%s", id);
+	/* command.held is an interim notice, not the command's outcome: kept apart, under
+	 * "held:ID", so that lookups by id see the one outcome event (schemas/asyncapi.yaml). */
+	if (type != NULL && strcmp(type, "command.held") == 0)
+		snprintf(buf, len, "held:%s", id);
+	else
+		snprintf(buf, len, "%s", id);
 	return 0;
 }
 

@@ -25,9 +25,10 @@ struct kmsg {
 typedef int (*kcoll_key_fn)(const struct kmsg *m, char *buf, size_t len);
 
 /* Index keys used by the worker tests. */
-int kcoll_key_commandid(const struct kmsg *m, char *buf, size_t len); /* CE "commandid" */
-int kcoll_key_origin(const struct kmsg *m, char *buf, size_t len);    /* "PARTITION:OFFSET" of
-									 the origin_ headers */
+int kcoll_key_commandid(const struct kmsg *m, char *buf,
+			size_t len); /* CE "commandid"; "held:ID" for command.held */
+int kcoll_key_origin(const struct kmsg *m, char *buf, size_t len); /* "PARTITION:OFFSET" of
+								      the origin_ headers */
 
 struct kcoll;
 

@@ -95,8 +95,8 @@ char *wenv_sql(struct wenv *e, const char *sql, ...) __attribute__((sentinel));
 /* The same, as a number (-1 for NULL or no row). */
 long wenv_sql_long(struct wenv *e, const char *sql, ...) __attribute__((sentinel));
 
-/* Polls (every 5 ms, timeout_ms at most) until the outbox holds n rows of commands whose id is
- * LIKE like; returns the count last seen. */
+/* Polls (every 5 ms, timeout_ms at most) until the outbox holds n outcome rows (command.held
+ * left out) of commands whose id is LIKE like; returns the count last seen. */
 long wenv_outbox_wait(struct wenv *e, const char *like, long n, int timeout_ms);
 
 /* tmsim's calls of endpoint (NULL: all) whose parameter param equals value (param NULL: all

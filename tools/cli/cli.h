@@ -12,5 +12,8 @@ int cmd_import(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_events(int argc, char **argv);
+int cmd_held(int argc, char **argv);
+int cmd_approve(int argc, char **argv);
+int cmd_reject(int argc, char **argv);
 
 #endif

@@ -23,6 +23,9 @@ static const struct cli_cmd CLI_CMDS[] = {
     {"status", cmd_status, "what the database knows of a command (ID) or a customer (--subject)"},
     {"replay", cmd_replay, "re-send failed-retryable or parked commands under new ids"},
     {"events", cmd_events, "print outcome events (or DLQ copies) one line each; --follow"},
+    {"held", cmd_held, "list the account deletions the mass-delete guard holds"},
+    {"approve", cmd_approve, "release held deletions (ID or --all): they run, in order"},
+    {"reject", cmd_reject, "end held deletions (ID or --all) as command.failed"},
 };
 
 static void

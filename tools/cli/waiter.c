@@ -153,7 +153,8 @@ waiter_event(struct waiter *w, const json_t *ev)
 	struct wentry *e = id ? idmap_get(w->map, id) : NULL;
 	char detail[1024];
 
-	if (e == NULL || e->st != W_PENDING || type == NULL)
+	/* command.held is an interim notice: the command's outcome comes later. */
+	if (e == NULL || e->st != W_PENDING || type == NULL || strcmp(type, "command.held") == 0)
 		return;
 	evfmt_details(ev, detail, sizeof(detail));
 	if (strcmp(type, "command.failed") == 0)

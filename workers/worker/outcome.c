@@ -31,12 +31,17 @@ outcome_type_name(enum outcome_type type)
 void
 outcome_event_id(const char *command_id, char out[OUTCOME_EVENT_ID_LEN])
 {
-	static const char prefix[] = "outcome:";
+	outcome_event_id_of("outcome:", command_id, out);
+}
+
+void
+outcome_event_id_of(const char *prefix, const char *command_id, char out[OUTCOME_EVENT_ID_LEN])
+{
 	unsigned char digest[crypto_hash_sha256_BYTES];
 	crypto_hash_sha256_state st;
 
 	crypto_hash_sha256_init(&st);
-	crypto_hash_sha256_update(&st, (const unsigned char *)prefix, sizeof(prefix) - 1);
+	crypto_hash_sha256_update(&st, (const unsigned char *)prefix, strlen(prefix));
 	crypto_hash_sha256_update(&st, (const unsigned char *)command_id, strlen(command_id));
 	crypto_hash_sha256_final(&st, digest);
 	memcpy(out, "evt-", 4);

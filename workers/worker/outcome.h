@@ -36,6 +36,10 @@ const char *outcome_type_name(enum outcome_type type);
  * sha256("outcome:" + command id). A function of the command id alone, so a re-publish, or a
  * second worker racing for the same command, can only ever produce this one id. */
 void outcome_event_id(const char *command_id, char out[OUTCOME_EVENT_ID_LEN]);
+/* The same with another prefix than "outcome:": the id of another event about the command
+ * (command.held: "held:", guard.h), never equal to its outcome's. */
+void outcome_event_id_of(const char *prefix, const char *command_id,
+			 char out[OUTCOME_EVENT_ID_LEN]);
 
 /* The whole CloudEvent: specversion, id, source "tmprov", type, subject, time (RFC 3339, UTC,
  * milliseconds), datacontenttype, commandid, data. Takes ownership of data (also on failure).

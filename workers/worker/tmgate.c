@@ -182,6 +182,12 @@ tmgate_leave(struct tmgate *g, struct tmgate_pass *p, const struct tm_result *re
 }
 
 void
+tmgate_set_rate(struct tmgate *g, double rate_per_s)
+{
+	tmrate_set_rate(g->rate, rate_per_s);
+}
+
+void
 tmgate_snapshot(struct tmgate *g, unsigned *limit, unsigned *in_flight, double *rate)
 {
 	aimd_snapshot(&g->limit, limit, in_flight);

@@ -47,6 +47,8 @@ bool tmgate_fresh(struct tmgate *g, const atomic_bool *stop, struct tmgate_pass 
  * limit. */
 void tmgate_leave(struct tmgate *g, struct tmgate_pass *p, const struct tm_result *res);
 
+/* A new TMPROV_TM_RATE (SIGHUP): the next refill asks the bucket at it. */
+void tmgate_set_rate(struct tmgate *g, double rate_per_s);
 /* The current limit, calls in flight and rate, for tmprov status --tm. */
 void tmgate_snapshot(struct tmgate *g, unsigned *limit, unsigned *in_flight, double *rate);
 

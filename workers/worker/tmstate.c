@@ -18,6 +18,8 @@
 
 /* How often the thread looks for a change. */
 #define TMSTATE_TICK_MS 250
+/* How long shutdown waits for a connection to drop the row. */
+#define TMSTATE_DROP_WAIT_MS 2000
 
 struct tmstate {
 	pthread_t thread;
@@ -145,17 +147,20 @@ void
 tmstate_free(struct tmstate *s)
 {
 	const char *params[1];
+	struct stop_grace grace = {.grace_ms = TMSTATE_DROP_WAIT_MS, .seen_ms = -1};
 	struct db *db;
 	PGresult *res;
 	char err[256];
 
 	if (s == NULL)
 		return;
+	grace.stop = &s->stop;
 	atomic_store(&s->stop, true);
 	pthread_join(s->thread, NULL);
-	/* A worker that stops in order says so; one that dies leaves its row to go stale. */
+	/* A worker that stops in order says so; one that dies leaves its row to go stale. The
+	 * wait for a connection is bounded: shutdown must end in bounded time. */
 	params[0] = s->worker;
-	db = dbpool_get(s->pool, NULL);
+	db = dbpool_get_grace(s->pool, &grace);
 	res = db != NULL ? db_exec(db, SQL_STATE_DROP, 1, params, err, sizeof(err)) : NULL;
 	if (db != NULL && res == NULL)
 		log_debug("tm_worker_state: %s", err);
