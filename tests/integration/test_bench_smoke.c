@@ -313,7 +313,7 @@ test_usage(void **state)
 	     "--concurrency: 0 is not a positive count"},
 	    {{"tm-client", "--bogus"}, 2, "unknown option --bogus"},
 	    {{"pg-reference", "--mode", "everything"}, 2, "takes --mode worker|callback"},
-	    {{"worker", "--mode", "fast"}, 2, "takes --mode mixed|tm|password"},
+	    {{"worker", "--mode", "fast"}, 2, "takes --mode mixed|tm|password|import"},
 	    {{"worker", "--tm-latency", "soon"}, 2, "--tm-latency"},
 	    {{"callback", "--mode", "admin"}, 2, "takes --mode meetings|fail|login"},
 	    {{"tm-client", "--mode", "delete"}, 2, "takes --mode query|create"},

@@ -631,7 +631,8 @@ test_schema_on_postgresql_15(void **state)
 	v = testdb_value(conn, "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM "
 			       "pg_tables WHERE schemaname = 'public'");
 	assert_string_equal(v, "accounts,auth_failures,commands,delete_guard_takes,meetings,outbox,"
-			       "schema_migrations,sessions,tm_calls,tm_intents,users");
+			       "schema_migrations,sessions,tm_calls,tm_intents,tm_rate_bucket,"
+			       "tm_worker_state,users");
 	free(v);
 	PQfinish(conn);
 }

@@ -219,6 +219,57 @@ test_health_retry_after_hold(void **state)
 	tmhealth_free(h);
 }
 
+/* The breaker's view: closed; open after the outage with the failures kept (newest first, a few
+ * at most); its next probe once planned; half-open while the probe is out; closed when TM
+ * answers it, the next probe forgotten. */
+static void
+test_health_breaker_view(void **state)
+{
+	struct tmhealth *h = tmhealth_new(2, NULL);
+	struct tmhealth_view v;
+	struct tm_result down = result(TM_NOT_SENT, 0, -1), up = result(TM_FAILED, 200, -1);
+	struct timespec now;
+	unsigned long version;
+
+	(void)state;
+	tmhealth_view(h, &v);
+	assert_int_equal(v.state, TMHEALTH_CLOSED);
+	assert_int_equal(v.nfailures, 0);
+	assert_string_equal(tmhealth_state_name(v.state), "closed");
+	for (int i = 0; i < TMHEALTH_FAILURES + 2; i++)
+		tmhealth_record(h, i % 2 ? "a" : "b", &down);
+	tmhealth_view(h, &v);
+	assert_int_equal(v.state, TMHEALTH_OPEN);
+	assert_int_equal(v.nfailures, TMHEALTH_FAILURES);
+	assert_non_null(strstr(v.failures[0].reason, "not_sent"));
+	clock_gettime(CLOCK_REALTIME, &now);
+	assert_true(v.failures[0].at_ms <= (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+	assert_true(v.failures[0].at_ms >= v.failures[TMHEALTH_FAILURES - 1].at_ms);
+	version = v.version;
+	tmhealth_probe_planned(h, 1000);
+	tmhealth_view(h, &v);
+	assert_true(v.version > version);
+	assert_true(v.next_probe_ms > (long long)now.tv_sec * 1000 + 500);
+	tmhealth_probe_begins(h);
+	tmhealth_view(h, &v);
+	assert_int_equal(v.state, TMHEALTH_HALF_OPEN);
+	assert_string_equal(tmhealth_state_name(v.state), "half-open");
+	/* the probe fails: open again */
+	tmhealth_record(h, "probe", &down);
+	tmhealth_view(h, &v);
+	assert_int_equal(v.state, TMHEALTH_OPEN);
+	tmhealth_probe_begins(h);
+	tmhealth_record(h, "probe", &up); /* TM's FAILED is an answer: TM is up */
+	tmhealth_view(h, &v);
+	assert_int_equal(v.state, TMHEALTH_CLOSED);
+	assert_true(v.next_probe_ms == 0);
+	/* planning a probe while closed changes nothing */
+	tmhealth_probe_planned(h, 1000);
+	tmhealth_view(h, &v);
+	assert_true(v.next_probe_ms == 0);
+	tmhealth_free(h);
+}
+
 static void *
 health_hammer(void *arg)
 {
@@ -728,6 +779,7 @@ main(void)
 	    cmocka_unit_test(test_health_sequences),
 	    cmocka_unit_test(test_health_threads),
 	    cmocka_unit_test(test_health_retry_after_hold),
+	    cmocka_unit_test(test_health_breaker_view),
 	    cmocka_unit_test(test_audit_row_shape),
 	};
 	const struct CMUnitTest calls[] = {

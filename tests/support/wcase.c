@@ -83,6 +83,24 @@ wcase_account_data(const char *name, const char *email, int rooms, int participa
 			 rooms, "participants", participants);
 }
 
+void
+wcase_send_creates(struct wenv *e, const char *prefix, int n, char (*ids)[WCASE_ID_MAX],
+		   const char **idp)
+{
+	char subject[WCASE_ID_MAX], name[WCASE_ID_MAX + 16], email[WCASE_ID_MAX + 16];
+
+	for (int i = 0; i < n; i++) {
+		snprintf(subject, sizeof(subject), "%s-%04d", prefix, i);
+		snprintf(ids[i], WCASE_ID_MAX, "%s-c-%04d", prefix, i);
+		snprintf(name, sizeof(name), "%s company %04d", prefix, i);
+		snprintf(email, sizeof(email), "ops@%s.example", prefix);
+		idp[i] = ids[i];
+		wenv_send(e, ids[i], "account.create", subject,
+			  wcase_account_data(name, email, 1, 2));
+	}
+	wenv_flush(e);
+}
+
 const json_t *
 wcase_run1(struct wenv *e, const char *id, const char *type, const char *subject, json_t *data,
 	   const char *want)

@@ -29,6 +29,12 @@ const json_t *wcase_data(const json_t *ev);
 /* The data of account.create / account.update. */
 json_t *wcase_account_data(const char *name, const char *email, int rooms, int participants);
 
+/* Sends account.create for subjects PREFIX-0000 ... PREFIX-(n-1), ids PREFIX-c-NNNN (into ids,
+ * pointed to by idp; prefix short enough for WCASE_ID_MAX), and flushes. */
+#define WCASE_ID_MAX 48
+void wcase_send_creates(struct wenv *e, const char *prefix, int n, char (*ids)[WCASE_ID_MAX],
+			const char **idp);
+
 /* Sends one command (data's reference is taken) and returns its outcome, checked to be of type
  * want. */
 const json_t *wcase_run1(struct wenv *e, const char *id, const char *type, const char *subject,

@@ -27,8 +27,10 @@
 
 /* The workers' settings before a test's own: fast retries and timeouts so that fault tests
  * take seconds, cheap argon2 so that user.upsert does not dominate, and the session timeout
- * tmprov-devkafka asks group members for (its rebalances wait for it). */
+ * tmprov-devkafka asks group members for (its rebalances wait for it). No group rate limit:
+ * tests of other things must not wait for tokens (the rate tests set their own). */
 static const char *const defaults[] = {
+    "TMPROV_TM_RATE=0",
     "TMPROV_KAFKA_PROPS=session.timeout.ms=6000,heartbeat.interval.ms=1000",
     "TMPROV_ARGON2_OPSLIMIT=1",
     "TMPROV_ARGON2_MEMLIMIT=8192",

@@ -35,6 +35,7 @@ struct bench_opts {
 	long tm_latency_ms;    /* worker: tmsim's added latency per call */
 	long rate;	       /* worker: commands/s produced steadily (0: all pre-loaded) */
 	long db_pool;	       /* worker: TMPROV_DB_POOL */
+	long tm_rate;	       /* worker: TMPROV_TM_RATE (0: no limit) */
 	bool prestart;	       /* worker: clock from all workers assigned, then the load */
 };
 

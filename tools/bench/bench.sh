@@ -28,12 +28,14 @@ case $results in /*) ;; *) results=$top/$results ;; esac
 if [ "$smoke" = 1 ]; then
 	rounds=${BENCH_ROUNDS:-1} dur=300ms hash_dur=300ms pg_dur=1s wrk_dur=1s case_timeout=60
 	mixed_n=300 mixed_s=60 pw_n=12 tm_n=240 tm256_n=240 lat_rate=200 lat_n=300 scale_n=240
-	pg_n=300 pg_s=60 cb_users=50
+	pg_n=300 pg_s=60 cb_users=50 imp_n=300
 else
 	rounds=${BENCH_ROUNDS:-3} dur=2s hash_dur=4s pg_dur=4s wrk_dur=4s case_timeout=300
 	mixed_n=50000 mixed_s=5000 pw_n=5000 tm_n=14000 tm256_n=15000 lat_rate=500 lat_n=6000
-	scale_n=8000 pg_n=50000 pg_s=5000 cb_users=1000
+	scale_n=8000 pg_n=50000 pg_s=5000 cb_users=1000 imp_n=2000
 fi
+# The group rate (TMPROV_TM_RATE) of the bulk-import case (8).
+imp_rate=500
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_ROUNDS must be a positive number" >&2; exit 2; }
 
 [ "$smoke" = 1 ] || tools/install-deps.sh bench
@@ -130,6 +132,9 @@ bench_case scale/w2 1 yes "(5) the same with 2 workers in one group" \
 	worker --mode tm --commands $scale_n --subjects 5000 --tm-latency 50ms --workers 2 --prestart
 bench_case scale/w4 1 no "(5) the same with 4 workers in one group" \
 	worker --mode tm --commands $scale_n --subjects 5000 --tm-latency 50ms --workers 4 --prestart
+bench_case worker/import-r$imp_rate 0 yes "(8) bulk import: $imp_n account.create of new customers at TMPROV_TM_RATE=$imp_rate, tmsim adding 20 ms, 2 workers assigned first" \
+	worker --mode import --commands $imp_n --subjects $imp_n --tm-latency 20ms --workers 2 \
+	--tm-rate $imp_rate --prestart
 bench_case pg-reference/callback 0 yes "(6) pgbench -M prepared, $cb_threads clients (TMPROV_CALLBACK_THREADS): the callback's meeting-list statement (generated from workers/callback/sql.c)" \
 	pg-reference --mode callback --connections $cb_threads --duration $pg_dur --subjects $cb_users \
 	--pgbench "$pgbench"
@@ -158,6 +163,8 @@ bench_ratio "scale-out 2 / 1 workers (5)" scale/w2:rate scale/w1:rate - \
 	"commands/s with 2 workers / with 1"
 bench_ratio "scale-out 4 / 1 workers (5)" scale/w4:rate scale/w1:rate - \
 	"commands/s with 4 workers / with 1"
+bench_ratio "bulk import / TM rate (8)" worker/import-r$imp_rate:rate $imp_rate 0.9 \
+	"account.create/s of the import (clock from the load) / TMPROV_TM_RATE"
 bench_ratio "callback meetings / database (6a)" callback/meetings:rate pg-reference/callback:rate 0.3 \
 	"meeting lists/s through HTTP / the meeting-list statement alone in pgbench"
 bench_ratio "callback meetings p99 ms (6a)" callback/meetings:p99_ms 1 "<=5" \

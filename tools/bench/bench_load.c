@@ -25,7 +25,7 @@ static const char *const BENCH_KIND_NAMES[BENCH_NKINDS] = {
 int
 bench_mix_parse(const char *name, enum bench_mix *out)
 {
-	static const char *const names[] = {"mixed", "tm", "password"};
+	static const char *const names[] = {"mixed", "tm", "password", "import"};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(name, names[i]) == 0) {
@@ -50,13 +50,13 @@ bench_kind_name(enum bench_kind k)
 bool
 bench_load_seeded(const struct bench_load *l, long s)
 {
-	return l->mix == BENCH_MIX_PASSWORD || s % 2 == 1;
+	return l->mix == BENCH_MIX_PASSWORD || (l->mix != BENCH_MIX_IMPORT && s % 2 == 1);
 }
 
 bool
 bench_load_needs_tm(const struct bench_load *l)
 {
-	return l->mix != BENCH_MIX_PASSWORD;
+	return l->mix != BENCH_MIX_PASSWORD && l->mix != BENCH_MIX_IMPORT;
 }
 
 enum bench_kind
@@ -69,6 +69,8 @@ bench_load_kind(const struct bench_load *l, long s, long k)
 	switch (l->mix) {
 	case BENCH_MIX_PASSWORD:
 		return BENCH_UPSERT_PASSWORD;
+	case BENCH_MIX_IMPORT:
+		return k == 0 ? BENCH_CREATE : BENCH_UPDATE;
 	case BENCH_MIX_TM:
 		if (bench_load_seeded(l, s))
 			return k % 2 == 0 ? BENCH_SCHEDULE : BENCH_UPDATE;

@@ -33,6 +33,9 @@ enum bench_mix {
 	BENCH_MIX_TM,
 	/* user.upsert of new users with a password, on pre-loaded accounts. */
 	BENCH_MIX_PASSWORD,
+	/* A bulk import: account.create of new customers only (then updates, when there are
+	 * more commands than subjects); nothing pre-loaded. */
+	BENCH_MIX_IMPORT,
 };
 
 /* The password of every benchmark user: the cost of its hash does not depend on its value. */
@@ -51,7 +54,7 @@ struct bench_load {
 	char digest[PASSWORD_VERIFIER_MAX]; /* password_digest of new users, verifier of seeded */
 };
 
-/* "mixed", "tm" or "password"; 0, or -1 when name is none of them. */
+/* "mixed", "tm", "password" or "import"; 0, or -1 when name is none of them. */
 int bench_mix_parse(const char *name, enum bench_mix *out);
 const char *bench_kind_type(enum bench_kind k); /* "account.create", ... */
 const char *bench_kind_name(enum bench_kind k); /* "create", "update", ... */

@@ -171,12 +171,14 @@ bw_start_workers(struct bench_worker_run *w, char *err, size_t errlen)
 {
 	const struct bench_opts *o = w->o;
 	char exe[1024], db[BENCH_CONNINFO_MAX + 32], brokers[300], conc[64], pool[64], name[32];
+	char rate[64];
 	char *argv[] = {exe, NULL};
 	const char *env[] = {
 	    db,
 	    brokers,
 	    conc,
 	    pool,
+	    rate,
 	    "TMPROV_KAFKA_PROPS=session.timeout.ms=6000,heartbeat.interval.ms=1000",
 	    "TMPROV_ADMIN_LISTEN=127.0.0.1:0",
 	    "TMPROV_LOG_LEVEL=info",
@@ -191,6 +193,7 @@ bw_start_workers(struct bench_worker_run *w, char *err, size_t errlen)
 	snprintf(brokers, sizeof(brokers), "TMPROV_KAFKA_BROKERS=%s", w->kafka.brokers);
 	snprintf(conc, sizeof(conc), "TMPROV_WORKER_CONCURRENCY=%ld", o->concurrency);
 	snprintf(pool, sizeof(pool), "TMPROV_DB_POOL=%ld", o->db_pool);
+	snprintf(rate, sizeof(rate), "TMPROV_TM_RATE=%ld", o->tm_rate);
 	w->t_spawn = clock_now_ms_f();
 	w->wall_spawn = bench_wall_ms();
 	for (; w->nprocs < o->workers; w->nprocs++) {
@@ -482,13 +485,13 @@ bw_result(struct bench_worker_run *w, struct bench_result *r)
 		if (counts[k] > 0)
 			json_object_set_new(kinds, bench_kind_name(k), json_integer(counts[k]));
 	r->unit = "commands/s";
-	r->params =
-	    json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:b, s:o*}", "mode", o->mode,
-		      "commands", (json_int_t)o->commands, "subjects", (json_int_t)w->load.subjects,
-		      "workers", (json_int_t)o->workers, "partitions", (json_int_t)o->partitions,
-		      "concurrency", (json_int_t)o->concurrency, "db_pool", (json_int_t)o->db_pool,
-		      "tm_latency_ms", (json_int_t)o->tm_latency_ms, "rate", (json_int_t)o->rate,
-		      "prestart", w->prestart, "kinds", kinds);
+	r->params = json_pack(
+	    "{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:b, s:o*}", "mode", o->mode,
+	    "commands", (json_int_t)o->commands, "subjects", (json_int_t)w->load.subjects,
+	    "workers", (json_int_t)o->workers, "partitions", (json_int_t)o->partitions,
+	    "concurrency", (json_int_t)o->concurrency, "db_pool", (json_int_t)o->db_pool,
+	    "tm_latency_ms", (json_int_t)o->tm_latency_ms, "rate", (json_int_t)o->rate, "tm_rate",
+	    (json_int_t)o->tm_rate, "prestart", w->prestart, "kinds", kinds);
 	r->counts = json_pack(
 	    "{s:i, s:i, s:f, s:f, s:f, s:f, s:O}", "outcomes", (json_int_t)w->outcomes,
 	    "republished", (json_int_t)w->repeats, "elapsed_ms", elapsed, "first_outcome_ms",

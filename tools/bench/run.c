@@ -39,7 +39,7 @@ static const char BENCH_USAGE[] =
     "  worker          tmprov-worker (--workers processes, one group) on its own broker\n"
     "                  (--partitions) and database, TMPROV_TM_URL (a tmsim) adding\n"
     "                  --tm-latency per call: --commands over --subjects, --mode mixed|tm|\n"
-    "                  password; pre-loaded and timed from the start (--prestart: from all\n"
+    "                  password|import; pre-loaded and timed from the start (--prestart: from all\n"
     "                  workers assigned) to the last outcome read, or produced at --rate/s\n"
     "                  with per-command latencies\n"
     "  callback        tmprov-callback on a fresh database with --subjects users, loaded by wrk\n"
@@ -61,6 +61,7 @@ static const char BENCH_USAGE[] =
     "  --tm-latency DUR   worker: latency tmsim adds to every call (0)\n"
     "  --rate N           worker: produce N commands/s instead of pre-loading them\n"
     "  --db-pool N        worker: TMPROV_DB_POOL (8)\n"
+    "  --tm-rate N        worker: TMPROV_TM_RATE, TM calls/s for the group (0: no limit)\n"
     "  --prestart         worker: start and assign the workers before the load\n"
     "  --config FILE      KEY=value settings (the environment wins)\n"
     "\n"
@@ -82,7 +83,7 @@ static const struct bench_scenario BENCH_SCENARIOS[] = {
     {"tm-client", bench_tm_client, "query|create", "query", 8},
     {"hash", bench_hash, "new|verify", "new", 0},
     {"pg-reference", bench_pg_reference, "worker|callback", "worker", 0},
-    {"worker", bench_worker, "mixed|tm|password", "mixed", 0},
+    {"worker", bench_worker, "mixed|tm|password|import", "mixed", 0},
     {"callback", bench_callback, "meetings|fail|login", "meetings", 2},
 };
 
@@ -170,6 +171,9 @@ bench_set(struct bench_opts *o, int ch, const char *flag, const char *arg)
 	case 'D':
 		dst = &o->db_pool;
 		break;
+	case 'r':
+		dst = &o->tm_rate;
+		break;
 	}
 	if (v == 0)
 		return bench_usage_error("--%s: %s is not a positive count", flag, arg);
@@ -196,6 +200,7 @@ bench_parse_flags(int argc, char **argv, struct bench_opts *o)
 	    {"tm-latency", required_argument, NULL, 'L'},
 	    {"rate", required_argument, NULL, 'R'},
 	    {"db-pool", required_argument, NULL, 'D'},
+	    {"tm-rate", required_argument, NULL, 'r'},
 	    {"prestart", no_argument, NULL, 'P'},
 	    {NULL, 0, NULL, 0},
 	};

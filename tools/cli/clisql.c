@@ -117,4 +117,13 @@ const struct db_stmt CLISQL_STATEMENTS[CLISQL_COUNT] = {
 	 "   'reason', 'rejected_by_operator', 'retryable', false, 'attempts', 0)) FROM h)"
 	 " SELECT h.id, h.subject, h.body, pg_notify('tmprov_outbox', '') FROM h"
 	 " ORDER BY h.queue_seq"},
+
+    [CLISQL_TM_WORKERS] = {"cli_tm_workers",
+			   "SELECT worker, grp, breaker,"
+			   " coalesce(to_char(next_probe_at AT TIME ZONE 'UTC',"
+			   " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), ''), failures::text,"
+			   " concurrency_limit, in_flight, rate_per_s,"
+			   " floor(extract(epoch FROM now() - updated_at))::bigint,"
+			   " now() - updated_at > $1::integer * interval '1 second'"
+			   " FROM tm_worker_state ORDER BY grp, updated_at DESC, worker"},
 };

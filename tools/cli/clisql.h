@@ -50,6 +50,10 @@ enum clisql_stmt {
 	/* $1 id or NULL (all): held -> failed rejected_by_operator (not retryable) with its
 	 * command.failed in the outbox; -> id, subject, body (kept before), by place. */
 	CLISQL_HELD_REJECT,
+	/* $1 seconds after which a row is stale -> worker, grp, breaker, next_probe_at (UTC, ""
+	 * for none), failures (JSON), concurrency_limit, in_flight, rate_per_s, seconds since the
+	 * update, stale ("t"/"f"); the freshest first, by group. */
+	CLISQL_TM_WORKERS,
 	CLISQL_COUNT
 };
 

@@ -1,11 +1,13 @@
 /* cmd_status: `tmprov status ID` and `tmprov status --subject S`: what the database knows of
  * one command (its row, every TM call, a call still in doubt, its outcome event, its replays)
- * or of one customer (account, users, meetings, recent commands). Reads only. */
+ * or of one customer (account, users, meetings, recent commands); `tmprov status --tm`: each
+ * running worker's TM side (breaker, next probe, last failures, concurrency, rate). Reads only. */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -15,16 +17,24 @@
 #include "evfmt.h"
 #include "replayid.h"
 
+/* A worker reports at least every 3 s (tmstate.h): five reports missed is a worker gone. */
+#define STATUS_STALE_S	  15
+#define STATUS_STALE_TEXT "15"
+
 static const char STATUS_USAGE[] =
-    "usage: tmprov status [--limit N] [--config FILE] [--print-config] ID | --subject S\n"
+    "usage: tmprov status [--limit N] [--config FILE] [--print-config] ID | --subject S | --tm\n"
     "\n"
     "Prints what the database (TMPROV_DATABASE_URL) knows of command ID: its status, attempts\n"
     "and last error, where it was read from Kafka, every TM call made for it (endpoint,\n"
     "result, HTTP and TM status, reason, duration), a call whose outcome is still unknown, its\n"
     "outcome event and whether it was published, and its replays. With --subject, the\n"
-    "customer: account, users, meetings and the most recent commands.\n"
+    "customer: account, users, meetings and the most recent commands. With --tm, each worker's\n"
+    "view of TM as it last reported it (every few seconds): circuit breaker (closed, open,\n"
+    "half-open) and its next probe, the last failures, the concurrency limit and calls in\n"
+    "flight, the group's rate; a worker silent for " STATUS_STALE_TEXT " s is shown as stale.\n"
     "\n"
     "  --subject S     the customer whose subject is S, instead of a command\n"
+    "  --tm            the workers' TM side, instead of a command\n"
     "  --limit N       meetings and commands listed for a customer (default 20)\n"
     "  --config FILE   KEY=value settings (the environment wins)\n"
     "  --print-config  print the effective settings, secrets masked, and exit\n"
@@ -257,8 +267,63 @@ status_subject(struct db *db, const char *subject, const char *limit)
 	return CLI_OK;
 }
 
+/* The last failures of a worker's report (a JSON array of {at, reason}), one line each. */
+static void
+status_tm_failures(const char *text)
+{
+	json_t *a = json_loads(text, 0, NULL), *f;
+	char when[32];
+	size_t i;
+
+	json_array_foreach(a, i, f)
+	{
+		time_t t = (time_t)json_number_value(json_object_get(f, "at"));
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		printf("    failed    %s  %s\n", when,
+		       json_string_value(json_object_get(f, "reason"))
+			   ? json_string_value(json_object_get(f, "reason"))
+			   : "");
+	}
+	json_decref(a);
+}
+
+static int
+status_tm(struct db *db)
+{
+	PGresult *res = status_query(db, CLISQL_TM_WORKERS, STATUS_STALE_TEXT, NULL);
+	int n;
+
+	if (res == NULL)
+		return CLI_FAIL;
+	n = PQntuples(res);
+	if (n == 0)
+		printf("no worker has reported (none running, or none since migration 005)\n");
+	for (int i = 0; i < n; i++) {
+		bool stale = strcmp(V(res, i, 9), "t") == 0;
+
+		printf("worker        %s (group %s)%s\n", V(res, i, 0), V(res, i, 1),
+		       stale ? "  STALE: no report for a while, the worker is gone or stuck" : "");
+		printf("  breaker     %s", V(res, i, 2));
+		if (V(res, i, 3)[0])
+			printf("  next probe %s", V(res, i, 3));
+		printf("\n  calls       %s in flight, limit %s\n", V(res, i, 6), V(res, i, 5));
+		if (atof(V(res, i, 7)) > 0)
+			printf("  rate        %s calls/s for the group\n", V(res, i, 7));
+		else
+			printf("  rate        no limit\n");
+		printf("  reported    %s s ago\n", V(res, i, 8));
+		status_tm_failures(V(res, i, 4));
+	}
+	PQclear(res);
+	return n > 0 ? CLI_OK : CLI_FAIL;
+}
+
 struct status_opts {
 	const char *id, *subject, *limit;
+	bool tm;
 };
 
 static int
@@ -267,6 +332,7 @@ status_flags(const char *name, int argc, char **argv, struct status_opts *o)
 	static const struct option longopts[] = {
 	    {"subject", required_argument, NULL, 's'},
 	    {"limit", required_argument, NULL, 'l'},
+	    {"tm", no_argument, NULL, 't'},
 	    {NULL, 0, NULL, 0},
 	};
 	int ch;
@@ -277,6 +343,9 @@ status_flags(const char *name, int argc, char **argv, struct status_opts *o)
 		switch (ch) {
 		case 's':
 			o->subject = optarg;
+			break;
+		case 't':
+			o->tm = true;
 			break;
 		case 'l':
 			if (strspn(optarg, "0123456789") != strlen(optarg) || strlen(optarg) > 6 ||
@@ -295,8 +364,8 @@ status_flags(const char *name, int argc, char **argv, struct status_opts *o)
 	}
 	if (optind < argc)
 		o->id = argv[optind++];
-	if (optind < argc || (o->id == NULL) == (o->subject == NULL))
-		return clicfg_usage(name, "give one command ID, or --subject S");
+	if (optind < argc || (o->id != NULL) + (o->subject != NULL) + o->tm != 1)
+		return clicfg_usage(name, "give one command ID, or --subject S, or --tm");
 	return CLI_OK;
 }
 
@@ -326,7 +395,9 @@ cmd_status(int argc, char **argv)
 		rc = CLI_FAIL;
 		goto out;
 	}
-	rc = o.id ? status_command(db, o.id) : status_subject(db, o.subject, o.limit);
+	rc = o.tm   ? status_tm(db)
+	     : o.id ? status_command(db, o.id)
+		    : status_subject(db, o.subject, o.limit);
 out:
 	db_free(db);
 	cfg_free(cfg);

@@ -26,6 +26,7 @@
 #include "password.h"
 #include "sql.h"
 #include "tm_client.h"
+#include "tmgate.h"
 #include "tmretry.h"
 #include "wconfig.h"
 
@@ -35,13 +36,14 @@ struct exec_ctx {
 	struct dbpool *pool;
 	struct intent_writer *intents;
 	struct tmhealth *health;
+	struct tmgate *gate;
 	struct tmretry retry;
 	struct dlq *dlq;
 	struct tm_client_opts tm;
 	struct password_opts password;
 	struct guard_opts guard;
-	sem_t hash_slots, call_slots;
-	bool hash_slots_ok, call_slots_ok;
+	sem_t hash_slots;
+	bool hash_slots_ok;
 	const char *public_url;
 	const char *join_template;
 	void (*on_commit)(void *);
@@ -114,7 +116,7 @@ exec_cfg_check(const struct cfg *c, char *err, size_t errlen)
 	return rc;
 }
 
-/* The hashes (TMPROV_HASH_CONCURRENCY) and the TM calls (TMPROV_WORKER_CONCURRENCY) at once. */
+/* The hashes (TMPROV_HASH_CONCURRENCY) at once; the TM calls pass the gate (tmgate.h). */
 static int
 exec_slots(struct exec_ctx *ctx, const struct cfg *c, char *err, size_t errlen)
 {
@@ -129,14 +131,6 @@ exec_slots(struct exec_ctx *ctx, const struct cfg *c, char *err, size_t errlen)
 		return -1;
 	}
 	ctx->hash_slots_ok = true;
-	n = cfg_int(c, &KEY_TMPROV_WORKER_CONCURRENCY);
-	if (sem_init(&ctx->call_slots, 0, (unsigned)n) != 0) {
-		snprintf(err, errlen, "TMPROV_WORKER_CONCURRENCY: cannot make a semaphore of %ld",
-			 n);
-		return -1;
-	}
-	ctx->call_slots_ok = true;
-	ctx->retry.call_slots = &ctx->call_slots;
 	return 0;
 }
 
@@ -164,6 +158,11 @@ exec_new(const struct cfg *c, struct metrics *m, char *err, size_t errlen)
 			       SQL_COUNT, m, err, errlen);
 	if (ctx->health == NULL || ctx->pool == NULL)
 		goto fail;
+	/* TM calls in flight (adaptive, up to TMPROV_WORKER_CONCURRENCY) and the group's rate. */
+	ctx->gate = tmgate_new(c, ctx->pool, m, err, errlen);
+	if (ctx->gate == NULL)
+		goto fail;
+	ctx->retry.gate = ctx->gate;
 	ctx->intents = intent_writer_new(c, ctx->pool, err, errlen);
 	if (ctx->intents == NULL)
 		goto fail;
@@ -185,12 +184,11 @@ exec_free(struct exec_ctx *ctx)
 		return;
 	dlq_free(ctx->dlq);
 	intent_writer_free(ctx->intents);
+	tmgate_free(ctx->gate);
 	dbpool_free(ctx->pool);
 	tmhealth_free(ctx->health);
 	if (ctx->hash_slots_ok)
 		sem_destroy(&ctx->hash_slots);
-	if (ctx->call_slots_ok)
-		sem_destroy(&ctx->call_slots);
 	free(ctx);
 }
 
@@ -245,6 +243,18 @@ struct tmhealth *
 exec_tm_health(struct exec_ctx *ctx)
 {
 	return ctx->health;
+}
+
+struct tmgate *
+exec_tm_gate(struct exec_ctx *ctx)
+{
+	return ctx->gate;
+}
+
+struct dbpool *
+exec_db_pool(struct exec_ctx *ctx)
+{
+	return ctx->pool;
 }
 
 bool

@@ -53,5 +53,9 @@ bool exec_db_available(struct exec_ctx *ctx); /* false while PostgreSQL is unrea
 bool exec_dlq_failed(struct exec_ctx *ctx);   /* the DLQ producer failed for good */
 /* The TM health tracker (tmretry.h), for the prober; lives as long as ctx. */
 struct tmhealth *exec_tm_health(struct exec_ctx *ctx);
+/* The gate of TM calls (tmgate.h) and the database pool, for the prober and the state report;
+ * they live as long as ctx. */
+struct tmgate *exec_tm_gate(struct exec_ctx *ctx);
+struct dbpool *exec_db_pool(struct exec_ctx *ctx);
 
 #endif

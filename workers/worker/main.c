@@ -23,7 +23,9 @@
 #include "reload.h"
 #include "sdnotify.h"
 #include "tm_client.h"
+#include "tmgate.h"
 #include "tmprobe.h"
+#include "tmstate.h"
 #include "wconfig.h"
 #include "wmetrics.h"
 
@@ -59,6 +61,16 @@ static const struct {
     {"tmprov_db_available", "gauge", "1 while PostgreSQL is reachable"},
     {"tmprov_rebalances_total", "counter",
      "tm.commands rebalance events: partitions assigned, revoked, or lost"},
+    {"tmprov_tm_rate_waits_total", "counter",
+     "TM calls that waited for a token of the group's rate"},
+    {"tmprov_tm_rate_wait_seconds_total", "counter", "time TM calls waited for rate tokens"},
+    {"tmprov_tm_rate_stale_total", "counter",
+     "rate tokens given up because the call's intent took longer than 50 ms to commit"},
+    {"tmprov_tm_concurrency_limit", "gauge", "TM calls in flight allowed now (adaptive)"},
+    {"tmprov_tm_calls_in_flight", "gauge", "TM calls in flight"},
+    {"tmprov_tm_breaker_state", "gauge", "1 for the TM circuit breaker's state"},
+    {"tmprov_tm_breaker_next_probe_timestamp_seconds", "gauge",
+     "when the open breaker probes TM next (Unix time; 0: closed)"},
 };
 
 struct worker {
@@ -72,6 +84,7 @@ struct worker {
 	struct consumer *consumer;
 	struct admin *admin;
 	struct tmprobe *probe;
+	struct tmstate *tmstate;
 };
 
 static volatile sig_atomic_t stop_signal, reload_signal;
@@ -264,7 +277,12 @@ worker_start(struct worker *w)
 	if (!(w->exec = exec_new(w->cfg, w->metrics, err, sizeof(err))))
 		fatal("%s", err);
 	tm_client_opts_from_cfg(&tm, w->cfg);
-	if (!(w->probe = tmprobe_start(&tm, exec_tm_health(w->exec), w->metrics, err, sizeof(err))))
+	if (!(w->probe = tmprobe_start(&tm, exec_tm_health(w->exec), exec_db_pool(w->exec),
+				       w->metrics, err, sizeof(err))))
+		fatal("%s", err);
+	if (!(w->tmstate =
+		  tmstate_start(cfg_str(w->cfg, &KEY_TMPROV_KAFKA_GROUP), exec_tm_health(w->exec),
+				exec_tm_gate(w->exec), exec_db_pool(w->exec), err, sizeof(err))))
 		fatal("%s", err);
 	if (!(w->publisher = publisher_start(w->cfg, w->metrics, w->producer, err, sizeof(err))))
 		fatal("%s", err);
@@ -290,9 +308,10 @@ worker_start(struct worker *w)
 static void
 worker_reload(struct worker *w)
 {
-	/* Hook: a reloadable TM rate limit (TMPROV_TM_RATE, CFG_RELOAD) is applied here when
-	 * reload_apply() returns > 0. */
-	reload_apply(w->cfg);
+	/* The group's TM rate (TMPROV_TM_RATE, CFG_RELOAD) takes effect at the next refill. */
+	if (reload_apply(w->cfg) > 0)
+		tmgate_set_rate(exec_tm_gate(w->exec),
+				(double)cfg_int(w->cfg, &KEY_TMPROV_TM_RATE));
 }
 
 /* The service manager's side of the loop: READY=1 once the group has assigned partitions,
@@ -389,6 +408,7 @@ worker_shutdown(struct worker *w)
 	admin_stop(w->admin);
 	consumer_close(w->consumer);
 	tmprobe_free(w->probe);
+	tmstate_free(w->tmstate);
 	exec_free(w->exec);
 	if (kafka_flush(w->producer, PUBLISH_MIN_MS, err, sizeof(err)))
 		log_warn("%s", err);

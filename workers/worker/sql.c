@@ -279,4 +279,19 @@ const struct db_stmt SQL_STATEMENTS[SQL_COUNT] = {
     [SQL_PUB_MAXSEQ] = {"pub_maxseq", "SELECT coalesce(max(seq), 0) FROM outbox"},
     [SQL_PUB_PENDING] = {"pub_pending", "SELECT EXISTS (SELECT 1 FROM outbox "
 					"WHERE published_at IS NULL AND seq <= $1::bigint)"},
+    [SQL_PROBE_ACCOUNT] = {"probe_account", "SELECT company_uid FROM accounts"
+					    " WHERE status = 'active' ORDER BY subject LIMIT 1"},
+    /* $4: the next probe in ms since the epoch (NULL: none); $5 the last failures (JSON). */
+    [SQL_STATE_PUT] = {"state_put",
+		       "INSERT INTO tm_worker_state AS s (worker, grp, breaker, next_probe_at,"
+		       " failures, concurrency_limit, in_flight, rate_per_s, updated_at)"
+		       " VALUES ($1, $2, $3, to_timestamp($4::float8 / 1000), $5::jsonb,"
+		       " $6::integer, $7::integer, $8::float8, now())"
+		       " ON CONFLICT (worker) DO UPDATE SET grp = EXCLUDED.grp,"
+		       " breaker = EXCLUDED.breaker, next_probe_at = EXCLUDED.next_probe_at,"
+		       " failures = EXCLUDED.failures,"
+		       " concurrency_limit = EXCLUDED.concurrency_limit,"
+		       " in_flight = EXCLUDED.in_flight, rate_per_s = EXCLUDED.rate_per_s,"
+		       " updated_at = now()"},
+    [SQL_STATE_DROP] = {"state_drop", "DELETE FROM tm_worker_state WHERE worker = $1"},
 };

@@ -46,6 +46,11 @@ enum sql_stmt {
 	SQL_PUB_NOTIFY,
 	SQL_PUB_MAXSEQ,
 	SQL_PUB_PENDING,
+	/* The TM side (tmprobe.c, tmstate.c): an active account for the probe to query, and this
+	 * worker's row of tm_worker_state (written, dropped at shutdown). */
+	SQL_PROBE_ACCOUNT,
+	SQL_STATE_PUT,
+	SQL_STATE_DROP,
 	SQL_COUNT
 };
 

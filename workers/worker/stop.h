@@ -6,6 +6,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <time.h>
 
 #include "clock.h"
 
@@ -14,6 +15,23 @@ static inline bool
 stop_requested(const atomic_bool *stop)
 {
 	return stop != NULL && atomic_load(stop);
+}
+
+/* Sleeps ms in 50 ms slices, so that a stop request is seen quickly without a condition
+ * variable; false as soon as *stop is set (stop may be NULL). */
+static inline bool
+stop_sleep(long ms, const atomic_bool *stop)
+{
+	while (ms > 0) {
+		long slice = ms < 50 ? ms : 50;
+		struct timespec ts = {0, slice * 1000000L};
+
+		if (stop_requested(stop))
+			return false;
+		nanosleep(&ts, NULL);
+		ms -= slice;
+	}
+	return !stop_requested(stop);
 }
 
 /* A stop that takes effect grace_ms after it was first seen (grace_ms 0: at once). Once a TM

@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "deadline.h"
 #include "log.h"
+#include "tmgate.h"
 
 const char *
 tmretry_action_name(enum tmretry_action a)
@@ -65,17 +66,7 @@ tmretry_delay_ms(const struct tmretry_policy *p, unsigned made, long retry_after
 bool
 tmretry_sleep(long ms, const atomic_bool *stop)
 {
-	/* 50 ms slices: a stop request is seen quickly without a condition variable. */
-	while (ms > 0) {
-		long slice = ms < 50 ? ms : 50;
-		struct timespec ts = {0, slice * 1000000L};
-
-		if (stop_requested(stop))
-			return false;
-		nanosleep(&ts, NULL);
-		ms -= slice;
-	}
-	return !stop_requested(stop);
+	return stop_sleep(ms, stop);
 }
 
 bool
@@ -115,7 +106,76 @@ struct tmhealth {
 	long hold_until_ms; /* no call before this (CLOCK_MONOTONIC ms): TM's Retry-After */
 	char last_error[TM_ERROR_MAX + 1];
 	struct metrics *metrics;
+	/* The breaker's view (tmhealth_view). */
+	enum tmhealth_state state;
+	long long next_probe_ms;
+	struct tmhealth_failure failures[TMHEALTH_FAILURES]; /* a ring, newest at failures_head */
+	unsigned nfailures, failures_head;
+	unsigned long version;
 };
+
+static long long
+health_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *
+tmhealth_state_name(enum tmhealth_state s)
+{
+	switch (s) {
+	case TMHEALTH_CLOSED:
+		return "closed";
+	case TMHEALTH_OPEN:
+		return "open";
+	case TMHEALTH_HALF_OPEN:
+		return "half-open";
+	}
+	return "?";
+}
+
+/* The breaker's gauges: one series per state, 1 for the current one (lock held). */
+static void
+health_state_set(struct tmhealth *h, enum tmhealth_state st)
+{
+	static const enum tmhealth_state all[] = {TMHEALTH_CLOSED, TMHEALTH_OPEN,
+						  TMHEALTH_HALF_OPEN};
+	char labels[32];
+
+	if (h->state == st)
+		return;
+	h->state = st;
+	h->version++;
+	if (st == TMHEALTH_CLOSED)
+		h->next_probe_ms = 0;
+	if (h->metrics == NULL)
+		return;
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		snprintf(labels, sizeof(labels), "state=\"%s\"", tmhealth_state_name(all[i]));
+		metrics_set(h->metrics, "tmprov_tm_breaker_state", labels, all[i] == st);
+	}
+	metrics_set(h->metrics, "tmprov_tm_breaker_next_probe_timestamp_seconds", "",
+		    h->next_probe_ms / 1000.0);
+}
+
+/* Keeps the failure in the ring of the last few (lock held). */
+static void
+health_failure_keep(struct tmhealth *h, const struct tm_result *res)
+{
+	struct tmhealth_failure *f;
+
+	h->failures_head = (h->failures_head + 1) % TMHEALTH_FAILURES;
+	f = &h->failures[h->failures_head];
+	f->at_ms = health_wall_ms();
+	snprintf(f->reason, sizeof(f->reason), "%s%s%.100s", tm_outcome_name(res->outcome),
+		 res->error[0] ? ": " : "", res->error);
+	if (h->nfailures < TMHEALTH_FAILURES)
+		h->nfailures++;
+	h->version++;
+}
 
 struct tmhealth *
 tmhealth_new(unsigned pause_after, struct metrics *m)
@@ -128,6 +188,8 @@ tmhealth_new(unsigned pause_after, struct metrics *m)
 	h->pause_after = pause_after > 0 ? pause_after : 1;
 	h->available = true;
 	h->metrics = m;
+	h->state = TMHEALTH_OPEN; /* so that the first set below writes the gauges */
+	health_state_set(h, TMHEALTH_CLOSED);
 	if (m != NULL)
 		metrics_set(m, "tmprov_tm_available", "", 1);
 	return h;
@@ -156,6 +218,7 @@ health_failure(struct tmhealth *h, const char *account, const struct tm_result *
 	if (res->outcome != TM_NOT_SENT)
 		h->all_not_sent = false;
 	snprintf(h->last_error, sizeof(h->last_error), "%s", res->error);
+	health_failure_keep(h, res);
 	if (h->in_a_row >= h->pause_after && (h->several_accounts || h->all_not_sent))
 		h->available = false;
 }
@@ -179,6 +242,7 @@ tmhealth_record(struct tmhealth *h, const char *account, const struct tm_result 
 		health_failure(h, account ? account : "", res);
 	}
 	after = h->available;
+	health_state_set(h, after ? TMHEALTH_CLOSED : TMHEALTH_OPEN);
 	n = h->in_a_row;
 	refused = h->all_not_sent;
 	snprintf(last, sizeof(last), "%s", h->last_error);
@@ -193,6 +257,44 @@ tmhealth_record(struct tmhealth *h, const char *account, const struct tm_result 
 			metrics_set(h->metrics, "tmprov_tm_available", "", after ? 1 : 0);
 	}
 	return before;
+}
+
+void
+tmhealth_view(struct tmhealth *h, struct tmhealth_view *v)
+{
+	pthread_mutex_lock(&h->lock);
+	v->state = h->state;
+	v->next_probe_ms = h->state == TMHEALTH_CLOSED ? 0 : h->next_probe_ms;
+	v->in_a_row = h->in_a_row;
+	v->nfailures = h->nfailures;
+	for (unsigned i = 0; i < h->nfailures; i++)
+		v->failures[i] =
+		    h->failures[(h->failures_head + TMHEALTH_FAILURES - i) % TMHEALTH_FAILURES];
+	v->version = h->version;
+	pthread_mutex_unlock(&h->lock);
+}
+
+void
+tmhealth_probe_planned(struct tmhealth *h, long in_ms)
+{
+	pthread_mutex_lock(&h->lock);
+	if (h->state != TMHEALTH_CLOSED) {
+		h->next_probe_ms = health_wall_ms() + in_ms;
+		h->version++;
+		if (h->metrics != NULL)
+			metrics_set(h->metrics, "tmprov_tm_breaker_next_probe_timestamp_seconds",
+				    "", h->next_probe_ms / 1000.0);
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
+void
+tmhealth_probe_begins(struct tmhealth *h)
+{
+	pthread_mutex_lock(&h->lock);
+	if (h->state == TMHEALTH_OPEN)
+		health_state_set(h, TMHEALTH_HALF_OPEN);
+	pthread_mutex_unlock(&h->lock);
 }
 
 bool
@@ -318,11 +420,32 @@ tmretry_wait(const struct tmretry *r, long ms, const atomic_bool *stop)
 	return !stop_requested(stop);
 }
 
+/* Gives the attempt's place back; res: its call's result (NULL: no call was made). */
 static void
-tmretry_slot_give(const struct tmretry *r)
+tmretry_slot_give(const struct tmretry *r, struct tmgate_pass *pass, const struct tm_result *res)
 {
-	if (r->call_slots != NULL)
+	if (r->gate != NULL)
+		tmgate_leave(r->gate, pass, res);
+	else if (r->call_slots != NULL)
 		sem_post(r->call_slots);
+}
+
+/* Takes the attempt's place, then (with the gate) its rate token: after the place, so that
+ * calls waiting for the rate do not add to TM's load, before the intent, so that an intent is
+ * never open while its call waits for the rate. Kept across a LATER: the token is the
+ * attempt's. */
+static bool
+tmretry_slot_take_pass(const struct tmretry *r, const atomic_bool *stop, struct tmgate_pass *pass)
+{
+	if (r->gate != NULL) {
+		if (!tmgate_slot(r->gate, stop, pass))
+			return false;
+		if (tmgate_token(r->gate, stop, pass))
+			return true;
+		tmgate_leave(r->gate, pass, NULL);
+		return false;
+	}
+	return r->call_slots == NULL || tmretry_slot_take(r->call_slots, stop);
 }
 
 /* Makes ready for an attempt: its call slot, then (guarded) its intent, then a last look at
@@ -332,30 +455,38 @@ tmretry_slot_give(const struct tmretry *r)
  * to call, -1 when stopped (out->unsent_attempt set when the intent was recorded). */
 static int
 tmretry_begin(const struct tmretry *r, bool guarded, const struct tmretry_hooks *hooks,
-	      unsigned attempt, const atomic_bool *stop, struct tmretry_result *out)
+	      unsigned attempt, const atomic_bool *stop, struct tmretry_result *out,
+	      struct tmgate_pass *pass)
 {
 	int rc = TMRETRY_BEFORE_GO;
 
 	for (unsigned i = 0;; i++) {
-		if (r->call_slots != NULL && !tmretry_slot_take(r->call_slots, stop))
+		if (!tmretry_slot_take_pass(r, stop, pass))
 			return -1;
 		if (guarded)
 			rc = hooks->before(hooks->arg, attempt, out->last_attempt);
 		if (rc == TMRETRY_BEFORE_GO)
 			break;
-		tmretry_slot_give(r);
+		tmretry_slot_give(r, pass, NULL);
 		if (rc != TMRETRY_BEFORE_LATER)
 			return rc == TMRETRY_BEFORE_NO_CALL ? 1 : -1;
 		if (!tmretry_sleep(backoff_delay_ms(&backoff_intent_record, i), stop))
 			return -1;
 	}
-	/* The ownership check: the loop sets stop when the job's partition is revoked or lost,
+	/* A token that waited for a slow intent is spent and another taken (tmgate.h); then the
+	 * ownership check: the loop sets stop when the job's partition is revoked or lost,
 	 * and a job that no longer owns its partition (or whose worker may have been dropped from
 	 * the group: the lease lapsed) starts no call, even with its intent recorded (the caller
 	 * resolves it). Last thing before the call: the slot wait and the
 	 * intent's commit may each have taken a while. */
+	if (r->gate != NULL && !tmgate_fresh(r->gate, stop, pass)) {
+		tmretry_slot_give(r, pass, NULL);
+		if (guarded)
+			out->unsent_attempt = attempt;
+		return -1;
+	}
 	if (!lease_held(r->lease) || stop_requested(stop)) {
-		tmretry_slot_give(r);
+		tmretry_slot_give(r, pass, NULL);
 		if (guarded)
 			out->unsent_attempt = attempt;
 		return -1;
@@ -380,6 +511,7 @@ tmretry_call(const struct tmretry *r, struct tm_client *tc, const struct tm_requ
 	unsigned counted = 0, attempt = first_attempt ? first_attempt : 1;
 	struct timespec started;
 	enum tmretry_action a;
+	struct tmgate_pass pass = {0};
 	int rc;
 
 	out->made = 0;
@@ -396,12 +528,12 @@ tmretry_call(const struct tmretry *r, struct tm_client *tc, const struct tm_requ
 		 * attempt starts, and no slot is taken or intent opened for one. */
 		if (!tmhealth_wait_call(r->health, stop))
 			return -1;
-		rc = tmretry_begin(r, guarded, hooks, attempt, stop, out);
+		rc = tmretry_begin(r, guarded, hooks, attempt, stop, out, &pass);
 		if (rc != 0)
 			return rc;
 		clock_gettime(CLOCK_REALTIME, &started);
 		tm_client_call(tc, req, &out->last);
-		tmretry_slot_give(r);
+		tmretry_slot_give(r, &pass, &out->last);
 		out->made++;
 		out->last_attempt = attempt;
 		out->last_may_have_acted = out->last.may_have_acted;

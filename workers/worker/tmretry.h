@@ -79,6 +79,36 @@ long tmhealth_hold_ms(struct tmhealth *h);
  * waiting (when there is nothing to wait for, true whatever *stop says). */
 bool tmhealth_wait_call(struct tmhealth *h, const atomic_bool *stop);
 
+/* The circuit breaker that view makes: closed while TM is up; open while it is down, until the
+ * next probe; half-open while a probe is on the wire (its answer closes it, its failure opens
+ * it again). */
+enum tmhealth_state { TMHEALTH_CLOSED, TMHEALTH_OPEN, TMHEALTH_HALF_OPEN };
+const char *tmhealth_state_name(enum tmhealth_state s); /* "closed", "open", "half-open" */
+
+/* The failures kept for tmprov status --tm: the last few that looked like an outage. */
+#define TMHEALTH_FAILURES   5
+#define TMHEALTH_REASON_MAX 120
+
+struct tmhealth_failure {
+	long long at_ms; /* CLOCK_REALTIME, ms since the epoch */
+	char reason[TMHEALTH_REASON_MAX + 1];
+};
+
+struct tmhealth_view {
+	enum tmhealth_state state;
+	long long next_probe_ms; /* CLOCK_REALTIME ms of the next probe; 0: none planned */
+	unsigned in_a_row;
+	unsigned nfailures; /* failures[0] the latest */
+	struct tmhealth_failure failures[TMHEALTH_FAILURES];
+	unsigned long version; /* grows at every change of state or planned probe */
+};
+
+void tmhealth_view(struct tmhealth *h, struct tmhealth_view *v);
+/* The prober's side: when the next probe is due (in_ms from now), and that one starts now
+ * (half-open until its tmhealth_record). */
+void tmhealth_probe_planned(struct tmhealth *h, long in_ms);
+void tmhealth_probe_begins(struct tmhealth *h);
+
 /* What tmretry_hooks.before answers. */
 enum tmretry_before {
 	TMRETRY_BEFORE_STOPPED = -1, /* *stop was set: call no more */
@@ -112,6 +142,9 @@ struct tmretry_result {
 	json_t *calls; /* tm_calls rows of the attempts made: caller owns */
 };
 
+struct tmgate; /* tmgate.h */
+struct tmgate_pass;
+
 struct tmretry {
 	struct tmretry_policy policy;
 	struct tmhealth *health; /* borrowed */
@@ -119,6 +152,9 @@ struct tmretry {
 	/* TM calls in flight across the process (TMPROV_WORKER_CONCURRENCY): an attempt holds a
 	 * slot for its call, taken before its intent is recorded; NULL: no limit. */
 	sem_t *call_slots;
+	/* When set, instead of call_slots: the adaptive limit and the group's rate (tmgate.h); an
+	 * attempt takes its place, then its rate token, then records its intent. Borrowed. */
+	struct tmgate *gate;
 	/* The consumer loop's lease (stop.h): no call starts while it has lapsed. NULL: none. */
 	const struct lease *lease;
 };
