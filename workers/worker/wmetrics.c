@@ -70,4 +70,7 @@ wmetrics_zero(struct metrics *m)
 	}
 	zero_tm(m);
 	metrics_touch(m, "tmprov_commit_failures_total", "");
+	metrics_touch(m, "tmprov_tm_rate_waits_total", "");
+	metrics_touch(m, "tmprov_tm_rate_wait_seconds_total", "");
+	metrics_touch(m, "tmprov_tm_rate_stale_total", "");
 }
