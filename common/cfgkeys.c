@@ -59,6 +59,17 @@ CFG_KEY(TMPROV_TM_CONNECT_TIMEOUT, CFG_MS, "3s", 0, 10, 300000, NULL,
 	"TurboMeeting connect timeout; a call that cannot connect is safe to repeat");
 CFG_KEY(TMPROV_TM_MAX_RESPONSE, CFG_INT, "65536", 0, 1024, 16777216, NULL,
 	"largest TurboMeeting answer read, in bytes; a larger one is a transient error");
+CFG_KEY(
+    TMPROV_TM_RATE, CFG_INT, "20", 0, 0, 100000, NULL,
+    "TM calls per second for the whole consumer group (every worker of TMPROV_KAFKA_GROUP and "
+    "tmprov reconcile share one token bucket in PostgreSQL); calls wait for a token, none fails "
+    "for lack of one; 0: no limit. The default keeps a bulk import far below what one TM server "
+    "serves to its live meetings");
+CFG_KEY(
+    TMPROV_TM_RATE_BURST, CFG_INT, "0", 0, 0, 1000000, NULL,
+    "tokens the group's bucket holds at most, made as calls at once after an idle spell; in any "
+    "one second the group makes at most TMPROV_TM_RATE + this + processes x TMPROV_TM_RATE/20 "
+    "calls; 0: a tenth of TMPROV_TM_RATE (at least 1)");
 CFG_KEY(TMPROV_TM_RETRY_AFTER_MAX, CFG_MS, "60s", 0, 0, 86400000, NULL,
 	"cap on the Retry-After delay TurboMeeting may ask for");
 CFG_KEY(TMPROV_TM_TIMEOUT, CFG_MS, "10s", 0, 10, 600000, NULL,

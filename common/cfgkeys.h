@@ -28,6 +28,8 @@ extern const struct cfg_key KEY_TMPROV_PASSWORD_SCHEME;
 extern const struct cfg_key KEY_TMPROV_PUBLIC_URL;
 extern const struct cfg_key KEY_TMPROV_TM_CONNECT_TIMEOUT;
 extern const struct cfg_key KEY_TMPROV_TM_MAX_RESPONSE;
+extern const struct cfg_key KEY_TMPROV_TM_RATE;
+extern const struct cfg_key KEY_TMPROV_TM_RATE_BURST;
 extern const struct cfg_key KEY_TMPROV_TM_RETRY_AFTER_MAX;
 extern const struct cfg_key KEY_TMPROV_TM_TIMEOUT;
 extern const struct cfg_key KEY_TMPROV_TM_URL;

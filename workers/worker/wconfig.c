@@ -8,6 +8,7 @@
 #include "kafka.h"
 #include "password.h"
 #include "tm_client.h"
+#include "tmrate.h"
 
 CFG_KEY(TMPROV_DB_POOL, CFG_INT, "8", 0, 1, 256, NULL,
 	"PostgreSQL connections shared by the command threads (none is held during a TM call)");
@@ -66,6 +67,7 @@ wconfig_new(void)
 	    {TM_CONFIG_KEYS, TM_CONFIG_NKEYS},
 	    {PASSWORD_CONFIG_KEYS, PASSWORD_CONFIG_NKEYS},
 	    {worker_exec_keys, CFG_KEYS_LEN(worker_exec_keys)},
+	    {TMRATE_CONFIG_KEYS, TMRATE_CONFIG_NKEYS},
 	};
 
 	return cfg_compose(lists, CFG_KEYS_LEN(lists), worker_overrides,
