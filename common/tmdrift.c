@@ -81,8 +81,8 @@ tmdrift_json(unsigned mask, const struct tmdrift_account *ours, const struct tmd
 
 		if (!(mask & (1u << f)))
 			continue;
-		d = json_pack("{s:s, s:o, s:o}", "field", FIELD_NAMES[f], "ours", value_json(ours, f),
-			      "tm", value_json(tm, f));
+		d = json_pack("{s:s, s:o, s:o}", "field", FIELD_NAMES[f], "ours",
+			      value_json(ours, f), "tm", value_json(tm, f));
 		if (d == NULL || json_array_append_new(list, d) != 0) {
 			json_decref(list);
 			list = NULL;

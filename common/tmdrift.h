@@ -1,5 +1,6 @@
 /* tmdrift: where TM's view of an account (query_account's four values) differs from our record,
- * and whether a FAILED answer says TM has no such account; account.queried and reconcile share it. */
+ * and whether a FAILED answer says TM has no such account; account.queried and reconcile share it.
+ */
 #ifndef TMPROV_TMDRIFT_H
 #define TMPROV_TMDRIFT_H
 
@@ -34,8 +35,7 @@ const char *tmdrift_field_name(enum tmdrift_field f);
 unsigned tmdrift_compare(const struct tmdrift_account *ours, const struct tmdrift_account *tm);
 
 /* The value of field f of a, as text (numbers in decimal), into out. */
-void tmdrift_value(const struct tmdrift_account *a, enum tmdrift_field f, char *out,
-		   size_t outlen);
+void tmdrift_value(const struct tmdrift_account *a, enum tmdrift_field f, char *out, size_t outlen);
 
 /* [{"field": name, "ours": value, "tm": value}, ...] for the fields of mask, in field order,
  * values typed as in account.create. NULL when out of memory. */

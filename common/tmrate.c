@@ -23,7 +23,7 @@ const size_t TMRATE_CONFIG_NKEYS = CFG_KEYS_LEN(TMRATE_CONFIG_KEYS);
  * seconds since the last refill (never negative: a statement that waited for the row's lock
  * may have started before its holder), capped at the burst. $2 rate, $3 burst. */
 #define TMRATE_REFILLED                                                                            \
-	"LEAST($3::integer, b.tokens + $2::float8 * GREATEST(0::float8, extract(epoch FROM "        \
+	"LEAST($3::integer, b.tokens + $2::float8 * GREATEST(0::float8, extract(epoch FROM "       \
 	"statement_timestamp() - b.refilled_at)::float8))"
 
 /* One round trip, atomic under the row's lock: refill, grant min(want, whole tokens), keep the
@@ -115,7 +115,8 @@ tmrate_new(const char *group, double rate_per_s, unsigned burst)
 struct tmrate *
 tmrate_from_cfg(const struct cfg *c)
 {
-	return tmrate_new(cfg_str(c, &KEY_TMPROV_KAFKA_GROUP), (double)cfg_int(c, &KEY_TMPROV_TM_RATE),
+	return tmrate_new(cfg_str(c, &KEY_TMPROV_KAFKA_GROUP),
+			  (double)cfg_int(c, &KEY_TMPROV_TM_RATE),
 			  (unsigned)cfg_int(c, &KEY_TMPROV_TM_RATE_BURST));
 }
 

@@ -60,7 +60,7 @@ double tmrate_rate(const struct tmrate *r);
 const char *tmrate_error(const struct tmrate *r);
 
 /* The arithmetic, pure. */
-unsigned tmrate_default_burst(double rate_per_s); /* a tenth of a second's calls, >= 1 */
+unsigned tmrate_default_burst(double rate_per_s);	  /* a tenth of a second's calls, >= 1 */
 unsigned tmrate_batch(double rate_per_s, unsigned burst); /* rate/20, within [1, burst] */
 /* How long until want tokens are in a bucket holding tokens, at rate_per_s: ms, >= 1. */
 long tmrate_wait_ms(double tokens, unsigned want, double rate_per_s);

@@ -124,8 +124,11 @@ test_rate_holds_across_processes(void **state)
 	unsigned total = 0, bound = tmrate_window_bound(50, 0, NK), peak;
 
 	for (unsigned i = 0; i < NK; i++) {
-		k[i] = (struct taker){.t = &fx->t, .group = "g-shared", .rate = 50,
-				      .start_ms = clock_now_ms(), .run_ms = 3000};
+		k[i] = (struct taker){.t = &fx->t,
+				      .group = "g-shared",
+				      .rate = 50,
+				      .start_ms = clock_now_ms(),
+				      .run_ms = 3000};
 		assert_int_equal(pthread_create(&th[i], NULL, taker_main, &k[i]), 0);
 	}
 	for (unsigned i = 0; i < NK; i++) {

@@ -26,13 +26,13 @@ test_compare_table(void **state)
 		unsigned want;
 	} cases[] = {
 	    {{"Acme", "ops@acme.example", 2, 25}, 0},
-	    {{"ACME", "ops@acme.example", 2, 25}, NAME},	 /* case counts */
-	    {{"Acme ", "ops@acme.example", 2, 25}, NAME},	 /* so does spacing */
+	    {{"ACME", "ops@acme.example", 2, 25}, NAME},  /* case counts */
+	    {{"Acme ", "ops@acme.example", 2, 25}, NAME}, /* so does spacing */
 	    {{"Acme", "Ops@acme.example", 2, 25}, EMAIL},
 	    {{"Acme", "ops@acme.example", 9, 25}, ROOMS},
 	    {{"Acme", "ops@acme.example", 2, 24}, PARTS},
 	    {{"Acme", "ops@acme.example", -1, -1}, ROOMS | PARTS}, /* TM gave no number */
-	    {{NULL, NULL, 2, 25}, NAME | EMAIL},		 /* no text at all */
+	    {{NULL, NULL, 2, 25}, NAME | EMAIL},		   /* no text at all */
 	    {{"Other", "x@y.example", 3, 4}, NAME | EMAIL | ROOMS | PARTS},
 	};
 

@@ -12,5 +12,7 @@ int cmd_import(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_events(int argc, char **argv);
+int cmd_reconcile(int argc, char **argv);
+int cmd_resolve(int argc, char **argv);
 
 #endif

@@ -1,5 +1,6 @@
 /* clisql: the operator CLI's one table of SQL statements (enum id -> text), prepared on connect
- * by common/db; values only ever travel as parameters. Every statement only reads. */
+ * by common/db; values only ever travel as parameters. Every statement only reads, but for
+ * reconcile's record of its checks and resolve's transaction (the last group). */
 #ifndef TMPROV_CLISQL_H
 #define TMPROV_CLISQL_H
 
@@ -38,6 +39,26 @@ enum clisql_stmt {
 	CLISQL_REPLAYABLE,
 	/* $1 id -> status. */
 	CLISQL_STATUS_OF,
+	/* $1 subject or NULL -> subject, company_uid, company_name, email, rooms, participants,
+	 * version (updated_at in microseconds, text) of the active accounts, by subject. */
+	CLISQL_ACTIVE_ACCOUNTS,
+	/* $1 subject, $2 result, $3 drift (JSON array), $4 TM's values (JSON or NULL), $5 detail
+	 * (or NULL): the account's last check, as of now. */
+	CLISQL_CHECK_STORE,
+	/* $1 id -> status, coalesce(type, ''), coalesce(subject, ''), body (NULL when not kept),
+	 * coalesce(resolution, ''), coalesce(resolved_as, ''). */
+	CLISQL_PARKED,
+	/* $1 id, $2 resolution, $3 resolved_as -> id when $1 was a parked create not resolved
+	 * yet and now is; its open intents (if any) are closed with it. */
+	CLISQL_RESOLVE_MARK,
+	/* $1 id, $2 subject, $3 sha256 of the body (hex), $4 status: the resolution's own
+	 * account.create row (succeeded: adopted; received: sent again, for the worker). */
+	CLISQL_RESOLVE_COMMAND,
+	/* $1 subject, $2 company_uid, $3 company_name, $4 email, $5 rooms, $6 participants. */
+	CLISQL_RESOLVE_ACCOUNT,
+	/* $1 event id, $2 command id, $3 type, $4 subject, $5 payload: the outcome in the
+	 * outbox, and the NOTIFY (at commit) that wakes the workers' publisher. */
+	CLISQL_RESOLVE_OUTBOX,
 	CLISQL_COUNT
 };
 

@@ -22,6 +22,9 @@ static const struct cli_cmd CLI_CMDS[] = {
     {"import", cmd_import, "onboard customers from a CSV file (account.create + user.upsert)"},
     {"status", cmd_status, "what the database knows of a command (ID) or a customer (--subject)"},
     {"replay", cmd_replay, "re-send failed-retryable or parked commands under new ids"},
+    {"reconcile", cmd_reconcile, "compare every account with TM; --execute repairs the drift"},
+    {"resolve", cmd_resolve,
+     "end a parked create: --company-uid UID (found in TM) or --not-created"},
     {"events", cmd_events, "print outcome events (or DLQ copies) one line each; --follow"},
 };
 
