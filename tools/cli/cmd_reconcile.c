@@ -467,9 +467,9 @@ reconcile_repair(struct reconcile *r, struct sender *snd)
 		if (a->result != CHECK_DRIFTED)
 			continue;
 		if (!repair_still_current(r, a)) {
-			printf("skip      %-24s our record changed since the check: run reconcile "
+			printf("%-11s %-24s our record changed since the check: run reconcile "
 			       "again\n",
-			       a->subject);
+			       "skip", a->subject);
 			r->repair_failures++;
 			continue;
 		}
@@ -489,7 +489,8 @@ reconcile_repair(struct reconcile *r, struct sender *snd)
 				body ? err : "not a valid command");
 			r->repair_failures++;
 		} else {
-			printf("repair    %-24s %s  account.update %s\n", a->subject, id, what);
+			printf("%-11s %-24s %s  account.update %s\n", "repair", a->subject, id,
+			       what);
 			r->repairs++;
 		}
 		free(body);
