@@ -311,6 +311,77 @@ test_reconcile_missing(void **state)
 	free(uid);
 }
 
+/* The most calls of list (tmsim's call log entries) that fall in any window_ms window. */
+static long
+max_in_window(const json_t *list, long window_ms)
+{
+	size_t n = json_array_size(list);
+	long best = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		long start =
+		    (long)json_integer_value(json_object_get(json_array_get(list, i), "at_ms"));
+		long in = 0;
+
+		for (size_t j = 0; j < n; j++) {
+			long at = (long)json_integer_value(
+			    json_object_get(json_array_get(list, j), "at_ms"));
+
+			in += at >= start && at < start + window_ms;
+		}
+		best = in > best ? in : best;
+	}
+	return best;
+}
+
+/* Reconcile takes one token of the group's TM bucket per query: with TMPROV_TM_RATE=5 and a
+ * burst of 1, tmsim never sees more than tmrate_window_bound(5, 1, 1) = 7 of its queries in
+ * any one-second window, however many accounts there are. */
+static void
+test_reconcile_rate(void **state)
+{
+	const char *argv[] = {"tmprov", "reconcile", NULL};
+	const char *env[WORKER_ENV_MAX + 3];
+	char id[32], subject[32];
+	json_t *calls, *mine;
+	size_t n = 0, i;
+	long before;
+	struct clirun r;
+	json_t *c;
+
+	(void)state;
+	for (int k = 0; k < 12; k++) {
+		snprintf(id, sizeof(id), "rr-%02d.c", k);
+		snprintf(subject, sizeof(subject), "rr-%02d", k);
+		wenv_send(E, id, "account.create", subject, acct_data("Rate", "rate@rc.example"));
+	}
+	wenv_flush(E);
+	for (int k = 0; k < 12; k++) {
+		snprintf(id, sizeof(id), "rr-%02d.c", k);
+		snprintf(subject, sizeof(subject), "rr-%02d", k);
+		wenv_outcome(E, id, subject, "account.created");
+	}
+	for (const char *const *s = settings(); *s != NULL; s++)
+		env[n++] = *s;
+	env[n++] = "TMPROV_TM_RATE=5";
+	env[n++] = "TMPROV_TM_RATE_BURST=1";
+	env[n] = NULL;
+	before = wenv_sim_calls(E, "query_account", NULL, NULL);
+	clirun(&r, argv, env, CLI_MS);
+	expect_status(&r, EXIT_DRIFT, "reconcile at 5 calls/s"); /* rc-m is still missing */
+	expect_line(&r, "reconcile at 5 calls/s", "in step", "rr-11", NULL, NULL);
+	clirun_free(&r);
+	calls = wenv_sim_list(E, "query_account");
+	mine = json_array();
+	json_array_foreach(calls, i, c) if ((long)i >= before) json_array_append(mine, c);
+	assert_true(json_array_size(mine) >= 12);
+	if (max_in_window(mine, 1000) > 7)
+		fail_msg("%ld reconcile queries within one second, more than 7",
+			 max_in_window(mine, 1000));
+	json_decref(mine);
+	json_decref(calls);
+}
+
 /* ---- resolve ---- */
 
 /* Sends a create that tmsim carries out but answers too late (the worker's TM timeout is 1 s):
@@ -560,6 +631,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_resolve_not_created, faults_clear),
 	    cmocka_unit_test_teardown(test_resolve_refusals, faults_clear),
 	    cmocka_unit_test_teardown(test_reconcile_missing, faults_clear),
+	    cmocka_unit_test_teardown(test_reconcile_rate, faults_clear),
 	};
 	int rc;
 
