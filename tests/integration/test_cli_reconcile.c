@@ -433,6 +433,21 @@ test_resolve_company_uid(void **state)
 		json_decref(doc);
 	}
 	assert_non_null(uid);
+	/* A UID TM does not know (a typo) is refused: TM is asked first. */
+	rows = outbox_rows();
+	{
+		const char *typo[] = {"tmprov",	       "resolve",     "rs-1",
+				      "--company-uid", "no-such-uid", NULL};
+
+		clirun(&r, typo, settings(), CLI_MS);
+		expect_status(&r, 1, "resolve with a UID TM does not know");
+		expect_in(&r, r.err, "TM has no such account",
+			  "resolve with a UID TM does not know");
+		clirun_free(&r);
+	}
+	assert_int_equal(outbox_rows(), rows);
+	assert_int_equal(
+	    wenv_sql_long(E, "SELECT count(*) FROM accounts WHERE subject = 'rs-a'", NULL), 0);
 	{
 		const char *run[] = {"tmprov", "resolve", "rs-1", "--company-uid", uid, NULL};
 

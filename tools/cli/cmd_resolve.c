@@ -17,6 +17,9 @@
 #include "clisql.h"
 #include "replayid.h"
 #include "sender.h"
+#include "tm_client.h"
+#include "tmdrift.h"
+#include "tmrate.h"
 
 static const char RESOLVE_USAGE[] =
     "usage: tmprov resolve ID (--company-uid UID | --not-created [--wait [--timeout D]])\n"
@@ -264,6 +267,73 @@ resolve_event(const struct parked *p, const char *id, const char *uid, char *eve
 	return text;
 }
 
+/* With TM's settings (TMPROV_TM_URL, TMPROV_PARTNER_ID), asks TM for the account before adopting
+ * it, taking a token of the group's TM rate: a UID TM does not know (a typo) is refused; values
+ * that differ from the create's are shown, and adopted anyway (the operator may know why;
+ * reconcile will report them). Without TM's settings the operator's word is taken. 0 or -1. */
+static int
+resolve_confirm(const struct cfg *cfg, struct db *db, const struct resolve_opts *o,
+		const struct parked *p)
+{
+	json_t *data = json_object_get(p->doc, "data");
+	struct tmdrift_account ours = {json_string_value(json_object_get(data, "company_name")),
+				       json_string_value(json_object_get(data, "email")),
+				       (long)json_integer_value(json_object_get(data, "rooms")),
+				       (long)json_integer_value(
+					   json_object_get(data, "participants"))},
+			       tm;
+	struct tm_request req = {.endpoint = TM_QUERY_ACCOUNT, .company_uid = o->uid};
+	struct tm_client_opts tmo;
+	struct tm_client *tc = NULL;
+	struct tmrate *rate = NULL;
+	struct tm_result res;
+	char err[512];
+	unsigned drift;
+	int rc = -1;
+
+	if (tm_client_opts_from_cfg(&tmo, cfg) != 0) {
+		printf("TMPROV_TM_URL not set: %s adopted without asking TM\n", o->uid);
+		return 0;
+	}
+	tc = tm_client_new(&tmo, err, sizeof(err));
+	rate = tmrate_from_cfg(cfg);
+	if (tc == NULL || rate == NULL) {
+		fprintf(stderr, "tmprov resolve: %s\n", tc ? "out of memory" : err);
+		goto out;
+	}
+	if (tmrate_take(rate, db_conn(db), NULL, NULL) != TMRATE_OK) {
+		fprintf(stderr, "tmprov resolve: no TM rate token: %s\n", tmrate_error(rate));
+		goto out;
+	}
+	tm_client_call(tc, &req, &res);
+	if (res.outcome != TM_OK) {
+		fprintf(stderr, "tmprov resolve: %s: TM %s: %s\n", o->uid,
+			res.outcome == TM_FAILED && tmdrift_gone(res.reason)
+			    ? "has no such account"
+			    : "did not confirm the account",
+			res.outcome == TM_FAILED ? res.reason : res.error);
+		goto out;
+	}
+	tm = (struct tmdrift_account){res.company_name, res.email, res.rooms, res.participants};
+	drift = tmdrift_compare(&ours, &tm);
+	for (unsigned f = 0; f < TMDRIFT_FIELD_COUNT; f++) {
+		char a[600], b[600];
+
+		if (!(drift & (1u << f)))
+			continue;
+		tmdrift_value(&ours, f, a, sizeof(a));
+		tmdrift_value(&tm, f, b, sizeof(b));
+		printf("note: TM's %s is \"%s\", the create's \"%s\" (tmprov reconcile will report "
+		       "it)\n",
+		       tmdrift_field_name(f), b, a);
+	}
+	rc = 0;
+out:
+	tmrate_free(rate);
+	tm_client_free(tc);
+	return rc;
+}
+
 /* The account exists in TM: record it, the resolution and its event in one transaction. */
 static int
 resolve_adopt(struct db *db, const struct resolve_opts *o, struct parked *p)
@@ -380,7 +450,7 @@ cmd_resolve(int argc, char **argv)
 		fputs(RESOLVE_USAGE, stdout);
 		return CLI_OK;
 	}
-	cfg = clicfg_load(name, &argc, argv);
+	cfg = clicfg_load_table(name, CLICFG_RECONCILE, &argc, argv);
 	if (cfg == NULL)
 		return CLI_FAIL;
 	rc = resolve_flags(name, argc, argv, &o);
@@ -394,6 +464,8 @@ cmd_resolve(int argc, char **argv)
 		goto out;
 	}
 	if (resolve_check(db, o.id, o.not_created, &p) != 0)
+		goto out;
+	if (!o.not_created && resolve_confirm(cfg, db, &o, &p) != 0)
 		goto out;
 	if ((o.not_created ? resolve_resend(db, cfg, &o, &p) : resolve_adopt(db, &o, &p)) == 0)
 		rc = CLI_OK;
