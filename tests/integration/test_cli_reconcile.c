@@ -382,6 +382,35 @@ test_reconcile_rate(void **state)
 	json_decref(calls);
 }
 
+/* TM down: reconcile stops after a few accounts in a row without an answer instead of trying
+ * every account three times, reports them not checked and exits 1; no check is stored for
+ * an account it did not get to. */
+static void
+test_reconcile_tm_down(void **state)
+{
+	const char *argv[] = {"tmprov", "reconcile", NULL};
+	long accounts =
+	    wenv_sql_long(E, "SELECT count(*) FROM accounts WHERE status = 'active'", NULL);
+	long before, calls;
+	struct clirun r;
+
+	(void)state;
+	assert_true(accounts >= 15);
+	wenv_sim_faults(E, "only=query_account&error_next=100000&error_status=503");
+	before = wenv_sim_calls(E, "query_account", NULL, NULL);
+	clirun(&r, argv, settings(), CLI_MS);
+	expect_status(&r, 1, "reconcile with TM down");
+	expect_in(&r, r.err, "TM gave no answer", "reconcile with TM down");
+	expect_in(&r, r.out, " 0 in step, 0 drifted, 0 missing in TM", "reconcile with TM down");
+	clirun_free(&r);
+	calls = wenv_sim_calls(E, "query_account", NULL, NULL) - before;
+	if (calls > 5 * 3)
+		fail_msg("%ld queries to a TM that is down (%ld accounts)", calls, accounts);
+	assert_int_equal(
+	    wenv_sql_long(E, "SELECT count(*) FROM account_checks WHERE result = 'error'", NULL),
+	    5);
+}
+
 /* ---- resolve ---- */
 
 /* Sends a create that tmsim carries out but answers too late (the worker's TM timeout is 1 s):
@@ -647,6 +676,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_resolve_refusals, faults_clear),
 	    cmocka_unit_test_teardown(test_reconcile_missing, faults_clear),
 	    cmocka_unit_test_teardown(test_reconcile_rate, faults_clear),
+	    cmocka_unit_test_teardown(test_reconcile_tm_down, faults_clear),
 	};
 	int rc;
 

@@ -32,7 +32,8 @@ static const char RECONCILE_USAGE[] =
     "values with our record, stores each account's check (account_checks: when, the result,\n"
     "the drift) and prints a table: in step, drifted (field, ours, TM's), missing in TM (TM\n"
     "answers that it has no such account), not checked (no usable answer); then a summary. A\n"
-    "progress bar goes to standard error when it is a terminal.\n"
+    "progress bar goes to standard error when it is a terminal. After 5 accounts in a row\n"
+    "without any answer from TM the run stops (TM is down); the rest are not checked.\n"
     "\n"
     "  --subject S     this customer only\n"
     "  --execute       send, for each drifted account, an account.update carrying our values\n"
@@ -59,6 +60,10 @@ enum { RECONCILE_DRIFT = 3 }; /* exit status: drift or missing accounts left */
 #define RECONCILE_ATTEMPTS 3   /* per account: query_account is safe to repeat */
 #define RECONCILE_RETRY_MS 200 /* before the 2nd attempt; doubles */
 #define REPAIR_ID_HEX	   32
+/* Accounts in a row without any answer from TM (no connection, HTTP errors without TM's XML)
+ * after which TM is taken to be down and the run stops: the rest could only fail the same
+ * way, three calls each. */
+#define RECONCILE_DOWN_AFTER 5
 
 enum check_result { CHECK_IN_STEP, CHECK_DRIFTED, CHECK_MISSING, CHECK_ERROR, CHECK_COUNT };
 
@@ -81,6 +86,7 @@ struct acct {
 	char tm_name[TM_COMPANY_NAME_MAX + 1], tm_email[TM_EMAIL_MAX + 1];
 	long tm_rooms, tm_participants;
 	char detail[TM_REASON_MAX + TM_ERROR_MAX + 2];
+	bool tm_answered; /* TM itself answered the last attempt (tm_result_tm_answered) */
 };
 
 struct reconcile {
@@ -189,6 +195,8 @@ reconcile_load(struct reconcile *r)
 		a->rooms = strtol(PQgetvalue(res, i, 4), NULL, 10);
 		a->participants = strtol(PQgetvalue(res, i, 5), NULL, 10);
 		a->version = strdup(PQgetvalue(res, i, 6));
+		a->result = CHECK_ERROR; /* until checked */
+		snprintf(a->detail, sizeof(a->detail), "not checked: the run stopped before it");
 		r->n = (size_t)i + 1;
 		if (!a->subject || !a->uid || !a->name || !a->email || !a->version) {
 			accts_free(r->a, r->n);
@@ -224,6 +232,7 @@ reconcile_query(struct reconcile *r, struct acct *a)
 			break;
 		}
 		tm_client_call(r->tm, &req, &res);
+		a->tm_answered = tm_result_tm_answered(&res);
 		if (res.outcome == TM_OK) {
 			snprintf(a->tm_name, sizeof(a->tm_name), "%s", res.company_name);
 			snprintf(a->tm_email, sizeof(a->tm_email), "%s", res.email);
@@ -314,16 +323,24 @@ static void
 reconcile_check_all(struct reconcile *r)
 {
 	bool bar = isatty(STDERR_FILENO);
+	unsigned down = 0;
 
-	for (size_t i = 0; i < r->n && !clicfg_stop; i++) {
+	for (size_t i = 0; i < r->n && !clicfg_stop && down < RECONCILE_DOWN_AFTER; i++) {
 		if (bar)
 			reconcile_progress(i, r->n, false);
 		reconcile_query(r, &r->a[i]);
 		if (reconcile_store(r, &r->a[i]) != 0)
 			r->a[i].result = CHECK_ERROR;
+		down = r->a[i].tm_answered ? 0 : down + 1;
 	}
 	if (bar)
 		reconcile_progress(r->n, r->n, true);
+	if (down >= RECONCILE_DOWN_AFTER)
+		fprintf(
+		    stderr,
+		    "tmprov reconcile: TM gave no answer for %u accounts in a row: stopped, the "
+		    "rest not checked\n",
+		    down);
 }
 
 /* A value for the table: text quoted as JSON (spaces and case show), numbers bare. */
