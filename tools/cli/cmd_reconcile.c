@@ -436,8 +436,9 @@ repair_body(const struct acct *a, const char *id, char *what, size_t whatlen)
 				    : f == TMDRIFT_EMAIL	? json_string(a->email)
 								: json_string(a->name));
 		cell(&o, f, v, sizeof(v));
-		used += (size_t)snprintf(what + used, used < whatlen ? whatlen - used : 0,
-					 "%s%s=%s", used ? " " : "", tmdrift_field_name(f), v);
+		if (used < whatlen)
+			used += (size_t)snprintf(what + used, whatlen - used, "%s%s=%s",
+						 used ? " " : "", tmdrift_field_name(f), v);
 	}
 	/* No time attribute: the same repair must be the same bytes, or the worker would take
 	 * the repeat for another command under the same id. */
