@@ -74,8 +74,6 @@ const struct db_stmt CLISQL_STATEMENTS[CLISQL_COUNT] = {
 	 " AND ($4::bigint IS NULL OR updated_at < to_timestamp($4::bigint / 1000.0))"
 	 " ORDER BY updated_at, id LIMIT $5::int"},
 
-    [CLISQL_STATUS_OF] = {"cli_status_of", "SELECT status FROM commands WHERE id = $1::text"},
-
     [CLISQL_ACTIVE_ACCOUNTS] = {"cli_active_accounts",
 				"SELECT subject, company_uid, company_name, email, rooms,"
 				" participants,"
@@ -118,4 +116,6 @@ const struct db_stmt CLISQL_STATEMENTS[CLISQL_COUNT] = {
 			       " payload) VALUES ($1::text, $2::text, $3::text, $4::text,"
 			       " $5::jsonb) RETURNING seq)"
 			       " SELECT pg_notify('tmprov_outbox', '') FROM o"},
+
+    [CLISQL_STATUS_OF] = {"cli_status_of", "SELECT status FROM commands WHERE id = $1::text"},
 };

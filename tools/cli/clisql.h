@@ -1,6 +1,5 @@
 /* clisql: the operator CLI's one table of SQL statements (enum id -> text), prepared on connect
- * by common/db; values only ever travel as parameters. Every statement only reads, but for
- * reconcile's record of its checks and resolve's transaction (the last group). */
+ * by common/db; values only ever travel as parameters. Every statement only reads. */
 #ifndef TMPROV_CLISQL_H
 #define TMPROV_CLISQL_H
 
@@ -37,8 +36,7 @@ enum clisql_stmt {
 	 * updated_at, body (NULL when not kept): the failed-retryable and unknown-outcome
 	 * commands, oldest first. */
 	CLISQL_REPLAYABLE,
-	/* $1 id -> status. */
-	CLISQL_STATUS_OF,
+	/* Reconcile and resolve: these write (reconcile its checks, resolve one transaction). */
 	/* $1 subject or NULL -> subject, company_uid, company_name, email, rooms, participants,
 	 * version (updated_at in microseconds, text) of the active accounts, by subject. */
 	CLISQL_ACTIVE_ACCOUNTS,
@@ -59,6 +57,8 @@ enum clisql_stmt {
 	/* $1 event id, $2 command id, $3 type, $4 subject, $5 payload: the outcome in the
 	 * outbox, and the NOTIFY (at commit) that wakes the workers' publisher. */
 	CLISQL_RESOLVE_OUTBOX,
+	/* $1 id -> status. */
+	CLISQL_STATUS_OF,
 	CLISQL_COUNT
 };
 
