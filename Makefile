@@ -5,7 +5,7 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
-PKGS    := rdkafka libcurl jansson libxml-2.0 libpq libmicrohttpd libsodium
+PKGS    := rdkafka libcurl jansson libxml-2.0 libpq libmicrohttpd libsodium libsystemd gnutls
 
 ifeq ($(SANITIZE),1)
 BUILD   := build-san
@@ -29,7 +29,7 @@ CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Icommon $(PKG_CFLAGS) $
 LDFLAGS += $(SANFLAGS)
 LDLIBS  += $(PKG_LIBS) -lpthread -lm
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
-# The version is compiled into tm_client.o (User-Agent) and every main.o (--version); they
+# The version is compiled into tm_client.o (User-Agent), config.o and every main.o (--version); they
 # depend on a stamp that is rewritten only when the version changes, so they never keep an old one.
 VERSION_STAMP := $(BUILD)/version.stamp
 $(shell mkdir -p $(BUILD) && { [ "$$(cat $(VERSION_STAMP) 2>/dev/null)" = '$(VERSION)' ] || \
@@ -83,7 +83,7 @@ else
 say = @echo "  $(1)	$(2)";
 endif
 
-.PHONY: all check unit unit-check demo up down bench fuzz clean install install-devtools deps \
+.PHONY: all check unit unit-check demo up down image bench fuzz clean install install-devtools deps \
         deps-demo deps-bench deps-fuzz format format-check man symbols-check tests
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -94,7 +94,7 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/common/tm_client.o $(foreach p,$(PROGRAMS),$(BUILD)/$(call prog_dir,$(p))/main.o): \
+$(BUILD)/common/tm_client.o $(BUILD)/common/config.o $(foreach p,$(PROGRAMS),$(BUILD)/$(call prog_dir,$(p))/main.o): \
 	$(VERSION_STAMP)
 
 $(LIB): $(COMMON_OBJ)
@@ -124,7 +124,10 @@ $(foreach p,$(PROGRAMS),$(eval $(call PROGRAM_RULE,$(call prog_name,$(p)),$(call
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(SUPPORT_LIB) $(PROG_LIBS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $< -Wl,--start-group $(filter %.a,$^) -Wl,--end-group \
-	  $(LDLIBS) -lcmocka
+	  $(LDLIBS) -lcmocka $(TEST_LIBS)
+
+# libyaml: tests/unit/test_dlqdef.c reads schemas/asyncapi.yaml.
+TEST_LIBS := $(shell pkg-config --libs yaml-0.1 2>/dev/null || echo -lyaml)
 
 tests: $(TEST_BINS)
 
@@ -174,6 +177,11 @@ up: deps-demo
 
 down:
 	tools/demo.sh down
+
+# The container image of docker-compose.yml, built with this tree's version (the build context
+# has no .git to ask).
+image:
+	TMPROV_VERSION=$(VERSION) docker compose build
 
 bench: deps-bench
 	$(MAKE) all

@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+/* TMPROV_KAFKA_PROPS and TMPROV_KAFKA_PROPS_FILE are defined in kafka.c, beside their checks. */
+
 /* No default: each program states its own port, so that two cannot meet on one. */
 CFG_KEY(TMPROV_ADMIN_LISTEN, CFG_LISTEN, NULL, 0, 0, 0, NULL,
 	"Admin address and port: /healthz, /readyz, /metrics.");
@@ -21,7 +23,9 @@ CFG_KEY(TMPROV_ARGON2_MEMLIMIT, CFG_INT, "19922944", 0, 8192, 1073741824, NULL,
 	"argon2id memory per hash, bytes (default 19 MiB).");
 CFG_KEY(TMPROV_ARGON2_OPSLIMIT, CFG_INT, "2", 0, 1, 10, NULL, "argon2id passes per hash.");
 CFG_KEY(TMPROV_DATABASE_URL, CFG_STRING, "postgresql:///tmprov", CFG_SECRET, 0, 0, NULL,
-	"libpq connection string or URI (secret: it may hold a password)");
+	"libpq connection string or URI (secret: it may hold a password). Unset while PGDATABASE "
+	"or PGSERVICE is set, libpq's PG* variables alone say where to connect.",
+	.default_unless_env = "PGDATABASE|PGSERVICE");
 CFG_KEY(TMPROV_DB_CONNECT_ATTEMPTS, CFG_INT, "10", 0, 0, 1000000, NULL,
 	"connection attempts before giving up (0: no limit but the budget)");
 CFG_KEY(TMPROV_DB_CONNECT_BUDGET, CFG_MS, "30s", 0, 0, 86400000, NULL,
@@ -37,9 +41,7 @@ CFG_KEY(TMPROV_KAFKA_BROKERS, CFG_STRING, "localhost:9092", 0, 0, 0, NULL,
 	"Kafka bootstrap servers, host:port[,host:port...]");
 CFG_KEY(TMPROV_KAFKA_GROUP, CFG_STRING, "tmprov-worker", 0, 0, 0, NULL,
 	"consumer group of the workers");
-CFG_KEY(TMPROV_KAFKA_PROPS, CFG_STRING, NULL, CFG_SECRET, 0, 0, NULL,
-	"extra librdkafka properties, k=v,k=v (\\, escapes a comma in a value)");
-CFG_KEY(TMPROV_LOG_LEVEL, CFG_ENUM, "info", 0, 0, 0, "debug|info|warn|error",
+CFG_KEY(TMPROV_LOG_LEVEL, CFG_ENUM, "info", CFG_RELOAD, 0, 0, "debug|info|warn|error",
 	"Least severity of the JSON log lines on stderr.");
 CFG_KEY(TMPROV_MIGRATIONS_DIR, CFG_STRING, NULL, 0, 0, 0, NULL,
 	"directory of the NNN_name.sql migration files (unset: ../share/tmprov/migrations beside "

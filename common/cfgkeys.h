@@ -20,6 +20,7 @@ extern const struct cfg_key KEY_TMPROV_HASH_CONCURRENCY;
 extern const struct cfg_key KEY_TMPROV_KAFKA_BROKERS;
 extern const struct cfg_key KEY_TMPROV_KAFKA_GROUP;
 extern const struct cfg_key KEY_TMPROV_KAFKA_PROPS;
+extern const struct cfg_key KEY_TMPROV_KAFKA_PROPS_FILE;
 extern const struct cfg_key KEY_TMPROV_LOG_LEVEL;
 extern const struct cfg_key KEY_TMPROV_MIGRATIONS_DIR;
 extern const struct cfg_key KEY_TMPROV_PARTNER_ID;

@@ -8,6 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+
+#ifndef TMPROV_VERSION
+#define TMPROV_VERSION "dev" /* the fuzz build compiles common/ without the Makefile's flags */
+#endif
+
 #define CFG_MAX_KEYS	   128
 #define CFG_LINE_MAX	   4096
 #define CFG_FILE_MAX_LINES 10000
@@ -18,11 +24,16 @@ struct cfg_entry {
 	int flags;	 /* the key's flags and the program's */
 	char *value;	 /* NULL: unset and no default */
 	long num;	 /* parsed CFG_INT/CFG_MS/CFG_BOOL */
+	char *path;	 /* a secret's NAME_FILE from --config FILE */
+	bool set;	 /* by --config FILE or the environment (not the default) */
+	bool in_file;	 /* NAME itself in --config FILE */
 };
 
 struct cfg {
 	struct cfg_entry entries[CFG_MAX_KEYS];
 	size_t n;
+	char *file;	   /* --config FILE, for cfg_reload */
+	const char *usage; /* --help text */
 };
 
 struct cfg *
@@ -53,8 +64,11 @@ cfg_free(struct cfg *c)
 {
 	if (c == NULL)
 		return;
-	for (size_t i = 0; i < c->n; i++)
+	for (size_t i = 0; i < c->n; i++) {
 		free(c->entries[i].value);
+		free(c->entries[i].path);
+	}
+	free(c->file);
 	free(c);
 }
 
@@ -79,6 +93,76 @@ entry_assign(struct cfg_entry *e, const char *value)
 	free(e->value);
 	e->value = copy;
 	return 0;
+}
+
+/* Whether e is read from NAME_FILE too: a secret whose table has no key of that name. */
+static bool
+has_file_form(const struct cfg *c, const struct cfg_entry *e)
+{
+	char name[256];
+
+	if (!(e->flags & CFG_SECRET))
+		return false;
+	snprintf(name, sizeof(name), "%s_FILE", e->key->name);
+	return cfg_find(c, name) == NULL;
+}
+
+/* The secret entry that a NAME_FILE line of --config FILE refers to, or NULL. */
+static struct cfg_entry *
+find_file_form(const struct cfg *c, const char *name)
+{
+	size_t n = strlen(name);
+	char base[256];
+	struct cfg_entry *e;
+
+	if (n <= 5 || n >= sizeof(base) || strcmp(name + n - 5, "_FILE") != 0)
+		return NULL;
+	memcpy(base, name, n - 5);
+	base[n - 5] = '\0';
+	e = cfg_find(c, base);
+	return e != NULL && has_file_form(c, e) ? e : NULL;
+}
+
+/* Reads the secret in path into *out (caller frees): the whole file, one trailing newline
+ * trimmed. Errors name the key and the path, never the contents. */
+static int
+secret_file_read(const char *name, const char *path, char **out, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t n;
+	int rc = -1;
+
+	if (f == NULL) {
+		snprintf(err, errlen, "%s_FILE: cannot read %s: %s", name, path, strerror(errno));
+		return -1;
+	}
+	if ((buf = malloc(CFG_SECRET_FILE_MAX + 1)) == NULL) {
+		snprintf(err, errlen, "%s_FILE: out of memory", name);
+		goto out;
+	}
+	n = fread(buf, 1, CFG_SECRET_FILE_MAX + 1, f);
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s_FILE: cannot read %s: %s", name, path, strerror(errno));
+		goto out;
+	}
+	if (n > CFG_SECRET_FILE_MAX || memchr(buf, '\0', n) != NULL) {
+		snprintf(err, errlen, "%s_FILE: %s is %s", name, path,
+			 n > CFG_SECRET_FILE_MAX ? "larger than 64 KiB" : "not text (a NUL byte)");
+		goto out;
+	}
+	if (n > 0 && buf[n - 1] == '\n')
+		n -= (n > 1 && buf[n - 2] == '\r') ? 2 : 1;
+	buf[n] = '\0';
+	*out = buf;
+	buf = NULL;
+	rc = 0;
+out:
+	if (buf != NULL)
+		explicit_bzero(buf, CFG_SECRET_FILE_MAX + 1);
+	free(buf);
+	fclose(f);
+	return rc;
 }
 
 int
@@ -226,6 +310,8 @@ entry_check(struct cfg_entry *e, char *err, size_t errlen)
 	const char *v = e->value;
 	char *end;
 
+	if (v != NULL && k->check != NULL && *v != '\0' && k->check(v, err, errlen) != 0)
+		return -1;
 	if (v == NULL) {
 		if (e->flags & CFG_REQUIRED) {
 			snprintf(err, errlen, "%s: required but not set (%s)", k->name, k->help);
@@ -344,18 +430,82 @@ cfg_read_file(struct cfg *c, const char *file, char *err, size_t errlen)
 			goto out;
 		}
 		*eq = '\0';
-		if ((e = cfg_find(c, trim(s))) == NULL) {
+		if ((e = cfg_find(c, trim(s))) != NULL) {
+			e->set = e->in_file = true;
+			if (entry_assign(e, trim(eq + 1)) != 0)
+				goto oom;
+		} else if ((e = find_file_form(c, trim(s))) != NULL) {
+			free(e->path);
+			if ((e->path = strdup(trim(eq + 1))) == NULL)
+				goto oom;
+		} else {
 			snprintf(err, errlen, "%s:%d: %s: unknown setting", file, lineno, trim(s));
 			goto out;
 		}
-		if (entry_assign(e, trim(eq + 1)) != 0) {
-			snprintf(err, errlen, "%s:%d: out of memory", file, lineno);
+		if (e->in_file && e->path != NULL) {
+			snprintf(err, errlen, "%s: %s and %s_FILE are both set: set one", file,
+				 e->key->name, e->key->name);
 			goto out;
 		}
 	}
 	rc = 0;
 out:
 	fclose(f);
+	return rc;
+oom:
+	snprintf(err, errlen, "%s:%d: out of memory", file, lineno);
+	goto out;
+}
+
+/* Whether one of the variables of list ("A|B") is set. */
+static bool
+any_env(const char *list)
+{
+	char name[128];
+
+	for (const char *p = list; *p;) {
+		size_t n = strcspn(p, "|");
+
+		snprintf(name, sizeof(name), "%.*s", (int)n, p);
+		if (getenv(name) != NULL)
+			return true;
+		p += n + (p[n] == '|');
+	}
+	return false;
+}
+
+/* Takes e's value from the environment: NAME, or for a secret the file NAME_FILE names (both
+ * set is an error), or else the NAME_FILE of --config FILE. */
+static int
+entry_from_env(const struct cfg *c, struct cfg_entry *e, char *err, size_t errlen)
+{
+	const char *name = e->key->name, *env = getenv(name), *path = NULL;
+	char fname[256], *secret = NULL;
+	int rc;
+
+	if (has_file_form(c, e)) {
+		snprintf(fname, sizeof(fname), "%s_FILE", name);
+		if ((path = getenv(fname)) != NULL && env != NULL) {
+			snprintf(err, errlen, "%s and %s are both set: set one", name, fname);
+			return -1;
+		}
+		if (path == NULL && env == NULL && !e->in_file)
+			path = e->path;
+	}
+	if (path != NULL) {
+		if (secret_file_read(name, path, &secret, err, errlen) != 0)
+			return -1;
+		env = secret;
+	}
+	if (env == NULL)
+		return 0;
+	e->set = true;
+	rc = entry_assign(e, env);
+	if (secret != NULL)
+		explicit_bzero(secret, strlen(secret));
+	free(secret);
+	if (rc != 0)
+		snprintf(err, errlen, "%s: out of memory", name);
 	return rc;
 }
 
@@ -365,10 +515,14 @@ cfg_load(struct cfg *c, const char *file, char *err, size_t errlen)
 	if (file != NULL && cfg_read_file(c, file, err, errlen) != 0)
 		return -1;
 	for (size_t i = 0; i < c->n; i++) {
-		const char *env = getenv(c->entries[i].key->name);
+		struct cfg_entry *e = &c->entries[i];
+		const char *unless = e->key->default_unless_env;
 
-		if (env != NULL && entry_assign(&c->entries[i], env) != 0) {
-			snprintf(err, errlen, "%s: out of memory", c->entries[i].key->name);
+		if (entry_from_env(c, e, err, errlen) != 0)
+			return -1;
+		/* libpq reads PGDATABASE (and the other PG* variables) from an empty conninfo. */
+		if (!e->set && unless != NULL && any_env(unless) && entry_assign(e, "") != 0) {
+			snprintf(err, errlen, "%s: out of memory", e->key->name);
 			return -1;
 		}
 	}
@@ -377,6 +531,91 @@ cfg_load(struct cfg *c, const char *file, char *err, size_t errlen)
 			return -1;
 	}
 	return 0;
+}
+
+/* An empty table of c's keys, flags and defaults, reading the same file. */
+static struct cfg *
+cfg_fresh(const struct cfg *c)
+{
+	struct cfg *n = cfg_new();
+
+	if (n == NULL || (c->file != NULL && (n->file = strdup(c->file)) == NULL))
+		goto fail;
+	for (size_t i = 0; i < c->n; i++) {
+		n->entries[i].key = c->entries[i].key;
+		n->entries[i].def = c->entries[i].def;
+		n->entries[i].flags = c->entries[i].flags;
+		n->n = i + 1;
+		if (entry_assign(&n->entries[i], n->entries[i].def) != 0)
+			goto fail;
+	}
+	return n;
+fail:
+	cfg_free(n);
+	return NULL;
+}
+
+static bool
+same_value(const char *a, const char *b)
+{
+	return (a == NULL || b == NULL) ? a == b : strcmp(a, b) == 0;
+}
+
+/* Logs one changed key; a secret's values are never shown. */
+static void
+log_change(const struct cfg_entry *old, const struct cfg_entry *new, bool applied)
+{
+	const char *name = old->key->name;
+
+	if (old->flags & CFG_SECRET)
+		log_info("reload: %s changed (secret: value not shown)%s", name,
+			 applied ? "" : ": needs a restart, keeping the old value");
+	else
+		log_info("reload: %s changed from \"%s\" to \"%s\"%s", name,
+			 old->value ? old->value : "", new->value ? new->value : "",
+			 applied ? "" : ": needs a restart, keeping the old value");
+}
+
+int
+cfg_reload(struct cfg *c, char *err, size_t errlen)
+{
+	struct cfg *n = cfg_fresh(c);
+	int applied = 0, restart = 0;
+
+	if (n == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (cfg_load(n, n->file, err, errlen) != 0) {
+		cfg_free(n);
+		return -1;
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		struct cfg_entry *o = &c->entries[i], *e = &n->entries[i];
+
+		if (same_value(o->value, e->value))
+			continue;
+		log_change(o, e, o->flags & CFG_RELOAD);
+		if (!(o->flags & CFG_RELOAD)) {
+			restart++;
+			continue;
+		}
+		/* Ownership of the new value moves to c. */
+		free(o->value);
+		o->value = e->value;
+		o->num = e->num;
+		e->value = NULL;
+		applied++;
+	}
+	log_info("reload: %d setting(s) applied, %d need a restart", applied, restart);
+	cfg_free(n);
+	return applied;
+}
+
+void
+cfg_set_usage(struct cfg *c, const char *usage)
+{
+	c->usage = usage;
 }
 
 static const struct cfg_entry *
@@ -476,6 +715,10 @@ cfg_print_doc(const struct cfg *c, FILE *out)
 		}
 		if ((flags & CFG_SECRET) && strstr(k->help, "(secret") == NULL)
 			fputs(" (secret)", out);
+		if (has_file_form(c, sorted[i]))
+			fprintf(out, " (or %s_FILE: a file holding it)", k->name);
+		if (flags & CFG_RELOAD)
+			fputs(" (reloaded on SIGHUP)", out);
 		if (def != NULL)
 			fprintf(out, " | `%s` |\n", def);
 		else
@@ -636,6 +879,13 @@ cfg_print_mdoc(const struct cfg *c, FILE *out)
 		mdoc_type(out, e->key);
 		if ((e->flags & CFG_SECRET) && strstr(e->key->help, "(secret") == NULL)
 			fputs("Secret:\n.Fl -print-config\nmasks it.\n", out);
+		if (has_file_form(c, e))
+			fprintf(out,
+				"Or set\n.Ev %s_FILE\nto a file holding it\n"
+				"(one trailing newline is trimmed; setting both is an error).\n",
+				e->key->name);
+		if (e->flags & CFG_RELOAD)
+			fputs("Reloaded on\n.Dv SIGHUP .\n", out);
 		if (e->def != NULL)
 			fprintf(out, "Default:\n.Ql \"%s\" .\n", e->def);
 		else if (e->flags & CFG_REQUIRED)
@@ -708,13 +958,29 @@ cfg_from_args(struct cfg *c, int argc, char **argv)
 			doc = 1;
 		else if (strcmp(argv[i], "--help-config=mdoc") == 0)
 			mdoc = 1;
-		else
+		else if (strcmp(argv[i], "--version") == 0) {
+			const char *slash = strrchr(argv[0], '/');
+
+			printf("%s %s\n", slash ? slash + 1 : argv[0], TMPROV_VERSION);
+			exit(0);
+		} else if (c->usage != NULL &&
+			   (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)) {
+			printf("usage: %s\n  --config FILE   KEY=value lines (the environment "
+			       "wins)\n  --print-config  the effective settings, secrets masked\n"
+			       "  --help-config   the settings\n  --version\n",
+			       c->usage);
+			exit(0);
+		} else
 			argv[kept++] = argv[i];
 	}
 	argv[kept] = NULL;
 	if (doc || mdoc) {
 		(mdoc ? cfg_print_mdoc : cfg_print_doc)(c, stdout);
 		exit(0);
+	}
+	if (file != NULL && (c->file = strdup(file)) == NULL) {
+		fprintf(stderr, "%s: out of memory\n", argv[0]);
+		exit(2);
 	}
 	if (cfg_load(c, file, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s: configuration error: %s\n", argv[0], err);

@@ -17,7 +17,13 @@ enum cfg_type {
 	CFG_URL,    /* http:// or https:// URL */
 };
 
-enum { CFG_REQUIRED = 1, CFG_SECRET = 2 };
+/* CFG_SECRET: masked by --print-config and in the lines a reload logs, and also read from the
+ * file that NAME_FILE names (unless the table has a key of that name itself). CFG_RELOAD: a
+ * reload (SIGHUP) applies a new value; other keys' changes are listed as needing a restart. */
+enum { CFG_REQUIRED = 1, CFG_SECRET = 2, CFG_RELOAD = 4 };
+
+/* A secret file's size limit. */
+#define CFG_SECRET_FILE_MAX 65536
 
 struct cfg_key {
 	const char *name; /* environment variable, e.g. "TMPROV_TM_URL" */
@@ -27,14 +33,21 @@ struct cfg_key {
 	long min, max;	     /* CFG_INT, CFG_MS (ms); both 0: unbounded */
 	const char *choices; /* CFG_ENUM */
 	const char *help;
+	/* Optional: a further check of a set value (e.g. TMPROV_KAFKA_PROPS), so that a bad one
+	 * is a configuration error at start-up; 0, or -1 with err (never echoing a secret). */
+	int (*check)(const char *value, char *err, size_t errlen);
+	/* Optional: environment variables ("A|B") whose presence drops the default (the value
+	 * becomes empty): TMPROV_DATABASE_URL's default stands back for PGDATABASE. */
+	const char *default_unless_env;
 };
 
 /* Defines the key object KEY_<id> for the variable named id, so that the name programs read a
  * key by is one the compiler checks and the variable's name cannot differ from it:
  *   CFG_KEY(TMPROV_DB_POOL, CFG_INT, "8", 0, 1, 256, NULL, "help");
+ * The optional fields follow by name: ..., "help", .check = kafka_props_check).
  * Keys that common/ modules or more than one program read are defined in common/cfgkeys.c,
  * the others in a module of the program that reads them. */
-#define CFG_KEY(id, ...) const struct cfg_key KEY_##id = {#id, __VA_ARGS__}
+#define CFG_KEY(id, ...) const struct cfg_key KEY_##id = {.name = #id, __VA_ARGS__}
 
 #define CFG_KEYS_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -73,6 +86,17 @@ void cfg_free(struct cfg *c);
  * every value. On error returns -1 with a message naming the key in err. */
 int cfg_load(struct cfg *c, const char *file, char *err, size_t errlen);
 
+/* Reload: a fresh copy of c's table is loaded from the same --config file and the environment.
+ * Changed CFG_RELOAD keys take their new value in c and are logged (old -> new, secrets
+ * masked); other changed keys are logged as needing a restart and keep their value. Returns the
+ * number of keys that took a new value, or -1 with err (c unchanged) when the new configuration
+ * is invalid. Call it from the thread that reads the reloadable keys. */
+int cfg_reload(struct cfg *c, char *err, size_t errlen);
+
+/* The text --help prints (after "usage: "), set before cfg_from_args; without one --help is
+ * left in argv for the program. */
+void cfg_set_usage(struct cfg *c, const char *usage);
+
 /* Sets one value as if it came from the environment (for tests and command-line flags). */
 int cfg_set(struct cfg *c, const struct cfg_key *key, const char *value, char *err, size_t errlen);
 
@@ -90,9 +114,10 @@ void cfg_print_doc(const struct cfg *c, FILE *out);
  * pages. */
 void cfg_print_mdoc(const struct cfg *c, FILE *out);
 
-/* Common start-up: handles `--config FILE`, `--print-config` and `--help-config[=mdoc]` in argv
- * (removing them), loads, and on --print-config prints and exits 0. On a configuration
- * error prints it to stderr and exits 2. Returns the argument count left. */
+/* Common start-up: handles `--config FILE`, `--print-config`, `--help-config[=mdoc]`,
+ * `--version` and (with cfg_set_usage) `--help` in argv (removing them), loads, and on
+ * --print-config prints and exits 0; --version and --help print to stdout and exit 0. On a
+ * configuration error prints it to stderr and exits 2. Returns the argument count left. */
 int cfg_from_args(struct cfg *c, int argc, char **argv);
 
 /* A program's own command-line flag: "--flag value" or "--flag=value". With key set, the value

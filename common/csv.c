@@ -1,6 +1,16 @@
 /* csv: an RFC 4180 reader as a four-state machine over getc(): the start of a field, inside an
  * unquoted field, inside a quoted one, and just after a quote inside a quoted one (either the
- * closing quote or the first half of ""). */
+ * closing quote or the first half of "").
+ *
+ * Kept rather than libcsv (Debian libcsv-dev 3.0.3), measured on 2026-12-02 (500,000 import
+ * rows, 48.8 MB, x86_64, best of 10): libcsv reports no input position, and the line a record
+ * starts on (every import error names it) is only knowable by feeding it one byte per call:
+ * 0.55 s against 0.25 s here (0.16 s in 64 KiB chunks, without lines). It has no ceiling: one
+ * 100 MiB quoted field grew its buffer to 100 MiB (RSS 101 MB) before the first callback, where
+ * this reader stops keeping at CSV_MAX_RECORD and reads on. After a strict-mode error it
+ * consumes nothing more, so skipping to the next record would be ours anyway. It also trims
+ * spaces around unquoted fields by default, does not skip a byte order mark, and its header
+ * /usr/include/csv.h is shadowed by common/csv.h under -Icommon. */
 #include "csv.h"
 
 #include <stdbool.h>

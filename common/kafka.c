@@ -2,16 +2,29 @@
  * produce/flush with delivery results, fatal-error checks and header lookup. */
 #include "kafka.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cfgkeys.h"
 #include "log.h"
 
+CFG_KEY(TMPROV_KAFKA_PROPS, CFG_STRING, NULL, CFG_SECRET, 0, 0, NULL,
+	"extra librdkafka properties, k=v,k=v (\\, escapes a comma in a value); they win over "
+	"TMPROV_KAFKA_PROPS_FILE's",
+	.check = kafka_props_check);
+CFG_KEY(TMPROV_KAFKA_PROPS_FILE, CFG_STRING, NULL, 0, 0, 0, NULL,
+	"File of extra librdkafka properties, one key=value a line, # comments (kcat -F style), "
+	"e.g. sasl.password kept out of the environment; TMPROV_KAFKA_PROPS wins over it. "
+	"client.id defaults to the program's name and host, e.g. tmprov-worker@host.",
+	.check = kafka_props_file_check);
+
 const struct cfg_key *const KAFKA_CONFIG_KEYS[] = {
-    &KEY_TMPROV_TOPIC_COMMANDS, &KEY_TMPROV_TOPIC_EVENTS, &KEY_TMPROV_TOPIC_DLQ,
-    &KEY_TMPROV_KAFKA_BROKERS,	&KEY_TMPROV_KAFKA_GROUP,  &KEY_TMPROV_KAFKA_PROPS,
+    &KEY_TMPROV_TOPIC_COMMANDS,	  &KEY_TMPROV_TOPIC_EVENTS, &KEY_TMPROV_TOPIC_DLQ,
+    &KEY_TMPROV_KAFKA_BROKERS,	  &KEY_TMPROV_KAFKA_GROUP,  &KEY_TMPROV_KAFKA_PROPS,
+    &KEY_TMPROV_KAFKA_PROPS_FILE,
 };
 const size_t KAFKA_CONFIG_NKEYS = CFG_KEYS_LEN(KAFKA_CONFIG_KEYS);
 
@@ -157,9 +170,10 @@ next_entry(char **p)
 	return start;
 }
 
-/* Applies one "key=value" entry (number idx, for messages) of TMPROV_KAFKA_PROPS. */
+/* Applies one "key=value" entry; where ("TMPROV_KAFKA_PROPS entry 2", "TMPROV_KAFKA_PROPS_FILE
+ * f:3") starts the messages, which never hold the value. */
 static int
-apply_entry(rd_kafka_conf_t *conf, char *entry, int idx, const struct kafka_prop *fixed,
+apply_entry(rd_kafka_conf_t *conf, char *entry, const char *where, const struct kafka_prop *fixed,
 	    size_t nfixed, char *err, size_t errlen)
 {
 	char rkerr[512], clean[512];
@@ -167,29 +181,25 @@ apply_entry(rd_kafka_conf_t *conf, char *entry, int idx, const struct kafka_prop
 	int f;
 
 	if (!eq) {
-		snprintf(err, errlen,
-			 "TMPROV_KAFKA_PROPS: entry %d has no '=' (expected key=value)", idx);
+		snprintf(err, errlen, "%s has no '=' (expected key=value)", where);
 		return -1;
 	}
 	*eq = '\0';
 	key = trim(entry);
 	value = trim(eq + 1);
 	if (!*key) {
-		snprintf(err, errlen, "TMPROV_KAFKA_PROPS: entry %d has an empty property name",
-			 idx);
+		snprintf(err, errlen, "%s has an empty property name", where);
 		return -1;
 	}
 	f = prop_is_fixed(fixed, nfixed, key);
 	if (f >= 0) {
-		snprintf(err, errlen,
-			 "TMPROV_KAFKA_PROPS: property \"%s\" cannot be set: tmprov "
-			 "requires %s=%s",
-			 key, fixed[f].name, fixed[f].value);
+		snprintf(err, errlen, "%s: property \"%s\" cannot be set: tmprov requires %s=%s",
+			 where, key, fixed[f].name, fixed[f].value);
 		return -1;
 	}
 	if (rd_kafka_conf_set(conf, key, value, rkerr, sizeof(rkerr)) != RD_KAFKA_CONF_OK) {
 		redact(clean, sizeof(clean), rkerr, value);
-		snprintf(err, errlen, "TMPROV_KAFKA_PROPS: property \"%s\": %s", key, clean);
+		snprintf(err, errlen, "%s: property \"%s\": %s", where, key, clean);
 		return -1;
 	}
 	return 0;
@@ -211,10 +221,13 @@ apply_props(rd_kafka_conf_t *conf, const char *props, const struct kafka_prop *f
 	}
 	p = copy;
 	while ((entry = next_entry(&p)) != NULL) {
+		char where[64];
+
 		idx++;
 		if (!*trim(entry))
 			continue; /* "a=1,,b=2" or a trailing comma */
-		rc = apply_entry(conf, entry, idx, fixed, nfixed, err, errlen);
+		snprintf(where, sizeof(where), "TMPROV_KAFKA_PROPS: entry %d", idx);
+		rc = apply_entry(conf, entry, where, fixed, nfixed, err, errlen);
 		if (rc)
 			break;
 	}
@@ -222,6 +235,92 @@ apply_props(rd_kafka_conf_t *conf, const char *props, const struct kafka_prop *f
 	memset(copy, 0, strlen(props));
 	free(copy);
 	return rc;
+}
+
+/* Applies TMPROV_KAFKA_PROPS_FILE: key=value lines, '#' comments, blank lines (kcat -F). */
+static int
+apply_props_file(rd_kafka_conf_t *conf, const char *path, const struct kafka_prop *fixed,
+		 size_t nfixed, char *err, size_t errlen)
+{
+	char line[4096], where[600];
+	FILE *f;
+	int lineno = 0, rc = 0;
+
+	if (!path || !*path)
+		return 0;
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "TMPROV_KAFKA_PROPS_FILE: cannot read %s: %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+		char *s;
+
+		snprintf(where, sizeof(where), "TMPROV_KAFKA_PROPS_FILE %s:%d", path, ++lineno);
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			snprintf(err, errlen, "%s: line too long", where);
+			rc = -1;
+			break;
+		}
+		line[strcspn(line, "\r\n")] = '\0';
+		s = trim(line);
+		if (*s != '\0' && *s != '#')
+			rc = apply_entry(conf, s, where, fixed, nfixed, err, errlen);
+	}
+	/* The lines may hold a password. */
+	explicit_bzero(line, sizeof(line));
+	fclose(f);
+	return rc;
+}
+
+/* Both handles' fixed properties: a check rejects what either would. */
+static int
+props_check(const char *value, bool file, char *err, size_t errlen)
+{
+	static const struct {
+		const struct kafka_prop *p;
+		size_t n;
+	} kinds[] = {{producer_props, CFG_KEYS_LEN(producer_props)},
+		     {consumer_props, CFG_KEYS_LEN(consumer_props)}};
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < CFG_KEYS_LEN(kinds); i++) {
+		rd_kafka_conf_t *conf = rd_kafka_conf_new();
+
+		rc = file ? apply_props_file(conf, value, kinds[i].p, kinds[i].n, err, errlen)
+			  : apply_props(conf, value, kinds[i].p, kinds[i].n, err, errlen);
+		rd_kafka_conf_destroy(conf);
+	}
+	return rc;
+}
+
+int
+kafka_props_check(const char *value, char *err, size_t errlen)
+{
+	return props_check(value, false, err, errlen);
+}
+
+int
+kafka_props_file_check(const char *path, char *err, size_t errlen)
+{
+	return props_check(path, true, err, errlen);
+}
+
+/* client.id: the program's name and host ("tmprov-worker@db1"), so that a broker's logs and
+ * quotas tell the clients apart; the properties may set another. */
+static int
+set_client_id(rd_kafka_conf_t *conf, char *err, size_t errlen)
+{
+	char host[256] = "", id[320], rkerr[256];
+
+	if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+		snprintf(host, sizeof(host), "unknown");
+	snprintf(id, sizeof(id), "%s@%s", program_invocation_short_name, host);
+	if (rd_kafka_conf_set(conf, "client.id", id, rkerr, sizeof(rkerr)) != RD_KAFKA_CONF_OK) {
+		snprintf(err, errlen, "kafka: client.id=%s: %s", id, rkerr);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -243,7 +342,8 @@ set_props(rd_kafka_conf_t *conf, const struct kafka_prop *props, size_t n, bool 
 	return 0;
 }
 
-/* Brokers, then our defaults, then TMPROV_KAFKA_PROPS, then our fixed settings. */
+/* Brokers, then our defaults, then TMPROV_KAFKA_PROPS_FILE, then TMPROV_KAFKA_PROPS (which
+ * wins), then our fixed settings. */
 static rd_kafka_conf_t *
 conf_build(const struct cfg *c, const struct kafka_prop *props, size_t n, char *err, size_t errlen)
 {
@@ -255,7 +355,9 @@ conf_build(const struct cfg *c, const struct kafka_prop *props, size_t n, char *
 		snprintf(err, errlen, "TMPROV_KAFKA_BROKERS: %s", rkerr);
 		goto fail;
 	}
-	if (set_props(conf, props, n, false, err, errlen) ||
+	if (set_client_id(conf, err, errlen) || set_props(conf, props, n, false, err, errlen) ||
+	    apply_props_file(conf, cfg_str(c, &KEY_TMPROV_KAFKA_PROPS_FILE), props, n, err,
+			     errlen) ||
 	    apply_props(conf, cfg_str(c, &KEY_TMPROV_KAFKA_PROPS), props, n, err, errlen) ||
 	    set_props(conf, props, n, true, err, errlen))
 		goto fail;
@@ -283,7 +385,11 @@ handle_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, char *err, size_t errlen
 		snprintf(err, errlen, "kafka: cannot create %s: %s",
 			 type == RD_KAFKA_PRODUCER ? "producer" : "consumer", rkerr);
 		rd_kafka_conf_destroy(conf);
+		return NULL;
 	}
+	/* rd_kafka_name() is "client.id#producer-1". */
+	log_info("kafka: %s created, client.id %.*s", rd_kafka_name(rk),
+		 (int)strcspn(rd_kafka_name(rk), "#"), rd_kafka_name(rk));
 	return rk;
 }
 

@@ -41,6 +41,12 @@ rd_kafka_conf_t *kafka_conf_new(const struct cfg *c, char *err, size_t errlen);
  * at error level). librdkafka also keeps fatal errors itself: see kafka_fatal(). */
 void kafka_conf_route_logs(rd_kafka_conf_t *conf);
 
+/* The configuration checks of TMPROV_KAFKA_PROPS (a value) and TMPROV_KAFKA_PROPS_FILE (a path):
+ * every property one librdkafka knows and tmprov does not fix; 0, or -1 with err naming the
+ * entry or line and the property, never its value. */
+int kafka_props_check(const char *value, char *err, size_t errlen);
+int kafka_props_file_check(const char *path, char *err, size_t errlen);
+
 /* An idempotent producer (enable.idempotence=true, acks=all, which TMPROV_KAFKA_PROPS cannot
  * turn off; linger.ms=5 unless set there) whose delivery reports fill struct kafka_delivery.
  * Caller frees with rd_kafka_destroy() after kafka_flush(). NULL with err on failure. */

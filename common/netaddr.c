@@ -1,10 +1,13 @@
-/* netaddr: turns a "host:port" / "[v6]:port" listen setting into a socket address, and matches
- * peer addresses against comma-separated CIDR allow-lists. */
+/* netaddr: turns a "host:port" / "[v6]:port" listen setting into a socket address, matches
+ * peer addresses against comma-separated CIDR allow-lists, and finds the client behind trusted
+ * proxies in an X-Forwarded-For list. */
 #include "netaddr.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,4 +200,129 @@ netaddr_allow_match(const struct netaddr_allow *allow, const struct sockaddr *sa
 			return 1;
 	}
 	return 0;
+}
+
+/* ":port" (n bytes, colon included) with 1 to 5 digits and a value up to 65535. */
+static bool
+port_ok(const char *s, size_t n)
+{
+	long port = 0;
+
+	if (n < 2 || n > 6 || s[0] != ':')
+		return false;
+	for (size_t i = 1; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return false;
+		port = port * 10 + (s[i] - '0');
+	}
+	return port <= 65535;
+}
+
+static int
+v4_set(const char *host, struct sockaddr_storage *out)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)out;
+
+	if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+		return -1;
+	s4->sin_family = AF_INET;
+	return 0;
+}
+
+static int
+v6_set(const char *host, struct sockaddr_storage *out)
+{
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;
+
+	if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
+		return -1;
+	s6->sin6_family = AF_INET6;
+	return 0;
+}
+
+/* One X-Forwarded-For element (s, n bytes, spaces trimmed by the caller) into out: 0 or -1. */
+static int
+forwarded_element(const char *s, size_t n, struct sockaddr_storage *out)
+{
+	char host[INET6_ADDRSTRLEN + 8];
+	const char *colon;
+	size_t hlen = n;
+
+	if (n == 0 || n >= sizeof(host))
+		return -1;
+	memset(out, 0, sizeof(*out));
+	if (s[0] == '[') { /* [v6] or [v6]:port */
+		const char *close = memchr(s, ']', n);
+
+		if (close == NULL)
+			return -1;
+		hlen = (size_t)(close - s) - 1;
+		if (close + 1 != s + n && !port_ok(close + 1, (size_t)(s + n - close - 1)))
+			return -1;
+		memcpy(host, s + 1, hlen);
+		host[hlen] = '\0';
+		return v6_set(host, out);
+	}
+	/* One colon: IPv4 with a port. More: a bare IPv6 address. */
+	colon = memchr(s, ':', n);
+	if (colon != NULL && memchr(colon + 1, ':', (size_t)(s + n - colon - 1)) == NULL) {
+		if (!port_ok(colon, (size_t)(s + n - colon)))
+			return -1;
+		hlen = (size_t)(colon - s);
+	}
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	if (colon != NULL && hlen == n)
+		return v6_set(host, out);
+	return v4_set(host, out);
+}
+
+int
+netaddr_forwarded_client(const struct netaddr_allow *trusted, const char *list,
+			 struct sockaddr_storage *out)
+{
+	const char *end = list + strlen(list);
+
+	while (end > list && isspace((unsigned char)end[-1]))
+		end--;
+	if (end == list)
+		return 0;
+	for (;;) {
+		const char *start = end;
+		const char *e = end;
+
+		while (start > list && start[-1] != ',')
+			start--;
+		end = start; /* the comma before this element, or the list's start */
+		while (start < e && isspace((unsigned char)*start))
+			start++;
+		while (e > start && isspace((unsigned char)e[-1]))
+			e--;
+		if (forwarded_element(start, (size_t)(e - start), out) != 0)
+			return -1;
+		if (!netaddr_allow_match(trusted, (const struct sockaddr *)out) || end == list)
+			return 1;
+		end--; /* past the comma */
+	}
+}
+
+void
+netaddr_text(const struct sockaddr *sa, char *out, size_t outlen)
+{
+	const void *addr = NULL;
+	int family = sa->sa_family;
+
+	if (family == AF_INET) {
+		addr = &((const struct sockaddr_in *)sa)->sin_addr;
+	} else if (family == AF_INET6) {
+		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		addr = a6;
+		if (IN6_IS_ADDR_V4MAPPED(a6)) {
+			addr = a6->s6_addr + 12;
+			family = AF_INET;
+		}
+	}
+	if (addr == NULL || inet_ntop(family, addr, out, (socklen_t)outlen) == NULL)
+		snprintf(out, outlen, "?");
 }

@@ -82,7 +82,8 @@ tm_endpoint_idempotent(enum tm_endpoint ep)
 struct urlw {
 	char *out;
 	size_t cap, len;
-	bool full;
+	bool full;  /* nothing more is written: the URL did not fit, or */
+	bool nomem; /* libcurl could not allocate an escaped value */
 };
 
 static void
@@ -97,23 +98,21 @@ urlw_raw(struct urlw *w, const char *s, size_t n)
 	w->out[w->len] = '\0';
 }
 
-/* Percent-encodes everything but RFC 3986 unreserved characters, as curl_easy_escape does
- * (so a space is %20, never '+', which TM's form decoding could read either way). */
+/* libcurl's percent-encoding: everything but the RFC 3986 unreserved characters, so a space is
+ * %20, never '+' (which TM's form decoding could read either way; CURLU's CURLU_URLENCODE would
+ * write '+' in a query). Since libcurl 7.82 the handle argument is unused, hence NULL: URLs are
+ * built without a client (tm_build_url). Out of memory marks the URL as failed. */
 static void
 urlw_escaped(struct urlw *w, const char *s)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	char enc[3] = {'%', 0, 0};
+	char *enc = curl_easy_escape(NULL, s, 0);
 
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
-			urlw_raw(w, (const char *)p, 1);
-		} else {
-			enc[1] = hex[*p >> 4];
-			enc[2] = hex[*p & 15];
-			urlw_raw(w, enc, 3);
-		}
+	if (enc == NULL) {
+		w->full = w->nomem = true;
+		return;
 	}
+	urlw_raw(w, enc, strlen(enc));
+	curl_free(enc);
 }
 
 static void
@@ -175,7 +174,7 @@ int
 tm_build_url(const char *base_url, const char *partner_id, const struct tm_request *req,
 	     bool redact, char *out, size_t outlen, char *err, size_t errlen)
 {
-	struct urlw w = {out, outlen, 0, outlen == 0};
+	struct urlw w = {out, outlen, 0, outlen == 0, false};
 	size_t base_len;
 	char num[24];
 
@@ -221,8 +220,12 @@ tm_build_url(const char *base_url, const char *partner_id, const struct tm_reque
 		break;
 	}
 	if (w.full) {
-		snprintf(err, errlen, "%s URL is longer than %zu bytes",
-			 tm_endpoint_name(req->endpoint), outlen > 0 ? outlen - 1 : 0);
+		if (w.nomem)
+			snprintf(err, errlen, "out of memory escaping the %s URL",
+				 tm_endpoint_name(req->endpoint));
+		else
+			snprintf(err, errlen, "%s URL is longer than %zu bytes",
+				 tm_endpoint_name(req->endpoint), outlen > 0 ? outlen - 1 : 0);
 		if (outlen > 0)
 			out[0] = '\0';
 		return -1;
@@ -268,6 +271,12 @@ all_digits(const char *s, size_t n)
 	return true;
 }
 
+/* Kept rather than CURLINFO_RETRY_AFTER, for what libcurl 7.88.1 (Debian 12) reports there,
+ * measured against a loopback server: an absent header, "0", "soon", "-5" and
+ * "99999999999999999999999" all read 0, so a server asking for a very long wait would be
+ * retried at once instead of after TMPROV_TM_RETRY_AFTER_MAX; a date 30 s past reads -30.
+ * The HTTP-date itself is read by libcurl here too: curl_getdate is the parser behind
+ * CURLINFO_RETRY_AFTER (all three date forms of RFC 9110). Only the digits are ours. */
 long
 tm_retry_after_ms(const char *value, time_t now, long max_ms)
 {
@@ -293,7 +302,7 @@ tm_retry_after_ms(const char *value, time_t now, long max_ms)
 		if (errno == ERANGE)
 			return max_ms;
 	} else {
-		when = curl_getdate(v, NULL); /* RFC 7231 HTTP-date and its obsolete forms */
+		when = curl_getdate(v, NULL); /* HTTP-date and its two obsolete forms */
 		if (when == -1)
 			return -1;
 		secs = when > now ? (long long)(when - now) : 0;

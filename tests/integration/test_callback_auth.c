@@ -703,6 +703,8 @@ test_config_refused(void **state)
 	    {"TMPROV_MEETING_TIMEZONE=Mars/Olympus_Mons", NULL},
 	    {"TMPROV_PARTNER_ID=", NULL},
 	    {"TMPROV_CALLBACK_MAX_BODY=10", NULL},
+	    {"TMPROV_CALLBACK_TRUSTED_PROXIES=10.0.0.0/33", NULL},
+	    {"TMPROV_CALLBACK_TRUSTED_PROXIES=proxy.example", NULL},
 	};
 
 	(void)state;

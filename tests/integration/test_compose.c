@@ -4,7 +4,10 @@
  * service, waits on a condition that service can meet (a healthcheck, or a one-shot that
  * completes); every long-running service has a healthcheck; two workers; Kafka in KRaft mode;
  * every TMPROV_ setting is one a program knows; the Dockerfile is a multi-stage bookworm
- * build. `docker compose config` runs too where a compose client exists. */
+ * build; no secret inline (compose secrets read through the NAME_FILE settings); stop grace
+ * periods above the programs' drains; PostgreSQL's data on a named volume; the version passed
+ * into the image as a build argument. `docker compose config` runs too where a compose client
+ * exists. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -22,7 +25,7 @@
 
 #define RUN_MS 30000
 
-static json_t *services;
+static json_t *doc, *services;
 static char compose[1024], dockerfile[1024];
 
 static const char *
@@ -180,17 +183,44 @@ test_shape(void **state)
 	    json_string_value(json_array_get(json_object_get(migrate, "command"), 1)), "migrate");
 }
 
+static char *known_settings(void);
+
 /* Every TMPROV_ setting given to a tmprov container is one a program documents. */
 static void
 test_settings_known(void **state)
 {
-	static const char *const progs[] = {"tmprov-worker", "tmprov-callback", "tmsim"};
 	const char *name, *key;
 	json_t *svc, *v;
+	char *known = known_settings();
+
+	(void)state;
+	json_object_foreach(services, name, svc)
+	{
+		if (!ours(svc))
+			continue;
+		json_object_foreach(json_object_get(svc, "environment"), key, v)
+		{
+			char cell[128], file_form[128];
+
+			snprintf(cell, sizeof(cell), "| %s |", key);
+			/* a secret's NAME_FILE is documented in NAME's row */
+			snprintf(file_form, sizeof(file_form), "(or %s:", key);
+			if (strncmp(key, "TMPROV_", 7) == 0 && strstr(known, cell) == NULL &&
+			    strstr(known, file_form) == NULL)
+				fail_msg("service %s sets %s, which no program knows", name, key);
+		}
+	}
+	free(known);
+}
+
+/* The settings tables of the programs the services run (--help-config), concatenated. */
+static char *
+known_settings(void)
+{
+	static const char *const progs[] = {"tmprov-worker", "tmprov-callback", "tmsim"};
 	char *known = calloc(1, 1);
 	size_t len = 0;
 
-	(void)state;
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]) + 1; i++) {
 		const char *argv[] = {i < 3 ? progs[i] : "tmprov", "--help-config", NULL, NULL};
 		struct clirun r;
@@ -205,20 +235,180 @@ test_settings_known(void **state)
 		len += strlen(r.out);
 		clirun_free(&r);
 	}
+	return known;
+}
+
+/* Whether the service lists secret name (short form "name" or long {source: name}). */
+static bool
+has_secret(const json_t *svc, const char *name)
+{
+	size_t i;
+	json_t *s;
+
+	json_array_foreach(json_object_get(svc, "secrets"), i, s)
+	{
+		const char *n = json_is_string(s) ? json_string_value(s) : str(s, "source");
+
+		if (strcmp(n, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* A file setting must name /run/secrets/X, X a secret of the file and of the service. */
+static void
+check_secret_file(const char *svcname, const json_t *svc, const char *key, const char *path)
+{
+	const char *secret = path + strlen("/run/secrets/");
+
+	if (strncmp(path, "/run/secrets/", 13) != 0)
+		fail_msg("%s: %s=%s is not a compose secret", svcname, key, path);
+	if (json_object_get(json_object_get(doc, "secrets"), secret) == NULL)
+		fail_msg("%s: %s names secret %s, which the file does not define", svcname, key,
+			 secret);
+	if (!has_secret(svc, secret))
+		fail_msg("%s: %s names secret %s, which the service is not given", svcname, key,
+			 secret);
+}
+
+/* No secret setting inline: secrets come as compose secrets through the NAME_FILE settings. */
+static void
+test_secrets(void **state)
+{
+	char *known = known_settings();
+	const char *name, *key;
+	json_t *svc, *v;
+	int files = 0;
+
+	(void)state;
 	json_object_foreach(services, name, svc)
 	{
-		if (!ours(svc))
-			continue;
 		json_object_foreach(json_object_get(svc, "environment"), key, v)
 		{
-			char cell[128];
+			char row[160];
+			const char *line;
+			size_t n = strlen(key);
 
-			snprintf(cell, sizeof(cell), "| %s |", key);
-			if (strncmp(key, "TMPROV_", 7) == 0 && strstr(known, cell) == NULL)
-				fail_msg("service %s sets %s, which no program knows", name, key);
+			snprintf(row, sizeof(row), "| %s |", key);
+			line = strstr(known, row);
+			if (line != NULL && strstr(line, "(secret") != NULL &&
+			    strstr(line, "(secret") < strchr(line, '\n'))
+				fail_msg("service %s sets secret %s inline: use %s_FILE", name, key,
+					 key);
+			if (strcmp(key, "POSTGRES_PASSWORD") == 0)
+				fail_msg("service %s sets POSTGRES_PASSWORD inline", name);
+			if (n > 5 && strcmp(key + n - 5, "_FILE") == 0) {
+				check_secret_file(name, svc, key, json_string_value(v));
+				files++;
+			}
 		}
 	}
+	/* the database URL and the partner id of the programs, PostgreSQL's password */
+	assert_true(files >= 3);
 	free(known);
+}
+
+/* `docker stop` waits stop_grace_period before SIGKILL: above each program's drain. */
+static void
+test_stop_grace(void **state)
+{
+	static const struct {
+		const char *service, *prog, *key;
+		long after_s; /* what the program does after the drain */
+	} progs[] = {
+	    {"worker", "tmprov-worker", "TMPROV_DRAIN_TIMEOUT", 15},
+	    {"callback", "tmprov-callback", "TMPROV_CALLBACK_DRAIN_TIMEOUT", 5},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		const char *argv[] = {progs[i].prog, "--print-config", NULL};
+		const char *env[] = {"TMPROV_TM_URL=http://127.0.0.1:1", "TMPROV_PARTNER_ID=p",
+				     NULL};
+		const char *grace =
+		    str(json_object_get(services, progs[i].service), "stop_grace_period");
+		char want[128];
+		struct clirun r;
+		const char *p;
+		long drain_s, grace_s;
+		char *end;
+
+		clirun(&r, argv, env, RUN_MS);
+		assert_int_equal(r.status, 0);
+		snprintf(want, sizeof(want), "%s=", progs[i].key);
+		assert_non_null(p = strstr(r.out, want));
+		drain_s = strtol(p + strlen(want), &end, 10);
+		assert_true(*end == 's'); /* the default is written in seconds */
+		clirun_free(&r);
+		grace_s = strtol(grace, &end, 10);
+		if (strcmp(end, "m") == 0)
+			grace_s *= 60;
+		else if (strcmp(end, "s") != 0)
+			fail_msg("%s: stop_grace_period \"%s\" (want NNs or NNm)", progs[i].service,
+				 grace);
+		if (grace_s < drain_s + progs[i].after_s)
+			fail_msg("%s: stop_grace_period %s, below its drain of %lds and %lds after",
+				 progs[i].service, grace, drain_s, progs[i].after_s);
+	}
+}
+
+/* PostgreSQL's data directory on a named volume the file declares. */
+static void
+test_postgres_volume(void **state)
+{
+	const json_t *vols = json_object_get(json_object_get(services, "postgres"), "volumes");
+	size_t i;
+	json_t *v;
+	bool found = false;
+
+	(void)state;
+	json_array_foreach(vols, i, v)
+	{
+		const char *spec = json_string_value(v);
+		const char *colon = spec ? strchr(spec, ':') : NULL;
+		char name[128];
+
+		if (colon == NULL || strncmp(colon + 1, "/var/lib/postgresql/data", 24) != 0)
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(colon - spec), spec);
+		if (json_object_get(json_object_get(doc, "volumes"), name) == NULL)
+			fail_msg("postgres: volume %s is not a named volume of the file", name);
+		found = true;
+	}
+	if (!found)
+		fail_msg("postgres: no named volume at /var/lib/postgresql/data");
+}
+
+/* The image learns its version from a build argument (.dockerignore leaves .git out), which
+ * the Makefile passes. */
+static void
+test_version_build_arg(void **state)
+{
+	const char *src = getenv("TMPROV_TEST_SRC");
+	const json_t *build = json_object_get(json_object_get(services, "worker"), "build");
+	const char *arg = str(json_object_get(build, "args"), "TMPROV_VERSION");
+	char path[1024], line[1024];
+	bool declared = false, used = false, passed = false;
+	FILE *f;
+
+	(void)state;
+	if (strstr(arg, "${TMPROV_VERSION") == NULL)
+		fail_msg("worker: build.args.TMPROV_VERSION is \"%s\" (want ${TMPROV_VERSION...})",
+			 arg);
+	assert_non_null(f = fopen(dockerfile, "r"));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		declared |= strncmp(line, "ARG TMPROV_VERSION", 18) == 0;
+		used |= strstr(line, "VERSION=\"$TMPROV_VERSION\"") != NULL;
+	}
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/Makefile", src);
+	assert_non_null(f = fopen(path, "r"));
+	while (fgets(line, sizeof(line), f) != NULL)
+		passed |= strstr(line, "TMPROV_VERSION=$(VERSION) docker compose build") != NULL;
+	fclose(f);
+	assert_true(declared);
+	assert_true(used);
+	assert_true(passed);
 }
 
 /* A development tool (make install-devtools) that some service of ours runs. */
@@ -311,7 +501,6 @@ setup(void **state)
 			      "json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)\n",
 			      compose, NULL};
 	struct clirun r;
-	json_t *doc;
 
 	(void)state;
 	if (src == NULL) {
@@ -328,8 +517,7 @@ setup(void **state)
 	}
 	doc = json_loads(r.out, 0, NULL);
 	clirun_free(&r);
-	services = json_incref(json_object_get(doc, "services"));
-	json_decref(doc);
+	services = json_object_get(doc, "services");
 	return json_is_object(services) ? 0 : -1;
 }
 
@@ -337,7 +525,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	json_decref(services);
+	json_decref(doc);
 	return 0;
 }
 
@@ -348,7 +536,9 @@ main(void)
 	    cmocka_unit_test(test_services),	       cmocka_unit_test(test_commands_exist),
 	    cmocka_unit_test(test_depends_and_health), cmocka_unit_test(test_shape),
 	    cmocka_unit_test(test_settings_known),     cmocka_unit_test(test_dockerfile),
-	    cmocka_unit_test(test_compose_config),
+	    cmocka_unit_test(test_compose_config),     cmocka_unit_test(test_secrets),
+	    cmocka_unit_test(test_stop_grace),	       cmocka_unit_test(test_postgres_volume),
+	    cmocka_unit_test(test_version_build_arg),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

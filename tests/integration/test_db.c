@@ -630,9 +630,9 @@ test_schema_on_postgresql_15(void **state)
 	free(v);
 	v = testdb_value(conn, "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM "
 			       "pg_tables WHERE schemaname = 'public'");
-	assert_string_equal(v, "account_checks,accounts,auth_failures,commands,meetings,outbox,"
-			       "schema_migrations,sessions,tm_calls,tm_intents,tm_rate_bucket,"
-			       "tm_worker_state,users");
+	assert_string_equal(v, "account_checks,accounts,auth_failures,commands,delete_guard_takes,"
+			       "meetings,outbox,schema_migrations,sessions,tm_calls,tm_intents,"
+			       "tm_rate_bucket,tm_worker_state,users");
 	free(v);
 	PQfinish(conn);
 }
@@ -699,7 +699,7 @@ test_schema_users_no_password(void **state)
 	PQfinish(conn);
 }
 
-/* The outbox is append-only, one outcome per command. */
+/* The outbox is append-only, one outcome per command (and at most one command.held). */
 static void
 test_schema_outbox(void **state)
 {
@@ -716,6 +716,15 @@ test_schema_outbox(void **state)
 	assert_string_equal(run_sqlstate(conn, "INSERT INTO outbox (event_id, command_id, type, "
 					       "subject, payload) VALUES ('e2', 'c1', "
 					       "'command.failed', 's', '{}')"),
+			    "23505");
+	/* Beside it, at most one interim command.held (migrations/006). */
+	assert_string_equal(run_sqlstate(conn, "INSERT INTO outbox (event_id, command_id, type, "
+					       "subject, payload) VALUES ('e3', 'c1', "
+					       "'command.held', 's', '{}')"),
+			    "");
+	assert_string_equal(run_sqlstate(conn, "INSERT INTO outbox (event_id, command_id, type, "
+					       "subject, payload) VALUES ('e4', 'c1', "
+					       "'command.held', 's', '{}')"),
 			    "23505");
 	assert_string_equal(run_sqlstate(conn, "DELETE FROM outbox"), "23001");
 	assert_string_equal(run_sqlstate(conn, "UPDATE outbox SET payload = '{\"x\":1}'"), "23001");

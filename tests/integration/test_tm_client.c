@@ -117,6 +117,33 @@ test_build_url_partner_encoded(void **state)
 				      "&company_uid=u");
 }
 
+/* Every byte but NUL, alone in a value: the RFC 3986 unreserved ones as they are, all others as
+ * %XX in upper case (a space too, never '+'). */
+static void
+test_build_url_every_byte(void **state)
+{
+	const char *prefix = BASE "/as/wapi/service/query_account?service_company_uid=p-0042"
+				  "&company_uid=";
+	char url[TM_URL_MAX], err[256], value[2] = "", want[8];
+	struct tm_request req = {.endpoint = TM_QUERY_ACCOUNT, .company_uid = value};
+
+	(void)state;
+	for (int c = 1; c < 256; c++) {
+		value[0] = (char)c;
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~')
+			snprintf(want, sizeof(want), "%c", c);
+		else
+			snprintf(want, sizeof(want), "%%%02X", c);
+		assert_int_equal(
+		    tm_build_url(BASE, PARTNER, &req, false, url, sizeof(url), err, sizeof(err)),
+		    0);
+		assert_memory_equal(url, prefix, strlen(prefix));
+		if (strcmp(url + strlen(prefix), want) != 0)
+			fail_msg("byte 0x%02X: %s, want %s", c, url + strlen(prefix), want);
+	}
+}
+
 struct bad_case {
 	const char *base;
 	const char *partner;
@@ -262,6 +289,9 @@ test_retry_after(void **state)
 	assert_int_equal(tm_retry_after_ms("Fri, 15 Jan 2027 08:00:30 GMT", now, 60000), 30000);
 	assert_int_equal(tm_retry_after_ms("Fri, 15 Jan 2027 09:00:00 GMT", now, 60000), 60000);
 	assert_int_equal(tm_retry_after_ms("Thu, 01 Jan 2015 00:00:00 GMT", now, 60000), 0);
+	/* The two obsolete HTTP-date forms (RFC 850, asctime) a recipient must accept. */
+	assert_int_equal(tm_retry_after_ms("Friday, 15-Jan-27 08:00:30 GMT", now, 60000), 30000);
+	assert_int_equal(tm_retry_after_ms("Fri Jan 15 08:00:30 2027", now, 60000), 30000);
 	assert_int_equal(tm_retry_after_ms("5", now, 0), 0);
 }
 
@@ -1002,6 +1032,7 @@ main(void)
 	static const struct CMUnitTest pure[] = {
 	    cmocka_unit_test(test_build_url_table),
 	    cmocka_unit_test(test_build_url_partner_encoded),
+	    cmocka_unit_test(test_build_url_every_byte),
 	    cmocka_unit_test(test_build_url_errors),
 	    cmocka_unit_test(test_build_url_too_long),
 	    cmocka_unit_test(test_classify_table),

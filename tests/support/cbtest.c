@@ -277,15 +277,29 @@ cbproc_log_contains(const struct cbproc *p, const char *needle)
 /* ---- HTTP ---- */
 
 int
-cbtcp_connect(int port)
+cbtcp_connect_from(const char *src, int port)
 {
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	struct sockaddr_in from = {.sin_family = AF_INET};
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
+	if (fd < 0)
+		fail_msg("socket: %s", strerror(errno));
+	/* Any 127.0.0.0/8 address is the loopback interface's: a test picks the peer address the
+	 * server sees by binding the client's end to one. */
+	if (src != NULL && (inet_pton(AF_INET, src, &from.sin_addr) != 1 ||
+			    bind(fd, (struct sockaddr *)&from, sizeof(from)) != 0))
+		fail_msg("bind to %s: %s", src, strerror(errno));
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0)
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0)
 		fail_msg("connect to port %d: %s", port, strerror(errno));
 	return fd;
+}
+
+int
+cbtcp_connect(int port)
+{
+	return cbtcp_connect_from(NULL, port);
 }
 
 static void
@@ -310,8 +324,15 @@ cbhttp_parse(struct cbhttp *out, char *data, size_t len)
 int
 cbhttp_raw(int port, const char *raw, size_t rawlen, struct cbhttp *out, int timeout_ms)
 {
+	return cbhttp_raw_from(NULL, port, raw, rawlen, out, timeout_ms);
+}
+
+int
+cbhttp_raw_from(const char *src, int port, const char *raw, size_t rawlen, struct cbhttp *out,
+		int timeout_ms)
+{
 	double start = clock_now_s(), deadline = start + timeout_ms / 1000.0;
-	int fd = cbtcp_connect(port), rc = 0;
+	int fd = cbtcp_connect_from(src, port), rc = 0;
 	size_t len = 0, cap = 65536, off = 0;
 	char *data = malloc(cap);
 
@@ -440,21 +461,32 @@ cbtest_urlencode(char *out, size_t outlen, const char *s)
 }
 
 void
-cbhttp_auth(int port, const char *email, const char *credential, const char *partner,
-	    struct cbhttp *out)
+cbtest_auth_path(char *path, size_t pathlen, const char *email, const char *credential,
+		 const char *partner)
 {
 	const char *names[3] = {"email", "password", "service_company_uid"};
 	const char *vals[3] = {email, credential, partner};
-	char path[8192] = "/tm/auth", enc[2048];
-	size_t len = strlen(path);
+	char enc[2048];
+	size_t len = (size_t)snprintf(path, pathlen, "/tm/auth");
 
 	for (int i = 0; i < 3; i++) {
 		if (vals[i] == NULL)
 			continue;
 		cbtest_urlencode(enc, sizeof(enc), vals[i]);
-		len += (size_t)snprintf(path + len, sizeof(path) - len, "%c%s=%s",
+		len += (size_t)snprintf(path + len, pathlen - len, "%c%s=%s",
 					strchr(path, '?') ? '&' : '?', names[i], enc);
+		if (len >= pathlen)
+			fail_msg("cbtest: auth path too long");
 	}
+}
+
+void
+cbhttp_auth(int port, const char *email, const char *credential, const char *partner,
+	    struct cbhttp *out)
+{
+	char path[8192];
+
+	cbtest_auth_path(path, sizeof(path), email, credential, partner);
 	cbhttp_get(port, path, out);
 }
 

@@ -47,9 +47,14 @@ struct cbhttp {
 
 /* Connects to 127.0.0.1:port; the socket, or fails the test. */
 int cbtcp_connect(int port);
+/* The same from the loopback address src ("127.0.0.2"; NULL: any), the peer the server sees. */
+int cbtcp_connect_from(const char *src, int port);
 /* Sends raw as is and reads until the server closes (at most timeout_ms). 0, or -1 when the
  * timeout passed first. */
 int cbhttp_raw(int port, const char *raw, size_t rawlen, struct cbhttp *out, int timeout_ms);
+/* The same from the loopback address src (see cbtcp_connect_from). */
+int cbhttp_raw_from(const char *src, int port, const char *raw, size_t rawlen, struct cbhttp *out,
+		    int timeout_ms);
 /* GET / POST (form body, ctype may be NULL for the form type) with Connection: close. Fail the
  * test when no answer came within 15 s. */
 void cbhttp_get(int port, const char *path, struct cbhttp *out);
@@ -61,7 +66,9 @@ const char *cbhttp_header(const struct cbhttp *r, const char *name, char *out, s
 void cbhttp_free(struct cbhttp *r);
 
 /* /tm/auth?email=…&password=…&service_company_uid=… with each value URL-encoded; NULL leaves a
- * parameter out. */
+ * parameter out. cbtest_auth_path writes the path only (fails the test when it does not fit). */
+void cbtest_auth_path(char *path, size_t pathlen, const char *email, const char *credential,
+		      const char *partner);
 void cbhttp_auth(int port, const char *email, const char *credential, const char *partner,
 		 struct cbhttp *out);
 

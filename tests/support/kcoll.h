@@ -19,15 +19,17 @@ struct kmsg {
 	size_t len;
 	json_t *json;	 /* the value parsed as JSON, NULL when it is not */
 	json_t *headers; /* object: header name -> last value (string, or null when not UTF-8) */
+	json_t *header_list; /* every header in order: array of [name, value or null] */
 };
 
 /* Writes the index key of m into buf (NUL-terminated); returns 0, or -1 when m has none. */
 typedef int (*kcoll_key_fn)(const struct kmsg *m, char *buf, size_t len);
 
 /* Index keys used by the worker tests. */
-int kcoll_key_commandid(const struct kmsg *m, char *buf, size_t len); /* CE "commandid" */
-int kcoll_key_origin(const struct kmsg *m, char *buf, size_t len);    /* "PARTITION:OFFSET" of
-									 the origin_ headers */
+int kcoll_key_commandid(const struct kmsg *m, char *buf,
+			size_t len); /* CE "commandid"; "held:ID" for command.held */
+int kcoll_key_origin(const struct kmsg *m, char *buf, size_t len); /* "PARTITION:OFFSET" of
+								      the origin_ headers */
 
 struct kcoll;
 

@@ -212,6 +212,188 @@ test_print_masks_secrets(void **state)
 	cfg_free(c);
 }
 
+/* Writes text to a new temporary file and returns its path (caller unlinks and frees). */
+static char *write_tmp(const char *text);
+
+/* A secret also comes from the file NAME_FILE names, one trailing newline trimmed; both set is
+ * refused naming both; an unreadable file is named, its contents never shown. */
+static void
+test_secret_file(void **state)
+{
+	char err[256] = "", *big = calloc(1, 70000), *path, *bigpath;
+	struct cfg *c;
+
+	(void)state;
+	assert_non_null(big);
+	clear_env();
+	setenv("T_URL", "http://tm", 1);
+	path = write_tmp("s3cret-from-file\n\n");
+	setenv("T_SECRET_FILE", path, 1);
+	c = load(NULL, 0, err, sizeof(err));
+	assert_string_equal(cfg_str(c, &KEY_T_SECRET), "s3cret-from-file\n");
+	cfg_free(c);
+
+	setenv("T_SECRET", "inline-secret", 1);
+	c = load(NULL, -1, err, sizeof(err));
+	assert_non_null(strstr(err, "T_SECRET and T_SECRET_FILE are both set"));
+	assert_null(strstr(err, "s3cret"));
+	assert_null(strstr(err, "inline-secret"));
+	cfg_free(c);
+	unsetenv("T_SECRET");
+
+	setenv("T_SECRET_FILE", "/nonexistent/secret-file", 1);
+	c = load(NULL, -1, err, sizeof(err));
+	assert_non_null(strstr(err, "T_SECRET_FILE: cannot read /nonexistent/secret-file"));
+	cfg_free(c);
+
+	memset(big, 'h', 69999);
+	memcpy(big, "hunter2", 7);
+	bigpath = write_tmp(big);
+	setenv("T_SECRET_FILE", bigpath, 1);
+	c = load(NULL, -1, err, sizeof(err));
+	assert_non_null(strstr(err, bigpath));
+	assert_null(strstr(err, "hunter2"));
+	cfg_free(c);
+	unsetenv("T_SECRET_FILE");
+	unlink(path);
+	unlink(bigpath);
+	free(path);
+	free(bigpath);
+	free(big);
+}
+
+/* NAME_FILE in --config FILE too; both there is refused; only secrets have the form. */
+static void
+test_secret_file_in_config_file(void **state)
+{
+	char err[512] = "", text[600], *secret = write_tmp("from-config-file\n"), *conf;
+	struct cfg *c;
+
+	(void)state;
+	clear_env();
+	snprintf(text, sizeof(text), "T_URL=http://tm\nT_SECRET_FILE=%s\n", secret);
+	conf = write_tmp(text);
+	c = load(conf, 0, err, sizeof(err));
+	assert_string_equal(cfg_str(c, &KEY_T_SECRET), "from-config-file");
+	cfg_free(c);
+	/* the environment still wins over the file's NAME_FILE */
+	setenv("T_SECRET", "from-env", 1);
+	c = load(conf, 0, err, sizeof(err));
+	assert_string_equal(cfg_str(c, &KEY_T_SECRET), "from-env");
+	cfg_free(c);
+	unsetenv("T_SECRET");
+	unlink(conf);
+	free(conf);
+
+	snprintf(text, sizeof(text), "T_URL=http://tm\nT_SECRET_FILE=%s\nT_SECRET=x\n", secret);
+	conf = write_tmp(text);
+	c = load(conf, -1, err, sizeof(err));
+	assert_non_null(strstr(err, "T_SECRET and T_SECRET_FILE are both set"));
+	cfg_free(c);
+	unlink(conf);
+	free(conf);
+
+	conf = write_tmp("T_URL=http://tm\nT_NAME_FILE=/etc/hostname\n");
+	c = load(conf, -1, err, sizeof(err));
+	assert_non_null(strstr(err, "T_NAME_FILE: unknown setting"));
+	cfg_free(c);
+	unlink(conf);
+	free(conf);
+	unlink(secret);
+	free(secret);
+}
+
+static CFG_KEY(T_LEVEL, CFG_ENUM, "info", CFG_RELOAD, 0, 0, "debug|info", "reloadable");
+static CFG_KEY(T_DB, CFG_STRING, "postgresql:///x", CFG_SECRET, 0, 0, NULL, "a database",
+	       .default_unless_env = "T_PGSVC|T_PGDB");
+
+/* A reload applies the reloadable keys' new values, keeps the others' (listing them as needing
+ * a restart), logs both without a secret's value, and keeps everything on a bad file. */
+static void
+test_reload(void **state)
+{
+	static const struct cfg_key *const rkeys[] = {&KEY_T_NAME, &KEY_T_LEVEL, &KEY_T_SECRET};
+	const struct cfg_list list = {rkeys, CFG_KEYS_LEN(rkeys)};
+	char err[256] = "", log[4096] = "",
+	     *conf = write_tmp("T_NAME=a\nT_LEVEL=info\n"
+			       "T_SECRET=old-secret-value\n");
+	char logpath[] = "/tmp/test_config_log_XXXXXX";
+	int logfd = mkstemp(logpath), saved = dup(2);
+	struct cfg *c = cfg_compose(&list, 1, NULL, 0);
+	FILE *f;
+
+	(void)state;
+	clear_env();
+	unsetenv("T_LEVEL");
+	assert_non_null(c);
+	assert_int_equal(cfg_load(c, conf, err, sizeof(err)), 0);
+	/* cfg_reload reads the file cfg_from_args was given; cfg_load alone does not keep it */
+	{
+		char *argv[] = {"prog", "--config", conf, NULL};
+
+		cfg_free(c);
+		c = cfg_compose(&list, 1, NULL, 0);
+		assert_int_equal(cfg_from_args(c, 3, argv), 1);
+	}
+	f = fopen(conf, "w");
+	fputs("T_NAME=b\nT_LEVEL=debug\nT_SECRET=new-secret-value\n", f);
+	fclose(f);
+	dup2(logfd, 2);
+	assert_int_equal(cfg_reload(c, err, sizeof(err)), 1);
+	dup2(saved, 2);
+	assert_string_equal(cfg_str(c, &KEY_T_LEVEL), "debug");
+	assert_string_equal(cfg_str(c, &KEY_T_NAME), "a");
+	assert_string_equal(cfg_str(c, &KEY_T_SECRET), "old-secret-value");
+	assert_true(pread(logfd, log, sizeof(log) - 1, 0) > 0);
+	assert_non_null(strstr(log, "T_LEVEL changed from \\\"info\\\" to \\\"debug\\\""));
+	assert_non_null(strstr(log, "T_NAME changed from \\\"a\\\" to \\\"b\\\": needs a restart"));
+	assert_non_null(strstr(log, "T_SECRET changed (secret"));
+	assert_null(strstr(log, "secret-value"));
+
+	f = fopen(conf, "w");
+	fputs("T_LEVEL=loud\n", f);
+	fclose(f);
+	assert_int_equal(cfg_reload(c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "T_LEVEL"));
+	assert_string_equal(cfg_str(c, &KEY_T_LEVEL), "debug");
+	cfg_free(c);
+	close(logfd);
+	close(saved);
+	unlink(logpath);
+	unlink(conf);
+	free(conf);
+}
+
+/* A default that stands back for another variable (TMPROV_DATABASE_URL for PGDATABASE). */
+static void
+test_default_unless_env(void **state)
+{
+	static const struct cfg_key *const dkeys[] = {&KEY_T_DB};
+	const struct cfg_list list = {dkeys, 1};
+	char err[256] = "";
+	struct cfg *c;
+
+	(void)state;
+	unsetenv("T_DB");
+	unsetenv("T_PGDB");
+	c = cfg_compose(&list, 1, NULL, 0);
+	assert_int_equal(cfg_load(c, NULL, err, sizeof(err)), 0);
+	assert_string_equal(cfg_str(c, &KEY_T_DB), "postgresql:///x");
+	cfg_free(c);
+	setenv("T_PGDB", "other", 1);
+	c = cfg_compose(&list, 1, NULL, 0);
+	assert_int_equal(cfg_load(c, NULL, err, sizeof(err)), 0);
+	assert_string_equal(cfg_str(c, &KEY_T_DB), "");
+	cfg_free(c);
+	setenv("T_DB", "dbname=mine", 1);
+	c = cfg_compose(&list, 1, NULL, 0);
+	assert_int_equal(cfg_load(c, NULL, err, sizeof(err)), 0);
+	assert_string_equal(cfg_str(c, &KEY_T_DB), "dbname=mine");
+	cfg_free(c);
+	unsetenv("T_DB");
+	unsetenv("T_PGDB");
+}
+
 /* A key of no table this test composes. */
 static CFG_KEY(NOPE, CFG_INT, "1", 0, 0, 0, NULL, "not in the table");
 
@@ -264,7 +446,9 @@ test_print_doc(void **state)
 	assert_non_null(
 	    strstr(out, "| T_MODE | a policy (one of: park, retry, fail) | `park` |\n"));
 	assert_non_null(strstr(out, "| T_URL | base URL | required |\n"));
-	assert_non_null(strstr(out, "| T_SECRET | a secret (secret) | none |\n"));
+	assert_non_null(strstr(
+	    out,
+	    "| T_SECRET | a secret (secret) (or T_SECRET_FILE: a file holding it) | none |\n"));
 	cfg_free(c);
 }
 
@@ -291,7 +475,9 @@ test_compose_and_override(void **state)
 	cfg_print_doc(c, f);
 	fclose(f);
 	assert_non_null(strstr(out, "| T_NAME | a name | `mine` |\n"));
-	assert_non_null(strstr(out, "| T_SECRET | a secret (secret) | required |\n"));
+	assert_non_null(strstr(
+	    out,
+	    "| T_SECRET | a secret (secret) (or T_SECRET_FILE: a file holding it) | required |\n"));
 	assert_int_equal(cfg_load(c, NULL, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "T_SECRET: required"));
 	setenv("T_SECRET", "s", 1);
@@ -402,6 +588,10 @@ main(void)
 	    cmocka_unit_test(test_one_definition_per_name),
 	    cmocka_unit_test(test_print_mdoc),
 	    cmocka_unit_test(test_take_flags),
+	    cmocka_unit_test(test_secret_file),
+	    cmocka_unit_test(test_secret_file_in_config_file),
+	    cmocka_unit_test(test_reload),
+	    cmocka_unit_test(test_default_unless_env),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

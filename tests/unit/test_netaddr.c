@@ -133,6 +133,56 @@ test_port_file(void **state)
 	assert_non_null(strstr(err, "/nonexistent/dir/port"));
 }
 
+/* X-Forwarded-For: the right-most address that is not a trusted proxy is the client; the
+ * addresses left of it are the client's own words and never read. */
+static void
+test_forwarded_client(void **state)
+{
+	static const struct {
+		const char *list;
+		int rc;
+		const char *client;
+	} cases[] = {
+	    {"192.0.2.1", 1, "192.0.2.1"},
+	    {" 192.0.2.1 ", 1, "192.0.2.1"},
+	    {"198.51.100.7, 192.0.2.1", 1, "192.0.2.1"},
+	    {"192.0.2.1, 10.1.2.3", 1, "192.0.2.1"},	     /* a trusted hop is skipped */
+	    {"192.0.2.1,10.1.2.3,10.9.9.9", 1, "192.0.2.1"}, /* and several */
+	    {"10.1.2.3, 10.9.9.9", 1, "10.1.2.3"},	     /* all trusted: the left-most */
+	    {"bogus, 192.0.2.1", 1, "192.0.2.1"},	     /* never reached */
+	    {"192.0.2.1:4711", 1, "192.0.2.1"},
+	    {"2001:db8::5", 1, "2001:db8::5"},
+	    {"[2001:db8::5]", 1, "2001:db8::5"},
+	    {"[2001:db8::5]:443, 10.1.2.3", 1, "2001:db8::5"},
+	    {"", 0, NULL},
+	    {"  ", 0, NULL},
+	    {"192.0.2.1, bogus", -1, NULL},
+	    {"192.0.2.1, ", -1, NULL},
+	    {"192.0.2.1,,10.1.2.3", -1, NULL},
+	    {"unknown", -1, NULL},
+	    {"192.0.2.1:99999", -1, NULL},
+	    {"[2001:db8::5", -1, NULL},
+	    {"192.0.2.1/32", -1, NULL},
+	};
+	struct netaddr_allow trusted;
+	char err[128];
+
+	(void)state;
+	assert_int_equal(netaddr_allow_parse("10.0.0.0/8", &trusted, err, sizeof(err)), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sockaddr_storage ss;
+		char text[64] = "";
+		int rc = netaddr_forwarded_client(&trusted, cases[i].list, &ss);
+
+		print_message("# [%s] -> %d\n", cases[i].list, rc);
+		assert_int_equal(rc, cases[i].rc);
+		if (rc != 1)
+			continue;
+		netaddr_text((struct sockaddr *)&ss, text, sizeof(text));
+		assert_string_equal(text, cases[i].client);
+	}
+}
+
 int
 main(void)
 {
@@ -141,6 +191,7 @@ main(void)
 	    cmocka_unit_test(test_allow),
 	    cmocka_unit_test(test_allow_errors),
 	    cmocka_unit_test(test_port_file),
+	    cmocka_unit_test(test_forwarded_client),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,5 +14,8 @@ int cmd_replay(int argc, char **argv);
 int cmd_reconcile(int argc, char **argv);
 int cmd_resolve(int argc, char **argv);
 int cmd_events(int argc, char **argv);
+int cmd_held(int argc, char **argv);
+int cmd_approve(int argc, char **argv);
+int cmd_reject(int argc, char **argv);
 
 #endif

@@ -6,7 +6,9 @@
 const struct db_stmt CLISQL_STATEMENTS[CLISQL_COUNT] = {
     [CLISQL_OUTCOMES] = {"cli_outcomes",
 			 "SELECT o.command_id, o.payload::text FROM outbox o"
-			 " WHERE o.command_id IN (SELECT jsonb_array_elements_text($1::jsonb))"},
+			 " WHERE o.command_id IN (SELECT jsonb_array_elements_text($1::jsonb))"
+			 /* An interim notice, not an outcome (migrations/006). */
+			 " AND o.type <> 'command.held'"},
 
     [CLISQL_COMMAND] = {"cli_command",
 			"SELECT id, coalesce(subject, ''), coalesce(type, ''), status, attempts,"
@@ -29,7 +31,7 @@ const struct db_stmt CLISQL_STATEMENTS[CLISQL_COUNT] = {
     [CLISQL_OUTBOX] = {"cli_outbox",
 		       "SELECT event_id, type, payload::text, created_at::timestamptz(3)::text,"
 		       " coalesce(published_at::timestamptz(3)::text, '')"
-		       " FROM outbox WHERE command_id = $1::text"},
+		       " FROM outbox WHERE command_id = $1::text AND type <> 'command.held'"},
 
     [CLISQL_PREFIXED] = {"cli_prefixed",
 			 "SELECT id, status FROM commands"
@@ -118,4 +120,44 @@ const struct db_stmt CLISQL_STATEMENTS[CLISQL_COUNT] = {
 			       " SELECT pg_notify('tmprov_outbox', '') FROM o"},
 
     [CLISQL_STATUS_OF] = {"cli_status_of", "SELECT status FROM commands WHERE id = $1::text"},
+
+    [CLISQL_HELD_LIST] = {"cli_held_list",
+			  "SELECT id, subject, type, status, (approved_at IS NOT NULL)::text,"
+			  " updated_at::timestamptz(3)::text, coalesce(kafka_partition::text, ''),"
+			  " coalesce(kafka_offset::text, '') FROM commands q"
+			  " WHERE q.queue_seq IS NOT NULL"
+			  "  AND q.status IN ('held', 'waiting', 'received', 'in_progress')"
+			  " ORDER BY q.subject, q.queue_seq"},
+
+    [CLISQL_HELD_STATE] = {"cli_held_state",
+			   "SELECT id, coalesce(subject, ''), body, status,"
+			   " (approved_at IS NOT NULL)::text FROM commands WHERE id = $1::text"},
+
+    [CLISQL_HELD_APPROVE] =
+	{"cli_held_approve",
+	 "WITH a AS (UPDATE commands SET status = 'waiting', approved_at = now()"
+	 " WHERE status = 'held' AND ($1::text IS NULL OR id = $1::text)"
+	 " RETURNING id, subject, body, queue_seq)"
+	 " SELECT id, subject, body FROM a ORDER BY queue_seq"},
+
+    /* The outcome as the worker writes it (workers/worker/outcome.c): the same event id,
+     * "evt-" + 32 hex digits of sha256("outcome:" + id), and envelope. The NOTIFY wakes the
+     * workers' outbox publisher (workers/worker/sql.h, SQL_OUTBOX_CHANNEL). */
+    [CLISQL_HELD_REJECT] =
+	{"cli_held_reject",
+	 "WITH h AS (SELECT id, subject, type, body, queue_seq,"
+	 "  'evt-' || left(encode(sha256(convert_to('outcome:' || id, 'UTF8')), 'hex'), 32) AS ev"
+	 "  FROM commands WHERE status = 'held' AND ($1::text IS NULL OR id = $1::text)"
+	 "  FOR UPDATE),"
+	 "u AS (UPDATE commands c SET status = 'failed', last_error = 'rejected_by_operator',"
+	 "  retryable = false, body = NULL FROM h WHERE c.id = h.id),"
+	 "o AS (INSERT INTO outbox (event_id, command_id, type, subject, payload)"
+	 "  SELECT h.ev, h.id, 'command.failed', h.subject, jsonb_build_object("
+	 "   'specversion', '1.0', 'id', h.ev, 'source', 'tmprov', 'type', 'command.failed',"
+	 "   'subject', h.subject, 'time', to_char(clock_timestamp() AT TIME ZONE 'UTC',"
+	 "   'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), 'datacontenttype', 'application/json',"
+	 "   'commandid', h.id, 'data', jsonb_build_object('command_type', h.type,"
+	 "   'reason', 'rejected_by_operator', 'retryable', false, 'attempts', 0)) FROM h)"
+	 " SELECT h.id, h.subject, h.body, pg_notify('tmprov_outbox', '') FROM h"
+	 " ORDER BY h.queue_seq"},
 };

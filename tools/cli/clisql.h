@@ -1,5 +1,6 @@
 /* clisql: the operator CLI's one table of SQL statements (enum id -> text), prepared on connect
- * by common/db; values only ever travel as parameters. Every statement only reads. */
+ * by common/db; values only ever travel as parameters. Every statement only reads, except
+ * those of `tmprov approve` and `tmprov reject` (CLISQL_HELD_*). */
 #ifndef TMPROV_CLISQL_H
 #define TMPROV_CLISQL_H
 
@@ -59,6 +60,17 @@ enum clisql_stmt {
 	CLISQL_RESOLVE_OUTBOX,
 	/* $1 id -> status. */
 	CLISQL_STATUS_OF,
+	/* The queued commands (held, and those waiting behind them: migrations/006), by subject
+	 * and place -> id, subject, type, status, approved, since (updated_at), partition, offset.
+	 */
+	CLISQL_HELD_LIST,
+	/* $1 id -> id, subject, body, status, approved: what approve and reject check first. */
+	CLISQL_HELD_STATE,
+	/* $1 id or NULL (all): held -> waiting, approved; -> id, subject, body, by place. */
+	CLISQL_HELD_APPROVE,
+	/* $1 id or NULL (all): held -> failed rejected_by_operator (not retryable) with its
+	 * command.failed in the outbox; -> id, subject, body (kept before), by place. */
+	CLISQL_HELD_REJECT,
 	CLISQL_COUNT
 };
 

@@ -26,6 +26,9 @@ static const struct cli_cmd CLI_CMDS[] = {
     {"resolve", cmd_resolve,
      "end a parked create: --company-uid UID (found in TM) or --not-created"},
     {"events", cmd_events, "print outcome events (or DLQ copies) one line each; --follow"},
+    {"held", cmd_held, "list the account deletions the mass-delete guard holds"},
+    {"approve", cmd_approve, "release held deletions (ID or --all): they run, in order"},
+    {"reject", cmd_reject, "end held deletions (ID or --all) as command.failed"},
 };
 
 static void

@@ -13,6 +13,7 @@
 #include "cfgkeys.h"
 #include "clicfg.h"
 #include "clisql.h"
+#include "dlqdef.h"
 #include "evfmt.h"
 #include "idmap.h"
 #include "kafka.h"
@@ -153,7 +154,8 @@ waiter_event(struct waiter *w, const json_t *ev)
 	struct wentry *e = id ? idmap_get(w->map, id) : NULL;
 	char detail[1024];
 
-	if (e == NULL || e->st != W_PENDING || type == NULL)
+	/* command.held is an interim notice: the command's outcome comes later. */
+	if (e == NULL || e->st != W_PENDING || type == NULL || strcmp(type, "command.held") == 0)
 		return;
 	evfmt_details(ev, detail, sizeof(detail));
 	if (strcmp(type, "command.failed") == 0)
@@ -168,7 +170,7 @@ waiter_event(struct waiter *w, const json_t *ev)
 static void
 waiter_dlq(struct waiter *w, const rd_kafka_message_t *m)
 {
-	const char *reason = kafka_header(m, "reason", NULL), *id;
+	const char *reason = kafka_header(m, DLQ_HDR_REASON, NULL), *id;
 	json_t *doc;
 	struct wentry *e;
 

@@ -91,7 +91,8 @@ auth_succeed(struct request *rq, struct db *db, const struct auth_user *u)
 	sodium_memzero(url.data, url.len);
 	buf_free(&url);
 	rc = answer_doc(rq, &w, RESULT_OK);
-	log_info("auth: user %s of account %s logged in", u->user_id, u->subject);
+	log_info("auth: user %s of account %s logged in from %s", u->user_id, u->subject,
+		 rq->client_text);
 	return rc;
 }
 
@@ -182,6 +183,7 @@ auth_handle(struct request *rq, const char *tail)
 		break;
 	case THROTTLE_TRIPPED:
 		metrics_add(cb->metrics, TELEMETRY_THROTTLED, "", 1);
+		log_info("auth: a login refused by the failure throttle, from %s", rq->client_text);
 		return answer_failed(rq, RESULT_THROTTLED, AUTH_REASON_THROTTLED);
 	case THROTTLE_ERROR:
 	default:

@@ -22,6 +22,7 @@ struct cb {
 	const char *timezone;
 	size_t max_body;
 	struct netaddr_allow allow;
+	struct netaddr_allow trusted; /* TMPROV_CALLBACK_TRUSTED_PROXIES; n == 0: none */
 	struct throttle_opts throttle;
 	struct password_opts password;
 	struct cbpool *dbpool;

@@ -40,6 +40,18 @@ CFG_KEY(TMPROV_CALLBACK_PURGE_INTERVAL, CFG_MS, "5m", 0, 1000, 86400000, NULL,
 	"How often expired sessions and old login failures are deleted.");
 CFG_KEY(TMPROV_CALLBACK_THREADS, CFG_INT, "4", 0, 1, 256, NULL,
 	"Request threads, each with its own PostgreSQL connection.");
+CFG_KEY(TMPROV_CALLBACK_TLS_CERT, CFG_STRING, NULL, 0, 0, 0, NULL,
+	"PEM file of the server certificate (the chain after it, if any): with "
+	"TMPROV_CALLBACK_TLS_KEY the callback speaks HTTPS only (TLS 1.2 or 1.3); set both or "
+	"neither.");
+CFG_KEY(TMPROV_CALLBACK_TLS_KEY, CFG_STRING, NULL, 0, 0, 0, NULL,
+	"PEM file of the certificate's private key, unencrypted (protect it with file "
+	"permissions); read once at start-up and never logged.");
+CFG_KEY(TMPROV_CALLBACK_TRUSTED_PROXIES, CFG_STRING, NULL, 0, 0, 0, NULL,
+	"Comma-separated CIDRs of reverse proxies in front of the callback. Only from these peers "
+	"is X-Forwarded-For read: its right-most address that is not one of them is the caller "
+	"checked against TMPROV_CALLBACK_ALLOW and logged. From any other peer the header is "
+	"ignored.");
 CFG_KEY(TMPROV_MEETING_LIST_MAX, CFG_INT, "500", 0, 1, 100000, NULL,
 	"Most meetings in one list (the earliest first).");
 CFG_KEY(TMPROV_MEETING_LIST_PAST, CFG_MS, "24h", 0, 0, 2592000000, NULL,
@@ -65,6 +77,9 @@ static const struct cfg_key *const callback_keys[] = {
     &KEY_TMPROV_CALLBACK_MAX_OUTSIDE_CONNECTIONS,
     &KEY_TMPROV_CALLBACK_PURGE_INTERVAL,
     &KEY_TMPROV_CALLBACK_THREADS,
+    &KEY_TMPROV_CALLBACK_TLS_CERT,
+    &KEY_TMPROV_CALLBACK_TLS_KEY,
+    &KEY_TMPROV_CALLBACK_TRUSTED_PROXIES,
     &KEY_TMPROV_HASH_CONCURRENCY,
     &KEY_TMPROV_LOG_LEVEL,
     &KEY_TMPROV_MEETING_LIST_MAX,

@@ -1,7 +1,6 @@
 /* tmprov-callback: answers TurboMeeting's user authentication and meeting-list calls (spec
  * Sections 6 and 11) and the partner's start and join addresses from the shared database. main
  * only reads the configuration, wires the modules, waits for a signal and shuts down. */
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include "admin.h"
 #include "cb.h"
 #include "cbconfig.h"
+#include "cbtls.h"
 #include "config.h"
 #include "db.h"
 #include "cbpool.h"
@@ -20,7 +20,10 @@
 #include "maint.h"
 #include "metrics.h"
 #include "netaddr.h"
+#include "clock.h"
 #include "password.h"
+#include "reload.h"
+#include "sdnotify.h"
 #include "server.h"
 #include "telemetry.h"
 
@@ -80,6 +83,10 @@ cb_from_cfg(struct cb *cb, const struct cfg *c)
 	if (netaddr_allow_parse(cfg_str(c, &KEY_TMPROV_CALLBACK_ALLOW), &cb->allow, err,
 				sizeof(err)))
 		config_error("TMPROV_CALLBACK_ALLOW", err);
+	if (cfg_str(c, &KEY_TMPROV_CALLBACK_TRUSTED_PROXIES) != NULL &&
+	    netaddr_allow_parse(cfg_str(c, &KEY_TMPROV_CALLBACK_TRUSTED_PROXIES), &cb->trusted, err,
+				sizeof(err)))
+		config_error("TMPROV_CALLBACK_TRUSTED_PROXIES", err);
 	if (password_opts_from_cfg(&cb->password, c, err, sizeof(err)) != 0)
 		config_error("TMPROV_PASSWORD_*", err);
 	if ((cb->metrics = metrics_new()) == NULL || telemetry_declare(cb->metrics) != 0)
@@ -90,9 +97,18 @@ cb_from_cfg(struct cb *cb, const struct cfg *c)
 		fatal("out of memory");
 }
 
+/* tls is filled from the PEM files and must outlive the server. */
 static void
-server_opts_from_cfg(struct server_opts *o, const struct cfg *c)
+server_opts_from_cfg(struct server_opts *o, struct cbtls *tls, const struct cfg *c)
 {
+	const char *bad_key = NULL;
+	char err[512];
+
+	if (cbtls_load(tls, cfg_str(c, &KEY_TMPROV_CALLBACK_TLS_CERT),
+		       cfg_str(c, &KEY_TMPROV_CALLBACK_TLS_KEY), &bad_key, err, sizeof(err)) != 0)
+		config_error(bad_key, err);
+	o->tls_cert = tls->cert;
+	o->tls_key = tls->key;
 	o->listen = cfg_str(c, &KEY_TMPROV_CALLBACK_LISTEN);
 	o->threads = (unsigned)cfg_int(c, &KEY_TMPROV_CALLBACK_THREADS);
 	o->max_connections = (unsigned)cfg_int(c, &KEY_TMPROV_CALLBACK_MAX_CONNECTIONS);
@@ -130,20 +146,29 @@ maint_from_cfg(const struct cfg *c, const struct db_options *dbo, const char *ti
 	return NULL;
 }
 
-/* Waits for SIGTERM/SIGINT (blocked in every thread), purging every interval meanwhile. */
+/* Waits for SIGTERM/SIGINT (blocked in every thread), purging every interval meanwhile,
+ * reloading on SIGHUP and telling the service manager's watchdog that the loop is alive. */
 static void
-run(const sigset_t *sigs, struct maint *m, const struct cb *cb, long interval_ms)
+run(const sigset_t *sigs, struct maint *m, const struct cb *cb, struct cfg *cfg, long interval_ms)
 {
-	struct timespec ts = {interval_ms / 1000, (interval_ms % 1000) * 1000000L};
+	long ping = sdnotify_watchdog_interval_ms(), next_purge = clock_now_ms() + interval_ms;
+	long tick = ping > 0 && ping < interval_ms ? ping : interval_ms;
+	struct timespec ts = {tick / 1000, (tick % 1000) * 1000000L};
 	char err[256];
 
 	while (!stop_requested) {
 		int sig = sigtimedwait(sigs, NULL, &ts);
 
-		if (sig > 0)
+		if (sig == SIGHUP)
+			reload_apply(cfg);
+		else if (sig > 0)
 			stop_requested = 1;
-		else if (errno == EAGAIN &&
-			 maint_purge(m, cb->throttle.window_ms, err, sizeof(err)) < 0)
+		if (ping > 0)
+			sdnotify_watchdog();
+		if (stop_requested || clock_now_ms() < next_purge)
+			continue;
+		next_purge = clock_now_ms() + interval_ms;
+		if (maint_purge(m, cb->throttle.window_ms, err, sizeof(err)) < 0)
 			log_warn("purge: %s", err);
 	}
 }
@@ -159,7 +184,9 @@ drain(const sigset_t *sigs, struct server *srv, long timeout_ms)
 	server_quiesce(srv);
 	log_info("stopping: no new connections, %u requests in flight", server_in_flight(srv));
 	while (server_in_flight(srv) > 0 && waited < timeout_ms) {
-		if (sigtimedwait(sigs, NULL, &tick) > 0) {
+		int sig = sigtimedwait(sigs, NULL, &tick);
+
+		if (sig > 0 && sig != SIGHUP) {
 			log_warn("second signal: exiting at once");
 			_exit(1);
 		}
@@ -176,6 +203,7 @@ main(int argc, char **argv)
 	struct cfg *cfg = cbconfig_new();
 	struct cb cb = {0};
 	struct server_opts so;
+	struct cbtls tls;
 	struct db_options dbo;
 	struct maint *maint;
 	struct server *srv;
@@ -190,6 +218,10 @@ main(int argc, char **argv)
 					 {"--port-file", NULL, &port_file},
 					 {"--admin-port-file", NULL, &admin_port_file}};
 
+	cfg_set_usage(cfg, "tmprov-callback [--listen HOST:PORT] [--port-file FILE] "
+			   "[--admin-port-file FILE]\n"
+			   "Answers TurboMeeting's login and meeting-list calls and the join and "
+			   "start addresses.");
 	argc = cfg_take_flags(argc, argv, flags, sizeof(flags) / sizeof(flags[0]));
 	if (argc < 0)
 		usage();
@@ -198,7 +230,7 @@ main(int argc, char **argv)
 	log_level_parse(cfg_str(cfg, &KEY_TMPROV_LOG_LEVEL), &level);
 	log_init("tmprov-callback", level);
 	cb_from_cfg(&cb, cfg);
-	server_opts_from_cfg(&so, cfg);
+	server_opts_from_cfg(&so, &tls, cfg);
 	db_options_from_cfg(&dbo, cfg, "tmprov-callback");
 
 	/* Blocked before any thread starts, so only sigtimedwait below ever takes them. */
@@ -206,6 +238,7 @@ main(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	maint = maint_from_cfg(cfg, &dbo, cb.timezone);
@@ -224,12 +257,16 @@ main(int argc, char **argv)
 	    (admin_port_file != NULL &&
 	     netaddr_port_file_write(admin_port_file, admin_port(admin), err, sizeof(err)) != 0))
 		fatal("%s", err);
-	log_info("listening on %s (port %d), admin port %d, %u threads", so.listen,
-		 server_port(srv), admin_port(admin), so.threads);
+	log_info("listening on %s (port %d, %s), admin port %d, %u threads", so.listen,
+		 server_port(srv), so.tls_cert ? "HTTPS: TLS 1.2+" : "plain HTTP",
+		 admin_port(admin), so.threads);
+	sdnotify_ready("listening");
 
-	run(&sigs, maint, &cb, cfg_int(cfg, &KEY_TMPROV_CALLBACK_PURGE_INTERVAL));
+	run(&sigs, maint, &cb, cfg, cfg_int(cfg, &KEY_TMPROV_CALLBACK_PURGE_INTERVAL));
+	sdnotify_stopping("draining");
 	drain(&sigs, srv, cfg_int(cfg, &KEY_TMPROV_CALLBACK_DRAIN_TIMEOUT));
 	server_stop(srv);
+	cbtls_free(&tls);
 	admin_stop(admin);
 	cbpool_free(cb.dbpool);
 	maint_free(maint);

@@ -4,6 +4,7 @@
 #include "clock.h"
 
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -20,6 +21,10 @@ static const struct {
     [PARAM_PASSWORD] = {"password", 1024},
     [PARAM_PARTNER] = {"service_company_uid", 256},
 };
+
+/* The X-Forwarded-For lines of one request joined; a proxy chain of a few hops needs far less
+ * (and the header block itself is capped by TMPROV_CALLBACK_MAX_HEADER_BYTES). */
+#define REQUEST_XFF_MAX 4096
 
 /* libmicrohttpd's post processor buffer; it must be at least 256 bytes. */
 #define REQUEST_PP_BUFFER 1024
@@ -143,4 +148,55 @@ request_param(struct request *rq, enum param p)
 		return NULL;
 	}
 	return v;
+}
+
+/* The X-Forwarded-For lines of one request, joined with ',' in order. */
+struct request_xff {
+	struct buf list;
+	bool lost; /* over REQUEST_XFF_MAX (or out of memory): the caller is unknown */
+};
+
+/* libmicrohttpd's header iterator: appends each X-Forwarded-For line to the list. */
+static enum MHD_Result
+request_xff_collect(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct request_xff *x = cls;
+
+	(void)kind;
+	if (x->lost || strcasecmp(key, "X-Forwarded-For") != 0)
+		return MHD_YES;
+	if ((x->list.len > 0 && buf_append(&x->list, ",", 1) != BUF_OK) ||
+	    buf_append(&x->list, value ? value : "", value ? strlen(value) : 0) != BUF_OK)
+		x->lost = true;
+	return MHD_YES;
+}
+
+int
+request_client_resolve(struct request *rq)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *peer = ci != NULL ? ci->client_addr : NULL;
+	struct request_xff x = {.lost = false};
+	int rc = 0;
+
+	snprintf(rq->client_text, sizeof(rq->client_text), "?");
+	if (peer == NULL || (peer->sa_family != AF_INET && peer->sa_family != AF_INET6))
+		return -1;
+	memcpy(&rq->client, peer,
+	       peer->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+					  : sizeof(struct sockaddr_in6));
+	if (rq->cb->trusted.n > 0 && netaddr_allow_match(&rq->cb->trusted, peer)) {
+		buf_init(&x.list, REQUEST_XFF_MAX);
+		MHD_get_connection_values(rq->conn, MHD_HEADER_KIND, request_xff_collect, &x);
+		if (x.lost ||
+		    (x.list.len > 0 &&
+		     netaddr_forwarded_client(&rq->cb->trusted, x.list.data, &rq->client) < 0))
+			rc = -1;
+		buf_free(&x.list);
+	}
+	if (rc == 0)
+		netaddr_text((const struct sockaddr *)&rq->client, rq->client_text,
+			     sizeof(rq->client_text));
+	return rc;
 }

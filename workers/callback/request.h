@@ -1,11 +1,15 @@
-/* request: the state of one HTTP request from its first byte to its completion — its route,
- * the TM parameters read from the query string or a form body (each with a ceiling), and the
- * result recorded in the metrics. Created and freed by server.c; read by the handlers. */
+/* request: the state of one HTTP request from its first byte to its completion — its caller's
+ * address, its route, the TM parameters read from the query string or a form body (each with a
+ * ceiling), and the result recorded in the metrics. Created and freed by server.c; read by the
+ * handlers. */
 #ifndef CALLBACK_REQUEST_H
 #define CALLBACK_REQUEST_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include <microhttpd.h>
 
@@ -46,7 +50,9 @@ struct request {
 	bool bad_form;	 /* the body could not be parsed as a form */
 	size_t body_len; /* bytes of body received */
 	enum result result;
-	double started; /* monotonic seconds */
+	double started;			/* monotonic seconds */
+	struct sockaddr_storage client; /* the caller: the peer, or whom a trusted proxy named */
+	char client_text[INET6_ADDRSTRLEN];
 };
 
 /* NULL when out of memory. */
@@ -60,6 +66,12 @@ int request_form_begin(struct request *rq);
 /* Feeds body bytes: 0, or -1 once the body exceeds cb->max_body. A malformed body sets
  * bad_form and the rest is skipped. */
 int request_form_feed(struct request *rq, const char *data, size_t len);
+
+/* Decides rq->client (and its text): the peer's address, unless the peer is one of
+ * cb->trusted and sends X-Forwarded-For, whose right-most untrusted address is then the caller
+ * (netaddr_forwarded_client; all its header lines read as one list). 0, or -1 when the caller is
+ * unknown (no peer address, an unreadable or over-long header): to be refused. */
+int request_client_resolve(struct request *rq);
 
 /* A parameter's value: the form body's if it has it, else the query string's; NULL if absent.
  * Borrowed until the request completes. */

@@ -1,6 +1,7 @@
 /* server: libmicrohttpd glue. The access handler admits or refuses a request on its first call
- * (allow-list first, so a refused caller costs no database work), collects the body on the next
- * ones and calls the route's handler on the last; everything answered goes through answer.c. */
+ * (allow-list first, so a refused caller costs no database work; the caller is the peer, or the
+ * address a trusted proxy forwarded), collects the body on the next ones and calls the route's
+ * handler on the last; everything answered goes through answer.c. */
 #include "server.h"
 
 #include <stdarg.h>
@@ -30,14 +31,22 @@ struct server {
 	int max_outside;
 };
 
+/* A peer on the allow-list, or a trusted proxy (which speaks for callers on the allow-list):
+ * not counted as outside. Which caller a request is from is decided per request (server_begin). */
+static int
+server_inside(const struct server *s, const struct sockaddr *peer)
+{
+	return netaddr_allow_match(&s->cb->allow, peer) ||
+	       netaddr_allow_match(&s->cb->trusted, peer);
+}
+
 static int
 server_allowed(const struct server *s, struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 
-	return ci != NULL && ci->client_addr != NULL &&
-	       netaddr_allow_match(&s->cb->allow, ci->client_addr);
+	return ci != NULL && ci->client_addr != NULL && server_inside(s, ci->client_addr);
 }
 
 /* libmicrohttpd's accept policy. An address outside the allow-list gets its 403 only while few
@@ -51,7 +60,7 @@ server_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 	struct server *s = cls;
 
 	(void)addrlen;
-	if (netaddr_allow_match(&s->cb->allow, addr))
+	if (server_inside(s, addr))
 		return MHD_YES;
 	return atomic_load(&s->outside) < s->max_outside ? MHD_YES : MHD_NO;
 }
@@ -103,7 +112,8 @@ server_begin(struct server *s, struct MHD_Connection *conn, const char *url, con
 	*con_cls = rq; /* the completion callback frees it */
 	atomic_fetch_add(&s->in_flight, 1);
 	rq->route = routes_find(url, &tail);
-	if (!server_allowed(s, conn))
+	if (request_client_resolve(rq) != 0 ||
+	    !netaddr_allow_match(&s->cb->allow, (const struct sockaddr *)&rq->client))
 		return answer_status(rq, MHD_HTTP_FORBIDDEN, RESULT_FORBIDDEN);
 	if (rq->route == NULL)
 		return answer_status(rq, MHD_HTTP_NOT_FOUND, RESULT_NOT_FOUND);
@@ -179,6 +189,27 @@ server_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_warn("http: %s", msg);
 }
 
+/* TLS 1.2 and 1.3 only (RFC 8996 retires 1.0 and 1.1), GnuTLS's NORMAL choice of ciphers. */
+#define SERVER_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
+/* The options of HTTPS, or none: filled into opts (4 items) for MHD_OPTION_ARRAY. */
+static unsigned
+server_tls_options(const struct server_opts *o, struct MHD_OptionItem *opts)
+{
+	unsigned n = 0;
+
+	if (o->tls_cert != NULL) {
+		opts[n++] =
+		    (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)o->tls_cert};
+		opts[n++] =
+		    (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)o->tls_key};
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+						    (void *)SERVER_TLS_PRIORITIES};
+	}
+	opts[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+	return o->tls_cert != NULL ? MHD_USE_TLS : 0;
+}
+
 struct server *
 server_start(const struct cb *cb, const struct server_opts *o, char *err, size_t errlen)
 {
@@ -186,6 +217,8 @@ server_start(const struct cb *cb, const struct server_opts *o, char *err, size_t
 	socklen_t sslen;
 	struct server *s;
 	const union MHD_DaemonInfo *info;
+	struct MHD_OptionItem tls[4];
+	unsigned tls_flag = server_tls_options(o, tls);
 
 	if (netaddr_parse(o->listen, &ss, &sslen, err, errlen) != 0)
 		return NULL;
@@ -201,13 +234,14 @@ server_start(const struct cb *cb, const struct server_opts *o, char *err, size_t
 	 * limit. ITC is what MHD_quiesce_daemon needs; the logger must come first to catch all. */
 	s->daemon = MHD_start_daemon(
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-		(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+		tls_flag | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 	    0, server_accept, s, server_access, s, MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, o->threads,
 	    MHD_OPTION_CONNECTION_LIMIT, o->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 	    o->max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->memory_limit, MHD_OPTION_NOTIFY_COMPLETED,
-	    server_completed, s, MHD_OPTION_NOTIFY_CONNECTION, server_notify, s, MHD_OPTION_END);
+	    server_completed, s, MHD_OPTION_NOTIFY_CONNECTION, server_notify, s, MHD_OPTION_ARRAY,
+	    tls, MHD_OPTION_END);
 	if (s->daemon == NULL) {
 		snprintf(err, errlen, "cannot listen on %s", o->listen);
 		free(s);

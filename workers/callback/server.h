@@ -1,6 +1,6 @@
-/* server: the libmicrohttpd daemon of tmprov-callback — thread pool, connection limits and
- * timeouts, the caller allow-list, form bodies and their cap, the request lifecycle and its
- * metrics — handing each admitted request to its route's handler. */
+/* server: the libmicrohttpd daemon of tmprov-callback — HTTP or HTTPS, thread pool, connection
+ * limits and timeouts, the caller allow-list, form bodies and their cap, the request lifecycle
+ * and its metrics — handing each admitted request to its route's handler. */
 #ifndef CALLBACK_SERVER_H
 #define CALLBACK_SERVER_H
 
@@ -16,6 +16,8 @@ struct server_opts {
 	unsigned max_outside;	  /* from addresses outside the allow-list, in total */
 	unsigned timeout_s;	  /* an idle or slow connection is closed after this */
 	size_t memory_limit;	  /* per connection: bounds request line + headers */
+	const char *tls_cert;	  /* PEM text (cbtls); NULL: plain HTTP */
+	const char *tls_key;	  /* its key's; must outlive the server */
 };
 
 struct server;

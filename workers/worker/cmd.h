@@ -66,7 +66,8 @@ struct cmd_state {
 	bool user_active;
 	bool email_taken; /* another active user has the command's email */
 	bool meeting_exists;
-	bool meeting_ours; /* the meeting belongs to the command's subject */
+	bool meeting_ours;   /* the meeting belongs to the command's subject */
+	bool subject_queued; /* the subject has held or waiting commands (guard.h) */
 };
 
 struct cmd_env;

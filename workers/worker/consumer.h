@@ -58,6 +58,10 @@ void consumer_stop_fetching(struct consumer *cs);
 /* Reaps completed jobs and commits synchronously what is done. 0 or -1 (logged). */
 int consumer_commit_sync(struct consumer *cs);
 
+/* Whether the group has assigned partitions (perhaps none) to this consumer yet. Called from
+ * the thread that polls. */
+bool consumer_assigned_once(const struct consumer *cs);
+
 /* Whether a broker answered lately (not after "all brokers down"). Thread-safe. */
 bool consumer_broker_up(const struct consumer *cs);
 

@@ -18,6 +18,8 @@
 #include "cmd_types.h"
 #include "dbpool.h"
 #include "dlq.h"
+#include "dlqdef.h"
+#include "guard.h"
 #include "intent.h"
 #include "log.h"
 #include "outcome.h"
@@ -37,6 +39,7 @@ struct exec_ctx {
 	struct dlq *dlq;
 	struct tm_client_opts tm;
 	struct password_opts password;
+	struct guard_opts guard;
 	sem_t hash_slots, call_slots;
 	bool hash_slots_ok, call_slots_ok;
 	const char *public_url;
@@ -52,6 +55,9 @@ struct exec_thread {
 	/* How exec_sql reads the job's stop: at once, or (once a TM call may have acted, while
 	 * its result and audit are written) after ctx->record_grace_ms. */
 	struct stop_grace grace;
+	/* Set while the thread runs the head of a subject's queue (exec_queue), which must not
+	 * queue itself; approved: an operator approved it, so the guard lets it through. */
+	bool head, head_approved;
 };
 
 static int
@@ -70,6 +76,7 @@ exec_policies(struct exec_ctx *ctx, const struct cfg *c, char *err, size_t errle
 			    ? TMRETRY_UNKNOWN_PARK
 			    : TMRETRY_UNKNOWN_RETRY,
 	};
+	guard_opts_from_cfg(&ctx->guard, c);
 	ctx->public_url = cfg_str(c, &KEY_TMPROV_PUBLIC_URL);
 	ctx->join_template = cfg_str(c, &KEY_TMPROV_JOIN_URL_TEMPLATE);
 	if (ctx->retry.policy.backoff.base_ms > ctx->retry.policy.backoff.cap_ms) {
@@ -90,6 +97,21 @@ exec_policies(struct exec_ctx *ctx, const struct cfg *c, char *err, size_t errle
 		return -1;
 	}
 	return password_opts_from_cfg(&ctx->password, c, err, errlen);
+}
+
+int
+exec_cfg_check(const struct cfg *c, char *err, size_t errlen)
+{
+	struct exec_ctx *ctx = calloc(1, sizeof(*ctx));
+	int rc;
+
+	if (ctx == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = exec_policies(ctx, c, err, errlen);
+	free(ctx);
+	return rc;
 }
 
 /* The hashes (TMPROV_HASH_CONCURRENCY) and the TM calls (TMPROV_WORKER_CONCURRENCY) at once. */
@@ -321,8 +343,9 @@ static int
 exec_dlq(struct exec_thread *t, const struct job *job, const char *reason, const char *error,
 	 const atomic_bool *stop)
 {
+	char traceparent[TRACEPARENT_LEN + 1];
 	struct dlq_copy copy = {
-	    .payload = job->payload,
+	    .payload = job->payload, /* the value as read, also in binary mode */
 	    .len = job->len,
 	    .key = job->key,
 	    .keylen = job->keylen,
@@ -331,9 +354,12 @@ exec_dlq(struct exec_thread *t, const struct job *job, const char *reason, const
 	    .origin_offset = job->offset,
 	    .reason = reason,
 	    .error = error,
+	    .headers = job->headers,
+	    .traceparent = traceparent,
 	};
 	char err[256];
 
+	job_traceparent(job, traceparent);
 	if (dlq_send(t->ctx->dlq, &copy, stop, err, sizeof(err)) != 0) {
 		log_warn("%s/%" PRId32 "@%" PRId64 ": %s", job->topic, job->partition, job->offset,
 			 err);
@@ -369,6 +395,7 @@ exec_state(const PGresult *res, const struct command *cmd, struct cmd_state *st)
 	st->email_taken = strcmp(COL(SQLL_EMAIL_TAKEN), "t") == 0;
 	st->meeting_exists = !ISNULL(SQLL_MEETING_SUBJECT);
 	st->meeting_ours = strcmp(COL(SQLL_MEETING_SUBJECT), cmd->subject) == 0;
+	st->subject_queued = strcmp(COL(SQLL_SUBJECT_QUEUED), "t") == 0;
 #undef COL
 #undef ISNULL
 }
@@ -424,6 +451,22 @@ struct exec_text {
 	char *calls;   /* r->calls as JSON: owned */
 };
 
+/* The tm_calls rows of a run as JSON, each with the job's trace id (the audit's trace_id
+ * column). NULL when out of memory. */
+static char *
+exec_calls_text(const struct job *job, json_t *calls)
+{
+	size_t i;
+	json_t *row;
+
+	json_array_foreach(calls, i, row)
+	{
+		if (json_object_set_new(row, "trace_id", json_string(job->trace.trace_id)) != 0)
+			return NULL;
+	}
+	return json_dumps(calls, JSON_COMPACT);
+}
+
 /* Fills params (SQL_FINISH_NPARAMS + r->nparams) for r's statement, with x holding their text.
  * 0, or -1 when out of memory; the caller frees x->payload and x->calls either way. */
 static int
@@ -431,14 +474,20 @@ exec_params(const struct job *job, const char *sha, const struct cmd_result *r, 
 	    const char **params)
 {
 	const struct command *cmd = job->cmd;
+	char traceparent[TRACEPARENT_LEN + 1];
 	struct timespec now;
 	json_t *ev;
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	ev = outcome_event(cmd->id, cmd->subject, outcome_type_name(r->event), json_incref(r->data),
 			   &now);
+	job_traceparent(job, traceparent);
+	if (ev != NULL && outcome_set_traceparent(ev, traceparent) != 0) {
+		json_decref(ev);
+		ev = NULL;
+	}
 	x->payload = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
-	x->calls = json_dumps(r->calls, JSON_COMPACT);
+	x->calls = exec_calls_text(job, r->calls);
 	json_decref(ev);
 	if (x->payload == NULL || x->calls == NULL)
 		return -1;
@@ -461,7 +510,7 @@ exec_params(const struct job *job, const char *sha, const struct cmd_result *r, 
 	params[SQLF_EVENT_ID] = x->event_id;
 	params[SQLF_EVENT_TYPE] = outcome_type_name(r->event);
 	params[SQLF_PAYLOAD] = x->payload;
-	params[SQLF_BODY] = job->payload;
+	params[SQLF_BODY] = job->body;
 	for (int i = 0; i < r->nparams; i++)
 		params[SQL_FINISH_NPARAMS + i] = r->params[i];
 	return 0;
@@ -659,7 +708,7 @@ exec_keep_calls(struct exec_thread *t, const struct job *job, struct cmd_result 
 	}
 	log_warn("command %s: %zu TM attempt(s) whose result was not written%s%s", job->cmd->id,
 		 json_array_size(r->calls), answer ? "; TM answered: " : "", answer ? answer : "");
-	params[1] = calls = json_dumps(r->calls, JSON_COMPACT);
+	params[1] = calls = exec_calls_text(job, r->calls);
 	res = calls ? exec_sql(t, SQL_CALLS_KEEP, 2, params, stop, &permanent, err, sizeof(err))
 		    : NULL;
 	if (res == NULL)
@@ -692,6 +741,262 @@ exec_finish(struct exec_thread *t, const struct job *job, const char *sha, unsig
 	return step;
 }
 
+/* ---- the mass-delete guard (guard.h, migrations/006_delete_guard.sql) ---- */
+
+static enum exec_status exec_rounds(struct exec_thread *t, struct job *job, const char *sha,
+				    const atomic_bool *stop);
+
+/* exec_sql for a statement of the guard, waiting out a permanent failure (a bug or a broken
+ * schema: logged) as exec_lookup does. NULL only when stopped. */
+static PGresult *
+exec_guard_sql(struct exec_thread *t, const struct job *job, int stmt, int nparams,
+	       const char *const *params, const atomic_bool *stop)
+{
+	char err[512];
+	bool permanent;
+	PGresult *res;
+
+	for (unsigned attempt = 0;; attempt++) {
+		res = exec_sql(t, stmt, nparams, params, stop, &permanent, err, sizeof(err));
+		if (res != NULL || !permanent)
+			return res;
+		log_error("command %s: %s: %s", job->cmd->id, SQL_STATEMENTS[stmt].name, err);
+		if (!tmretry_sleep(backoff_delay_ms(&backoff_db_statement, attempt), stop))
+			return NULL;
+	}
+}
+
+/* SQL_GUARD_HOLD or SQL_GUARD_WAIT's parameters for job, kept in x. */
+static void
+exec_guard_params(const struct job *job, const char *sha, const char *body, struct exec_text *x,
+		  const char **params)
+{
+	snprintf(x->partition, sizeof(x->partition), "%" PRId32, job->partition);
+	snprintf(x->offset, sizeof(x->offset), "%" PRId64, job->offset);
+	params[SQLH_ID] = job->cmd->id;
+	params[SQLH_SUBJECT] = job->cmd->subject;
+	params[SQLH_TYPE] = job->cmd->type;
+	params[SQLH_SHA256_HEX] = sha;
+	params[SQLH_TOPIC] = job->topic;
+	params[SQLH_PARTITION] = x->partition;
+	params[SQLH_OFFSET] = x->offset;
+	params[SQLH_BODY] = body;
+}
+
+/* Holds the delete job: its row (with its message) and command.held, in one statement. 0, or
+ * -1 when stopped. */
+static int
+exec_hold(struct exec_thread *t, const struct job *job, const char *sha, long deletions,
+	  const atomic_bool *stop)
+{
+	const char *params[SQLH_COUNT];
+	struct exec_text x = {.payload = NULL};
+	char traceparent[TRACEPARENT_LEN + 1];
+	struct timespec now;
+	PGresult *res = NULL;
+	json_t *ev;
+	int rc = -1;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	ev = outcome_event(job->cmd->id, job->cmd->subject, "command.held",
+			   guard_held_data(&t->ctx->guard, job->cmd->type, deletions), &now);
+	guard_held_event_id(job->cmd->id, x.event_id);
+	job_traceparent(job, traceparent);
+	if (ev == NULL || json_object_set_new(ev, "id", json_string(x.event_id)) != 0 ||
+	    outcome_set_traceparent(ev, traceparent) != 0 ||
+	    (x.payload = json_dumps(ev, JSON_COMPACT)) == NULL) {
+		log_error("command %s: out of memory", job->cmd->id);
+		goto out;
+	}
+	exec_guard_params(job, sha, job->body, &x, params);
+	params[SQLH_EVENT_ID] = x.event_id;
+	params[SQLH_PAYLOAD] = x.payload;
+	res = exec_guard_sql(t, job, SQL_GUARD_HOLD, SQLH_COUNT, params, stop);
+	if (res == NULL)
+		goto out;
+	rc = 0;
+	log_warn("command %s (%s, subject %s) held: %ld account deletions within %ld s, "
+		 "TMPROV_DELETE_GUARD is %ld; `tmprov approve` or `tmprov reject` it",
+		 job->cmd->id, job->cmd->type, job->cmd->subject, deletions,
+		 t->ctx->guard.window_ms / 1000, t->ctx->guard.max);
+	exec_count(t->ctx, job, "held");
+	if (t->ctx->on_commit != NULL)
+		t->ctx->on_commit(t->ctx->on_commit_arg);
+out:
+	PQclear(res);
+	json_decref(ev);
+	free(x.payload);
+	return rc;
+}
+
+/* Takes one of the guard's deletions for the delete job: 0 taken (it runs), 1 held, -1
+ * stopped. An approved head is let through, and counted. */
+static int
+exec_guard_take(struct exec_thread *t, const struct job *job, const char *sha,
+		const atomic_bool *stop)
+{
+	char window[24], max[24];
+	const char *params[4] = {job->cmd->id, window, max, t->head_approved ? "true" : "false"};
+	PGresult *res;
+	bool taken;
+	long deletions;
+
+	snprintf(window, sizeof(window), "%ld", t->ctx->guard.window_ms);
+	snprintf(max, sizeof(max), "%ld", t->ctx->guard.max);
+	res = exec_guard_sql(t, job, SQL_GUARD_TAKE, 4, params, stop);
+	if (res == NULL)
+		return -1;
+	taken = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	deletions = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+	PQclear(res);
+	if (taken)
+		return 0;
+	return exec_hold(t, job, sha, deletions, stop) == 0 ? 1 : -1;
+}
+
+/* Keeps job as waiting behind its subject's queue. 0, or -1 when stopped. */
+static int
+exec_enqueue(struct exec_thread *t, const struct job *job, const char *sha, const atomic_bool *stop)
+{
+	struct exec_ctx *ctx = t->ctx;
+	const char *params[SQLH_EVENT_ID];
+	struct exec_text x = {.payload = NULL};
+	char err[256], *body = NULL;
+	PGresult *res = NULL;
+	int rc;
+
+	for (unsigned attempt = 0;; attempt++) {
+		rc = guard_queue_body(job->cmd, job->body, job->bodylen, &ctx->password,
+				      &ctx->hash_slots, stop, &body, err, sizeof(err));
+		if (rc != -1)
+			break;
+		log_error("command %s: cannot keep its message: %s", job->cmd->id, err);
+		if (!tmretry_sleep(backoff_delay_ms(&backoff_db_statement, attempt), stop))
+			return -1;
+	}
+	if (rc != 0)
+		return -1;
+	exec_guard_params(job, sha, body, &x, params);
+	res = exec_guard_sql(t, job, SQL_GUARD_WAIT, SQLH_EVENT_ID, params, stop);
+	free(body);
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	log_info("command %s (%s) waits behind a held command of subject %s", job->cmd->id,
+		 job->cmd->type, job->cmd->subject);
+	exec_count(ctx, job, "waiting");
+	return 0;
+}
+
+/* The job of a queued command from its row (SQL_GUARD_HEAD's): its kept message, where it was
+ * read, keyed by its subject. NULL when out of memory or not a command (logged). */
+static struct job *
+exec_head_job(const PGresult *res, const char *subject)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		return NULL;
+	atomic_init(&j->stop, false);
+	j->len = (size_t)PQgetlength(res, 0, SQLG_BODY);
+	j->payload = strndup(PQgetvalue(res, 0, SQLG_BODY), j->len);
+	j->key = strdup(subject);
+	j->keylen = strlen(subject);
+	j->topic = strdup(PQgetvalue(res, 0, SQLG_TOPIC));
+	j->order_key = strdup(subject);
+	j->partition = (int32_t)strtol(PQgetvalue(res, 0, SQLG_PARTITION), NULL, 10);
+	j->offset = strtoll(PQgetvalue(res, 0, SQLG_OFFSET), NULL, 10);
+	if (j->payload == NULL || j->key == NULL || j->topic == NULL || j->order_key == NULL)
+		goto fail;
+	/* The kept message is the structured text (job.h body) of the command; its trace went with
+	 * the message it came in: it runs under a new one. */
+	j->body = j->payload;
+	j->bodylen = j->len;
+	trace_new(&j->trace);
+	j->vstatus = command_parse(j->body, j->bodylen, &j->cmd, &j->errs);
+	if (j->vstatus == VALIDATE_OK && j->cmd != NULL)
+		return j;
+	log_error("queued command %s: its kept message is not a valid command",
+		  PQgetvalue(res, 0, SQLG_ID));
+fail:
+	job_free(j);
+	return NULL;
+}
+
+/* Runs the runnable head of the subject's queue (res: SQL_GUARD_HEAD's row) as the head: the
+ * job itself (own) or the command kept in the row. 0, or -1 when stopped or it could not. */
+static int
+exec_run_head(struct exec_thread *t, struct job *job, const PGresult *res, bool own,
+	      const atomic_bool *stop)
+{
+	struct job *head = own ? job : exec_head_job(res, job->cmd->subject);
+	const char *id = PQgetvalue(res, 0, SQLG_ID);
+	PGresult *claim;
+	enum exec_status st = EXEC_ABANDONED;
+
+	if (head == NULL)
+		return -1;
+	claim = exec_guard_sql(t, job, SQL_GUARD_CLAIM, 1, &id, stop);
+	if (claim != NULL) {
+		PQclear(claim);
+		t->head = true;
+		t->head_approved = strcmp(PQgetvalue(res, 0, SQLG_APPROVED), "t") == 0;
+		job_log_ctx(head); /* its lines are about the head, then about job again */
+		st = exec_rounds(t, head, PQgetvalue(res, 0, SQLG_SHA256_HEX), stop);
+		job_log_ctx(job);
+		t->head = t->head_approved = false;
+	}
+	if (!own)
+		job_free(head);
+	return st == EXEC_DONE ? 0 : -1;
+}
+
+/* The subject of job has a queue: its runnable heads run first, in order, until the queue is
+ * empty (EXEC_STEP_AGAIN: look again, then run job as usual) or its head is held (job waits
+ * behind it, or is in the queue already: EXEC_STEP_DONE). STOPPED. */
+static enum exec_step
+exec_queue(struct exec_thread *t, struct job *job, const char *sha, const atomic_bool *stop)
+{
+	const char *params[2] = {job->cmd->subject, job->cmd->id};
+	struct guard_view v;
+	enum guard_action action;
+	PGresult *res;
+	int rc;
+
+	for (unsigned round = 0;; round++) {
+		if (round > 0 && round % 1000 == 0)
+			log_warn("subject %s: queue still running after %u commands",
+				 job->cmd->subject, round);
+		res = exec_guard_sql(t, job, SQL_GUARD_HEAD, 2, params, stop);
+		if (res == NULL)
+			return EXEC_STEP_STOPPED;
+		v = (struct guard_view){
+		    .head = !PQgetisnull(res, 0, SQLG_ID),
+		    .head_held = strcmp(PQgetvalue(res, 0, SQLG_STATUS), "held") == 0,
+		    .head_is_own = strcmp(PQgetvalue(res, 0, SQLG_ID), job->cmd->id) == 0,
+		    .own_recorded = strcmp(PQgetvalue(res, 0, SQLG_OWN_RECORDED), "t") == 0,
+		};
+		action = guard_decide(&v);
+		if (action == GUARD_RUN_HEAD || action == GUARD_RUN_OWN)
+			rc = exec_run_head(t, job, res, action == GUARD_RUN_OWN, stop);
+		else if (action == GUARD_ENQUEUE)
+			rc = exec_enqueue(t, job, sha, stop);
+		else
+			rc = 0;
+		PQclear(res);
+		if (rc != 0) {
+			/* A head that cannot run (a bug: logged) is tried again later. */
+			if (!tmretry_sleep(backoff_delay_ms(&backoff_db_statement, round), stop))
+				return EXEC_STEP_STOPPED;
+			continue;
+		}
+		if (action == GUARD_GO)
+			return EXEC_STEP_AGAIN;
+		if (action == GUARD_ENQUEUE || action == GUARD_NOTHING)
+			return EXEC_STEP_DONE;
+	}
+}
+
 /* One round: look the command up, run its logic, write the result. EXEC_STEP_DONE with *status
  * set, AGAIN (go round again) or STOPPED. */
 static enum exec_step
@@ -707,8 +1012,16 @@ exec_round(struct exec_thread *t, struct job *job, const char *sha, unsigned rou
 	if (exec_lookup(t, job->cmd, &st, stop) != 0)
 		return EXEC_STEP_STOPPED;
 	if (st.cmd_exists && strcmp(st.cmd_sha256_hex, sha) != 0) {
-		*status = exec_conflict(t, job, "id_conflict", stop);
+		*status = exec_conflict(t, job, dlq_reason_name(DLQ_REASON_ID_CONFLICT), stop);
 		return EXEC_STEP_DONE;
+	}
+	if (st.subject_queued && !t->head) {
+		/* Behind a held command of its subject (guard.h): its heads first. */
+		step = exec_queue(t, job, sha, stop);
+		if (step != EXEC_STEP_AGAIN)
+			return step;
+		if (exec_lookup(t, job->cmd, &st, stop) != 0)
+			return EXEC_STEP_STOPPED;
 	}
 	if (st.cmd_exists && cmd_status_final(st.cmd_status)) {
 		/* A redelivery or a re-send: the outcome exists, nothing more to do. */
@@ -716,6 +1029,12 @@ exec_round(struct exec_thread *t, struct job *job, const char *sha, unsigned rou
 		exec_count(t->ctx, job, "duplicate");
 		*status = EXEC_DONE;
 		return EXEC_STEP_DONE;
+	}
+	if (guard_applies(&t->ctx->guard, job->cmd->kind, st.acc_active)) {
+		int held = exec_guard_take(t, job, sha, stop);
+
+		if (held != 0)
+			return held > 0 ? EXEC_STEP_DONE : EXEC_STEP_STOPPED;
 	}
 	exec_env(t, job, sha, stop, &env);
 	cmd_result_init(&r);
@@ -765,20 +1084,29 @@ exec_key_ok(const struct job *job, struct validate_errors *errs)
 	return false;
 }
 
-enum exec_status
-exec_run(struct exec_thread *t, struct job *job, const atomic_bool *stop)
+static enum exec_status
+exec_job(struct exec_thread *t, struct job *job, const atomic_bool *stop)
 {
-	enum exec_status status = EXEC_DONE;
 	struct validate_errors key_errs;
-	enum exec_step step;
 	char sha[65];
 
-	exec_sha256_hex(job->payload, job->len, sha);
+	exec_sha256_hex(job->body, job->bodylen, sha);
 	if (job->vstatus != VALIDATE_OK || job->cmd == NULL)
 		return exec_reject(t, job, sha, validate_status_name(job->vstatus), &job->errs,
 				   stop);
 	if (!exec_key_ok(job, &key_errs))
-		return exec_reject(t, job, sha, "key_mismatch", &key_errs, stop);
+		return exec_reject(t, job, sha, dlq_reason_name(DLQ_REASON_KEY_MISMATCH), &key_errs,
+				   stop);
+	return exec_rounds(t, job, sha, stop);
+}
+
+/* Rounds of exec_round until the job is done; sha: of the message as first received. */
+static enum exec_status
+exec_rounds(struct exec_thread *t, struct job *job, const char *sha, const atomic_bool *stop)
+{
+	enum exec_status status = EXEC_DONE;
+	enum exec_step step;
+
 	for (unsigned round = 0;; round++) {
 		if (round > 0 &&
 		    !tmretry_sleep(backoff_delay_ms(&backoff_db_statement, round - 1), stop))
@@ -789,4 +1117,16 @@ exec_run(struct exec_thread *t, struct job *job, const atomic_bool *stop)
 		if (step == EXEC_STEP_DONE)
 			return status;
 	}
+}
+
+enum exec_status
+exec_run(struct exec_thread *t, struct job *job, const atomic_bool *stop)
+{
+	enum exec_status status;
+
+	/* Every line about the job carries its id, subject, type, position and trace id. */
+	job_log_ctx(job);
+	status = exec_job(t, job, stop);
+	log_ctx_clear();
+	return status;
 }

@@ -22,6 +22,10 @@ struct exec_thread; /* per pool thread: its TM client */
  * (dlq.h). Starts the intent writer and the DLQ thread. NULL with err on a bad setting or a
  * failure to start. */
 struct exec_ctx *exec_new(const struct cfg *c, struct metrics *m, char *err, size_t errlen);
+/* The checks exec_new makes of settings that only make sense together (TMPROV_RETRY_BASE not
+ * above TMPROV_RETRY_CAP, the join URL template, ...), for start-up's configuration errors:
+ * 0, or -1 with err naming the key. */
+int exec_cfg_check(const struct cfg *c, char *err, size_t errlen);
 /* After every exec_run has returned. NULL is a no-op. */
 void exec_free(struct exec_ctx *ctx);
 

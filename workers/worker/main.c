@@ -20,6 +20,8 @@
 #include "metrics.h"
 #include "pool.h"
 #include "publisher.h"
+#include "reload.h"
+#include "sdnotify.h"
 #include "tm_client.h"
 #include "tmprobe.h"
 #include "wconfig.h"
@@ -43,6 +45,7 @@ static const struct {
     {"tmprov_inflight", "gauge", "commands in flight (queued and running)"},
     {"tmprov_outbox_backlog", "gauge", "outcome events not yet published"},
     {"tmprov_consumer_lag", "gauge", "tm.commands messages not yet committed, by partition"},
+    {"tmprov_assigned_partitions", "gauge", "tm.commands partitions assigned to this worker"},
     {"tmprov_dlq_total", "counter", "messages copied to the DLQ by reason"},
     {"tmprov_commit_failures_total", "counter", "partitions whose offset commit failed"},
     {"tmprov_tm_available", "gauge", "1 while TM is considered up"},
@@ -64,7 +67,15 @@ struct worker {
 	struct tmprobe *probe;
 };
 
-static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t stop_signal, reload_signal;
+
+/* SIGHUP (systemctl reload): the loop re-reads the configuration; never a stop. */
+static void
+on_hup(int sig)
+{
+	(void)sig;
+	reload_signal = 1;
+}
 
 static void
 on_signal(int sig)
@@ -90,6 +101,8 @@ signals_init(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 }
@@ -102,11 +115,14 @@ config_load(int argc, char **argv)
 							 &KEY_TMPROV_PARTNER_ID};
 	struct cfg *c = wconfig_new();
 	enum log_level level;
+	char err[512];
 
 	if (c == NULL) {
 		fprintf(stderr, "tmprov-worker: cannot build the configuration table\n");
 		exit(2);
 	}
+	cfg_set_usage(c, "tmprov-worker [--config FILE] [--print-config] [--help-config]\n"
+			 "Consumes tm.commands, calls TurboMeeting, publishes outcome events.");
 	if (cfg_from_args(c, argc, argv) > 1) {
 		fprintf(stderr, "usage: tmprov-worker [--config FILE] [--print-config] "
 				"[--help-config]\n");
@@ -117,6 +133,10 @@ config_load(int argc, char **argv)
 			fprintf(stderr, "tmprov-worker: %s: required\n", required[i]->name);
 			exit(2);
 		}
+	}
+	if (exec_cfg_check(c, err, sizeof(err)) != 0) {
+		fprintf(stderr, "tmprov-worker: configuration error: %s\n", err);
+		exit(2);
 	}
 	/* The table only admits the four names. */
 	log_level_parse(cfg_str(c, &KEY_TMPROV_LOG_LEVEL), &level);
@@ -146,6 +166,7 @@ metrics_init(void)
 static bool
 deps_gate(void *arg, const char **why)
 {
+	static bool was_open = true; /* the consumer's thread is the only caller */
 	struct worker *w = arg;
 	bool tm = exec_tm_available(w->exec), db = exec_db_available(w->exec);
 
@@ -154,6 +175,14 @@ deps_gate(void *arg, const char **why)
 		*why = "PostgreSQL unavailable";
 	else if (!tm)
 		*why = "TM unavailable (probing it)";
+	/* The service manager's STATUS= line follows the pauses (systemctl status). */
+	if ((db && tm) != was_open) {
+		was_open = db && tm;
+		if (was_open)
+			sdnotify_status("consuming");
+		else
+			sdnotify_status("paused: %s", *why);
+	}
 	return db && tm;
 }
 
@@ -245,11 +274,44 @@ worker_start(struct worker *w)
 		 admin_port(w->admin), cfg_str(w->cfg, &KEY_TMPROV_TOPIC_COMMANDS));
 }
 
+/* SIGHUP: the reloadable keys take their new values (cfg_reload logs what changed and what
+ * needs a restart); a bad file keeps the running configuration. */
+static void
+worker_reload(struct worker *w)
+{
+	/* Hook: a reloadable TM rate limit (TMPROV_TM_RATE, CFG_RELOAD) is applied here when
+	 * reload_apply() returns > 0. */
+	reload_apply(w->cfg);
+}
+
+/* The service manager's side of the loop: READY=1 once the group has assigned partitions,
+ * WATCHDOG=1 at half the watchdog interval, a reload on SIGHUP. */
+static void
+worker_supervise(struct worker *w, bool *ready, long every, long *next_ping)
+{
+	if (!*ready && consumer_assigned_once(w->consumer)) {
+		*ready = true;
+		sdnotify_ready("consuming");
+	}
+	if (every > 0 && clock_now_ms() >= *next_ping) {
+		sdnotify_watchdog();
+		*next_ping = clock_now_ms() + every;
+	}
+	if (reload_signal) {
+		reload_signal = 0;
+		worker_reload(w);
+	}
+}
+
 /* Until a signal or a fatal Kafka error. Returns the exit status to use. */
 static int
 worker_run(struct worker *w)
 {
+	bool ready = false;
+	long every = sdnotify_watchdog_interval_ms(), next_ping = 0;
+
 	while (!stop_signal) {
+		worker_supervise(w, &ready, every, &next_ping);
 		if (consumer_poll(w->consumer, POLL_MS) < 0) {
 			log_error("consumer failed: shutting down");
 			return 1;
@@ -333,6 +395,7 @@ main(int argc, char **argv)
 	signals_init();
 	worker_start(&w);
 	status = worker_run(&w);
+	sdnotify_stopping("draining");
 	worker_shutdown(&w);
 	log_info("stopped");
 	return status;

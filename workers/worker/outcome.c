@@ -33,12 +33,17 @@ outcome_type_name(enum outcome_type type)
 void
 outcome_event_id(const char *command_id, char out[OUTCOME_EVENT_ID_LEN])
 {
-	static const char prefix[] = "outcome:";
+	outcome_event_id_of("outcome:", command_id, out);
+}
+
+void
+outcome_event_id_of(const char *prefix, const char *command_id, char out[OUTCOME_EVENT_ID_LEN])
+{
 	unsigned char digest[crypto_hash_sha256_BYTES];
 	crypto_hash_sha256_state st;
 
 	crypto_hash_sha256_init(&st);
-	crypto_hash_sha256_update(&st, (const unsigned char *)prefix, sizeof(prefix) - 1);
+	crypto_hash_sha256_update(&st, (const unsigned char *)prefix, strlen(prefix));
 	crypto_hash_sha256_update(&st, (const unsigned char *)command_id, strlen(command_id));
 	crypto_hash_sha256_final(&st, digest);
 	memcpy(out, "evt-", 4);
@@ -75,6 +80,12 @@ outcome_event(const char *command_id, const char *subject, const char *type, jso
 		      "datacontenttype", "application/json", "commandid", command_id, "data", data);
 	/* json_pack's "o" steals data even when packing fails. */
 	return ev;
+}
+
+int
+outcome_set_traceparent(json_t *ev, const char *traceparent)
+{
+	return json_object_set_new(ev, "traceparent", json_string(traceparent));
 }
 
 json_t *

@@ -36,12 +36,20 @@ const char *outcome_type_name(enum outcome_type type);
  * sha256("outcome:" + command id). A function of the command id alone, so a re-publish, or a
  * second worker racing for the same command, can only ever produce this one id. */
 void outcome_event_id(const char *command_id, char out[OUTCOME_EVENT_ID_LEN]);
+/* The same with another prefix than "outcome:": the id of another event about the command
+ * (command.held: "held:", guard.h), never equal to its outcome's. */
+void outcome_event_id_of(const char *prefix, const char *command_id,
+			 char out[OUTCOME_EVENT_ID_LEN]);
 
 /* The whole CloudEvent: specversion, id, source "tmprov", type, subject, time (RFC 3339, UTC,
  * milliseconds), datacontenttype, commandid, data. Takes ownership of data (also on failure).
  * NULL when out of memory. */
 json_t *outcome_event(const char *command_id, const char *subject, const char *type, json_t *data,
 		      const struct timespec *now);
+
+/* Adds the CloudEvents distributed-tracing extension attribute traceparent to event ev. 0, or
+ * -1 when out of memory. */
+int outcome_set_traceparent(json_t *ev, const char *traceparent);
 
 /* The four account values as named in account.create (and in data.tm of account.queried). */
 struct outcome_account {

@@ -9,32 +9,35 @@
  * UNIQUE (command_id) is the second net. Foreign keys to commands are checked at the end of
  * the statement, when the cmd row exists. The body is kept only for a result an operator may
  * replay (`tmprov replay`: unknown outcome, or failed and retryable), and never for user.upsert,
- * whose body may hold a plain password (migrations/002_command_body.sql). */
+ * whose body may hold a plain password (migrations/002_command_body.sql). The trace id of the
+ * commands row is the one in the outcome event's traceparent ($15), that of each tm_calls row
+ * its own trace_id (migrations/008_trace_id.sql). */
 #define FINISH_CTES                                                                                \
 	"WITH cmd AS ("                                                                            \
 	" INSERT INTO commands AS c (id, subject, type, body_sha256, status, attempts, "           \
 	"last_error,"                                                                              \
-	"  retryable, kafka_topic, kafka_partition, kafka_offset, body)"                           \
+	"  retryable, kafka_topic, kafka_partition, kafka_offset, body, trace_id)"                 \
 	" VALUES ($1::text, $2::text, $3::text, decode($4::text, 'hex'), $5::text, $6::int,"       \
 	"  $7::text, $8::boolean, $9::text, $10::int, $11::bigint,"                                \
 	"  CASE WHEN ($5::text = 'unknown_outcome' OR ($5::text = 'failed' AND $8::boolean))"      \
-	"   AND $3::text <> 'user.upsert' THEN $16::text END)"                                     \
+	"   AND $3::text <> 'user.upsert' THEN $16::text END,"                                     \
+	"  NULLIF(split_part($15::jsonb->>'traceparent', '-', 2), ''))"                            \
 	" ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, attempts = EXCLUDED.attempts,"  \
 	"  last_error = EXCLUDED.last_error, retryable = EXCLUDED.retryable, body = "              \
 	"EXCLUDED.body,"                                                                           \
 	"  kafka_topic = EXCLUDED.kafka_topic, kafka_partition = EXCLUDED.kafka_partition,"        \
-	"  kafka_offset = EXCLUDED.kafka_offset"                                                   \
+	"  kafka_offset = EXCLUDED.kafka_offset, trace_id = EXCLUDED.trace_id"                     \
 	" WHERE c.status IN ('received', 'in_progress') AND c.body_sha256 = EXCLUDED.body_sha256"  \
 	" RETURNING c.id),"                                                                        \
 	"calls AS ("                                                                               \
 	" INSERT INTO tm_calls (command_id, endpoint, url, outcome, http_status, tm_status, "      \
 	"reason,"                                                                                  \
-	"  duration_ms, started_at)"                                                               \
+	"  duration_ms, started_at, trace_id)"                                                     \
 	" SELECT cmd.id, x.endpoint, x.url, x.outcome, x.http_status, x.tm_status, x.reason,"      \
-	"  x.duration_ms, x.started_at"                                                            \
+	"  x.duration_ms, x.started_at, x.trace_id"                                                \
 	" FROM cmd, jsonb_to_recordset($12::jsonb) AS x(endpoint text, url text, outcome text,"    \
 	"  http_status int, tm_status text, reason text, duration_ms int, started_at "             \
-	"timestamptz)),"                                                                           \
+	"timestamptz, trace_id text)),"                                                            \
 	"res AS ("                                                                                 \
 	" UPDATE tm_intents i SET resolved_at = now() FROM cmd"                                    \
 	" WHERE i.command_id = cmd.id AND i.resolved_at IS NULL),"                                 \
@@ -43,6 +46,19 @@
 	" SELECT $13::text, cmd.id, $14::text, $2::text, $15::jsonb FROM cmd)"
 
 #define FINISH_END " SELECT count(*) FROM cmd"
+
+/* The commands of a subject's queue (migrations/006_delete_guard.sql, its commands_queued
+ * index): held or waiting, or started and not finished. */
+#define GUARD_QUEUED                                                                               \
+	" AND q.queue_seq IS NOT NULL AND q.status IN ('held', 'waiting', 'received', "            \
+	"'in_progress')"
+
+/* $1 id, $2 subject, $3 type, $4 sha256 hex, $5 topic, $6 partition, $7 offset, $8 body. */
+#define GUARD_INSERT(status)                                                                       \
+	" INSERT INTO commands AS c (id, subject, type, body_sha256, status, kafka_topic,"         \
+	"  kafka_partition, kafka_offset, body, queue_seq)"                                        \
+	" VALUES ($1::text, $2::text, $3::text, decode($4::text, 'hex'), '" status "', $5::text,"  \
+	"  $6::int, $7::bigint, $8::text, nextval('commands_queue_seq'))"
 
 const struct db_stmt SQL_STATEMENTS[SQL_COUNT] = {
     /* $1 command id, $2 subject, $3 user_id, $4 email, $5 meeting_id (NULL when the type has
@@ -56,7 +72,8 @@ const struct db_stmt SQL_STATEMENTS[SQL_COUNT] = {
 		    " EXISTS (SELECT 1 FROM users o WHERE lower(o.email) = lower($4::text)"
 		    "  AND o.status = 'active'"
 		    "  AND NOT (o.subject = $2::text AND o.user_id IS NOT DISTINCT FROM $3::text)),"
-		    " m.subject, m.canceled_at IS NOT NULL"
+		    " m.subject, m.canceled_at IS NOT NULL,"
+		    " EXISTS (SELECT 1 FROM commands q WHERE q.subject = $2::text" GUARD_QUEUED ")"
 		    " FROM (SELECT 1) AS one"
 		    " LEFT JOIN commands c ON c.id = $1::text"
 		    " LEFT JOIN tm_intents i ON i.command_id = $1::text AND i.resolved_at IS NULL"
@@ -197,13 +214,50 @@ const struct db_stmt SQL_STATEMENTS[SQL_COUNT] = {
      * when the command has no row (an idempotent call's first run). */
     [SQL_CALLS_KEEP] = {"calls_keep",
 			"INSERT INTO tm_calls (command_id, endpoint, url, outcome, http_status,"
-			" tm_status, reason, duration_ms, started_at)"
+			" tm_status, reason, duration_ms, started_at, trace_id)"
 			" SELECT c.id, x.endpoint, x.url, x.outcome, x.http_status, x.tm_status,"
-			"  x.reason, x.duration_ms, x.started_at"
+			"  x.reason, x.duration_ms, x.started_at, x.trace_id"
 			" FROM commands c, jsonb_to_recordset($2::jsonb) AS x(endpoint text,"
 			"  url text, outcome text, http_status int, tm_status text, reason text,"
-			"  duration_ms int, started_at timestamptz)"
+			"  duration_ms int, started_at timestamptz, trace_id text)"
 			" WHERE c.id = $1::text"},
+
+    /* $1 subject, $2 the command at hand: the head of the subject's queue, if any. */
+    [SQL_GUARD_HEAD] = {"guard_head",
+			"SELECT h.id, h.status, h.approved_at IS NOT NULL, h.body,"
+			" encode(h.body_sha256, 'hex'), h.kafka_topic, h.kafka_partition,"
+			" h.kafka_offset, EXISTS (SELECT 1 FROM commands o WHERE o.id = $2::text)"
+			" FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT * FROM commands q"
+			"  WHERE q.subject = $1::text" GUARD_QUEUED
+			"  ORDER BY q.queue_seq LIMIT 1) AS h ON true"},
+
+    /* $1 id: a waiting command is started; it keeps its place (queue_seq) and its message
+     * until its result is written. */
+    [SQL_GUARD_CLAIM] = {"guard_claim", "UPDATE commands SET status = 'in_progress'"
+					" WHERE id = $1::text AND status = 'waiting'"},
+
+    /* $1 id, $2 window (ms), $3 limit, $4 force (approved) -> taken, deletions. */
+    [SQL_GUARD_TAKE] = {"guard_take",
+			"SELECT taken, deletions FROM tmprov_delete_guard_take($1::text,"
+			" $2::bigint, $3::int, $4::boolean)"},
+
+    /* GUARD_INSERT's parameters, $9 event id, $10 the command.held event. A queued delete that
+     * the guard stops when its turn comes keeps its place. Returns 1 when held now. */
+    [SQL_GUARD_HOLD] =
+	{"guard_hold",
+	 "WITH cmd AS (" GUARD_INSERT(
+	     "held") " ON CONFLICT (id) DO UPDATE SET status = 'held',"
+		     "  body = coalesce(c.body, EXCLUDED.body),"
+		     "  queue_seq = coalesce(c.queue_seq, EXCLUDED.queue_seq)"
+		     " WHERE c.status IN ('received', 'in_progress', 'waiting')"
+		     "  AND c.body_sha256 = EXCLUDED.body_sha256 RETURNING c.id),"
+		     "ev AS (INSERT INTO outbox (event_id, command_id, type, subject, payload)"
+		     " SELECT $9::text, cmd.id, 'command.held', $2::text, $10::jsonb FROM cmd"
+		     " ON CONFLICT DO NOTHING)"
+		     " SELECT count(*) FROM cmd"},
+
+    /* GUARD_INSERT's parameters: a command behind its subject's queue. */
+    [SQL_GUARD_WAIT] = {"guard_wait", GUARD_INSERT("waiting") " ON CONFLICT (id) DO NOTHING"},
 
     [SQL_PUB_LOCK] = {"pub_lock", "SELECT pg_try_advisory_lock($1::bigint)"},
     /* Rows in flight are left out: they are reported soon and must not go out twice. NOT IN

@@ -28,6 +28,14 @@ enum sql_stmt {
 	SQL_FINISH_MEETING_CANCEL,
 	/* The audit rows of TM attempts whose result was not written. */
 	SQL_CALLS_KEEP,
+	/* The mass-delete guard (guard.h): a subject's queue head, starting a queued command,
+	 * taking one of the guard's deletions, holding a delete (with command.held), keeping a
+	 * command as waiting behind its subject's queue. */
+	SQL_GUARD_HEAD,
+	SQL_GUARD_CLAIM,
+	SQL_GUARD_TAKE,
+	SQL_GUARD_HOLD,
+	SQL_GUARD_WAIT,
 	/* The outbox publisher's (publisher.c), on its own session: the advisory lock that makes
 	 * one publisher the streaming one, the rows to produce, marking them published, the
 	 * backlog gauge, the NOTIFY that wakes the lock holder, and a drain's target and check. */
@@ -84,7 +92,37 @@ enum sql_lookup_col {
 	SQLL_EMAIL_TAKEN, /* "t" when another active user has the email */
 	SQLL_MEETING_SUBJECT,
 	SQLL_MEETING_CANCELED,
+	SQLL_SUBJECT_QUEUED, /* "t" when the subject has held or waiting commands (guard.h) */
 	SQLL_COUNT
+};
+
+/* Columns of SQL_GUARD_HEAD: the subject's queue head (all NULL when it has none) and whether
+ * the command at hand has a row. */
+enum sql_guard_head_col {
+	SQLG_ID,
+	SQLG_STATUS,
+	SQLG_APPROVED,
+	SQLG_BODY,
+	SQLG_SHA256_HEX,
+	SQLG_TOPIC,
+	SQLG_PARTITION,
+	SQLG_OFFSET,
+	SQLG_OWN_RECORDED,
+};
+
+/* Parameters of SQL_GUARD_HOLD and (the first SQLH_EVENT_ID) SQL_GUARD_WAIT. */
+enum sql_guard_hold_param {
+	SQLH_ID,
+	SQLH_SUBJECT,
+	SQLH_TYPE,
+	SQLH_SHA256_HEX,
+	SQLH_TOPIC,
+	SQLH_PARTITION,
+	SQLH_OFFSET,
+	SQLH_BODY,
+	SQLH_EVENT_ID,
+	SQLH_PAYLOAD,
+	SQLH_COUNT
 };
 
 extern const struct db_stmt SQL_STATEMENTS[SQL_COUNT];

@@ -12,6 +12,12 @@
 
 CFG_KEY(TMPROV_DB_POOL, CFG_INT, "8", 0, 1, 256, NULL,
 	"PostgreSQL connections shared by the command threads (none is held during a TM call)");
+CFG_KEY(TMPROV_DELETE_GUARD, CFG_INT, "20", 0, 0, 1000000, NULL,
+	"account deletions the whole consumer group may make within TMPROV_DELETE_GUARD_WINDOW; "
+	"every further account.delete is held (command.held) until `tmprov approve` or `tmprov "
+	"reject`, and later commands of its subject wait behind it; 0: the guard is off");
+CFG_KEY(TMPROV_DELETE_GUARD_WINDOW, CFG_MS, "10m", 0, 1000, 604800000, NULL,
+	"the sliding window in which TMPROV_DELETE_GUARD deletions are counted");
 CFG_KEY(TMPROV_DRAIN_TIMEOUT, CFG_MS, "30s", 0, 0, 3600000, NULL,
 	"on SIGTERM or a revoke, how long in-flight commands may take to finish");
 CFG_KEY(TMPROV_JOIN_URL_TEMPLATE, CFG_STRING, "{PUBLIC_URL}/join/{meeting_id}", 0, 0, 0, NULL,
@@ -45,10 +51,10 @@ static const struct cfg_key *const worker_keys[] = {
 
 /* What exec reads beside the groups of common/. */
 static const struct cfg_key *const worker_exec_keys[] = {
-    &KEY_TMPROV_DB_POOL,	  &KEY_TMPROV_HASH_CONCURRENCY, &KEY_TMPROV_JOIN_URL_TEMPLATE,
-    &KEY_TMPROV_PUBLIC_URL,	  &KEY_TMPROV_RETRY_BASE,	&KEY_TMPROV_RETRY_BUDGET,
-    &KEY_TMPROV_RETRY_CAP,	  &KEY_TMPROV_TM_PAUSE_AFTER,	&KEY_TMPROV_UNKNOWN_CREATE,
-    &KEY_TMPROV_UNKNOWN_SCHEDULE,
+    &KEY_TMPROV_DB_POOL,	  &KEY_TMPROV_DELETE_GUARD,	 &KEY_TMPROV_DELETE_GUARD_WINDOW,
+    &KEY_TMPROV_HASH_CONCURRENCY, &KEY_TMPROV_JOIN_URL_TEMPLATE, &KEY_TMPROV_PUBLIC_URL,
+    &KEY_TMPROV_RETRY_BASE,	  &KEY_TMPROV_RETRY_BUDGET,	 &KEY_TMPROV_RETRY_CAP,
+    &KEY_TMPROV_TM_PAUSE_AFTER,	  &KEY_TMPROV_UNKNOWN_CREATE,	 &KEY_TMPROV_UNKNOWN_SCHEDULE,
 };
 
 /* TMPROV_TM_URL and TMPROV_PARTNER_ID are not CFG_REQUIRED here: main checks them, refusing an

@@ -7,6 +7,8 @@
 #include "config.h"
 
 extern const struct cfg_key KEY_TMPROV_DB_POOL;
+extern const struct cfg_key KEY_TMPROV_DELETE_GUARD;
+extern const struct cfg_key KEY_TMPROV_DELETE_GUARD_WINDOW;
 extern const struct cfg_key KEY_TMPROV_DRAIN_TIMEOUT;
 extern const struct cfg_key KEY_TMPROV_JOIN_URL_TEMPLATE;
 extern const struct cfg_key KEY_TMPROV_RETRY_BASE;
