@@ -48,6 +48,8 @@ prog_name  = $(word 1,$(subst :, ,$(1)))
 prog_dir   = $(word 2,$(subst :, ,$(1)))
 prog_lib   = $(BUILD)/lib/$(1).a
 USES_tmprov-bench := tmprov-worker tmprov-callback
+# tmprov resolve writes account.created as the worker does (workers/worker/outcome.c).
+USES_tmprov := tmprov-worker
 PROG_NAMES := $(foreach p,$(PROGRAMS),$(call prog_name,$(p)))
 PROG_BINS  := $(PROG_NAMES:%=$(BIN)/%)
 PROG_LIBS  := $(foreach n,$(PROG_NAMES),$(call prog_lib,$(n)))

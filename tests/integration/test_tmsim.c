@@ -321,6 +321,57 @@ test_update_query_delete(void **state)
 	assert_int_equal(account_count(sim), 0);
 }
 
+/* /_sim/edit: an operator's change in TM's console, behind the partner's back. */
+static void
+test_sim_edit(void **state)
+{
+	char uid[37], path[256], want[512];
+	struct http_res r;
+	json_t *doc;
+	long calls;
+	char *url;
+
+	(void)state;
+	create_named(sim, "Acme", uid);
+	calls = sim_count(sim, NULL);
+	snprintf(path, sizeof(path), "/_sim/edit?company_uid=%s&number_of_meeting_room=9&email=%s",
+		 uid, "console%40acme.example");
+	doc = control(sim, path, 200);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(doc, "account"),
+							    "number_of_meeting_room")),
+			 9);
+	json_decref(doc);
+	/* Not a wapi call: the call log does not see it. */
+	assert_int_equal(sim_count(sim, NULL), calls);
+	url = sim_tm_url(sim, "query_account", "company_uid", uid, NULL);
+	get(url, &r);
+	snprintf(want, sizeof(want),
+		 XMLDECL "<__Return__><__Status__>SUCCEEDED</__Status__><__Reason__></__Reason__>"
+			 "<__CompanyName__>Acme</__CompanyName__>"
+			 "<__Email__>console@acme.example</__Email__>"
+			 "<__NumberOfMeetingRoom__>9</__NumberOfMeetingRoom__>"
+			 "<__NumberOfParticipant__>25</__NumberOfParticipant__></__Return__>");
+	assert_string_equal(r.body, want);
+	http_res_free(&r);
+
+	json_decref(control(sim, "/_sim/edit?company_uid=nope&company_name=X", 404));
+	json_decref(control(sim, "/_sim/edit?company_name=X", 400));
+	snprintf(path, sizeof(path), "/_sim/edit?company_uid=%s&number_of_participant=-1", uid);
+	json_decref(control(sim, path, 400));
+	snprintf(path, sizeof(path), "/_sim/edit?company_uid=%s&rooms=3", uid);
+	json_decref(control(sim, path, 400));
+	snprintf(path, sizeof(path), "/_sim/edit?company_uid=%s&company_name=", uid);
+	json_decref(control(sim, path, 400));
+
+	snprintf(path, sizeof(path), "/_sim/edit?company_uid=%s&delete=1", uid);
+	json_decref(control(sim, path, 200));
+	get(url, &r);
+	assert_failed(&r, "company_uid does not exist");
+	http_res_free(&r);
+	free(url);
+	assert_int_equal(account_count(sim), 0);
+}
+
 static void
 test_remote_schedule(void **state)
 {
@@ -1476,6 +1527,7 @@ main(void)
 	    cmocka_unit_test_setup(test_create_account, reset),
 	    cmocka_unit_test_setup(test_update_query_delete, reset),
 	    cmocka_unit_test_setup(test_remote_schedule, reset),
+	    cmocka_unit_test_setup(test_sim_edit, reset),
 	    cmocka_unit_test_setup(test_partner_check, reset),
 	    cmocka_unit_test_setup(test_validation, reset),
 	    cmocka_unit_test_setup(test_xml_escaping, reset),

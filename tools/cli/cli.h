@@ -11,6 +11,8 @@ int cmd_send(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_reconcile(int argc, char **argv);
+int cmd_resolve(int argc, char **argv);
 int cmd_events(int argc, char **argv);
 int cmd_held(int argc, char **argv);
 int cmd_approve(int argc, char **argv);

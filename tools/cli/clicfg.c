@@ -13,6 +13,8 @@
 #include "kafka.h"
 #include "log.h"
 #include "migrate.h"
+#include "tm_client.h"
+#include "tmrate.h"
 
 volatile sig_atomic_t clicfg_stop;
 
@@ -31,6 +33,10 @@ clicfg_new(enum clicfg_table t)
 	    {KAFKA_CONFIG_KEYS, KAFKA_CONFIG_NKEYS},
 	    {cli_keys, CFG_KEYS_LEN(cli_keys)},
 	    {MIGRATE_CONFIG_KEYS, t == CLICFG_ALL ? MIGRATE_CONFIG_NKEYS : 0},
+	    /* reconcile calls TM itself (query_account). */
+	    {TM_CONFIG_KEYS, t == CLICFG_ALL || t == CLICFG_RECONCILE ? TM_CONFIG_NKEYS : 0},
+	    {TMRATE_CONFIG_KEYS,
+	     t == CLICFG_ALL || t == CLICFG_RECONCILE ? TMRATE_CONFIG_NKEYS : 0},
 	};
 	const struct cfg_list migrate[] = {db, {MIGRATE_CONFIG_KEYS, MIGRATE_CONFIG_NKEYS}};
 
@@ -67,7 +73,13 @@ clicfg_wants_help(int argc, char **argv)
 struct cfg *
 clicfg_load(const char *name, int *argc, char **argv)
 {
-	struct cfg *c = clicfg_new(CLICFG_OPERATOR);
+	return clicfg_load_table(name, CLICFG_OPERATOR, argc, argv);
+}
+
+struct cfg *
+clicfg_load_table(const char *name, enum clicfg_table t, int *argc, char **argv)
+{
+	struct cfg *c = clicfg_new(t);
 	enum log_level level = LOG_ERROR;
 
 	if (c == NULL) {

@@ -18,8 +18,9 @@ extern volatile sig_atomic_t clicfg_stop;
 
 /* The CLI's configuration tables: the operator subcommands' (send, import, status, replay,
  * events: the database and Kafka keys, and a log level that defaults to error), migrate's (the
- * database keys and TMPROV_MIGRATIONS_DIR), and all of them, for `tmprov --help-config`. */
-enum clicfg_table { CLICFG_OPERATOR, CLICFG_MIGRATE, CLICFG_ALL };
+ * database keys and TMPROV_MIGRATIONS_DIR), reconcile's (the operator keys and TM's), and all
+ * of them, for `tmprov --help-config`. */
+enum clicfg_table { CLICFG_OPERATOR, CLICFG_MIGRATE, CLICFG_RECONCILE, CLICFG_ALL };
 
 /* The table with every key at its default; NULL when out of memory. */
 struct cfg *clicfg_new(enum clicfg_table t);
@@ -36,6 +37,8 @@ bool clicfg_wants_help(int argc, char **argv);
  * program does. name ("tmprov send") prefixes messages; argv[0] is replaced by it. Returns
  * NULL only when out of memory. *argc becomes the count of the arguments left. */
 struct cfg *clicfg_load(const char *name, int *argc, char **argv);
+/* The same with table t (clicfg_load: CLICFG_OPERATOR). */
+struct cfg *clicfg_load_table(const char *name, enum clicfg_table t, int *argc, char **argv);
 
 /* Prints "NAME: message" and the pointer to --help on stderr; returns 2 (usage). */
 int clicfg_usage(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -76,6 +76,49 @@ const struct db_stmt CLISQL_STATEMENTS[CLISQL_COUNT] = {
 	 " AND ($4::bigint IS NULL OR updated_at < to_timestamp($4::bigint / 1000.0))"
 	 " ORDER BY updated_at, id LIMIT $5::int"},
 
+    [CLISQL_ACTIVE_ACCOUNTS] = {"cli_active_accounts",
+				"SELECT subject, company_uid, company_name, email, rooms,"
+				" participants,"
+				" (extract(epoch FROM updated_at) * 1000000)::bigint::text"
+				" FROM accounts WHERE status = 'active'"
+				" AND ($1::text IS NULL OR subject = $1::text) ORDER BY subject"},
+
+    [CLISQL_CHECK_STORE] = {"cli_check_store",
+			    "INSERT INTO account_checks (subject, checked_at, result, drift, tm,"
+			    " detail) VALUES ($1::text, clock_timestamp(), $2::text, $3::jsonb,"
+			    " $4::jsonb, $5::text) ON CONFLICT (subject) DO UPDATE SET"
+			    " checked_at = EXCLUDED.checked_at, result = EXCLUDED.result,"
+			    " drift = EXCLUDED.drift, tm = EXCLUDED.tm, detail = EXCLUDED.detail"},
+
+    [CLISQL_PARKED] = {"cli_parked", "SELECT status, coalesce(type, ''), coalesce(subject, ''),"
+				     " body, coalesce(resolution, ''), coalesce(resolved_as, '')"
+				     " FROM commands WHERE id = $1::text"},
+
+    [CLISQL_RESOLVE_MARK] = {"cli_resolve_mark",
+			     "WITH m AS (UPDATE commands SET resolution = $2::text,"
+			     " resolved_as = $3::text, resolved_at = now() WHERE id = $1::text"
+			     " AND status = 'unknown_outcome' AND type = 'account.create'"
+			     " AND resolution IS NULL RETURNING id),"
+			     " i AS (UPDATE tm_intents t SET resolved_at = now() FROM m"
+			     " WHERE t.command_id = m.id AND t.resolved_at IS NULL)"
+			     " SELECT id FROM m"},
+
+    [CLISQL_RESOLVE_COMMAND] = {"cli_resolve_command",
+				"INSERT INTO commands (id, subject, type, body_sha256, status)"
+				" VALUES ($1::text, $2::text, 'account.create',"
+				" decode($3::text, 'hex'), $4::text)"},
+
+    [CLISQL_RESOLVE_ACCOUNT] = {"cli_resolve_account",
+				"INSERT INTO accounts (subject, company_uid, company_name, email,"
+				" rooms, participants) VALUES ($1::text, $2::text, $3::text,"
+				" $4::text, $5::int, $6::int)"},
+
+    [CLISQL_RESOLVE_OUTBOX] = {"cli_resolve_outbox",
+			       "WITH o AS (INSERT INTO outbox (event_id, command_id, type, subject,"
+			       " payload) VALUES ($1::text, $2::text, $3::text, $4::text,"
+			       " $5::jsonb) RETURNING seq)"
+			       " SELECT pg_notify('tmprov_outbox', '') FROM o"},
+
     [CLISQL_STATUS_OF] = {"cli_status_of", "SELECT status FROM commands WHERE id = $1::text"},
 
     [CLISQL_HELD_LIST] = {"cli_held_list",

@@ -37,6 +37,27 @@ enum clisql_stmt {
 	 * updated_at, body (NULL when not kept): the failed-retryable and unknown-outcome
 	 * commands, oldest first. */
 	CLISQL_REPLAYABLE,
+	/* Reconcile and resolve: these write (reconcile its checks, resolve one transaction). */
+	/* $1 subject or NULL -> subject, company_uid, company_name, email, rooms, participants,
+	 * version (updated_at in microseconds, text) of the active accounts, by subject. */
+	CLISQL_ACTIVE_ACCOUNTS,
+	/* $1 subject, $2 result, $3 drift (JSON array), $4 TM's values (JSON or NULL), $5 detail
+	 * (or NULL): the account's last check, as of now. */
+	CLISQL_CHECK_STORE,
+	/* $1 id -> status, coalesce(type, ''), coalesce(subject, ''), body (NULL when not kept),
+	 * coalesce(resolution, ''), coalesce(resolved_as, ''). */
+	CLISQL_PARKED,
+	/* $1 id, $2 resolution, $3 resolved_as -> id when $1 was a parked create not resolved
+	 * yet and now is; its open intents (if any) are closed with it. */
+	CLISQL_RESOLVE_MARK,
+	/* $1 id, $2 subject, $3 sha256 of the body (hex), $4 status: the resolution's own
+	 * account.create row (succeeded: adopted; received: sent again, for the worker). */
+	CLISQL_RESOLVE_COMMAND,
+	/* $1 subject, $2 company_uid, $3 company_name, $4 email, $5 rooms, $6 participants. */
+	CLISQL_RESOLVE_ACCOUNT,
+	/* $1 event id, $2 command id, $3 type, $4 subject, $5 payload: the outcome in the
+	 * outbox, and the NOTIFY (at commit) that wakes the workers' publisher. */
+	CLISQL_RESOLVE_OUTBOX,
 	/* $1 id -> status. */
 	CLISQL_STATUS_OF,
 	/* The queued commands (held, and those waiting behind them: migrations/006), by subject

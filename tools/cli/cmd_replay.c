@@ -445,30 +445,20 @@ replay_explain_missing(struct replay *r)
 static void
 replay_new_id(struct replay *r, const struct cand *c, const char *root, char *out, size_t outlen)
 {
-	char prefix[REPLAYID_MAX + 1], err[512], latest[REPLAYID_MAX + 1] = "", lstatus[32] = "";
-	const char *params[1] = {prefix};
+	char err[512], latest[REPLAYID_MAX + 1], lstatus[32];
+	const char *params[1];
 	long self = replayid_index(root, c->id), max;
 	PGresult *res;
 
 	out[0] = '\0';
-	max = self = self < 0 ? 0 : self;
-	replayid_prefix(root, prefix, sizeof(prefix));
-	res = db_exec(r->db, CLISQL_PREFIXED, 1, params, err, sizeof(err));
-	if (res == NULL) {
+	self = self < 0 ? 0 : self;
+	max = replayid_latest(r->db, root, latest, sizeof(latest), lstatus, sizeof(lstatus), err,
+			      sizeof(err));
+	if (max < 0) {
 		fprintf(stderr, "tmprov replay: %s\n", err);
 		r->errors++;
 		return;
 	}
-	for (int i = 0; i < PQntuples(res); i++) {
-		long n = replayid_index(root, PQgetvalue(res, i, 0));
-
-		if (n > max) {
-			max = n;
-			snprintf(latest, sizeof(latest), "%s", PQgetvalue(res, i, 0));
-			snprintf(lstatus, sizeof(lstatus), "%s", PQgetvalue(res, i, 1));
-		}
-	}
-	PQclear(res);
 	if (max > self) {
 		printf("skip    %s: replayed already as %s (%s)\n", c->id, latest, lstatus);
 		return;
@@ -484,28 +474,18 @@ replay_new_id(struct replay *r, const struct cand *c, const char *root, char *ou
 		}
 		PQclear(res);
 	}
-	replayid_make(root, max + 1, out, outlen);
+	replayid_make(root, self + 1, out, outlen);
 }
 
 /* The message under its new id with replayof; NULL (said why) when it cannot be built. */
 static char *
 replay_body(const struct cand *c, const char *new_id, const char *root)
 {
-	json_t *doc = json_loadb(c->body, c->len, 0, NULL);
-	struct command *cmd = NULL;
-	char *text = NULL;
+	char *text = replayid_body(c->body, c->len, new_id, root);
 
-	if (doc == NULL || json_object_set_new(doc, "id", json_string(new_id)) != 0 ||
-	    json_object_set_new(doc, "replayof", json_string(root)) != 0 ||
-	    (text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL ||
-	    command_parse(text, strlen(text), &cmd, NULL) != VALIDATE_OK) {
+	if (text == NULL)
 		fprintf(stderr, "skip    %s: its message cannot be re-sent as a valid command\n",
 			c->id);
-		free(text);
-		text = NULL;
-	}
-	command_free(cmd);
-	json_decref(doc);
 	return text;
 }
 

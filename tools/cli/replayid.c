@@ -5,7 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <sodium.h>
+
+#include "clisql.h"
+#include "validate.h"
 
 #define REPLAYID_DIGITS	  6
 #define REPLAYID_ROOT_MAX (REPLAYID_MAX - 2 - REPLAYID_DIGITS)
@@ -73,4 +77,50 @@ replayid_root_of(const char *id, char *out, size_t outlen)
 	snprintf(out, outlen, "%.*s", (int)rootlen, id);
 	n = replayid_index(out, id);
 	return n > 0 ? n : 0;
+}
+
+long
+replayid_latest(struct db *db, const char *root, char *latest, size_t latestlen, char *status,
+		size_t statuslen, char *err, size_t errlen)
+{
+	char prefix[REPLAYID_MAX + 1];
+	const char *params[1] = {prefix};
+	PGresult *res;
+	long max = 0;
+
+	latest[0] = status[0] = '\0';
+	replayid_prefix(root, prefix, sizeof(prefix));
+	res = db_exec(db, CLISQL_PREFIXED, 1, params, err, errlen);
+	if (res == NULL)
+		return -1;
+	for (int i = 0; i < PQntuples(res); i++) {
+		long n = replayid_index(root, PQgetvalue(res, i, 0));
+
+		if (n > max) {
+			max = n;
+			snprintf(latest, latestlen, "%s", PQgetvalue(res, i, 0));
+			snprintf(status, statuslen, "%s", PQgetvalue(res, i, 1));
+		}
+	}
+	PQclear(res);
+	return max;
+}
+
+char *
+replayid_body(const char *body, size_t len, const char *new_id, const char *root)
+{
+	json_t *doc = json_loadb(body, len, 0, NULL);
+	struct command *cmd = NULL;
+	char *text = NULL;
+
+	if (doc == NULL || json_object_set_new(doc, "id", json_string(new_id)) != 0 ||
+	    json_object_set_new(doc, "replayof", json_string(root)) != 0 ||
+	    (text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL ||
+	    command_parse(text, strlen(text), &cmd, NULL) != VALIDATE_OK) {
+		free(text);
+		text = NULL;
+	}
+	command_free(cmd);
+	json_decref(doc);
+	return text;
 }

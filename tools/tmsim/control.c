@@ -146,3 +146,68 @@ control_mx(struct sim_state *st, int arg, const struct query *q, struct reply *r
 	state_unlock(st);
 	log_info("matrix faults set");
 }
+
+/* One count of /_sim/edit: decimal digits, 0 to 1000000 (the console may set what the wapi
+ * would refuse: a drift can be anything). */
+static int
+edit_count(const char *v, long *out)
+{
+	char *end;
+
+	if (v == NULL)
+		return 0;
+	errno = 0;
+	*out = strtol(v, &end, 10);
+	if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 || *out > 1000000)
+		return -1;
+	return 0;
+}
+
+void
+control_edit(struct sim_state *st, int arg, const struct query *q, struct reply *rep)
+{
+	static const char *const allowed[] = {
+	    "company_uid",	     "company_name", "email", "number_of_meeting_room",
+	    "number_of_participant", "delete",	     NULL};
+	const char *uid = query_get(q, "company_uid"), *name = query_get(q, "company_name"),
+		   *email = query_get(q, "email"), *del = query_get(q, "delete");
+	struct account_fields f;
+	long rooms = -1, parts = -1;
+
+	(void)arg;
+	if (params_allowed(q, allowed, rep) != 0)
+		return;
+	if (uid == NULL || *uid == '\0' ||
+	    (name != NULL && (*name == '\0' || strlen(name) > 255)) ||
+	    (email != NULL && (*email == '\0' || strlen(email) > 254)) ||
+	    edit_count(query_get(q, "number_of_meeting_room"), &rooms) != 0 ||
+	    edit_count(query_get(q, "number_of_participant"), &parts) != 0 ||
+	    (del != NULL && strcmp(del, "1") != 0)) {
+		reply_error(rep, 400,
+			    "company_uid is required; company_name and email non-empty, "
+			    "counts 0 to 1000000, delete=1");
+		return;
+	}
+	state_lock(st);
+	if (store_get(st->store, uid, &f) != STORE_OK) {
+		state_unlock(st);
+		reply_error(rep, 404, "company_uid does not exist");
+		return;
+	}
+	if (del != NULL) {
+		store_delete(st->store, uid);
+		reply_json(rep, 200, json_pack("{s:s}", "deleted", uid));
+	} else {
+		f.company_name = name ? name : f.company_name;
+		f.email = email ? email : f.email;
+		f.rooms = rooms >= 0 ? rooms : f.rooms;
+		f.participants = parts >= 0 ? parts : f.participants;
+		if (store_update(st->store, uid, &f) != STORE_OK)
+			reply_error(rep, 500, "out of memory");
+		else
+			reply_json(rep, 200,
+				   json_pack("{s:O}", "account", store_account(st->store, uid)));
+	}
+	state_unlock(st);
+	log_info("account edited behind the partner's back");
+}

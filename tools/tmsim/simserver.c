@@ -57,6 +57,7 @@ static const struct route {
     {"/_sim/calls", control_calls, 0},
     {"/_sim/stats", control_stats, 0},
     {"/_sim/accounts", control_accounts, 0},
+    {"/_sim/edit", control_edit, 0},
     {"/_sim/reset", control_reset, 0},
     {"/_sim/mx", control_mx, 0},
 };

@@ -142,6 +142,12 @@ store_get(const struct store *s, const char *uid, struct account_fields *f)
 	return STORE_OK;
 }
 
+json_t *
+store_account(const struct store *s, const char *uid)
+{
+	return json_object_get(s->accounts, uid);
+}
+
 /* A fresh 9-digit meeting ID (no leading zero), unique among the meetings held. */
 static void
 meeting_id_make(const struct store *s, char out[STORE_MEETING_ID_LEN + 1])

@@ -28,6 +28,8 @@ int store_update(struct store *s, const char *uid, const struct account_fields *
 int store_delete(struct store *s, const char *uid);
 /* Fills f with the account's values, borrowed from the store: valid until it next changes. */
 int store_get(const struct store *s, const char *uid, struct account_fields *f);
+/* The account's object as store_dump lists it (borrowed), or NULL. */
+json_t *store_account(const struct store *s, const char *uid);
 int store_schedule(struct store *s, const char *uid, const char *user_id,
 		   char meeting_id[STORE_MEETING_ID_LEN + 1]);
 /* {"accounts":[{company_uid, company_name, email, number_of_meeting_room,

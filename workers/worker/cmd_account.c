@@ -2,10 +2,10 @@
  * endpoints and keep our accounts table in step with it. */
 #include "cmd_account.h"
 
-#include <ctype.h>
 #include <string.h>
 
 #include "log.h"
+#include "tmdrift.h"
 
 enum cmd_verdict
 cmd_account_create(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
@@ -85,26 +85,6 @@ cmd_account_update(const struct cmd_env *env, const struct cmd_state *st, struct
 	return CMD_DONE;
 }
 
-/* Whether the Reason of TM's FAILED answer (parsed XML, not an HTTP error page: the caller
- * checks tm_status) says the account does not exist. The spec leaves FAILED reasons
- * free text; these are the phrasings seen (tests/data/tm/delete_failed_unknown.xml, tmsim's
- * "company_uid does not exist"), compared without regard to case. */
-static bool
-account_gone(const char *reason)
-{
-	static const char *const phrases[] = {"no such", "not exist", "n't exist", "not found"};
-	char low[TM_REASON_MAX + 1];
-	size_t i;
-
-	for (i = 0; reason[i] != '\0' && i < sizeof(low) - 1; i++)
-		low[i] = (char)tolower((unsigned char)reason[i]);
-	low[i] = '\0';
-	for (i = 0; i < sizeof(phrases) / sizeof(phrases[0]); i++)
-		if (strstr(low, phrases[i]) != NULL)
-			return true;
-	return false;
-}
-
 enum cmd_verdict
 cmd_account_delete(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
 {
@@ -118,7 +98,7 @@ cmd_account_delete(const struct cmd_env *env, const struct cmd_state *st, struct
 	 * repeat cannot undo it, and the account's users must lose their logins. */
 	if (v == CMD_DONE && tr.made > 0 && tr.action == TMRETRY_FAILED &&
 	    tr.last.tm_status[0] != '\0' && (st->intent_open || tr.any_may_have_acted) &&
-	    account_gone(tr.last.reason)) {
+	    tmdrift_gone(tr.last.reason)) {
 		log_info("command %s: TM: %s after a delete that may have acted: deleted",
 			 env->cmd->id, tr.last.reason);
 		r->retryable = -1;

@@ -7,6 +7,8 @@
 
 #include <sodium.h>
 
+#include "tmdrift.h"
+
 static const char *const OUTCOME_TYPE_NAMES[OUTCOME_TYPE_COUNT] = {
     [OUTCOME_ACCOUNT_CREATED] = "account.created",
     [OUTCOME_ACCOUNT_UPDATED] = "account.updated",
@@ -104,20 +106,17 @@ json_t *
 outcome_queried_data(const char *company_uid, const struct outcome_account *tm,
 		     const struct outcome_account *ours)
 {
+	const struct tmdrift_account t = {tm->company_name, tm->email, tm->rooms, tm->participants},
+				     o = {ours->company_name, ours->email, ours->rooms,
+					  ours->participants};
+	unsigned mask = tmdrift_compare(&o, &t);
 	json_t *drift = json_array();
 
 	if (drift == NULL)
 		return NULL;
-	/* Text compares exactly: TM is expected to keep what we sent byte for byte, so any
-	 * difference, even of case, is worth an operator's look. */
-	if (strcmp(tm->company_name, ours->company_name) != 0)
-		json_array_append_new(drift, json_string("company_name"));
-	if (strcmp(tm->email, ours->email) != 0)
-		json_array_append_new(drift, json_string("email"));
-	if (tm->rooms != ours->rooms)
-		json_array_append_new(drift, json_string("rooms"));
-	if (tm->participants != ours->participants)
-		json_array_append_new(drift, json_string("participants"));
+	for (unsigned f = 0; f < TMDRIFT_FIELD_COUNT; f++)
+		if (mask & (1u << f))
+			json_array_append_new(drift, json_string(tmdrift_field_name(f)));
 	return json_pack("{s:s, s:{s:s, s:s, s:I, s:I}, s:o}", "company_uid", company_uid, "tm",
 			 "company_name", tm->company_name, "email", tm->email, "rooms",
 			 (json_int_t)tm->rooms, "participants", (json_int_t)tm->participants,
