@@ -653,8 +653,7 @@ test_schema_users_no_password(void **state)
 			       "table_name) FROM "
 			       "information_schema.columns WHERE table_schema = 'public' AND "
 			       "column_name ~* '(pass|pwd|secret|credential|token)' ");
-	/* tm_rate_bucket.tokens counts TM call tokens (migrations/005), not a credential. */
-	assert_string_equal(v, "sessions.token_hash,tm_rate_bucket.tokens,users.password_verifier");
+	assert_string_equal(v, "sessions.token_hash,users.password_verifier");
 	free(v);
 	assert_string_equal(run_sqlstate(conn, "INSERT INTO accounts (subject, company_uid, "
 					       "company_name, email, rooms, participants) VALUES "
