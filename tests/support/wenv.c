@@ -29,7 +29,7 @@
  * take seconds, cheap argon2 so that user.upsert does not dominate, and the session timeout
  * tmprov-devkafka asks group members for (its rebalances wait for it). */
 static const char *const defaults[] = {
-    "TMPROV_KAFKA_PROPS=session.timeout.ms=6000,heartbeat.interval.ms=1000",
+    "TMPROV_KAFKA_PROPS=" WENV_KAFKA_PROPS,
     "TMPROV_ARGON2_OPSLIMIT=1",
     "TMPROV_ARGON2_MEMLIMIT=8192",
     "TMPROV_PASSWORD_SCHEME=sha256-hex",
