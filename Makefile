@@ -122,7 +122,10 @@ $(foreach p,$(PROGRAMS),$(eval $(call PROGRAM_RULE,$(call prog_name,$(p)),$(call
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(SUPPORT_LIB) $(PROG_LIBS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $< -Wl,--start-group $(filter %.a,$^) -Wl,--end-group \
-	  $(LDLIBS) -lcmocka
+	  $(LDLIBS) -lcmocka $(TEST_LIBS)
+
+# libyaml: tests/unit/test_dlqdef.c reads schemas/asyncapi.yaml.
+TEST_LIBS := $(shell pkg-config --libs yaml-0.1 2>/dev/null || echo -lyaml)
 
 tests: $(TEST_BINS)
 

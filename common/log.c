@@ -17,6 +17,8 @@ static const char *log_program = "tmprov";
 /* Atomic: a reload (SIGHUP) changes it while other threads log. */
 static _Atomic int log_min = LOG_INFO;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
+/* Per thread: each pool thread works on its own job. */
+static _Thread_local struct log_ctx log_context = {.partition = -1};
 
 void
 log_init(const char *program, enum log_level level)
@@ -64,6 +66,53 @@ json_escape(char *buf, size_t len, size_t cap, const char *s)
 	return len;
 }
 
+void
+log_ctx_set(const struct log_ctx *ctx)
+{
+	log_context = *ctx;
+}
+
+void
+log_ctx_position(int partition, long long offset)
+{
+	log_context = (struct log_ctx){.partition = partition, .offset = offset};
+}
+
+void
+log_ctx_clear(void)
+{
+	log_context = (struct log_ctx){.partition = -1};
+}
+
+/* Appends ,"name":"value" when value is set. */
+static size_t
+log_field(char *buf, size_t len, size_t cap, const char *name, const char *value)
+{
+	if (value == NULL || len + strlen(name) + 8 >= cap)
+		return len;
+	len += (size_t)snprintf(buf + len, cap - len, ",\"%s\":\"", name);
+	len = json_escape(buf, len, cap - 2, value);
+	buf[len++] = '"';
+	return len;
+}
+
+/* The thread's context as fields, after the message (whose length is capped at half a line,
+ * so they always fit). */
+static size_t
+log_ctx_fields(char *buf, size_t len, size_t cap)
+{
+	const struct log_ctx *c = &log_context;
+
+	/* The bounded ones first: type is any string of a rejected message, cut to what is left. */
+	len = log_field(buf, len, cap, "command_id", c->command_id);
+	len = log_field(buf, len, cap, "trace_id", c->trace_id);
+	len = log_field(buf, len, cap, "subject", c->subject);
+	if (c->partition >= 0 && len + 64 < cap)
+		len += (size_t)snprintf(buf + len, cap - len, ",\"partition\":%d,\"offset\":%lld",
+					c->partition, c->offset);
+	return log_field(buf, len, cap, "type", c->type);
+}
+
 static void
 log_vwrite(enum log_level level, const char *fmt, va_list ap)
 {
@@ -83,8 +132,10 @@ log_vwrite(enum log_level level, const char *fmt, va_list ap)
 			       "\"pid\":%ld,\"msg\":\"",
 			       ts, (long)tv.tv_usec / 1000, level_names[level], log_program,
 			       (long)getpid());
-	len = json_escape(line, len, sizeof(line) - 3, msg);
+	/* The message gets at most half the line's room: the context fields come after it. */
+	len = json_escape(line, len, sizeof(line) / 2 + len, msg);
 	line[len++] = '"';
+	len = log_ctx_fields(line, len, sizeof(line) - 3);
 	line[len++] = '}';
 	line[len++] = '\n';
 	if (write(STDERR_FILENO, line, len) < 0)

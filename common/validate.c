@@ -8,6 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include "buf.h"
+#include "dlqdef.h"
 
 typedef bool (*pattern_fn)(const char *s, size_t len);
 
@@ -50,15 +54,11 @@ static const char *const CMD_NAMES[CMD_TYPE_COUNT] = {
     [CMD_MEETING_SCHEDULE] = "meeting.schedule", [CMD_MEETING_CANCEL] = "meeting.cancel",
 };
 
-static const char *const STATUS_NAMES[VALIDATE_STATUS_COUNT] = {
-    [VALIDATE_OK] = "ok",
-    [VALIDATE_TOO_LARGE] = "too_large",
-    [VALIDATE_NOT_UTF8] = "not_utf8",
-    [VALIDATE_NOT_JSON] = "not_json",
-    [VALIDATE_NOT_CLOUDEVENT] = "not_cloudevent",
-    [VALIDATE_UNKNOWN_TYPE] = "unknown_type",
-    [VALIDATE_INVALID] = "invalid",
-};
+/* The verdicts after VALIDATE_OK are the first DLQ reasons, in the same order: their names come
+ * from that one table (common/dlqdef.c). */
+_Static_assert(VALIDATE_TOO_LARGE - 1 == DLQ_REASON_TOO_LARGE &&
+		   VALIDATE_INVALID - 1 == DLQ_REASON_INVALID,
+	       "enum validate_status and enum dlq_reason disagree");
 
 /* ---------------------------------------------------------------- patterns */
 
@@ -781,6 +781,123 @@ out:
 	return st;
 }
 
+/* ------------------------------------------------------------ binary mode */
+
+#define CE_PREFIX	 "ce_"
+#define CE_STRUCTURED_CT "application/cloudevents"
+
+bool
+command_is_binary(const struct ce_header *h, size_t n)
+{
+	bool spec = false;
+
+	for (size_t i = 0; i < n; i++) {
+		if (strcasecmp(h[i].name, "content-type") == 0 && h[i].value != NULL &&
+		    h[i].len >= strlen(CE_STRUCTURED_CT) &&
+		    strncasecmp(h[i].value, CE_STRUCTURED_CT, strlen(CE_STRUCTURED_CT)) == 0)
+			return false;
+		if (strcmp(h[i].name, CE_PREFIX "specversion") == 0)
+			spec = true;
+	}
+	return spec;
+}
+
+/* Appends "s" (s[0..len) as a JSON string: '"', '\\' and control bytes escaped, other bytes as
+ * they are) to b. 0 or a BUF_ error. */
+static int
+text_append_string(struct buf *b, const char *s, size_t len)
+{
+	int rc = buf_append(b, "\"", 1);
+
+	for (size_t i = 0; i < len && rc == 0; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\')
+			rc = buf_printf(b, "\\%c", c);
+		else if (c < 0x20)
+			rc = buf_printf(b, "\\u%04x", c);
+		else
+			rc = buf_append(b, &s[i], 1);
+	}
+	return rc ? rc : buf_append(b, "\"", 1);
+}
+
+/* "name":"value" (value NULL: null), after a comma unless it is the first. */
+static int
+text_append_attr(struct buf *b, const char *name, size_t namelen, const struct ce_header *h)
+{
+	int rc = b->len > 1 ? buf_append(b, ",", 1) : 0;
+
+	if (rc == 0)
+		rc = text_append_string(b, name, namelen);
+	if (rc == 0)
+		rc = buf_append(b, ":", 1);
+	if (rc == 0)
+		rc = h->value == NULL ? buf_appends(b, "null")
+				      : text_append_string(b, h->value, h->len);
+	return rc;
+}
+
+/* The object of h's attributes and the value as data, into b. 0 or a BUF_ error. */
+static int
+text_event(struct buf *b, const struct ce_header *h, size_t n, const char *value, size_t len)
+{
+	const size_t plen = strlen(CE_PREFIX);
+	int rc = buf_append(b, "{", 1);
+
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (strncmp(h[i].name, CE_PREFIX, plen) == 0)
+			rc = text_append_attr(b, h[i].name + plen, strlen(h[i].name) - plen, &h[i]);
+		else if (strcasecmp(h[i].name, "content-type") == 0)
+			rc = text_append_attr(b, "datacontenttype", strlen("datacontenttype"),
+					      &h[i]);
+	}
+	if (rc == 0 && value != NULL && len > 0) {
+		rc = buf_appends(b, b->len > 1 ? ",\"data\":" : "\"data\":");
+		if (rc == 0)
+			rc = buf_append(b, value, len);
+	}
+	return rc ? rc : buf_append(b, "}", 1);
+}
+
+enum validate_status
+command_binary_text(const struct ce_header *h, size_t n, const char *value, size_t len, char **text,
+		    size_t *textlen, struct validate_errors *errs)
+{
+	enum validate_status st = VALIDATE_OK;
+	json_t *data = NULL;
+	struct buf b;
+	int rc;
+
+	*text = NULL;
+	*textlen = 0;
+	if (errs) {
+		errs->n = 0;
+		errs->more = 0;
+	}
+	/* The value alone must be one JSON value: pasted in as data, it can then neither close
+	 * the object early nor add attributes the headers do not have. */
+	if (value != NULL && len > 0) {
+		st = precheck(value, len, &data, errs);
+		json_decref(data);
+		if (st != VALIDATE_OK)
+			return st;
+	}
+	/* Headers have no size limit of their own: the ceiling is what command_parse would still
+	 * read, plus one byte so that it can tell the event is too large. */
+	buf_init(&b, VALIDATE_MAX_BYTES + 1);
+	rc = text_event(&b, h, n, value, len);
+	if (rc == BUF_NOMEM)
+		abort(); /* as in command_parse: says nothing about the message */
+	if (rc == BUF_TOO_LARGE) {
+		buf_free(&b);
+		err_add(errs, "message", NULL, "is more than %d bytes", VALIDATE_MAX_BYTES);
+		return VALIDATE_TOO_LARGE;
+	}
+	*text = buf_take(&b, textlen);
+	return VALIDATE_OK;
+}
+
 void
 command_free(struct command *cmd)
 {
@@ -814,5 +931,7 @@ validate_status_name(enum validate_status status)
 {
 	if ((int)status < 0 || (int)status >= VALIDATE_STATUS_COUNT)
 		return NULL;
-	return STATUS_NAMES[status];
+	if (status == VALIDATE_OK)
+		return "ok";
+	return dlq_reason_name((enum dlq_reason)(status - 1));
 }

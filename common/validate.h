@@ -83,6 +83,31 @@ struct validate_errors {
 enum validate_status command_parse(const char *buf, size_t len, struct command **out,
 				   struct validate_errors *errs);
 
+/* One Kafka header of a message, borrowed; value NULL for a header without one. */
+struct ce_header {
+	const char *name;
+	const void *value;
+	size_t len;
+};
+
+/* Whether a message with headers h[0..n) is a CloudEvent in binary content mode (Kafka protocol
+ * binding): it has a ce_specversion header and no content-type header starting with
+ * application/cloudevents (which says structured mode). */
+bool command_is_binary(const struct ce_header *h, size_t n);
+
+/* Turns a binary-mode message into the structured-mode text of the same event, so that it
+ * takes the one validation path (command_parse): each ce_NAME header becomes attribute NAME (a
+ * JSON string), content-type becomes datacontenttype, and the value, when not empty, becomes
+ * data as it is. The value must pass the pre-checks command_parse applies to a whole message
+ * (size, UTF-8, one JSON value, so that it cannot add attributes of its own); if it does not,
+ * that verdict is returned with its error in errs (reset first; may be NULL) and *text is NULL.
+ * Header bytes are escaped, not checked: command_parse judges the result. On VALIDATE_OK *text
+ * (malloc'd, NUL-terminated, free it) and *textlen hold the event. Out of memory aborts, as in
+ * command_parse. */
+enum validate_status command_binary_text(const struct ce_header *h, size_t n, const char *value,
+					 size_t len, char **text, size_t *textlen,
+					 struct validate_errors *errs);
+
 /* Frees cmd and its document; NULL is a no-op. */
 void command_free(struct command *cmd);
 

@@ -8,7 +8,7 @@ set -euo pipefail
 # Packages each task installs besides those of its programs below (libraries, headers, servers).
 declare -A want=(
 	[build]="build-essential pkg-config git librdkafka-dev libcurl4-openssl-dev libjansson-dev libxml2-dev libpq-dev libmicrohttpd-dev libgnutls28-dev libsodium-dev libsystemd-dev"
-	[test]="libcmocka-dev postgresql"
+	[test]="libcmocka-dev libyaml-dev postgresql"
 	[fuzz]="clang libclang-rt-14-dev"
 	[bench]="postgresql postgresql-contrib"
 	[demo]="postgresql"
@@ -25,7 +25,7 @@ declare -A provides=(
 	[test]="python3=python3 python3:yaml=python3-yaml python3:jsonschema=python3-jsonschema
 		clang-format=clang-format curl=curl wrk=wrk mandoc=mandoc runuser=util-linux openssl=openssl
 		initdb=postgresql pg_ctl=postgresql createdb=postgresql pgbench=postgresql
-		systemd-analyze=systemd"
+		systemd-analyze=systemd ip=iproute2 iptables=iptables"
 	[fuzz]="clang=clang"
 	[bench]="python3=python3 curl=curl wrk=wrk runuser=util-linux initdb=postgresql
 		pg_ctl=postgresql createdb=postgresql pgbench=postgresql"

@@ -1,5 +1,5 @@
 /* Fault matrix, worker and Kafka rows (issue 11): K1 SIGKILL x5, K2 SIGTERM mid-load, K3 SIGSTOP
- * past the session timeout, K5 all brokers down, K6
+ * past the session timeout, K4 a third worker joining and leaving, K5 all brokers down, K6
  * produce errors, K7 offset-commit errors then SIGKILL, K9 poison messages. Each row runs a load
  * of a few thousand commands on 6 partitions and 2 workers and ends with the invariants of
  * tests/support/fmatrix.h. */
@@ -197,6 +197,109 @@ test_k3_sigstop(void **state)
 	fload_free(&l);
 }
 
+/* Commands done per second from now until l is done (or timeout_ms). */
+static double
+rate_until_done(const struct fload *l, int timeout_ms)
+{
+	long t0 = clock_now_ms(), n0 = fload_done(F, l), n;
+
+	n = fload_wait_done(F, l, (long)l->n, timeout_ms);
+	return (double)(n - n0) * 1000.0 / (double)(clock_now_ms() - t0 + 1);
+}
+
+#define K4_SETTLE_MS 60000
+
+/* Waits until the group has settled: the workers together hold every partition and each
+ * holds some (tmprov_assigned_partitions), so the steady rate is not measured mid-rebalance. */
+static void
+group_settled(const char *when)
+{
+	long deadline = clock_now_ms() + K4_SETTLE_MS;
+
+	for (;;) {
+		double sum = 0;
+		int each = 1;
+
+		for (int i = 0; i < F->nw; i++) {
+			double n = worker_metric(F->w[i], "tmprov_assigned_partitions", NULL);
+
+			each = each && n > 0;
+			sum += n > 0 ? n : 0;
+		}
+		if (each && sum == FM_PARTITIONS)
+			return;
+		if (clock_now_ms() > deadline)
+			fm_violation("%s: the group did not settle within %d s", when,
+				     K4_SETTLE_MS / 1000);
+		fm_sleep_ms(200);
+	}
+}
+
+/* Why K4 cannot pass here (workers/worker/consumer.c, conf_build): the worker's eager
+ * assignment stops every partition for a whole rebalance, which librdkafka 2.0.2's mock holds
+ * for session.timeout.ms less 1 s (rd_kafka_mock_cgrp_rebalance); joins and leaves every few
+ * seconds leave 30-47 % of the steady rate. Cooperative assignment, which keeps the partitions
+ * that do not move, aborts and loses assignments in 2.0.2. */
+#define K4_UNCHECKED                                                                               \
+	"throughput >= 50 % of steady not checked: eager assignment on librdkafka 2.0.2's mock "   \
+	"stops all partitions for session.timeout.ms - 1 s per join or leave, and 2.0.2's "        \
+	"cooperative-sticky is unusable (needs librdkafka >= 2.10)"
+
+/* K4: a third worker joins and leaves every few seconds: the invariants hold (lost 0, at most
+ * one create per command, order per subject, every worker exits 0 on SIGTERM); the rate under
+ * churn and the steady one (measured first, same settings, once the two workers' group has
+ * settled) are reported, but the bar (half the steady rate) is not checked: K4_UNCHECKED. */
+static void
+test_k4_churn(void **state)
+{
+	struct fload steady, l;
+	struct fm_inv inv;
+	double r_steady, r_churn;
+	long t0, deadline;
+	int changes = 0, third = -1;
+
+	(void)state;
+	fm_row_begin(F, "K4");
+	wenv_sim_faults(F->e, "latency_ms=40");
+	group_settled("before the steady load");
+	fload_send(F, &steady, "k4s", "cuq", 1000);
+	r_steady = rate_until_done(&steady, 30000);
+	fload_build(&l, "k4", "cuq", 2000);
+	fload_send_range(F, &l, 0, l.n);
+	t0 = clock_now_ms();
+	deadline = t0 + FM_DONE_MS;
+	while (fload_done(F, &l) < (long)l.n && clock_now_ms() < deadline) {
+		if (third < 0) {
+			third = fm_worker_add(F, "fkafka-w3", NULL);
+		} else {
+			int st = fm_worker_remove(F, third);
+
+			if (st != 0)
+				fm_violation("the third worker exited %d on SIGTERM", st);
+			third = -1;
+		}
+		changes++;
+		fm_sleep_ms(fm_rand(2000, 4000));
+	}
+	r_churn = (double)fload_done(F, &l) * 1000.0 / (double)(clock_now_ms() - t0 + 1);
+	if (third >= 0 && fm_worker_remove(F, third) != 0)
+		fm_violation("the third worker did not exit 0 on SIGTERM");
+	fm_check(F, &l, FM_DONE_MS, &inv);
+	/* A create whose TM answer did not come within TMPROV_TM_TIMEOUT (1 s here; a worker
+	 * just started on a loaded machine) is parked by policy: ambiguous, not lost. */
+	if (inv.failed != inv.parked)
+		fm_violation("%ld commands failed besides parked creates (%s)",
+			     inv.failed - inv.parked, inv.failed_sample);
+	fm_row_end_skip(F, K4_UNCHECKED,
+			"%zu commands, %d joins and leaves, %.0f commands/s under churn vs %.0f "
+			"steady (%.0f %%), TM calls %ld, failed %ld, parked %ld, dup creates %ld, "
+			"lost %zu",
+			inv.n, changes, r_churn, r_steady, 100.0 * r_churn / r_steady, inv.calls,
+			inv.failed, inv.parked, inv.creates_dup, inv.lost);
+	fload_free(&steady);
+	fload_free(&l);
+}
+
 #define K5_DOWN_MS 30000
 
 /* K5: every broker down for 30 s in the middle of the load: consumption and publishing stall,
@@ -362,6 +465,9 @@ test_k9_poison(void **state)
 	wenv_send_raw(F->e, "k9-00003", text, strlen(text), &d[3]);
 	free(text);
 	fload_send_range(F, &l, l.n / 2, l.n);
+	/* The poison sits among the load: once the load is done its partitions have moved past
+	 * it, and its DLQ copy is due (a loaded machine may take longer than the copy's wait). */
+	fload_wait_done(F, &l, (long)l.n, FM_DONE_MS);
 	for (int i = 0; i < K9_POISON; i++) {
 		if (wenv_dlq_wait(F->e, &d[i], 10000) != NULL)
 			handled++;
@@ -382,11 +488,13 @@ test_k9_poison(void **state)
 int
 main(void)
 {
+	/* K4 last: its 9,000 outcome events and a dozen group generations stay out of the other
+	 * rows' way. */
 	const struct CMUnitTest rows[] = {
 	    FM_ROW(test_k1_sigkill),	    FM_ROW(test_k2_sigterm),
 	    FM_ROW(test_k3_sigstop),	    FM_ROW(test_k5_brokers_down),
 	    FM_ROW(test_k6_produce_errors), FM_ROW(test_k7_commit_errors),
-	    FM_ROW(test_k9_poison),
+	    FM_ROW(test_k9_poison),	    FM_ROW(test_k4_churn),
 	};
 
 	/* One produce request in flight per broker: librdkafka's mock cluster (tmprov-devkafka)

@@ -1,7 +1,7 @@
 /* Fault matrix, PostgreSQL rows (issue 11): P1 stopped -m immediate and restarted 20 s later,
- * P2 backends terminated every few seconds, P5 the same commands delivered to two consumer groups
- * at once, P6 the database read-only for a while. Each ends with the invariants of
- * tests/support/fmatrix.h. */
+ * P2 backends terminated every few seconds, P3 black-holed (network namespace + iptables
+ * DROP), P5 the same commands delivered to two consumer groups at once, P6 the database
+ * read-only for a while. Each ends with the invariants of tests/support/fmatrix.h. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -14,6 +14,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "../support/blackhole.h"
+#include "../support/cbtest.h"
 #include "../support/fmatrix.h"
 #include "../support/tprog.h"
 #include "clock.h"
@@ -105,6 +107,183 @@ test_p2_backends_killed(void **state)
 		   "parked %ld, dup creates %ld, all done after %.1f s",
 		   inv.n, rounds, killed, inv.calls, inv.failed, inv.parked, inv.creates_dup,
 		   inv.done_s);
+	fload_free(&l);
+}
+
+/* Every worker says PostgreSQL is unreachable (tmprov_db_available 0). */
+static int
+all_db_down(void)
+{
+	for (int i = 0; i < F->nw; i++)
+		if (worker_metric(F->w[i], "tmprov_db_available", NULL) != 0)
+			return 0;
+	return 1;
+}
+
+#define P3_CUT_MS    20000
+#define P3_DETECT_MS 15000 /* "detected within ~10 s" */
+
+/* P3: the workers reach PostgreSQL through a network namespace that then drops every packet
+ * (no reset, no answer) for 20 s: they notice within ~10 s, no thread stays blocked, and they
+ * carry on once packets pass again. Last of its binary: its workers keep the path's URL. */
+static struct blackhole *P3B; /* freed by p3_teardown whatever the row's end */
+static struct cbproc P3CB;    /* tmprov-callback behind the same path; pid 0: none */
+
+static int
+p3_teardown(void **state)
+{
+	fm_row_teardown(state);
+	if (P3CB.pid > 0)
+		cbproc_stop(&P3CB);
+	P3CB.pid = 0;
+	blackhole_free(P3B);
+	P3B = NULL;
+	return 0;
+}
+
+#define P3_CB_MS 10000 /* "answers temporarily unavailable fast": within the detection bound */
+/* Once packets pass again, events are published again within this: a worker's reconnect (a
+ * connect timeout, 5 s, plus a backoff of at most 5 s), while the sessions lost in the hole,
+ * the old lock holder's too, have been ended by the server's keepalives (10 s) long before. */
+#define P3_RESUME_MS 20000
+
+/* Milliseconds from the path's reopening (the database's clock, at) until an outcome event is
+ * published again, i.e. some publisher holds the advisory lock and reaches the broker; -1 if
+ * not within P3_RESUME_MS. */
+static long
+p3_publishing_resumed(const char *at)
+{
+	long t0 = clock_now_ms();
+
+	while (clock_now_ms() - t0 < P3_RESUME_MS) {
+		if (wenv_sql_long(
+			F->e, "SELECT count(*) FROM outbox WHERE published_at >= $1::timestamptz",
+			at, NULL) > 0)
+			return clock_now_ms() - t0;
+		fm_sleep_ms(100);
+	}
+	return -1;
+}
+
+/* One Section 6 login of the seeded user; *secs gets how long the answer took. The answer's
+ * body (malloc'd, "" when none came within 15 s). */
+static char *
+p3_login(double *secs)
+{
+	char cred[65], raw[512];
+	struct cbhttp r = {0};
+	char *body;
+	int n;
+
+	cbtest_credential("pw p3", cred);
+	n = snprintf(raw, sizeof(raw),
+		     "GET /tm/auth?email=u1%%40p3cb.example&password=%s&service_company_uid=%s "
+		     "HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+		     cred, CBTEST_PARTNER);
+	cbhttp_raw(P3CB.port, raw, (size_t)n, &r, 15000);
+	*secs = r.seconds;
+	body = strdup(r.body ? r.body : "");
+	cbhttp_free(&r);
+	return body;
+}
+
+/* Starts tmprov-callback on url with one user to log in, and checks it logs in. */
+static void
+p3_callback_start(const char *url)
+{
+	double secs;
+	char *body;
+
+	cbseed_account(F->e->pg, "p3cb", "p3cb-uid");
+	cbseed_user(F->e->pg, "p3cb", "p3cb-u1", "u1@p3cb.example", "Ada", "Lovelace", "pw p3");
+	cbproc_start(&P3CB, url, NULL);
+	body = p3_login(&secs);
+	if (strstr(body, "SUCCEED") == NULL)
+		fm_violation("tmprov-callback did not log the user in before the cut: %.200s",
+			     body);
+	free(body);
+}
+
+static void
+test_p3_pg_blackhole(void **state)
+{
+	struct blackhole *b;
+	struct fload l;
+	struct fm_inv inv;
+	char why[512], url[2300];
+	const char *extra[] = {url, NULL};
+	const char *port = getenv("TMPROV_PG_PORT");
+	long t_cut, detect_ms = -1, at, during, resume_ms;
+	double cb_secs = 0, open_s;
+	char *cb_body, *opened;
+
+	(void)state;
+	fm_row_begin(F, "P3");
+	if (port == NULL)
+		fm_row_skip("TMPROV_PG_PORT is not set (run under tests/run-tests)");
+	b = P3B = blackhole_new("127.0.0.1", atoi(port), why, sizeof(why));
+	if (b == NULL)
+		fm_row_skip("cannot black-hole PostgreSQL here: %s", why);
+	/* The workers again, now with their database behind the namespace (in a key=value
+	 * string the last host and port win). */
+	snprintf(url, sizeof(url), "TMPROV_DATABASE_URL=%s host=%s port=%d", F->e->db.conninfo,
+		 blackhole_host(b), blackhole_port(b));
+	for (int i = 0; i < F->nw; i++) {
+		char name[32];
+
+		if (worker_stop(F->w[i], WENV_STOP_MS, NULL) != 0)
+			fm_violation("worker %d did not stop before the row", i + 1);
+		worker_free(F->w[i]);
+		snprintf(name, sizeof(name), "fpg-p3-%d", i + 1);
+		wenv_assert(F->e,
+			    wenv_worker_start(F->e, name, extra, &F->w[i], why, sizeof(why)) == 0,
+			    "worker %d through the namespace: %s", i + 1, why);
+	}
+	F->e->w = F->w[0];
+	p3_callback_start(url + strlen("TMPROV_DATABASE_URL="));
+	wenv_sim_faults(F->e, "latency_ms=40");
+	fload_send(F, &l, "p3", "cuq", 700);
+	fload_wait_done(F, &l, (long)l.n / 4, 30000);
+	at = fload_done(F, &l);
+	wenv_assert(F->e, blackhole_cut(b, 1) == 0, "the DROP rule was refused");
+	t_cut = clock_now_ms();
+	while (clock_now_ms() - t_cut < P3_CUT_MS) {
+		if (detect_ms < 0 && all_db_down())
+			detect_ms = clock_now_ms() - t_cut;
+		fm_sleep_ms(250);
+	}
+	during = fload_done(F, &l) - at;
+	cb_body = p3_login(&cb_secs);
+	if (strcasestr(cb_body, "temporarily unavailable") == NULL || cb_secs > P3_CB_MS / 1000.0)
+		fm_violation("tmprov-callback answered in %.1f s: %.200s", cb_secs,
+			     *cb_body ? cb_body : "(nothing within 15 s)");
+	free(cb_body);
+	wenv_assert(F->e, blackhole_cut(b, 0) == 0, "the DROP rule could not be removed");
+	open_s = fm_row_seconds();
+	opened = wenv_sql(F->e, "SELECT clock_timestamp()::text", NULL);
+	resume_ms = p3_publishing_resumed(opened);
+	free(opened);
+	if (resume_ms < 0)
+		fm_violation("no outcome event published within %d s of the path reopening",
+			     P3_RESUME_MS / 1000);
+	workers_alive("the black hole");
+	if (detect_ms < 0 || detect_ms > P3_DETECT_MS)
+		fm_violation("PostgreSQL black-holed: %s",
+			     detect_ms < 0 ? "not detected within 20 s" : "detected too late");
+	fm_check(F, &l, FM_DONE_MS, &inv);
+	if (inv.failed != inv.parked)
+		fm_violation("%ld commands failed besides parked creates (%s)",
+			     inv.failed - inv.parked, inv.failed_sample);
+	if (cbproc_stop(&P3CB) != 0)
+		fm_violation("tmprov-callback did not exit 0 on SIGTERM");
+	P3CB.pid = 0;
+	fm_row_end(F,
+		   "%zu commands, PostgreSQL black-holed %d s at %ld done (%ld done meanwhile), "
+		   "detected after %ld ms, callback answered in %.1f s, events published again "
+		   "%ld ms after the path reopened, all done %.1f s after it, TM calls %ld, failed "
+		   "%ld, parked %ld, dup creates %ld",
+		   inv.n, P3_CUT_MS / 1000, at, during, detect_ms, cb_secs, resume_ms,
+		   inv.done_s - open_s, inv.calls, inv.failed, inv.parked, inv.creates_dup);
 	fload_free(&l);
 }
 
@@ -243,6 +422,7 @@ main(void)
 	    FM_ROW(test_p2_backends_killed),
 	    FM_ROW(test_p5_two_groups),
 	    FM_ROW(test_p6_read_only),
+	    cmocka_unit_test_teardown(test_p3_pg_blackhole, p3_teardown),
 	};
 
 	return fm_run(&F, "fpg", NULL, rows, sizeof(rows) / sizeof(rows[0]));

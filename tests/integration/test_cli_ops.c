@@ -194,6 +194,48 @@ test_replay_dlq(void **state)
 	free(body);
 }
 
+/* ---- replay from the DLQ: a parked create that came in CloudEvents binary mode ---- */
+
+static void
+test_replay_dlq_binary(void **state)
+{
+	static const char data[] = "{\"company_name\":\"Replay Bin\",\"email\":\"b@rbin.example\","
+				   "\"rooms\":2,\"participants\":10}";
+	static const char *const h[][2] = {
+	    {"ce_specversion", "1.0"}, {"ce_id", "rbin-1"},
+	    {"ce_source", "billing"},  {"ce_type", "account.create"},
+	    {"ce_subject", "rbin-a"},  {"content-type", "application/json"},
+	};
+	const char *run[] = {"tmprov", "replay", "--from", "dlq", "--id", "rbin-1", "--wait", NULL};
+	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(8);
+	struct kdelivery d;
+	struct clirun r;
+	const json_t *ev;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++)
+		rd_kafka_header_add(hdrs, h[i][0], -1, h[i][1], -1);
+	wenv_sim_faults(E, "only=create_account&timeout_next=1&timeout_ms=3000");
+	wenv_send_headers(E, "rbin-a", data, sizeof(data) - 1, hdrs, &d);
+	wenv_flush(E);
+	ev = wenv_outcome(E, "rbin-1", "rbin-a", "command.failed");
+	assert_true(json_is_true(json_object_get(json_object_get(ev, "data"), "outcome_unknown")));
+	wenv_assert(E, wenv_dlq_wait(E, &d, 10000) != NULL, "no DLQ copy of the parked create");
+
+	/* The copy's value is only the data: replay reads the command from its ce_ headers. */
+	clirun(&r, run, settings(), CLI_MS);
+	expect_status(&r, 0, "replay --from dlq of a binary command");
+	expect_in(&r, r.out, "replay  rbin-1 -> rbin-1.r1",
+		  "replay --from dlq of a binary command");
+	expect_in(&r, r.out, "outcomes of 1 command: 1 succeeded",
+		  "replay --from dlq of a binary command");
+	clirun_free(&r);
+	ev = wenv_outcome(E, "rbin-1.r1", "rbin-a", "account.created");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(ev, "data"), "company_name")),
+	    "Replay Bin");
+}
+
 /* ---- replay from the database: the retry budget ran out ---- */
 
 static void
@@ -275,6 +317,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_status_retried, faults_clear),
 	    cmocka_unit_test_teardown(test_replay_dlq, faults_clear),
+	    cmocka_unit_test_teardown(test_replay_dlq_binary, faults_clear),
 	    cmocka_unit_test_teardown(test_replay_db, faults_clear),
 	};
 	int rc;

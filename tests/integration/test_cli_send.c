@@ -185,6 +185,78 @@ test_send_wait(void **state)
 	free(l4);
 }
 
+/* The message of key subject among msgs (ku_consume's), checked to be there. */
+static const json_t *
+message_of(const json_t *msgs, const char *subject)
+{
+	size_t i;
+	json_t *m;
+
+	json_array_foreach(msgs, i, m)
+	{
+		if (json_is_string(json_object_get(m, "key")) &&
+		    strcmp(json_string_value(json_object_get(m, "key")), subject) == 0)
+			return m;
+	}
+	fail_msg("no message keyed %s on the commands topic", subject);
+	return NULL;
+}
+
+static const char *
+hdr(const json_t *m, const char *name)
+{
+	const char *v = json_string_value(json_object_get(json_object_get(m, "headers"), name));
+
+	return v ? v : "(absent)";
+}
+
+/* Structured mode says so in its content-type header; --binary sends the same command in
+ * binary mode (ce_ headers, data as the value), which the worker processes alike. */
+static void
+test_send_modes(void **state)
+{
+	char *l1 = acct_line("mode-s", "mode-s", "Mode Structured", "s@mode.example");
+	char *l2 = acct_line("mode-b", "mode-b", "Mode Binary", "b@mode.example");
+	const char *argv[] = {"tmprov", "send", "--wait", "--timeout", "40s", NULL, NULL, NULL};
+	struct ku_mark since;
+	json_t *msgs = NULL;
+	const json_t *m;
+	struct clirun r;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(ku_mark(E->dk.bootstrap, E->tcmd, &since, err, sizeof(err)), 0);
+	argv[5] = scratch("mode-s.jsonl", l1);
+	clirun(&r, argv, settings(), CLI_MS);
+	expect_status(&r, 0, "send");
+	clirun_free(&r);
+	argv[5] = "--binary";
+	argv[6] = scratch("mode-b.jsonl", l2);
+	clirun(&r, argv, settings(), CLI_MS);
+	expect_status(&r, 0, "send --binary");
+	expect_in(&r, r.out, "outcomes of 1 command: 1 succeeded", "send --binary");
+	clirun_free(&r);
+	assert_int_equal(wenv_sim_calls(E, "create_account", "company_name", "Mode Binary"), 1);
+
+	assert_int_equal(ku_consume(E->dk.bootstrap, E->tcmd, &since, 2, 20000, &msgs), 2);
+	m = message_of(msgs, "mode-s");
+	assert_string_equal(hdr(m, "content-type"), "application/cloudevents+json");
+	assert_string_equal(json_string_value(json_object_get(m, "value")), l1);
+	m = message_of(msgs, "mode-b");
+	assert_string_equal(hdr(m, "ce_specversion"), "1.0");
+	assert_string_equal(hdr(m, "ce_id"), "mode-b");
+	assert_string_equal(hdr(m, "ce_type"), "account.create");
+	assert_string_equal(hdr(m, "ce_subject"), "mode-b");
+	/* datacontenttype travels as content-type. */
+	assert_string_equal(hdr(m, "content-type"), "application/json");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(m, "json"), "company_name")),
+	    "Mode Binary");
+	json_decref(msgs);
+	free(l1);
+	free(l2);
+}
+
 static void
 test_send_dry_run(void **state)
 {
@@ -407,11 +479,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_usage),
-	    cmocka_unit_test(test_send_wait),
-	    cmocka_unit_test(test_send_dry_run),
-	    cmocka_unit_test(test_import),
-	    cmocka_unit_test(test_import_bad_header),
+	    cmocka_unit_test(test_usage),	 cmocka_unit_test(test_send_wait),
+	    cmocka_unit_test(test_send_dry_run), cmocka_unit_test(test_send_modes),
+	    cmocka_unit_test(test_import),	 cmocka_unit_test(test_import_bad_header),
 	    cmocka_unit_test(test_events),
 	};
 	int rc;

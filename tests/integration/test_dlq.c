@@ -1,5 +1,6 @@
-/* Tests for workers/worker/dlq against a private tmprov-devkafka: the headers of a copy (reason,
- * origin topic, partition and offset as decimal strings, error only when there is one), copies
+/* Tests for workers/worker/dlq against a private tmprov-devkafka: the headers of a copy (the
+ * original's kept; tmprov.reason, tmprov.origin.topic, partition and offset as decimal strings,
+ * tmprov.error only when there is one, tmprov.traceparent), copies
  * delivered byte for byte with their key and headers before dlq_send returns, and a stop
  * request ending the wait for a broker that is gone. dlq.c and tmretry.c are compiled into this
  * test (the Makefile links tests with common/ only). */
@@ -69,33 +70,70 @@ dlq_up(struct ku_devkafka *dk, const char *props, struct cfg **c)
 	return d;
 }
 
+/* tmprov's own headers, prefixed; the original message's kept as they were, several values of
+ * one name included, except any with tmprov's prefix (only tmprov may speak under it). */
 static void
 test_headers(void **state)
 {
+	rd_kafka_headers_t *orig = rd_kafka_headers_new(4);
 	struct dlq_copy copy = {
 	    .origin_topic = "tm.commands",
 	    .origin_partition = 3,
 	    .origin_offset = 9007199254740993LL,
 	    .reason = "not_json",
 	    .error = "message: not JSON",
+	    .traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
 	};
 	rd_kafka_headers_t *h = dlq_headers(&copy);
+	const void *v;
+	size_t len;
 
 	(void)state;
 	assert_non_null(h);
-	assert_string_equal(header(h, "reason"), "not_json");
-	assert_string_equal(header(h, "origin_topic"), "tm.commands");
-	assert_string_equal(header(h, "origin_partition"), "3");
-	assert_string_equal(header(h, "origin_offset"), "9007199254740993");
-	assert_string_equal(header(h, "error"), "message: not JSON");
-	assert_int_equal(rd_kafka_header_cnt(h), 5);
+	assert_string_equal(header(h, "tmprov.reason"), "not_json");
+	assert_string_equal(header(h, "tmprov.origin.topic"), "tm.commands");
+	assert_string_equal(header(h, "tmprov.origin.partition"), "3");
+	assert_string_equal(header(h, "tmprov.origin.offset"), "9007199254740993");
+	assert_string_equal(header(h, "tmprov.error"), "message: not JSON");
+	assert_string_equal(header(h, "tmprov.traceparent"), copy.traceparent);
+	/* The message had no traceparent header: the copy gets the worker's. */
+	assert_string_equal(header(h, "traceparent"), copy.traceparent);
+	assert_null(header(h, "reason"));
+	assert_null(header(h, "origin_topic"));
+	assert_int_equal(rd_kafka_header_cnt(h), 7);
 	rd_kafka_headers_destroy(h);
 	/* No error, no header for it. */
 	copy.error = "";
 	h = dlq_headers(&copy);
-	assert_null(header(h, "error"));
-	assert_int_equal(rd_kafka_header_cnt(h), 4);
+	assert_null(header(h, "tmprov.error"));
+	assert_int_equal(rd_kafka_header_cnt(h), 6);
 	rd_kafka_headers_destroy(h);
+
+	/* The original headers: a producer's "reason" is not mistaken for tmprov's. */
+	rd_kafka_header_add(orig, "reason", -1, "producer's own", -1);
+	rd_kafka_header_add(orig, "x-tenant", -1, "a", -1);
+	rd_kafka_header_add(orig, "x-tenant", -1, "b", -1);
+	rd_kafka_header_add(orig, "traceparent", -1,
+			    "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", -1);
+	rd_kafka_header_add(orig, "tmprov.reason", -1, "forged", -1);
+	copy.headers = orig;
+	h = dlq_headers(&copy);
+	assert_string_equal(header(h, "reason"), "producer's own");
+	assert_int_equal(rd_kafka_header_get(h, 0, "x-tenant", &v, &len), 0);
+	assert_memory_equal(v, "a", 1);
+	assert_int_equal(rd_kafka_header_get(h, 1, "x-tenant", &v, &len), 0);
+	assert_memory_equal(v, "b", 1);
+	/* The message's own traceparent stays the only one of that name. */
+	assert_int_equal(rd_kafka_header_get(h, 1, "traceparent", &v, &len),
+			 RD_KAFKA_RESP_ERR__NOENT);
+	assert_string_equal(header(h, "traceparent"),
+			    "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+	assert_string_equal(header(h, "tmprov.reason"), "not_json");
+	assert_int_equal(rd_kafka_header_get(h, 1, "tmprov.reason", &v, &len),
+			 RD_KAFKA_RESP_ERR__NOENT);
+	assert_int_equal(rd_kafka_header_cnt(h), 4 + 5);
+	rd_kafka_headers_destroy(h);
+	rd_kafka_headers_destroy(orig);
 }
 
 static void
@@ -129,11 +167,13 @@ test_send_byte_for_byte(void **state)
 	assert_string_equal(json_string_value(json_object_get(m, "value")), body);
 	assert_string_equal(json_string_value(json_object_get(m, "key")), "cust-7");
 	h = json_object_get(m, "headers");
-	assert_string_equal(json_string_value(json_object_get(h, "reason")), "not_json");
-	assert_string_equal(json_string_value(json_object_get(h, "origin_topic")), "tm.commands");
-	assert_string_equal(json_string_value(json_object_get(h, "origin_partition")), "2");
-	assert_string_equal(json_string_value(json_object_get(h, "origin_offset")), "41");
-	assert_string_equal(json_string_value(json_object_get(h, "error")), "message: not JSON");
+	assert_string_equal(json_string_value(json_object_get(h, "tmprov.reason")), "not_json");
+	assert_string_equal(json_string_value(json_object_get(h, "tmprov.origin.topic")),
+			    "tm.commands");
+	assert_string_equal(json_string_value(json_object_get(h, "tmprov.origin.partition")), "2");
+	assert_string_equal(json_string_value(json_object_get(h, "tmprov.origin.offset")), "41");
+	assert_string_equal(json_string_value(json_object_get(h, "tmprov.error")),
+			    "message: not JSON");
 	json_decref(msgs);
 	/* Without a key. */
 	copy.key = NULL;
@@ -143,7 +183,7 @@ test_send_byte_for_byte(void **state)
 	m = json_array_get(msgs, 1);
 	assert_true(json_is_null(json_object_get(m, "key")));
 	assert_string_equal(
-	    json_string_value(json_object_get(json_object_get(m, "headers"), "reason")),
+	    json_string_value(json_object_get(json_object_get(m, "headers"), "tmprov.reason")),
 	    "id_conflict");
 	json_decref(msgs);
 	dlq_free(d);
@@ -259,14 +299,14 @@ test_oversize_truncated(void **state)
 	m = json_array_get(msgs, 0);
 	h = json_object_get(m, "headers");
 	assert_string_equal(json_string_value(json_object_get(h, "tmprov.truncated")), "1126400");
-	assert_string_equal(json_string_value(json_object_get(h, "origin_offset")), "7");
+	assert_string_equal(json_string_value(json_object_get(h, "tmprov.origin.offset")), "7");
 	assert_string_equal(json_string_value(json_object_get(m, "key")), "cust-big");
 	assert_int_equal(strlen(json_string_value(json_object_get(m, "value"))), 64 * 1024);
 	assert_memory_equal(json_string_value(json_object_get(m, "value")), big, 64 * 1024);
 	m = json_array_get(msgs, 1);
 	h = json_object_get(m, "headers");
 	assert_string_equal(json_string_value(json_object_get(h, "tmprov.truncated")), "1126400");
-	assert_string_equal(json_string_value(json_object_get(h, "origin_offset")), "8");
+	assert_string_equal(json_string_value(json_object_get(h, "tmprov.origin.offset")), "8");
 	assert_string_equal(json_string_value(json_object_get(m, "value")), "");
 	json_decref(msgs);
 	dlq_free(d);

@@ -966,12 +966,12 @@ test_bad_input(void **state)
 		assert_memory_equal(m->value, cases[i].body, cases[i].len);
 		assert_non_null(m->key);
 		assert_string_equal(m->key, s);
-		assert_string_equal(wcase_str(m->headers, "reason"), cases[i].reason);
-		assert_string_equal(wcase_str(m->headers, "origin_topic"), E->tcmd);
+		assert_string_equal(wcase_str(m->headers, "tmprov.reason"), cases[i].reason);
+		assert_string_equal(wcase_str(m->headers, "tmprov.origin.topic"), E->tcmd);
 		snprintf(num, sizeof(num), "%d", (int)cases[i].d.partition);
-		assert_string_equal(wcase_str(m->headers, "origin_partition"), num);
+		assert_string_equal(wcase_str(m->headers, "tmprov.origin.partition"), num);
 		snprintf(num, sizeof(num), "%lld", (long long)cases[i].d.offset);
-		assert_string_equal(wcase_str(m->headers, "origin_offset"), num);
+		assert_string_equal(wcase_str(m->headers, "tmprov.origin.offset"), num);
 		assert_int_equal(wenv_dlq_count(E, &cases[i].d), 1);
 		if (cases[i].id != NULL) {
 			const json_t *d, *errs;
@@ -1034,7 +1034,7 @@ test_duplicate_ids(void **state)
 		const struct kmsg *m = wenv_dlq_wait(E, &d, 10000);
 
 		wenv_assert(E, m != NULL, "no DLQ copy of the conflicting dup-1");
-		assert_string_equal(wcase_str(m->headers, "reason"), "id_conflict");
+		assert_string_equal(wcase_str(m->headers, "tmprov.reason"), "id_conflict");
 		assert_int_equal(m->len, strlen(other));
 		assert_memory_equal(m->value, other, m->len);
 	}

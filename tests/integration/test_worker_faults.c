@@ -160,7 +160,7 @@ test_timeout_create_parked(void **state)
 	/* An operator finds the original on the DLQ, byte for byte. */
 	m = wenv_dlq_wait(E, &d, 10000);
 	wenv_assert(E, m != NULL, "no DLQ copy of the parked create");
-	assert_string_equal(wcase_str(m->headers, "reason"), "outcome_unknown");
+	assert_string_equal(wcase_str(m->headers, "tmprov.reason"), "outcome_unknown");
 	assert_int_equal(m->len, strlen(body));
 	assert_memory_equal(m->value, body, m->len);
 	wcase_expect_status(E, "tcreate-1", "unknown_outcome");
@@ -254,7 +254,7 @@ test_retry_budget_exhausted(void **state)
 	assert_int_equal(audit_rows("budget-1", "transient"), 5);
 	m = wenv_dlq_wait(E, &d, 10000);
 	wenv_assert(E, m != NULL, "no DLQ copy of the command that ran out of retries");
-	assert_string_equal(wcase_str(m->headers, "reason"), "retry_budget_exhausted");
+	assert_string_equal(wcase_str(m->headers, "tmprov.reason"), "retry_budget_exhausted");
 	assert_int_equal(m->len, strlen(body));
 	assert_memory_equal(m->value, body, m->len);
 	wcase_expect_status(E, "budget-1", "failed");
@@ -355,7 +355,7 @@ test_unknown_policies_reversed(void **state)
 	assert_true(json_is_true(json_object_get(dd, "outcome_unknown")));
 	m = wenv_dlq_wait(E, &d, 10000);
 	wenv_assert(E, m != NULL, "no DLQ copy of the parked schedule");
-	assert_string_equal(wcase_str(m->headers, "reason"), "outcome_unknown");
+	assert_string_equal(wcase_str(m->headers, "tmprov.reason"), "outcome_unknown");
 	wcase_expect_status(E, "policy-2", "unknown_outcome");
 	assert_int_equal(wenv_sim_calls(E, "remote_schedule", "company_uid", uid), 1);
 	assert_int_equal(

@@ -31,7 +31,7 @@ dlq_expect(const struct kdelivery *d, const char *reason, const char *what)
 	const struct kmsg *m = wenv_dlq_wait(E, d, 15000);
 
 	wenv_assert(E, m != NULL, "no DLQ copy of %s", what);
-	assert_string_equal(wcase_str(m->headers, "reason"), reason);
+	assert_string_equal(wcase_str(m->headers, "tmprov.reason"), reason);
 	return m;
 }
 

@@ -97,7 +97,7 @@ test_oversize_dead_lettered(void **state)
 	snprintf(want, sizeof(want), "%d", BIG);
 	assert_string_equal(json_string_value(json_object_get(m->headers, "tmprov.truncated")),
 			    want);
-	assert_non_null(json_string_value(json_object_get(m->headers, "reason")));
+	assert_non_null(json_string_value(json_object_get(m->headers, "tmprov.reason")));
 	assert_string_equal(m->key, s);
 	/* What is left is the start of the message, byte for byte. */
 	assert_true(m->len < BIG);

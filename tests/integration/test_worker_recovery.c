@@ -137,6 +137,24 @@ open_creates_wait(int timeout_ms)
 		;
 }
 
+/* Polls until no other connection to the test database is left. A kill -9 does not undo what
+ * the worker already sent: the server finishes a statement or COMMIT it received just before
+ * (an intent batch, say) and only then sees the connection gone, so counting before that
+ * undercounts what the worker left behind. */
+static void
+worker_backends_gone(int timeout_ms)
+{
+	long deadline = clock_now_ms() + timeout_ms, n;
+
+	while ((n = wenv_sql_long(E,
+				  "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+				  "current_database() AND pid <> pg_backend_pid()",
+				  NULL)) > 0 &&
+	       clock_now_ms() < deadline)
+		sleep_ms(5);
+	wenv_assert(E, n == 0, "%ld connection(s) of the killed worker still open", n);
+}
+
 /* The checks every recovery scenario ends with: each command exactly one outcome event id,
  * one outbox row, no command left open, and no create_account sent twice. parked: set per
  * subject whose create was parked as an unknown outcome (may be NULL); returns their count. */
@@ -232,6 +250,7 @@ test_kill9_mid_run(void **state)
 	 * worker cannot know whether TM acted. */
 	open_creates_wait(10000);
 	worker_kill(E->w);
+	worker_backends_gone(10000);
 	after_kill = outbox_rows("k9");
 	/* Creates whose call may have reached TM when the worker died. */
 	in_doubt = wenv_sql_long(E,

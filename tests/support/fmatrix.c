@@ -4,6 +4,7 @@
 #include "fmatrix.h"
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +150,27 @@ fm_row_seconds(void)
 	return (double)(clock_now_ms() - row.start_ms) / 1000.0;
 }
 
+/* API keys a row pushed errors for on tmprov-devkafka: the next row clears what is left of
+ * them (K7's unconsumed OffsetCommit errors once made K9's workers miss their coordinator). */
+#define FM_API_KEYS 128
+static bool pushed_api[FM_API_KEYS];
+
+static void fm_kafka_send(struct fm *f, const char *line);
+
+static void
+clear_pushed_errors(struct fm *f)
+{
+	char line[32];
+
+	for (int api = 0; api < FM_API_KEYS; api++) {
+		if (!pushed_api[api])
+			continue;
+		snprintf(line, sizeof(line), "clear %d", api);
+		fm_kafka_send(f, line);
+		pushed_api[api] = false;
+	}
+}
+
 void
 fm_row_begin(struct fm *f, const char *name)
 {
@@ -160,6 +182,7 @@ fm_row_begin(struct fm *f, const char *name)
 	row.started = 1;
 	wenv_sim_faults(f->e, "reset=1");
 	wenv_assert(f->e, sim_mx(f->e->sim, "reset=1") == 0, "tmsim /_sim/mx refused reset=1");
+	clear_pushed_errors(f);
 	for (int i = 0; i < f->nw; i++) {
 		if (!worker_running(f->w[i]))
 			wenv_worker_restart(f->e, f->w[i]);
@@ -196,24 +219,47 @@ stop_all(struct fm *f)
 	}
 }
 
-void
-fm_row_end(struct fm *f, const char *fmt, ...)
+/* The end of fm_row_end and fm_row_end_skip: unchecked NULL, or why the row cannot pass. */
+static void __attribute__((format(printf, 3, 0)))
+row_finish(struct fm *f, const char *unchecked, const char *fmt, va_list ap)
 {
 	char figures[1024];
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(figures, sizeof(figures), fmt, ap);
-	va_end(ap);
 	stop_all(f);
 	row.ended = 1;
-	if (row.nviol == 0)
-		printf("PASS %s: %s (%.1f s)\n", row.name, figures, fm_row_seconds());
-	else
+	if (row.nviol != 0)
 		printf("FAIL %s: %s; %s (%.1f s)\n", row.name, row.viol, figures, fm_row_seconds());
+	else if (unchecked != NULL)
+		printf("SKIP %s: %s; %s (%.1f s)\n", row.name, unchecked, figures,
+		       fm_row_seconds());
+	else
+		printf("PASS %s: %s (%.1f s)\n", row.name, figures, fm_row_seconds());
 	fflush(stdout);
 	if (row.nviol != 0)
 		fail_msg("%s: %s", row.name, row.viol);
+	if (unchecked != NULL)
+		skip();
+}
+
+void
+fm_row_end(struct fm *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	row_finish(f, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+fm_row_end_skip(struct fm *f, const char *unchecked, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	row_finish(f, unchecked, fmt, ap);
+	va_end(ap);
 }
 
 void
@@ -431,8 +477,11 @@ fm_kafka_fault(struct fm *f, const char *cmd)
 		fm_kafka_send(f, line);
 		return;
 	}
-	wenv_assert(f->e, sscanf(cmd, "errors %d %d %d", &api, &code, &n) == 3 && n > 0,
+	wenv_assert(f->e,
+		    sscanf(cmd, "errors %d %d %d", &api, &code, &n) == 3 && n > 0 && api >= 0 &&
+			api < FM_API_KEYS,
 		    "fm_kafka_fault: bad command %s", cmd);
+	pushed_api[api] = true;
 	while (n > 0) {
 		int k = n < 50 ? n : 50, len = snprintf(line, sizeof(line), "errors %d", api);
 

@@ -50,6 +50,11 @@ void fm_violation(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * violation), then prints "PASS NAME: figures (T s)" or "FAIL NAME: violations; figures" and
  * fails the test on a violation. figures: printf-like. */
 void fm_row_end(struct fm *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Ends the row like fm_row_end, except that without a violation it prints "SKIP NAME:
+ * unchecked; figures" and skips the test: the row holds an assertion that cannot be checked
+ * here (unchecked says which and why), so it must not count as passed. */
+void fm_row_end_skip(struct fm *f, const char *unchecked, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Prints "SKIP NAME: reason" and skips the test. */
 void fm_row_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Seconds since fm_row_begin. */

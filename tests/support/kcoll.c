@@ -62,8 +62,8 @@ kcoll_key_commandid(const struct kmsg *m, char *buf, size_t len)
 int
 kcoll_key_origin(const struct kmsg *m, char *buf, size_t len)
 {
-	const char *p = json_string_value(json_object_get(m->headers, "origin_partition"));
-	const char *o = json_string_value(json_object_get(m->headers, "origin_offset"));
+	const char *p = json_string_value(json_object_get(m->headers, "tmprov.origin.partition"));
+	const char *o = json_string_value(json_object_get(m->headers, "tmprov.origin.offset"));
 
 	if (p == NULL || o == NULL)
 		return -1;
@@ -105,6 +105,25 @@ headers_json(const rd_kafka_message_t *m)
 	return h;
 }
 
+static json_t *
+header_list_json(const rd_kafka_message_t *m)
+{
+	json_t *l = json_array();
+	rd_kafka_headers_t *hdrs;
+	const char *name;
+	const void *val;
+	size_t size;
+
+	if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return l;
+	for (size_t i = 0; !rd_kafka_header_get_all(hdrs, i, &name, &val, &size); i++) {
+		json_t *s = val ? json_stringn(val, size) : NULL;
+
+		json_array_append_new(l, json_pack("[s, o]", name, s ? s : json_null()));
+	}
+	return l;
+}
+
 static struct kmsg *
 kmsg_new(const rd_kafka_message_t *m)
 {
@@ -121,6 +140,7 @@ kmsg_new(const rd_kafka_message_t *m)
 	if (m->payload != NULL)
 		k->json = json_loadb(m->payload, m->len, 0, NULL);
 	k->headers = headers_json(m);
+	k->header_list = header_list_json(m);
 	return k;
 }
 
@@ -133,6 +153,7 @@ kmsg_free(struct kmsg *k)
 	free(k->value);
 	json_decref(k->json);
 	json_decref(k->headers);
+	json_decref(k->header_list);
 	free(k);
 }
 

@@ -19,6 +19,7 @@ struct kmsg {
 	size_t len;
 	json_t *json;	 /* the value parsed as JSON, NULL when it is not */
 	json_t *headers; /* object: header name -> last value (string, or null when not UTF-8) */
+	json_t *header_list; /* every header in order: array of [name, value or null] */
 };
 
 /* Writes the index key of m into buf (NUL-terminated); returns 0, or -1 when m has none. */

@@ -66,29 +66,49 @@ kprod_new(struct kprod **out, const char *brokers, char *err, size_t errlen)
 }
 
 int
-kprod_send(struct kprod *p, const char *topic, const void *key, size_t keylen, const void *val,
-	   size_t len, struct kdelivery *d, char *err, size_t errlen)
+kprod_send_headers(struct kprod *p, const char *topic, const void *key, size_t keylen,
+		   const void *val, size_t len, rd_kafka_headers_t *hdrs, struct kdelivery *d,
+		   char *err, size_t errlen)
 {
 	rd_kafka_resp_err_t rc;
 
 	if (d != NULL)
 		memset(d, 0, sizeof(*d));
 	for (int tries = 0;; tries++) {
-		rc = rd_kafka_producev(
-		    p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-		    RD_KAFKA_V_KEY(key, key ? keylen : 0), RD_KAFKA_V_VALUE((void *)val, len),
-		    RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
+		if (hdrs != NULL)
+			rc = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic),
+					       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+					       RD_KAFKA_V_KEY(key, key ? keylen : 0),
+					       RD_KAFKA_V_VALUE((void *)val, len),
+					       RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(d),
+					       RD_KAFKA_V_END);
+		else
+			rc = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic),
+					       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+					       RD_KAFKA_V_KEY(key, key ? keylen : 0),
+					       RD_KAFKA_V_VALUE((void *)val, len),
+					       RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
 		/* A full local queue drains as deliveries come back. */
 		if (rc != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries == 100)
 			break;
 		rd_kafka_poll(p->rk, 100);
 	}
 	if (rc) {
+		/* librdkafka took the headers only on success. */
+		if (hdrs != NULL)
+			rd_kafka_headers_destroy(hdrs);
 		snprintf(err, errlen, "produce to %s: %s", topic, rd_kafka_err2str(rc));
 		return -1;
 	}
 	rd_kafka_poll(p->rk, 0);
 	return 0;
+}
+
+int
+kprod_send(struct kprod *p, const char *topic, const void *key, size_t keylen, const void *val,
+	   size_t len, struct kdelivery *d, char *err, size_t errlen)
+{
+	return kprod_send_headers(p, topic, key, keylen, val, len, NULL, d, err, errlen);
 }
 
 int

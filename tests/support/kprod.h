@@ -24,6 +24,10 @@ int kprod_new(struct kprod **out, const char *brokers, char *err, size_t errlen)
  * until kprod_flush returns. 0, or -1 with err. */
 int kprod_send(struct kprod *p, const char *topic, const void *key, size_t keylen, const void *val,
 	       size_t len, struct kdelivery *d, char *err, size_t errlen);
+/* The same with headers hdrs (NULL: none), whose ownership is taken whatever happens. */
+int kprod_send_headers(struct kprod *p, const char *topic, const void *key, size_t keylen,
+		       const void *val, size_t len, rd_kafka_headers_t *hdrs, struct kdelivery *d,
+		       char *err, size_t errlen);
 /* Waits up to timeout_ms for every queued message. 0 when all were delivered without error,
  * else -1 with err (the first failure). */
 int kprod_flush(struct kprod *p, int timeout_ms, char *err, size_t errlen);

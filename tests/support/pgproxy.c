@@ -205,12 +205,12 @@ pump(struct pgproxy *p, struct conn *c, bool from_client)
 static void
 accept_one(struct pgproxy *p)
 {
-	int cfd = accept(p->lfd, NULL, NULL), sfd;
+	int cfd = accept4(p->lfd, NULL, NULL, SOCK_CLOEXEC), sfd;
 	size_t i;
 
 	if (cfd < 0)
 		return;
-	sfd = socket(AF_INET, SOCK_STREAM, 0);
+	sfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	for (i = 0; i < PROXY_CONNS && p->c[i].cfd >= 0; i++)
 		;
 	if (sfd < 0 || i == PROXY_CONNS ||
@@ -282,7 +282,7 @@ pgproxy_start(struct pgproxy **out, const char *host, const char *port, char *er
 		snprintf(err, errlen, "pgproxy: %s is not an IPv4 address", host);
 		goto fail;
 	}
-	p->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	p->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (p->lfd < 0 || bind(p->lfd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
 	    listen(p->lfd, 64) != 0 || getsockname(p->lfd, (struct sockaddr *)&a, &alen) != 0 ||
 	    pipe(p->wake) != 0) {

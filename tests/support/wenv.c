@@ -277,6 +277,17 @@ wenv_send_raw(struct wenv *e, const char *key, const void *val, size_t len, stru
 }
 
 void
+wenv_send_headers(struct wenv *e, const char *key, const void *val, size_t len,
+		  rd_kafka_headers_t *hdrs, struct kdelivery *d)
+{
+	char err[512];
+
+	if (kprod_send_headers(e->prod, e->tcmd, key, key ? strlen(key) : 0, val, len, hdrs, d, err,
+			       sizeof(err)) != 0)
+		wenv_assert(e, 0, "send: %s", err);
+}
+
+void
 wenv_send(struct wenv *e, const char *id, const char *type, const char *subject, json_t *data)
 {
 	char *text = cmdjson_text(id, type, subject, data);
@@ -403,10 +414,10 @@ wenv_dlq_wait(struct wenv *e, const struct kdelivery *d, int timeout_ms)
 	if (kcoll_wait_keys(e->dlq, keys, 1, timeout_ms) != 1)
 		return NULL;
 	kcoll_find(e->dlq, key, &m, 1);
-	topic = json_string_value(json_object_get(m->headers, "origin_topic"));
+	topic = json_string_value(json_object_get(m->headers, "tmprov.origin.topic"));
 	wenv_assert(e, topic && strcmp(topic, e->tcmd) == 0,
-		    "DLQ copy of %s has origin_topic %s, want %s", key, topic ? topic : "(none)",
-		    e->tcmd);
+		    "DLQ copy of %s has tmprov.origin.topic %s, want %s", key,
+		    topic ? topic : "(none)", e->tcmd);
 	return m;
 }
 

@@ -33,8 +33,8 @@ struct wenv {
 	struct sim *sim;
 	char group[96], tcmd[96], tevt[96], tdlq[96];
 	struct kprod *prod;
-	struct kcoll *events;		    /* tm.events equivalent, indexed by commandid */
-	struct kcoll *dlq;		    /* DLQ, indexed by "origin_partition:origin_offset" */
+	struct kcoll *events; /* tm.events equivalent, indexed by commandid */
+	struct kcoll *dlq;    /* DLQ, indexed by "partition:offset" of tmprov.origin.* */
 	char *settings[WORKER_ENV_MAX + 1]; /* the workers' environment, NULL-terminated */
 	size_t nsettings;
 	struct worker *w; /* the first worker */
@@ -67,6 +67,9 @@ void wenv_worker_restart(struct wenv *e, struct worker *w);
  * says where it landed once wenv_flush returned. Fails the test on error. */
 void wenv_send_raw(struct wenv *e, const char *key, const void *val, size_t len,
 		   struct kdelivery *d);
+/* The same with headers hdrs (NULL: none; taken whatever happens). */
+void wenv_send_headers(struct wenv *e, const char *key, const void *val, size_t len,
+		       rd_kafka_headers_t *hdrs, struct kdelivery *d);
 /* Queues the command cmdjson_text(id, type, subject, data) keyed by subject; data is stolen. */
 void wenv_send(struct wenv *e, const char *id, const char *type, const char *subject, json_t *data);
 /* Waits until everything queued is delivered; fails the test otherwise. */
@@ -84,8 +87,8 @@ const json_t *wenv_outcome(struct wenv *e, const char *id, const char *subject, 
 size_t wenv_outcome_messages(struct wenv *e, const char *id, size_t *distinct);
 /* Outcome messages of a given CE type whose commandid starts with prefix. */
 size_t wenv_outcomes_of_type(struct wenv *e, const char *prefix, const char *type);
-/* Waits for the DLQ copy of the message d says was sent (origin_partition and origin_offset),
- * checking origin_topic; NULL when none came within timeout_ms. */
+/* Waits for the DLQ copy of the message d says was sent (tmprov.origin.partition and
+ * .offset), checking tmprov.origin.topic; NULL when none came within timeout_ms. */
 const struct kmsg *wenv_dlq_wait(struct wenv *e, const struct kdelivery *d, int timeout_ms);
 /* DLQ copies of d's message read so far (a copy must be made once, but a worker restart may
  * re-send it). */

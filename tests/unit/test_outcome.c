@@ -298,6 +298,24 @@ test_id_data(void **state)
 	json_decref(ev);
 }
 
+/* The traceparent extension: kept as given, and the schema holds it to the W3C format. */
+static void
+test_traceparent(void **state)
+{
+	static const char tp[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+	json_t *ev = outcome_event("c-tp", "cust-1", "account.deleted",
+				   outcome_id_data("company_uid", "u-1"), &NOW);
+	char err[512];
+
+	(void)state;
+	assert_int_equal(outcome_set_traceparent(ev, tp), 0);
+	assert_string_equal(str(ev, "traceparent"), tp);
+	assert_schema_ok(ev);
+	assert_int_equal(outcome_set_traceparent(ev, "00-nothex-00f067aa0ba902b7-01"), 0);
+	assert_int_not_equal(evcheck_event(ev, err, sizeof(err)), 0);
+	json_decref(ev);
+}
+
 int
 main(void)
 {
@@ -312,6 +330,7 @@ main(void)
 	    cmocka_unit_test(test_failed_data),
 	    cmocka_unit_test(test_rejected_data),
 	    cmocka_unit_test(test_id_data),
+	    cmocka_unit_test(test_traceparent),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,7 @@
 #include "cfgkeys.h"
 #include "cli.h"
 #include "clicfg.h"
+#include "dlqdef.h"
 #include "evfmt.h"
 #include "kafka.h"
 #include "ktopic.h"
@@ -138,7 +139,7 @@ events_dlq(const struct events_opts *o, const rd_kafka_message_t *m)
 	json_t *doc = m->payload ? json_loadb(m->payload, m->len, 0, NULL) : NULL;
 	char line[4096];
 
-	if (events_match(o->type, kafka_header(m, "reason", NULL)) &&
+	if (events_match(o->type, kafka_header(m, DLQ_HDR_REASON, NULL)) &&
 	    events_match(o->id, json_string_value(json_object_get(doc, "id"))) &&
 	    events_match(o->subject, json_string_value(json_object_get(doc, "subject")))) {
 		if (o->json) {

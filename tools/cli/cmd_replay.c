@@ -11,9 +11,11 @@
 
 #include <jansson.h>
 
+#include "cekafka.h"
 #include "cfgkeys.h"
 #include "cli.h"
 #include "clicfg.h"
+#include "dlqdef.h"
 #include "clisql.h"
 #include "idmap.h"
 #include "kafka.h"
@@ -302,22 +304,46 @@ replay_reason_ok(const char *list, const char *reason)
 	return false;
 }
 
+/* The command a DLQ copy holds, as structured text: the value, or for a copy of a binary-mode
+ * message the event its ce_* headers and value make (cekafka.h); *owned is that text, to free.
+ * VALIDATE_OK with *cmd parsed, or the verdict. */
+static enum validate_status
+replay_dlq_command(const rd_kafka_message_t *m, struct command **cmd, const char **text,
+		   size_t *len, char **owned)
+{
+	rd_kafka_headers_t *h = NULL;
+	enum validate_status st;
+	bool binary;
+
+	*cmd = NULL;
+	if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		h = NULL;
+	st = cekafka_text(h, m->payload, m->len, owned, len, &binary, NULL);
+	*text = *owned ? *owned : m->payload;
+	if (*owned == NULL)
+		*len = m->len;
+	if (st != VALIDATE_OK)
+		return st;
+	return command_parse(*text, *len, cmd, NULL);
+}
+
 /* One DLQ copy: taken when its reason, time, id and subject are selected. */
 static int
 replay_dlq_message(struct replay *r, const rd_kafka_message_t *m)
 {
 	const struct replay_opts *o = r->o;
-	const char *reason = kafka_header(m, "reason", NULL), *error;
+	const char *reason = kafka_header(m, DLQ_HDR_REASON, NULL), *error, *text;
 	rd_kafka_timestamp_type_t tt;
 	long long ts = rd_kafka_message_timestamp(m, &tt);
 	struct command *cmd = NULL;
-	char why[1200];
+	char why[1200], *owned = NULL;
+	size_t len;
 	int rc = 0;
 
 	if (reason == NULL || !replay_reason_ok(o->reasons, reason) || m->payload == NULL ||
 	    (o->has_since && ts < o->since) || (o->has_until && ts >= o->until))
 		return 0;
-	if (command_parse(m->payload, m->len, &cmd, NULL) != VALIDATE_OK) {
+	if (replay_dlq_command(m, &cmd, &text, &len, &owned) != VALIDATE_OK) {
 		if (cmd != NULL && replay_selected_id(o, cmd->id) &&
 		    (!o->subject || strcmp(o->subject, cmd->subject) == 0)) {
 			fprintf(stderr,
@@ -326,16 +352,17 @@ replay_dlq_message(struct replay *r, const rd_kafka_message_t *m)
 				cmd->id, m->offset, reason);
 			r->errors++;
 		}
-		command_free(cmd);
-		return 0;
+		goto out;
 	}
-	error = kafka_header(m, "error", NULL);
+	error = kafka_header(m, DLQ_HDR_ERROR, NULL);
 	snprintf(why, sizeof(why), "dlq %s%s%s", reason, error && *error ? ": " : "",
 		 error ? error : "");
 	if (replay_selected_id(o, cmd->id) &&
 	    (!o->subject || strcmp(o->subject, cmd->subject) == 0))
-		rc = replay_add(r, cmd->id, cmd->subject, cmd->type, why, m->payload, m->len);
+		rc = replay_add(r, cmd->id, cmd->subject, cmd->type, why, text, len);
+out:
 	command_free(cmd);
+	free(owned);
 	return rc;
 }
 

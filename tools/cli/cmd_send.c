@@ -14,20 +14,23 @@
 #include "validate.h"
 
 static const char SEND_USAGE[] =
-    "usage: tmprov send [--wait [--timeout D]] [--dry-run] [--config FILE] [--print-config]\n"
-    "                   FILE|-\n"
+    "usage: tmprov send [--wait [--timeout D]] [--dry-run] [--binary] [--config FILE]\n"
+    "                   [--print-config] FILE|-\n"
     "\n"
     "Sends the commands of FILE (JSON Lines: one CloudEvents command per line; - reads\n"
     "standard input) to TMPROV_TOPIC_COMMANDS, each keyed by its subject and byte for byte as\n"
     "written, so that sending a file again repeats the same ids and the worker does nothing\n"
     "twice. Each line is first checked as the worker checks it (schemas/command.schema.json);\n"
     "a bad line is reported with its number and not sent, the others are. Blank lines are\n"
-    "skipped; a line repeating an earlier one is sent once.\n"
+    "skipped; a line repeating an earlier one is sent once. Commands go in CloudEvents\n"
+    "structured mode (header content-type: application/cloudevents+json).\n"
     "\n"
     "  --wait          follow TMPROV_TOPIC_EVENTS until every command sent has its outcome,\n"
     "                  then print a summary: succeeded, failed and rejected, with reasons\n"
     "  --timeout D     stop waiting after D (e.g. 90s, 10m; default 5m)\n"
     "  --dry-run       check the file and report bad lines; send nothing\n"
+    "  --binary        send in CloudEvents binary mode instead (for testing): each attribute\n"
+    "                  as a ce_ header, datacontenttype as content-type, data as the value\n"
     "  --config FILE   KEY=value settings (the environment wins)\n"
     "  --print-config  print the effective settings, secrets masked, and exit\n"
     "  --help-config   print the settings as a table, and exit\n"
@@ -170,7 +173,7 @@ int
 cmd_send(int argc, char **argv)
 {
 	static const char name[] = "tmprov send";
-	struct sender_opts o = {.timeout_ms = 300000};
+	struct sender_opts o = {.timeout_ms = 300000, .binary_ok = true};
 	struct sender *snd = NULL;
 	struct cfg *cfg;
 	FILE *in = NULL;
@@ -201,6 +204,8 @@ cmd_send(int argc, char **argv)
 			fprintf(stderr, "%s: %s\n", name, err);
 			goto out;
 		}
+		if (o.binary)
+			sender_binary(snd);
 	}
 	bad = send_lines(in, snd, &good);
 	if (bad < 0) {

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "dlqdef.h"
 #include "kafka.h"
 
 static const char *
@@ -140,15 +141,15 @@ void
 evfmt_dlq(const rd_kafka_message_t *m, char *buf, size_t len)
 {
 	json_t *doc = m->payload ? json_loadb(m->payload, m->len, 0, NULL) : NULL;
-	const char *error = kafka_header(m, "error", NULL);
+	const char *error = kafka_header(m, DLQ_HDR_ERROR, NULL);
 	char when[40];
 	struct buf b;
 
 	buf_init(&b, len);
 	evfmt_kafka_time(m, when, sizeof(when));
-	buf_printf(&b, "%s dlq %s origin=%s[%s]@%s", when, evfmt_hdr(m, "reason"),
-		   evfmt_hdr(m, "origin_topic"), evfmt_hdr(m, "origin_partition"),
-		   evfmt_hdr(m, "origin_offset"));
+	buf_printf(&b, "%s dlq %s origin=%s[%s]@%s", when, evfmt_hdr(m, DLQ_HDR_REASON),
+		   evfmt_hdr(m, DLQ_HDR_ORIGIN_TOPIC), evfmt_hdr(m, DLQ_HDR_ORIGIN_PARTITION),
+		   evfmt_hdr(m, DLQ_HDR_ORIGIN_OFFSET));
 	if (m->key != NULL)
 		buf_printf(&b, " key=%.*s", (int)m->key_len, (const char *)m->key);
 	if (json_is_object(doc)) {

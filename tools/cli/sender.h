@@ -12,10 +12,11 @@
 
 struct sender;
 
-/* The flags of the subcommands that send (send, import): --wait, --timeout DUR, --dry-run and
- * one FILE. */
+/* The flags of the subcommands that send (send, import): --wait, --timeout DUR, --dry-run,
+ * --binary where binary_ok is preset, and one FILE. */
 struct sender_opts {
 	bool wait, dry_run;
+	bool binary_ok, binary;
 	long timeout_ms; /* preset the default */
 	const char *file;
 };
@@ -29,8 +30,13 @@ int sender_flags(const char *name, int argc, char **argv, const char *file_usage
  * outlive the sender. NULL with err when Kafka cannot be reached. */
 struct sender *sender_new(const struct cfg *c, bool wait, char *err, size_t errlen);
 void sender_free(struct sender *s);
+/* From now on, send in CloudEvents binary content mode (Kafka protocol binding: each attribute
+ * a ce_ header, datacontenttype as content-type, data as the value) instead of structured mode
+ * (the event as the value, content-type application/cloudevents+json). */
+void sender_binary(struct sender *s);
 
-/* Queues one command (body as is, key = subject); label names its origin in messages
+/* Queues one command (body as is, or in binary mode its parts; key = subject); label names its
+ * origin in messages
  * ("line 3"). 0, or -1 with err (not queued). */
 int sender_add(struct sender *s, const char *id, const char *subject, const char *body, size_t len,
 	       const char *label, char *err, size_t errlen);

@@ -13,6 +13,7 @@
 #include "cfgkeys.h"
 #include "clicfg.h"
 #include "clisql.h"
+#include "dlqdef.h"
 #include "evfmt.h"
 #include "idmap.h"
 #include "kafka.h"
@@ -169,7 +170,7 @@ waiter_event(struct waiter *w, const json_t *ev)
 static void
 waiter_dlq(struct waiter *w, const rd_kafka_message_t *m)
 {
-	const char *reason = kafka_header(m, "reason", NULL), *id;
+	const char *reason = kafka_header(m, DLQ_HDR_REASON, NULL), *id;
 	json_t *doc;
 	struct wentry *e;
 

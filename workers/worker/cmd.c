@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dlqdef.h"
 #include "log.h"
 
 /* The text of the commands.status column. */
@@ -189,7 +190,7 @@ cmd_park(struct cmd_result *r, const struct command *cmd, enum tm_endpoint ep, c
 	r->retryable = 1;
 	r->tm_may_have_acted = true;
 	cmd_text(r->last_error, sizeof(r->last_error), reason);
-	r->dlq_reason = "outcome_unknown";
+	r->dlq_reason = dlq_reason_name(DLQ_REASON_OUTCOME_UNKNOWN);
 	cmd_text(r->dlq_error, sizeof(r->dlq_error), reason);
 	r->data = outcome_failed_data(&f);
 }
@@ -322,7 +323,7 @@ cmd_call(const struct cmd_env *env, const struct cmd_state *st, const struct tm_
 	snprintf(reason, sizeof(reason), "TM %s: %u attempts failed, last: %s",
 		 tm_endpoint_name(req->endpoint), tr->made, tr->last.error);
 	cmd_fail(r, env->cmd, reason, true, cmd_tm_status(&tr->last, status, sizeof(status)));
-	r->dlq_reason = "retry_budget_exhausted";
+	r->dlq_reason = dlq_reason_name(DLQ_REASON_RETRY_BUDGET_EXHAUSTED);
 	cmd_text(r->dlq_error, sizeof(r->dlq_error), reason);
 	return CMD_DONE;
 }

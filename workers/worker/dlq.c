@@ -1,5 +1,5 @@
-/* dlq: byte-for-byte copies of commands on TMPROV_TOPIC_DLQ with headers reason, origin_topic,
- * origin_partition, origin_offset and error, each waited for until its delivery report; a copy
+/* dlq: byte-for-byte copies of commands on TMPROV_TOPIC_DLQ with their own headers and tmprov's
+ * (prefixed: common/dlqdef.h), each waited for until its delivery report; a copy
  * too large to be produced goes truncated instead. Owns its producer and the thread that serves
  * that producer's delivery reports. */
 #include "dlq.h"
@@ -16,6 +16,7 @@
 #include "backoff.h"
 #include "cfgkeys.h"
 #include "deadline.h"
+#include "dlqdef.h"
 #include "kafka.h"
 #include "log.h"
 #include "tmretry.h"
@@ -171,23 +172,59 @@ dlq_failed(struct dlq *d)
 	return kafka_fatal(d->producer);
 }
 
+/* The original headers but those under tmprov's prefix: a producer cannot pass its own header
+ * off as tmprov's (nor a replayed copy keep a stale reason). */
+static rd_kafka_headers_t *
+dlq_original_headers(const rd_kafka_headers_t *orig)
+{
+	rd_kafka_headers_t *h = rd_kafka_headers_new(orig ? rd_kafka_header_cnt(orig) + 8 : 8);
+	const char *name;
+	const void *val;
+	size_t len;
+
+	if (h == NULL || orig == NULL)
+		return h;
+	for (size_t i = 0;
+	     rd_kafka_header_get_all(orig, i, &name, &val, &len) == RD_KAFKA_RESP_ERR_NO_ERROR;
+	     i++) {
+		if (strncmp(name, DLQ_HDR_PREFIX, strlen(DLQ_HDR_PREFIX)) == 0)
+			continue;
+		/* val NULL: a header without a value, kept as such. */
+		if (rd_kafka_header_add(h, name, -1, val, val ? (ssize_t)len : 0) !=
+		    RD_KAFKA_RESP_ERR_NO_ERROR) {
+			rd_kafka_headers_destroy(h);
+			return NULL;
+		}
+	}
+	return h;
+}
+
 rd_kafka_headers_t *
 dlq_headers(const struct dlq_copy *copy)
 {
-	rd_kafka_headers_t *h = rd_kafka_headers_new(5);
+	rd_kafka_headers_t *h = dlq_original_headers(copy->headers);
 	char partition[16], offset[24];
+	const void *v;
+	size_t len;
 
 	if (h == NULL)
 		return NULL;
 	snprintf(partition, sizeof(partition), "%" PRId32, copy->origin_partition);
 	snprintf(offset, sizeof(offset), "%" PRId64, copy->origin_offset);
-	rd_kafka_header_add(h, "reason", -1, copy->reason ? copy->reason : "unknown", -1);
-	rd_kafka_header_add(h, "origin_topic", -1, copy->origin_topic ? copy->origin_topic : "",
-			    -1);
-	rd_kafka_header_add(h, "origin_partition", -1, partition, -1);
-	rd_kafka_header_add(h, "origin_offset", -1, offset, -1);
+	rd_kafka_header_add(h, DLQ_HDR_REASON, -1, copy->reason ? copy->reason : "unknown", -1);
+	rd_kafka_header_add(h, DLQ_HDR_ORIGIN_TOPIC, -1,
+			    copy->origin_topic ? copy->origin_topic : "", -1);
+	rd_kafka_header_add(h, DLQ_HDR_ORIGIN_PARTITION, -1, partition, -1);
+	rd_kafka_header_add(h, DLQ_HDR_ORIGIN_OFFSET, -1, offset, -1);
 	if (copy->error != NULL && *copy->error != '\0')
-		rd_kafka_header_add(h, "error", -1, copy->error, -1);
+		rd_kafka_header_add(h, DLQ_HDR_ERROR, -1, copy->error, -1);
+	if (copy->traceparent != NULL && *copy->traceparent != '\0') {
+		rd_kafka_header_add(h, DLQ_HDR_TRACEPARENT, -1, copy->traceparent, -1);
+		/* Tracing tools follow the plain W3C name; a message's own is left as it was. */
+		if (rd_kafka_header_get_last(h, "traceparent", &v, &len) ==
+		    RD_KAFKA_RESP_ERR__NOENT)
+			rd_kafka_header_add(h, "traceparent", -1, copy->traceparent, -1);
+	}
 	return h;
 }
 
@@ -229,11 +266,11 @@ dlq_form_headers(const struct dlq_copy *copy, enum dlq_form form)
 		return NULL;
 	if (dlq_value_len(copy, form) < copy->len) {
 		snprintf(size, sizeof(size), "%zu", copy->len);
-		rd_kafka_header_add(h, "tmprov.truncated", -1, size, -1);
+		rd_kafka_header_add(h, DLQ_HDR_TRUNCATED, -1, size, -1);
 	}
 	if (copy->key && dlq_key_len(copy, form) < copy->keylen) {
 		snprintf(size, sizeof(size), "%zu", copy->keylen);
-		rd_kafka_header_add(h, "tmprov.key_truncated", -1, size, -1);
+		rd_kafka_header_add(h, DLQ_HDR_KEY_TRUNCATED, -1, size, -1);
 	}
 	return h;
 }

@@ -1,6 +1,6 @@
-/* dlq: byte-for-byte copies of commands on TMPROV_TOPIC_DLQ with headers reason, origin_topic,
- * origin_partition, origin_offset and error, each waited for until its delivery report. Owns
- * its producer and the thread that serves that producer's delivery reports. */
+/* dlq: byte-for-byte copies of commands on TMPROV_TOPIC_DLQ with the original headers and
+ * tmprov's own (common/dlqdef.h: tmprov.reason, tmprov.origin.*, tmprov.error, ...), each waited
+ * for until its delivery report. Owns its producer and the thread serving its reports. */
 #ifndef TMPROV_WORKER_DLQ_H
 #define TMPROV_WORKER_DLQ_H
 
@@ -22,8 +22,14 @@ struct dlq_copy {
 	const char *origin_topic;
 	int32_t origin_partition;
 	int64_t origin_offset;
-	const char *reason; /* validate_status_name, or id_conflict, outcome_unknown, ... */
+	const char *reason; /* dlq_reason_name (common/dlqdef.h) */
 	const char *error;  /* NULL or "": no error header */
+	/* The original message's headers, borrowed (NULL: none): the copy keeps them, except any
+	 * named with tmprov's prefix. */
+	const rd_kafka_headers_t *headers;
+	/* The W3C traceparent the worker ran the message in (NULL: none): tmprov.traceparent, and
+	 * traceparent too when the original headers have none. */
+	const char *traceparent;
 };
 
 struct dlq;

@@ -18,6 +18,7 @@
 #include "cmd_types.h"
 #include "dbpool.h"
 #include "dlq.h"
+#include "dlqdef.h"
 #include "guard.h"
 #include "intent.h"
 #include "log.h"
@@ -342,8 +343,9 @@ static int
 exec_dlq(struct exec_thread *t, const struct job *job, const char *reason, const char *error,
 	 const atomic_bool *stop)
 {
+	char traceparent[TRACEPARENT_LEN + 1];
 	struct dlq_copy copy = {
-	    .payload = job->payload,
+	    .payload = job->payload, /* the value as read, also in binary mode */
 	    .len = job->len,
 	    .key = job->key,
 	    .keylen = job->keylen,
@@ -352,9 +354,12 @@ exec_dlq(struct exec_thread *t, const struct job *job, const char *reason, const
 	    .origin_offset = job->offset,
 	    .reason = reason,
 	    .error = error,
+	    .headers = job->headers,
+	    .traceparent = traceparent,
 	};
 	char err[256];
 
+	job_traceparent(job, traceparent);
 	if (dlq_send(t->ctx->dlq, &copy, stop, err, sizeof(err)) != 0) {
 		log_warn("%s/%" PRId32 "@%" PRId64 ": %s", job->topic, job->partition, job->offset,
 			 err);
@@ -446,6 +451,22 @@ struct exec_text {
 	char *calls;   /* r->calls as JSON: owned */
 };
 
+/* The tm_calls rows of a run as JSON, each with the job's trace id (the audit's trace_id
+ * column). NULL when out of memory. */
+static char *
+exec_calls_text(const struct job *job, json_t *calls)
+{
+	size_t i;
+	json_t *row;
+
+	json_array_foreach(calls, i, row)
+	{
+		if (json_object_set_new(row, "trace_id", json_string(job->trace.trace_id)) != 0)
+			return NULL;
+	}
+	return json_dumps(calls, JSON_COMPACT);
+}
+
 /* Fills params (SQL_FINISH_NPARAMS + r->nparams) for r's statement, with x holding their text.
  * 0, or -1 when out of memory; the caller frees x->payload and x->calls either way. */
 static int
@@ -453,14 +474,20 @@ exec_params(const struct job *job, const char *sha, const struct cmd_result *r, 
 	    const char **params)
 {
 	const struct command *cmd = job->cmd;
+	char traceparent[TRACEPARENT_LEN + 1];
 	struct timespec now;
 	json_t *ev;
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	ev = outcome_event(cmd->id, cmd->subject, outcome_type_name(r->event), json_incref(r->data),
 			   &now);
+	job_traceparent(job, traceparent);
+	if (ev != NULL && outcome_set_traceparent(ev, traceparent) != 0) {
+		json_decref(ev);
+		ev = NULL;
+	}
 	x->payload = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
-	x->calls = json_dumps(r->calls, JSON_COMPACT);
+	x->calls = exec_calls_text(job, r->calls);
 	json_decref(ev);
 	if (x->payload == NULL || x->calls == NULL)
 		return -1;
@@ -483,7 +510,7 @@ exec_params(const struct job *job, const char *sha, const struct cmd_result *r, 
 	params[SQLF_EVENT_ID] = x->event_id;
 	params[SQLF_EVENT_TYPE] = outcome_type_name(r->event);
 	params[SQLF_PAYLOAD] = x->payload;
-	params[SQLF_BODY] = job->payload;
+	params[SQLF_BODY] = job->body;
 	for (int i = 0; i < r->nparams; i++)
 		params[SQL_FINISH_NPARAMS + i] = r->params[i];
 	return 0;
@@ -681,7 +708,7 @@ exec_keep_calls(struct exec_thread *t, const struct job *job, struct cmd_result 
 	}
 	log_warn("command %s: %zu TM attempt(s) whose result was not written%s%s", job->cmd->id,
 		 json_array_size(r->calls), answer ? "; TM answered: " : "", answer ? answer : "");
-	params[1] = calls = json_dumps(r->calls, JSON_COMPACT);
+	params[1] = calls = exec_calls_text(job, r->calls);
 	res = calls ? exec_sql(t, SQL_CALLS_KEEP, 2, params, stop, &permanent, err, sizeof(err))
 		    : NULL;
 	if (res == NULL)
@@ -764,6 +791,7 @@ exec_hold(struct exec_thread *t, const struct job *job, const char *sha, long de
 {
 	const char *params[SQLH_COUNT];
 	struct exec_text x = {.payload = NULL};
+	char traceparent[TRACEPARENT_LEN + 1];
 	struct timespec now;
 	PGresult *res = NULL;
 	json_t *ev;
@@ -773,12 +801,14 @@ exec_hold(struct exec_thread *t, const struct job *job, const char *sha, long de
 	ev = outcome_event(job->cmd->id, job->cmd->subject, "command.held",
 			   guard_held_data(&t->ctx->guard, job->cmd->type, deletions), &now);
 	guard_held_event_id(job->cmd->id, x.event_id);
+	job_traceparent(job, traceparent);
 	if (ev == NULL || json_object_set_new(ev, "id", json_string(x.event_id)) != 0 ||
+	    outcome_set_traceparent(ev, traceparent) != 0 ||
 	    (x.payload = json_dumps(ev, JSON_COMPACT)) == NULL) {
 		log_error("command %s: out of memory", job->cmd->id);
 		goto out;
 	}
-	exec_guard_params(job, sha, job->payload, &x, params);
+	exec_guard_params(job, sha, job->body, &x, params);
 	params[SQLH_EVENT_ID] = x.event_id;
 	params[SQLH_PAYLOAD] = x.payload;
 	res = exec_guard_sql(t, job, SQL_GUARD_HOLD, SQLH_COUNT, params, stop);
@@ -836,7 +866,7 @@ exec_enqueue(struct exec_thread *t, const struct job *job, const char *sha, cons
 	int rc;
 
 	for (unsigned attempt = 0;; attempt++) {
-		rc = guard_queue_body(job->cmd, job->payload, job->len, &ctx->password,
+		rc = guard_queue_body(job->cmd, job->body, job->bodylen, &ctx->password,
 				      &ctx->hash_slots, stop, &body, err, sizeof(err));
 		if (rc != -1)
 			break;
@@ -878,7 +908,12 @@ exec_head_job(const PGresult *res, const char *subject)
 	j->offset = strtoll(PQgetvalue(res, 0, SQLG_OFFSET), NULL, 10);
 	if (j->payload == NULL || j->key == NULL || j->topic == NULL || j->order_key == NULL)
 		goto fail;
-	j->vstatus = command_parse(j->payload, j->len, &j->cmd, &j->errs);
+	/* The kept message is the structured text (job.h body) of the command; its trace went with
+	 * the message it came in: it runs under a new one. */
+	j->body = j->payload;
+	j->bodylen = j->len;
+	trace_new(&j->trace);
+	j->vstatus = command_parse(j->body, j->bodylen, &j->cmd, &j->errs);
 	if (j->vstatus == VALIDATE_OK && j->cmd != NULL)
 		return j;
 	log_error("queued command %s: its kept message is not a valid command",
@@ -906,7 +941,9 @@ exec_run_head(struct exec_thread *t, struct job *job, const PGresult *res, bool 
 		PQclear(claim);
 		t->head = true;
 		t->head_approved = strcmp(PQgetvalue(res, 0, SQLG_APPROVED), "t") == 0;
+		job_log_ctx(head); /* its lines are about the head, then about job again */
 		st = exec_rounds(t, head, PQgetvalue(res, 0, SQLG_SHA256_HEX), stop);
+		job_log_ctx(job);
 		t->head = t->head_approved = false;
 	}
 	if (!own)
@@ -975,7 +1012,7 @@ exec_round(struct exec_thread *t, struct job *job, const char *sha, unsigned rou
 	if (exec_lookup(t, job->cmd, &st, stop) != 0)
 		return EXEC_STEP_STOPPED;
 	if (st.cmd_exists && strcmp(st.cmd_sha256_hex, sha) != 0) {
-		*status = exec_conflict(t, job, "id_conflict", stop);
+		*status = exec_conflict(t, job, dlq_reason_name(DLQ_REASON_ID_CONFLICT), stop);
 		return EXEC_STEP_DONE;
 	}
 	if (st.subject_queued && !t->head) {
@@ -1047,18 +1084,19 @@ exec_key_ok(const struct job *job, struct validate_errors *errs)
 	return false;
 }
 
-enum exec_status
-exec_run(struct exec_thread *t, struct job *job, const atomic_bool *stop)
+static enum exec_status
+exec_job(struct exec_thread *t, struct job *job, const atomic_bool *stop)
 {
 	struct validate_errors key_errs;
 	char sha[65];
 
-	exec_sha256_hex(job->payload, job->len, sha);
+	exec_sha256_hex(job->body, job->bodylen, sha);
 	if (job->vstatus != VALIDATE_OK || job->cmd == NULL)
 		return exec_reject(t, job, sha, validate_status_name(job->vstatus), &job->errs,
 				   stop);
 	if (!exec_key_ok(job, &key_errs))
-		return exec_reject(t, job, sha, "key_mismatch", &key_errs, stop);
+		return exec_reject(t, job, sha, dlq_reason_name(DLQ_REASON_KEY_MISMATCH), &key_errs,
+				   stop);
 	return exec_rounds(t, job, sha, stop);
 }
 
@@ -1079,4 +1117,16 @@ exec_rounds(struct exec_thread *t, struct job *job, const char *sha, const atomi
 		if (step == EXEC_STEP_DONE)
 			return status;
 	}
+}
+
+enum exec_status
+exec_run(struct exec_thread *t, struct job *job, const atomic_bool *stop)
+{
+	enum exec_status status;
+
+	/* Every line about the job carries its id, subject, type, position and trace id. */
+	job_log_ctx(job);
+	status = exec_job(t, job, stop);
+	log_ctx_clear();
+	return status;
 }

@@ -5,11 +5,13 @@
 #define TMPROV_WORKER_JOB_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 
 #include <librdkafka/rdkafka.h>
 
+#include "trace.h"
 #include "validate.h"
 
 struct job {
@@ -23,6 +25,20 @@ struct job {
 	int32_t partition;
 	int64_t offset;
 	int64_t timestamp_ms; /* the message's timestamp, -1 when it has none */
+	rd_kafka_headers_t
+	    *headers; /* the message's, copied (NULL: none); its DLQ copy keeps them */
+
+	/* The command as structured-mode text (CloudEvents JSON): what is validated, hashed for
+	 * idempotency and stored for replay. The value itself (payload), or for a binary-mode
+	 * message (ce_* headers, data as the value) the event made of its headers and value
+	 * (common/cekafka.h). */
+	const char *body;
+	size_t bodylen;
+	bool binary;
+
+	/* Its trace (W3C): from its traceparent header, else its traceparent attribute (the
+	 * CloudEvents distributed-tracing extension), else a new one. */
+	struct trace trace;
 
 	/* Validation result (common/validate.h). */
 	enum validate_status vstatus;
@@ -51,5 +67,12 @@ struct job {
  * memory. The caller sets partition bookkeeping (offsets_track) before dispatching it. */
 struct job *job_new(const rd_kafka_message_t *m);
 void job_free(struct job *j);
+
+/* Sets the calling thread's log context (common/log.h) to j: command id, subject, type,
+ * partition, offset, trace id. j must outlive it (log_ctx_clear). */
+void job_log_ctx(const struct job *j);
+/* The traceparent of what the worker produces for j (its outcome event, its DLQ copy): j's
+ * trace id and flags, a new span id. */
+void job_traceparent(const struct job *j, char out[TRACEPARENT_LEN + 1]);
 
 #endif

@@ -45,6 +45,7 @@ static const struct {
     {"tmprov_inflight", "gauge", "commands in flight (queued and running)"},
     {"tmprov_outbox_backlog", "gauge", "outcome events not yet published"},
     {"tmprov_consumer_lag", "gauge", "tm.commands messages not yet committed, by partition"},
+    {"tmprov_assigned_partitions", "gauge", "tm.commands partitions assigned to this worker"},
     {"tmprov_dlq_total", "counter", "messages copied to the DLQ by reason"},
     {"tmprov_commit_failures_total", "counter", "partitions whose offset commit failed"},
     {"tmprov_tm_available", "gauge", "1 while TM is considered up"},

@@ -80,6 +80,12 @@ outcome_event(const char *command_id, const char *subject, const char *type, jso
 	return ev;
 }
 
+int
+outcome_set_traceparent(json_t *ev, const char *traceparent)
+{
+	return json_object_set_new(ev, "traceparent", json_string(traceparent));
+}
+
 json_t *
 outcome_account_data(const char *company_uid, const struct outcome_account *a)
 {

@@ -47,6 +47,10 @@ void outcome_event_id_of(const char *prefix, const char *command_id,
 json_t *outcome_event(const char *command_id, const char *subject, const char *type, json_t *data,
 		      const struct timespec *now);
 
+/* Adds the CloudEvents distributed-tracing extension attribute traceparent to event ev. 0, or
+ * -1 when out of memory. */
+int outcome_set_traceparent(json_t *ev, const char *traceparent);
+
 /* The four account values as named in account.create (and in data.tm of account.queried). */
 struct outcome_account {
 	const char *company_name;

@@ -9,32 +9,35 @@
  * UNIQUE (command_id) is the second net. Foreign keys to commands are checked at the end of
  * the statement, when the cmd row exists. The body is kept only for a result an operator may
  * replay (`tmprov replay`: unknown outcome, or failed and retryable), and never for user.upsert,
- * whose body may hold a plain password (migrations/002_command_body.sql). */
+ * whose body may hold a plain password (migrations/002_command_body.sql). The trace id of the
+ * commands row is the one in the outcome event's traceparent ($15), that of each tm_calls row
+ * its own trace_id (migrations/008_trace_id.sql). */
 #define FINISH_CTES                                                                                \
 	"WITH cmd AS ("                                                                            \
 	" INSERT INTO commands AS c (id, subject, type, body_sha256, status, attempts, "           \
 	"last_error,"                                                                              \
-	"  retryable, kafka_topic, kafka_partition, kafka_offset, body)"                           \
+	"  retryable, kafka_topic, kafka_partition, kafka_offset, body, trace_id)"                 \
 	" VALUES ($1::text, $2::text, $3::text, decode($4::text, 'hex'), $5::text, $6::int,"       \
 	"  $7::text, $8::boolean, $9::text, $10::int, $11::bigint,"                                \
 	"  CASE WHEN ($5::text = 'unknown_outcome' OR ($5::text = 'failed' AND $8::boolean))"      \
-	"   AND $3::text <> 'user.upsert' THEN $16::text END)"                                     \
+	"   AND $3::text <> 'user.upsert' THEN $16::text END,"                                     \
+	"  NULLIF(split_part($15::jsonb->>'traceparent', '-', 2), ''))"                            \
 	" ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, attempts = EXCLUDED.attempts,"  \
 	"  last_error = EXCLUDED.last_error, retryable = EXCLUDED.retryable, body = "              \
 	"EXCLUDED.body,"                                                                           \
 	"  kafka_topic = EXCLUDED.kafka_topic, kafka_partition = EXCLUDED.kafka_partition,"        \
-	"  kafka_offset = EXCLUDED.kafka_offset"                                                   \
+	"  kafka_offset = EXCLUDED.kafka_offset, trace_id = EXCLUDED.trace_id"                     \
 	" WHERE c.status IN ('received', 'in_progress') AND c.body_sha256 = EXCLUDED.body_sha256"  \
 	" RETURNING c.id),"                                                                        \
 	"calls AS ("                                                                               \
 	" INSERT INTO tm_calls (command_id, endpoint, url, outcome, http_status, tm_status, "      \
 	"reason,"                                                                                  \
-	"  duration_ms, started_at)"                                                               \
+	"  duration_ms, started_at, trace_id)"                                                     \
 	" SELECT cmd.id, x.endpoint, x.url, x.outcome, x.http_status, x.tm_status, x.reason,"      \
-	"  x.duration_ms, x.started_at"                                                            \
+	"  x.duration_ms, x.started_at, x.trace_id"                                                \
 	" FROM cmd, jsonb_to_recordset($12::jsonb) AS x(endpoint text, url text, outcome text,"    \
 	"  http_status int, tm_status text, reason text, duration_ms int, started_at "             \
-	"timestamptz)),"                                                                           \
+	"timestamptz, trace_id text)),"                                                            \
 	"res AS ("                                                                                 \
 	" UPDATE tm_intents i SET resolved_at = now() FROM cmd"                                    \
 	" WHERE i.command_id = cmd.id AND i.resolved_at IS NULL),"                                 \
@@ -211,12 +214,12 @@ const struct db_stmt SQL_STATEMENTS[SQL_COUNT] = {
      * when the command has no row (an idempotent call's first run). */
     [SQL_CALLS_KEEP] = {"calls_keep",
 			"INSERT INTO tm_calls (command_id, endpoint, url, outcome, http_status,"
-			" tm_status, reason, duration_ms, started_at)"
+			" tm_status, reason, duration_ms, started_at, trace_id)"
 			" SELECT c.id, x.endpoint, x.url, x.outcome, x.http_status, x.tm_status,"
-			"  x.reason, x.duration_ms, x.started_at"
+			"  x.reason, x.duration_ms, x.started_at, x.trace_id"
 			" FROM commands c, jsonb_to_recordset($2::jsonb) AS x(endpoint text,"
 			"  url text, outcome text, http_status int, tm_status text, reason text,"
-			"  duration_ms int, started_at timestamptz)"
+			"  duration_ms int, started_at timestamptz, trace_id text)"
 			" WHERE c.id = $1::text"},
 
     /* $1 subject, $2 the command at hand: the head of the subject's queue, if any. */
