@@ -1,6 +1,8 @@
 /* Integration tests of tmprov-worker with its surroundings moving: PostgreSQL restarted in the
  * middle of a run (the worker pauses, reconnects and completes everything exactly once) and two
- * workers in one consumer group (both get partitions; every command is done once). */
+ * workers in one consumer group (both get partitions; every command is done once), and a
+ * worker stopped with SIGTERM in the middle of a rebalance (it exits within its drain timeout
+ * plus a few seconds). */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -189,12 +191,76 @@ test_two_workers(void **state)
 	worker_free(w2);
 }
 
+#define SR_SUBJECTS 300
+#define SR_DRAIN    "TMPROV_DRAIN_TIMEOUT=5s"
+#define SR_DRAIN_MS 5000
+#define SR_GRACE_MS 10000 /* "within TMPROV_DRAIN_TIMEOUT + a few seconds" (issue 11) */
+
+/* SIGTERM while the group rebalances and TM refuses connections: a third member joins, the
+ * second worker drains its revoked partitions (its jobs wait for TM until the drain timeout
+ * stops them) and gets SIGTERM as soon as the revoke is done, while it rejoins. It must exit 0
+ * within its drain timeout plus a few seconds (issue 11, defect 1: "in every state"); its
+ * consumer close waits for the group's join round (stacks: rd_kafka_consumer_close). */
+static void
+test_sigterm_in_rebalance(void **state)
+{
+	static char ids[SR_SUBJECTS][48];
+	const char *idp[SR_SUBJECTS];
+	const char *drain[] = {SR_DRAIN, NULL};
+	struct worker *w2 = NULL, *w3 = NULL;
+	char err[512], listen[64], *partner;
+	size_t n = 0;
+	long elapsed = 0, deadline, revokes;
+	int st;
+
+	(void)state;
+	wenv_sim_faults(E, "latency_ms=100");
+	assert_int_equal(wenv_worker_start(E, "second", drain, &w2, err, sizeof(err)), 0);
+	send_creates("sr", 0, SR_SUBJECTS, 0, ids, idp, &n);
+	deadline = clock_now_ms() + 30000;
+	while (commands_done(w2) < 1 && clock_now_ms() < deadline)
+		sleep_ms(50);
+	wenv_assert(E, commands_done(w2) >= 1, "the second worker got no partition");
+	/* TM goes away: running jobs wait for it; then the third member's JoinGroup starts a
+	 * rebalance. */
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", sim_port(E->sim));
+	partner = strdup(sim_partner(E->sim));
+	assert_int_equal(sim_stop_status(E->sim), 0);
+	E->sim = NULL;
+	revokes = worker_log_count(w2, "consumer: revoked");
+	assert_int_equal(
+	    worker_start(&w3, "third", (const char *const *)E->settings, err, sizeof(err)), 0);
+	/* Its revoke drain ends (the drain timeout: the jobs wait for TM); it rejoins. */
+	deadline = clock_now_ms() + 30000;
+	while (worker_log_count(w2, "consumer: revoked") <= revokes && clock_now_ms() < deadline)
+		sleep_ms(20);
+	fprintf(stderr, "# SIGTERM to worker %d during the rebalance\n", (int)worker_pid(w2));
+	worker_signal(w2, SIGTERM);
+	st = worker_wait(w2, SR_DRAIN_MS + SR_GRACE_MS, &elapsed);
+	if (st == -1)
+		worker_log_tail(w2, 30);
+	{
+		const struct sim_opts so = {.partner = partner, .listen = listen};
+
+		assert_int_equal(sim_start_opts(&E->sim, &so), 0);
+	}
+	free(partner);
+	wenv_assert(E, st == 0, "SIGTERM during a rebalance: status %d after %ld ms (bound %d ms)",
+		    st, elapsed, SR_DRAIN_MS + SR_GRACE_MS);
+	fprintf(stderr, "# worker %d exited %d after %ld ms; %zu of %zu outcomes so far\n",
+		(int)worker_pid(w2), st, elapsed, wenv_wait_outcomes(E, idp, n, 1000), n);
+	assert_int_equal(worker_stop(w3, WENV_STOP_MS, &elapsed), 0);
+	worker_free(w3);
+	worker_free(w2);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_postgres_restart),
 	    cmocka_unit_test(test_two_workers),
+	    cmocka_unit_test(test_sigterm_in_rebalance),
 	};
 
 	return wcase_run(&E, "wclust", NULL, tests, sizeof(tests) / sizeof(tests[0]));

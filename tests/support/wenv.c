@@ -31,7 +31,7 @@
  * tests of other things must not wait for tokens (the rate tests set their own). */
 static const char *const defaults[] = {
     "TMPROV_TM_RATE=0",
-    "TMPROV_KAFKA_PROPS=session.timeout.ms=6000,heartbeat.interval.ms=1000",
+    "TMPROV_KAFKA_PROPS=" WENV_KAFKA_PROPS,
     "TMPROV_ARGON2_OPSLIMIT=1",
     "TMPROV_ARGON2_MEMLIMIT=8192",
     "TMPROV_PASSWORD_SCHEME=sha256-hex",

@@ -19,8 +19,11 @@
 #include "worker.h"
 
 #define WENV_TIMEOUT_MS 30000 /* default wait for outcomes */
-#define WENV_STOP_MS	30000 /* a SIGTERM'd worker must have exited by then */
-#define WENV_READY_MS	20000
+/* The librdkafka settings every worker gets (TMPROV_KAFKA_PROPS); a test that sets its own
+ * TMPROV_KAFKA_PROPS starts from these. */
+#define WENV_KAFKA_PROPS "session.timeout.ms=6000,heartbeat.interval.ms=1000"
+#define WENV_STOP_MS	 30000 /* a SIGTERM'd worker must have exited by then */
+#define WENV_READY_MS	 20000
 
 struct wenv {
 	char tag[32];
