@@ -13,7 +13,8 @@
 CFG_KEY(TMPROV_DB_POOL, CFG_INT, "8", 0, 1, 256, NULL,
 	"PostgreSQL connections shared by the command threads (none is held during a TM call)");
 CFG_KEY(TMPROV_DELETE_GUARD, CFG_INT, "20", 0, 0, 1000000, NULL,
-	"account deletions the whole consumer group may make within TMPROV_DELETE_GUARD_WINDOW; "
+	"account deletions all workers on the database may make together within "
+	"TMPROV_DELETE_GUARD_WINDOW; "
 	"every further account.delete is held (command.held) until `tmprov approve` or `tmprov "
 	"reject`, and later commands of its subject wait behind it; 0: the guard is off");
 CFG_KEY(TMPROV_DELETE_GUARD_WINDOW, CFG_MS, "10m", 0, 1000, 604800000, NULL,
