@@ -79,13 +79,20 @@ start_tmsim() {
 	echo "export TMPROV_TM_URL=http://127.0.0.1:$(cat "$dir/tmsim.port")" >>"$dir/env"
 }
 
+# Whether pid has ended: gone, or a zombie its (possibly slow) reaper has not collected yet.
+ended() {
+	local st
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 0
+	[ -z "$st" ] || [ "${st%% *}" = Z ]
+}
+
 stop_all() {
 	local f pid pg_ctl
 	for f in "$dir"/*.pid; do
 		[ -e "$f" ] || continue
 		pid=$(cat "$f")
 		kill "$pid" 2>/dev/null || true
-		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		for _ in $(seq 50); do ended "$pid" && break; sleep 0.1; done
 		kill -9 "$pid" 2>/dev/null || true
 		rm -f "$f"
 	done
