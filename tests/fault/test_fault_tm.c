@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -377,12 +378,17 @@ test_v7_hostile_xml(void **state)
 }
 
 #define V1_DOWN_MS 20000
+/* V1 with a rebalance: a worker frozen past its session timeout (6 s, WENV_KAFKA_PROPS) 3 s
+ * into the outage, so that partitions paused for TM are revoked and assigned again. */
+#define V1_FREEZE_AT 6 /* samples of 500 ms */
+#define V1_FREEZE_MS 9000
 
 /* tmsim stopped for 20 s and started again on the same port: TM refuses connections (calls not
  * sent, so retried), the workers pause, probe and resume, and nothing fails. Creates only: a
- * new tmsim knows none of the old one's accounts. */
+ * new tmsim knows none of the old one's accounts. freeze: the first worker is also SIGSTOPped
+ * for V1_FREEZE_MS during the outage (the group rebalances while the workers are paused). */
 static void
-test_v1_refused(void **state)
+v1_run(const char *row, bool freeze)
 {
 	struct fload l;
 	struct fm_inv inv;
@@ -390,8 +396,7 @@ test_v1_refused(void **state)
 	json_t *before;
 	long at, during, paused = 0, samples = 0, dup = 0, deadline;
 
-	(void)state;
-	fm_row_begin(F, "V1");
+	fm_row_begin(F, row);
 	fload_send(F, &l, "v1", "c", 2000);
 	fload_wait_done(F, &l, (long)l.n / 4, 30000);
 	before = wenv_sim_effective_by(F->e, "create_account", "company_name");
@@ -405,6 +410,11 @@ test_v1_refused(void **state)
 	while (clock_now_ms() < deadline) {
 		paused += any_paused();
 		samples++;
+		if (freeze && samples == V1_FREEZE_AT) {
+			worker_signal(F->w[0], SIGSTOP);
+			fm_sleep_ms(V1_FREEZE_MS);
+			worker_signal(F->w[0], SIGCONT);
+		}
 		fm_sleep_ms(500);
 	}
 	during = fload_done(F, &l) - at;
@@ -442,6 +452,22 @@ test_v1_refused(void **state)
 	fload_free(&l);
 }
 
+static void
+test_v1_refused(void **state)
+{
+	(void)state;
+	v1_run("V1", false);
+}
+
+/* Partitions paused while TM was down, revoked, then assigned again after the resume stayed
+ * paused in librdkafka: their commands were never read. */
+static void
+test_v1_refused_rebalance(void **state)
+{
+	(void)state;
+	v1_run("V1r", true);
+}
+
 int
 main(void)
 {
@@ -449,6 +475,7 @@ main(void)
 	    FM_ROW(test_v2_drop_after_effect), FM_ROW(test_v3_answer_after_timeout),
 	    FM_ROW(test_v5_retry_after),       FM_ROW(test_v6_one_subject_malformed),
 	    FM_ROW(test_v7_hostile_xml),       FM_ROW(test_v1_refused),
+	    FM_ROW(test_v1_refused_rebalance),
 	};
 
 	/* V2 and V3 delete 500 accounts each: the mass-delete guard (tested in

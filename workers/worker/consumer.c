@@ -483,10 +483,16 @@ rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
 			e = rd_kafka_incremental_assign(rk, parts);
 		else
 			rc = rd_kafka_assign(rk, parts);
-		/* New partitions start fetching: hold them like the rest when paused. */
+		/* New partitions start fetching: hold them like the rest when paused. librdkafka
+		 * keeps a partition's pause across its revoke and a later assignment: one paused
+		 * (TM down), revoked, then assigned again after the resume would never be fetched
+		 * (V1 with a rebalance during the outage: 706 commands never read). */
 		if (cs->paused) {
 			rd_kafka_pause_partitions(rk, parts);
 			cs->reapply_pause = true;
+		} else if (rd_kafka_resume_partitions(rk, parts) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			log_warn("kafka: cannot resume the new partitions");
+			cs->reapply_pause = true; /* set_paused resumes the assignment again */
 		}
 	} else {
 		if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
