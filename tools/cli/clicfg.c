@@ -106,6 +106,14 @@ clicfg_usage(const char *name, const char *fmt, ...)
 	return 2;
 }
 
+int
+clicfg_timeout(const char *name, const char *arg, long *ms)
+{
+	if (cfg_parse_ms(arg, ms) != 0 || *ms <= 0)
+		return clicfg_usage(name, "--timeout: %s is not a duration", arg);
+	return 0;
+}
+
 static void
 clicfg_on_signal(int sig)
 {

@@ -42,6 +42,8 @@ struct cfg *clicfg_load_table(const char *name, enum clicfg_table t, int *argc, 
 
 /* Prints "NAME: message" and the pointer to --help on stderr; returns 2 (usage). */
 int clicfg_usage(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The value of --timeout (a duration above zero) into *ms: 0, or clicfg_usage's 2. */
+int clicfg_timeout(const char *name, const char *arg, long *ms);
 
 /* SIGINT and SIGTERM set clicfg_stop instead of killing the process. */
 void clicfg_catch_signals(void);

@@ -283,9 +283,8 @@ sender_flags(const char *name, int argc, char **argv, const char *file_usage, st
 			o->binary = true;
 			break;
 		case 't':
-			if (cfg_parse_ms(optarg, &o->timeout_ms) != 0 || o->timeout_ms <= 0)
-				return clicfg_usage(name, "--timeout: %s is not a duration",
-						    optarg);
+			if (clicfg_timeout(name, optarg, &o->timeout_ms) != 0)
+				return CLI_USAGE;
 			break;
 		case ':':
 			return clicfg_usage(name, "%s needs a value", argv[optind - 1]);
