@@ -30,24 +30,6 @@ settings(void)
 	return (const char *const *)E->settings;
 }
 
-static void
-expect_in(const struct clirun *r, const char *text, const char *needle, const char *what)
-{
-	if (strstr(text, needle) == NULL) {
-		clirun_dump(r, what);
-		fail_msg("%s: no \"%s\"", what, needle);
-	}
-}
-
-static void
-expect_status(const struct clirun *r, int want, const char *what)
-{
-	if (r->status != want) {
-		clirun_dump(r, what);
-		fail_msg("%s: exit status %d, want %d", what, r->status, want);
-	}
-}
-
 static json_t *
 acct_data(const char *name, const char *email)
 {
@@ -83,32 +65,32 @@ test_status_retried(void **state)
 	wenv_flush(E);
 	wenv_outcome(E, "st-1", "st-a", "account.created");
 	clirun(&r, cmd, settings(), CLI_MS);
-	expect_status(&r, 0, "status ID");
-	expect_in(&r, r.out, "command       st-1\n", "status ID");
-	expect_in(&r, r.out, "type          account.create\n", "status ID");
-	expect_in(&r, r.out, "status        succeeded\n", "status ID");
-	expect_in(&r, r.out, "attempts      3\n", "status ID");
-	expect_in(&r, r.out, "read from     c.", "status ID");
-	expect_in(&r, r.out, "TM calls      3\n", "status ID");
+	clirun_expect_status(&r, 0, "status ID");
+	clirun_expect_in(&r, r.out, "command       st-1\n", "status ID");
+	clirun_expect_in(&r, r.out, "type          account.create\n", "status ID");
+	clirun_expect_in(&r, r.out, "status        succeeded\n", "status ID");
+	clirun_expect_in(&r, r.out, "attempts      3\n", "status ID");
+	clirun_expect_in(&r, r.out, "read from     c.", "status ID");
+	clirun_expect_in(&r, r.out, "TM calls      3\n", "status ID");
 	assert_int_equal(clirun_lines(r.out, "create_account  transient http 503"), 2);
 	assert_int_equal(clirun_lines(r.out, "create_account  ok        http 200  tm SUCCEED"), 1);
 	assert_int_equal(clirun_lines(r.out, " ms"), 3);
-	expect_in(&r, r.out, "outcome       account.created evt-", "status ID");
-	expect_in(&r, r.out, "company_name=\"Status A\"", "status ID");
+	clirun_expect_in(&r, r.out, "outcome       account.created evt-", "status ID");
+	clirun_expect_in(&r, r.out, "company_name=\"Status A\"", "status ID");
 	clirun_free(&r);
 
 	clirun(&r, cust, settings(), CLI_MS);
-	expect_status(&r, 0, "status --subject");
-	expect_in(&r, r.out, "customer      st-a\n", "status --subject");
-	expect_in(&r, r.out, "company       Status A\n", "status --subject");
-	expect_in(&r, r.out, "users         0\n", "status --subject");
-	expect_in(&r, r.out, "commands      1 succeeded\n", "status --subject");
-	expect_in(&r, r.out, "account.create   succeeded       st-1", "status --subject");
+	clirun_expect_status(&r, 0, "status --subject");
+	clirun_expect_in(&r, r.out, "customer      st-a\n", "status --subject");
+	clirun_expect_in(&r, r.out, "company       Status A\n", "status --subject");
+	clirun_expect_in(&r, r.out, "users         0\n", "status --subject");
+	clirun_expect_in(&r, r.out, "commands      1 succeeded\n", "status --subject");
+	clirun_expect_in(&r, r.out, "account.create   succeeded       st-1", "status --subject");
 	clirun_free(&r);
 
 	clirun(&r, none, settings(), CLI_MS);
-	expect_status(&r, 1, "status of an unknown id");
-	expect_in(&r, r.err, "no command st-none", "status of an unknown id");
+	clirun_expect_status(&r, 1, "status of an unknown id");
+	clirun_expect_in(&r, r.err, "no command st-none", "status of an unknown id");
 	clirun_free(&r);
 }
 
@@ -142,18 +124,19 @@ test_replay_dlq(void **state)
 
 	before = commands_on_topic(&mark);
 	clirun(&r, dry, settings(), CLI_MS);
-	expect_status(&r, 0, "replay --dry-run");
-	expect_in(&r, r.out,
-		  "would replay rd-1 -> rd-1.r1  account.create rd-a  (dlq outcome_unknown",
-		  "replay --dry-run");
-	expect_in(&r, r.out, "1 to replay, 0 skipped; dry run: nothing sent", "replay --dry-run");
+	clirun_expect_status(&r, 0, "replay --dry-run");
+	clirun_expect_in(&r, r.out,
+			 "would replay rd-1 -> rd-1.r1  account.create rd-a  (dlq outcome_unknown",
+			 "replay --dry-run");
+	clirun_expect_in(&r, r.out, "1 to replay, 0 skipped; dry run: nothing sent",
+			 "replay --dry-run");
 	clirun_free(&r);
 	assert_int_equal(commands_on_topic(&mark), before);
 
 	clirun(&r, run, settings(), CLI_MS);
-	expect_status(&r, 0, "replay --from dlq");
-	expect_in(&r, r.out, "replay  rd-1 -> rd-1.r1", "replay --from dlq");
-	expect_in(&r, r.out, "outcomes of 1 command: 1 succeeded", "replay --from dlq");
+	clirun_expect_status(&r, 0, "replay --from dlq");
+	clirun_expect_in(&r, r.out, "replay  rd-1 -> rd-1.r1", "replay --from dlq");
+	clirun_expect_in(&r, r.out, "outcomes of 1 command: 1 succeeded", "replay --from dlq");
 	clirun_free(&r);
 	wenv_outcome(E, "rd-1.r1", "rd-a", "account.created");
 	/* The message sent: the original with a new id and replayof. */
@@ -179,16 +162,17 @@ test_replay_dlq(void **state)
 	/* Once only: asked again, it points at the replay. */
 	before = commands_on_topic(&mark);
 	clirun(&r, run, settings(), CLI_MS);
-	expect_status(&r, 0, "replay again");
-	expect_in(&r, r.out, "skip    rd-1: replayed already as rd-1.r1 (succeeded)",
-		  "replay again");
+	clirun_expect_status(&r, 0, "replay again");
+	clirun_expect_in(&r, r.out, "skip    rd-1: replayed already as rd-1.r1 (succeeded)",
+			 "replay again");
 	clirun_free(&r);
 	assert_int_equal(commands_on_topic(&mark), before);
 	{
 		const char *st[] = {"tmprov", "status", "rd-1.r1", NULL};
 
 		clirun(&r, st, settings(), CLI_MS);
-		expect_in(&r, r.out, "replay of     rd-1 (replay number 1)", "status of a replay");
+		clirun_expect_in(&r, r.out, "replay of     rd-1 (replay number 1)",
+				 "status of a replay");
 		clirun_free(&r);
 	}
 	free(body);
@@ -224,11 +208,11 @@ test_replay_dlq_binary(void **state)
 
 	/* The copy's value is only the data: replay reads the command from its ce_ headers. */
 	clirun(&r, run, settings(), CLI_MS);
-	expect_status(&r, 0, "replay --from dlq of a binary command");
-	expect_in(&r, r.out, "replay  rbin-1 -> rbin-1.r1",
-		  "replay --from dlq of a binary command");
-	expect_in(&r, r.out, "outcomes of 1 command: 1 succeeded",
-		  "replay --from dlq of a binary command");
+	clirun_expect_status(&r, 0, "replay --from dlq of a binary command");
+	clirun_expect_in(&r, r.out, "replay  rbin-1 -> rbin-1.r1",
+			 "replay --from dlq of a binary command");
+	clirun_expect_in(&r, r.out, "outcomes of 1 command: 1 succeeded",
+			 "replay --from dlq of a binary command");
 	clirun_free(&r);
 	ev = wenv_outcome(E, "rbin-1.r1", "rbin-a", "account.created");
 	assert_string_equal(
@@ -264,17 +248,18 @@ test_replay_db(void **state)
 			 1);
 
 	clirun(&r, run, settings(), CLI_MS);
-	expect_status(&r, 0, "replay --subject");
-	expect_in(&r, r.out, "replay  rb-1 -> rb-1.r1  account.update rb-a  (failed ", "replay db");
-	expect_in(&r, r.out, "outcomes of 1 command: 1 succeeded", "replay db");
+	clirun_expect_status(&r, 0, "replay --subject");
+	clirun_expect_in(&r, r.out, "replay  rb-1 -> rb-1.r1  account.update rb-a  (failed ",
+			 "replay db");
+	clirun_expect_in(&r, r.out, "outcomes of 1 command: 1 succeeded", "replay db");
 	clirun_free(&r);
 	ev = wenv_outcome(E, "rb-1.r1", "rb-a", "account.updated");
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(ev, "data"), "rooms")),
 			 7);
 	/* A command that succeeded is not replayed, and saying so is a failure (exit 1). */
 	clirun(&r, ask, settings(), CLI_MS);
-	expect_status(&r, 1, "replay of a success");
-	expect_in(&r, r.err, "skip    rb-0: its status is succeeded", "replay of a success");
+	clirun_expect_status(&r, 1, "replay of a success");
+	clirun_expect_in(&r, r.err, "skip    rb-0: its status is succeeded", "replay of a success");
 	clirun_free(&r);
 }
 

@@ -35,24 +35,6 @@ settings(void)
 	return (const char *const *)E->settings;
 }
 
-static void
-expect_status(const struct clirun *r, int want, const char *what)
-{
-	if (r->status != want) {
-		clirun_dump(r, what);
-		fail_msg("%s: exit status %d, want %d", what, r->status, want);
-	}
-}
-
-static void
-expect_in(const struct clirun *r, const char *text, const char *needle, const char *what)
-{
-	if (strstr(text, needle) == NULL) {
-		clirun_dump(r, what);
-		fail_msg("%s: no \"%s\"", what, needle);
-	}
-}
-
 /* Lines of text holding every one of the NULL-terminated needles. */
 static int
 lines_with(const char *text, ...)
@@ -189,16 +171,16 @@ test_reconcile_drift_repair(void **state)
 	before = commands_on_topic(&mark);
 	queries = wenv_sim_calls(E, "query_account", NULL, NULL);
 	clirun(&r, check, settings(), CLI_MS);
-	expect_status(&r, EXIT_DRIFT, "reconcile");
+	clirun_expect_status(&r, EXIT_DRIFT, "reconcile");
 	expect_line(&r, "reconcile", "in step", "rc-a", NULL, NULL);
 	expect_line(&r, "reconcile", "drifted", "rc-b", "rooms", "9");
 	expect_line(&r, "reconcile", "drifted", "rc-b", "email", "console@rc.example");
 	assert_int_equal(lines_with(r.out, "rc-b", "company_name", NULL), 0);
-	expect_in(&r, r.out,
-		  "2 accounts checked: 1 in step, 1 drifted, 0 missing in TM, 0 not "
-		  "checked",
-		  "reconcile");
-	expect_in(&r, r.out, "nothing sent", "reconcile");
+	clirun_expect_in(&r, r.out,
+			 "2 accounts checked: 1 in step, 1 drifted, 0 missing in TM, 0 not "
+			 "checked",
+			 "reconcile");
+	clirun_expect_in(&r, r.out, "nothing sent", "reconcile");
 	clirun_free(&r);
 	assert_int_equal(commands_on_topic(&mark), before);
 	assert_int_equal(wenv_sim_calls(E, "query_account", NULL, NULL), queries + 2);
@@ -223,21 +205,22 @@ test_reconcile_drift_repair(void **state)
 
 	/* --subject: that account alone. */
 	clirun(&r, one, settings(), CLI_MS);
-	expect_status(&r, EXIT_DRIFT, "reconcile --subject");
+	clirun_expect_status(&r, EXIT_DRIFT, "reconcile --subject");
 	assert_int_equal(lines_with(r.out, "rc-a", NULL), 0);
-	expect_in(&r, r.out, "1 account checked: 0 in step, 1 drifted", "reconcile --subject");
+	clirun_expect_in(&r, r.out, "1 account checked: 0 in step, 1 drifted",
+			 "reconcile --subject");
 	clirun_free(&r);
 
 	/* --execute with the worker stopped, twice: the same repair id both times. */
 	assert_int_equal(worker_stop(E->w, WENV_STOP_MS, NULL), 0);
 	clirun(&r, exec, settings(), CLI_MS);
-	expect_status(&r, 0, "reconcile --execute");
+	clirun_expect_status(&r, 0, "reconcile --execute");
 	expect_line(&r, "reconcile --execute", "repair", "rc-b", "account.update", "rooms=2");
-	expect_in(&r, r.out, "sent 1 command", "reconcile --execute");
+	clirun_expect_in(&r, r.out, "sent 1 command", "reconcile --execute");
 	repair = strndup(strstr(r.out, "reconcile-"), 42);
 	clirun_free(&r);
 	clirun(&r, exec, settings(), CLI_MS);
-	expect_status(&r, 0, "reconcile --execute again");
+	clirun_expect_status(&r, 0, "reconcile --execute again");
 	again = strndup(strstr(r.out, "reconcile-"), 42);
 	clirun_free(&r);
 	assert_string_equal(repair, again);
@@ -268,10 +251,10 @@ test_reconcile_drift_repair(void **state)
 
 	/* A second run: everything in step. */
 	clirun(&r, check, settings(), CLI_MS);
-	expect_status(&r, 0, "reconcile after the repair");
+	clirun_expect_status(&r, 0, "reconcile after the repair");
 	expect_line(&r, "reconcile after the repair", "in step", "rc-b", NULL, NULL);
-	expect_in(&r, r.out, "2 accounts checked: 2 in step, 0 drifted, 0 missing in TM",
-		  "reconcile after the repair");
+	clirun_expect_in(&r, r.out, "2 accounts checked: 2 in step, 0 drifted, 0 missing in TM",
+			 "reconcile after the repair");
 	clirun_free(&r);
 	free(repair);
 	free(again);
@@ -294,12 +277,12 @@ test_reconcile_missing(void **state)
 	sim_edit(uid, "delete=1");
 	before = commands_on_topic(&mark);
 	clirun(&r, exec, settings(), CLI_MS);
-	expect_status(&r, EXIT_DRIFT, "reconcile of a missing account");
+	clirun_expect_status(&r, EXIT_DRIFT, "reconcile of a missing account");
 	expect_line(&r, "reconcile of a missing account", "missing", "rc-m", uid, NULL);
-	expect_in(&r, r.out, "1 account checked: 0 in step, 0 drifted, 1 missing in TM",
-		  "reconcile of a missing account");
+	clirun_expect_in(&r, r.out, "1 account checked: 0 in step, 0 drifted, 1 missing in TM",
+			 "reconcile of a missing account");
 	/* An update cannot bring back an account TM does not have: nothing sent. */
-	expect_in(&r, r.out, "nothing sent", "reconcile of a missing account");
+	clirun_expect_in(&r, r.out, "nothing sent", "reconcile of a missing account");
 	clirun_free(&r);
 	assert_int_equal(commands_on_topic(&mark), before);
 	assert_int_equal(
@@ -370,7 +353,7 @@ test_reconcile_rate(void **state)
 	env[n] = NULL;
 	before = wenv_sim_calls(E, "query_account", NULL, NULL);
 	clirun(&r, argv, env, CLI_MS);
-	expect_status(&r, EXIT_DRIFT, "reconcile at 5 calls/s"); /* rc-m is still missing */
+	clirun_expect_status(&r, EXIT_DRIFT, "reconcile at 5 calls/s"); /* rc-m is still missing */
 	expect_line(&r, "reconcile at 5 calls/s", "in step", "rr-11", NULL, NULL);
 	clirun_free(&r);
 	calls = wenv_sim_list(E, "query_account");
@@ -401,9 +384,10 @@ test_reconcile_tm_down(void **state)
 	wenv_sim_faults(E, "only=query_account&error_next=100000&error_status=503");
 	before = wenv_sim_calls(E, "query_account", NULL, NULL);
 	clirun(&r, argv, settings(), CLI_MS);
-	expect_status(&r, 1, "reconcile with TM down");
-	expect_in(&r, r.err, "TM gave no answer", "reconcile with TM down");
-	expect_in(&r, r.out, " 0 in step, 0 drifted, 0 missing in TM", "reconcile with TM down");
+	clirun_expect_status(&r, 1, "reconcile with TM down");
+	clirun_expect_in(&r, r.err, "TM gave no answer", "reconcile with TM down");
+	clirun_expect_in(&r, r.out, " 0 in step, 0 drifted, 0 missing in TM",
+			 "reconcile with TM down");
 	clirun_free(&r);
 	calls = wenv_sim_calls(E, "query_account", NULL, NULL) - before;
 	if (calls > 5 * 3)
@@ -471,9 +455,9 @@ test_resolve_company_uid(void **state)
 				      "--company-uid", "no-such-uid", NULL};
 
 		clirun(&r, typo, settings(), CLI_MS);
-		expect_status(&r, 1, "resolve with a UID TM does not know");
-		expect_in(&r, r.err, "TM has no such account",
-			  "resolve with a UID TM does not know");
+		clirun_expect_status(&r, 1, "resolve with a UID TM does not know");
+		clirun_expect_in(&r, r.err, "TM has no such account",
+				 "resolve with a UID TM does not know");
 		clirun_free(&r);
 	}
 	assert_int_equal(outbox_rows(), rows);
@@ -483,8 +467,8 @@ test_resolve_company_uid(void **state)
 		const char *run[] = {"tmprov", "resolve", "rs-1", "--company-uid", uid, NULL};
 
 		clirun(&r, run, settings(), CLI_MS);
-		expect_status(&r, 0, "resolve --company-uid");
-		expect_in(&r, r.out, "rs-1.r1", "resolve --company-uid");
+		clirun_expect_status(&r, 0, "resolve --company-uid");
+		clirun_expect_in(&r, r.out, "rs-1.r1", "resolve --company-uid");
 		clirun_free(&r);
 	}
 	{
@@ -512,22 +496,23 @@ test_resolve_company_uid(void **state)
 	/* Refused once resolved, whichever way; nothing changes. */
 	rows = outbox_rows();
 	clirun(&r, again, settings(), CLI_MS);
-	expect_status(&r, 1, "resolve again");
-	expect_in(&r, r.err, "already resolved", "resolve again");
+	clirun_expect_status(&r, 1, "resolve again");
+	clirun_expect_in(&r, r.err, "already resolved", "resolve again");
 	clirun_free(&r);
 	clirun(&r, other, settings(), CLI_MS);
-	expect_status(&r, 1, "resolve --not-created after --company-uid");
-	expect_in(&r, r.err, "already resolved", "resolve --not-created after --company-uid");
+	clirun_expect_status(&r, 1, "resolve --not-created after --company-uid");
+	clirun_expect_in(&r, r.err, "already resolved",
+			 "resolve --not-created after --company-uid");
 	clirun_free(&r);
 	assert_int_equal(outbox_rows(), rows);
 	/* A replay of the parked create is skipped: its resolution took the next number. */
 	clirun(&r, replay, settings(), CLI_MS);
-	expect_in(&r, r.out, "skip    rs-1: replayed already as rs-1.r1 (succeeded)",
-		  "replay after resolve");
+	clirun_expect_in(&r, r.out, "skip    rs-1: replayed already as rs-1.r1 (succeeded)",
+			 "replay after resolve");
 	clirun_free(&r);
 	/* TM holds what we now hold. */
 	clirun(&r, check, settings(), CLI_MS);
-	expect_status(&r, 0, "reconcile of the adopted account");
+	clirun_expect_status(&r, 0, "reconcile of the adopted account");
 	expect_line(&r, "reconcile of the adopted account", "in step", "rs-a", NULL, NULL);
 	clirun_free(&r);
 	free(uid);
@@ -549,9 +534,9 @@ test_resolve_not_created(void **state)
 	assert_int_equal(wenv_sim_effective(E, "create_account", "company_name", "Resolve N"), 0);
 	commands_on_topic(&mark);
 	clirun(&r, run, settings(), CLI_MS);
-	expect_status(&r, 0, "resolve --not-created");
-	expect_in(&r, r.out, "rn-1 -> rn-1.r1", "resolve --not-created");
-	expect_in(&r, r.out, "outcomes of 1 command: 1 succeeded", "resolve --not-created");
+	clirun_expect_status(&r, 0, "resolve --not-created");
+	clirun_expect_in(&r, r.out, "rn-1 -> rn-1.r1", "resolve --not-created");
+	clirun_expect_in(&r, r.out, "outcomes of 1 command: 1 succeeded", "resolve --not-created");
 	clirun_free(&r);
 	wenv_outcome(E, "rn-1.r1", "rn-a", "account.created");
 	assert_int_equal(ku_consume(E->dk.bootstrap, E->tcmd, &mark, 1, 10000, &msgs), 1);
@@ -570,8 +555,8 @@ test_resolve_not_created(void **state)
 			 1);
 	rows = outbox_rows();
 	clirun(&r, run, settings(), CLI_MS);
-	expect_status(&r, 1, "resolve --not-created again");
-	expect_in(&r, r.err, "already resolved", "resolve --not-created again");
+	clirun_expect_status(&r, 1, "resolve --not-created again");
+	clirun_expect_in(&r, r.err, "already resolved", "resolve --not-created again");
 	clirun_free(&r);
 	assert_int_equal(outbox_rows(), rows);
 	assert_int_equal(wenv_sim_calls(E, "create_account", "company_name", "Resolve N"), 2);
@@ -610,8 +595,8 @@ test_resolve_refusals(void **state)
 		if (strcmp(cases[i].mode, "--company-uid") == 0)
 			argv[4] = "some-uid";
 		clirun(&r, argv, settings(), CLI_MS);
-		expect_status(&r, 1, cases[i].id);
-		expect_in(&r, r.err, cases[i].says, cases[i].id);
+		clirun_expect_status(&r, 1, cases[i].id);
+		clirun_expect_in(&r, r.err, cases[i].says, cases[i].id);
 		clirun_free(&r);
 	}
 	{
@@ -620,10 +605,10 @@ test_resolve_refusals(void **state)
 				      "--company-uid", "u",	  NULL};
 
 		clirun(&r, none, settings(), CLI_MS);
-		expect_status(&r, 2, "resolve without a mode");
+		clirun_expect_status(&r, 2, "resolve without a mode");
 		clirun_free(&r);
 		clirun(&r, both, settings(), CLI_MS);
-		expect_status(&r, 2, "resolve with both modes");
+		clirun_expect_status(&r, 2, "resolve with both modes");
 		clirun_free(&r);
 	}
 	assert_int_equal(outbox_rows(), rows);

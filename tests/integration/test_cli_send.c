@@ -59,24 +59,6 @@ commands_on_topic(void)
 	return n;
 }
 
-static void
-expect_in(const struct clirun *r, const char *text, const char *needle, const char *what)
-{
-	if (strstr(text, needle) == NULL) {
-		clirun_dump(r, what);
-		fail_msg("%s: no \"%s\"", what, needle);
-	}
-}
-
-static void
-expect_status(const struct clirun *r, int want, const char *what)
-{
-	if (r->status != want) {
-		clirun_dump(r, what);
-		fail_msg("%s: exit status %d, want %d", what, r->status, want);
-	}
-}
-
 static char *
 acct_line(const char *id, const char *subject, const char *company, const char *email)
 {
@@ -101,19 +83,19 @@ test_usage(void **state)
 		char want[64];
 
 		clirun(&r, help, NULL, CLI_MS);
-		expect_status(&r, 0, cmds[i]);
+		clirun_expect_status(&r, 0, cmds[i]);
 		snprintf(want, sizeof(want), "usage: tmprov %s", cmds[i]);
-		expect_in(&r, r.out, want, cmds[i]);
-		expect_in(&r, r.out, "Exit status", cmds[i]);
+		clirun_expect_in(&r, r.out, want, cmds[i]);
+		clirun_expect_in(&r, r.out, "Exit status", cmds[i]);
 		clirun_free(&r);
 		clirun(&r, bad, settings(), CLI_MS);
-		expect_status(&r, 2, cmds[i]);
-		expect_in(&r, r.err, "--no-such-flag", cmds[i]);
+		clirun_expect_status(&r, 2, cmds[i]);
+		clirun_expect_in(&r, r.err, "--no-such-flag", cmds[i]);
 		clirun_free(&r);
 		clirun(&r, cfgdoc, NULL, CLI_MS);
-		expect_status(&r, 0, cmds[i]);
-		expect_in(&r, r.out, "| TMPROV_DATABASE_URL |", cmds[i]);
-		expect_in(&r, r.out, "| TMPROV_KAFKA_BROKERS |", cmds[i]);
+		clirun_expect_status(&r, 0, cmds[i]);
+		clirun_expect_in(&r, r.out, "| TMPROV_DATABASE_URL |", cmds[i]);
+		clirun_expect_in(&r, r.out, "| TMPROV_KAFKA_BROKERS |", cmds[i]);
 		clirun_free(&r);
 	}
 	{
@@ -123,15 +105,15 @@ test_usage(void **state)
 		const char *const env[] = {"TMPROV_LOG_LEVEL=loud", NULL};
 
 		clirun(&r, none, settings(), CLI_MS);
-		expect_status(&r, 2, "send without a file");
+		clirun_expect_status(&r, 2, "send without a file");
 		clirun_free(&r);
 		clirun(&r, nosel, settings(), CLI_MS);
-		expect_status(&r, 2, "replay without a selection");
-		expect_in(&r, r.err, "--all", "replay without a selection");
+		clirun_expect_status(&r, 2, "replay without a selection");
+		clirun_expect_in(&r, r.err, "--all", "replay without a selection");
 		clirun_free(&r);
 		clirun(&r, badcfg, env, CLI_MS);
-		expect_status(&r, 2, "a bad setting");
-		expect_in(&r, r.err, "TMPROV_LOG_LEVEL", "a bad setting");
+		clirun_expect_status(&r, 2, "a bad setting");
+		clirun_expect_in(&r, r.err, "TMPROV_LOG_LEVEL", "a bad setting");
 		clirun_free(&r);
 	}
 }
@@ -160,15 +142,15 @@ test_send_wait(void **state)
 	argv[5] = scratch("send.jsonl", text);
 	clirun(&r, argv, settings(), CLI_MS);
 	/* A bad line and a failed command: exit 1; every outcome counted. */
-	expect_status(&r, 1, "send --wait");
-	expect_in(&r, r.out, "sent 3 commands", "send --wait");
-	expect_in(&r, r.out, "outcomes of 3 commands: 2 succeeded, 1 failed, 0 rejected",
-		  "send --wait");
-	expect_in(&r, r.out, "line 5: snd-3: account exists", "send --wait");
-	expect_in(&r, r.err, "line 3: invalid: data.email:", "send --wait");
-	expect_in(&r, r.err, "line 6: repeats line 1", "send --wait");
+	clirun_expect_status(&r, 1, "send --wait");
+	clirun_expect_in(&r, r.out, "sent 3 commands", "send --wait");
+	clirun_expect_in(&r, r.out, "outcomes of 3 commands: 2 succeeded, 1 failed, 0 rejected",
+			 "send --wait");
+	clirun_expect_in(&r, r.out, "line 5: snd-3: account exists", "send --wait");
+	clirun_expect_in(&r, r.err, "line 3: invalid: data.email:", "send --wait");
+	clirun_expect_in(&r, r.err, "line 6: repeats line 1", "send --wait");
 	/* Not a terminal: plain progress lines. */
-	expect_in(&r, r.err, "progress: 3/3 outcomes", "send --wait");
+	clirun_expect_in(&r, r.err, "progress: 3/3 outcomes", "send --wait");
 	assert_int_equal(clirun_lines(r.err, "\r"), 0);
 	clirun_free(&r);
 	assert_int_equal(wenv_sim_calls(E, "create_account", "company_name", "Send A"), 1);
@@ -176,8 +158,8 @@ test_send_wait(void **state)
 	/* Sending the file again: the ids are known, the outcomes come from the database, TM is
 	 * not called again. */
 	clirun(&r, argv, settings(), CLI_MS);
-	expect_in(&r, r.out, "outcomes of 3 commands: 2 succeeded, 1 failed, 0 rejected",
-		  "send again");
+	clirun_expect_in(&r, r.out, "outcomes of 3 commands: 2 succeeded, 1 failed, 0 rejected",
+			 "send again");
 	clirun_free(&r);
 	assert_int_equal(wenv_sim_calls(E, "create_account", "company_name", "Send A"), 1);
 	free(l1);
@@ -228,13 +210,13 @@ test_send_modes(void **state)
 	assert_int_equal(ku_mark(E->dk.bootstrap, E->tcmd, &since, err, sizeof(err)), 0);
 	argv[5] = scratch("mode-s.jsonl", l1);
 	clirun(&r, argv, settings(), CLI_MS);
-	expect_status(&r, 0, "send");
+	clirun_expect_status(&r, 0, "send");
 	clirun_free(&r);
 	argv[5] = "--binary";
 	argv[6] = scratch("mode-b.jsonl", l2);
 	clirun(&r, argv, settings(), CLI_MS);
-	expect_status(&r, 0, "send --binary");
-	expect_in(&r, r.out, "outcomes of 1 command: 1 succeeded", "send --binary");
+	clirun_expect_status(&r, 0, "send --binary");
+	clirun_expect_in(&r, r.out, "outcomes of 1 command: 1 succeeded", "send --binary");
 	clirun_free(&r);
 	assert_int_equal(wenv_sim_calls(E, "create_account", "company_name", "Mode Binary"), 1);
 
@@ -270,10 +252,10 @@ test_send_dry_run(void **state)
 	snprintf(text, sizeof(text), "%s\nnot json\n", l1);
 	argv[3] = scratch("dry.jsonl", text);
 	clirun(&r, argv, settings(), CLI_MS);
-	expect_status(&r, 1, "send --dry-run");
-	expect_in(&r, r.out, "dry run: 1 command to send, 1 bad line; nothing sent",
-		  "send --dry-run");
-	expect_in(&r, r.err, "line 2: not_json", "send --dry-run");
+	clirun_expect_status(&r, 1, "send --dry-run");
+	clirun_expect_in(&r, r.out, "dry run: 1 command to send, 1 bad line; nothing sent",
+			 "send --dry-run");
+	clirun_expect_in(&r, r.err, "line 2: not_json", "send --dry-run");
 	clirun_free(&r);
 	assert_int_equal(commands_on_topic(), before);
 	free(l1);
@@ -306,15 +288,15 @@ line_starts(const char *text, const char *prefix)
 static void
 expect_import_report(const struct clirun *r)
 {
-	expect_in(r, r->err, "line 4: repeats line 2", "import");
-	expect_in(r, r->err, "line 5: email:", "import");
-	expect_in(r, r->err, "line 6: rooms: must be a whole number", "import");
+	clirun_expect_in(r, r->err, "line 4: repeats line 2", "import");
+	clirun_expect_in(r, r->err, "line 5: email:", "import");
+	clirun_expect_in(r, r->err, "line 6: rooms: must be a whole number", "import");
 	/* The good rows are not mentioned. */
 	assert_false(line_starts(r->err, "line 2:"));
 	assert_false(line_starts(r->err, "line 3:"));
 	assert_false(line_starts(r->err, "line 7:"));
 	assert_false(line_starts(r->err, "line 8:"));
-	expect_in(r, r->out, "7 rows: 4 good, 1 repeated, 2 bad", "import");
+	clirun_expect_in(r, r->out, "7 rows: 4 good, 1 repeated, 2 bad", "import");
 }
 
 static void
@@ -329,17 +311,18 @@ test_import(void **state)
 
 	(void)state;
 	clirun(&r, dry, settings(), CLI_MS);
-	expect_status(&r, 1, "import --dry-run");
+	clirun_expect_status(&r, 1, "import --dry-run");
 	expect_import_report(&r);
-	expect_in(&r, r.out, "would send 3 account.create, 3 user.upsert", "import --dry-run");
+	clirun_expect_in(&r, r.out, "would send 3 account.create, 3 user.upsert",
+			 "import --dry-run");
 	clirun_free(&r);
 	assert_int_equal(commands_on_topic(), before);
 
 	clirun(&r, run, settings(), CLI_MS);
-	expect_status(&r, 1, "import --wait"); /* bad rows */
+	clirun_expect_status(&r, 1, "import --wait"); /* bad rows */
 	expect_import_report(&r);
-	expect_in(&r, r.out, "outcomes of 6 commands: 6 succeeded, 0 failed, 0 rejected",
-		  "import --wait");
+	clirun_expect_in(&r, r.out, "outcomes of 6 commands: 6 succeeded, 0 failed, 0 rejected",
+			 "import --wait");
 	clirun_free(&r);
 	assert_int_equal(commands_on_topic(), before + 6);
 	v = wenv_sql(E,
@@ -363,8 +346,8 @@ test_import(void **state)
 
 	/* Again: the same ids, nothing new at TM, the same summary. */
 	clirun(&r, run, settings(), CLI_MS);
-	expect_in(&r, r.out, "outcomes of 6 commands: 6 succeeded, 0 failed, 0 rejected",
-		  "import again");
+	clirun_expect_in(&r, r.out, "outcomes of 6 commands: 6 succeeded, 0 failed, 0 rejected",
+			 "import again");
 	clirun_free(&r);
 	assert_int_equal(wenv_sim_calls(E, "create_account", NULL, NULL), creates);
 	assert_int_equal(wenv_sql_long(E,
@@ -385,9 +368,9 @@ test_import_bad_header(void **state)
 
 	(void)state;
 	clirun(&r, argv, settings(), CLI_MS);
-	expect_status(&r, 1, "import with a bad header");
-	expect_in(&r, r.err, "line 1: unknown column \"company\"", "bad header");
-	expect_in(&r, r.err, "line 1: no column participants", "bad header");
+	clirun_expect_status(&r, 1, "import with a bad header");
+	clirun_expect_in(&r, r.err, "line 1: unknown column \"company\"", "bad header");
+	clirun_expect_in(&r, r.err, "line 1: no column participants", "bad header");
 	clirun_free(&r);
 	assert_int_equal(commands_on_topic(), before);
 }
@@ -408,13 +391,14 @@ test_events(void **state)
 
 	(void)state;
 	clirun(&r, lines, settings(), CLI_MS);
-	expect_status(&r, 0, "events");
-	expect_in(&r, r.out, "account.created    snd-a commandid=snd-1 ", "events");
-	expect_in(&r, r.out, "command.failed     snd-a commandid=snd-3 account exists", "events");
+	clirun_expect_status(&r, 0, "events");
+	clirun_expect_in(&r, r.out, "account.created    snd-a commandid=snd-1 ", "events");
+	clirun_expect_in(&r, r.out, "command.failed     snd-a commandid=snd-3 account exists",
+			 "events");
 	assert_int_equal(clirun_lines(r.out, "snd-b"), 0);
 	clirun_free(&r);
 	clirun(&r, json, settings(), CLI_MS);
-	expect_status(&r, 0, "events --json");
+	clirun_expect_status(&r, 0, "events --json");
 	ev = json_loads(r.out, JSON_DISABLE_EOF_CHECK, NULL);
 	assert_non_null(ev);
 	assert_string_equal(json_string_value(json_object_get(ev, "commandid")), "snd-1");
@@ -436,19 +420,20 @@ test_events(void **state)
 	wenv_outcome(E, "ev-rej", "ev-r", "command.rejected");
 	assert_int_equal(clirun_wait_output(&f, 1, "commandid=ev-rej", 20000), 0);
 	clirun_stop(&f, 20000);
-	expect_status(&f, 0, "events --follow");
-	expect_in(&f, f.out, "command.rejected   ev-r commandid=ev-rej data.email:", "follow");
+	clirun_expect_status(&f, 0, "events --follow");
+	clirun_expect_in(&f, f.out,
+			 "command.rejected   ev-r commandid=ev-rej data.email:", "follow");
 	assert_int_equal(clirun_lines(f.out, "snd-1"), 0); /* from the end, not the beginning */
 	clirun_free(&f);
 	free(bad);
 
 	clirun(&r, rej, settings(), CLI_MS);
-	expect_in(&r, r.out, "commandid=ev-rej", "events --type");
+	clirun_expect_in(&r, r.out, "commandid=ev-rej", "events --type");
 	assert_int_equal(clirun_lines(r.out, "account.created"), 0);
 	clirun_free(&r);
 	clirun(&r, dlq, settings(), CLI_MS);
-	expect_in(&r, r.out, "dlq not_json origin=", "events --dlq");
-	expect_in(&r, r.out, "key=ev-x", "events --dlq");
+	clirun_expect_in(&r, r.out, "dlq not_json origin=", "events --dlq");
+	clirun_expect_in(&r, r.out, "key=ev-x", "events --dlq");
 	clirun_free(&r);
 }
 

@@ -234,3 +234,21 @@ clirun_dump(const struct clirun *r, const char *what)
 	fprintf(stderr, "---- %s: status %d after %.1f s\n---- stdout:\n%s---- stderr:\n%s----\n",
 		what, r->status, r->seconds, r->out ? r->out : "", r->err ? r->err : "");
 }
+
+void
+clirun_expect_status(const struct clirun *r, int want, const char *what)
+{
+	if (r->status != want) {
+		clirun_dump(r, what);
+		fail_msg("%s: exit status %d, want %d", what, r->status, want);
+	}
+}
+
+void
+clirun_expect_in(const struct clirun *r, const char *text, const char *needle, const char *what)
+{
+	if (strstr(text, needle) == NULL) {
+		clirun_dump(r, what);
+		fail_msg("%s: no \"%s\"", what, needle);
+	}
+}

@@ -36,5 +36,10 @@ void clirun_free(struct clirun *r);
 int clirun_lines(const char *text, const char *needle);
 /* Prints the command's status and captures on stderr, to explain a failed assertion. */
 void clirun_dump(const struct clirun *r, const char *what);
+/* Fails the test (after clirun_dump) unless the command exited with want. */
+void clirun_expect_status(const struct clirun *r, int want, const char *what);
+/* Fails the test (after clirun_dump) unless text (one of r's captures) contains needle. */
+void clirun_expect_in(const struct clirun *r, const char *text, const char *needle,
+		      const char *what);
 
 #endif
