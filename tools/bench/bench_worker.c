@@ -36,6 +36,9 @@
 #define BW_SEED_THREADS	  8
 #define BW_TOPIC_COMMANDS "tm.commands"
 #define BW_TOPIC_EVENTS	  "tm.events"
+/* What the worker logs when it pauses for TM (tmretry.c): a round that saw it measured retries,
+ * not the worker (tmsim refusing connections past its TMSIM_MAX_CONNECTIONS shows so). */
+#define BW_TM_DOWN "TM looks down"
 
 struct bench_worker_run {
 	const struct bench_opts *o;
@@ -446,6 +449,26 @@ bw_collect(struct bench_worker_run *w, char *err, size_t errlen)
 	return 0;
 }
 
+/* Fails the round when a worker paused for TM. */
+static int
+bw_check_tm(struct bench_worker_run *w, char *err, size_t errlen)
+{
+	char line[512];
+
+	for (long i = 0; i < w->nprocs; i++) {
+		bench_proc_log_line(&w->procs[i], BW_TM_DOWN, line, sizeof(line));
+		if (line[0] != '\0') {
+			snprintf(err, errlen,
+				 "%s took TM for down (calls timed out or were refused): the "
+				 "figures would measure retries (tmsim's TMSIM_MAX_CONNECTIONS "
+				 "below what the workers hold?): %s",
+				 w->procs[i].name, line);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int
 bw_run(struct bench_worker_run *w, char *err, size_t errlen)
 {
@@ -486,7 +509,7 @@ bw_run(struct bench_worker_run *w, char *err, size_t errlen)
 			 w->failed, o->commands, w->first_failure);
 		return -1;
 	}
-	return 0;
+	return bw_check_tm(w, err, errlen);
 }
 
 static int
