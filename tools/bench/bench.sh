@@ -4,7 +4,7 @@
 # case in rounds with `tmprov-bench`, writes the figures as JSON and prints one table of medians
 # with min and max and the ratios to their references with their targets (tools/bench/report.py
 # assembles both). A missed target is reported, never a failure.
-#   BENCH_SMOKE=1    every scenario tiny, one round (about 40 s): a smoke test
+#   BENCH_SMOKE=1    every scenario tiny, one round (about 50 s): a smoke test
 #   BENCH_ROUNDS=N   rounds (default 3; smoke 1); rounds run every case in turn, so that a slow
 #                    patch of a busy machine spreads over all cases instead of hitting one; a
 #                    heavy case runs in the first of them only (its ROUNDS below)
@@ -24,7 +24,7 @@ smoke=${BENCH_SMOKE:-0}
 results=${BENCH_RESULTS:-$top/bench/results.json}
 case $results in /*) ;; *) results=$top/$results ;; esac
 # The sizes of the cases: full, or tiny for the smoke run. Heavy cases run fewer rounds
-# (bench_case's MAXROUNDS) so that the whole run stays within about seven minutes.
+# (bench_case's MAXROUNDS) so that the whole run stays within about eight minutes.
 if [ "$smoke" = 1 ]; then
 	rounds=${BENCH_ROUNDS:-1} dur=300ms hash_dur=300ms pg_dur=1s wrk_dur=1s case_timeout=60
 	mixed_n=300 mixed_s=60 pw_n=12 tm_n=240 tm256_n=240 tm1024_n=240 lat_rate=200 lat_n=300 scale_n=240
