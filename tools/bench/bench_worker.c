@@ -459,9 +459,9 @@ bw_check_tm(struct bench_worker_run *w, char *err, size_t errlen)
 		bench_proc_log_line(&w->procs[i], BW_TM_DOWN, line, sizeof(line));
 		if (line[0] != '\0') {
 			snprintf(err, errlen,
-				 "%s took TM for down (calls timed out or were refused): the "
-				 "figures would measure retries (tmsim's TMSIM_MAX_CONNECTIONS "
-				 "below what the workers hold?): %s",
+				 "%s took TM for down (calls failing in a row): the figures "
+				 "would measure its retries (tmsim refusing connections past "
+				 "TMSIM_MAX_CONNECTIONS shows so): %s",
 				 w->procs[i].name, line);
 			return -1;
 		}
