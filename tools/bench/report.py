@@ -151,7 +151,8 @@ def med(fig):
 
 # What the worker scenarios read from /proc over their clock's span: (figure, column title).
 USAGE = [("peak_threads", "threads at peak"), ("switches_per_command", "switches/command"),
-         ("cpu_ms_per_command", "worker CPU ms/cmd"), ("pg_cpu_ms_per_command", "PostgreSQL CPU ms/cmd")]
+         ("cpu_ms_per_command", "worker CPU ms/cmd"),
+         ("pg_cpu_ms_per_command", "PostgreSQL CPU ms/cmd")]
 
 
 def print_usage(doc, out):
