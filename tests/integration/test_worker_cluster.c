@@ -202,21 +202,19 @@ test_two_workers(void **state)
  * within its drain timeout plus a few seconds (issue 11, defect 1: "in every state"); its
  * consumer close waits for the group's join round (stacks: rd_kafka_consumer_close). */
 static void
-test_sigterm_in_rebalance(void **state)
+sigterm_in_rebalance(const char *tag, const char *const *extra)
 {
 	static char ids[SR_SUBJECTS][48];
 	const char *idp[SR_SUBJECTS];
-	const char *drain[] = {SR_DRAIN, NULL};
 	struct worker *w2 = NULL, *w3 = NULL;
 	char err[512], listen[64], *partner;
 	size_t n = 0;
 	long elapsed = 0, deadline, revokes;
 	int st;
 
-	(void)state;
 	wenv_sim_faults(E, "latency_ms=100");
-	assert_int_equal(wenv_worker_start(E, "second", drain, &w2, err, sizeof(err)), 0);
-	send_creates("sr", 0, SR_SUBJECTS, 0, ids, idp, &n);
+	assert_int_equal(wenv_worker_start(E, "second", extra, &w2, err, sizeof(err)), 0);
+	send_creates(tag, 0, SR_SUBJECTS, 0, ids, idp, &n);
 	deadline = clock_now_ms() + 30000;
 	while (commands_done(w2) < 1 && clock_now_ms() < deadline)
 		sleep_ms(50);
@@ -228,8 +226,7 @@ test_sigterm_in_rebalance(void **state)
 	assert_int_equal(sim_stop_status(E->sim), 0);
 	E->sim = NULL;
 	revokes = worker_log_count(w2, "consumer: revoked");
-	assert_int_equal(
-	    worker_start(&w3, "third", (const char *const *)E->settings, err, sizeof(err)), 0);
+	assert_int_equal(wenv_worker_start_unready(E, "third", extra, &w3, err, sizeof(err)), 0);
 	/* Its revoke drain ends (the drain timeout: the jobs wait for TM); it rejoins. */
 	deadline = clock_now_ms() + 30000;
 	while (worker_log_count(w2, "consumer: revoked") <= revokes && clock_now_ms() < deadline)
@@ -252,6 +249,15 @@ test_sigterm_in_rebalance(void **state)
 	assert_int_equal(worker_stop(w3, WENV_STOP_MS, &elapsed), 0);
 	worker_free(w3);
 	worker_free(w2);
+}
+
+static void
+test_sigterm_in_rebalance(void **state)
+{
+	const char *const extra[] = {SR_DRAIN, NULL};
+
+	(void)state;
+	sigterm_in_rebalance("sr", extra);
 }
 
 int
