@@ -12,8 +12,6 @@
 #include "password.h"
 #include "throttle.h"
 
-struct listq;
-
 struct cb {
 	const char *public_url; /* TMPROV_PUBLIC_URL without a trailing '/' */
 	const char *tm_url;	/* TMPROV_TM_URL without a trailing '/' */
@@ -29,7 +27,6 @@ struct cb {
 	struct password_opts password;
 	struct cbpool *dbpool;
 	struct hashgate *hashes;
-	struct listq *lists; /* the meeting lists' database threads */
 	struct metrics *metrics;
 };
 

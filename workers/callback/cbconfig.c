@@ -23,9 +23,6 @@ CFG_KEY(TMPROV_CALLBACK_DRAIN_TIMEOUT, CFG_MS, "10s", 0, 0, 600000, NULL,
 	"On SIGTERM, how long requests in flight may take to finish before the server stops.");
 CFG_KEY(TMPROV_CALLBACK_LISTEN, CFG_LISTEN, "127.0.0.1:8090", 0, 0, 0, NULL,
 	"Address and port of the callback server (`--listen`); port 0 picks a free one.");
-CFG_KEY(TMPROV_CALLBACK_LIST_THREADS, CFG_INT, "2", 0, 1, 256, NULL,
-	"Meeting-list threads, each with its own PostgreSQL connection; each reads all the lists "
-	"waiting when it is free with one statement, so fewer threads make larger batches.");
 CFG_KEY(TMPROV_CALLBACK_MAX_BODY, CFG_INT, "8192", 0, 256, 1048576, NULL,
 	"Largest request body (a form POST), bytes; larger gets 413.");
 CFG_KEY(TMPROV_CALLBACK_MAX_CONNECTIONS, CFG_INT, "512", 0, 1, 100000, NULL,
@@ -42,8 +39,7 @@ CFG_KEY(TMPROV_CALLBACK_MAX_HEADER_BYTES, CFG_INT, "32768", 0, 8192, 1048576, NU
 CFG_KEY(TMPROV_CALLBACK_PURGE_INTERVAL, CFG_MS, "5m", 0, 1000, 86400000, NULL,
 	"How often expired sessions and old login failures are deleted.");
 CFG_KEY(TMPROV_CALLBACK_THREADS, CFG_INT, "4", 0, 1, 256, NULL,
-	"Request threads, each with its own PostgreSQL connection (meeting lists go to "
-	"TMPROV_CALLBACK_LIST_THREADS).");
+	"Request threads, each with its own PostgreSQL connection.");
 CFG_KEY(TMPROV_CALLBACK_TLS_CERT, CFG_STRING, NULL, 0, 0, 0, NULL,
 	"PEM file of the server certificate (the chain after it, if any): with "
 	"TMPROV_CALLBACK_TLS_KEY the callback speaks HTTPS only (TLS 1.2 or 1.3); set both or "
@@ -74,7 +70,6 @@ static const struct cfg_key *const callback_keys[] = {
     &KEY_TMPROV_CALLBACK_DB_RETRY,
     &KEY_TMPROV_CALLBACK_DRAIN_TIMEOUT,
     &KEY_TMPROV_CALLBACK_LISTEN,
-    &KEY_TMPROV_CALLBACK_LIST_THREADS,
     &KEY_TMPROV_CALLBACK_MAX_BODY,
     &KEY_TMPROV_CALLBACK_MAX_CONNECTIONS,
     &KEY_TMPROV_CALLBACK_MAX_CONNECTIONS_PER_IP,

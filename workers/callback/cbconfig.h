@@ -20,7 +20,6 @@ extern const struct cfg_key KEY_TMPROV_CALLBACK_MAX_HEADER_BYTES;
 extern const struct cfg_key KEY_TMPROV_CALLBACK_MAX_OUTSIDE_CONNECTIONS;
 extern const struct cfg_key KEY_TMPROV_CALLBACK_PURGE_INTERVAL;
 extern const struct cfg_key KEY_TMPROV_CALLBACK_THREADS;
-extern const struct cfg_key KEY_TMPROV_CALLBACK_LIST_THREADS;
 extern const struct cfg_key KEY_TMPROV_CALLBACK_TLS_CERT;
 extern const struct cfg_key KEY_TMPROV_CALLBACK_TLS_KEY;
 extern const struct cfg_key KEY_TMPROV_CALLBACK_TRUSTED_PROXIES;

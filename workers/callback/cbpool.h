@@ -1,6 +1,6 @@
-/* cbpool: one PostgreSQL connection per request or meeting-list thread, opened on the thread's
- * first request and kept until the thread ends; after a failed connect the thread answers
- * "unavailable" at once for a short while instead of making every request wait on a dead server. */
+/* cbpool: one PostgreSQL connection per request thread, opened on the thread's first request
+ * and kept until the thread ends; after a failed connect the thread answers "unavailable" at once
+ * for a short while instead of making every request wait on a dead server. */
 #ifndef TMPROV_CALLBACK_CBPOOL_H
 #define TMPROV_CALLBACK_CBPOOL_H
 

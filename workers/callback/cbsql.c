@@ -16,31 +16,19 @@
 	"WHERE subject = " subject " AND user_id = " user_id " AND canceled_at IS NULL "           \
 	"AND start_time >= now() - " MS("$4") " ORDER BY start_time, meeting_id LIMIT $5::integer"
 
-/* For each token hash of the list $1 (hex, comma-separated, numbered from 1 by WITH ORDINALITY),
- * its session if it is live and its user and account are active, and whether less than $2 ms is
- * left of it (then session_meetings slides it with SQL_SESSION_SLIDE). LATERAL ... LIMIT 1 keeps
- * the lookup a primary-key probe per hash: joined flat, the planner hashes all of sessions for a
- * list of unknown length. string_to_table rather than unnest of an array: the planner estimates
- * unnest of a known array exactly and of a parameter at 10 rows, so it judged every plan for the
- * parameter dearer than one for the values at hand and planned the statement afresh at every
- * execution (0.3 ms of CPU each); string_to_table is estimated alike either way and the plan is
- * kept. */
+/* The session of token hash $1 if it is live and its user and account are active, and whether
+ * less than $2 ms is left of it (then session_meetings slides it with SQL_SESSION_SLIDE). */
 #define SESSION_LIVE                                                                               \
-	"live AS (SELECT r.i, l.subject, l.user_id, l.expires_at < now() + " MS(                   \
-	    "$2") " AS slide "                                                                     \
-		  "FROM string_to_table($1::text, ',') WITH ORDINALITY AS r(h, i) CROSS JOIN "     \
-		  "LATERAL "                                                                       \
-		  "(SELECT s.subject, s.user_id, s.expires_at FROM sessions s "                    \
+	"live AS (SELECT s.subject, s.user_id, s.expires_at < now() + " MS(                        \
+	    "$2") " AS slide FROM sessions s "                                                     \
 		  "JOIN users u ON u.subject = s.subject AND u.user_id = s.user_id "               \
-		  "JOIN accounts a ON a.subject = u.subject "                                      \
-		  "WHERE s.token_hash = decode(r.h, 'hex') AND s.expires_at > now() "              \
-		  "AND u.status = 'active' AND a.status = 'active' LIMIT 1) l)"
+		  "JOIN accounts a ON a.subject = u.subject WHERE s.token_hash = $1::bytea "       \
+		  "AND s.expires_at > now() AND u.status = 'active' AND a.status = 'active')"
 #define SESSION_MEETINGS                                                                           \
-	"WITH " SESSION_LIVE " SELECT live.i, live.user_id, m.meeting_id, m.start_text, m.topic, " \
+	"WITH " SESSION_LIVE " SELECT live.user_id, m.meeting_id, m.start_text, m.topic, "         \
 	"m.join_url, live.slide FROM live LEFT JOIN LATERAL (" MEETING_LIST(                       \
-	    ", start_time", "live.subject",                                                        \
-	    "live.user_id") ") m ON true "                                                         \
-			    "ORDER BY live.i, m.start_time, m.meeting_id"
+	    ", start_time", "live.subject", "live.user_id") ") m ON true "                         \
+							    "ORDER BY m.start_time, m.meeting_id"
 
 const struct db_stmt CBSQL_MEETING_LIST = {"cb_meeting_list", MEETING_LIST("", "$1", "$2")};
 
@@ -70,27 +58,23 @@ const struct db_stmt CBSQL_STATEMENTS[SQL_NSTMTS] = {
 			 "VALUES ($1::bytea, $2, $3, now() + " MS(
 			     "$4") ") "
 				   "ON CONFLICT (token_hash) DO NOTHING"},
-    /* One read-only statement reads the meeting lists of several requests (listq.c): for each
-     * token hash it finds a live session, checks that its user and account are still active,
-     * reads the user's meeting list and says whether the session must slide. One round trip per
-     * batch (make bench, 6a). Rows are (i, user_id, meeting_id, start, topic, join_url, slide)
-     * by i, the hash's place in $1 from 1: no row for an i, no such live session; one row with a
-     * NULL meeting_id, a live session without meetings. $1 the hashes (hex, comma-separated), $2
-     * TTL ms, then MEETING_LIST's. The slide is a statement of its own, run only when it writes: as
-     * a data-modifying CTE it cost every list a write plan (locks, the indexes of sessions
-     * opened, the session row materialised) even when it wrote nothing, which made the
-     * statement cost 1.6 times the list alone. */
+    /* One read-only statement finds a live session, checks that its user and account are still
+     * active, reads the user's meeting list and says whether the session must slide: one round
+     * trip per list (make bench, 6a). No row: no such live session; one row with a NULL
+     * meeting_id: a live session without meetings. $1 token hash, $2 TTL ms, then
+     * MEETING_LIST's. The slide is a statement of its own, run only when it writes: as a
+     * data-modifying CTE of this one it cost every list a write plan (locks and the indexes of
+     * sessions opened, the session row materialised) even when it wrote nothing, which made
+     * the statement cost 1.6 times the list alone. */
     [SQL_SESSION_MEETINGS] = {"cb_session_meetings", SESSION_MEETINGS},
-    /* Slides the live sessions of the token hashes $1 (as above) forward when they have
-     * less than their TTL ($2 ms) left, to TTL + SESSION_SLACK: a session in use is written at
-     * most once per SESSION_SLACK instead of on every list (a write costs twice the list
-     * itself), and never has less than its TTL after a use. A session that expired meanwhile
-     * is not revived. */
+    /* Slides the live session of token hash $1 forward when it has less than its TTL ($2 ms)
+     * left, to TTL + SESSION_SLACK: a session in use is written at most once per SESSION_SLACK
+     * instead of on every list (a write costs twice the list itself), and never has less than
+     * its TTL after a use. A session that expired meanwhile is not revived. */
     [SQL_SESSION_SLIDE] = {"cb_session_slide",
 			   "UPDATE sessions SET expires_at = now() + " MS(
 			       "$2") " + " SESSION_SLACK ", last_used_at = now() "
-				     "WHERE token_hash IN (SELECT decode(h, 'hex') FROM "
-				     "string_to_table($1::text, ',') AS h) AND expires_at > now() "
+				     "WHERE token_hash = $1::bytea AND expires_at > now() "
 				     "AND expires_at < now() + " MS("$2")},
     /* Purges go in batches so that one run never holds many locks for long. */
     [SQL_PURGE_SESSIONS] = {"cb_purge_sessions",

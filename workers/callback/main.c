@@ -16,10 +16,8 @@
 #include "db.h"
 #include "cbpool.h"
 #include "hashgate.h"
-#include "listq.h"
 #include "log.h"
 #include "maint.h"
-#include "meetings.h"
 #include "metrics.h"
 #include "netaddr.h"
 #include "clock.h"
@@ -263,10 +261,6 @@ main(int argc, char **argv)
 			       cfg_int(cfg, &KEY_TMPROV_CALLBACK_DB_RETRY));
 	if (cb.dbpool == NULL)
 		fatal("out of memory");
-	cb.lists = listq_start(&cb, (unsigned)cfg_int(cfg, &KEY_TMPROV_CALLBACK_LIST_THREADS),
-			       meetings_ready, err, sizeof(err));
-	if (cb.lists == NULL)
-		fatal("%s", err);
 	if ((srv = server_start(&cb, &so, err, sizeof(err))) == NULL)
 		fatal("TMPROV_CALLBACK_LISTEN: %s", err);
 	admin = admin_start(cfg_str(cfg, &KEY_TMPROV_ADMIN_LISTEN), cb.metrics, maint_ready, maint,
@@ -287,8 +281,6 @@ main(int argc, char **argv)
 	run(&sigs, maint, &cb, cfg, admin, cfg_int(cfg, &KEY_TMPROV_CALLBACK_PURGE_INTERVAL));
 	sdnotify_stopping("draining");
 	drain(&sigs, srv, cfg_int(cfg, &KEY_TMPROV_CALLBACK_DRAIN_TIMEOUT));
-	/* No connection may be left suspended when the server stops. */
-	listq_stop(cb.lists);
 	server_stop(srv);
 	cbtls_free(&tls);
 	admin_stop(admin);

@@ -1,62 +1,57 @@
-/* meetings: Section 11. Unknown, expired and revoked tokens share one Reason; valid ones are
- * extended and their lists read by the batch on listq's threads (session_meetings), and each
- * request is answered on its own thread once its connection is resumed. */
+/* meetings: Section 11. Unknown, expired and revoked tokens share one Reason; a valid one is
+ * extended and its list read in one statement (session_meetings). */
 #include "meetings.h"
 
 #include "answer.h"
 #include "auth.h"
-#include "listq.h"
 #include "log.h"
 #include "session.h"
+#include "cbsql.h"
 
-/* The document for one user's list: n rows of session_meetings() from row first. */
-static void
-meetings_list(struct request *rq, PGresult *res, int first, int n)
+static enum MHD_Result
+meetings_unavailable(struct request *rq, const char *err)
 {
-	const struct cb *cb = rq->cb;
-	struct xmlw *w = &rq->list_doc;
-
-	answer_begin(w, "SUCCEED", NULL);
-	xmlw_open(w, "__MeetingList__");
-	for (int i = first; i < first + n && !PQgetisnull(res, i, SESSION_COL_MEETING); i++) {
-		xmlw_open(w, "__Meeting__");
-		xmlw_elem(w, "__MeetingId__", PQgetvalue(res, i, SESSION_COL_MEETING));
-		xmlw_elem(w, "__ScheduledStartTime__", PQgetvalue(res, i, SESSION_COL_START));
-		xmlw_elem(w, "__MeetingTopic__", PQgetvalue(res, i, SESSION_COL_TOPIC));
-		xmlw_elem(w, "__JoinMeetingURL__", PQgetvalue(res, i, SESSION_COL_JOIN));
-		xmlw_close(w, "__Meeting__");
-	}
-	xmlw_close(w, "__MeetingList__");
-	if (n == cb->meeting_list_max)
-		log_warn("meetings: list of user %s cut at TMPROV_MEETING_LIST_MAX (%ld)",
-			 PQgetvalue(res, first, SESSION_COL_USER), cb->meeting_list_max);
-	rq->list_result = RESULT_OK;
+	log_warn("meetings: %s", err);
+	return answer_failed(rq, RESULT_UNAVAILABLE, AUTH_REASON_UNAVAILABLE);
 }
 
-void
-meetings_ready(struct request *rq, PGresult *res, int first, int n, bool failed)
+/* The document for one user's list: the rows of session_meetings(). */
+static enum MHD_Result
+meetings_answer(struct request *rq, PGresult *res)
 {
-	if (failed) {
-		answer_begin(&rq->list_doc, "FAILED", AUTH_REASON_UNAVAILABLE);
-		rq->list_result = RESULT_UNAVAILABLE;
-	} else if (n == 0) {
-		answer_begin(&rq->list_doc, "FAILED", MEETINGS_REASON_SESSION);
-		rq->list_result = RESULT_FAILED;
-	} else {
-		meetings_list(rq, res, first, n);
+	const struct cb *cb = rq->cb;
+	int n = PQntuples(res);
+	struct xmlw w;
+
+	answer_begin(&w, "SUCCEED", NULL);
+	xmlw_open(&w, "__MeetingList__");
+	for (int i = 0; i < n && !PQgetisnull(res, i, 1); i++) {
+		xmlw_open(&w, "__Meeting__");
+		xmlw_elem(&w, "__MeetingId__", PQgetvalue(res, i, 1));
+		xmlw_elem(&w, "__ScheduledStartTime__", PQgetvalue(res, i, 2));
+		xmlw_elem(&w, "__MeetingTopic__", PQgetvalue(res, i, 3));
+		xmlw_elem(&w, "__JoinMeetingURL__", PQgetvalue(res, i, 4));
+		xmlw_close(&w, "__Meeting__");
 	}
+	xmlw_close(&w, "__MeetingList__");
+	if (n == cb->meeting_list_max)
+		log_warn("meetings: list of user %s cut at TMPROV_MEETING_LIST_MAX (%ld)",
+			 PQgetvalue(res, 0, 0), cb->meeting_list_max);
+	return answer_doc(rq, &w, RESULT_OK);
 }
 
 enum MHD_Result
 meetings_handle(struct request *rq, const char *token)
 {
 	const struct cb *cb = rq->cb;
-	const char *partner;
+	const struct session_list list = {cb->session_ttl_ms, cb->timezone, cb->meeting_past_ms,
+					  cb->meeting_list_max};
+	const char *partner = request_param(rq, PARAM_PARTNER);
+	PGresult *res = NULL;
+	enum MHD_Result rc;
+	struct db *db;
+	char err[256];
 
-	/* Called again once listq resumed the connection: the answer is ready. */
-	if (rq->list == LIST_ANSWERED)
-		return answer_doc(rq, &rq->list_doc, rq->list_result);
-	partner = request_param(rq, PARAM_PARTNER);
 	if (rq->bad_form || rq->too_long)
 		return answer_failed(rq, RESULT_BAD_REQUEST,
 				     rq->bad_form ? AUTH_REASON_BAD_FORM : AUTH_REASON_TOO_LONG);
@@ -65,10 +60,18 @@ meetings_handle(struct request *rq, const char *token)
 		return answer_failed(rq, RESULT_FAILED, AUTH_REASON_PARTNER);
 	if (!session_token_valid(token))
 		return answer_failed(rq, RESULT_FAILED, MEETINGS_REASON_SESSION);
-	session_hash_hex(token, rq->list_hash);
-	if (listq_submit(cb->lists, rq) != 0) {
-		log_warn("meetings: stopping");
-		return answer_failed(rq, RESULT_UNAVAILABLE, AUTH_REASON_UNAVAILABLE);
+	if ((db = cbpool_get(cb->dbpool, err, sizeof(err))) == NULL)
+		return meetings_unavailable(rq, err);
+	switch (session_meetings(db, token, &list, &res, err, sizeof(err))) {
+	case 1:
+		rc = meetings_answer(rq, res);
+		break;
+	case 0:
+		rc = answer_failed(rq, RESULT_FAILED, MEETINGS_REASON_SESSION);
+		break;
+	default:
+		rc = meetings_unavailable(rq, err);
 	}
-	return MHD_YES;
+	PQclear(res);
+	return rc;
 }

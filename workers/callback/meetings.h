@@ -3,9 +3,6 @@
 #ifndef CALLBACK_MEETINGS_H
 #define CALLBACK_MEETINGS_H
 
-#include <stdbool.h>
-
-#include <libpq-fe.h>
 #include <microhttpd.h>
 
 #include "request.h"
@@ -14,7 +11,5 @@
 
 /* Handler of /tm/meetings/{token}; tail is the token. */
 enum MHD_Result meetings_handle(struct request *rq, const char *tail);
-/* listq's answer function (listq_answer_fn): rq's list, or why there is none. */
-void meetings_ready(struct request *rq, PGresult *res, int first, int n, bool failed);
 
 #endif

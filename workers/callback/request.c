@@ -85,7 +85,6 @@ request_free(struct request *rq)
 			sodium_memzero(rq->form[i].data, rq->form[i].alloc);
 		buf_free(&rq->form[i]);
 	}
-	xmlw_free(&rq->list_doc); /* a list answered after its client went away */
 	free(rq);
 }
 

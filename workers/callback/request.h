@@ -15,7 +15,6 @@
 
 #include "buf.h"
 #include "cb.h"
-#include "xmlw.h"
 
 enum result {
 	RESULT_NONE, /* never answered: the client went away first */
@@ -42,9 +41,6 @@ enum param { PARAM_EMAIL, PARAM_PASSWORD, PARAM_PARTNER, PARAM_COUNT };
 
 struct route;
 
-/* Where a meeting list handed to listq is. */
-enum request_list { LIST_NONE, LIST_QUEUED, LIST_ANSWERED };
-
 struct request {
 	const struct cb *cb;
 	struct MHD_Connection *conn;
@@ -60,13 +56,6 @@ struct request {
 	double started;			/* monotonic seconds */
 	struct sockaddr_storage client; /* the caller: the peer, or whom a trusted proxy named */
 	char client_text[INET6_ADDRSTRLEN];
-	/* A meeting list (meetings.c, listq.c): the token's hash, the queue's link while queued
-	 * (the connection suspended), then the answer but for its closing tag. */
-	enum request_list list;
-	char list_hash[65]; /* session_hash_hex */
-	struct request *list_next;
-	struct xmlw list_doc;
-	enum result list_result;
 };
 
 /* NULL when out of memory. */

@@ -1,8 +1,7 @@
 /* server: libmicrohttpd glue. The access handler admits or refuses a request on its first call
  * (allow-list first, so a refused caller costs no database work; the caller is the peer, or the
  * address a trusted proxy forwarded), collects the body on the next ones and calls the route's
- * handler on the last, and once more if the handler suspended the connection (a meeting list,
- * listq.c) and it was resumed; everything answered goes through answer.c. */
+ * handler on the last; everything answered goes through answer.c. */
 #include "server.h"
 
 #include <stdarg.h>
@@ -233,11 +232,10 @@ server_start(const struct cb *cb, const struct server_opts *o, char *err, size_t
 	atomic_init(&s->outside, 0);
 	s->max_outside = (int)o->max_outside;
 	/* Every limit is set explicitly: libmicrohttpd's defaults have no timeout and no per-IP
-	 * limit. ITC (part of ALLOW_SUSPEND_RESUME: listq.c) is what MHD_quiesce_daemon needs; the
-	 * logger must come first to catch all. */
+	 * limit. ITC is what MHD_quiesce_daemon needs; the logger must come first to catch all. */
 	s->daemon = MHD_start_daemon(
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-		MHD_USE_ERROR_LOG | tls_flag | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+		tls_flag | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 	    0, server_accept, s, server_access, s, MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, o->threads,
 	    MHD_OPTION_CONNECTION_LIMIT, o->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,

@@ -3,12 +3,10 @@
 #include "session.h"
 
 #include <sodium.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
 #include "cbsql.h"
 
 /* "\x" + hex of sha256 + NUL */
@@ -66,98 +64,51 @@ session_new(struct db *db, const char *subject, const char *user_id, long ttl_ms
 	return 0;
 }
 
-void
-session_hash_hex(const char *token, char out[SESSION_HASH_HEX])
-{
-	unsigned char h[crypto_hash_sha256_BYTES];
+/* The column of session_meetings' rows that says the session must slide. */
+#define SESSION_COL_SLIDE 5
 
-	crypto_hash_sha256(h, (const unsigned char *)token, strlen(token));
-	sodium_bin2hex(out, SESSION_HASH_HEX, h, sizeof(h));
-}
-
-/* The n hashes whose pick is true (all when pick is NULL), comma-separated. */
+/* Slides the session of hash forward (SQL_SESSION_SLIDE): 0 or -1 (err set). */
 static int
-session_hash_list(struct buf *b, const char *const *hex, const bool *pick, size_t n)
+session_slide(struct db *db, const char *hash, const char *ttl, char *err, size_t errlen)
 {
-	bool first = true;
+	const char *params[2] = {hash, ttl};
+	PGresult *res = cbsql_run(db, SQL_SESSION_SLIDE, 2, params, err, errlen);
 
-	buf_init(b, SESSION_BATCH_MAX * SESSION_HASH_HEX);
-	for (size_t i = 0; i < n; i++) {
-		if (pick != NULL && !pick[i])
-			continue;
-		if ((!first && buf_append(b, ",", 1) != BUF_OK) ||
-		    buf_append(b, hex[i], SESSION_HASH_HEX - 1) != BUF_OK)
-			return -1;
-		first = false;
-	}
-	/* Never empty: buf's data is NULL until something is appended. */
-	return first ? -1 : 0;
-}
-
-/* Slides the sessions of res whose rows say so (SQL_SESSION_SLIDE, one statement for all): 0, or
- * -1 with err set. */
-static int
-session_slide(struct db *db, const char *const *hex, size_t n, PGresult *res, const char *ttl,
-	      char *err, size_t errlen)
-{
-	bool pick[SESSION_BATCH_MAX] = {false}, any = false;
-	const char *params[2] = {NULL, ttl};
-	struct buf arr = {0};
-	PGresult *up = NULL;
-	int rc = -1;
-
-	for (int r = 0; r < PQntuples(res); r++) {
-		long i = strtol(PQgetvalue(res, r, SESSION_COL_I), NULL, 10);
-
-		if (strcmp(PQgetvalue(res, r, SESSION_COL_SLIDE), "t") == 0 && i >= 1 &&
-		    (size_t)i <= n)
-			any = pick[i - 1] = true;
-	}
-	if (!any)
-		return 0;
-	if (session_hash_list(&arr, hex, pick, n) != 0) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	params[0] = arr.data;
-	if ((up = cbsql_run(db, SQL_SESSION_SLIDE, 2, params, err, errlen)) != NULL)
-		rc = 0;
-out:
-	PQclear(up);
-	buf_free(&arr);
-	return rc;
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
 }
 
 int
-session_meetings(struct db *db, const char *const *hex, size_t n, const struct session_list *list,
-		 PGresult **out, char *err, size_t errlen)
+session_meetings(struct db *db, const char *token, const struct session_list *list, PGresult **out,
+		 char *err, size_t errlen)
 {
-	char ttl[32], past[32], max[32];
-	const char *params[5] = {NULL, ttl, list->timezone, past, max};
-	struct buf arr = {0};
-	PGresult *res = NULL;
-	int rc = -1;
+	char hash[SESSION_HASH_PARAM], ttl[32], past[32], max[32];
+	const char *params[5] = {hash, ttl, list->timezone, past, max};
+	PGresult *res;
 
 	*out = NULL;
-	if (n > SESSION_BATCH_MAX || session_hash_list(&arr, hex, NULL, n) != 0) {
-		snprintf(err, errlen, n > SESSION_BATCH_MAX ? "batch too large" : "out of memory");
-		goto out;
-	}
-	params[0] = arr.data;
+	if (!session_token_valid(token))
+		return 0;
+	session_hash_param(token, hash);
 	snprintf(ttl, sizeof(ttl), "%ld", list->ttl_ms);
 	snprintf(past, sizeof(past), "%ld", list->past_ms);
 	snprintf(max, sizeof(max), "%ld", list->max);
-	if ((res = cbsql_run(db, SQL_SESSION_MEETINGS, 5, params, err, errlen)) == NULL)
-		goto out;
-	/* The lists are answered only once the slides are in: a session never has less than its
-	 * TTL after a use that was answered. */
-	if (session_slide(db, hex, n, res, ttl, err, errlen) != 0)
-		goto out;
+	res = cbsql_run(db, SQL_SESSION_MEETINGS, 5, params, err, errlen);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return 0;
+	}
+	/* The list is answered only once the slide is in: a session never has less than its TTL
+	 * after a use that was answered. */
+	if (strcmp(PQgetvalue(res, 0, SESSION_COL_SLIDE), "t") == 0 &&
+	    session_slide(db, hash, ttl, err, errlen) != 0) {
+		PQclear(res);
+		return -1;
+	}
 	*out = res;
-	res = NULL;
-	rc = 0;
-out:
-	PQclear(res);
-	buf_free(&arr);
-	return rc;
+	return 1;
 }

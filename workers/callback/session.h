@@ -30,30 +30,13 @@ struct session_list {
 	long max;
 };
 
-/* The most tokens one session_meetings call takes. */
-#define SESSION_BATCH_MAX 64
-/* The hex of a token's sha256 (64 digits and a NUL): how session_meetings takes tokens. */
-#define SESSION_HASH_HEX 65
-void session_hash_hex(const char *token, char out[SESSION_HASH_HEX]);
-
-/* The columns of session_meetings' rows. */
-enum session_col {
-	SESSION_COL_I, /* the token's place in hex[], from 1 */
-	SESSION_COL_USER,
-	SESSION_COL_MEETING, /* NULL: the user has no meeting in the list */
-	SESSION_COL_START,   /* YYYY/MM/DD HH:MM */
-	SESSION_COL_TOPIC,
-	SESSION_COL_JOIN,
-	SESSION_COL_SLIDE
-};
-
-/* Looks up the n (at most SESSION_BATCH_MAX) token hashes hex[] with one read-only statement.
- * Each that names a live session of an active user of an active account is extended to at least
- * now + ttl_ms (a second statement, for all of them, only when one has less than that left) and
- * gets its rows in *out (caller PQclear()s), by SESSION_COL_I then start time: one per meeting,
- * or one with a NULL meeting when the user has none. A hash without rows is unknown, expired or
- * revoked. 0, or -1 on a database error (err set, *out NULL). */
-int session_meetings(struct db *db, const char *const *hex, size_t n,
-		     const struct session_list *list, PGresult **out, char *err, size_t errlen);
+/* Looks token up; if it names a live session of an active user of an active account, extends it
+ * to at least now + ttl_ms and returns 1 with *out set (caller PQclear()s): one row per meeting
+ * by start time, columns user_id, meeting_id, start (YYYY/MM/DD HH:MM), topic, join_url, or one
+ * row with a NULL meeting_id when the user has none. 0 when it does not (unknown, expired,
+ * revoked); -1 on a database error (err set). One read-only statement, one round trip, and a second
+ * one only when the session slides (at most once per few seconds of use). */
+int session_meetings(struct db *db, const char *token, const struct session_list *list,
+		     PGresult **out, char *err, size_t errlen);
 
 #endif
