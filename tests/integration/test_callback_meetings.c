@@ -2,6 +2,7 @@
  * 11) — content, order, time format and zone, escaping, the past window — the session behind it
  * (sliding expiry, expiry, revocation when a user or an account is deleted), and the start and
  * join redirects (Sections 8, 10), against a real PostgreSQL and the real program. */
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,11 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "../support/cbtest.h"
 #include "../support/testdb.h"
+#include "clock.h"
 
 static struct testdb db;
 static PGconn *conn;
@@ -380,6 +383,108 @@ test_revoked_by_account_delete(void **state)
 	free(path2);
 }
 
+/* Sends GET path on a connection of its own (Connection: close) without reading the answer:
+ * the socket. */
+static int
+send_get(int port, const char *path)
+{
+	char req[512];
+	int fd = cbtcp_connect(port);
+	int n = snprintf(req, sizeof(req),
+			 "GET %s HTTP/1.1\r\nHost: cb\r\nConnection: close\r\n\r\n", path);
+
+	assert_true(n > 0 && (size_t)n < sizeof(req));
+	assert_int_equal(write(fd, req, (size_t)n), n);
+	return fd;
+}
+
+/* Reads the answer on fd until the server closes it, at most timeout_ms; closes fd. The answer
+ * (malloc'd), or NULL when the time ran out first. */
+static char *
+read_answer(int fd, int timeout_ms)
+{
+	long end = clock_now_ms() + timeout_ms;
+	size_t len = 0, cap = 65536;
+	char *out = malloc(cap);
+	ssize_t n = 1;
+
+	assert_non_null(out);
+	while (n > 0) {
+		struct pollfd pfd = {fd, POLLIN, 0};
+		long left = end - clock_now_ms();
+
+		if (left <= 0 || poll(&pfd, 1, (int)left) != 1) {
+			free(out);
+			out = NULL;
+			break;
+		}
+		if ((n = read(fd, out + len, cap - 1 - len)) > 0)
+			len += (size_t)n;
+		assert_true(len < cap - 1);
+	}
+	if (out != NULL)
+		out[len] = '\0';
+	close(fd);
+	return out;
+}
+
+/* Many lists of four sessions in flight at the same time, one of them due to slide, each get
+ * their own user's answer, and the slide is made. */
+static void
+test_concurrent_lists(void **state)
+{
+	enum { CLIENTS = 32 };
+	char *paths[4] = {login_path(&cb, "list@m.example", "list-pw"),
+			  login_path(&cb, "other@m.example", "other-pw"),
+			  login_path(&cb, "empty@m.example", "empty-pw"),
+			  strdup("/tm/meetings/BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB")};
+	char *hash = hash_of_path(paths[1]), *ok;
+	int fds[CLIENTS];
+
+	(void)state;
+	cbsql(conn,
+	      "UPDATE sessions SET expires_at = now() + interval '1 minute' "
+	      "WHERE token_hash = decode($1, 'hex')",
+	      hash, NULL);
+	for (int i = 0; i < CLIENTS; i++)
+		fds[i] = send_get(cb.port, paths[i % 4]);
+	for (int i = 0; i < CLIENTS; i++) {
+		char *a = read_answer(fds[i], 15000);
+
+		assert_non_null(a);
+		switch (i % 4) {
+		case 0:
+			assert_non_null(strstr(a, "<__MeetingId__>m-100</__MeetingId__>"));
+			assert_non_null(strstr(a, "<__MeetingId__>m-300</__MeetingId__>"));
+			assert_null(strstr(a, "m-others"));
+			break;
+		case 1:
+			assert_non_null(strstr(a, "<__MeetingId__>m-others</__MeetingId__>"));
+			assert_null(strstr(a, "m-100"));
+			break;
+		case 2:
+			assert_non_null(strstr(a, "<__Status__>SUCCEED</__Status__>"));
+			assert_null(strstr(a, "<__Meeting__>"));
+			break;
+		default:
+			assert_non_null(
+			    strstr(a, "<__Reason__>session expired or invalid</__Reason__>"));
+		}
+		free(a);
+	}
+	ok =
+	    cbsql_value(conn,
+			"SELECT expires_at BETWEEN now() + interval '19 minutes 50 seconds' AND "
+			"now() + interval '20 minutes 10 seconds' FROM sessions WHERE token_hash = "
+			"decode($1, 'hex')",
+			hash, NULL);
+	assert_string_equal(ok, "t");
+	free(ok);
+	free(hash);
+	for (int i = 0; i < 4; i++)
+		free(paths[i]);
+}
+
 static void
 test_start_and_join_redirects(void **state)
 {
@@ -431,6 +536,7 @@ main(void)
 	    cmocka_unit_test(test_revoked_by_user_delete),
 	    cmocka_unit_test(test_revoked_by_account_delete),
 	    cmocka_unit_test(test_start_and_join_redirects),
+	    cmocka_unit_test(test_concurrent_lists),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -64,6 +64,22 @@ session_new(struct db *db, const char *subject, const char *user_id, long ttl_ms
 	return 0;
 }
 
+/* The column of session_meetings' rows that says the session must slide. */
+#define SESSION_COL_SLIDE 5
+
+/* Slides the session of hash forward (SQL_SESSION_SLIDE): 0 or -1 (err set). */
+static int
+session_slide(struct db *db, const char *hash, const char *ttl, char *err, size_t errlen)
+{
+	const char *params[2] = {hash, ttl};
+	PGresult *res = cbsql_run(db, SQL_SESSION_SLIDE, 2, params, err, errlen);
+
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
 int
 session_meetings(struct db *db, const char *token, const struct session_list *list, PGresult **out,
 		 char *err, size_t errlen)
@@ -85,6 +101,13 @@ session_meetings(struct db *db, const char *token, const struct session_list *li
 	if (PQntuples(res) == 0) {
 		PQclear(res);
 		return 0;
+	}
+	/* The list is answered only once the slide is in: a session never has less than its TTL
+	 * after a use that was answered. */
+	if (strcmp(PQgetvalue(res, 0, SESSION_COL_SLIDE), "t") == 0 &&
+	    session_slide(db, hash, ttl, err, errlen) != 0) {
+		PQclear(res);
+		return -1;
 	}
 	*out = res;
 	return 1;

@@ -34,7 +34,8 @@ struct session_list {
  * to at least now + ttl_ms and returns 1 with *out set (caller PQclear()s): one row per meeting
  * by start time, columns user_id, meeting_id, start (YYYY/MM/DD HH:MM), topic, join_url, or one
  * row with a NULL meeting_id when the user has none. 0 when it does not (unknown, expired,
- * revoked); -1 on a database error (err set). One statement, one round trip. */
+ * revoked); -1 on a database error (err set). One read-only statement, one round trip, and a second
+ * one only when the session slides (at most once per few seconds of use). */
 int session_meetings(struct db *db, const char *token, const struct session_list *list,
 		     PGresult **out, char *err, size_t errlen);
 
