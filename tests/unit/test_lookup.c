@@ -30,8 +30,8 @@ test_json(void **state)
 	const char *bad[LOOKUP_NPARAMS] = {"c-2", "s-\xff", NULL, NULL, NULL};
 	const char *c[LOOKUP_NPARAMS] = {"c-3", "s-3", NULL, NULL, "m-3"};
 	struct cmd_state st[3];
-	struct lookup_item items[3] = {{a, &st[0], 0, false}, {bad, &st[1], 0, false},
-				       {c, &st[2], 0, false}};
+	struct lookup_item items[3] = {
+	    {a, &st[0], 0, false}, {bad, &st[1], 0, false}, {c, &st[2], 0, false}};
 	char *text;
 	json_t *rows, *r;
 
@@ -83,11 +83,12 @@ answer(const char *const *ks, size_t n, int nfields)
 	assert_int_equal(PQsetResultAttrs(res, nfields, attrs), 1);
 	for (size_t row = 0; row < n; row++) {
 		snprintf(uid, sizeof(uid), "uid-%s", ks[row] ? ks[row] : "null");
-		assert_int_equal(PQsetvalue(res, (int)row, SQLL_CMD_STATUS, (char *)"in_progress", 11),
+		assert_int_equal(
+		    PQsetvalue(res, (int)row, SQLL_CMD_STATUS, (char *)"in_progress", 11), 1);
+		assert_int_equal(
+		    PQsetvalue(res, (int)row, SQLL_ACC_COMPANY_UID, uid, (int)strlen(uid)), 1);
+		assert_int_equal(PQsetvalue(res, (int)row, SQLL_ACC_STATUS, (char *)"active", 6),
 				 1);
-		assert_int_equal(PQsetvalue(res, (int)row, SQLL_ACC_COMPANY_UID, uid, (int)strlen(uid)),
-				 1);
-		assert_int_equal(PQsetvalue(res, (int)row, SQLL_ACC_STATUS, (char *)"active", 6), 1);
 		if (ks[row] != NULL && nfields > SQLL_COUNT)
 			assert_int_equal(PQsetvalue(res, (int)row, SQLL_COUNT, (char *)ks[row],
 						    (int)strlen(ks[row])),

@@ -25,6 +25,7 @@
 #include "lookup.h"
 #include "outcome.h"
 #include "password.h"
+#include "results.h"
 #include "sql.h"
 #include "tm_client.h"
 #include "tmgate.h"
@@ -37,6 +38,7 @@ struct exec_ctx {
 	struct dbpool *pool;
 	struct intent_writer *intents;
 	struct lookup_batcher *lookups;
+	struct results *results;
 	struct tmhealth *health;
 	struct tmgate *gate;
 	struct tmretry retry;
@@ -171,6 +173,9 @@ exec_new(const struct cfg *c, struct metrics *m, char *err, size_t errlen)
 	ctx->lookups = lookup_batcher_new(c, ctx->pool, m, err, errlen);
 	if (ctx->lookups == NULL)
 		goto fail;
+	ctx->results = results_new(c, ctx->pool, m, err, errlen);
+	if (ctx->results == NULL)
+		goto fail;
 	ctx->dlq = dlq_new(c, m, err, errlen);
 	if (ctx->dlq == NULL)
 		goto fail;
@@ -188,6 +193,7 @@ exec_free(struct exec_ctx *ctx)
 	if (ctx == NULL)
 		return;
 	dlq_free(ctx->dlq);
+	results_free(ctx->results);
 	lookup_batcher_free(ctx->lookups);
 	intent_writer_free(ctx->intents);
 	tmgate_free(ctx->gate);
@@ -548,8 +554,22 @@ exec_write(struct exec_thread *t, const struct job *job, const char *sha, struct
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	res = exec_sql(t, r->stmt, SQL_FINISH_NPARAMS + r->nparams, params, stop, &permanent, err,
-		       errlen);
+	/* With the results of the commands finished now, in one transaction; alone if that
+	 * transaction fails. */
+	t->grace.stop = stop;
+	switch (results_commit(t->ctx->results, r->stmt, SQL_FINISH_NPARAMS + r->nparams, params,
+			       &t->grace, &res)) {
+	case RESULTS_DONE:
+		break;
+	case RESULTS_STOPPED:
+		step = EXEC_STEP_STOPPED;
+		goto out;
+	case RESULTS_ALONE:
+	default:
+		res = exec_sql(t, r->stmt, SQL_FINISH_NPARAMS + r->nparams, params, stop,
+			       &permanent, err, errlen);
+		break;
+	}
 	if (res == NULL) {
 		step = permanent ? EXEC_STEP_FAILED : EXEC_STEP_STOPPED;
 		goto out;

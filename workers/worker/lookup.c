@@ -3,48 +3,38 @@
  * lookup's row. */
 #include "lookup.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
-#include "cfgkeys.h"
-#include "deadline.h"
+#include "group.h"
 #include "log.h"
 #include "sql.h"
 
-enum req_state { REQ_QUEUED, REQ_TAKEN, REQ_DONE };
-
+/* One caller's lookup, queued in the group. */
 struct lookup_req {
 	struct lookup_item item;
-	enum req_state state;
 	enum lookup_result result;
-	pthread_cond_t wake; /* its batch is answered, or it is the head and may lead */
-	struct lookup_req *next;
 };
 
-/* Only the leader (leading set, under lock) uses db. */
+/* Only the group's leader uses db. */
 struct lookup_batcher {
-	pthread_mutex_t lock;
-	struct lookup_req *head, **tail;
-	bool leading;
-	size_t queued; /* requests in the queue */
+	struct group *group;
 	struct db *db;
 	struct dbpool *pool;
-	struct metrics *metrics;
 };
 
-static const struct {
-	const char *name, *type, *help;
-} lookup_metrics[] = {
-    {"tmprov_lookup_statements_total", "counter",
-     "lookup statements run by the batcher (one per batch), by result"},
-    {"tmprov_lookup_commands_total", "counter",
-     "commands in the batcher's lookup statements, answered or not"},
-    {"tmprov_lookup_batch_in_flight", "gauge", "commands in the lookup batch being run (0: none)"},
-    {"tmprov_lookup_waiting", "gauge", "commands waiting for the next lookup batch"},
+static const struct group_metrics lookup_metrics = {
+    .runs = "tmprov_lookup_statements_total",
+    .runs_help = "lookup statements run by the batcher (one per batch), by result",
+    .items = "tmprov_lookup_commands_total",
+    .items_help = "commands in the batcher's lookup statements, answered or not",
+    .waiting = "tmprov_lookup_waiting",
+    .waiting_help = "commands waiting for the next lookup batch",
+    .running = "tmprov_lookup_batch_in_flight",
+    .running_help = "commands in the lookup batch being run (0: none)",
 };
 
 void
@@ -137,33 +127,13 @@ lookup_batch_spread(const PGresult *res, struct lookup_item *items, size_t n)
 	return once;
 }
 
-static void
-lookup_count(struct lookup_batcher *b, const char *result, size_t commands)
-{
-	char labels[32];
-
-	if (b->metrics == NULL)
-		return;
-	snprintf(labels, sizeof(labels), "result=\"%s\"", result);
-	metrics_add(b->metrics, "tmprov_lookup_statements_total", labels, 1);
-	metrics_add(b->metrics, "tmprov_lookup_commands_total", "", (double)commands);
-}
-
-/* Called locked, after b->queued changed. */
-static void
-lookup_queued(struct lookup_batcher *b, long delta)
-{
-	b->queued = (size_t)((long)b->queued + delta);
-	if (b->metrics != NULL)
-		metrics_set(b->metrics, "tmprov_lookup_waiting", "", (double)b->queued);
-}
-
 /* One command alone: SQL_LOOKUP on the batcher's connection. */
 static void
 lookup_one(struct lookup_batcher *b, struct lookup_req *r)
 {
 	char err[256];
-	PGresult *res = db_exec(b->db, SQL_LOOKUP, LOOKUP_NPARAMS, r->item.params, err, sizeof(err));
+	PGresult *res =
+	    db_exec(b->db, SQL_LOOKUP, LOOKUP_NPARAMS, r->item.params, err, sizeof(err));
 
 	r->result = LOOKUP_ALONE;
 	if (res != NULL && PQntuples(res) == 1) {
@@ -171,9 +141,9 @@ lookup_one(struct lookup_batcher *b, struct lookup_req *r)
 		r->result = LOOKUP_DONE;
 	} else if (res == NULL) {
 		dbpool_scrub_error(err);
-		log_warn("lookup: %s; the command looks itself up", err);
+		log_warn("%s; the command looks itself up", err);
 	}
-	lookup_count(b, res != NULL ? "ok" : "failed", 1);
+	group_count(b->group, res != NULL, 1);
 	PQclear(res);
 }
 
@@ -181,7 +151,7 @@ lookup_one(struct lookup_batcher *b, struct lookup_req *r)
 static void
 lookup_many(struct lookup_batcher *b, struct lookup_req **batch, size_t n)
 {
-	struct lookup_item items[LOOKUP_BATCH_MAX];
+	struct lookup_item items[GROUP_MAX];
 	char err[256], *text;
 	PGresult *res = NULL;
 	size_t done = 0;
@@ -198,7 +168,7 @@ lookup_many(struct lookup_batcher *b, struct lookup_req **batch, size_t n)
 			log_warn("lookup batch of %zu: %s; each command looks itself up", n, err);
 		} else
 			done = lookup_batch_spread(res, items, n);
-		lookup_count(b, res != NULL ? "ok" : "failed", n);
+		group_count(b->group, res != NULL, n);
 	}
 	for (size_t i = 0; i < n; i++)
 		batch[i]->result =
@@ -211,94 +181,33 @@ lookup_many(struct lookup_batcher *b, struct lookup_req **batch, size_t n)
 	free(text);
 }
 
-/* Takes what is queued now (at most LOOKUP_BATCH_MAX), runs it, hands out the answers and wakes
- * the next leader. Called locked, by a queued request's thread while no one leads. */
+/* The group's run: one statement for the lookups queued now. */
 static void
-lookup_lead(struct lookup_batcher *b)
+lookup_run(void *ctx, struct group_req **group, size_t n)
 {
-	struct lookup_req *batch[LOOKUP_BATCH_MAX];
-	size_t n = 0;
+	struct lookup_batcher *b = ctx;
+	struct lookup_req *batch[GROUP_MAX];
 
-	while (b->head != NULL && n < LOOKUP_BATCH_MAX) {
-		struct lookup_req *r = b->head;
-
-		b->head = r->next;
-		r->state = REQ_TAKEN;
-		batch[n++] = r;
-	}
-	if (b->head == NULL)
-		b->tail = &b->head;
-	lookup_queued(b, -(long)n);
-	b->leading = true;
-	pthread_mutex_unlock(&b->lock);
-	if (b->metrics != NULL)
-		metrics_set(b->metrics, "tmprov_lookup_batch_in_flight", "", (double)n);
+	for (size_t i = 0; i < n; i++)
+		batch[i] = group_req_arg(group[i]);
 	if (n == 1)
 		lookup_one(b, batch[0]);
 	else
 		lookup_many(b, batch, n);
-	if (b->metrics != NULL)
-		metrics_set(b->metrics, "tmprov_lookup_batch_in_flight", "", 0);
-	pthread_mutex_lock(&b->lock);
-	for (size_t i = 0; i < n; i++) {
-		batch[i]->state = REQ_DONE;
-		pthread_cond_signal(&batch[i]->wake);
-	}
-	b->leading = false;
-	if (b->head != NULL)
-		pthread_cond_signal(&b->head->wake);
-}
-
-/* Takes r out of the queue (it is queued). Called locked. */
-static void
-lookup_withdraw(struct lookup_batcher *b, struct lookup_req *r)
-{
-	struct lookup_req **pp = &b->head;
-
-	while (*pp != r)
-		pp = &(*pp)->next;
-	*pp = r->next;
-	if (b->tail == &r->next)
-		b->tail = pp;
-	lookup_queued(b, -1);
-	/* It may have been woken to lead: the next one leads instead. */
-	if (!b->leading && b->head != NULL)
-		pthread_cond_signal(&b->head->wake);
 }
 
 enum lookup_result
 lookup_batched(struct lookup_batcher *b, const char *const params[LOOKUP_NPARAMS],
 	       struct cmd_state *st, const atomic_bool *stop)
 {
-	struct lookup_req r = {.item = {.params = params, .st = st}, .state = REQ_QUEUED};
-	struct timespec until;
+	struct lookup_req r = {.item = {.params = params, .st = st}, .result = LOOKUP_ALONE};
+	struct stop_grace g = {.stop = stop, .grace_ms = 0, .seen_ms = -1};
 
 	/* While the database is down the pool's statements wait for it, each with its stop. */
 	if (!dbpool_available(b->pool))
 		return LOOKUP_ALONE;
-	if (stop_requested(stop))
+	if (stop_requested(stop) || group_join(b->group, &r, &g) != 0)
 		return LOOKUP_STOPPED;
-	pthread_cond_init(&r.wake, NULL);
-	pthread_mutex_lock(&b->lock);
-	*b->tail = &r;
-	b->tail = &r.next;
-	lookup_queued(b, 1);
-	while (r.state != REQ_DONE) {
-		if (r.state == REQ_QUEUED && stop_requested(stop)) {
-			lookup_withdraw(b, &r);
-			r.result = LOOKUP_STOPPED;
-			break;
-		}
-		if (r.state == REQ_QUEUED && !b->leading) {
-			lookup_lead(b); /* r is in the batch unless LOOKUP_BATCH_MAX were before it */
-			continue;
-		}
-		/* Timed, so that a stop request is seen without a broadcast for it. */
-		deadline_after(&until, 100);
-		pthread_cond_timedwait(&r.wake, &b->lock, &until);
-	}
-	pthread_mutex_unlock(&b->lock);
-	pthread_cond_destroy(&r.wake);
 	return r.result;
 }
 
@@ -307,37 +216,23 @@ lookup_batcher_new(const struct cfg *c, struct dbpool *pool, struct metrics *m, 
 		   size_t errlen)
 {
 	struct lookup_batcher *b = calloc(1, sizeof(*b));
-	struct db_options o;
+	struct group_metrics gm = lookup_metrics;
 
 	if (b == NULL)
 		goto nomem;
 	b->pool = pool;
-	b->metrics = m;
-	b->tail = &b->head;
-	b->db = db_new(cfg_str(c, &KEY_TMPROV_DATABASE_URL), SQL_STATEMENTS, SQL_COUNT);
-	db_options_from_cfg(&o, c, "tmprov-worker lookups");
-	o.connect_attempts = 1; /* a failed batch falls back to the pool, which waits */
-	if (b->db == NULL || db_set_options(b->db, &o) != 0)
+	gm.m = m;
+	/* A failed batch falls back to the pool, which waits: one connection attempt. */
+	b->db = dbpool_session_new(c, "tmprov-worker lookups", SQL_STATEMENTS, SQL_COUNT);
+	if (b->db == NULL)
 		goto nomem;
-	for (size_t i = 0; m != NULL && i < sizeof(lookup_metrics) / sizeof(lookup_metrics[0]);
-	     i++)
-		if (metrics_declare(m, lookup_metrics[i].name, lookup_metrics[i].type,
-				    lookup_metrics[i].help, NULL, 0) != 0)
-			goto nomem;
-	if (m != NULL) {
-		metrics_touch(m, "tmprov_lookup_statements_total", "result=\"ok\"");
-		metrics_touch(m, "tmprov_lookup_statements_total", "result=\"failed\"");
-		metrics_touch(m, "tmprov_lookup_commands_total", "");
-		metrics_set(m, "tmprov_lookup_batch_in_flight", "", 0);
-		metrics_set(m, "tmprov_lookup_waiting", "", 0);
-	}
-	pthread_mutex_init(&b->lock, NULL);
+	b->group = group_new(lookup_run, b, &gm);
+	if (b->group == NULL)
+		goto nomem;
 	return b;
 nomem:
 	snprintf(err, errlen, "lookup: out of memory");
-	if (b != NULL)
-		db_free(b->db);
-	free(b);
+	lookup_batcher_free(b);
 	return NULL;
 }
 
@@ -346,7 +241,7 @@ lookup_batcher_free(struct lookup_batcher *b)
 {
 	if (b == NULL)
 		return;
-	pthread_mutex_destroy(&b->lock);
+	group_free(b->group);
 	db_free(b->db);
 	free(b);
 }

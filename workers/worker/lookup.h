@@ -26,9 +26,6 @@ enum lookup_param {
 	LOOKUP_NPARAMS
 };
 
-/* A batch holds at most this many commands: one statement stays short. */
-enum { LOOKUP_BATCH_MAX = 256 };
-
 enum lookup_result {
 	LOOKUP_DONE,	/* the state is filled in */
 	LOOKUP_ALONE,	/* not looked up: run SQL_LOOKUP alone, with the caller's retries */
