@@ -1,6 +1,7 @@
 /* Fault matrix, worker and Kafka rows (issue 11): K1 SIGKILL x5, K2 SIGTERM mid-load, K3 SIGSTOP
  * past the session timeout, K4 a third worker joining and leaving, K5 all brokers down, K6
- * produce errors, K7 offset-commit errors then SIGKILL, K9 poison messages. Each row runs a load
+ * produce errors, K7 offset-commit errors then SIGKILL, K8 SIGTERM with the broker silent,
+ * K9 poison messages. Each row runs a load
  * of a few thousand commands on 6 partitions and 2 workers and ends with the invariants of
  * tests/support/fmatrix.h. */
 #include <setjmp.h>
@@ -338,6 +339,61 @@ test_k5_brokers_down(void **state)
 	fload_free(&l);
 }
 
+#define K8_DRAIN_MS 15000 /* wenv's TMPROV_DRAIN_TIMEOUT */
+#define K8_GRACE_MS 10000 /* "within TMPROV_DRAIN_TIMEOUT + a few seconds" (issue 11) */
+
+/* K8: SIGTERM to every worker while the broker is silent (it takes requests and answers none
+ * for 30 s, as a broker behind a dead link does): the final offset commit, the outbox and
+ * the group leave cannot be done, yet each worker exits 0 within its drain timeout plus a few
+ * seconds; what it could not commit is redelivered to the restarted workers and done once. */
+static void
+test_k8_sigterm_brokers_down(void **state)
+{
+	struct fload l;
+	struct fm_inv inv;
+	long at, slowest = 0;
+
+	(void)state;
+	fm_row_begin(F, "K8");
+	wenv_sim_faults(F->e, "latency_ms=40");
+	fload_send(F, &l, "k8", "cuq", 700);
+	fload_wait_done(F, &l, (long)l.n / 4, 30000);
+	fm_kafka_fault(F, "rtt 30000");
+	at = fload_done(F, &l);
+	fm_sleep_ms(2000);
+	for (int i = 0; i < F->nw; i++)
+		worker_signal(F->w[i], SIGTERM);
+	for (int i = 0; i < F->nw; i++) {
+		long ms = 0;
+		int st = worker_wait(F->w[i], K8_DRAIN_MS + K8_GRACE_MS, &ms);
+
+		if (st == -1) {
+			fm_violation("worker %d did not exit on SIGTERM within %d ms with the "
+				     "broker silent",
+				     i + 1, K8_DRAIN_MS + K8_GRACE_MS);
+			worker_log_tail(F->w[i], 20);
+			worker_kill(F->w[i]);
+		} else if (st != 0) {
+			fm_violation("worker %d exited %d on SIGTERM with the broker silent", i + 1,
+				     st);
+		}
+		slowest = ms > slowest ? ms : slowest;
+	}
+	fm_kafka_fault(F, "rtt 0");
+	for (int i = 0; i < F->nw; i++)
+		wenv_worker_restart(F->e, F->w[i]);
+	fm_check(F, &l, FM_DONE_MS, &inv);
+	if (inv.failed)
+		fm_violation("%ld commands failed (%s)", inv.failed, inv.failed_sample);
+	fm_row_end(F,
+		   "%zu commands, broker silent at %ld done, SIGTERM 2 s later: slowest exit after "
+		   "%ld ms (bound %d), TM calls %ld, failed %ld, dup creates %ld, all done after "
+		   "%.1f s",
+		   inv.n, at, slowest, K8_DRAIN_MS + K8_GRACE_MS, inv.calls, inv.failed,
+		   inv.creates_dup, inv.done_s);
+	fload_free(&l);
+}
+
 /* Commands of l whose outcome was published more than once (K6 wants exactly one message). */
 static long
 outcome_copies(const struct fload *l)
@@ -494,7 +550,8 @@ main(void)
 	    FM_ROW(test_k1_sigkill),	    FM_ROW(test_k2_sigterm),
 	    FM_ROW(test_k3_sigstop),	    FM_ROW(test_k5_brokers_down),
 	    FM_ROW(test_k6_produce_errors), FM_ROW(test_k7_commit_errors),
-	    FM_ROW(test_k9_poison),	    FM_ROW(test_k4_churn),
+	    FM_ROW(test_k9_poison),	    FM_ROW(test_k8_sigterm_brokers_down),
+	    FM_ROW(test_k4_churn),
 	};
 
 	/* One produce request in flight per broker: librdkafka's mock cluster (tmprov-devkafka)

@@ -29,22 +29,37 @@ static const char *const SCENARIOS[] = {"tmsim-capacity", "tm-client", "hash",
 #define NSCENARIOS (sizeof(SCENARIOS) / sizeof(SCENARIOS[0]))
 /* Latency figures: all three or none, in this order. */
 static const char *const LATENCIES[] = {"p50_ms", "p99_ms", "max_ms"};
-/* Every case of these scenarios has these figures besides its rate. */
+/* Every case of these scenarios has these figures besides its rate (the worker's what it used,
+ * read from /proc: the private stack's PostgreSQL is a local process). */
 static const struct {
 	const char *scenario, *figure;
 } REQUIRED[] = {
-    {"tmsim-capacity", "p99_ms"}, {"tm-client", "p99_ms"},	 {"hash", "p99_ms"},
-    {"pg-reference", "p99_ms"},	  {"worker", "peak_rss_mib"},	 {"callback", "p99_ms"},
-    {"callback", "peak_rss_mib"}, {"callback", "rss_bound_mib"},
+    {"tmsim-capacity", "p99_ms"},
+    {"tm-client", "p99_ms"},
+    {"hash", "p99_ms"},
+    {"pg-reference", "p99_ms"},
+    {"worker", "peak_rss_mib"},
+    {"worker", "peak_threads"},
+    {"worker", "switches_per_command"},
+    {"worker", "cpu_ms_per_command"},
+    {"worker", "pg_cpu_ms_per_command"},
+    {"callback", "p99_ms"},
+    {"callback", "peak_rss_mib"},
+    {"callback", "rss_bound_mib"},
 };
+/* Cases the smoke run must have besides one per scenario: TM's latency is held against these
+ * (the TM-instant rate of the same commands) and the footprint at concurrency 1024. */
+static const char *const CASES[] = {"worker/tm0-c64", "worker/tm50-c64", "worker/tm50-c1024"};
 /* The ratios the smoke run must report (cases it leaves out have theirs left out too). */
 static const char *const RATIOS[] = {"worker / database (2)",
 				     "passwords / hash (2b)",
 				     "TM 50 ms, c64 / 1280 (3)",
+				     "TM 50 ms / TM instant, c64 (3)",
 				     "latency p99 ms (4)",
 				     "callback meetings / database (6a)",
 				     "callback meetings p99 ms (6a)",
 				     "logins / hash verify (6c)",
+				     "worker peak RSS MiB, c1024 (7)",
 				     "callback peak RSS / bound (7)"};
 
 static const char *
@@ -195,17 +210,18 @@ check_ratio(json_t *ratios, const char *name)
 	fail_msg("no ratio %s in the results", name);
 }
 
+/* Whether a case's field ("scenario", "name") is value. */
 static bool
-has_scenario(json_t *cases, const char *scenario)
+has_case(json_t *cases, const char *field, const char *value)
 {
 	size_t i;
 	json_t *c;
 
 	json_array_foreach(cases, i, c)
 	{
-		const char *s = json_string_value(json_object_get(c, "scenario"));
+		const char *s = json_string_value(json_object_get(c, field));
 
-		if (s != NULL && strcmp(s, scenario) == 0)
+		if (s != NULL && strcmp(s, value) == 0)
 			return true;
 	}
 	return false;
@@ -246,8 +262,11 @@ test_smoke_run(void **state)
 	cases = json_object_get(doc, "cases");
 	assert_true(json_array_size(cases) >= NSCENARIOS);
 	for (i = 0; i < NSCENARIOS; i++)
-		if (!has_scenario(cases, SCENARIOS[i]))
+		if (!has_case(cases, "scenario", SCENARIOS[i]))
 			fail_msg("no case ran scenario %s", SCENARIOS[i]);
+	for (i = 0; i < sizeof(CASES) / sizeof(CASES[0]); i++)
+		if (!has_case(cases, "name", CASES[i]))
+			fail_msg("no case %s", CASES[i]);
 	table = slurp(out);
 	json_array_foreach(cases, i, c)
 	{
@@ -268,6 +287,8 @@ test_smoke_run(void **state)
 		assert_non_null(strstr(table, RATIOS[i]));
 	}
 	assert_true(strstr(table, " met") != NULL || strstr(table, " MISSED") != NULL);
+	/* The workers' use per command has its table. */
+	assert_non_null(strstr(table, "switches/command"));
 	free(table);
 	json_decref(doc);
 	unlink(results);

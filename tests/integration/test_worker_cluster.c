@@ -1,8 +1,8 @@
 /* Integration tests of tmprov-worker with its surroundings moving: PostgreSQL restarted in the
  * middle of a run (the worker pauses, reconnects and completes everything exactly once) and two
  * workers in one consumer group (both get partitions; every command is done once), and a
- * worker stopped with SIGTERM in the middle of a rebalance (it exits within its drain timeout
- * plus a few seconds). */
+ * worker stopped with SIGTERM in the middle of a rebalance, or rebalanced in the middle of its
+ * shutdown (it exits within its drain timeout plus a few seconds). */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -202,21 +202,19 @@ test_two_workers(void **state)
  * within its drain timeout plus a few seconds (issue 11, defect 1: "in every state"); its
  * consumer close waits for the group's join round (stacks: rd_kafka_consumer_close). */
 static void
-test_sigterm_in_rebalance(void **state)
+sigterm_in_rebalance(const char *tag, const char *const *extra)
 {
 	static char ids[SR_SUBJECTS][48];
 	const char *idp[SR_SUBJECTS];
-	const char *drain[] = {SR_DRAIN, NULL};
 	struct worker *w2 = NULL, *w3 = NULL;
 	char err[512], listen[64], *partner;
 	size_t n = 0;
 	long elapsed = 0, deadline, revokes;
 	int st;
 
-	(void)state;
 	wenv_sim_faults(E, "latency_ms=100");
-	assert_int_equal(wenv_worker_start(E, "second", drain, &w2, err, sizeof(err)), 0);
-	send_creates("sr", 0, SR_SUBJECTS, 0, ids, idp, &n);
+	assert_int_equal(wenv_worker_start(E, "second", extra, &w2, err, sizeof(err)), 0);
+	send_creates(tag, 0, SR_SUBJECTS, 0, ids, idp, &n);
 	deadline = clock_now_ms() + 30000;
 	while (commands_done(w2) < 1 && clock_now_ms() < deadline)
 		sleep_ms(50);
@@ -228,8 +226,7 @@ test_sigterm_in_rebalance(void **state)
 	assert_int_equal(sim_stop_status(E->sim), 0);
 	E->sim = NULL;
 	revokes = worker_log_count(w2, "consumer: revoked");
-	assert_int_equal(
-	    worker_start(&w3, "third", (const char *const *)E->settings, err, sizeof(err)), 0);
+	assert_int_equal(wenv_worker_start_unready(E, "third", extra, &w3, err, sizeof(err)), 0);
 	/* Its revoke drain ends (the drain timeout: the jobs wait for TM); it rejoins. */
 	deadline = clock_now_ms() + 30000;
 	while (worker_log_count(w2, "consumer: revoked") <= revokes && clock_now_ms() < deadline)
@@ -254,6 +251,73 @@ test_sigterm_in_rebalance(void **state)
 	worker_free(w2);
 }
 
+static void
+test_sigterm_in_rebalance(void **state)
+{
+	const char *const extra[] = {SR_DRAIN, NULL};
+
+	(void)state;
+	sigterm_in_rebalance("sr", extra);
+}
+
+#define ST_DRAIN_MS 15000 /* wenv's TMPROV_DRAIN_TIMEOUT */
+#define ST_JOIN_AT  11000 /* past the grace below: a fresh revoke drain would outlast the bound */
+
+/* A rebalance during the shutdown's drain: the second worker gets SIGTERM while TM is away (its
+ * jobs wait), and 11 s later a third member joins, which revokes the second's partitions while it
+ * drains. The revoke's drain must end with the shutdown's (TMPROV_DRAIN_TIMEOUT from the
+ * signal), not a drain timeout after the revoke began: exit 0 within drain timeout + 10 s. */
+static void
+test_rebalance_in_shutdown(void **state)
+{
+	static char ids[SR_SUBJECTS][48];
+	const char *idp[SR_SUBJECTS];
+	struct worker *w2 = NULL, *w3 = NULL;
+	char err[512], listen[64], *partner;
+	size_t n = 0;
+	long elapsed = 0, deadline, t0, revoked;
+	int st;
+
+	(void)state;
+	wenv_sim_faults(E, "latency_ms=100");
+	assert_int_equal(wenv_worker_start(E, "second", NULL, &w2, err, sizeof(err)), 0);
+	send_creates("rs", 0, SR_SUBJECTS, 0, ids, idp, &n);
+	deadline = clock_now_ms() + 30000;
+	while (commands_done(w2) < 1 && clock_now_ms() < deadline)
+		sleep_ms(50);
+	wenv_assert(E, commands_done(w2) >= 1, "the second worker got no partition");
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", sim_port(E->sim));
+	partner = strdup(sim_partner(E->sim));
+	assert_int_equal(sim_stop_status(E->sim), 0);
+	E->sim = NULL;
+	revoked = worker_log_count(w2, "consumer: revoked");
+	worker_signal(w2, SIGTERM);
+	t0 = clock_now_ms();
+	sleep_ms(ST_JOIN_AT);
+	assert_int_equal(wenv_worker_start_unready(E, "third", NULL, &w3, err, sizeof(err)), 0);
+	st = worker_wait(w2, ST_DRAIN_MS + SR_GRACE_MS - (int)(clock_now_ms() - t0), &elapsed);
+	elapsed = clock_now_ms() - t0;
+	if (st == -1)
+		worker_log_tail(w2, 30);
+	{
+		const struct sim_opts so = {.partner = partner, .listen = listen};
+
+		assert_int_equal(sim_start_opts(&E->sim, &so), 0);
+	}
+	free(partner);
+	fprintf(stderr,
+		"# SIGTERM, a join %d ms later: exit %d after %ld ms, revokes during the "
+		"shutdown %ld\n",
+		ST_JOIN_AT, st, elapsed, worker_log_count(w2, "consumer: revoked") - revoked);
+	wenv_assert(E, st == 0,
+		    "a rebalance during the shutdown: status %d after %ld ms (bound %d)", st,
+		    elapsed, ST_DRAIN_MS + SR_GRACE_MS);
+	assert_int_equal(worker_stop(w3, WENV_STOP_MS, &elapsed), 0);
+	worker_free(w3);
+	worker_free(w2);
+	wenv_wait_outcomes(E, idp, n, WENV_TIMEOUT_MS);
+}
+
 int
 main(void)
 {
@@ -261,6 +325,7 @@ main(void)
 	    cmocka_unit_test(test_postgres_restart),
 	    cmocka_unit_test(test_two_workers),
 	    cmocka_unit_test(test_sigterm_in_rebalance),
+	    cmocka_unit_test(test_rebalance_in_shutdown),
 	};
 
 	return wcase_run(&E, "wclust", NULL, tests, sizeof(tests) / sizeof(tests[0]));

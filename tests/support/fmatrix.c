@@ -477,6 +477,11 @@ fm_kafka_fault(struct fm *f, const char *cmd)
 		fm_kafka_send(f, line);
 		return;
 	}
+	if (sscanf(cmd, "rtt %d", &n) == 1 && n >= 0) {
+		snprintf(line, sizeof(line), "rtt 1 %d", n);
+		fm_kafka_send(f, line);
+		return;
+	}
 	wenv_assert(f->e,
 		    sscanf(cmd, "errors %d %d %d", &api, &code, &n) == 3 && n > 0 && api >= 0 &&
 			api < FM_API_KEYS,

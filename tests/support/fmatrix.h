@@ -97,7 +97,8 @@ int fm_worker_add(struct fm *f, const char *name, const char *const *extra);
 /* Stops (SIGTERM) and frees worker i, which must be the last one. Returns its exit status. */
 int fm_worker_remove(struct fm *f, int i);
 
-/* Sends a fault command to the suite's tmprov-devkafka ("down", "up", "errors APIKEY ERR N");
+/* Sends a fault command to the suite's tmprov-devkafka ("down", "up", "rtt MS": every answer
+ * of its broker delayed by MS, 0 ends it; "errors APIKEY ERR N");
  * fails the test when it is refused. */
 void fm_kafka_fault(struct fm *f, const char *cmd);
 

@@ -229,8 +229,8 @@ wenv_teardown(struct wenv *e)
 }
 
 int
-wenv_worker_start(struct wenv *e, const char *name, const char *const *extra, struct worker **out,
-		  char *err, size_t errlen)
+wenv_worker_start_unready(struct wenv *e, const char *name, const char *const *extra,
+			  struct worker **out, char *err, size_t errlen)
 {
 	char *saved[WORKER_ENV_MAX + 1];
 	size_t nsaved = e->nsettings;
@@ -248,6 +248,15 @@ wenv_worker_start(struct wenv *e, const char *name, const char *const *extra, st
 		e->settings[i] = saved[i];
 	e->nsettings = nsaved;
 	e->settings[nsaved] = NULL;
+	return rc;
+}
+
+int
+wenv_worker_start(struct wenv *e, const char *name, const char *const *extra, struct worker **out,
+		  char *err, size_t errlen)
+{
+	int rc = wenv_worker_start_unready(e, name, extra, out, err, errlen);
+
 	if (rc == 0 && worker_wait_ready(*out, WENV_READY_MS, err, errlen) != 0) {
 		worker_free(*out);
 		*out = NULL;

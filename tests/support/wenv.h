@@ -60,6 +60,9 @@ int wenv_teardown(struct wenv *e);
 /* Another worker with the same settings plus extra, started and ready. 0 or -1 with err. */
 int wenv_worker_start(struct wenv *e, const char *name, const char *const *extra,
 		      struct worker **out, char *err, size_t errlen);
+/* The same without waiting for its /readyz (which may need TM). */
+int wenv_worker_start_unready(struct wenv *e, const char *name, const char *const *extra,
+			      struct worker **out, char *err, size_t errlen);
 /* Restarts w (stopped or killed) and waits for /readyz; fails the test if it cannot. */
 void wenv_worker_restart(struct wenv *e, struct worker *w);
 

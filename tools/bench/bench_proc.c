@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -198,48 +199,188 @@ bench_proc_stop(struct bench_proc *p, int timeout_ms)
 	return -1;
 }
 
-double
-bench_proc_cpu_ms(const struct bench_proc *p)
-{
-	unsigned long utime, stime;
-	char path[64], buf[1024], *after;
-	long tick = sysconf(_SC_CLK_TCK);
-	FILE *f;
-	size_t n;
+/* The fields of /proc/PID/stat read here. */
+struct bench_stat {
+	char comm[32];
+	long ppid;
+	unsigned long long utime, stime; /* clock ticks: every thread, ended ones too */
+	long long cutime, cstime;	 /* clock ticks of the children it has reaped */
+};
 
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)p->pid);
-	f = p->pid ? fopen(path, "r") : NULL;
+static int
+bench_stat_read(long pid, struct bench_stat *s)
+{
+	char path[64], buf[1024], *open, *close;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	f = pid > 0 ? fopen(path, "r") : NULL;
 	if (f == NULL)
 		return -1;
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	/* The command name (field 2) may hold blanks: count from the ")" that ends it. utime and
-	 * stime are fields 14 and 15. */
-	after = strrchr(buf, ')');
-	if (after == NULL || tick <= 0 ||
-	    sscanf(after + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
-		   &stime) != 2)
+	/* The command name (field 2) may hold blanks and parentheses: it ends at the last ")".
+	 * ppid is field 4; utime, stime, cutime, cstime fields 14 to 17. */
+	open = strchr(buf, '(');
+	close = strrchr(buf, ')');
+	if (open == NULL || close == NULL || close < open)
 		return -1;
-	return (double)(utime + stime) * 1000.0 / (double)tick;
+	snprintf(s->comm, sizeof(s->comm), "%.*s", (int)(close - open - 1), open + 1);
+	return sscanf(close + 1, " %*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld",
+		      &s->ppid, &s->utime, &s->stime, &s->cutime, &s->cstime) == 5
+		   ? 0
+		   : -1;
+}
+
+static double
+bench_ticks_ms(long long ticks)
+{
+	long tick = sysconf(_SC_CLK_TCK);
+
+	return tick > 0 ? (double)ticks * 1000.0 / (double)tick : -1;
+}
+
+double
+bench_proc_cpu_ms(const struct bench_proc *p)
+{
+	struct bench_stat s;
+
+	if (bench_stat_read((long)p->pid, &s) != 0)
+		return -1;
+	return bench_ticks_ms((long long)(s.utime + s.stime));
+}
+
+/* The number after key (e.g. "VmHWM:") in the "Key: value" file path, or -1. */
+static long long
+bench_status_field(const char *path, const char *key)
+{
+	char line[256];
+	long long v = -1;
+	size_t klen = strlen(key);
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, key, klen) == 0) {
+			v = strtoll(line + klen, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+/* A "Key: value" line of /proc/PID/status, or -1. */
+static long
+bench_proc_status(const struct bench_proc *p, const char *key)
+{
+	char path[64];
+
+	if (p->pid == 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)p->pid);
+	return (long)bench_status_field(path, key);
 }
 
 long
 bench_proc_peak_kib(const struct bench_proc *p)
 {
-	char path[64], line[256];
-	long kib = -1;
-	FILE *f;
+	return bench_proc_status(p, "VmHWM:");
+}
 
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)p->pid);
-	f = p->pid ? fopen(path, "r") : NULL;
-	if (f == NULL)
+long
+bench_proc_threads(const struct bench_proc *p)
+{
+	return bench_proc_status(p, "Threads:");
+}
+
+/* Adds the context switches of the live threads of pid (/proc/PID/task/TID/status) to u. */
+static int
+bench_usage_switches(long pid, struct bench_usage *u)
+{
+	char path[300];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task", pid);
+	d = opendir(path);
+	if (d == NULL)
 		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
+	while ((e = readdir(d)) != NULL) {
+		long long v, iv;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/task/%.32s/status", pid, e->d_name);
+		v = bench_status_field(path, "voluntary_ctxt_switches:");
+		iv = bench_status_field(path, "nonvoluntary_ctxt_switches:");
+		if (v < 0 || iv < 0)
+			continue; /* the thread ended meanwhile */
+		u->vcsw += v;
+		u->ivcsw += iv;
+		u->threads++;
+	}
+	closedir(d);
+	return 0;
+}
+
+int
+bench_proc_usage(const struct bench_proc *p, struct bench_usage *u)
+{
+	memset(u, 0, sizeof(*u));
+	u->cpu_ms = bench_proc_cpu_ms(p);
+	if (u->cpu_ms < 0 || bench_usage_switches((long)p->pid, u) != 0)
+		return -1;
+	return 0;
+}
+
+long
+bench_pg_postmaster(long backend)
+{
+	struct bench_stat s, parent;
+
+	if (bench_stat_read(backend, &s) != 0 || bench_stat_read(s.ppid, &parent) != 0)
+		return -1;
+	/* A server elsewhere (another host, a container's pid namespace) would name some
+	 * unrelated local process here: only a postgres process counts. */
+	return strncmp(parent.comm, "postgres", 8) == 0 || strcmp(parent.comm, "postmaster") == 0
+		   ? s.ppid
+		   : -1;
+}
+
+double
+bench_proc_family_cpu_ms(long pid)
+{
+	struct bench_stat root, s;
+	long long ticks;
+	struct dirent *e;
+	DIR *d;
+
+	if (bench_stat_read(pid, &root) != 0 || (d = opendir("/proc")) == NULL)
+		return -1;
+	ticks = (long long)(root.utime + root.stime) + root.cutime + root.cstime;
+	while ((e = readdir(d)) != NULL) {
+		char *end;
+		long child = strtol(e->d_name, &end, 10);
+
+		if (*end == '\0' && child > 0 && bench_stat_read(child, &s) == 0 && s.ppid == pid)
+			ticks += (long long)(s.utime + s.stime) + s.cutime + s.cstime;
+	}
+	closedir(d);
+	return bench_ticks_ms(ticks);
+}
+
+int
+bench_proc_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return -1;
+	rl.rlim_cur = rl.rlim_max;
+	return setrlimit(RLIMIT_NOFILE, &rl);
 }
 
 void

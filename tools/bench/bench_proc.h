@@ -1,7 +1,7 @@
 /* bench_proc: the programs a benchmark round runs beside itself — tmprov-devkafka, tmprov-worker,
  * tmprov-callback, wrk — started from the directory tmprov itself lives in (or PATH), with an
- * environment of the round's choosing, their output in a log file; stopped, and their peak
- * memory read from /proc. */
+ * environment of the round's choosing, their output in a log file; stopped, and what they used
+ * (peak memory, threads, CPU, context switches) read from /proc. */
 #ifndef TMPROV_BENCH_PROC_H
 #define TMPROV_BENCH_PROC_H
 
@@ -40,10 +40,34 @@ int bench_proc_wait(struct bench_proc *p, int timeout_ms);
 /* SIGTERM, up to timeout_ms, then SIGKILL; returns as bench_proc_wait (-1: killed). Not
  * running: its status. */
 int bench_proc_stop(struct bench_proc *p, int timeout_ms);
-/* CPU time it has used (user + system), in milliseconds, or -1 when it cannot be read. */
+/* CPU time it has used (user + system, every thread, ended ones too), in milliseconds, or -1
+ * when it cannot be read. */
 double bench_proc_cpu_ms(const struct bench_proc *p);
 /* Peak resident memory (VmHWM) in KiB, or -1 when it cannot be read. */
 long bench_proc_peak_kib(const struct bench_proc *p);
+/* Its threads now, or -1 when it cannot be read. */
+long bench_proc_threads(const struct bench_proc *p);
+
+/* What a process has used so far. Context switches are counted over its live threads only
+ * (Linux keeps an ended thread's in no file a parent can read before the process exits), so a
+ * difference of two readings is exact for threads that live throughout, as a pool's do. */
+struct bench_usage {
+	double cpu_ms;	       /* user + system of every thread (/proc/PID/stat) */
+	long long vcsw, ivcsw; /* voluntary, involuntary switches (/proc/PID/task/TID/status) */
+	long threads;	       /* its threads when read */
+};
+/* 0, or -1 when it cannot be read. */
+int bench_proc_usage(const struct bench_proc *p, struct bench_usage *u);
+/* The postmaster of the PostgreSQL backend whose pid is backend (PQbackendPID), when it is a
+ * process of this machine named postgres; -1 otherwise. */
+long bench_pg_postmaster(long backend);
+/* CPU time, in milliseconds, of process pid, of the children it has reaped and of its live
+ * children (for a postmaster: all of PostgreSQL, backends, autovacuum and writers included);
+ * -1 when it cannot be read. */
+double bench_proc_family_cpu_ms(long pid);
+/* Raises this process's soft limit of open files to the hard one, for the children it starts
+ * (a worker at concurrency 1024 holds over a thousand sockets). 0 or -1. */
+int bench_proc_raise_nofile(void);
 /* The last non-empty line of its log holding needle (NULL: any) into out ("" when none). */
 void bench_proc_log_line(const struct bench_proc *p, const char *needle, char *out, size_t outlen);
 /* Waits up to timeout_ms for file path to be non-empty, reads its first line into out. 0, or

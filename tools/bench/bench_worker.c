@@ -6,7 +6,10 @@
  *     being produced then) to the last outcome read: commands/s.
  *   --rate R: the workers are started and assigned first, then the commands are produced at R per
  *     second; each command's latency is its outcome event's Kafka timestamp less its own.
- * Every command must end in its success event: a failed or rejected one fails the round. */
+ * Every command must end in its success event: a failed or rejected one fails the round.
+ * What the workers use over the clock's span is read from /proc: CPU and context switches per
+ * command, peak RSS and threads; and PostgreSQL's CPU per command when the server is a local
+ * process (its postmaster and children: the round has the server to itself). */
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -33,6 +36,9 @@
 #define BW_SEED_THREADS	  8
 #define BW_TOPIC_COMMANDS "tm.commands"
 #define BW_TOPIC_EVENTS	  "tm.events"
+/* What the worker logs when it pauses for TM (tmretry.c): a round that saw it measured retries,
+ * not the worker (tmsim refusing connections past its TMSIM_MAX_CONNECTIONS shows so). */
+#define BW_TM_DOWN "TM looks down"
 
 struct bench_worker_run {
 	const struct bench_opts *o;
@@ -51,8 +57,11 @@ struct bench_worker_run {
 	json_t *types;					 /* outcome event type -> count */
 	double t_spawn, t0, t_first, t_last, t_assigned; /* monotonic ms */
 	int64_t wall_spawn;				 /* t_spawn on the wall clock */
-	long peak_kib;
-	double cpu_ms; /* the workers' CPU time when the last outcome was read */
+	long pg_postmaster;				 /* -1: the server is not a process here */
+	/* Over the clock's span (from t0 to the last outcome read), all workers together. */
+	struct bench_usage start[BW_WORKERS_MAX], used;
+	double pg_start_ms, pg_cpu_ms; /* -1: unknown */
+	long peak_kib, peak_threads;   /* of the largest worker */
 	struct bench_samples lat;
 };
 
@@ -118,6 +127,7 @@ bw_setup(struct bench_worker_run *w, char *err, size_t errlen)
 	if (conn == NULL)
 		return -1;
 	rc = bench_load_seed(&w->load, conn, &tmo, BW_SEED_THREADS, err, errlen);
+	w->pg_postmaster = bench_pg_postmaster((long)PQbackendPID(conn));
 	PQfinish(conn);
 	snprintf(query, sizeof(query), "latency_ms=%ld", o->tm_latency_ms);
 	if (rc != 0 || bw_sim_faults(o, query, err, errlen) != 0)
@@ -189,6 +199,8 @@ bw_start_workers(struct bench_worker_run *w, char *err, size_t errlen)
 
 	if (bench_proc_sibling("tmprov-worker", exe, sizeof(exe), err, errlen) != 0)
 		return -1;
+	if (bench_proc_raise_nofile() != 0)
+		fprintf(stderr, "tmprov-bench: cannot raise the open files limit\n");
 	snprintf(db, sizeof(db), "TMPROV_DATABASE_URL=%s", w->db.conninfo);
 	snprintf(brokers, sizeof(brokers), "TMPROV_KAFKA_BROKERS=%s", w->kafka.brokers);
 	snprintf(conc, sizeof(conc), "TMPROV_WORKER_CONCURRENCY=%ld", o->concurrency);
@@ -257,6 +269,54 @@ bw_assigned_wall(const struct bench_proc *p)
 	}
 	fclose(f);
 	return ms;
+}
+
+/* The threads of each worker now: their peak is sampled, as /proc keeps no high-water mark. */
+static void
+bw_sample_threads(struct bench_worker_run *w)
+{
+	for (long i = 0; i < w->nprocs; i++) {
+		long n = bench_proc_threads(&w->procs[i]);
+
+		w->peak_threads = n > w->peak_threads ? n : w->peak_threads;
+	}
+}
+
+/* The start of the clock's span: the workers' usage and PostgreSQL's CPU so far (a worker not
+ * started yet has used nothing). */
+static void
+bw_usage_start(struct bench_worker_run *w)
+{
+	for (long i = 0; i < w->nprocs; i++)
+		if (bench_proc_usage(&w->procs[i], &w->start[i]) != 0)
+			memset(&w->start[i], 0, sizeof(w->start[i]));
+	w->pg_start_ms = w->pg_postmaster > 0 ? bench_proc_family_cpu_ms(w->pg_postmaster) : -1;
+}
+
+/* The end of the span: what the workers and PostgreSQL used since bw_usage_start, peak
+ * memory and threads. */
+static int
+bw_usage_end(struct bench_worker_run *w, char *err, size_t errlen)
+{
+	double pg = w->pg_postmaster > 0 ? bench_proc_family_cpu_ms(w->pg_postmaster) : -1;
+	struct bench_usage u;
+
+	bw_sample_threads(w);
+	w->pg_cpu_ms = pg >= 0 && w->pg_start_ms >= 0 ? pg - w->pg_start_ms : -1;
+	for (long i = 0; i < w->nprocs; i++) {
+		long kib = bench_proc_peak_kib(&w->procs[i]);
+
+		if (kib < 0 || bench_proc_usage(&w->procs[i], &u) != 0) {
+			snprintf(err, errlen, "%s: cannot read /proc", w->procs[i].name);
+			return -1;
+		}
+		w->peak_kib = kib > w->peak_kib ? kib : w->peak_kib;
+		w->used.cpu_ms += u.cpu_ms - w->start[i].cpu_ms;
+		w->used.vcsw += u.vcsw - w->start[i].vcsw;
+		w->used.ivcsw += u.ivcsw - w->start[i].ivcsw;
+		w->used.threads += u.threads;
+	}
+	return 0;
 }
 
 static int
@@ -383,6 +443,27 @@ bw_collect(struct bench_worker_run *w, char *err, size_t errlen)
 			last_check = now;
 			if (bw_check_alive(w, err, errlen) != 0)
 				return -1;
+			bw_sample_threads(w);
+		}
+	}
+	return 0;
+}
+
+/* Fails the round when a worker paused for TM. */
+static int
+bw_check_tm(struct bench_worker_run *w, char *err, size_t errlen)
+{
+	char line[512];
+
+	for (long i = 0; i < w->nprocs; i++) {
+		bench_proc_log_line(&w->procs[i], BW_TM_DOWN, line, sizeof(line));
+		if (line[0] != '\0') {
+			snprintf(err, errlen,
+				 "%s took TM for down (calls failing in a row): the figures "
+				 "would measure its retries (tmsim refusing connections past "
+				 "TMSIM_MAX_CONNECTIONS shows so): %s",
+				 w->procs[i].name, line);
+			return -1;
 		}
 	}
 	return 0;
@@ -395,18 +476,21 @@ bw_run(struct bench_worker_run *w, char *err, size_t errlen)
 
 	if (!w->prestart) {
 		if (bw_produce(w, o->commands, err, errlen) != 0 ||
-		    bench_kafka_flush(&w->kafka, 60000, err, errlen) != 0 ||
-		    bw_start_workers(w, err, errlen) != 0)
+		    bench_kafka_flush(&w->kafka, 60000, err, errlen) != 0)
+			return -1;
+		bw_usage_start(w);
+		if (bw_start_workers(w, err, errlen) != 0)
 			return -1;
 		w->t0 = w->t_spawn;
 	} else {
 		if (bw_start_workers(w, err, errlen) != 0 || bw_wait_assigned(w, err, errlen) != 0)
 			return -1;
+		bw_usage_start(w);
 		w->t0 = clock_now_ms_f();
 		if (o->rate == 0 && bw_produce(w, o->commands, err, errlen) != 0)
 			return -1;
 	}
-	if (bw_collect(w, err, errlen) != 0)
+	if (bw_collect(w, err, errlen) != 0 || bw_usage_end(w, err, errlen) != 0)
 		return -1;
 	if (!w->prestart) {
 		/* When the broker handed the partitions over: a new group's first join waits
@@ -420,19 +504,12 @@ bw_run(struct bench_worker_run *w, char *err, size_t errlen)
 		}
 		w->t_assigned = at > 0 ? w->t_spawn + (double)(at - w->wall_spawn) : w->t0;
 	}
-	for (long i = 0; i < w->nprocs; i++) {
-		long kib = bench_proc_peak_kib(&w->procs[i]);
-		double ms = bench_proc_cpu_ms(&w->procs[i]);
-
-		w->peak_kib = kib > w->peak_kib ? kib : w->peak_kib;
-		w->cpu_ms += ms > 0 ? ms : 0;
-	}
 	if (w->failed > 0) {
 		snprintf(err, errlen, "%ld of %ld commands did not succeed; the first: %s",
 			 w->failed, o->commands, w->first_failure);
 		return -1;
 	}
-	return 0;
+	return bw_check_tm(w, err, errlen);
 }
 
 static int
@@ -472,6 +549,31 @@ bw_keep(const struct bench_worker_run *w)
 	fclose(f);
 }
 
+/* figures[name] = v when v > 0 (every figure is a number > 0; one /proc could not give is left
+ * out). 0, or -1 when out of memory. */
+static int
+bw_figure(json_t *figures, const char *name, double v)
+{
+	return v > 0 ? json_object_set_new(figures, name, json_real(v)) : 0;
+}
+
+/* What the workers (and PostgreSQL) used: peak RSS and threads of the largest worker, CPU and
+ * context switches per command of all of them. */
+static int
+bw_usage_figures(const struct bench_worker_run *w, json_t *figures)
+{
+	double n = (double)w->outcomes;
+
+	return bw_figure(figures, "peak_rss_mib", (double)w->peak_kib / 1024.0) != 0 ||
+		       bw_figure(figures, "peak_threads", (double)w->peak_threads) != 0 ||
+		       bw_figure(figures, "cpu_ms_per_command", w->used.cpu_ms / n) != 0 ||
+		       bw_figure(figures, "switches_per_command",
+				 (double)(w->used.vcsw + w->used.ivcsw) / n) != 0 ||
+		       bw_figure(figures, "pg_cpu_ms_per_command", w->pg_cpu_ms / n) != 0
+		   ? -1
+		   : 0;
+}
+
 static int
 bw_result(struct bench_worker_run *w, struct bench_result *r)
 {
@@ -492,11 +594,14 @@ bw_result(struct bench_worker_run *w, struct bench_result *r)
 	    "concurrency", (json_int_t)o->concurrency, "db_pool", (json_int_t)o->db_pool,
 	    "tm_latency_ms", (json_int_t)o->tm_latency_ms, "rate", (json_int_t)o->rate, "tm_rate",
 	    (json_int_t)o->tm_rate, "prestart", w->prestart, "kinds", kinds);
-	r->counts = json_pack(
-	    "{s:i, s:i, s:f, s:f, s:f, s:f, s:O}", "outcomes", (json_int_t)w->outcomes,
-	    "republished", (json_int_t)w->repeats, "elapsed_ms", elapsed, "first_outcome_ms",
-	    w->t_first - w->t0, "assigned_ms", w->t_assigned - w->t_spawn,
-	    "worker_cpu_ms_per_command", w->cpu_ms / (double)w->outcomes, "event_types", w->types);
+	r->counts = json_pack("{s:i, s:i, s:f, s:f, s:f, s:f, s:i, s:i, s:i, s:f, s:O}", "outcomes",
+			      (json_int_t)w->outcomes, "republished", (json_int_t)w->repeats,
+			      "elapsed_ms", elapsed, "first_outcome_ms", w->t_first - w->t0,
+			      "assigned_ms", w->t_assigned - w->t_spawn, "worker_cpu_ms",
+			      w->used.cpu_ms, "worker_voluntary_switches", (json_int_t)w->used.vcsw,
+			      "worker_involuntary_switches", (json_int_t)w->used.ivcsw,
+			      "worker_threads_at_end", (json_int_t)w->used.threads,
+			      "postgresql_cpu_ms", w->pg_cpu_ms, "event_types", w->types);
 	r->figures = json_object();
 	if (r->params == NULL || r->counts == NULL || r->figures == NULL)
 		return -1;
@@ -516,7 +621,7 @@ bw_result(struct bench_worker_run *w, struct bench_result *r)
 		r->figures, "rate_assigned",
 		json_real((double)w->outcomes * 1e3 / (w->t_last - w->t_assigned))) != 0)
 		return -1;
-	return json_object_set_new(r->figures, "peak_rss_mib", json_real(w->peak_kib / 1024.0));
+	return bw_usage_figures(w, r->figures);
 }
 
 static int
@@ -536,7 +641,7 @@ bw_check(const struct bench_opts *o, char *err, size_t errlen)
 int
 bench_worker(const struct bench_opts *o, struct bench_result *r, char *err, size_t errlen)
 {
-	struct bench_worker_run w = {.o = o};
+	struct bench_worker_run w = {.o = o, .pg_postmaster = -1, .pg_start_ms = -1};
 	int rc = -1;
 
 	bench_samples_init(&w.lat);

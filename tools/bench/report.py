@@ -149,6 +149,28 @@ def med(fig):
     return "%s [%s..%s]" % (num(fig["median"]), num(fig["min"]), num(fig["max"]))
 
 
+# What the worker scenarios read from /proc over their clock's span: (figure, column title).
+USAGE = [("peak_threads", "threads at peak"), ("switches_per_command", "switches/command"),
+         ("cpu_ms_per_command", "worker CPU ms/cmd"),
+         ("pg_cpu_ms_per_command", "PostgreSQL CPU ms/cmd")]
+
+
+def print_usage(doc, out):
+    """A second table: per command, what the worker(s) and PostgreSQL used."""
+    rows = [c for c in doc["cases"] if c["ok"] and any(k in c["figures"] for k, _ in USAGE)]
+    if not rows:
+        return
+    out.write("\n%-22s %-2s %s\n" % ("worker use", "n",
+                                      " ".join("%-24s" % t for _, t in USAGE).rstrip()))
+    for c in rows:
+        f = c["figures"]
+        out.write("%-22s %-2d %s\n" % (c["name"], c["rounds"], " ".join(
+            "%-24s" % (med(f[k]) if k in f else "-") for k, _ in USAGE).rstrip()))
+    out.write("(from /proc over the clock's span: the workers' threads, their context switches "
+              "(voluntary + involuntary) and CPU (user + system) per command; PostgreSQL's CPU: "
+              "its postmaster and all its children, the round having the server to itself)\n")
+
+
 def print_table(doc, out):
     m = doc["machine"]
     busy = float(m["load_before"].split()[0] or 0) > 0.5 * (m["cpus"] or 1)
@@ -171,6 +193,7 @@ def print_table(doc, out):
                      med(f["p50_ms"]) if "p50_ms" in f else "-",
                      med(f["p99_ms"]) if "p99_ms" in f else "-",
                      med(f["peak_rss_mib"]) if "peak_rss_mib" in f else "-"))
+    print_usage(doc, out)
     if doc["ratios"]:
         out.write("\n%-34s %-26s %s\n" % ("ratio", "median [min..max]", "target"))
         for r in doc["ratios"]:

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cfgkeys.h"
+#include "cli.h"
 #include "clisql.h"
 #include "kafka.h"
 #include "log.h"
@@ -257,4 +258,37 @@ clicfg_db(const struct cfg *c, bool quick, char *err, size_t errlen)
 		return NULL;
 	}
 	return db;
+}
+
+int
+clicmd_main(const struct clicmd *c, void *opts, int argc, char **argv)
+{
+	struct db *db = NULL;
+	struct cfg *cfg;
+	char err[512];
+	int rc;
+
+	if (clicfg_wants_help(argc, argv)) {
+		fputs(c->usage, stdout);
+		return CLI_OK;
+	}
+	cfg = clicfg_load_table(c->name, c->table, &argc, argv);
+	if (cfg == NULL)
+		return CLI_FAIL;
+	rc = c->flags(c->name, argc, argv, opts);
+	if (rc != CLI_OK)
+		goto out;
+	if (c->catch_signals)
+		clicfg_catch_signals();
+	db = clicfg_db(cfg, true, err, sizeof(err));
+	if (db == NULL) {
+		fprintf(stderr, "%s: %s\n", c->name, err);
+		rc = CLI_FAIL;
+		goto out;
+	}
+	rc = c->run(c->name, cfg, db, opts);
+out:
+	db_free(db);
+	cfg_free(cfg);
+	return rc;
 }

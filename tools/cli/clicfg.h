@@ -57,4 +57,21 @@ int clicfg_parse_time(const char *s, long long *ms);
  * attempt, for a command that can go on without the database. NULL with err on failure. */
 struct db *clicfg_db(const struct cfg *c, bool quick, char *err, size_t errlen);
 
+/* A subcommand that reads its flags, then works on the database (status, held, approve,
+ * reject, resolve, replay). */
+struct clicmd {
+	const char *name;  /* "tmprov status": prefixes messages */
+	const char *usage; /* what --help prints */
+	enum clicfg_table table;
+	bool catch_signals; /* SIGINT/SIGTERM set clicfg_stop (a long wait or send) */
+	/* argv after the configuration's flags into opts: 0, or clicfg_usage's 2 */
+	int (*flags)(const char *name, int argc, char **argv, void *opts);
+	/* the work: the exit status */
+	int (*run)(const char *name, const struct cfg *cfg, struct db *db, void *opts);
+};
+
+/* --help, the configuration, c->flags, the database (its error as "NAME: error", exit 1), then
+ * c->run; frees what it made. The exit status. */
+int clicmd_main(const struct clicmd *c, void *opts, int argc, char **argv);
+
 #endif

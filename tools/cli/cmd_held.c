@@ -54,8 +54,9 @@ struct held_opts {
 };
 
 static int
-held_flags(const char *name, int argc, char **argv, struct held_opts *o)
+held_flags(const char *name, int argc, char **argv, void *opts)
 {
+	struct held_opts *o = opts;
 	static const struct option longopts[] = {
 	    {"all", no_argument, NULL, 'a'},
 	    {NULL, 0, NULL, 0},
@@ -213,35 +214,26 @@ held_verdict(const char *name, const struct cfg *cfg, struct db *db, const struc
 }
 
 static int
+held_run(const char *name, const struct cfg *cfg, struct db *db, void *opts)
+{
+	const struct held_opts *o = opts;
+
+	return o->verb == HELD_LIST ? held_list(name, db) : held_verdict(name, cfg, db, o);
+}
+
+static int
 held_main(enum held_verb verb, const char *name, int argc, char **argv)
 {
+	const struct clicmd cmd = {
+	    .name = name,
+	    .usage = HELD_USAGE,
+	    .table = CLICFG_OPERATOR,
+	    .flags = held_flags,
+	    .run = held_run,
+	};
 	struct held_opts o = {.verb = verb};
-	struct db *db = NULL;
-	struct cfg *cfg;
-	char err[512];
-	int rc;
 
-	if (clicfg_wants_help(argc, argv)) {
-		fputs(HELD_USAGE, stdout);
-		return CLI_OK;
-	}
-	cfg = clicfg_load(name, &argc, argv);
-	if (cfg == NULL)
-		return CLI_FAIL;
-	rc = held_flags(name, argc, argv, &o);
-	if (rc != CLI_OK)
-		goto out;
-	db = clicfg_db(cfg, true, err, sizeof(err));
-	if (db == NULL) {
-		fprintf(stderr, "%s: %s\n", name, err);
-		rc = CLI_FAIL;
-		goto out;
-	}
-	rc = verb == HELD_LIST ? held_list(name, db) : held_verdict(name, cfg, db, &o);
-out:
-	db_free(db);
-	cfg_free(cfg);
-	return rc;
+	return clicmd_main(&cmd, &o, argc, argv);
 }
 
 int

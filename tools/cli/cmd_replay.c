@@ -90,8 +90,9 @@ struct replay {
 };
 
 static int
-replay_flags(const char *name, int argc, char **argv, struct replay_opts *o)
+replay_flags(const char *name, int argc, char **argv, void *opts)
 {
+	struct replay_opts *o = opts;
 	static const struct option longopts[] = {
 	    {"from", required_argument, NULL, 'f'},    {"id", required_argument, NULL, 'i'},
 	    {"subject", required_argument, NULL, 's'}, {"since", required_argument, NULL, 'S'},
@@ -530,36 +531,21 @@ replay_send(struct replay *r, struct sender *snd)
 	return 0;
 }
 
-int
-cmd_replay(int argc, char **argv)
+static int
+replay_run(const char *name, const struct cfg *cfg, struct db *db, void *opts)
 {
-	static const char name[] = "tmprov replay";
-	struct replay_opts o = {.limit = 10000, .timeout_ms = 300000};
-	struct replay r = {.o = &o};
+	const struct replay_opts *o = opts;
+	struct replay r = {.o = o, .db = db};
 	struct sender *snd = NULL;
-	struct cfg *cfg;
 	char err[512];
-	int rc;
+	int rc = CLI_FAIL;
 
-	if (clicfg_wants_help(argc, argv)) {
-		fputs(REPLAY_USAGE, stdout);
-		return CLI_OK;
-	}
-	cfg = clicfg_load(name, &argc, argv);
-	if (cfg == NULL)
-		return CLI_FAIL;
-	rc = replay_flags(name, argc, argv, &o);
-	if (rc != CLI_OK)
-		goto out;
-	rc = CLI_FAIL;
-	clicfg_catch_signals();
 	r.cands = idmap_new();
-	r.db = clicfg_db(cfg, true, err, sizeof(err));
-	if (r.cands == NULL || r.db == NULL) {
-		fprintf(stderr, "%s: %s\n", name, r.cands ? err : "out of memory");
+	if (r.cands == NULL) {
+		fprintf(stderr, "%s: out of memory\n", name);
 		goto out;
 	}
-	if ((o.from_dlq ? replay_from_dlq(&r, cfg) : replay_from_db(&r)) != 0)
+	if ((o->from_dlq ? replay_from_dlq(&r, cfg) : replay_from_db(&r)) != 0)
 		goto out;
 	replay_explain_missing(&r);
 	if (r.n == 0) {
@@ -567,18 +553,32 @@ cmd_replay(int argc, char **argv)
 		rc = r.errors ? CLI_FAIL : CLI_OK;
 		goto out;
 	}
-	if (!o.dry_run && (snd = sender_new(cfg, o.wait, err, sizeof(err))) == NULL) {
+	if (!o->dry_run && (snd = sender_new(cfg, o->wait, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "%s: %s\n", name, err);
 		goto out;
 	}
 	replay_send(&r, snd);
-	rc = (snd == NULL || sender_finish(snd, o.timeout_ms, stdout)) && r.errors == 0 ? CLI_OK
-											: CLI_FAIL;
+	rc = (snd == NULL || sender_finish(snd, o->timeout_ms, stdout)) && r.errors == 0 ? CLI_OK
+											 : CLI_FAIL;
 out:
 	sender_free(snd);
-	db_free(r.db);
 	idmap_free(r.cands, cand_free);
 	free(r.order);
-	cfg_free(cfg);
 	return rc;
+}
+
+int
+cmd_replay(int argc, char **argv)
+{
+	static const struct clicmd cmd = {
+	    .name = "tmprov replay",
+	    .usage = REPLAY_USAGE,
+	    .table = CLICFG_OPERATOR,
+	    .catch_signals = true,
+	    .flags = replay_flags,
+	    .run = replay_run,
+	};
+	struct replay_opts o = {.limit = 10000, .timeout_ms = 300000};
+
+	return clicmd_main(&cmd, &o, argc, argv);
 }

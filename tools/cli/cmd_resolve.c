@@ -62,8 +62,9 @@ struct parked {
 };
 
 static int
-resolve_flags(const char *name, int argc, char **argv, struct resolve_opts *o)
+resolve_flags(const char *name, int argc, char **argv, void *opts)
 {
+	struct resolve_opts *o = opts;
 	static const struct option longopts[] = {
 	    {"company-uid", required_argument, NULL, 'u'},
 	    {"not-created", no_argument, NULL, 'n'},
@@ -435,44 +436,38 @@ out:
 	return rc;
 }
 
-int
-cmd_resolve(int argc, char **argv)
+static int
+resolve_run(const char *name, const struct cfg *cfg, struct db *db, void *opts)
 {
-	static const char name[] = "tmprov resolve";
-	struct resolve_opts o = {.timeout_ms = 300000};
+	struct resolve_opts *o = opts;
 	struct parked p = {.body = NULL};
-	struct db *db = NULL;
-	struct cfg *cfg;
-	char err[512];
-	int rc;
+	int rc = CLI_FAIL;
 
-	if (clicfg_wants_help(argc, argv)) {
-		fputs(RESOLVE_USAGE, stdout);
-		return CLI_OK;
-	}
-	cfg = clicfg_load_table(name, CLICFG_RECONCILE, &argc, argv);
-	if (cfg == NULL)
-		return CLI_FAIL;
-	rc = resolve_flags(name, argc, argv, &o);
-	if (rc != CLI_OK)
+	(void)name;
+	if (resolve_check(db, o->id, o->not_created, &p) != 0)
 		goto out;
-	rc = CLI_FAIL;
-	clicfg_catch_signals();
-	db = clicfg_db(cfg, true, err, sizeof(err));
-	if (db == NULL) {
-		fprintf(stderr, "%s: %s\n", name, err);
+	if (!o->not_created && resolve_confirm(cfg, db, o, &p) != 0)
 		goto out;
-	}
-	if (resolve_check(db, o.id, o.not_created, &p) != 0)
-		goto out;
-	if (!o.not_created && resolve_confirm(cfg, db, &o, &p) != 0)
-		goto out;
-	if ((o.not_created ? resolve_resend(db, cfg, &o, &p) : resolve_adopt(db, &o, &p)) == 0)
+	if ((o->not_created ? resolve_resend(db, cfg, o, &p) : resolve_adopt(db, o, &p)) == 0)
 		rc = CLI_OK;
 out:
 	free(p.body);
 	json_decref(p.doc);
-	db_free(db);
-	cfg_free(cfg);
 	return rc;
+}
+
+int
+cmd_resolve(int argc, char **argv)
+{
+	static const struct clicmd cmd = {
+	    .name = "tmprov resolve",
+	    .usage = RESOLVE_USAGE,
+	    .table = CLICFG_RECONCILE,
+	    .catch_signals = true,
+	    .flags = resolve_flags,
+	    .run = resolve_run,
+	};
+	struct resolve_opts o = {.timeout_ms = 300000};
+
+	return clicmd_main(&cmd, &o, argc, argv);
 }

@@ -327,8 +327,9 @@ struct status_opts {
 };
 
 static int
-status_flags(const char *name, int argc, char **argv, struct status_opts *o)
+status_flags(const char *name, int argc, char **argv, void *opts)
 {
+	struct status_opts *o = opts;
 	static const struct option longopts[] = {
 	    {"subject", required_argument, NULL, 's'},
 	    {"limit", required_argument, NULL, 'l'},
@@ -369,37 +370,29 @@ status_flags(const char *name, int argc, char **argv, struct status_opts *o)
 	return CLI_OK;
 }
 
+static int
+status_run(const char *name, const struct cfg *cfg, struct db *db, void *opts)
+{
+	const struct status_opts *o = opts;
+
+	(void)name;
+	(void)cfg;
+	return o->tm   ? status_tm(db)
+	       : o->id ? status_command(db, o->id)
+		       : status_subject(db, o->subject, o->limit);
+}
+
 int
 cmd_status(int argc, char **argv)
 {
-	static const char name[] = "tmprov status";
+	static const struct clicmd cmd = {
+	    .name = "tmprov status",
+	    .usage = STATUS_USAGE,
+	    .table = CLICFG_OPERATOR,
+	    .flags = status_flags,
+	    .run = status_run,
+	};
 	struct status_opts o = {.limit = "20"};
-	struct db *db = NULL;
-	struct cfg *cfg;
-	char err[512];
-	int rc;
 
-	if (clicfg_wants_help(argc, argv)) {
-		fputs(STATUS_USAGE, stdout);
-		return CLI_OK;
-	}
-	cfg = clicfg_load(name, &argc, argv);
-	if (cfg == NULL)
-		return CLI_FAIL;
-	rc = status_flags(name, argc, argv, &o);
-	if (rc != CLI_OK)
-		goto out;
-	db = clicfg_db(cfg, true, err, sizeof(err));
-	if (db == NULL) {
-		fprintf(stderr, "%s: %s\n", name, err);
-		rc = CLI_FAIL;
-		goto out;
-	}
-	rc = o.tm   ? status_tm(db)
-	     : o.id ? status_command(db, o.id)
-		    : status_subject(db, o.subject, o.limit);
-out:
-	db_free(db);
-	cfg_free(cfg);
-	return rc;
+	return clicmd_main(&cmd, &o, argc, argv);
 }

@@ -3,6 +3,7 @@
  * partitions' jobs (bounded) before the partitions go. */
 #include "consumer.h"
 
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -342,6 +343,41 @@ pset_outstanding(const struct consumer *cs, const struct pset *ps)
 	return n;
 }
 
+/* deadline, or the shutdown's drain deadline when a shutdown began earlier: SIGTERM during a
+ * revoke drain must not add a whole drain timeout of the shutdown's own after it. */
+static long
+drain_cap(const struct consumer *cs, long deadline)
+{
+	long since = cs->opts.stop_at_ms ? atomic_load(cs->opts.stop_at_ms) : 0;
+
+	return since && since + cs->opts.drain_timeout_ms < deadline
+		   ? since + cs->opts.drain_timeout_ms
+		   : deadline;
+}
+
+/* How long from now until until_ms, within [100, OFFSETS_COMMIT_WAIT_MS]: what a synchronous
+ * commit may wait. */
+static int
+commit_wait_until(long until_ms)
+{
+	long left = until_ms - clock_now_ms();
+
+	return left > OFFSETS_COMMIT_WAIT_MS ? OFFSETS_COMMIT_WAIT_MS
+	       : left < 100		     ? 100
+					     : (int)left;
+}
+
+/* What a synchronous commit may wait now: OFFSETS_COMMIT_WAIT_MS, less once a shutdown began
+ * (until its drain deadline plus CONSUMER_CLOSE_GRACE_MS). */
+static int
+commit_wait_ms(const struct consumer *cs)
+{
+	long until = drain_cap(cs, LONG_MAX);
+
+	return until == LONG_MAX ? OFFSETS_COMMIT_WAIT_MS
+				 : commit_wait_until(until + CONSUMER_CLOSE_GRACE_MS);
+}
+
 /* Waits (bounded by the drain timeout, then the stop grace) until no job of ps is left. */
 static void
 drain_partitions(struct consumer *cs, struct pset *ps)
@@ -353,6 +389,8 @@ drain_partitions(struct consumer *cs, struct pset *ps)
 	for (;;) {
 		long now;
 
+		if (!stopped)
+			deadline = drain_cap(cs, deadline);
 		lease_extend(cs);
 		reap(cs);
 		left = pset_outstanding(cs, ps);
@@ -408,7 +446,7 @@ revoke(struct consumer *cs, rd_kafka_topic_partition_list_t *parts, bool lost)
 		goto out;
 	}
 	drain_partitions(cs, &ps);
-	if (offsets_commit(cs->o, cs->rk, parts, false, err, sizeof(err)) < 0)
+	if (offsets_commit_wait(cs->o, cs->rk, parts, commit_wait_ms(cs), err, sizeof(err)) < 0)
 		log_warn("consumer: revoke: %s", err);
 	log_info("consumer: revoked %d partition(s) (%zu queued job(s) cancelled)", parts->cnt,
 		 cancelled);
@@ -871,41 +909,63 @@ consumer_stop_fetching(struct consumer *cs)
 	update_pause(cs);
 }
 
-int
-consumer_commit_sync(struct consumer *cs)
-{
-	char err[256];
-
-	reap(cs);
-	if (offsets_commit(cs->o, cs->rk, NULL, false, err, sizeof(err)) < 0) {
-		log_warn("%s", err);
-		return -1;
-	}
-	return 0;
-}
-
 bool
 consumer_broker_up(const struct consumer *cs)
 {
 	return atomic_load(&((struct consumer *)cs)->broker_up);
 }
 
-void
-consumer_close(struct consumer *cs)
+/* Leaves the group through rd_kafka_consumer_close_queue, serving its rebalance callbacks,
+ * until it is done or until_ms: librdkafka's blocking close has no bound (a silent coordinator,
+ * a join round it waits out). Returns whether the close finished. */
+static bool
+close_within(struct consumer *cs, long until_ms)
 {
-	rd_kafka_resp_err_t rc;
+	rd_kafka_error_t *e = rd_kafka_consumer_close_queue(cs->rk, cs->queue);
+	rd_kafka_message_t *msg;
+
+	if (e != NULL) {
+		log_warn("kafka: consumer close: %s", rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+		return false;
+	}
+	while (!rd_kafka_consumer_closed(cs->rk)) {
+		long left = until_ms - clock_now_ms();
+
+		if (left <= 0)
+			return false;
+		/* Serves the revoke (rebalance_cb); a message now is not ours to take. */
+		msg = rd_kafka_consumer_poll(cs->rk, left < 100 ? (int)left : 100);
+		if (msg != NULL)
+			rd_kafka_message_destroy(msg);
+	}
+	return true;
+}
+
+void
+consumer_close(struct consumer *cs, long until_ms)
+{
+	char err[256];
+	long now = clock_now_ms();
+	bool closed;
 
 	if (!cs)
 		return;
 	dispatch_on_low(cs->d, 0, NULL, NULL);
-	consumer_commit_sync(cs);
+	reap(cs);
+	if (offsets_commit_wait(cs->o, cs->rk, NULL, commit_wait_until(until_ms), err,
+				sizeof(err)) < 0)
+		log_warn("%s", err);
 	/* Leaving the group revokes the assignment through rebalance_cb, which commits again. */
-	rc = rd_kafka_consumer_close(cs->rk);
-	if (rc)
-		log_warn("kafka: consumer close: %s", rd_kafka_err2str(rc));
+	closed = close_within(
+	    cs, until_ms > now + CONSUMER_CLOSE_MIN_MS ? until_ms : now + CONSUMER_CLOSE_MIN_MS);
+	if (!closed)
+		log_warn("kafka: consumer close unfinished after %ld ms: leaving the group to "
+			 "its session timeout",
+			 clock_now_ms() - now);
 	rd_kafka_queue_destroy(cs->msgq);
 	rd_kafka_queue_destroy(cs->queue);
-	rd_kafka_destroy(cs->rk);
+	rd_kafka_destroy_flags(cs->rk, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 	reap(cs);
 	offsets_free(cs->o);
 	free(cs->outstanding);

@@ -6,6 +6,7 @@
 #ifndef TMPROV_WORKER_CONSUMER_H
 #define TMPROV_WORKER_CONSUMER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -25,6 +26,9 @@ struct consumer_opts {
 	size_t max_inflight;   /* take no message at this many jobs in flight ... */
 	size_t resume_below;   /* ... until fewer than this are */
 	long drain_timeout_ms; /* revoke: how long in-flight jobs of revoked partitions may take */
+	/* NULL, or when the shutdown began (clock_now_ms(), 0 before): a shutdown has one drain
+	 * budget, so a revoke drain under way or begun then ends by stop_at + drain_timeout. */
+	const atomic_long *stop_at_ms;
 	consumer_gate_fn gate; /* NULL: always open */
 	void *gate_arg;
 };
@@ -55,9 +59,6 @@ void consumer_maintain(struct consumer *cs);
  * untracked, so their offsets are not committed. */
 void consumer_stop_fetching(struct consumer *cs);
 
-/* Reaps completed jobs and commits synchronously what is done. 0 or -1 (logged). */
-int consumer_commit_sync(struct consumer *cs);
-
 /* Whether the group has assigned partitions (perhaps none) to this consumer yet. Called from
  * the thread that polls. */
 bool consumer_assigned_once(const struct consumer *cs);
@@ -65,8 +66,15 @@ bool consumer_assigned_once(const struct consumer *cs);
 /* Whether a broker answered lately (not after "all brokers down"). Thread-safe. */
 bool consumer_broker_up(const struct consumer *cs);
 
-/* Commits what is done, leaves the group (revoking: drains as on a rebalance) and frees.
- * NULL is a no-op. */
-void consumer_close(struct consumer *cs);
+/* After the shutdown's drain deadline, what committing the last offsets and leaving the group
+ * may take. */
+#define CONSUMER_CLOSE_GRACE_MS 5000
+/* The least time consumer_close gives the group leave, even past until_ms. */
+#define CONSUMER_CLOSE_MIN_MS 1000
+
+/* Commits what is done, leaves the group (revoking: drains as on a rebalance) and frees, by
+ * until_ms (clock_now_ms(); at least CONSUMER_CLOSE_MIN_MS from now): a leave unfinished by
+ * then is abandoned, and the group drops this member at its session timeout. NULL: no-op. */
+void consumer_close(struct consumer *cs, long until_ms);
 
 #endif

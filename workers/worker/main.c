@@ -3,6 +3,7 @@
  * modules, runs the consumer loop and shuts down in order (worker_shutdown: drain, publish,
  * close; DESIGN.md §3: SIGTERM drains in-flight work and exits 0 within a bounded time). */
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "consumer.h"
 #include "dispatch.h"
 #include "exec.h"
+#include "exitguard.h"
 #include "kafka.h"
 #include "log.h"
 #include "metrics.h"
@@ -38,6 +40,10 @@
 #define ABANDON_GRACE_MS 5000
 /* The least time the outbox gets to empty at shutdown, even after a long drain. */
 #define PUBLISH_MIN_MS 5000
+/* After the drain deadline, what the rest of a shutdown may take (the outbox's last publish,
+ * the group leave, the flushes); a TM call on the wire may add TMPROV_TM_TIMEOUT. Past that
+ * (and a second more) the exit guard ends the process. */
+#define SHUTDOWN_GRACE_MS 10000
 
 static const double tm_seconds_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 					    0.5,   1,	 2.5,	5,    10,  30};
@@ -88,6 +94,9 @@ struct worker {
 };
 
 static volatile sig_atomic_t stop_signal, reload_signal;
+/* When the first SIGTERM/SIGINT came (clock_now_ms(), 0 before): the shutdown's one drain budget
+ * (TMPROV_DRAIN_TIMEOUT) counts from there, also while a revoke drain holds the loop. */
+static atomic_long stop_at_ms;
 
 /* SIGHUP (systemctl reload): the loop re-reads the configuration; never a stop. */
 static void
@@ -108,6 +117,8 @@ on_signal(int sig)
 			_exit(1);
 		_exit(1);
 	}
+	/* clock_gettime is async-signal-safe, and atomic_long lock-free here. */
+	atomic_store(&stop_at_ms, clock_now_ms());
 	stop_signal = sig;
 }
 
@@ -265,6 +276,7 @@ worker_start(struct worker *w)
 	     * cost an eighth of the throughput with TM at 50 ms, make bench). */
 	    .resume_below = (size_t)n,
 	    .drain_timeout_ms = cfg_int(w->cfg, &KEY_TMPROV_DRAIN_TIMEOUT),
+	    .stop_at_ms = &stop_at_ms,
 	    .gate = deps_gate,
 	    .gate_arg = w,
 	};
@@ -363,6 +375,15 @@ worker_run(struct worker *w)
 	return 0;
 }
 
+/* Milliseconds from now to until_ms, at least least and at most most. */
+static int
+ms_left(long until_ms, long least, long most)
+{
+	long left = until_ms - clock_now_ms();
+
+	return (int)(left < least ? least : left > most ? most : left);
+}
+
 /* Stop fetching and let in-flight jobs finish until the deadline; then stop the rest. */
 static void
 drain_jobs(struct worker *w, long deadline)
@@ -371,10 +392,8 @@ drain_jobs(struct worker *w, long deadline)
 
 	consumer_stop_fetching(w->consumer);
 	while (dispatch_inflight(w->dispatch) && clock_now_ms() < deadline) {
-		long left = deadline - clock_now_ms();
-
 		admin_tick(w->admin);
-		dispatch_wait_idle(w->dispatch, left < POLL_MS ? (int)left : POLL_MS);
+		dispatch_wait_idle(w->dispatch, ms_left(deadline, 0, POLL_MS));
 		/* Serves the group session and callbacks; no message is taken any more. */
 		consumer_poll(w->consumer, 0);
 		consumer_maintain(w->consumer);
@@ -388,31 +407,45 @@ drain_jobs(struct worker *w, long deadline)
 	dispatch_wait_idle(w->dispatch, ABANDON_GRACE_MS);
 }
 
+/* Drain, publish, leave the group, free: by the drain deadline (TMPROV_DRAIN_TIMEOUT from the
+ * signal) plus SHUTDOWN_GRACE_MS, whatever state the shutdown found (DESIGN.md §3). */
 static void
 worker_shutdown(struct worker *w)
 {
-	long deadline = clock_now_ms() + cfg_int(w->cfg, &KEY_TMPROV_DRAIN_TIMEOUT);
-	long left;
+	long since = atomic_load(&stop_at_ms); /* 0: a fatal error, no signal */
+	long deadline =
+	    (since ? since : clock_now_ms()) + cfg_int(w->cfg, &KEY_TMPROV_DRAIN_TIMEOUT);
+	struct exitguard *guard = exitguard_arm(
+	    deadline + SHUTDOWN_GRACE_MS + cfg_int(w->cfg, &KEY_TMPROV_TM_TIMEOUT) + 1000, NULL);
+	long leave_by;
 	char err[256];
 
 	/* A probe on the wire ends within TMPROV_TM_TIMEOUT, while the drain goes on. */
 	tmprobe_request_stop(w->probe);
 	drain_jobs(w, deadline);
+	exitguard_step(guard, "the command threads' stop");
 	pool_stop(w->pool);
 	consumer_maintain(w->consumer);
-	left = deadline - clock_now_ms();
-	if (publisher_drain(w->publisher, left > PUBLISH_MIN_MS ? (int)left : PUBLISH_MIN_MS))
+	exitguard_step(guard, "the outbox's last publish");
+	if (publisher_drain(w->publisher, ms_left(deadline, PUBLISH_MIN_MS, 24L * 3600 * 1000)))
 		log_warn("outbox not fully published: the next publisher sends the rest");
 	publisher_stop(w->publisher);
+	/* The group leave and the flushes share what is left (published events are delivered). */
+	leave_by =
+	    (clock_now_ms() > deadline ? clock_now_ms() : deadline) + CONSUMER_CLOSE_GRACE_MS;
 	/* /readyz reads the consumer and exec: the admin port goes first. */
 	admin_stop(w->admin);
-	consumer_close(w->consumer);
+	exitguard_step(guard, "the consumer's group leave");
+	consumer_close(w->consumer, leave_by);
 	tmprobe_free(w->probe);
 	tmstate_free(w->tmstate);
+	exitguard_step(guard, "the DLQ producer's flush");
 	exec_free(w->exec);
-	if (kafka_flush(w->producer, PUBLISH_MIN_MS, err, sizeof(err)))
+	exitguard_step(guard, "the event producer's flush");
+	if (kafka_flush(w->producer, ms_left(leave_by, 0, PUBLISH_MIN_MS), err, sizeof(err)))
 		log_warn("%s", err);
 	rd_kafka_destroy(w->producer);
+	exitguard_disarm(guard);
 	dispatch_free(w->dispatch);
 	metrics_free(w->metrics);
 	cfg_free(w->cfg);

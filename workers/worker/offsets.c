@@ -231,16 +231,15 @@ in_list(const rd_kafka_topic_partition_list_t *l, const char *topic, int32_t par
 	return false;
 }
 
-int
-offsets_commit(struct offsets *o, rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *only,
-	       bool async, char *err, size_t errlen)
+/* The commit list of offsets_commit: the assigned partitions of only (NULL: all) whose
+ * committable offset differs from the last one committed. */
+static rd_kafka_topic_partition_list_t *
+commit_list(const struct offsets *o, const rd_kafka_topic_partition_list_t *only)
 {
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
-	rd_kafka_resp_err_t rc;
-	int n = 0;
 
 	for (size_t i = 0; i < o->nparts; i++) {
-		struct part *p = &o->parts[i];
+		const struct part *p = &o->parts[i];
 		int64_t off = offsets_committable(o, (int32_t)i);
 
 		if (!p->active || off < 0 || off == p->committed)
@@ -249,9 +248,58 @@ offsets_commit(struct offsets *o, rd_kafka_t *rk, const rd_kafka_topic_partition
 			continue;
 		rd_kafka_topic_partition_list_add(l, o->topic, (int32_t)i)->offset = off;
 	}
+	return l;
+}
+
+/* Commits l and waits up to wait_ms for the broker's answer, which then replaces l's elements
+ * (each partition's own .err). librdkafka's synchronous commit waits without a bound (a silent
+ * coordinator: socket.timeout.ms and retries), so the answer comes through a queue of our own. */
+static rd_kafka_resp_err_t
+commit_within(rd_kafka_t *rk, rd_kafka_topic_partition_list_t **l, int wait_ms)
+{
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_event_t *ev = NULL;
+	rd_kafka_resp_err_t rc;
+
+	rc = rd_kafka_commit_queue(rk, *l, q, NULL, NULL);
+	if (rc != RD_KAFKA_RESP_ERR_NO_ERROR)
+		goto out;
+	ev = rd_kafka_queue_poll(q, wait_ms);
+	if (ev == NULL) {
+		rc = RD_KAFKA_RESP_ERR__TIMED_OUT;
+		goto out;
+	}
+	rc = rd_kafka_event_error(ev);
+	if (rd_kafka_event_topic_partition_list(ev) != NULL) {
+		rd_kafka_topic_partition_list_destroy(*l);
+		*l = rd_kafka_topic_partition_list_copy(rd_kafka_event_topic_partition_list(ev));
+	}
+out:
+	if (ev != NULL)
+		rd_kafka_event_destroy(ev);
+	/* An answer arriving later goes to the queue's last reference, librdkafka's own. */
+	rd_kafka_queue_destroy(q);
+	return rc;
+}
+
+int
+offsets_commit(struct offsets *o, rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *only,
+	       bool async, char *err, size_t errlen)
+{
+	return offsets_commit_wait(o, rk, only, async ? 0 : OFFSETS_COMMIT_WAIT_MS, err, errlen);
+}
+
+int
+offsets_commit_wait(struct offsets *o, rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *only,
+		    int wait_ms, char *err, size_t errlen)
+{
+	rd_kafka_topic_partition_list_t *l = commit_list(o, only);
+	rd_kafka_resp_err_t rc;
+	int n = 0;
+
 	if (l->cnt == 0)
 		goto out;
-	rc = rd_kafka_commit(rk, l, async ? 1 : 0);
+	rc = wait_ms > 0 ? commit_within(rk, &l, wait_ms) : rd_kafka_commit(rk, l, 1);
 	if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		snprintf(err, errlen, "kafka: commit of %d partition(s) of %s: %s", l->cnt,
 			 o->topic, rd_kafka_err2str(rc));
@@ -260,12 +308,14 @@ offsets_commit(struct offsets *o, rd_kafka_t *rk, const rd_kafka_topic_partition
 	}
 	for (int i = 0; i < l->cnt; i++) {
 		/* A synchronous commit reports each partition's own result. */
-		if (!async && l->elems[i].err) {
+		if (wait_ms > 0 && l->elems[i].err) {
 			snprintf(err, errlen, "kafka: commit of %s [%d]: %s", o->topic,
 				 l->elems[i].partition, rd_kafka_err2str(l->elems[i].err));
 			n = -1;
 			continue;
 		}
+		if (strcmp(l->elems[i].topic, o->topic) != 0 || !part_get(o, l->elems[i].partition))
+			continue;
 		o->parts[l->elems[i].partition].committed = l->elems[i].offset;
 		if (n >= 0)
 			n++;

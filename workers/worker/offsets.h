@@ -45,10 +45,17 @@ size_t offsets_inflight(const struct offsets *o, int32_t partition);
 /* Commits, for every assigned partition in only (NULL: all assigned partitions), the
  * committable offset when it differs from the last one committed. async: rd_kafka_commit
  * returns at once and a failure comes to the consumer's offset_commit_cb, which must call
- * offsets_commit_result(); otherwise waits for the broker. Returns the number of partitions
- * committed (0 when nothing changed), or -1 with err. */
+ * offsets_commit_result(); otherwise waits for the broker (OFFSETS_COMMIT_WAIT_MS). Returns the
+ * number of partitions committed (0 when nothing changed), or -1 with err. */
 int offsets_commit(struct offsets *o, rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *only,
 		   bool async, char *err, size_t errlen);
+/* How long a synchronous offsets_commit waits for the broker's answer. */
+#define OFFSETS_COMMIT_WAIT_MS 10000
+/* offsets_commit, waiting up to wait_ms for the answer (0: async). No answer by then is a
+ * failure ("Local: Timed out"): the offsets are committed again later, or redelivered. */
+int offsets_commit_wait(struct offsets *o, rd_kafka_t *rk,
+			const rd_kafka_topic_partition_list_t *only, int wait_ms, char *err,
+			size_t errlen);
 /* An async commit of these partitions failed (their .err set): they are committed again at the
  * next offsets_commit(). */
 void offsets_commit_failed(struct offsets *o, const rd_kafka_topic_partition_list_t *parts);

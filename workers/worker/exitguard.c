@@ -1,0 +1,110 @@
+/* exitguard: ends the process when a shutdown outlasts its bound — the last resort against a
+ * call that never returns (librdkafka's group leave, a flush), once every step had its budget. */
+#include "exitguard.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "deadline.h"
+#include "log.h"
+
+struct exitguard {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	long until_ms;
+	bool disarmed;
+	atomic_int expired;
+	_Atomic(const char *) step;
+	exitguard_exit_fn on_expiry;
+};
+
+static void
+exit_now(int status)
+{
+	_exit(status);
+}
+
+static void *
+guard_main(void *arg)
+{
+	struct exitguard *g = arg;
+	long left;
+
+	pthread_mutex_lock(&g->lock);
+	while (!g->disarmed && (left = g->until_ms - clock_now_ms()) > 0) {
+		struct timespec ts;
+
+		deadline_after(&ts, left < 1000 ? left : 1000);
+		pthread_cond_timedwait(&g->wake, &g->lock, &ts);
+	}
+	if (g->disarmed) {
+		pthread_mutex_unlock(&g->lock);
+		return NULL;
+	}
+	pthread_mutex_unlock(&g->lock);
+	atomic_store(&g->expired, 1);
+	log_error("shutdown: still at \"%s\" past its bound: exiting without it (what was not "
+		  "committed is redelivered; the outbox is published by the next publisher)",
+		  atomic_load(&g->step));
+	g->on_expiry(0);
+	return NULL;
+}
+
+struct exitguard *
+exitguard_arm(long until_ms, exitguard_exit_fn on_expiry)
+{
+	struct exitguard *g = calloc(1, sizeof(*g));
+
+	if (g == NULL) {
+		log_warn("shutdown: out of memory for the exit guard: shutting down unguarded");
+		return NULL;
+	}
+	g->until_ms = until_ms;
+	g->on_expiry = on_expiry ? on_expiry : exit_now;
+	atomic_init(&g->expired, 0);
+	atomic_init(&g->step, "the drain");
+	pthread_mutex_init(&g->lock, NULL);
+	pthread_cond_init(&g->wake, NULL);
+	if (pthread_create(&g->thread, NULL, guard_main, g) != 0) {
+		log_warn("shutdown: cannot start the exit guard: shutting down unguarded");
+		pthread_cond_destroy(&g->wake);
+		pthread_mutex_destroy(&g->lock);
+		free(g);
+		return NULL;
+	}
+	return g;
+}
+
+void
+exitguard_step(struct exitguard *g, const char *step)
+{
+	if (g != NULL)
+		atomic_store(&g->step, step);
+}
+
+int
+exitguard_expired(struct exitguard *g)
+{
+	return g != NULL && atomic_load(&g->expired);
+}
+
+void
+exitguard_disarm(struct exitguard *g)
+{
+	if (g == NULL)
+		return;
+	pthread_mutex_lock(&g->lock);
+	g->disarmed = true;
+	pthread_cond_signal(&g->wake);
+	pthread_mutex_unlock(&g->lock);
+	pthread_join(g->thread, NULL);
+	pthread_cond_destroy(&g->wake);
+	pthread_mutex_destroy(&g->lock);
+	free(g);
+}
