@@ -312,6 +312,8 @@ test_rebalance_in_shutdown(void **state)
 	wenv_assert(E, st == 0,
 		    "a rebalance during the shutdown: status %d after %ld ms (bound %d)", st,
 		    elapsed, ST_DRAIN_MS + SR_GRACE_MS);
+	wenv_assert(E, worker_log_count(w2, "past its bound") == 0,
+		    "the exit guard ended the worker, not its shutdown");
 	assert_int_equal(worker_stop(w3, WENV_STOP_MS, &elapsed), 0);
 	worker_free(w3);
 	worker_free(w2);

@@ -1,5 +1,6 @@
 /* Unit tests of workers/worker/exitguard: a guard left armed past its bound calls its exit
- * function once, with status 0, naming the step under way; a guard disarmed in time never does. */
+ * function once, with the status given, naming the step under way; a guard disarmed in time never
+ * does. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -37,14 +38,14 @@ test_expires_once(void **state)
 
 	(void)state;
 	atomic_store(&calls, 0);
-	g = exitguard_arm(clock_now_ms() + 50, fake_exit);
+	g = exitguard_arm(clock_now_ms() + 50, 3, fake_exit);
 	assert_non_null(g);
 	exitguard_step(g, "the consumer's close");
 	deadline = clock_now_ms() + 5000;
 	while (atomic_load(&calls) == 0 && clock_now_ms() < deadline)
 		sleep_ms(10);
 	assert_int_equal(atomic_load(&calls), 1);
-	assert_int_equal(atomic_load(&last_status), 0);
+	assert_int_equal(atomic_load(&last_status), 3); /* the status given */
 	assert_true(exitguard_expired(g));
 	exitguard_disarm(g);
 	assert_int_equal(atomic_load(&calls), 1);
@@ -57,7 +58,7 @@ test_disarmed_in_time(void **state)
 
 	(void)state;
 	atomic_store(&calls, 0);
-	g = exitguard_arm(clock_now_ms() + 300, fake_exit);
+	g = exitguard_arm(clock_now_ms() + 300, 0, fake_exit);
 	assert_non_null(g);
 	sleep_ms(20);
 	assert_false(exitguard_expired(g));

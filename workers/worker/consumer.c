@@ -924,48 +924,61 @@ close_within(struct consumer *cs, long until_ms)
 	rd_kafka_error_t *e = rd_kafka_consumer_close_queue(cs->rk, cs->queue);
 	rd_kafka_message_t *msg;
 
+	long left;
+
 	if (e != NULL) {
 		log_warn("kafka: consumer close: %s", rd_kafka_error_string(e));
 		rd_kafka_error_destroy(e);
 		return false;
 	}
-	while (!rd_kafka_consumer_closed(cs->rk)) {
-		long left = until_ms - clock_now_ms();
-
-		if (left <= 0)
-			return false;
+	/* At least one poll: the close's revoke waits for rebalance_cb, and until it ran the
+	 * group handler cannot end. */
+	do {
+		left = until_ms - clock_now_ms();
 		/* Serves the revoke (rebalance_cb); a message now is not ours to take. */
-		msg = rd_kafka_consumer_poll(cs->rk, left < 100 ? (int)left : 100);
+		msg = rd_kafka_consumer_poll(cs->rk, left < 1 ? 0 : left < 100 ? (int)left : 100);
 		if (msg != NULL)
 			rd_kafka_message_destroy(msg);
-	}
-	return true;
+		if (rd_kafka_consumer_closed(cs->rk))
+			return true;
+	} while (clock_now_ms() < until_ms);
+	return false;
 }
 
 void
 consumer_close(struct consumer *cs, long until_ms)
 {
 	char err[256];
-	long now = clock_now_ms();
+	long start = clock_now_ms(), now;
 	bool closed;
 
 	if (!cs)
 		return;
 	dispatch_on_low(cs->d, 0, NULL, NULL);
 	reap(cs);
-	if (offsets_commit_wait(cs->o, cs->rk, NULL, commit_wait_until(until_ms), err,
+	/* The final commit gets half of what is left, the group leave the rest. */
+	if (offsets_commit_wait(cs->o, cs->rk, NULL,
+				commit_wait_until(start + (until_ms - start) / 2), err,
 				sizeof(err)) < 0)
 		log_warn("%s", err);
+	now = clock_now_ms();
 	/* Leaving the group revokes the assignment through rebalance_cb, which commits again. */
 	closed = close_within(
 	    cs, until_ms > now + CONSUMER_CLOSE_MIN_MS ? until_ms : now + CONSUMER_CLOSE_MIN_MS);
-	if (!closed)
-		log_warn("kafka: consumer close unfinished after %ld ms: leaving the group to "
-			 "its session timeout",
-			 clock_now_ms() - now);
 	rd_kafka_queue_destroy(cs->msgq);
 	rd_kafka_queue_destroy(cs->queue);
-	rd_kafka_destroy_flags(cs->rk, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+	/* Unfinished, the handle is left to the process's exit: rd_kafka_destroy, even with
+	 * NO_CONSUMER_CLOSE, joins librdkafka's main thread, which ends only after the group
+	 * handler, which waits for the commits and the leave in flight (a silent coordinator: up
+	 * to socket.timeout.ms). Only log_cb, which keeps no pointer of ours, runs on its threads.
+	 */
+	if (closed)
+		rd_kafka_destroy(cs->rk);
+	else
+		log_warn(
+		    "kafka: consumer close unfinished after %ld ms: the group drops this member "
+		    "at its session timeout",
+		    clock_now_ms() - start);
 	reap(cs);
 	offsets_free(cs->o);
 	free(cs->outstanding);

@@ -137,11 +137,17 @@ fail:
 void
 dlq_free(struct dlq *d)
 {
+	dlq_free_within(d, DLQ_FREE_FLUSH_MS);
+}
+
+void
+dlq_free_within(struct dlq *d, int flush_ms)
+{
 	char err[256];
 
 	if (d == NULL)
 		return;
-	if (kafka_flush(d->producer, 10000, err, sizeof(err)) != 0)
+	if (kafka_flush(d->producer, flush_ms, err, sizeof(err)) != 0)
 		log_warn("dlq: %s", err);
 	pthread_mutex_lock(&d->lock);
 	d->stopping = true;

@@ -38,8 +38,13 @@ struct dlq;
  * serves its delivery reports. Its own producer, so that waiting for a copy's report never
  * depends on another thread polling a shared handle. NULL with err on failure. */
 struct dlq *dlq_new(const struct cfg *c, struct metrics *m, char *err, size_t errlen);
-/* Waits (bounded) for copies still queued, then frees. */
+/* How long dlq_free waits for copies still queued. */
+#define DLQ_FREE_FLUSH_MS 10000
+/* Waits (DLQ_FREE_FLUSH_MS at most) for copies still queued, then frees. A copy never delivered
+ * leaves its message's offset uncommitted: the message comes again. */
 void dlq_free(struct dlq *d);
+/* The same waiting flush_ms at most (0: not at all). */
+void dlq_free_within(struct dlq *d, int flush_ms);
 
 /* Produces one copy and waits for its delivery report, producing it again after a failed
  * delivery. A copy over the producer's message.max.bytes or the broker's limit goes as its

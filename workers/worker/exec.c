@@ -190,9 +190,15 @@ fail:
 void
 exec_free(struct exec_ctx *ctx)
 {
+	exec_free_within(ctx, DLQ_FREE_FLUSH_MS);
+}
+
+void
+exec_free_within(struct exec_ctx *ctx, int dlq_flush_ms)
+{
 	if (ctx == NULL)
 		return;
-	dlq_free(ctx->dlq);
+	dlq_free_within(ctx->dlq, dlq_flush_ms);
 	results_free(ctx->results);
 	lookup_batcher_free(ctx->lookups);
 	intent_writer_free(ctx->intents);

@@ -28,6 +28,8 @@ struct exec_ctx *exec_new(const struct cfg *c, struct metrics *m, char *err, siz
 int exec_cfg_check(const struct cfg *c, char *err, size_t errlen);
 /* After every exec_run has returned. NULL is a no-op. */
 void exec_free(struct exec_ctx *ctx);
+/* The same with the DLQ's flush bounded by dlq_flush_ms (dlq_free_within). */
+void exec_free_within(struct exec_ctx *ctx, int dlq_flush_ms);
 
 /* TM calls start only while lease is held (stop.h; the consumer's, borrowed). Set before the
  * first job runs. */

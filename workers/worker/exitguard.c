@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "deadline.h"
+#include <time.h>
 #include "log.h"
 
 struct exitguard {
@@ -18,6 +18,7 @@ struct exitguard {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	long until_ms;
+	int status;
 	bool disarmed;
 	atomic_int expired;
 	_Atomic(const char *) step;
@@ -40,7 +41,15 @@ guard_main(void *arg)
 	while (!g->disarmed && (left = g->until_ms - clock_now_ms()) > 0) {
 		struct timespec ts;
 
-		deadline_after(&ts, left < 1000 ? left : 1000);
+		/* The condition waits on CLOCK_MONOTONIC: a wall clock set back delays nothing. */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		left = left < 1000 ? left : 1000;
+		ts.tv_sec += left / 1000;
+		ts.tv_nsec += (left % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
 		pthread_cond_timedwait(&g->wake, &g->lock, &ts);
 	}
 	if (g->disarmed) {
@@ -52,25 +61,30 @@ guard_main(void *arg)
 	log_error("shutdown: still at \"%s\" past its bound: exiting without it (what was not "
 		  "committed is redelivered; the outbox is published by the next publisher)",
 		  atomic_load(&g->step));
-	g->on_expiry(0);
+	g->on_expiry(g->status);
 	return NULL;
 }
 
 struct exitguard *
-exitguard_arm(long until_ms, exitguard_exit_fn on_expiry)
+exitguard_arm(long until_ms, int status, exitguard_exit_fn on_expiry)
 {
 	struct exitguard *g = calloc(1, sizeof(*g));
+	pthread_condattr_t ca;
 
 	if (g == NULL) {
 		log_warn("shutdown: out of memory for the exit guard: shutting down unguarded");
 		return NULL;
 	}
 	g->until_ms = until_ms;
+	g->status = status;
 	g->on_expiry = on_expiry ? on_expiry : exit_now;
 	atomic_init(&g->expired, 0);
 	atomic_init(&g->step, "the drain");
 	pthread_mutex_init(&g->lock, NULL);
-	pthread_cond_init(&g->wake, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&g->wake, &ca);
+	pthread_condattr_destroy(&ca);
 	if (pthread_create(&g->thread, NULL, guard_main, g) != 0) {
 		log_warn("shutdown: cannot start the exit guard: shutting down unguarded");
 		pthread_cond_destroy(&g->wake);
@@ -88,7 +102,7 @@ exitguard_step(struct exitguard *g, const char *step)
 		atomic_store(&g->step, step);
 }
 
-int
+bool
 exitguard_expired(struct exitguard *g)
 {
 	return g != NULL && atomic_load(&g->expired);

@@ -2,6 +2,7 @@
  * PostgreSQL, publishes outcome events. This file only reads the configuration, wires the
  * modules, runs the consumer loop and shuts down in order (worker_shutdown: drain, publish,
  * close; DESIGN.md §3: SIGTERM drains in-flight work and exits 0 within a bounded time). */
+#include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -39,11 +40,15 @@
 /* After the drain deadline, how long jobs told to stop may take to return. */
 #define ABANDON_GRACE_MS 5000
 /* The least time the outbox gets to empty at shutdown, even after a long drain. */
-#define PUBLISH_MIN_MS 5000
-/* After the drain deadline, what the rest of a shutdown may take (the outbox's last publish,
- * the group leave, the flushes); a TM call on the wire may add TMPROV_TM_TIMEOUT. Past that
- * (and a second more) the exit guard ends the process. */
-#define SHUTDOWN_GRACE_MS 10000
+#define PUBLISH_MIN_MS 1000
+/* A shutdown's steps end by fixed points after the drain deadline (worker_shutdown): jobs told to
+ * stop, the outbox's last publish, the final commit and group leave, the flushes (the grace).
+ * A TM call on the wire may add TMPROV_TM_TIMEOUT; past that and a second more, the exit guard
+ * ends the process. */
+#define STOPPED_BY_MS	  3000
+#define PUBLISHED_BY_MS	  5000
+#define LEFT_BY_MS	  7000
+#define SHUTDOWN_GRACE_MS 8000
 
 static const double tm_seconds_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 					    0.5,   1,	 2.5,	5,    10,  30};
@@ -97,6 +102,7 @@ static volatile sig_atomic_t stop_signal, reload_signal;
 /* When the first SIGTERM/SIGINT came (clock_now_ms(), 0 before): the shutdown's one drain budget
  * (TMPROV_DRAIN_TIMEOUT) counts from there, also while a revoke drain holds the loop. */
 static atomic_long stop_at_ms;
+_Static_assert(ATOMIC_LONG_LOCK_FREE == 2, "stop_at_ms is stored by a signal handler");
 
 /* SIGHUP (systemctl reload): the loop re-reads the configuration; never a stop. */
 static void
@@ -117,7 +123,7 @@ on_signal(int sig)
 			_exit(1);
 		_exit(1);
 	}
-	/* clock_gettime is async-signal-safe, and atomic_long lock-free here. */
+	/* clock_gettime is async-signal-safe, and atomic_long lock-free (asserted below). */
 	atomic_store(&stop_at_ms, clock_now_ms());
 	stop_signal = sig;
 }
@@ -384,9 +390,10 @@ ms_left(long until_ms, long least, long most)
 	return (int)(left < least ? least : left > most ? most : left);
 }
 
-/* Stop fetching and let in-flight jobs finish until the deadline; then stop the rest. */
+/* Stop fetching and let in-flight jobs finish until the deadline; then stop the rest, which
+ * have until stopped_by to return. */
 static void
-drain_jobs(struct worker *w, long deadline)
+drain_jobs(struct worker *w, long deadline, long stopped_by)
 {
 	size_t stopped, cancelled;
 
@@ -404,45 +411,46 @@ drain_jobs(struct worker *w, long deadline)
 	stopped = dispatch_stop(w->dispatch, NULL, NULL);
 	log_warn("drain timeout: %zu queued command(s) left for redelivery, %zu running stopped",
 		 cancelled, stopped);
-	dispatch_wait_idle(w->dispatch, ABANDON_GRACE_MS);
+	dispatch_wait_idle(w->dispatch, ms_left(stopped_by, 0, ABANDON_GRACE_MS));
 }
 
-/* Drain, publish, leave the group, free: by the drain deadline (TMPROV_DRAIN_TIMEOUT from the
- * signal) plus SHUTDOWN_GRACE_MS, whatever state the shutdown found (DESIGN.md §3). */
+/* Drain, publish, leave the group, free, with the exit status given: each step by a fixed point
+ * after the drain deadline D (TMPROV_DRAIN_TIMEOUT from the signal): jobs told to stop by
+ * D + 3 s, the outbox's last publish by D + 5 s, the final commit and group leave by D + 7 s,
+ * the flushes by D + 8 s; a TM call on the wire may add TMPROV_TM_TIMEOUT, and a step that
+ * never returns meets the exit guard (DESIGN.md §3: whatever state the shutdown found). */
 static void
-worker_shutdown(struct worker *w)
+worker_shutdown(struct worker *w, int status)
 {
 	long since = atomic_load(&stop_at_ms); /* 0: a fatal error, no signal */
-	long deadline =
-	    (since ? since : clock_now_ms()) + cfg_int(w->cfg, &KEY_TMPROV_DRAIN_TIMEOUT);
-	struct exitguard *guard = exitguard_arm(
-	    deadline + SHUTDOWN_GRACE_MS + cfg_int(w->cfg, &KEY_TMPROV_TM_TIMEOUT) + 1000, NULL);
-	long leave_by;
+	long d = (since ? since : clock_now_ms()) + cfg_int(w->cfg, &KEY_TMPROV_DRAIN_TIMEOUT);
+	long end = d + SHUTDOWN_GRACE_MS;
+	struct exitguard *guard =
+	    exitguard_arm(end + cfg_int(w->cfg, &KEY_TMPROV_TM_TIMEOUT) + 1000, status, NULL);
 	char err[256];
 
 	/* A probe on the wire ends within TMPROV_TM_TIMEOUT, while the drain goes on. */
 	tmprobe_request_stop(w->probe);
-	drain_jobs(w, deadline);
+	drain_jobs(w, d, d + STOPPED_BY_MS);
 	exitguard_step(guard, "the command threads' stop");
 	pool_stop(w->pool);
 	consumer_maintain(w->consumer);
 	exitguard_step(guard, "the outbox's last publish");
-	if (publisher_drain(w->publisher, ms_left(deadline, PUBLISH_MIN_MS, 24L * 3600 * 1000)))
+	if (publisher_drain(w->publisher, ms_left(d + PUBLISHED_BY_MS, PUBLISH_MIN_MS, LONG_MAX)))
 		log_warn("outbox not fully published: the next publisher sends the rest");
 	publisher_stop(w->publisher);
-	/* The group leave and the flushes share what is left (published events are delivered). */
-	leave_by =
-	    (clock_now_ms() > deadline ? clock_now_ms() : deadline) + CONSUMER_CLOSE_GRACE_MS;
 	/* /readyz reads the consumer and exec: the admin port goes first. */
 	admin_stop(w->admin);
 	exitguard_step(guard, "the consumer's group leave");
-	consumer_close(w->consumer, leave_by);
+	consumer_close(w->consumer, d + LEFT_BY_MS);
 	tmprobe_free(w->probe);
 	tmstate_free(w->tmstate);
 	exitguard_step(guard, "the DLQ producer's flush");
-	exec_free(w->exec);
+	/* Undelivered, a DLQ copy or an event is sent again: its offset or outbox row waits. */
+	exec_free_within(w->exec, ms_left(end, 0, SHUTDOWN_GRACE_MS));
 	exitguard_step(guard, "the event producer's flush");
-	if (kafka_flush(w->producer, ms_left(leave_by, 0, PUBLISH_MIN_MS), err, sizeof(err)))
+	/* Its delivery reports reach no one now (the publisher stopped): not worth a long wait. */
+	if (kafka_flush(w->producer, ms_left(end, 0, PUBLISH_MIN_MS), err, sizeof(err)))
 		log_warn("%s", err);
 	rd_kafka_destroy(w->producer);
 	exitguard_disarm(guard);
@@ -462,7 +470,7 @@ main(int argc, char **argv)
 	worker_start(&w);
 	status = worker_run(&w);
 	sdnotify_stopping("draining");
-	worker_shutdown(&w);
+	worker_shutdown(&w, status);
 	log_info("stopped");
 	return status;
 }

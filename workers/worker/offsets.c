@@ -277,7 +277,8 @@ commit_within(rd_kafka_t *rk, rd_kafka_topic_partition_list_t **l, int wait_ms)
 out:
 	if (ev != NULL)
 		rd_kafka_event_destroy(ev);
-	/* An answer arriving later goes to the queue's last reference, librdkafka's own. */
+	/* An answer arriving later is dropped with the disabled queue; offset_commit_cb gets its
+	 * copy through the consumer queue all the same. */
 	rd_kafka_queue_destroy(q);
 	return rc;
 }
