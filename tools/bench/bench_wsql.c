@@ -218,7 +218,10 @@ wsql_finish(struct buf *b, const struct wsql_kind *k, char *err, size_t errlen)
 	return bench_sql_render(b, &SQL_STATEMENTS[k->finish], args, n, err, errlen);
 }
 
-/* One command of kind k: lookup, intents when it calls TM non-idempotently, result. */
+/* One command of kind k: lookup, intents when it calls TM non-idempotently, result. The worker
+ * looks up the commands ready at one moment in one statement (SQL_LOOKUP_BATCH, whose rows are
+ * SQL_LOOKUP's), as it groups their intents; the reference stays one command's statements, so
+ * that the ratio shows what sharing them gains. */
 static char *
 wsql_script(const struct wsql_kind *k, char *err, size_t errlen)
 {

@@ -64,6 +64,21 @@ nomem:
 	return NULL;
 }
 
+struct db *
+dbpool_session_new(const struct cfg *c, const char *app, const struct db_stmt *stmts, size_t nstmts)
+{
+	struct db *db = db_new(cfg_str(c, &KEY_TMPROV_DATABASE_URL), stmts, nstmts);
+	struct db_options o;
+
+	db_options_from_cfg(&o, c, app);
+	o.connect_attempts = 1;
+	if (db != NULL && db_set_options(db, &o) != 0) {
+		db_free(db);
+		db = NULL;
+	}
+	return db;
+}
+
 void
 dbpool_free(struct dbpool *p)
 {

@@ -20,6 +20,10 @@ struct dbpool;
 struct dbpool *dbpool_new(const struct cfg *c, unsigned size, const struct db_stmt *stmts,
 			  size_t nstmts, struct metrics *m, char *err, size_t errlen);
 void dbpool_free(struct dbpool *p);
+/* A session of its own beside the pool (app: its application_name), with the pool's options:
+ * one connection attempt per statement. NULL when out of memory. */
+struct db *dbpool_session_new(const struct cfg *c, const char *app, const struct db_stmt *stmts,
+			      size_t nstmts);
 
 /* Borrows a connection, waiting while all are lent; NULL when *stop was set first (stop may
  * be NULL). */

@@ -22,8 +22,10 @@
 #include "guard.h"
 #include "intent.h"
 #include "log.h"
+#include "lookup.h"
 #include "outcome.h"
 #include "password.h"
+#include "results.h"
 #include "sql.h"
 #include "tm_client.h"
 #include "tmgate.h"
@@ -35,6 +37,8 @@ struct exec_ctx {
 	struct metrics *metrics;
 	struct dbpool *pool;
 	struct intent_writer *intents;
+	struct lookup_batcher *lookups;
+	struct results *results;
 	struct tmhealth *health;
 	struct tmgate *gate;
 	struct tmretry retry;
@@ -166,6 +170,12 @@ exec_new(const struct cfg *c, struct metrics *m, char *err, size_t errlen)
 	ctx->intents = intent_writer_new(c, ctx->pool, err, errlen);
 	if (ctx->intents == NULL)
 		goto fail;
+	ctx->lookups = lookup_batcher_new(c, ctx->pool, m, err, errlen);
+	if (ctx->lookups == NULL)
+		goto fail;
+	ctx->results = results_new(c, ctx->pool, m, err, errlen);
+	if (ctx->results == NULL)
+		goto fail;
 	ctx->dlq = dlq_new(c, m, err, errlen);
 	if (ctx->dlq == NULL)
 		goto fail;
@@ -189,6 +199,8 @@ exec_free_within(struct exec_ctx *ctx, int dlq_flush_ms)
 	if (ctx == NULL)
 		return;
 	dlq_free_within(ctx->dlq, dlq_flush_ms);
+	results_free(ctx->results);
+	lookup_batcher_free(ctx->lookups);
 	intent_writer_free(ctx->intents);
 	tmgate_free(ctx->gate);
 	dbpool_free(ctx->pool);
@@ -398,60 +410,39 @@ exec_dlq(struct exec_thread *t, const struct job *job, const char *reason, const
 	return 0;
 }
 
-/* The cmd_state of SQL_LOOKUP's one row. */
-static void
-exec_state(const PGresult *res, const struct command *cmd, struct cmd_state *st)
-{
-	memset(st, 0, sizeof(*st));
-#define COL(c)	  PQgetvalue(res, 0, (c))
-#define ISNULL(c) PQgetisnull(res, 0, (c))
-	st->cmd_exists = !ISNULL(SQLL_CMD_STATUS);
-	/* The schema's CHECK allows no other status; one that is not ours counts as unfinished. */
-	if (!cmd_status_parse(COL(SQLL_CMD_STATUS), &st->cmd_status))
-		st->cmd_status = CMD_STATUS_RECEIVED;
-	snprintf(st->cmd_sha256_hex, sizeof(st->cmd_sha256_hex), "%s", COL(SQLL_CMD_SHA256_HEX));
-	st->intent_open = !ISNULL(SQLL_INTENT_ATTEMPT);
-	st->intent_attempt = (unsigned)strtoul(COL(SQLL_INTENT_ATTEMPT), NULL, 10);
-	st->intent_max = (unsigned)strtoul(COL(SQLL_INTENT_MAX), NULL, 10);
-	st->acc_exists = !ISNULL(SQLL_ACC_COMPANY_UID);
-	st->acc_active = strcmp(COL(SQLL_ACC_STATUS), "active") == 0;
-	snprintf(st->company_uid, sizeof(st->company_uid), "%s", COL(SQLL_ACC_COMPANY_UID));
-	snprintf(st->company_name, sizeof(st->company_name), "%s", COL(SQLL_ACC_COMPANY_NAME));
-	snprintf(st->email, sizeof(st->email), "%s", COL(SQLL_ACC_EMAIL));
-	st->rooms = strtol(COL(SQLL_ACC_ROOMS), NULL, 10);
-	st->participants = strtol(COL(SQLL_ACC_PARTICIPANTS), NULL, 10);
-	st->user_exists = !ISNULL(SQLL_USER_STATUS);
-	st->user_active = strcmp(COL(SQLL_USER_STATUS), "active") == 0;
-	st->email_taken = strcmp(COL(SQLL_EMAIL_TAKEN), "t") == 0;
-	st->meeting_exists = !ISNULL(SQLL_MEETING_SUBJECT);
-	st->meeting_ours = strcmp(COL(SQLL_MEETING_SUBJECT), cmd->subject) == 0;
-	st->subject_queued = strcmp(COL(SQLL_SUBJECT_QUEUED), "t") == 0;
-#undef COL
-#undef ISNULL
-}
-
-/* SQL_LOOKUP for the command, with what its type's row asks for (cmd_spec.lookup). 0, or -1
- * when stopped. A permanent failure here is a bug or a broken schema: it is logged and waited
- * on like an outage, since no result can be written either. */
+/* SQL_LOOKUP for the command, with what its type's row asks for (cmd_spec.lookup): in a batch
+ * with the lookups of other commands ready now (lookup.h), or alone when the batch could not
+ * answer it. 0, or -1 when stopped. A permanent failure alone is a bug or a broken schema: it
+ * is logged and waited on like an outage, since no result can be written either. */
 static int
 exec_lookup(struct exec_thread *t, const struct command *cmd, struct cmd_state *st,
 	    const atomic_bool *stop)
 {
 	const struct cmd_spec *spec = cmd_types_get(cmd->kind);
 	unsigned lookup = spec != NULL ? spec->lookup : 0;
-	const char *params[5] = {cmd->id, cmd->subject, NULL, NULL, NULL};
+	const char *params[LOOKUP_NPARAMS] = {cmd->id, cmd->subject, NULL, NULL, NULL};
 	char err[512];
 	bool permanent;
 	PGresult *res;
 
 	if (lookup & CMD_LOOKUP_USER)
-		params[2] = cmd_str(cmd, "user_id");
+		params[LOOKUP_USER_ID] = cmd_str(cmd, "user_id");
 	if (lookup & CMD_LOOKUP_EMAIL)
-		params[3] = cmd_str(cmd, "email");
+		params[LOOKUP_EMAIL] = cmd_str(cmd, "email");
 	if (lookup & CMD_LOOKUP_MEETING)
-		params[4] = cmd_str(cmd, "meeting_id");
+		params[LOOKUP_MEETING_ID] = cmd_str(cmd, "meeting_id");
+	switch (lookup_batched(t->ctx->lookups, params, st, stop)) {
+	case LOOKUP_DONE:
+		return 0;
+	case LOOKUP_STOPPED:
+		return -1;
+	case LOOKUP_ALONE:
+	default:
+		break;
+	}
 	for (unsigned attempt = 0;; attempt++) {
-		res = exec_sql(t, SQL_LOOKUP, 5, params, stop, &permanent, err, sizeof(err));
+		res = exec_sql(t, SQL_LOOKUP, LOOKUP_NPARAMS, params, stop, &permanent, err,
+			       sizeof(err));
 		if (res != NULL)
 			break;
 		if (!permanent)
@@ -460,7 +451,7 @@ exec_lookup(struct exec_thread *t, const struct command *cmd, struct cmd_state *
 		if (!tmretry_sleep(backoff_delay_ms(&backoff_db_statement, attempt), stop))
 			return -1;
 	}
-	exec_state(res, cmd, st);
+	lookup_state(res, 0, cmd->subject, st);
 	PQclear(res);
 	return 0;
 }
@@ -569,8 +560,22 @@ exec_write(struct exec_thread *t, const struct job *job, const char *sha, struct
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	res = exec_sql(t, r->stmt, SQL_FINISH_NPARAMS + r->nparams, params, stop, &permanent, err,
-		       errlen);
+	/* With the results of the commands finished now, in one transaction; alone if that
+	 * transaction fails. */
+	t->grace.stop = stop;
+	switch (results_commit(t->ctx->results, r->stmt, SQL_FINISH_NPARAMS + r->nparams, params,
+			       &t->grace, &res)) {
+	case RESULTS_DONE:
+		break;
+	case RESULTS_STOPPED:
+		step = EXEC_STEP_STOPPED;
+		goto out;
+	case RESULTS_ALONE:
+	default:
+		res = exec_sql(t, r->stmt, SQL_FINISH_NPARAMS + r->nparams, params, stop,
+			       &permanent, err, errlen);
+		break;
+	}
 	if (res == NULL) {
 		step = permanent ? EXEC_STEP_FAILED : EXEC_STEP_STOPPED;
 		goto out;

@@ -53,6 +53,26 @@
 	" AND q.queue_seq IS NOT NULL AND q.status IN ('held', 'waiting', 'received', "            \
 	"'in_progress')"
 
+/* Everything a command needs to know before acting, from SQL expressions of its id, subject,
+ * user_id, email and meeting_id (columns: sql.h's SQLL_*). The email test mirrors
+ * users_email_active, so the index serves it. */
+#define LOOKUP_SELECT(id, subj, user, email, meeting)                                              \
+	"SELECT c.status, encode(c.body_sha256, 'hex'), c.attempts,"                               \
+	" i.endpoint, i.attempt,"                                                                  \
+	" (SELECT max(attempt) FROM tm_intents WHERE command_id = " id "),"                        \
+	" a.company_uid, a.company_name, a.email, a.rooms, a.participants, a.status,"              \
+	" u.status,"                                                                               \
+	" EXISTS (SELECT 1 FROM users o WHERE lower(o.email) = lower(" email ")"                   \
+	"  AND o.status = 'active'"                                                                \
+	"  AND NOT (o.subject = " subj " AND o.user_id IS NOT DISTINCT FROM " user ")),"           \
+	" m.subject, m.canceled_at IS NOT NULL,"                                                   \
+	" EXISTS (SELECT 1 FROM commands q WHERE q.subject = " subj GUARD_QUEUED ")"               \
+	" FROM (SELECT 1) AS one"                                                                  \
+	" LEFT JOIN commands c ON c.id = " id " LEFT JOIN tm_intents i ON i.command_id = " id      \
+	" AND i.resolved_at IS NULL"                                                               \
+	" LEFT JOIN accounts a ON a.subject = " subj " LEFT JOIN users u ON u.subject = " subj     \
+	" AND u.user_id = " user " LEFT JOIN meetings m ON m.meeting_id = " meeting
+
 /* $1 id, $2 subject, $3 type, $4 sha256 hex, $5 topic, $6 partition, $7 offset, $8 body. */
 #define GUARD_INSERT(status)                                                                       \
 	" INSERT INTO commands AS c (id, subject, type, body_sha256, status, kafka_topic,"         \
@@ -62,24 +82,20 @@
 
 const struct db_stmt SQL_STATEMENTS[SQL_COUNT] = {
     /* $1 command id, $2 subject, $3 user_id, $4 email, $5 meeting_id (NULL when the type has
-     * none). The email test mirrors users_email_active, so the index serves it. */
+     * none). */
     [SQL_LOOKUP] = {"lookup",
-		    "SELECT c.status, encode(c.body_sha256, 'hex'), c.attempts,"
-		    " i.endpoint, i.attempt,"
-		    " (SELECT max(attempt) FROM tm_intents WHERE command_id = $1::text),"
-		    " a.company_uid, a.company_name, a.email, a.rooms, a.participants, a.status,"
-		    " u.status,"
-		    " EXISTS (SELECT 1 FROM users o WHERE lower(o.email) = lower($4::text)"
-		    "  AND o.status = 'active'"
-		    "  AND NOT (o.subject = $2::text AND o.user_id IS NOT DISTINCT FROM $3::text)),"
-		    " m.subject, m.canceled_at IS NOT NULL,"
-		    " EXISTS (SELECT 1 FROM commands q WHERE q.subject = $2::text" GUARD_QUEUED ")"
-		    " FROM (SELECT 1) AS one"
-		    " LEFT JOIN commands c ON c.id = $1::text"
-		    " LEFT JOIN tm_intents i ON i.command_id = $1::text AND i.resolved_at IS NULL"
-		    " LEFT JOIN accounts a ON a.subject = $2::text"
-		    " LEFT JOIN users u ON u.subject = $2::text AND u.user_id = $3::text"
-		    " LEFT JOIN meetings m ON m.meeting_id = $5::text"},
+		    LOOKUP_SELECT("$1::text", "$2::text", "$3::text", "$4::text", "$5::text")},
+
+    /* $1: JSON array of {k, id, subject, user_id, email, meeting_id}: SQL_LOOKUP's parameters
+     * for several commands (lookup.c). SQL_LOOKUP's row for each, followed by its k. OFFSET 0
+     * keeps the lateral query from being pulled up into joins: each command is looked up with
+     * SQL_LOOKUP's own index probes, whatever the planner guesses of the batch's size. */
+    [SQL_LOOKUP_BATCH] = {"lookup_batch",
+			  "SELECT l.*, lk.k FROM jsonb_to_recordset($1::jsonb) AS lk(k int,"
+			  "  id text, subject text, user_id text, email text, meeting_id text)"
+			  " CROSS JOIN LATERAL (" LOOKUP_SELECT("lk.id", "lk.subject", "lk.user_id",
+								"lk.email",
+								"lk.meeting_id") " OFFSET 0) AS l"},
 
     /* $1: JSON array of {id, subject, type, sha, topic, part, off, prev}. Marks each command
      * in_progress (unless it already has its result, or is another body under the same id)

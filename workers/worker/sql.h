@@ -10,6 +10,8 @@
 enum sql_stmt {
 	/* Everything a command needs to know before acting, in one round trip. */
 	SQL_LOOKUP,
+	/* The same for several commands at once, in one statement (lookup.c). */
+	SQL_LOOKUP_BATCH,
 	/* Intent batch, inside one transaction: commands rows in_progress and earlier intents
 	 * resolved, then the new intents. */
 	SQL_INTENT_COMMANDS,
@@ -98,7 +100,7 @@ enum sql_lookup_col {
 	SQLL_MEETING_SUBJECT,
 	SQLL_MEETING_CANCELED,
 	SQLL_SUBJECT_QUEUED, /* "t" when the subject has held or waiting commands (guard.h) */
-	SQLL_COUNT
+	SQLL_COUNT	     /* SQL_LOOKUP_BATCH: then the command's k */
 };
 
 /* Columns of SQL_GUARD_HEAD: the subject's queue head (all NULL when it has none) and whether
