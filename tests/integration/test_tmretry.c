@@ -219,6 +219,32 @@ test_health_retry_after_hold(void **state)
 	tmhealth_free(h);
 }
 
+/* 429s and 503s that say when to come back (Retry-After), across several accounts, are TM
+ * rationing us: held, never "down" (the breaker would send probes to accounts TM just told to
+ * wait: fault row V5); the same 503s without Retry-After are an outage. */
+static void
+test_health_retry_after_not_down(void **state)
+{
+	static const char *const accounts[] = {"a", "b", "c", "d", "e", "f"};
+	struct tmhealth *h = tmhealth_new(3, NULL);
+
+	(void)state;
+	for (size_t i = 0; i < 6; i++) {
+		struct tm_result r = result(TM_TRANSIENT, i % 2 ? 503 : 429, 2000);
+
+		tmhealth_record(h, accounts[i], &r);
+	}
+	assert_true(tmhealth_available(h));
+	assert_true(tmhealth_hold_ms(h) > 0);
+	for (size_t i = 0; i < 6; i++) {
+		struct tm_result r = result(TM_TRANSIENT, 503, -1);
+
+		tmhealth_record(h, accounts[i], &r);
+	}
+	assert_false(tmhealth_available(h));
+	tmhealth_free(h);
+}
+
 /* The breaker's view: closed; open after the outage with the failures kept (newest first, a few
  * at most); its next probe once planned; half-open while the probe is out; closed when TM
  * answers it, the next probe forgotten. */
@@ -779,6 +805,7 @@ main(void)
 	    cmocka_unit_test(test_health_sequences),
 	    cmocka_unit_test(test_health_threads),
 	    cmocka_unit_test(test_health_retry_after_hold),
+	    cmocka_unit_test(test_health_retry_after_not_down),
 	    cmocka_unit_test(test_health_breaker_view),
 	    cmocka_unit_test(test_audit_row_shape),
 	};

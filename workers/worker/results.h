@@ -33,7 +33,7 @@ void results_free(struct results *rs);
  * none of them (unless the connection was lost after sending: then some may be, as with any
  * statement; the caller's statements find their result written and do nothing) and each gets
  * RESULTS_ALONE. *res is the caller's to PQclear. */
-enum results_rc results_commit(struct results *rs, int stmt, int nparams,
-			       const char *const *params, struct stop_grace *stop, PGresult **res);
+enum results_rc results_commit(struct results *rs, int stmt, int nparams, const char *const *params,
+			       struct stop_grace *stop, PGresult **res);
 
 #endif

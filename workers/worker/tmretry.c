@@ -235,7 +235,10 @@ tmhealth_record(struct tmhealth *h, const char *account, const struct tm_result 
 	/* TM's Retry-After (429, 503) holds every call, not only this command's next one. */
 	if (res->retry_after_ms > 0 && clock_now_ms() + res->retry_after_ms > h->hold_until_ms)
 		h->hold_until_ms = clock_now_ms() + res->retry_after_ms;
-	if (tm_result_tm_answered(res)) {
+	/* A 429 or 503 with Retry-After is TM rationing us, not TM down: the hold above keeps every
+	 * call of this process back; opening the breaker would send another worker's probe to an
+	 * account TM just told to wait. */
+	if (tm_result_tm_answered(res) || res->retry_after_ms > 0) {
 		h->in_a_row = 0;
 		h->available = true;
 	} else {
