@@ -11,7 +11,8 @@
 #include "tmrate.h"
 
 CFG_KEY(TMPROV_DB_POOL, CFG_INT, "8", 0, 1, 256, NULL,
-	"PostgreSQL connections shared by the command threads (none is held during a TM call)");
+	"PostgreSQL connections shared by the command threads (none is held during a TM call); "
+	"the batched lookups and the group commit of results use one more each");
 CFG_KEY(TMPROV_DELETE_GUARD, CFG_INT, "20", 0, 0, 1000000, NULL,
 	"account deletions all workers on the database may make together within "
 	"TMPROV_DELETE_GUARD_WINDOW; "
