@@ -201,30 +201,65 @@ test_two_workers(void **state)
  * stops them) and gets SIGTERM as soon as the revoke is done, while it rejoins. It must exit 0
  * within its drain timeout plus a few seconds (issue 11, defect 1: "in every state"); its
  * consumer close waits for the group's join round (stacks: rd_kafka_consumer_close). */
+/* The second worker, started with extra and given SR_SUBJECTS creates prefixed tag, has done
+ * at least one of them (so it holds partitions). */
+static struct worker *
+second_worker_busy(const char *tag, const char *const *extra, char (*ids)[48], const char **idp,
+		   size_t *n)
+{
+	struct worker *w2 = NULL;
+	char err[512];
+	long deadline;
+
+	wenv_sim_faults(E, "latency_ms=100");
+	assert_int_equal(wenv_worker_start(E, "second", extra, &w2, err, sizeof(err)), 0);
+	send_creates(tag, 0, SR_SUBJECTS, 0, ids, idp, n);
+	deadline = clock_now_ms() + 30000;
+	while (commands_done(w2) < 1 && clock_now_ms() < deadline)
+		sleep_ms(50);
+	wenv_assert(E, commands_done(w2) >= 1, "the second worker got no partition");
+	return w2;
+}
+
+/* TM goes away (its running jobs wait for it); tm_back brings it back where it was. */
+struct tm_gone {
+	char listen[64], *partner;
+};
+
+static void
+tm_away(struct tm_gone *g)
+{
+	snprintf(g->listen, sizeof(g->listen), "127.0.0.1:%d", sim_port(E->sim));
+	g->partner = strdup(sim_partner(E->sim));
+	assert_int_equal(sim_stop_status(E->sim), 0);
+	E->sim = NULL;
+}
+
+static void
+tm_back(struct tm_gone *g)
+{
+	const struct sim_opts so = {.partner = g->partner, .listen = g->listen};
+
+	assert_int_equal(sim_start_opts(&E->sim, &so), 0);
+	free(g->partner);
+}
+
 static void
 sigterm_in_rebalance(const char *tag, const char *const *extra)
 {
 	static char ids[SR_SUBJECTS][48];
 	const char *idp[SR_SUBJECTS];
-	struct worker *w2 = NULL, *w3 = NULL;
-	char err[512], listen[64], *partner;
+	struct worker *w2, *w3 = NULL;
+	struct tm_gone tm;
+	char err[512];
 	size_t n = 0;
 	long elapsed = 0, deadline, revokes;
 	int st;
 
-	wenv_sim_faults(E, "latency_ms=100");
-	assert_int_equal(wenv_worker_start(E, "second", extra, &w2, err, sizeof(err)), 0);
-	send_creates(tag, 0, SR_SUBJECTS, 0, ids, idp, &n);
-	deadline = clock_now_ms() + 30000;
-	while (commands_done(w2) < 1 && clock_now_ms() < deadline)
-		sleep_ms(50);
-	wenv_assert(E, commands_done(w2) >= 1, "the second worker got no partition");
+	w2 = second_worker_busy(tag, extra, ids, idp, &n);
 	/* TM goes away: running jobs wait for it; then the third member's JoinGroup starts a
 	 * rebalance. */
-	snprintf(listen, sizeof(listen), "127.0.0.1:%d", sim_port(E->sim));
-	partner = strdup(sim_partner(E->sim));
-	assert_int_equal(sim_stop_status(E->sim), 0);
-	E->sim = NULL;
+	tm_away(&tm);
 	revokes = worker_log_count(w2, "consumer: revoked");
 	assert_int_equal(wenv_worker_start_unready(E, "third", extra, &w3, err, sizeof(err)), 0);
 	/* Its revoke drain ends (the drain timeout: the jobs wait for TM); it rejoins. */
@@ -236,12 +271,7 @@ sigterm_in_rebalance(const char *tag, const char *const *extra)
 	st = worker_wait(w2, SR_DRAIN_MS + SR_GRACE_MS, &elapsed);
 	if (st == -1)
 		worker_log_tail(w2, 30);
-	{
-		const struct sim_opts so = {.partner = partner, .listen = listen};
-
-		assert_int_equal(sim_start_opts(&E->sim, &so), 0);
-	}
-	free(partner);
+	tm_back(&tm);
 	wenv_assert(E, st == 0, "SIGTERM during a rebalance: status %d after %ld ms (bound %d ms)",
 		    st, elapsed, SR_DRAIN_MS + SR_GRACE_MS);
 	fprintf(stderr, "# worker %d exited %d after %ld ms; %zu of %zu outcomes so far\n",
@@ -272,24 +302,16 @@ test_rebalance_in_shutdown(void **state)
 {
 	static char ids[SR_SUBJECTS][48];
 	const char *idp[SR_SUBJECTS];
-	struct worker *w2 = NULL, *w3 = NULL;
-	char err[512], listen[64], *partner;
+	struct worker *w2, *w3 = NULL;
+	struct tm_gone tm;
+	char err[512];
 	size_t n = 0;
-	long elapsed = 0, deadline, t0, revoked;
+	long elapsed = 0, t0, revoked;
 	int st;
 
 	(void)state;
-	wenv_sim_faults(E, "latency_ms=100");
-	assert_int_equal(wenv_worker_start(E, "second", NULL, &w2, err, sizeof(err)), 0);
-	send_creates("rs", 0, SR_SUBJECTS, 0, ids, idp, &n);
-	deadline = clock_now_ms() + 30000;
-	while (commands_done(w2) < 1 && clock_now_ms() < deadline)
-		sleep_ms(50);
-	wenv_assert(E, commands_done(w2) >= 1, "the second worker got no partition");
-	snprintf(listen, sizeof(listen), "127.0.0.1:%d", sim_port(E->sim));
-	partner = strdup(sim_partner(E->sim));
-	assert_int_equal(sim_stop_status(E->sim), 0);
-	E->sim = NULL;
+	w2 = second_worker_busy("rs", NULL, ids, idp, &n);
+	tm_away(&tm);
 	revoked = worker_log_count(w2, "consumer: revoked");
 	worker_signal(w2, SIGTERM);
 	t0 = clock_now_ms();
@@ -299,12 +321,7 @@ test_rebalance_in_shutdown(void **state)
 	elapsed = clock_now_ms() - t0;
 	if (st == -1)
 		worker_log_tail(w2, 30);
-	{
-		const struct sim_opts so = {.partner = partner, .listen = listen};
-
-		assert_int_equal(sim_start_opts(&E->sim, &so), 0);
-	}
-	free(partner);
+	tm_back(&tm);
 	fprintf(stderr,
 		"# SIGTERM, a join %d ms later: exit %d after %ld ms, revokes during the "
 		"shutdown %ld\n",
