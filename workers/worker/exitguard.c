@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include <time.h>
+#include "deadline.h"
 #include "log.h"
 
 struct exitguard {
@@ -42,14 +42,7 @@ guard_main(void *arg)
 		struct timespec ts;
 
 		/* The condition waits on CLOCK_MONOTONIC: a wall clock set back delays nothing. */
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		left = left < 1000 ? left : 1000;
-		ts.tv_sec += left / 1000;
-		ts.tv_nsec += (left % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		deadline_after_on(CLOCK_MONOTONIC, &ts, left < 1000 ? left : 1000);
 		pthread_cond_timedwait(&g->wake, &g->lock, &ts);
 	}
 	if (g->disarmed) {
