@@ -18,6 +18,14 @@ clock_now_ms(void)
 	return (long)(clock_now_ns() / 1000000);
 }
 
+int
+clock_ms_until(long until_ms, long least, long most)
+{
+	long left = until_ms - clock_now_ms();
+
+	return (int)(left < least ? least : left > most ? most : left);
+}
+
 double
 clock_now_ms_f(void)
 {

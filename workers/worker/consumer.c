@@ -355,18 +355,6 @@ drain_cap(const struct consumer *cs, long deadline)
 		   : deadline;
 }
 
-/* How long from now until until_ms, within [100, OFFSETS_COMMIT_WAIT_MS]: what a synchronous
- * commit may wait. */
-static int
-commit_wait_until(long until_ms)
-{
-	long left = until_ms - clock_now_ms();
-
-	return left > OFFSETS_COMMIT_WAIT_MS ? OFFSETS_COMMIT_WAIT_MS
-	       : left < 100		     ? 100
-					     : (int)left;
-}
-
 /* What a synchronous commit may wait now: OFFSETS_COMMIT_WAIT_MS, less once a shutdown began
  * (until its drain deadline plus CONSUMER_CLOSE_GRACE_MS). */
 static int
@@ -374,8 +362,9 @@ commit_wait_ms(const struct consumer *cs)
 {
 	long until = drain_cap(cs, LONG_MAX);
 
-	return until == LONG_MAX ? OFFSETS_COMMIT_WAIT_MS
-				 : commit_wait_until(until + CONSUMER_CLOSE_GRACE_MS);
+	return until == LONG_MAX
+		   ? OFFSETS_COMMIT_WAIT_MS
+		   : clock_ms_until(until + CONSUMER_CLOSE_GRACE_MS, 100, OFFSETS_COMMIT_WAIT_MS);
 }
 
 /* Waits (bounded by the drain timeout, then the stop grace) until no job of ps is left. */
@@ -957,9 +946,10 @@ consumer_close(struct consumer *cs, long until_ms)
 	dispatch_on_low(cs->d, 0, NULL, NULL);
 	reap(cs);
 	/* The final commit gets half of what is left, the group leave the rest. */
-	if (offsets_commit_wait(cs->o, cs->rk, NULL,
-				commit_wait_until(start + (until_ms - start) / 2), err,
-				sizeof(err)) < 0)
+	if (offsets_commit_wait(
+		cs->o, cs->rk, NULL,
+		clock_ms_until(start + (until_ms - start) / 2, 100, OFFSETS_COMMIT_WAIT_MS), err,
+		sizeof(err)) < 0)
 		log_warn("%s", err);
 	now = clock_now_ms();
 	/* Leaving the group revokes the assignment through rebalance_cb, which commits again. */

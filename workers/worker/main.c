@@ -381,15 +381,6 @@ worker_run(struct worker *w)
 	return 0;
 }
 
-/* Milliseconds from now to until_ms, at least least and at most most. */
-static int
-ms_left(long until_ms, long least, long most)
-{
-	long left = until_ms - clock_now_ms();
-
-	return (int)(left < least ? least : left > most ? most : left);
-}
-
 /* Stop fetching and let in-flight jobs finish until the deadline; then stop the rest, which
  * have until stopped_by to return. */
 static void
@@ -400,7 +391,7 @@ drain_jobs(struct worker *w, long deadline, long stopped_by)
 	consumer_stop_fetching(w->consumer);
 	while (dispatch_inflight(w->dispatch) && clock_now_ms() < deadline) {
 		admin_tick(w->admin);
-		dispatch_wait_idle(w->dispatch, ms_left(deadline, 0, POLL_MS));
+		dispatch_wait_idle(w->dispatch, clock_ms_until(deadline, 0, POLL_MS));
 		/* Serves the group session and callbacks; no message is taken any more. */
 		consumer_poll(w->consumer, 0);
 		consumer_maintain(w->consumer);
@@ -411,7 +402,7 @@ drain_jobs(struct worker *w, long deadline, long stopped_by)
 	stopped = dispatch_stop(w->dispatch, NULL, NULL);
 	log_warn("drain timeout: %zu queued command(s) left for redelivery, %zu running stopped",
 		 cancelled, stopped);
-	dispatch_wait_idle(w->dispatch, ms_left(stopped_by, 0, ABANDON_GRACE_MS));
+	dispatch_wait_idle(w->dispatch, clock_ms_until(stopped_by, 0, ABANDON_GRACE_MS));
 }
 
 /* Drain, publish, leave the group, free, with the exit status given: each step by a fixed point
@@ -436,7 +427,8 @@ worker_shutdown(struct worker *w, int status)
 	pool_stop(w->pool);
 	consumer_maintain(w->consumer);
 	exitguard_step(guard, "the outbox's last publish");
-	if (publisher_drain(w->publisher, ms_left(d + PUBLISHED_BY_MS, PUBLISH_MIN_MS, LONG_MAX)))
+	if (publisher_drain(w->publisher,
+			    clock_ms_until(d + PUBLISHED_BY_MS, PUBLISH_MIN_MS, INT_MAX)))
 		log_warn("outbox not fully published: the next publisher sends the rest");
 	publisher_stop(w->publisher);
 	/* /readyz reads the consumer and exec: the admin port goes first. */
@@ -447,10 +439,10 @@ worker_shutdown(struct worker *w, int status)
 	tmstate_free(w->tmstate);
 	exitguard_step(guard, "the DLQ producer's flush");
 	/* Undelivered, a DLQ copy or an event is sent again: its offset or outbox row waits. */
-	exec_free_within(w->exec, ms_left(end, 0, SHUTDOWN_GRACE_MS));
+	exec_free_within(w->exec, clock_ms_until(end, 0, SHUTDOWN_GRACE_MS));
 	exitguard_step(guard, "the event producer's flush");
 	/* Its delivery reports reach no one now (the publisher stopped): not worth a long wait. */
-	if (kafka_flush(w->producer, ms_left(end, 0, PUBLISH_MIN_MS), err, sizeof(err)))
+	if (kafka_flush(w->producer, clock_ms_until(end, 0, PUBLISH_MIN_MS), err, sizeof(err)))
 		log_warn("%s", err);
 	rd_kafka_destroy(w->producer);
 	exitguard_disarm(guard);
