@@ -64,6 +64,9 @@ cmd_result_clear(struct cmd_result *r)
 	json_decref(r->calls);
 	r->data = NULL;
 	r->calls = NULL;
+	if (r->intent_slot != NULL)
+		sem_post(r->intent_slot);
+	r->intent_slot = NULL;
 }
 
 void
@@ -280,6 +283,11 @@ cmd_call(const struct cmd_env *env, const struct cmd_state *st, const struct tm_
 		log_warn("command %s: %s attempt %u has no recorded result; repeating it%s",
 			 env->cmd->id, tm_endpoint_name(req->endpoint), prev,
 			 dup ? " (possible duplicate)" : "");
+	}
+	if (r->intent_slot == NULL && env->intent_slots != NULL) {
+		if (!tmretry_slot_take(env->intent_slots, env->stop))
+			return CMD_STOPPED;
+		r->intent_slot = env->intent_slots;
 	}
 	rc = tmretry_call(env->retry, env->tm, req, first, prev, dup, &hooks, env->stop, tr);
 	/* The audit rows of this run become the result's. */

@@ -106,6 +106,9 @@ struct cmd_env {
 	struct dbpool *pool;
 	const struct password_opts *password;
 	sem_t *hash_slots; /* TMPROV_HASH_CONCURRENCY argon2id hashes at once */
+	/* TMPROV_WORKER_CONCURRENCY commands between their first intent and their result
+	 * (NULL: no limit): cmd_call takes a place, cmd_result_clear gives it back. */
+	sem_t *intent_slots;
 	const char *public_url;
 	const char *join_template;
 	const struct command *cmd;
@@ -134,6 +137,7 @@ struct cmd_result {
 	char dlq_error[256];
 	bool tm_may_have_acted;	   /* a later storage failure must then not invite a re-send */
 	bool possible_duplicate;   /* a non-idempotent call was repeated after an unknown outcome */
+	sem_t *intent_slot;	   /* the place in env->intent_slots held, if any */
 	char store[CMD_STORE_MAX]; /* copies of parameter text */
 	size_t used;
 	bool overflow; /* a copy did not fit in store, or too many parameters: not writable */
@@ -158,7 +162,10 @@ void cmd_fail(struct cmd_result *r, const struct command *cmd, const char *reaso
 void cmd_succeed(struct cmd_result *r, const struct cmd_spec *spec, json_t *data);
 /* The TM call of the command, with intents (create_account, remote_schedule), retries and
  * the unknown-outcome policies: CMD_GO_ON with *tr holding TM's answer (TM_OK), CMD_DONE when
- * r holds the final failure, CMD_LOOK_AGAIN or CMD_STOPPED. */
+ * r holds the final failure, CMD_LOOK_AGAIN or CMD_STOPPED. First it takes r's place among
+ * env->intent_slots, kept until r is cleared (after its result is written): an intent stays
+ * open from before its call until its result commits, so the commands holding a place, not
+ * only the calls on the wire, are what a crash can leave in doubt (DESIGN.md §3). */
 enum cmd_verdict cmd_call(const struct cmd_env *env, const struct cmd_state *st,
 			  const struct tm_request *req, struct cmd_result *r,
 			  struct tmretry_result *tr);

@@ -48,6 +48,8 @@ struct exec_ctx {
 	struct guard_opts guard;
 	sem_t hash_slots;
 	bool hash_slots_ok;
+	sem_t intent_slots; /* cmd_env.intent_slots */
+	bool intent_slots_ok;
 	const char *public_url;
 	const char *join_template;
 	void (*on_commit)(void *);
@@ -120,11 +122,13 @@ exec_cfg_check(const struct cfg *c, char *err, size_t errlen)
 	return rc;
 }
 
-/* The hashes (TMPROV_HASH_CONCURRENCY) at once; the TM calls pass the gate (tmgate.h). */
+/* The hashes (TMPROV_HASH_CONCURRENCY) at once, and the commands with an intent open
+ * (TMPROV_WORKER_CONCURRENCY, cmd.h); the TM calls pass the gate (tmgate.h). */
 static int
 exec_slots(struct exec_ctx *ctx, const struct cfg *c, char *err, size_t errlen)
 {
 	long n = cfg_int(c, &KEY_TMPROV_HASH_CONCURRENCY);
+	long intents = cfg_int(c, &KEY_TMPROV_WORKER_CONCURRENCY);
 
 	if (n == 0)
 		n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -135,6 +139,12 @@ exec_slots(struct exec_ctx *ctx, const struct cfg *c, char *err, size_t errlen)
 		return -1;
 	}
 	ctx->hash_slots_ok = true;
+	if (sem_init(&ctx->intent_slots, 0, (unsigned)intents) != 0) {
+		snprintf(err, errlen, "TMPROV_WORKER_CONCURRENCY: cannot make a semaphore of %ld",
+			 intents);
+		return -1;
+	}
+	ctx->intent_slots_ok = true;
 	return 0;
 }
 
@@ -207,6 +217,8 @@ exec_free_within(struct exec_ctx *ctx, int dlq_flush_ms)
 	tmhealth_free(ctx->health);
 	if (ctx->hash_slots_ok)
 		sem_destroy(&ctx->hash_slots);
+	if (ctx->intent_slots_ok)
+		sem_destroy(&ctx->intent_slots);
 	free(ctx);
 }
 
@@ -694,6 +706,7 @@ exec_env(struct exec_thread *t, const struct job *job, const char *sha, const at
 	    .pool = ctx->pool,
 	    .password = &ctx->password,
 	    .hash_slots = &ctx->hash_slots,
+	    .intent_slots = &ctx->intent_slots,
 	    .public_url = ctx->public_url,
 	    .join_template = ctx->join_template,
 	    .cmd = job->cmd,
