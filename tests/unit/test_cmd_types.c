@@ -1,15 +1,19 @@
 /* Tests for workers/worker/cmd_types: the table of command types says what DESIGN.md §2 says of
  * each type (account, TM endpoint, lookup, event), the dispatch's account check and unknown
- * types, and the name tables of the commands row status and the outcome event types. */
+ * types, the name tables of the commands row status and the outcome event types, and the place
+ * a TM-calling command holds among the intents (cmd_call, cmd_result_clear). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "../../workers/worker/cmd.h"
 #include "../../workers/worker/cmd_types.h"
 
 /* DESIGN.md §2's commands table, as the worker must know it. endpoint NULL: local only. */
@@ -127,6 +131,61 @@ test_outcome_type_names(void **state)
 	assert_null(outcome_type_name(OUTCOME_TYPE_COUNT));
 }
 
+static int
+slots_free(sem_t *slots)
+{
+	int v = -1;
+
+	assert_int_equal(sem_getvalue(slots, &v), 0);
+	return v;
+}
+
+/* cmd_call takes the command's place among env.intent_slots before anything else, once per
+ * result however often it is called, and cmd_result_clear gives it back; with no place free,
+ * a stopped command gets none and stops. A create whose previous attempt was not recorded
+ * parks (TMPROV_UNKNOWN_CREATE=park) without TM or database, so no server is needed. */
+static void
+test_call_holds_intent_place(void **state)
+{
+	struct command cmd = {.id = "c-1", .subject = "s-1", .kind = CMD_ACCOUNT_CREATE};
+	struct tmretry retry = {.policy = {.create = TMRETRY_UNKNOWN_PARK}};
+	const struct cmd_state st = {.intent_open = true, .intent_attempt = 1, .intent_max = 1};
+	const struct tm_request req = {.endpoint = TM_CREATE_ACCOUNT, .company_name = "Acme"};
+	atomic_bool stop = false;
+	sem_t slots;
+	struct cmd_env env = {.spec = cmd_types_get(CMD_ACCOUNT_CREATE),
+			      .retry = &retry,
+			      .cmd = &cmd,
+			      .intent_slots = &slots,
+			      .stop = &stop};
+	struct cmd_result r, other;
+	struct tmretry_result tr = {.calls = NULL};
+
+	(void)state;
+	assert_int_equal(sem_init(&slots, 0, 1), 0);
+	cmd_result_init(&r);
+	assert_int_equal(cmd_call(&env, &st, &req, &r, &tr), CMD_DONE);
+	assert_int_equal(r.status, CMD_STATUS_UNKNOWN_OUTCOME);
+	assert_ptr_equal(r.intent_slot, &slots);
+	assert_int_equal(slots_free(&slots), 0);
+	/* Called again for the same result: no second place (it would wait for ever). */
+	assert_int_equal(cmd_call(&env, &st, &req, &r, &tr), CMD_DONE);
+	assert_int_equal(slots_free(&slots), 0);
+	/* Another command finds no place; stopped, it stops without one. */
+	stop = true;
+	cmd_result_init(&other);
+	assert_int_equal(cmd_call(&env, &st, &req, &other, &tr), CMD_STOPPED);
+	assert_null(other.intent_slot);
+	cmd_result_clear(&other);
+	assert_int_equal(slots_free(&slots), 0);
+	cmd_result_clear(&r);
+	assert_null(r.intent_slot);
+	assert_int_equal(slots_free(&slots), 1);
+	cmd_result_clear(&r); /* twice: given back once */
+	assert_int_equal(slots_free(&slots), 1);
+	sem_destroy(&slots);
+}
+
 int
 main(void)
 {
@@ -135,6 +194,7 @@ main(void)
 	    cmocka_unit_test(test_run_account_check),
 	    cmocka_unit_test(test_status_names),
 	    cmocka_unit_test(test_outcome_type_names),
+	    cmocka_unit_test(test_call_holds_intent_place),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

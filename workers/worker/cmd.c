@@ -270,6 +270,12 @@ cmd_call(const struct cmd_env *env, const struct cmd_state *st, const struct tm_
 	char reason[TM_REASON_MAX + 64], status[32], err[256];
 	int rc;
 
+	/* First the place: a command repeating an unrecorded attempt holds one too. */
+	if (r->intent_slot == NULL && env->intent_slots != NULL) {
+		if (!tmretry_slot_take(env->intent_slots, env->stop))
+			return CMD_STOPPED;
+		r->intent_slot = env->intent_slots;
+	}
 	if (st->intent_open) {
 		/* A previous run sent this call and never recorded its result (the worker died
 		 * or gave up in between): for TM it may have happened. */
@@ -283,11 +289,6 @@ cmd_call(const struct cmd_env *env, const struct cmd_state *st, const struct tm_
 		log_warn("command %s: %s attempt %u has no recorded result; repeating it%s",
 			 env->cmd->id, tm_endpoint_name(req->endpoint), prev,
 			 dup ? " (possible duplicate)" : "");
-	}
-	if (r->intent_slot == NULL && env->intent_slots != NULL) {
-		if (!tmretry_slot_take(env->intent_slots, env->stop))
-			return CMD_STOPPED;
-		r->intent_slot = env->intent_slots;
 	}
 	rc = tmretry_call(env->retry, env->tm, req, first, prev, dup, &hooks, env->stop, tr);
 	/* The audit rows of this run become the result's. */
