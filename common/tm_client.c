@@ -45,6 +45,7 @@ struct tm_client {
 	char errbuf[CURL_ERROR_SIZE];
 	char url[TM_URL_MAX];
 	char audit_url[TM_URL_MAX];
+	enum tm_endpoint endpoint; /* of the call begun */
 };
 
 static const char *const endpoint_names[TM_ENDPOINT_COUNT] = {
@@ -610,6 +611,9 @@ setup_curl(struct tm_client *tc, const struct tm_client_opts *o)
 	SET(CURLOPT_TIMEOUT_MS, o->timeout_ms);
 	SET(CURLOPT_WRITEFUNCTION, on_body);
 	SET(CURLOPT_WRITEDATA, tc);
+	/* TM's answers are a few hundred bytes: a 4 KiB receive buffer, not libcurl's 16 KiB, in
+	 * every client (a tm_loop holds one per call in flight: 6 KiB less each, measured). */
+	SET(CURLOPT_BUFFERSIZE, 4096L);
 	SET(CURLOPT_HEADERFUNCTION, on_header);
 	SET(CURLOPT_HEADERDATA, tc);
 	SET(CURLOPT_ERRORBUFFER, tc->errbuf);
@@ -703,13 +707,10 @@ prepare(struct tm_client *tc, bool idempotent)
 }
 
 int
-tm_client_call(struct tm_client *tc, const struct tm_request *req, struct tm_result *res)
+tm_client_begin(struct tm_client *tc, const struct tm_request *req, struct tm_result *res)
 {
-	struct tm_response resp = {0};
-	long request_size = 0;
-	double start, elapsed;
-
 	result_init(res);
+	tc->endpoint = req->endpoint;
 	if (tm_build_url(tc->base_url, tc->partner_id, req, false, tc->url, sizeof(tc->url),
 			 res->error, sizeof(res->error)) < 0 ||
 	    tm_build_url(tc->base_url, tc->partner_id, req, true, tc->audit_url,
@@ -720,9 +721,21 @@ tm_client_call(struct tm_client *tc, const struct tm_request *req, struct tm_res
 			copy(res->error, sizeof(res->error), "libcurl refused the request URL");
 		return -1;
 	}
-	start = clock_now_ms_f();
-	resp.rc = curl_easy_perform(tc->curl);
-	elapsed = clock_now_ms_f() - start;
+	return 0;
+}
+
+CURL *
+tm_client_handle(struct tm_client *tc)
+{
+	return tc->curl;
+}
+
+void
+tm_client_end(struct tm_client *tc, CURLcode rc, double elapsed_ms, struct tm_result *res)
+{
+	struct tm_response resp = {.rc = rc};
+	long request_size = 0;
+
 	curl_easy_getinfo(tc->curl, CURLINFO_RESPONSE_CODE, &resp.http_status);
 	curl_easy_getinfo(tc->curl, CURLINFO_REQUEST_SIZE, &request_size);
 	resp.request_sent = request_size > 0;
@@ -730,13 +743,26 @@ tm_client_call(struct tm_client *tc, const struct tm_request *req, struct tm_res
 	resp.retry_after = tc->has_retry_after ? tc->retry_after : NULL;
 	resp.body = tc->body.data;
 	resp.body_len = tc->body.len;
-	tm_result_from_response(res, req->endpoint, &resp, tc->max_response, tc->retry_after_max_ms,
+	tm_result_from_response(res, tc->endpoint, &resp, tc->max_response, tc->retry_after_max_ms,
 				tc->partner_id);
-	res->elapsed_ms = elapsed;
+	res->elapsed_ms = elapsed_ms;
 	curl_easy_getinfo(tc->curl, CURLINFO_NUM_CONNECTS, &res->new_connections);
 	copy(res->audit_url, sizeof(res->audit_url), tc->audit_url);
-	log_debug("tm %s: %s http=%ld %.1fms %s%s%s", tm_endpoint_name(req->endpoint),
+	log_debug("tm %s: %s http=%ld %.1fms %s%s%s", tm_endpoint_name(tc->endpoint),
 		  tm_outcome_name(res->outcome), res->http_status, res->elapsed_ms, res->audit_url,
 		  res->error[0] ? " error=" : "", res->error);
+}
+
+int
+tm_client_call(struct tm_client *tc, const struct tm_request *req, struct tm_result *res)
+{
+	double start;
+	CURLcode rc;
+
+	if (tm_client_begin(tc, req, res) < 0)
+		return -1;
+	start = clock_now_ms_f();
+	rc = curl_easy_perform(tc->curl);
+	tm_client_end(tc, rc, clock_now_ms_f() - start, res);
 	return 0;
 }

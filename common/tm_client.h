@@ -115,6 +115,15 @@ void tm_client_free(struct tm_client *tc);
  * happens. Returns 0, or -1 when req is invalid (res->outcome TM_NOT_SENT, res->error says). */
 int tm_client_call(struct tm_client *tc, const struct tm_request *req, struct tm_result *res);
 
+/* tm_client_call in two halves, for a caller that drives the transfer itself (tm_loop.h):
+ * tm_client_begin builds the request into tc (req may go once it returns) and sets up its
+ * handle — 0, or -1 as tm_client_call (res filled, nothing to run); the caller then runs
+ * tm_client_handle(tc) to its end, and tm_client_end classifies the transfer that ended with
+ * rc after elapsed_ms and fills res. */
+int tm_client_begin(struct tm_client *tc, const struct tm_request *req, struct tm_result *res);
+CURL *tm_client_handle(struct tm_client *tc);
+void tm_client_end(struct tm_client *tc, CURLcode rc, double elapsed_ms, struct tm_result *res);
+
 /* Pure pieces, shared with callers that drive libcurl themselves. */
 
 /* Writes {base_url}/as/wapi/service/{endpoint}?service_company_uid=…&… into out, every value

@@ -1,8 +1,12 @@
-/* Tests for common/tm_client: URL building and encoding, classification, Retry-After and
- * configuration as tables (no server); then every call and every tmsim fault against a private
- * tmsim: outcomes, exactly-once sending of create and remote_schedule, connection reuse for
- * idempotent calls, the size cap, and the partner id kept out of audit URLs and logs. */
+/* Tests for common/tm_client and common/tm_loop: URL building and encoding, classification,
+ * Retry-After and configuration as tables (no server); then every call and every tmsim fault
+ * against a private tmsim: outcomes, exactly-once sending of create and remote_schedule,
+ * connection reuse for idempotent calls, the size cap, and the partner id kept out of audit URLs
+ * and logs — once with each call on its own thread (tm_client_call), once driven by a tm_loop;
+ * then what only the loop does: many calls in flight from one thread, a stop that waits for
+ * them. */
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +25,7 @@
 #include "log.h"
 #include "../support/sim.h"
 #include "tm_client.h"
+#include "tm_loop.h"
 
 #define BASE	"http://tm.example:8080"
 #define PARTNER "p-0042"
@@ -524,6 +529,54 @@ test_client_new_rejects(void **state)
 
 /* ---- against tmsim ---- */
 
+/* The second run of the tmsim tests: every call() through a tm_loop made with the same options
+ * as the test's client (its pair), which is then only a key. */
+static bool Via_loop;
+static struct {
+	struct tm_client *tc;
+	struct tm_loop *loop;
+} Pairs[4];
+
+static struct tm_loop *
+loop_of(const struct tm_client *tc)
+{
+	for (size_t i = 0; i < sizeof(Pairs) / sizeof(Pairs[0]); i++)
+		if (Pairs[i].tc == tc)
+			return Pairs[i].loop;
+	fail_msg("no tm_loop for this client");
+	return NULL;
+}
+
+static void
+pair(struct tm_client *tc, const struct tm_client_opts *o)
+{
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(Pairs) / sizeof(Pairs[0]); i++) {
+		if (Pairs[i].tc != NULL)
+			continue;
+		Pairs[i].loop = tm_loop_new(o, err, sizeof(err));
+		if (Pairs[i].loop == NULL)
+			fail_msg("tm_loop_new: %s", err);
+		Pairs[i].tc = tc;
+		return;
+	}
+	fail_msg("too many clients at once");
+}
+
+/* tm_client_free, and its loop's. */
+static void
+client_free(struct tm_client *tc)
+{
+	for (size_t i = 0; i < sizeof(Pairs) / sizeof(Pairs[0]); i++)
+		if (Pairs[i].tc == tc) {
+			tm_loop_free(Pairs[i].loop);
+			Pairs[i].tc = NULL;
+			Pairs[i].loop = NULL;
+		}
+	tm_client_free(tc);
+}
+
 static struct tm_client *
 client_for(const char *url, const char *partner, size_t max_response)
 {
@@ -534,7 +587,65 @@ client_for(const char *url, const char *partner, size_t max_response)
 
 	if (tc == NULL)
 		fail_msg("tm_client_new: %s", err);
+	if (Via_loop)
+		pair(tc, &o);
 	return tc;
+}
+
+/* One call's end as a submitter waits for it. */
+struct waiter {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int ends; /* done calls seen: exactly one is right */
+	struct tm_result res;
+};
+
+static void
+waiter_done(void *arg, const struct tm_result *res)
+{
+	struct waiter *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	w->res = *res;
+	w->ends++;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void
+waiter_init(struct waiter *w)
+{
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	w->ends = 0;
+}
+
+static void
+waiter_destroy(struct waiter *w)
+{
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+}
+
+/* tm_client_call's contract, through the loop. */
+static int
+loop_call(struct tm_loop *l, const struct tm_request *req, struct tm_result *res)
+{
+	struct waiter w;
+
+	waiter_init(&w);
+	if (tm_loop_submit(l, req, waiter_done, &w, res) != 0) {
+		waiter_destroy(&w);
+		return -1;
+	}
+	pthread_mutex_lock(&w.lock);
+	while (w.ends == 0)
+		pthread_cond_wait(&w.cond, &w.lock);
+	pthread_mutex_unlock(&w.lock);
+	*res = w.res;
+	assert_int_equal(w.ends, 1);
+	waiter_destroy(&w);
+	return 0;
 }
 
 static struct tm_client *
@@ -554,7 +665,10 @@ static void
 call(struct tm_client *tc, const struct tm_request *req, struct tm_result *res,
      enum tm_outcome want)
 {
-	assert_int_equal(tm_client_call(tc, req, res), 0);
+	if (Via_loop)
+		assert_int_equal(loop_call(loop_of(tc), req, res), 0);
+	else
+		assert_int_equal(tm_client_call(tc, req, res), 0);
 	if (res->outcome != want)
 		fail_msg("%s: %s (%s), expected %s", tm_endpoint_name(req->endpoint),
 			 tm_outcome_name(res->outcome), res->error, tm_outcome_name(want));
@@ -651,7 +765,7 @@ test_each_call(void **state)
 	assert_string_equal(res.tm_status, "FAILED");
 	assert_true(res.reason[0] != '\0');
 	count_is(NULL, 7);
-	tm_client_free(tc);
+	client_free(tc);
 }
 
 /* The parameters tmsim received are exactly the ones we meant, decoded. */
@@ -677,7 +791,7 @@ test_params_as_sent(void **state)
 	assert_string_equal(json_string_value(json_object_get(params, "number_of_participant")),
 			    "25");
 	json_decref(calls);
-	tm_client_free(tc);
+	client_free(tc);
 }
 
 /* Idempotent calls keep the connection; create and remote_schedule each open their own. */
@@ -705,7 +819,7 @@ test_connection_reuse(void **state)
 	req = create_req("Reuse 2");
 	call(tc, &req, &res, TM_OK);
 	assert_int_equal(res.new_connections, 1);
-	tm_client_free(tc);
+	client_free(tc);
 }
 
 static void
@@ -723,7 +837,7 @@ test_fault_5xx(void **state)
 	assert_string_equal(res.error, "HTTP 503 without a TM answer");
 	assert_false(res.may_have_acted);
 	call(tc, &req, &res, TM_OK); /* the fault was for one call only */
-	tm_client_free(tc);
+	client_free(tc);
 }
 
 static void
@@ -741,7 +855,7 @@ test_fault_429_retry_after(void **state)
 	faults("error_next=1&error_status=429&retry_after=3600"); /* over our 60 s cap */
 	call(tc, &req, &res, TM_TRANSIENT);
 	assert_int_equal(res.retry_after_ms, 60000);
-	tm_client_free(tc);
+	client_free(tc);
 }
 
 /* TM acted on the create, the answer never came: ambiguous, and the account does exist. */
@@ -765,7 +879,7 @@ test_fault_timeout_create(void **state)
 	assert_int_equal(sim_accounts(sim, &accounts), 0);
 	assert_int_equal(json_array_size(json_object_get(accounts, "accounts")), 1);
 	json_decref(accounts);
-	tm_client_free(tc);
+	client_free(tc);
 }
 
 /* An ambiguous update is safe to repeat: it is idempotent. */
@@ -790,7 +904,7 @@ test_fault_timeout_update(void **state)
 	req = uid_req(TM_QUERY_ACCOUNT, uid);
 	call(tc, &req, &res, TM_OK);
 	assert_int_equal(res.rooms, 9);
-	tm_client_free(tc);
+	client_free(tc);
 }
 
 /* The heart of exactly-once: a connection that dies after TM read the request. The client
@@ -815,7 +929,7 @@ drop_once(enum tm_endpoint ep, const char *name)
 	call(tc, &req, &res, TM_AMBIGUOUS);
 	assert_int_equal(res.http_status, 0);
 	count_is(name, before + 1);
-	tm_client_free(tc);
+	client_free(tc);
 }
 
 static void
@@ -850,7 +964,7 @@ test_fault_drop_idempotent_resent(void **state)
 	req = uid_req(TM_UPDATE_ACCOUNT, uid);
 	call(tc, &req, &res, TM_OK);
 	count_is("update_account", 2);
-	tm_client_free(tc);
+	client_free(tc);
 }
 
 static void
@@ -871,7 +985,7 @@ test_fault_malformed_and_html(void **state)
 	call(tc, &req, &res, TM_TRANSIENT);
 	assert_int_equal(res.http_status, 200);
 	assert_non_null(strstr(res.error, "protocol error"));
-	tm_client_free(tc);
+	client_free(tc);
 }
 
 static void
@@ -889,7 +1003,7 @@ test_fault_failed_company(void **state)
 	assert_string_equal(res.company_uid, "");
 	req = create_req("Accepted Inc");
 	call(tc, &req, &res, TM_OK);
-	tm_client_free(tc);
+	client_free(tc);
 }
 
 static void
@@ -902,7 +1016,7 @@ test_wrong_partner_failed(void **state)
 	(void)state;
 	call(tc, &req, &res, TM_FAILED);
 	assert_non_null(strstr(res.reason, "service_company_uid"));
-	tm_client_free(tc);
+	client_free(tc);
 }
 
 static void
@@ -916,7 +1030,7 @@ test_latency_within_timeout(void **state)
 	faults("latency_ms=150");
 	call(tc, &req, &res, TM_OK);
 	assert_true(res.elapsed_ms >= 140);
-	tm_client_free(tc);
+	client_free(tc);
 }
 
 /* A port nothing listens on: bound, never listened to, closed. */
@@ -950,7 +1064,7 @@ test_connection_refused_not_sent(void **state)
 	assert_true(res.error[0] != '\0');
 	assert_false(res.may_have_acted);
 	count_is(NULL, 0);
-	tm_client_free(tc);
+	client_free(tc);
 }
 
 /* The cap holds: an answer over it is a transient "too large" (though TM acted on it). */
@@ -963,13 +1077,13 @@ test_size_cap(void **state)
 
 	(void)state;
 	call(tc, &req, &res, TM_OK); /* the same answer fits the default cap */
-	tm_client_free(tc);
+	client_free(tc);
 	assert_int_equal(sim_reset(sim), 0);
 	tc = client_for(sim_url(sim), sim_partner(sim), 64);
 	call(tc, &req, &res, TM_TRANSIENT);
 	assert_non_null(strstr(res.error, "response too large"));
 	count_is("create_account", 1);
-	tm_client_free(tc);
+	client_free(tc);
 }
 
 /* Debug logging of every call, failures included, never shows the partner id. */
@@ -1008,7 +1122,157 @@ test_partner_not_logged(void **state)
 	assert_non_null(strstr(text, "REDACTED"));
 	assert_null(strstr(text, sim_partner(sim)));
 	free(text);
-	tm_client_free(tc);
+	client_free(tc);
+}
+
+/* ---- what only the loop does ---- */
+
+enum { SUBMITTERS = 4, PER_SUBMITTER = 150, CALLS = SUBMITTERS * PER_SUBMITTER };
+
+struct burst {
+	struct tm_loop *loop;
+	const char *uid;
+	struct waiter *w; /* PER_SUBMITTER of them */
+	int first;
+};
+
+/* A submitter's calls, submitted at once: every fifth a create, the rest queries. */
+static void *
+burst_submit(void *arg)
+{
+	struct burst *b = arg;
+	char name[PER_SUBMITTER][32];
+
+	for (int i = 0; i < PER_SUBMITTER; i++) {
+		struct tm_request req = uid_req(TM_QUERY_ACCOUNT, b->uid);
+		struct tm_result res;
+
+		if ((b->first + i) % 5 == 0) {
+			snprintf(name[i], sizeof(name[i]), "Loop %04d", b->first + i);
+			req = create_req(name[i]);
+		}
+		waiter_init(&b->w[i]);
+		if (tm_loop_submit(b->loop, &req, waiter_done, &b->w[i], &res) != 0)
+			b->w[i].ends = -1;
+	}
+	return NULL;
+}
+
+static long
+peak_rss_kib(void)
+{
+	char line[128];
+	long kib = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
+			break;
+	if (f != NULL)
+		fclose(f);
+	return kib;
+}
+
+/* CALLS calls (a fifth of them creates) submitted at once by 4 threads while tmsim holds each
+ * answer 300 ms: they are all in flight together on the loop's one thread, each ends exactly
+ * once and OK, each create on a connection of its own, and tmsim saw each call once. */
+static void
+test_loop_many_in_flight(void **state)
+{
+	struct tm_client *tc = sim_client();
+	struct tm_loop *l = loop_of(tc);
+	static struct waiter w[CALLS];
+	struct burst b[SUBMITTERS];
+	pthread_t th[SUBMITTERS];
+	char uid[TM_COMPANY_UID_MAX + 1];
+	size_t most = 0, n;
+	long rss_before, creates = 0;
+
+	(void)state;
+	create_account(tc, "Loop base", uid);
+	faults("latency_ms=300");
+	rss_before = peak_rss_kib();
+	for (int i = 0; i < SUBMITTERS; i++) {
+		b[i] = (struct burst){l, uid, &w[i * PER_SUBMITTER], i * PER_SUBMITTER};
+		assert_int_equal(pthread_create(&th[i], NULL, burst_submit, &b[i]), 0);
+	}
+	for (int i = 0; i < SUBMITTERS; i++)
+		pthread_join(th[i], NULL);
+	while ((n = tm_loop_in_flight(l)) > 0) {
+		if (n > most)
+			most = n;
+		usleep(10000);
+	}
+	fprintf(stderr, "# %d calls on one loop thread: %zu in flight at most, peak RSS +%ld KiB\n",
+		CALLS, most, peak_rss_kib() - rss_before);
+	for (int i = 0; i < CALLS; i++) {
+		pthread_mutex_lock(&w[i].lock);
+		while (w[i].ends == 0)
+			pthread_cond_wait(&w[i].cond, &w[i].lock);
+		pthread_mutex_unlock(&w[i].lock);
+		if (w[i].ends != 1 || w[i].res.outcome != TM_OK)
+			fail_msg("call %d: %d ends, %s (%s)", i, w[i].ends,
+				 tm_outcome_name(w[i].res.outcome), w[i].res.error);
+		if (i % 5 == 0) {
+			assert_int_equal(w[i].res.new_connections, 1);
+			creates++;
+		}
+		waiter_destroy(&w[i]);
+	}
+	/* Submitted faster than 300 ms answers come back: most were in flight together. */
+	assert_true(most > CALLS / 2);
+	count_is("create_account", 1 + creates);
+	count_is("query_account", CALLS - creates);
+	client_free(tc);
+}
+
+/* Stopping the loop waits for the calls in flight: each ends once, as TM answered it. */
+static void
+test_loop_free_waits(void **state)
+{
+	struct tm_client *tc = sim_client();
+	static struct waiter w[20];
+	struct tm_loop *l = loop_of(tc);
+	char name[20][32];
+
+	(void)state;
+	faults("latency_ms=300");
+	for (int i = 0; i < 20; i++) {
+		struct tm_request req;
+		struct tm_result res;
+
+		snprintf(name[i], sizeof(name[i]), "Stop %02d", i);
+		req = create_req(name[i]);
+		waiter_init(&w[i]);
+		assert_int_equal(tm_loop_submit(l, &req, waiter_done, &w[i], &res), 0);
+	}
+	client_free(tc); /* the loop's free, with 20 calls in flight */
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(w[i].ends, 1);
+		assert_int_equal(w[i].res.outcome, TM_OK);
+		waiter_destroy(&w[i]);
+	}
+	count_is("create_account", 20);
+}
+
+/* A request that cannot be built is refused at once: nothing sent, done never called. */
+static void
+test_loop_refuses_invalid(void **state)
+{
+	struct tm_client *tc = sim_client();
+	struct tm_request req = create_req(NULL);
+	struct tm_result res;
+	struct waiter w;
+
+	(void)state;
+	waiter_init(&w);
+	assert_int_equal(tm_loop_submit(loop_of(tc), &req, waiter_done, &w, &res), -1);
+	assert_int_equal(res.outcome, TM_NOT_SENT);
+	assert_true(res.error[0] != '\0');
+	client_free(tc);
+	assert_int_equal(w.ends, 0);
+	waiter_destroy(&w);
+	count_is(NULL, 0);
 }
 
 static int
@@ -1024,6 +1288,13 @@ stop_sim(void **state)
 	(void)state;
 	sim_stop(sim);
 	return 0;
+}
+
+static int
+start_sim_loop(void **state)
+{
+	Via_loop = true;
+	return start_sim(state);
 }
 
 int
@@ -1062,8 +1333,15 @@ main(void)
 	    cmocka_unit_test_setup(test_size_cap, reset),
 	    cmocka_unit_test_setup(test_partner_not_logged, reset),
 	};
+	static const struct CMUnitTest loop_only[] = {
+	    cmocka_unit_test_setup(test_loop_many_in_flight, reset),
+	    cmocka_unit_test_setup(test_loop_free_waits, reset),
+	    cmocka_unit_test_setup(test_loop_refuses_invalid, reset),
+	};
 	int failed = cmocka_run_group_tests_name("tm_client", pure, NULL, NULL);
 
+	failed += cmocka_run_group_tests_name("tm_client_tmsim", with_sim, start_sim, stop_sim);
+	failed += cmocka_run_group_tests_name("tm_loop_tmsim", with_sim, start_sim_loop, stop_sim);
 	return failed +
-	       cmocka_run_group_tests_name("tm_client_tmsim", with_sim, start_sim, stop_sim);
+	       cmocka_run_group_tests_name("tm_loop_only", loop_only, start_sim_loop, stop_sim);
 }

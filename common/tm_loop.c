@@ -1,0 +1,269 @@
+/* tm_loop: one thread runs every submitted TM call on a curl multi handle (see tm_loop.h).
+ * A call is a tm_client of a free list: begun by the submitter, run and ended by the loop. */
+#include "tm_loop.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+
+/* The loop looks at its queue at least this often even when nothing wakes it. */
+#define LOOP_POLL_MS 1000
+
+struct tm_call {
+	struct tm_client *tc;
+	tm_loop_done_fn done;
+	void *arg;
+	double start_ms;
+	struct tm_result res;
+	struct tm_call *next;
+};
+
+struct tm_loop {
+	struct tm_client_opts opts; /* its strings are the loop's copies */
+	CURLM *multi;
+	pthread_t thread;
+	pthread_mutex_t lock; /* everything below */
+	struct tm_call *queued, **queued_tail;
+	struct tm_call *idle;
+	size_t in_flight; /* queued or running */
+	bool stopping;
+};
+
+static void
+call_free(struct tm_call *c)
+{
+	if (c == NULL)
+		return;
+	tm_client_free(c->tc);
+	free(c);
+}
+
+/* A call object, from the free list or new. NULL when out of memory (err says). */
+static struct tm_call *
+call_get(struct tm_loop *l, char *err, size_t errlen)
+{
+	struct tm_call *c;
+
+	pthread_mutex_lock(&l->lock);
+	c = l->idle;
+	if (c != NULL)
+		l->idle = c->next;
+	pthread_mutex_unlock(&l->lock);
+	if (c != NULL)
+		return c;
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if ((c->tc = tm_client_new(&l->opts, err, errlen)) == NULL) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Ends a call that the multi handle had: classified, reported, back to the free list. */
+static void
+call_end(struct tm_loop *l, struct tm_call *c, CURLcode rc)
+{
+	tm_client_end(c->tc, rc, clock_now_ms_f() - c->start_ms, &c->res);
+	c->done(c->arg, &c->res);
+	pthread_mutex_lock(&l->lock);
+	c->next = l->idle;
+	l->idle = c;
+	l->in_flight--;
+	pthread_mutex_unlock(&l->lock);
+}
+
+/* Hands the queued calls to the multi handle. */
+static void
+start_queued(struct tm_loop *l)
+{
+	struct tm_call *c, *next;
+
+	pthread_mutex_lock(&l->lock);
+	c = l->queued;
+	l->queued = NULL;
+	l->queued_tail = &l->queued;
+	pthread_mutex_unlock(&l->lock);
+	for (; c != NULL; c = next) {
+		CURLMcode mc;
+
+		next = c->next;
+		c->start_ms = clock_now_ms_f();
+		mc = curl_multi_add_handle(l->multi, tm_client_handle(c->tc));
+		if (mc != CURLM_OK) {
+			log_error("tm loop: cannot start a call: %s", curl_multi_strerror(mc));
+			/* Nothing was sent: the transfer never started. */
+			call_end(l, c, CURLE_COULDNT_CONNECT);
+		}
+	}
+}
+
+/* Ends every transfer the multi handle reports done. */
+static void
+end_finished(struct tm_loop *l)
+{
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(l->multi, &left)) != NULL) {
+		struct tm_call *c = NULL;
+		CURLcode rc = msg->data.result;
+		CURL *h = msg->easy_handle;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&c);
+		curl_multi_remove_handle(l->multi, h);
+		if (c != NULL)
+			call_end(l, c, rc);
+	}
+}
+
+static bool
+loop_done(struct tm_loop *l)
+{
+	bool done;
+
+	pthread_mutex_lock(&l->lock);
+	done = l->stopping && l->in_flight == 0;
+	pthread_mutex_unlock(&l->lock);
+	return done;
+}
+
+static void *
+loop_main(void *arg)
+{
+	struct tm_loop *l = arg;
+	int running = 0;
+
+	while (!loop_done(l)) {
+		start_queued(l);
+		curl_multi_perform(l->multi, &running);
+		end_finished(l);
+		if (loop_done(l))
+			break;
+		curl_multi_poll(l->multi, NULL, 0, LOOP_POLL_MS, NULL);
+	}
+	return NULL;
+}
+
+static void
+loop_release(struct tm_loop *l)
+{
+	while (l->idle != NULL) {
+		struct tm_call *c = l->idle;
+
+		l->idle = c->next;
+		call_free(c);
+	}
+	if (l->multi != NULL)
+		curl_multi_cleanup(l->multi);
+	free((char *)l->opts.base_url);
+	free((char *)l->opts.partner_id);
+	pthread_mutex_destroy(&l->lock);
+	free(l);
+}
+
+struct tm_loop *
+tm_loop_new(const struct tm_client_opts *opts, char *err, size_t errlen)
+{
+	struct tm_loop *l = calloc(1, sizeof(*l));
+	struct tm_call *probe;
+
+	if (l == NULL) {
+		snprintf(err, errlen, "tm loop: out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&l->lock, NULL);
+	l->queued_tail = &l->queued;
+	l->opts = *opts;
+	l->opts.base_url = strdup(opts->base_url ? opts->base_url : "");
+	l->opts.partner_id = strdup(opts->partner_id ? opts->partner_id : "");
+	/* The first call object checks the options (and libcurl's set-up) now, not at a call. */
+	if (l->opts.base_url == NULL || l->opts.partner_id == NULL ||
+	    (l->multi = curl_multi_init()) == NULL) {
+		snprintf(err, errlen, "tm loop: out of memory");
+		goto fail;
+	}
+	if ((probe = call_get(l, err, errlen)) == NULL)
+		goto fail;
+	l->idle = probe;
+	if (pthread_create(&l->thread, NULL, loop_main, l) != 0) {
+		snprintf(err, errlen, "tm loop: cannot start its thread");
+		goto fail;
+	}
+	return l;
+fail:
+	loop_release(l);
+	return NULL;
+}
+
+void
+tm_loop_free(struct tm_loop *l)
+{
+	if (l == NULL)
+		return;
+	pthread_mutex_lock(&l->lock);
+	l->stopping = true;
+	pthread_mutex_unlock(&l->lock);
+	curl_multi_wakeup(l->multi);
+	pthread_join(l->thread, NULL);
+	loop_release(l);
+}
+
+int
+tm_loop_submit(struct tm_loop *l, const struct tm_request *req, tm_loop_done_fn done, void *arg,
+	       struct tm_result *res)
+{
+	struct tm_call *c = call_get(l, res->error, sizeof(res->error));
+	bool refused;
+
+	if (c == NULL) {
+		res->outcome = TM_NOT_SENT;
+		return -1;
+	}
+	if (tm_client_begin(c->tc, req, res) < 0)
+		goto back;
+	c->done = done;
+	c->arg = arg;
+	c->next = NULL;
+	curl_easy_setopt(tm_client_handle(c->tc), CURLOPT_PRIVATE, (char *)c);
+	pthread_mutex_lock(&l->lock);
+	refused = l->stopping;
+	if (!refused) {
+		*l->queued_tail = c;
+		l->queued_tail = &c->next;
+		l->in_flight++;
+	}
+	pthread_mutex_unlock(&l->lock);
+	if (!refused) {
+		curl_multi_wakeup(l->multi);
+		return 0;
+	}
+	res->outcome = TM_NOT_SENT;
+	snprintf(res->error, sizeof(res->error), "tm loop stopping");
+back:
+	pthread_mutex_lock(&l->lock);
+	c->next = l->idle;
+	l->idle = c;
+	pthread_mutex_unlock(&l->lock);
+	return -1;
+}
+
+size_t
+tm_loop_in_flight(struct tm_loop *l)
+{
+	size_t n;
+
+	pthread_mutex_lock(&l->lock);
+	n = l->in_flight;
+	pthread_mutex_unlock(&l->lock);
+	return n;
+}

@@ -1,0 +1,36 @@
+/* tm_loop: TM calls driven by one thread through libcurl's multi interface, so that many can be
+ * in flight at the cost of a transfer each, not of a thread each; every call keeps tm_client's
+ * guarantees (it is a tm_client's call, run by the loop: tm_client_begin/_end). */
+#ifndef TMPROV_TM_LOOP_H
+#define TMPROV_TM_LOOP_H
+
+#include <stddef.h>
+
+#include "tm_client.h"
+
+struct tm_loop;
+
+/* A call's end, on the loop's thread: res is valid only during the call, which must not block
+ * (hand the result over and return). */
+typedef void (*tm_loop_done_fn)(void *arg, const struct tm_result *res);
+
+/* Starts the loop's thread; opts as tm_client_new's (copied). Idempotent calls share the
+ * loop's kept-alive connections; create_account and remote_schedule each get a fresh one.
+ * NULL with err on a bad option or a failure to start. */
+struct tm_loop *tm_loop_new(const struct tm_client_opts *opts, char *err, size_t errlen);
+
+/* Waits for the calls in flight to end (each within TMPROV_TM_TIMEOUT), calling their done,
+ * then stops the thread; after every tm_loop_submit has returned. NULL is a no-op. */
+void tm_loop_free(struct tm_loop *l);
+
+/* Starts one attempt of req (borrowed until it returns). 0: done(arg, res) will be called
+ * exactly once, from the loop's thread. -1: nothing was sent and done will not be called —
+ * req is invalid (res as tm_client_call's), or the loop is stopping or out of memory
+ * (res->outcome TM_NOT_SENT, res->error says). Thread-safe. */
+int tm_loop_submit(struct tm_loop *l, const struct tm_request *req, tm_loop_done_fn done,
+		   void *arg, struct tm_result *res);
+
+/* Calls running or waiting to start, for tests and metrics. Thread-safe. */
+size_t tm_loop_in_flight(struct tm_loop *l);
+
+#endif
