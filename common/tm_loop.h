@@ -11,7 +11,7 @@
 struct tm_loop;
 
 /* A call's end, on the loop's thread: res is valid only during the call, which must not block
- * (hand the result over and return). */
+ * (hand the result over and return; it may submit another call). */
 typedef void (*tm_loop_done_fn)(void *arg, const struct tm_result *res);
 
 /* Starts the loop's thread; opts as tm_client_new's (copied). Idempotent calls share the
@@ -27,8 +27,8 @@ void tm_loop_free(struct tm_loop *l);
  * exactly once, from the loop's thread. -1: nothing was sent and done will not be called —
  * req is invalid (res as tm_client_call's), or the loop is stopping or out of memory
  * (res->outcome TM_NOT_SENT, res->error says). Thread-safe. */
-int tm_loop_submit(struct tm_loop *l, const struct tm_request *req, tm_loop_done_fn done,
-		   void *arg, struct tm_result *res);
+int tm_loop_submit(struct tm_loop *l, const struct tm_request *req, tm_loop_done_fn done, void *arg,
+		   struct tm_result *res);
 
 /* Calls running or waiting to start, for tests and metrics. Thread-safe. */
 size_t tm_loop_in_flight(struct tm_loop *l);

@@ -112,6 +112,10 @@ bench_case tm-client/query 0 yes "8 threads, query_account, connection reused (i
 	tm-client --mode query --threads 8 --duration $dur
 bench_case tm-client/create 0 yes "8 threads, create_account, fresh connection each (exactly-once)" \
 	tm-client --mode create --threads 8 --duration $dur
+bench_case tm-client/loop-query 0 yes "the same 8 queries in flight through one common/tm_loop (one thread, curl multi)" \
+	tm-client --mode loop-query --threads 8 --duration $dur
+bench_case tm-client/loop-create 0 yes "the same 8 creates in flight through one common/tm_loop" \
+	tm-client --mode loop-create --threads 8 --duration $dur
 bench_case hash/1-thread 0 yes "argon2id verifiers made at TMPROV_ARGON2_OPSLIMIT/MEMLIMIT, 1 thread" \
 	hash --mode new --threads 1 --duration $hash_dur
 bench_case pg-reference/worker 0 yes "(1) pgbench -M prepared, $db_pool clients (TMPROV_DB_POOL): per transaction the statements tmprov-worker runs for one command (generated from workers/worker/sql.c), scripts weighed as the mixed load" \
@@ -199,6 +203,10 @@ bench_ratio "tmsim headroom over the database" tmsim-capacity/c64:rate pg-refere
 	"tmsim must sustain several times what the worker can reach"
 bench_ratio "exactly-once cost" tm-client/create:rate tm-client/query:rate - \
 	"calls/s on a fresh connection each / on a kept-alive one"
+bench_ratio "tm_loop / threads, query" tm-client/loop-query:rate tm-client/query:rate - \
+	"8 queries in flight: one tm_loop thread / 8 threads with a tm_client each"
+bench_ratio "tm_loop / threads, create" tm-client/loop-create:rate tm-client/create:rate - \
+	"8 creates in flight: one tm_loop thread / 8 threads with a tm_client each"
 bench_ratio "hash scaling" hash/all-cpus:rate hash/1-thread:rate - \
 	"all online CPUs / one thread"
 

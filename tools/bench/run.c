@@ -29,7 +29,9 @@ static const char BENCH_USAGE[] =
     "                  connections (curl multi, one thread) against TMPROV_TM_URL\n"
     "  tm-client       calls through common/tm_client from --threads threads (8);\n"
     "                  --mode query: query_account, connection reused (idempotent);\n"
-    "                  --mode create: create_account, a fresh connection each (exactly-once)\n"
+    "                  --mode create: create_account, a fresh connection each (exactly-once);\n"
+    "                  --mode loop-query, loop-create: the same through one common/tm_loop\n"
+    "                  keeping --threads calls in flight\n"
     "  hash            argon2id at TMPROV_ARGON2_OPSLIMIT/MEMLIMIT on --threads threads (0: all\n"
     "                  online CPUs); --mode new: verifiers made, --mode verify: checked\n"
     "  pg-reference    pgbench, --connections clients, on a fresh pre-loaded database beside\n"
@@ -80,7 +82,7 @@ struct bench_scenario {
 
 static const struct bench_scenario BENCH_SCENARIOS[] = {
     {"tmsim-capacity", bench_tmsim_capacity, "", "", 0},
-    {"tm-client", bench_tm_client, "query|create", "query", 8},
+    {"tm-client", bench_tm_client, "query|create|loop-query|loop-create", "query", 8},
     {"hash", bench_hash, "new|verify", "new", 0},
     {"pg-reference", bench_pg_reference, "worker|callback", "worker", 0},
     {"worker", bench_worker, "mixed|tm|password|import", "mixed", 0},
