@@ -459,8 +459,13 @@ static void
 fm_kafka_send(struct fm *f, const char *line)
 {
 	char err[512];
+	int broker;
 
-	wenv_assert(f->e, ku_devkafka_fault(&f->e->dk, line, err, sizeof(err)) == 0, "%s", err);
+	if (ku_devkafka_fault(&f->e->dk, line, err, sizeof(err)) == 0)
+		return;
+	broker = ku_devkafka_exited(&f->e->dk);
+	wenv_assert(f->e, broker < 0, "%s: tmprov-devkafka itself ended (status %d)", line, broker);
+	wenv_assert(f->e, false, "%s: %s", line, err);
 }
 
 /* The suite's words translated for tmprov-devkafka's control socket (tools/devkafka/control.c):
@@ -755,11 +760,18 @@ void
 fm_check(struct fm *f, const struct fload *l, int timeout_ms, struct fm_inv *inv)
 {
 	char like[40];
+	int broker;
 
 	memset(inv, 0, sizeof(*inv));
 	inv->n = l->n;
 	wenv_wait_outcomes(f->e, l->idp, l->n, timeout_ms);
 	inv->done_s = fm_row_seconds();
+	/* The test's broker dying (librdkafka's mock) explains every loss after it: say so first.
+	 */
+	broker = ku_devkafka_exited(&f->e->dk);
+	if (broker >= 0)
+		fm_violation("tmprov-devkafka itself ended (status %d): the broker, not tmprov",
+			     broker);
 	check_outcomes(f, l, inv);
 	check_order(f, l, inv);
 	check_creates(f, l, inv);

@@ -156,6 +156,17 @@ ku_devkafka_stop(struct ku_devkafka *dk)
 }
 
 int
+ku_devkafka_exited(struct ku_devkafka *dk)
+{
+	int status;
+
+	if (dk->pid <= 0 || waitpid(dk->pid, &status, WNOHANG) != dk->pid)
+		return -1;
+	dk->pid = 0;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int
 ku_devkafka_fault(const struct ku_devkafka *dk, const char *cmd, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};

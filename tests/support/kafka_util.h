@@ -27,6 +27,10 @@ int ku_devkafka_start(struct ku_devkafka *dk, const char *const *args, char *err
  * signal when it was killed by one, or -1 when it was not running. */
 int ku_devkafka_stop(struct ku_devkafka *dk);
 
+/* Whether dk has ended on its own: -1 while it runs, else its exit status (0-255, or 128 + the
+ * signal that ended it); it is then reaped (ku_devkafka_stop has nothing left to do). */
+int ku_devkafka_exited(struct ku_devkafka *dk);
+
 /* Sends one fault command to dk's control socket (tools/devkafka/mockfault.h: e.g. "errors Produce
  * NOT_LEADER_FOR_PARTITION REQUEST_TIMED_OUT", "broker-down 1") and reads the answer. Returns 0
  * once the mock took it, or -1 with err (its answer, or why there was none). */
