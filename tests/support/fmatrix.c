@@ -464,6 +464,8 @@ fm_kafka_send(struct fm *f, const char *line)
 	if (ku_devkafka_fault(&f->e->dk, line, err, sizeof(err)) == 0)
 		return;
 	broker = ku_devkafka_exited(&f->e->dk);
+	if (broker >= 0)
+		log_file_tail("tmprov-devkafka", f->e->dk.log, 30);
 	wenv_assert(f->e, broker < 0, "%s: tmprov-devkafka itself ended (status %d)", line, broker);
 	wenv_assert(f->e, false, "%s: %s", line, err);
 }
@@ -769,9 +771,11 @@ fm_check(struct fm *f, const struct fload *l, int timeout_ms, struct fm_inv *inv
 	/* The test's broker dying (librdkafka's mock) explains every loss after it: say so first.
 	 */
 	broker = ku_devkafka_exited(&f->e->dk);
-	if (broker >= 0)
+	if (broker >= 0) {
 		fm_violation("tmprov-devkafka itself ended (status %d): the broker, not tmprov",
 			     broker);
+		log_file_tail("tmprov-devkafka", f->e->dk.log, 30);
+	}
 	check_outcomes(f, l, inv);
 	check_order(f, l, inv);
 	check_creates(f, l, inv);

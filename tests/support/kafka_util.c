@@ -91,7 +91,7 @@ ku_devkafka_start(struct ku_devkafka *dk, const char *const *args, char *err, si
 {
 	static int seq;
 	const char *bin = getenv("TMPROV_TEST_BIN"), *tmp = getenv("TMPROV_TEST_TMP");
-	char path[1024], log[1100];
+	char path[1024];
 	char *argv[KU_MAX_ARGS + 4];
 	int n = 0;
 
@@ -105,7 +105,7 @@ ku_devkafka_start(struct ku_devkafka *dk, const char *const *args, char *err, si
 		 ++seq);
 	snprintf(dk->control, sizeof(dk->control), "%s/devkafka-%ld-%d.ctl", tmp, (long)getpid(),
 		 seq);
-	snprintf(log, sizeof(log), "%s/devkafka-%ld-%d.log", tmp, (long)getpid(), seq);
+	snprintf(dk->log, sizeof(dk->log), "%s/devkafka-%ld-%d.log", tmp, (long)getpid(), seq);
 	unlink(dk->file);
 	argv[n++] = path;
 	argv[n++] = "--bootstrap-file";
@@ -127,7 +127,7 @@ ku_devkafka_start(struct ku_devkafka *dk, const char *const *args, char *err, si
 		return -1;
 	}
 	if (dk->pid == 0)
-		child_exec(log, argv);
+		child_exec(dk->log, argv);
 	return devkafka_wait(dk, err, errlen);
 }
 

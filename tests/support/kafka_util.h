@@ -17,6 +17,7 @@ struct ku_devkafka {
 	char bootstrap[512];
 	char file[1024];    /* its bootstrap file */
 	char control[1024]; /* its control socket (ku_devkafka_fault) */
+	char log[1100];	    /* its stdout and stderr */
 };
 
 /* args: extra command-line flags, NULL-terminated (NULL for none). Waits up to 20 s for the

@@ -319,11 +319,11 @@ worker_free(struct worker *w)
 }
 
 void
-worker_log_tail(const struct worker *w, int lines)
+log_file_tail(const char *what, const char *path, int lines)
 {
 	char line[2048], ring[TAIL_MAX][2048];
 	long n = 0;
-	FILE *f = fopen(w->log, "r");
+	FILE *f = fopen(path, "r");
 
 	if (lines > TAIL_MAX)
 		lines = TAIL_MAX;
@@ -332,9 +332,18 @@ worker_log_tail(const struct worker *w, int lines)
 	while (fgets(line, sizeof(line), f) != NULL)
 		snprintf(ring[n++ % TAIL_MAX], sizeof(ring[0]), "%s", line);
 	fclose(f);
-	fprintf(stderr, "--- end of worker %s log (%s) ---\n", w->name, w->log);
+	fprintf(stderr, "--- end of %s log (%s) ---\n", what, path);
 	for (long i = n > lines ? n - lines : 0; i < n; i++)
 		fprintf(stderr, "  %s", ring[i % TAIL_MAX]);
+}
+
+void
+worker_log_tail(const struct worker *w, int lines)
+{
+	char what[128];
+
+	snprintf(what, sizeof(what), "worker %s", w->name);
+	log_file_tail(what, w->log, lines);
 }
 
 long

@@ -11,6 +11,7 @@
 #include "cluster.h"
 #include "config.h"
 #include "control.h"
+#include "crashlog.h"
 #include "dkconfig.h"
 #include "log.h"
 
@@ -215,6 +216,7 @@ main(int argc, char **argv)
 	log_level_parse(cfg_str(c, &KEY_TMPROV_LOG_LEVEL), &level);
 	log_init("tmprov-devkafka", level);
 	signals_setup(&waitmask);
+	crashlog_install();
 
 	cl = cluster_new((int)cfg_int(c, &KEY_TMPROV_DEVKAFKA_BROKERS),
 			 (int)cfg_int(c, &KEY_TMPROV_DEVKAFKA_PARTITIONS), f.topics, f.ntopics,
