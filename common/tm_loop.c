@@ -67,17 +67,25 @@ call_get(struct tm_loop *l, char *err, size_t errlen)
 	return c;
 }
 
+/* Puts c back on the free list; ended: it was in flight. */
+static void
+call_put(struct tm_loop *l, struct tm_call *c, bool ended)
+{
+	pthread_mutex_lock(&l->lock);
+	c->next = l->idle;
+	l->idle = c;
+	if (ended)
+		l->in_flight--;
+	pthread_mutex_unlock(&l->lock);
+}
+
 /* Ends a call that the multi handle had: classified, reported, back to the free list. */
 static void
 call_end(struct tm_loop *l, struct tm_call *c, CURLcode rc)
 {
 	tm_client_end(c->tc, rc, clock_now_ms_f() - c->start_ms, &c->res);
 	c->done(c->arg, &c->res);
-	pthread_mutex_lock(&l->lock);
-	c->next = l->idle;
-	l->idle = c;
-	l->in_flight--;
-	pthread_mutex_unlock(&l->lock);
+	call_put(l, c, true);
 }
 
 /* Hands the queued calls to the multi handle. */
@@ -250,10 +258,7 @@ tm_loop_submit(struct tm_loop *l, const struct tm_request *req, tm_loop_done_fn 
 	res->outcome = TM_NOT_SENT;
 	snprintf(res->error, sizeof(res->error), "tm loop stopping");
 back:
-	pthread_mutex_lock(&l->lock);
-	c->next = l->idle;
-	l->idle = c;
-	pthread_mutex_unlock(&l->lock);
+	call_put(l, c, false);
 	return -1;
 }
 
