@@ -34,6 +34,12 @@
 #define TEST_CONNECT_MS 300
 #define TEST_TIMEOUT_MS 400
 #define HOLD_MS		1500 /* tmsim holds a "timed out" answer longer than TEST_TIMEOUT_MS */
+/* The loop's load tests: tmsim holds every answer LOAD_HOLD_MS, the client waits up to
+ * LOAD_TIMEOUT_MS, far more than 600 held answers take on a loaded machine (at 400 ms a
+ * make check under load timed out some). */
+#define LOAD_HOLD_MS	500
+#define LOAD_HOLD_FAULT "latency_ms=500" /* LOAD_HOLD_MS, as tmsim's fault */
+#define LOAD_TIMEOUT_MS 10000
 
 static struct sim *sim;
 
@@ -578,10 +584,10 @@ client_free(struct tm_client *tc)
 }
 
 static struct tm_client *
-client_for(const char *url, const char *partner, size_t max_response)
+client_with(const char *url, const char *partner, size_t max_response, long connect_ms,
+	    long timeout_ms)
 {
-	struct tm_client_opts o = {url,		 partner, TEST_CONNECT_MS, TEST_TIMEOUT_MS,
-				   max_response, 60000};
+	struct tm_client_opts o = {url, partner, connect_ms, timeout_ms, max_response, 60000};
 	char err[256];
 	struct tm_client *tc = tm_client_new(&o, err, sizeof(err));
 
@@ -649,9 +655,23 @@ loop_call(struct tm_loop *l, const struct tm_request *req, struct tm_result *res
 }
 
 static struct tm_client *
+client_for(const char *url, const char *partner, size_t max_response)
+{
+	return client_with(url, partner, max_response, TEST_CONNECT_MS, TEST_TIMEOUT_MS);
+}
+
+static struct tm_client *
 sim_client(void)
 {
 	return client_for(sim_url(sim), sim_partner(sim), TM_XML_DEFAULT_MAX);
+}
+
+/* For the loop's load tests: waits LOAD_TIMEOUT_MS for a connection and for an answer. */
+static struct tm_client *
+patient_client(void)
+{
+	return client_with(sim_url(sim), sim_partner(sim), TM_XML_DEFAULT_MAX, LOAD_TIMEOUT_MS,
+			   LOAD_TIMEOUT_MS);
 }
 
 static void
@@ -1174,12 +1194,12 @@ peak_rss_kib(void)
 }
 
 /* CALLS calls (a fifth of them creates) submitted at once by 4 threads while tmsim holds each
- * answer 300 ms: they are all in flight together on the loop's one thread, each ends exactly
+ * answer LOAD_HOLD_MS: they are all in flight together on the loop's one thread, each ends exactly
  * once and OK, each create on a connection of its own, and tmsim saw each call once. */
 static void
 test_loop_many_in_flight(void **state)
 {
-	struct tm_client *tc = sim_client();
+	struct tm_client *tc = patient_client();
 	struct tm_loop *l = loop_of(tc);
 	static struct waiter w[CALLS];
 	struct burst b[SUBMITTERS];
@@ -1190,7 +1210,7 @@ test_loop_many_in_flight(void **state)
 
 	(void)state;
 	create_account(tc, "Loop base", uid);
-	faults("latency_ms=300");
+	faults(LOAD_HOLD_FAULT);
 	rss_before = peak_rss_kib();
 	for (int i = 0; i < SUBMITTERS; i++) {
 		b[i] = (struct burst){l, uid, &w[i * PER_SUBMITTER], i * PER_SUBMITTER};
@@ -1219,7 +1239,7 @@ test_loop_many_in_flight(void **state)
 		}
 		waiter_destroy(&w[i]);
 	}
-	/* Submitted faster than 300 ms answers come back: most were in flight together. */
+	/* Submitted faster than held answers come back: most were in flight together. */
 	assert_true(most > CALLS / 2);
 	count_is("create_account", 1 + creates);
 	count_is("query_account", CALLS - creates);
@@ -1230,13 +1250,13 @@ test_loop_many_in_flight(void **state)
 static void
 test_loop_free_waits(void **state)
 {
-	struct tm_client *tc = sim_client();
+	struct tm_client *tc = patient_client();
 	static struct waiter w[20];
 	struct tm_loop *l = loop_of(tc);
 	char name[20][32];
 
 	(void)state;
-	faults("latency_ms=300");
+	faults(LOAD_HOLD_FAULT);
 	for (int i = 0; i < 20; i++) {
 		struct tm_request req;
 		struct tm_result res;
