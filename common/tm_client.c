@@ -78,6 +78,12 @@ tm_endpoint_idempotent(enum tm_endpoint ep)
 	return ep == TM_UPDATE_ACCOUNT || ep == TM_DELETE_ACCOUNT || ep == TM_QUERY_ACCOUNT;
 }
 
+bool
+tm_endpoint_reuses_connection(enum tm_endpoint ep)
+{
+	return ep == TM_UPDATE_ACCOUNT || ep == TM_QUERY_ACCOUNT;
+}
+
 /* ---- URL building ---- */
 
 struct urlw {
@@ -687,13 +693,14 @@ tm_client_opts_from_cfg(struct tm_client_opts *opts, const struct cfg *c)
 	return opts->base_url != NULL && opts->partner_id != NULL ? 0 : -1;
 }
 
-/* Sets the per-call options. A create or remote_schedule gets a connection of its own, closed
- * afterwards: on a reused connection that turns out dead libcurl silently sends the request
- * again, and for these calls "again" means a second account or meeting. */
+/* Sets the per-call options. A create, delete or remote_schedule gets a connection of its own,
+ * closed afterwards: on a reused connection that turns out dead libcurl silently sends the
+ * request again, and for these calls "again" means a second account or meeting, or a delete
+ * whose "no such account" hides that the first acted (tm_endpoint_reuses_connection). */
 static int
-prepare(struct tm_client *tc, bool idempotent)
+prepare(struct tm_client *tc, bool reuse)
 {
-	long fresh = idempotent ? 0L : 1L;
+	long fresh = reuse ? 0L : 1L;
 
 	buf_reset(&tc->body);
 	tc->has_retry_after = false;
@@ -715,7 +722,7 @@ tm_client_begin(struct tm_client *tc, const struct tm_request *req, struct tm_re
 			 res->error, sizeof(res->error)) < 0 ||
 	    tm_build_url(tc->base_url, tc->partner_id, req, true, tc->audit_url,
 			 sizeof(tc->audit_url), res->error, sizeof(res->error)) < 0 ||
-	    prepare(tc, tm_endpoint_idempotent(req->endpoint)) < 0) {
+	    prepare(tc, tm_endpoint_reuses_connection(req->endpoint)) < 0) {
 		res->outcome = TM_NOT_SENT;
 		if (!res->error[0])
 			copy(res->error, sizeof(res->error), "libcurl refused the request URL");

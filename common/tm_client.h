@@ -111,7 +111,7 @@ struct tm_client *tm_client_new(const struct tm_client_opts *opts, char *err, si
 void tm_client_free(struct tm_client *tc);
 
 /* Makes one attempt, never repeats it (libcurl's silent re-send on a dead reused connection is
- * ruled out for non-idempotent calls by a fresh, unshared connection). Fills res whatever
+ * ruled out for all but query and update by a fresh, unshared connection). Fills res whatever
  * happens. Returns 0, or -1 when req is invalid (res->outcome TM_NOT_SENT, res->error says). */
 int tm_client_call(struct tm_client *tc, const struct tm_request *req, struct tm_result *res);
 
@@ -156,5 +156,10 @@ const char *tm_endpoint_name(enum tm_endpoint ep);    /* "create_account", ... *
 const char *tm_outcome_name(enum tm_outcome outcome); /* "ok", "failed", "not_sent", ... */
 /* update, delete and query may be repeated; create and remote_schedule may not. */
 bool tm_endpoint_idempotent(enum tm_endpoint ep);
+/* Whether a call may go on a kept-alive connection. libcurl silently sends a request again when
+ * the reused connection it went on dies before answering, so only the calls whose repeat gives
+ * the answer of the first may: query and update. A repeated delete answers "no such account"
+ * and would hide that the first one acted. */
+bool tm_endpoint_reuses_connection(enum tm_endpoint ep);
 
 #endif

@@ -207,6 +207,7 @@ tm_loop_new(const struct tm_client_opts *opts, char *err, size_t errlen)
 		snprintf(err, errlen, "tm loop: cannot start its thread");
 		goto fail;
 	}
+	pthread_setname_np(l->thread, "tm-loop");
 	return l;
 fail:
 	loop_release(l);
@@ -260,6 +261,46 @@ tm_loop_submit(struct tm_loop *l, const struct tm_request *req, tm_loop_done_fn 
 back:
 	call_put(l, c, false);
 	return -1;
+}
+
+/* One tm_loop_call's wait for its end. */
+struct tm_wait {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct tm_result *res;
+	bool ended;
+};
+
+static void
+wait_done(void *arg, const struct tm_result *res)
+{
+	struct tm_wait *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	*w->res = *res;
+	w->ended = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+int
+tm_loop_call(struct tm_loop *l, const struct tm_request *req, struct tm_result *res)
+{
+	struct tm_wait w = {.res = res, .ended = false};
+	int rc;
+
+	pthread_mutex_init(&w.lock, NULL);
+	pthread_cond_init(&w.cond, NULL);
+	rc = tm_loop_submit(l, req, wait_done, &w, res);
+	if (rc == 0) {
+		pthread_mutex_lock(&w.lock);
+		while (!w.ended)
+			pthread_cond_wait(&w.cond, &w.lock);
+		pthread_mutex_unlock(&w.lock);
+	}
+	pthread_cond_destroy(&w.cond);
+	pthread_mutex_destroy(&w.lock);
+	return rc;
 }
 
 size_t

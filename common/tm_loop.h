@@ -14,9 +14,10 @@ struct tm_loop;
  * (hand the result over and return; it may submit another call). */
 typedef void (*tm_loop_done_fn)(void *arg, const struct tm_result *res);
 
-/* Starts the loop's thread; opts as tm_client_new's (copied). Idempotent calls share the
- * loop's kept-alive connections; create_account and remote_schedule each get a fresh one.
- * NULL with err on a bad option or a failure to start. */
+/* Starts the loop's thread; opts as tm_client_new's (copied). Queries and updates share the
+ * loop's kept-alive connections; create_account, delete_account and remote_schedule each get a
+ * fresh one (tm_endpoint_reuses_connection). NULL with err on a bad option or a failure to
+ * start. */
 struct tm_loop *tm_loop_new(const struct tm_client_opts *opts, char *err, size_t errlen);
 
 /* Waits for the calls in flight to end (each within TMPROV_TM_TIMEOUT), calling their done,
@@ -29,6 +30,11 @@ void tm_loop_free(struct tm_loop *l);
  * (res->outcome TM_NOT_SENT, res->error says). Thread-safe. */
 int tm_loop_submit(struct tm_loop *l, const struct tm_request *req, tm_loop_done_fn done, void *arg,
 		   struct tm_result *res);
+
+/* tm_client_call's contract, through the loop: submits req and waits for its end. 0 with res
+ * as TM answered (or as the call failed), -1 as tm_loop_submit's. The caller's thread waits on
+ * a condition variable, not on the call's socket. */
+int tm_loop_call(struct tm_loop *l, const struct tm_request *req, struct tm_result *res);
 
 /* Calls running or waiting to start, for tests and metrics. Thread-safe. */
 size_t tm_loop_in_flight(struct tm_loop *l);

@@ -332,6 +332,7 @@ test_health_threads(void **state)
 struct fixture {
 	struct sim *sim;
 	struct tm_client *tc;
+	struct tm_loop *loop; /* tmretry_call's */
 	struct tmhealth *health;
 	struct tmretry r;
 };
@@ -375,8 +376,8 @@ setup(void **state)
 	    .retry_after_max_ms = 5000,
 	};
 	F.tc = tm_client_new(&o, err, sizeof(err));
-	if (F.tc == NULL) {
-		fprintf(stderr, "tm_client_new: %s\n", err);
+	if (F.tc == NULL || (F.loop = tm_loop_new(&o, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "tm_client_new or tm_loop_new: %s\n", err);
 		return -1;
 	}
 	return 0;
@@ -386,6 +387,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
+	tm_loop_free(F.loop);
 	tm_client_free(F.tc);
 	sim_stop(F.sim);
 	return 0;
@@ -452,7 +454,7 @@ test_call_transient_then_ok_idempotent(void **state)
 	req.endpoint = TM_UPDATE_ACCOUNT;
 	req.company_uid = uid;
 	assert_int_equal(sim_faults(F.sim, "error_next=2&error_status=503"), 0);
-	assert_int_equal(tmretry_call(&F.r, F.tc, &req, 1, 0, false, &hooks, NULL, &out), 0);
+	assert_int_equal(tmretry_call(&F.r, F.loop, &req, 1, 0, false, &hooks, NULL, &out), 0);
 	assert_int_equal(out.action, TMRETRY_OK);
 	assert_int_equal(out.made, 3);
 	assert_int_equal(out.last_attempt, 3);
@@ -480,7 +482,7 @@ test_call_intents_before_each_attempt(void **state)
 	/* 503 means TM did not act, so create may be repeated; each attempt is preceded by its
 	 * intent, which names the attempt it replaces. Numbering continues from first. */
 	assert_int_equal(sim_faults(F.sim, "error_next=2&error_status=503"), 0);
-	assert_int_equal(tmretry_call(&F.r, F.tc, &CREATE, 4, 0, false, &hooks, NULL, &out), 0);
+	assert_int_equal(tmretry_call(&F.r, F.loop, &CREATE, 4, 0, false, &hooks, NULL, &out), 0);
 	assert_int_equal(out.action, TMRETRY_OK);
 	assert_int_equal(log.n, 3);
 	assert_int_equal(log.attempt[0], 4);
@@ -503,7 +505,7 @@ test_call_hook_refuses(void **state)
 	struct tmretry_result out;
 
 	(void)state;
-	assert_int_equal(tmretry_call(&F.r, F.tc, &CREATE, 1, 0, false, &hooks, NULL, &out), 1);
+	assert_int_equal(tmretry_call(&F.r, F.loop, &CREATE, 1, 0, false, &hooks, NULL, &out), 1);
 	assert_int_equal(out.made, 0);
 	assert_int_equal(sim_count(F.sim, "create_account"), 0);
 	json_decref(out.calls);
@@ -519,7 +521,7 @@ test_call_create_timeout_parks(void **state)
 	(void)state;
 	/* Held past the client's 400 ms: sent, no answer. */
 	assert_int_equal(sim_faults(F.sim, "timeout_next=1&timeout_ms=1500"), 0);
-	assert_int_equal(tmretry_call(&F.r, F.tc, &CREATE, 1, 0, false, &hooks, NULL, &out), 0);
+	assert_int_equal(tmretry_call(&F.r, F.loop, &CREATE, 1, 0, false, &hooks, NULL, &out), 0);
 	assert_int_equal(out.action, TMRETRY_PARK);
 	assert_int_equal(out.made, 1);
 	assert_true(out.last_may_have_acted);
@@ -541,7 +543,7 @@ test_call_schedule_drop_retries_as_duplicate(void **state)
 	make_account(uid, sizeof(uid));
 	req.company_uid = uid;
 	assert_int_equal(sim_faults(F.sim, "drop_next=1"), 0);
-	assert_int_equal(tmretry_call(&F.r, F.tc, &req, 1, 0, false, &hooks, NULL, &out), 0);
+	assert_int_equal(tmretry_call(&F.r, F.loop, &req, 1, 0, false, &hooks, NULL, &out), 0);
 	assert_int_equal(out.action, TMRETRY_OK);
 	assert_int_equal(out.made, 2);
 	assert_true(out.possible_duplicate);
@@ -557,7 +559,7 @@ test_call_business_failure(void **state)
 
 	(void)state;
 	assert_int_equal(sim_faults(F.sim, "fail_company=Retry%20Co"), 0);
-	assert_int_equal(tmretry_call(&F.r, F.tc, &CREATE, 1, 0, false, NULL, NULL, &out), 0);
+	assert_int_equal(tmretry_call(&F.r, F.loop, &CREATE, 1, 0, false, NULL, NULL, &out), 0);
 	assert_int_equal(out.action, TMRETRY_FAILED);
 	assert_int_equal(out.made, 1);
 	assert_true(out.last.reason[0] != '\0');
@@ -576,7 +578,7 @@ test_call_budget(void **state)
 	req.endpoint = TM_QUERY_ACCOUNT;
 	req.company_uid = uid;
 	assert_int_equal(sim_faults(F.sim, "error_next=50&error_status=503"), 0);
-	assert_int_equal(tmretry_call(&F.r, F.tc, &req, 1, 0, false, NULL, NULL, &out), 0);
+	assert_int_equal(tmretry_call(&F.r, F.loop, &req, 1, 0, false, NULL, NULL, &out), 0);
 	assert_int_equal(out.action, TMRETRY_EXHAUSTED);
 	assert_int_equal(out.made, POLICY.budget);
 	assert_int_equal(sim_count(F.sim, "query_account"), POLICY.budget);
@@ -625,7 +627,7 @@ test_call_waits_while_down(void **state)
 	before = sim_count(F.sim, NULL);
 	assert_int_equal(pthread_create(&t, NULL, revive_later, &rv), 0);
 	/* No attempt while TM is down: the call starts once it is up again. */
-	assert_int_equal(tmretry_call(&F.r, F.tc, &req, 1, 0, false, NULL, NULL, &out), 0);
+	assert_int_equal(tmretry_call(&F.r, F.loop, &req, 1, 0, false, NULL, NULL, &out), 0);
 	pthread_join(t, NULL);
 	assert_int_equal(rv.calls_while_down, before);
 	assert_int_equal(out.action, TMRETRY_OK);
@@ -642,7 +644,7 @@ test_call_retry_after(void **state)
 	(void)state;
 	assert_int_equal(sim_faults(F.sim, "error_next=1&error_status=429&retry_after=1"), 0);
 	t0 = clock_now_ms();
-	assert_int_equal(tmretry_call(&F.r, F.tc, &CREATE, 1, 0, false, NULL, NULL, &out), 0);
+	assert_int_equal(tmretry_call(&F.r, F.loop, &CREATE, 1, 0, false, NULL, NULL, &out), 0);
 	assert_int_equal(out.action, TMRETRY_OK);
 	assert_int_equal(out.made, 2);
 	/* The backoff alone would wait at most 10 ms. */
@@ -660,7 +662,7 @@ test_call_stop(void **state)
 
 	(void)state;
 	assert_int_equal(sim_faults(F.sim, "error_next=5&error_status=503"), 0);
-	assert_int_equal(tmretry_call(&F.r, F.tc, &CREATE, 1, 0, false, NULL, &stop, &out), -1);
+	assert_int_equal(tmretry_call(&F.r, F.loop, &CREATE, 1, 0, false, NULL, &stop, &out), -1);
 	assert_int_equal(out.made, 0);
 	assert_int_equal(json_array_size(out.calls), 0);
 	assert_int_equal(sim_count(F.sim, "create_account"), 0);
@@ -687,7 +689,7 @@ test_call_stop_after_intent(void **state)
 	struct tmretry_result out;
 
 	(void)state;
-	assert_int_equal(tmretry_call(&F.r, F.tc, &CREATE, 3, 0, false, &hooks, &stop, &out), -1);
+	assert_int_equal(tmretry_call(&F.r, F.loop, &CREATE, 3, 0, false, &hooks, &stop, &out), -1);
 	assert_int_equal(out.made, 0);
 	assert_int_equal(out.unsent_attempt, 3);
 	assert_int_equal(sim_count(F.sim, "create_account"), 0);
@@ -736,24 +738,24 @@ test_call_slots(void **state)
 	assert_int_equal(sem_init(&slots, 0, 1), 0);
 	F.r.call_slots = &slots;
 	check.arg = &slots;
-	assert_int_equal(tmretry_call(&F.r, F.tc, &CREATE, 1, 0, false, &check, NULL, &out), 0);
+	assert_int_equal(tmretry_call(&F.r, F.loop, &CREATE, 1, 0, false, &check, NULL, &out), 0);
 	assert_int_equal(out.action, TMRETRY_OK);
 	json_decref(out.calls);
-	assert_int_equal(tmretry_call(&F.r, F.tc, &CREATE, 1, 0, false, &refuse, NULL, &out), 1);
+	assert_int_equal(tmretry_call(&F.r, F.loop, &CREATE, 1, 0, false, &refuse, NULL, &out), 1);
 	json_decref(out.calls);
-	assert_int_equal(tmretry_call(&F.r, F.tc, &CREATE, 1, 0, false, &retry, NULL, &out), 0);
+	assert_int_equal(tmretry_call(&F.r, F.loop, &CREATE, 1, 0, false, &retry, NULL, &out), 0);
 	assert_int_equal(out.action, TMRETRY_OK);
 	assert_int_equal(later.n, 2);
 	json_decref(out.calls);
 	assert_int_equal(sem_getvalue(&slots, &free_slots), 0);
 	assert_int_equal(free_slots, 1);
 	/* Stopped with a free slot: no call either. */
-	assert_int_equal(tmretry_call(&F.r, F.tc, &CREATE, 1, 0, false, NULL, &stop, &out), -1);
+	assert_int_equal(tmretry_call(&F.r, F.loop, &CREATE, 1, 0, false, NULL, &stop, &out), -1);
 	assert_int_equal(out.made, 0);
 	json_decref(out.calls);
 	/* Stopped while every slot is taken: no call. */
 	assert_int_equal(sem_wait(&slots), 0);
-	assert_int_equal(tmretry_call(&F.r, F.tc, &CREATE, 1, 0, false, NULL, &stop, &out), -1);
+	assert_int_equal(tmretry_call(&F.r, F.loop, &CREATE, 1, 0, false, NULL, &stop, &out), -1);
 	assert_int_equal(out.made, 0);
 	json_decref(out.calls);
 	assert_int_equal(sim_count(F.sim, "create_account"), 2);

@@ -16,6 +16,7 @@
 #include "sql.h"
 #include "stop.h"
 #include "tm_client.h"
+#include "tm_loop.h"
 #include "tmretry.h"
 #include "validate.h"
 
@@ -101,7 +102,7 @@ struct cmd_spec {
 struct cmd_env {
 	const struct cmd_spec *spec; /* the command type's row; NULL for none of the eight */
 	const struct tmretry *retry;
-	struct tm_client *tm;
+	struct tm_loop *tm; /* the process's TM calls (tm_loop.h) */
 	struct intent_writer *intents;
 	struct dbpool *pool;
 	const struct password_opts *password;

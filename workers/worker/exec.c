@@ -28,6 +28,7 @@
 #include "results.h"
 #include "sql.h"
 #include "tm_client.h"
+#include "tm_loop.h"
 #include "tmgate.h"
 #include "tmretry.h"
 #include "wconfig.h"
@@ -42,6 +43,7 @@ struct exec_ctx {
 	struct tmhealth *health;
 	struct tmgate *gate;
 	struct tmretry retry;
+	struct tm_loop *tm_loop; /* every TM call of the commands: one thread, shared connections */
 	struct dlq *dlq;
 	struct tm_client_opts tm;
 	struct password_opts password;
@@ -59,7 +61,6 @@ struct exec_ctx {
 
 struct exec_thread {
 	struct exec_ctx *ctx;
-	struct tm_client *tm;
 	/* How exec_sql reads the job's stop: at once, or (once a TM call may have acted, while
 	 * its result and audit are written) after ctx->record_grace_ms. */
 	struct stop_grace grace;
@@ -177,6 +178,9 @@ exec_new(const struct cfg *c, struct metrics *m, char *err, size_t errlen)
 	if (ctx->gate == NULL)
 		goto fail;
 	ctx->retry.gate = ctx->gate;
+	ctx->tm_loop = tm_loop_new(&ctx->tm, err, errlen);
+	if (ctx->tm_loop == NULL)
+		goto fail;
 	ctx->intents = intent_writer_new(c, ctx->pool, err, errlen);
 	if (ctx->intents == NULL)
 		goto fail;
@@ -212,6 +216,7 @@ exec_free_within(struct exec_ctx *ctx, int dlq_flush_ms)
 	results_free(ctx->results);
 	lookup_batcher_free(ctx->lookups);
 	intent_writer_free(ctx->intents);
+	tm_loop_free(ctx->tm_loop);
 	tmgate_free(ctx->gate);
 	dbpool_free(ctx->pool);
 	tmhealth_free(ctx->health);
@@ -246,11 +251,6 @@ exec_thread_new(struct exec_ctx *ctx, char *err, size_t errlen)
 	}
 	t->ctx = ctx;
 	t->grace = (struct stop_grace){.stop = NULL, .grace_ms = 0, .seen_ms = -1};
-	t->tm = tm_client_new(&ctx->tm, err, errlen);
-	if (t->tm == NULL) {
-		free(t);
-		return NULL;
-	}
 	return t;
 }
 
@@ -259,7 +259,6 @@ exec_thread_free(struct exec_thread *t)
 {
 	if (t == NULL)
 		return;
-	tm_client_free(t->tm);
 	free(t);
 }
 
@@ -701,7 +700,7 @@ exec_env(struct exec_thread *t, const struct job *job, const char *sha, const at
 	*env = (struct cmd_env){
 	    .spec = cmd_types_get(job->cmd->kind),
 	    .retry = &ctx->retry,
-	    .tm = t->tm,
+	    .tm = ctx->tm_loop,
 	    .intents = ctx->intents,
 	    .pool = ctx->pool,
 	    .password = &ctx->password,

@@ -506,7 +506,7 @@ tmretry_account(const struct tm_request *req)
 }
 
 int
-tmretry_call(const struct tmretry *r, struct tm_client *tc, const struct tm_request *req,
+tmretry_call(const struct tmretry *r, struct tm_loop *tm, const struct tm_request *req,
 	     unsigned first_attempt, unsigned prev, bool possible_duplicate,
 	     const struct tmretry_hooks *hooks, const atomic_bool *stop, struct tmretry_result *out)
 {
@@ -535,7 +535,7 @@ tmretry_call(const struct tmretry *r, struct tm_client *tc, const struct tm_requ
 		if (rc != 0)
 			return rc;
 		clock_gettime(CLOCK_REALTIME, &started);
-		tm_client_call(tc, req, &out->last);
+		tm_loop_call(tm, req, &out->last);
 		tmretry_slot_give(r, &pass, &out->last);
 		out->made++;
 		out->last_attempt = attempt;

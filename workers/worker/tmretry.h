@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "stop.h"
 #include "tm_client.h"
+#include "tm_loop.h"
 
 /* What to do when a call that must not be repeated blindly may have reached TM. */
 enum tmretry_unknown {
@@ -159,7 +160,8 @@ struct tmretry {
 	const struct lease *lease;
 };
 
-/* Calls TM until a final action. No call starts once *stop is set: it is looked at after the
+/* Calls TM through tm (each attempt a tm_loop_call: the thread waits, the loop's thread drives
+ * the transfer) until a final action. No call starts once *stop is set: it is looked at after the
  * slot and the intent, right before each call (the job's partition may have gone meanwhile).
  * first_attempt: the number of the first attempt (1, or after
  * the attempts of an earlier run of the same command); prev: an open intent of an earlier run
@@ -168,7 +170,7 @@ struct tmretry {
  * said to stop calling; -1 when *stop was set (out->calls is still filled; an intent may be
  * open: out->unsent_attempt's, whose call was not made, or the last attempt's, whose outcome is
  * out->last_may_have_acted). */
-int tmretry_call(const struct tmretry *r, struct tm_client *tc, const struct tm_request *req,
+int tmretry_call(const struct tmretry *r, struct tm_loop *tm, const struct tm_request *req,
 		 unsigned first_attempt, unsigned prev, bool possible_duplicate,
 		 const struct tmretry_hooks *hooks, const atomic_bool *stop,
 		 struct tmretry_result *out);
