@@ -349,8 +349,8 @@ copy(char *dst, size_t size, const char *src)
 	snprintf(dst, size, "%s", src);
 }
 
-static void
-result_init(struct tm_result *res)
+void
+tm_result_init(struct tm_result *res)
 {
 	memset(res, 0, sizeof(*res));
 	res->retry_after_ms = -1;
@@ -515,7 +515,7 @@ void
 tm_result_from_response(struct tm_result *res, enum tm_endpoint ep, const struct tm_response *resp,
 			size_t max_body, long retry_after_max_ms, const char *partner_id)
 {
-	result_init(res);
+	tm_result_init(res);
 	res->http_status = resp->http_status;
 	res->outcome = tm_classify(resp->rc, resp->http_status, resp->request_sent);
 	if (resp->rc != CURLE_OK)
@@ -716,7 +716,7 @@ prepare(struct tm_client *tc, bool reuse)
 int
 tm_client_begin(struct tm_client *tc, const struct tm_request *req, struct tm_result *res)
 {
-	result_init(res);
+	tm_result_init(res);
 	tc->endpoint = req->endpoint;
 	if (tm_build_url(tc->base_url, tc->partner_id, req, false, tc->url, sizeof(tc->url),
 			 res->error, sizeof(res->error)) < 0 ||

@@ -71,7 +71,8 @@ struct tm_result {
 	 * TM_AMBIGUOUS. False for TM_NOT_SENT, TM_FAILED, 408, 429 and 503. */
 	bool may_have_acted;
 	double elapsed_ms;
-	long new_connections; /* connections opened for this call (0: an idempotent call reused) */
+	long new_connections; /* connections opened for this call (0: a query or update reused one)
+			       */
 	char tm_status[TM_STATUS_MAX + 1]; /* __Status__ as TM wrote it, "" when none */
 	char reason[TM_REASON_MAX + 1];	   /* TM_FAILED: TM's Reason (cut: tm_xml.h) */
 	char company_uid[TM_COMPANY_UID_MAX + 1];
@@ -109,6 +110,9 @@ struct tm_client;
 /* Copies what it needs from opts. NULL with a message in err on a bad option. */
 struct tm_client *tm_client_new(const struct tm_client_opts *opts, char *err, size_t errlen);
 void tm_client_free(struct tm_client *tc);
+
+/* A result before any call: no outcome fields, no Retry-After (-1), rooms and participants -1. */
+void tm_result_init(struct tm_result *res);
 
 /* Makes one attempt, never repeats it (libcurl's silent re-send on a dead reused connection is
  * ruled out for all but query and update by a fresh, unshared connection). Fills res whatever

@@ -231,9 +231,12 @@ int
 tm_loop_submit(struct tm_loop *l, const struct tm_request *req, tm_loop_done_fn done, void *arg,
 	       struct tm_result *res)
 {
-	struct tm_call *c = call_get(l, res->error, sizeof(res->error));
+	struct tm_call *c;
 	bool refused;
 
+	/* Whatever happens, res is this call's, not a previous attempt's. */
+	tm_result_init(res);
+	c = call_get(l, res->error, sizeof(res->error));
 	if (c == NULL) {
 		res->outcome = TM_NOT_SENT;
 		return -1;

@@ -798,7 +798,8 @@ test_params_as_sent(void **state)
 	client_free(tc);
 }
 
-/* Idempotent calls keep the connection; create and remote_schedule each open their own. */
+/* Queries and updates keep the connection; create, remote_schedule and delete each open their
+ * own. */
 static void
 test_connection_reuse(void **state)
 {
@@ -821,6 +822,9 @@ test_connection_reuse(void **state)
 	call(tc, &req, &res, TM_OK);
 	assert_int_equal(res.new_connections, 1);
 	req = create_req("Reuse 2");
+	call(tc, &req, &res, TM_OK);
+	assert_int_equal(res.new_connections, 1);
+	req = uid_req(TM_DELETE_ACCOUNT, uid);
 	call(tc, &req, &res, TM_OK);
 	assert_int_equal(res.new_connections, 1);
 	client_free(tc);

@@ -376,8 +376,10 @@ setup(void **state)
 	    .retry_after_max_ms = 5000,
 	};
 	F.tc = tm_client_new(&o, err, sizeof(err));
-	if (F.tc == NULL || (F.loop = tm_loop_new(&o, err, sizeof(err))) == NULL) {
+	F.loop = F.tc != NULL ? tm_loop_new(&o, err, sizeof(err)) : NULL;
+	if (F.loop == NULL) {
 		fprintf(stderr, "tm_client_new or tm_loop_new: %s\n", err);
+		tm_client_free(F.tc);
 		return -1;
 	}
 	return 0;

@@ -1,7 +1,8 @@
 /* Tests for workers/worker/cmd_types: the table of command types says what DESIGN.md §2 says of
  * each type (account, TM endpoint, lookup, event), the dispatch's account check and unknown
- * types, the name tables of the commands row status and the outcome event types, and the place
- * a TM-calling command holds among the intents (cmd_call, cmd_result_clear). */
+ * types, the name tables of the commands row status and the outcome event types, the place
+ * a TM-calling command holds among the intents (cmd_call, cmd_result_clear), and the two halves
+ * of TM-calling types (prepare, answer) without TM. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -45,7 +46,9 @@ test_rows(void **state)
 		const char *name = cmd_type_name(ROWS[i].kind);
 
 		assert_non_null(s);
-		assert_non_null(s->run);
+		/* A local type has its logic, a TM-calling one the two halves around the call. */
+		assert_int_equal(s->run == NULL, s->calls_tm);
+		assert_int_equal(s->prepare != NULL && s->answer != NULL, s->calls_tm);
 		if (s->needs_account != ROWS[i].needs_account)
 			fail_msg("%s: needs_account %d", name, s->needs_account);
 		assert_int_equal(s->calls_tm, ROWS[i].endpoint != NULL);
@@ -186,6 +189,89 @@ test_call_holds_intent_place(void **state)
 	sem_destroy(&slots);
 }
 
+/* The halves of a TM-calling type need neither TM nor a database: prepare makes the call, or
+ * the result when none is needed; answer makes the result from TM's answer. */
+static void
+test_create_halves(void **state)
+{
+	json_t *data = json_pack("{s:s, s:s, s:i, s:i}", "company_name", "Acme", "email",
+				 "ops@acme.test", "rooms", 2, "participants", 10);
+	struct command cmd = {
+	    .id = "c-1", .subject = "s-1", .kind = CMD_ACCOUNT_CREATE, .data = data};
+	struct cmd_env env = {.spec = cmd_types_get(CMD_ACCOUNT_CREATE), .cmd = &cmd};
+	const struct cmd_state exists = {.acc_exists = true, .acc_active = true};
+	const struct cmd_state none = {.acc_exists = false};
+	struct cmd_tm c = {.req = {.endpoint = TM_CREATE_ACCOUNT}};
+	struct cmd_result r;
+
+	(void)state;
+	cmd_result_init(&r);
+	assert_int_equal(env.spec->prepare(&env, &exists, &r, &c), CMD_DONE);
+	assert_string_equal(r.last_error, "account exists");
+	cmd_result_clear(&r);
+	cmd_result_init(&r);
+	assert_int_equal(env.spec->prepare(&env, &none, &r, &c), CMD_GO_ON);
+	assert_string_equal(c.req.company_name, "Acme");
+	assert_string_equal(c.req.email, "ops@acme.test");
+	assert_int_equal(c.req.rooms, 2);
+	assert_int_equal(c.req.participants, 10);
+	snprintf(c.tr.last.company_uid, sizeof(c.tr.last.company_uid), "U-7");
+	r.possible_duplicate = true;
+	assert_int_equal(env.spec->answer(&env, &none, &r, &c, CMD_GO_ON), CMD_DONE);
+	assert_int_equal(r.status, CMD_STATUS_SUCCEEDED);
+	assert_int_equal(r.stmt, SQL_FINISH_ACCOUNT_CREATE);
+	assert_int_equal(r.nparams, 5);
+	assert_string_equal(r.params[0], "U-7");
+	assert_string_equal(r.params[3], "2");
+	assert_string_equal(json_string_value(json_object_get(r.data, "company_uid")), "U-7");
+	assert_true(json_is_true(json_object_get(r.data, "possible_duplicate")));
+	cmd_result_clear(&r);
+	json_decref(data);
+}
+
+/* account.delete's answer to TM's "no such account": the delete's success when a call of it may
+ * have acted before (this run's earlier attempt, or an earlier run's open intent), its failure
+ * otherwise. */
+static void
+delete_answer(unsigned made, bool may_have_acted, bool intent_open, enum cmd_status want)
+{
+	struct command cmd = {.id = "c-2", .subject = "s-1", .kind = CMD_ACCOUNT_DELETE};
+	struct cmd_env env = {.spec = cmd_types_get(CMD_ACCOUNT_DELETE), .cmd = &cmd};
+	struct cmd_state st = {.acc_exists = true, .acc_active = true, .intent_open = intent_open};
+	struct cmd_tm c = {.req = {.endpoint = TM_DELETE_ACCOUNT}};
+	struct cmd_result r;
+
+	snprintf(st.company_uid, sizeof(st.company_uid), "U-7");
+	assert_int_equal(env.spec->prepare(&env, &st, NULL, &c), CMD_GO_ON);
+	assert_string_equal(c.req.company_uid, "U-7");
+	c.tr.made = made;
+	c.tr.action = TMRETRY_FAILED;
+	c.tr.any_may_have_acted = may_have_acted;
+	snprintf(c.tr.last.tm_status, sizeof(c.tr.last.tm_status), "FAILED");
+	snprintf(c.tr.last.reason, sizeof(c.tr.last.reason), "company_uid does not exist");
+	cmd_result_init(&r);
+	cmd_fail(&r, &cmd, c.tr.last.reason, false, c.tr.last.tm_status);
+	assert_int_equal(env.spec->answer(&env, &st, &r, &c, CMD_DONE), CMD_DONE);
+	assert_int_equal(r.status, want);
+	if (want == CMD_STATUS_SUCCEEDED) {
+		assert_int_equal(r.stmt, SQL_FINISH_ACCOUNT_DELETE);
+		assert_int_equal(r.retryable, -1);
+		assert_string_equal(r.last_error, "");
+	}
+	cmd_result_clear(&r);
+}
+
+static void
+test_delete_answer_gone(void **state)
+{
+	(void)state;
+	delete_answer(2, true, false, CMD_STATUS_SUCCEEDED);
+	delete_answer(1, false, true, CMD_STATUS_SUCCEEDED);
+	delete_answer(2, false, false, CMD_STATUS_FAILED);
+	/* No call made in this run (cmd_call ended the command before any): r stands. */
+	delete_answer(0, true, true, CMD_STATUS_FAILED);
+}
+
 int
 main(void)
 {
@@ -195,6 +281,8 @@ main(void)
 	    cmocka_unit_test(test_status_names),
 	    cmocka_unit_test(test_outcome_type_names),
 	    cmocka_unit_test(test_call_holds_intent_place),
+	    cmocka_unit_test(test_create_halves),
+	    cmocka_unit_test(test_delete_answer_gone),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -74,10 +74,29 @@ struct cmd_state {
 struct cmd_env;
 struct cmd_result;
 
-/* A command type's logic, for a subject that has an account when its type needs one: CMD_DONE,
- * CMD_LOOK_AGAIN or CMD_STOPPED. */
+/* A local command type's logic, for a subject that has an account when its type needs one:
+ * CMD_DONE, CMD_LOOK_AGAIN or CMD_STOPPED. */
 typedef enum cmd_verdict (*cmd_handler)(const struct cmd_env *env, const struct cmd_state *st,
 					struct cmd_result *r);
+
+/* What passes between the two halves of a TM-calling type: the call its prepare asks for (the
+ * request's strings are the command's, the lookup's, or kept in r) and cmd_call's answer. */
+struct cmd_tm {
+	struct tm_request req;		/* endpoint set from the type's row */
+	struct outcome_account account; /* create and update: the account sent */
+	struct tmretry_result tr;	/* cmd_call's; tr.made 0 until a call is made */
+};
+
+/* A TM-calling type's first half: CMD_GO_ON with c->req filled for the call, or CMD_DONE when
+ * r holds a result that needs no call. */
+typedef enum cmd_verdict cmd_prepare(const struct cmd_env *env, const struct cmd_state *st,
+				     struct cmd_result *r, struct cmd_tm *c);
+/* Its second half, after cmd_call answered called: CMD_GO_ON (c->tr.last is TM's TM_OK answer)
+ * or CMD_DONE (r holds the call's failure, which the type may still read otherwise). Returns
+ * CMD_DONE with r's result. */
+typedef enum cmd_verdict cmd_answer(const struct cmd_env *env, const struct cmd_state *st,
+				    struct cmd_result *r, struct cmd_tm *c,
+				    enum cmd_verdict called);
 
 /* What SQL_LOOKUP fetches besides the command and its subject's account, named by data's
  * fields. */
@@ -89,9 +108,11 @@ enum cmd_lookup {
 
 /* One command type as the worker knows it: a row of cmd_types.c's table. */
 struct cmd_spec {
-	cmd_handler run;
+	cmd_handler run;      /* a local type's logic; NULL for a TM-calling one */
+	cmd_prepare *prepare; /* a TM-calling type's halves (calls_tm); NULL for a local one */
+	cmd_answer *answer;
 	bool needs_account; /* run only for a subject with an active account */
-	bool calls_tm;	    /* run calls TM, at endpoint */
+	bool calls_tm;	    /* prepare and answer around a TM call at endpoint */
 	enum tm_endpoint endpoint;
 	unsigned lookup;	   /* enum cmd_lookup flags */
 	enum sql_stmt finish;	   /* the SQL_FINISH* variant of a success */

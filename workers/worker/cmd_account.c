@@ -7,44 +7,57 @@
 #include "log.h"
 #include "tmdrift.h"
 
+/* The call sends c's account: update_account, like create_account, sends all four fields. */
+static void
+account_request(struct cmd_tm *c)
+{
+	c->req.company_name = c->account.company_name;
+	c->req.email = c->account.email;
+	c->req.rooms = c->account.rooms;
+	c->req.participants = c->account.participants;
+}
+
+/* A deleted account is kept as a tombstone: a late or repeated create must not make a second TM
+ * account for the subject. */
 enum cmd_verdict
-cmd_account_create(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
+cmd_account_create_prepare(const struct cmd_env *env, const struct cmd_state *st,
+			   struct cmd_result *r, struct cmd_tm *c)
 {
 	const struct command *cmd = env->cmd;
-	struct outcome_account a = {cmd_str(cmd, "company_name"), cmd_str(cmd, "email"),
-				    cmd_long(cmd, "rooms"), cmd_long(cmd, "participants")};
-	struct tm_request req = {
-	    .endpoint = env->spec->endpoint,
-	    .company_name = a.company_name,
-	    .email = a.email,
-	    .rooms = a.rooms,
-	    .participants = a.participants,
-	};
-	struct tmretry_result tr;
-	const char *uid;
-	json_t *data;
-	enum cmd_verdict v;
 
-	/* A deleted account is kept as a tombstone: a late or repeated create must not make a
-	 * second TM account for the subject. */
 	if (st->acc_exists) {
 		cmd_fail(r, cmd, st->acc_active ? "account exists" : "account deleted", false,
 			 NULL);
 		return CMD_DONE;
 	}
-	v = cmd_call(env, st, &req, r, &tr);
-	if (v != CMD_GO_ON)
-		return v;
-	uid = cmd_keep(r, tr.last.company_uid);
-	data = outcome_account_data(tr.last.company_uid, &a);
+	c->account =
+	    (struct outcome_account){cmd_str(cmd, "company_name"), cmd_str(cmd, "email"),
+				     cmd_long(cmd, "rooms"), cmd_long(cmd, "participants")};
+	account_request(c);
+	return CMD_GO_ON;
+}
+
+enum cmd_verdict
+cmd_account_create_answer(const struct cmd_env *env, const struct cmd_state *st,
+			  struct cmd_result *r, struct cmd_tm *c, enum cmd_verdict called)
+{
+	const struct outcome_account *a = &c->account;
+	const char *uid;
+	json_t *data;
+
+	(void)st;
+	if (called != CMD_GO_ON)
+		return called;
+	uid = cmd_keep(r, c->tr.last.company_uid);
+	data = outcome_account_data(c->tr.last.company_uid, a);
 	if (data != NULL && r->possible_duplicate)
 		json_object_set_new(data, "possible_duplicate", json_true());
 	cmd_succeed(r, env->spec, data);
 	cmd_param(r, uid);
-	cmd_param(r, a.company_name);
-	cmd_param(r, a.email);
-	cmd_param(r, cmd_keep_long(r, a.rooms));
-	cmd_param(r, cmd_keep_long(r, a.participants));
+	cmd_param(r, a->company_name);
+	cmd_param(r, a->email);
+	cmd_param(r, cmd_keep_long(r, a->rooms));
+	cmd_param(r, cmd_keep_long(r, a->participants));
 	return CMD_DONE;
 }
 
@@ -62,71 +75,82 @@ account_merge(const struct command *cmd, const struct cmd_state *st, struct outc
 }
 
 enum cmd_verdict
-cmd_account_update(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
+cmd_account_update_prepare(const struct cmd_env *env, const struct cmd_state *st,
+			   struct cmd_result *r, struct cmd_tm *c)
 {
-	struct outcome_account a;
-	struct tm_request req = {.endpoint = env->spec->endpoint, .company_uid = st->company_uid};
-	struct tmretry_result tr;
-	enum cmd_verdict v;
-
-	account_merge(env->cmd, st, &a);
-	req.company_name = a.company_name;
-	req.email = a.email;
-	req.rooms = a.rooms;
-	req.participants = a.participants;
-	v = cmd_call(env, st, &req, r, &tr);
-	if (v != CMD_GO_ON)
-		return v;
-	cmd_succeed(r, env->spec, outcome_account_data(st->company_uid, &a));
-	cmd_param(r, a.company_name);
-	cmd_param(r, a.email);
-	cmd_param(r, cmd_keep_long(r, a.rooms));
-	cmd_param(r, cmd_keep_long(r, a.participants));
-	return CMD_DONE;
+	(void)r;
+	account_merge(env->cmd, st, &c->account);
+	c->req.company_uid = st->company_uid;
+	account_request(c);
+	return CMD_GO_ON;
 }
 
 enum cmd_verdict
-cmd_account_delete(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
+cmd_account_update_answer(const struct cmd_env *env, const struct cmd_state *st,
+			  struct cmd_result *r, struct cmd_tm *c, enum cmd_verdict called)
 {
-	struct tm_request req = {.endpoint = env->spec->endpoint, .company_uid = st->company_uid};
-	struct tmretry_result tr = {.made = 0};
-	enum cmd_verdict v;
+	const struct outcome_account *a = &c->account;
 
-	v = cmd_call(env, st, &req, r, &tr);
+	if (called != CMD_GO_ON)
+		return called;
+	cmd_succeed(r, env->spec, outcome_account_data(st->company_uid, a));
+	cmd_param(r, a->company_name);
+	cmd_param(r, a->email);
+	cmd_param(r, cmd_keep_long(r, a->rooms));
+	cmd_param(r, cmd_keep_long(r, a->participants));
+	return CMD_DONE;
+}
+
+/* The call of delete and query: the subject's TM account. */
+enum cmd_verdict
+cmd_account_prepare(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r,
+		    struct cmd_tm *c)
+{
+	(void)env;
+	(void)r;
+	c->req.company_uid = st->company_uid;
+	return CMD_GO_ON;
+}
+
+enum cmd_verdict
+cmd_account_delete_answer(const struct cmd_env *env, const struct cmd_state *st,
+			  struct cmd_result *r, struct cmd_tm *c, enum cmd_verdict called)
+{
+	const struct tmretry_result *tr = &c->tr;
+
 	/* "No such account" after a delete that may have acted (an earlier attempt of this run
 	 * without an answer, or an earlier run's call left open) is that delete's success: a
 	 * repeat cannot undo it, and the account's users must lose their logins. */
-	if (v == CMD_DONE && tr.made > 0 && tr.action == TMRETRY_FAILED &&
-	    tr.last.tm_status[0] != '\0' && (st->intent_open || tr.any_may_have_acted) &&
-	    tmdrift_gone(tr.last.reason)) {
+	if (called == CMD_DONE && tr->made > 0 && tr->action == TMRETRY_FAILED &&
+	    tr->last.tm_status[0] != '\0' && (st->intent_open || tr->any_may_have_acted) &&
+	    tmdrift_gone(tr->last.reason)) {
 		log_info("command %s: TM: %s after a delete that may have acted: deleted",
-			 env->cmd->id, tr.last.reason);
+			 env->cmd->id, tr->last.reason);
 		r->retryable = -1;
 		r->last_error[0] = '\0';
 		r->dlq_reason = NULL;
-		v = CMD_GO_ON;
+		called = CMD_GO_ON;
 	}
-	if (v != CMD_GO_ON)
-		return v;
+	if (called != CMD_GO_ON)
+		return called;
 	cmd_succeed(r, env->spec, outcome_id_data("company_uid", st->company_uid));
 	return CMD_DONE;
 }
 
+/* No state change: TM's view is reported, not adopted. */
 enum cmd_verdict
-cmd_account_query(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
+cmd_account_query_answer(const struct cmd_env *env, const struct cmd_state *st,
+			 struct cmd_result *r, struct cmd_tm *c, enum cmd_verdict called)
 {
-	struct tm_request req = {.endpoint = env->spec->endpoint, .company_uid = st->company_uid};
-	struct outcome_account ours = {st->company_name, st->email, st->rooms, st->participants};
+	const struct outcome_account ours = {st->company_name, st->email, st->rooms,
+					     st->participants};
+	const struct tm_result *last = &c->tr.last;
 	struct outcome_account tm;
-	struct tmretry_result tr;
-	enum cmd_verdict v;
 
-	v = cmd_call(env, st, &req, r, &tr);
-	if (v != CMD_GO_ON)
-		return v;
-	tm = (struct outcome_account){tr.last.company_name, tr.last.email, tr.last.rooms,
-				      tr.last.participants};
-	/* No state change: TM's view is reported, not adopted. */
+	if (called != CMD_GO_ON)
+		return called;
+	tm = (struct outcome_account){last->company_name, last->email, last->rooms,
+				      last->participants};
 	cmd_succeed(r, env->spec, outcome_queried_data(st->company_uid, &tm, &ours));
 	return CMD_DONE;
 }

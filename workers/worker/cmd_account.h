@@ -5,13 +5,9 @@
 
 #include "cmd.h"
 
-enum cmd_verdict cmd_account_create(const struct cmd_env *env, const struct cmd_state *st,
-				    struct cmd_result *r);
-enum cmd_verdict cmd_account_update(const struct cmd_env *env, const struct cmd_state *st,
-				    struct cmd_result *r);
-enum cmd_verdict cmd_account_delete(const struct cmd_env *env, const struct cmd_state *st,
-				    struct cmd_result *r);
-enum cmd_verdict cmd_account_query(const struct cmd_env *env, const struct cmd_state *st,
-				   struct cmd_result *r);
+/* The halves of the four types; delete and query share cmd_account_prepare. */
+cmd_prepare cmd_account_create_prepare, cmd_account_update_prepare, cmd_account_prepare;
+cmd_answer cmd_account_create_answer, cmd_account_update_answer, cmd_account_delete_answer,
+    cmd_account_query_answer;
 
 #endif

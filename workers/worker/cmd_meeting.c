@@ -75,39 +75,41 @@ cmd_join_url(const char *template, const char *public_url, const char *meeting_i
 	return 0;
 }
 
+/* meetings references users: no TM call for a meeting that could not be stored. */
 enum cmd_verdict
-cmd_meeting_schedule(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
+cmd_meeting_schedule_prepare(const struct cmd_env *env, const struct cmd_state *st,
+			     struct cmd_result *r, struct cmd_tm *c)
 {
-	const struct command *cmd = env->cmd;
-	const char *user_id = cmd_str(cmd, "user_id");
-	struct tm_request req = {
-	    .endpoint = env->spec->endpoint,
-	    .company_uid = st->company_uid,
-	    .user_id = user_id,
-	};
-	char join[MEETING_JOIN_URL_MAX + 1];
-	struct tmretry_result tr;
-	const char *meeting_id;
-	enum cmd_verdict v;
-
-	/* meetings references users: no TM call for a meeting that could not be stored. */
 	if (!st->user_active) {
-		cmd_fail(r, cmd, "no such user", false, NULL);
+		cmd_fail(r, env->cmd, "no such user", false, NULL);
 		return CMD_DONE;
 	}
-	v = cmd_call(env, st, &req, r, &tr);
-	if (v != CMD_GO_ON)
-		return v;
-	meeting_id = cmd_keep(r, tr.last.meeting_id);
-	if (cmd_join_url(env->join_template, env->public_url, tr.last.meeting_id, join,
-			 sizeof(join)) != 0) {
+	c->req.company_uid = st->company_uid;
+	c->req.user_id = cmd_str(env->cmd, "user_id");
+	return CMD_GO_ON;
+}
+
+enum cmd_verdict
+cmd_meeting_schedule_answer(const struct cmd_env *env, const struct cmd_state *st,
+			    struct cmd_result *r, struct cmd_tm *c, enum cmd_verdict called)
+{
+	const struct command *cmd = env->cmd;
+	const char *user_id = c->req.user_id, *tm_id = c->tr.last.meeting_id;
+	char join[MEETING_JOIN_URL_MAX + 1];
+	const char *meeting_id;
+
+	(void)st;
+	if (called != CMD_GO_ON)
+		return called;
+	meeting_id = cmd_keep(r, tm_id);
+	if (cmd_join_url(env->join_template, env->public_url, tm_id, join, sizeof(join)) != 0) {
 		/* TM did schedule the meeting, so a re-send would make a second one. */
 		cmd_fail(r, cmd, "join URL longer than 2048 bytes: check TMPROV_JOIN_URL_TEMPLATE",
 			 false, NULL);
 		return CMD_DONE;
 	}
 	cmd_succeed(r, env->spec,
-		    outcome_scheduled_data(tr.last.meeting_id, user_id, cmd_str(cmd, "topic"),
+		    outcome_scheduled_data(tm_id, user_id, cmd_str(cmd, "topic"),
 					   cmd_str(cmd, "start_time"), join,
 					   r->possible_duplicate));
 	cmd_param(r, meeting_id);

@@ -7,8 +7,9 @@
 
 #include "cmd.h"
 
-enum cmd_verdict cmd_meeting_schedule(const struct cmd_env *env, const struct cmd_state *st,
-				      struct cmd_result *r);
+/* meeting.schedule's halves; meeting.cancel is local (cmd_handler). */
+cmd_prepare cmd_meeting_schedule_prepare;
+cmd_answer cmd_meeting_schedule_answer;
 enum cmd_verdict cmd_meeting_cancel(const struct cmd_env *env, const struct cmd_state *st,
 				    struct cmd_result *r);
 

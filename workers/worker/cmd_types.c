@@ -2,6 +2,8 @@
  * handler, account need, TM endpoint, lookup, success variant and event; and dispatch by it. */
 #include "cmd_types.h"
 
+#include <string.h>
+
 #include "cmd_account.h"
 #include "cmd_meeting.h"
 #include "cmd_user.h"
@@ -9,24 +11,28 @@
 /* account.create needs no account: it refuses a subject that has one (cmd_account.c). The
  * local types have no endpoint; account.query changes no state, so its success is SQL_FINISH. */
 static const struct cmd_spec CMD_TYPES[CMD_TYPE_COUNT] = {
-    [CMD_ACCOUNT_CREATE] = {.run = cmd_account_create,
+    [CMD_ACCOUNT_CREATE] = {.prepare = cmd_account_create_prepare,
+			    .answer = cmd_account_create_answer,
 			    .calls_tm = true,
 			    .endpoint = TM_CREATE_ACCOUNT,
 			    .finish = SQL_FINISH_ACCOUNT_CREATE,
 			    .outcome = OUTCOME_ACCOUNT_CREATED},
-    [CMD_ACCOUNT_UPDATE] = {.run = cmd_account_update,
+    [CMD_ACCOUNT_UPDATE] = {.prepare = cmd_account_update_prepare,
+			    .answer = cmd_account_update_answer,
 			    .needs_account = true,
 			    .calls_tm = true,
 			    .endpoint = TM_UPDATE_ACCOUNT,
 			    .finish = SQL_FINISH_ACCOUNT_UPDATE,
 			    .outcome = OUTCOME_ACCOUNT_UPDATED},
-    [CMD_ACCOUNT_DELETE] = {.run = cmd_account_delete,
+    [CMD_ACCOUNT_DELETE] = {.prepare = cmd_account_prepare,
+			    .answer = cmd_account_delete_answer,
 			    .needs_account = true,
 			    .calls_tm = true,
 			    .endpoint = TM_DELETE_ACCOUNT,
 			    .finish = SQL_FINISH_ACCOUNT_DELETE,
 			    .outcome = OUTCOME_ACCOUNT_DELETED},
-    [CMD_ACCOUNT_QUERY] = {.run = cmd_account_query,
+    [CMD_ACCOUNT_QUERY] = {.prepare = cmd_account_prepare,
+			   .answer = cmd_account_query_answer,
 			   .needs_account = true,
 			   .calls_tm = true,
 			   .endpoint = TM_QUERY_ACCOUNT,
@@ -42,7 +48,8 @@ static const struct cmd_spec CMD_TYPES[CMD_TYPE_COUNT] = {
 			 .lookup = CMD_LOOKUP_USER,
 			 .finish = SQL_FINISH_USER_DELETE,
 			 .outcome = OUTCOME_USER_DELETED},
-    [CMD_MEETING_SCHEDULE] = {.run = cmd_meeting_schedule,
+    [CMD_MEETING_SCHEDULE] = {.prepare = cmd_meeting_schedule_prepare,
+			      .answer = cmd_meeting_schedule_answer,
 			      .needs_account = true,
 			      .calls_tm = true,
 			      .endpoint = TM_REMOTE_SCHEDULE,
@@ -72,6 +79,24 @@ cmd_types_may_create(enum cmd_type kind)
 	return spec != NULL && spec->calls_tm && !tm_endpoint_idempotent(spec->endpoint);
 }
 
+/* A TM-calling type: its prepare, the call (cmd_call) and its answer. */
+static enum cmd_verdict
+cmd_types_call(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
+{
+	struct cmd_tm c;
+	enum cmd_verdict v;
+
+	memset(&c, 0, sizeof(c)); /* an answer may read tr after a cmd_call that made no call */
+	c.req.endpoint = env->spec->endpoint;
+	v = env->spec->prepare(env, st, r, &c);
+	if (v != CMD_GO_ON)
+		return v;
+	v = cmd_call(env, st, &c.req, r, &c.tr);
+	if (v != CMD_GO_ON && v != CMD_DONE)
+		return v;
+	return env->spec->answer(env, st, r, &c, v);
+}
+
 enum cmd_verdict
 cmd_types_run(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
 {
@@ -87,5 +112,7 @@ cmd_types_run(const struct cmd_env *env, const struct cmd_state *st, struct cmd_
 			 false, NULL);
 		return CMD_DONE;
 	}
-	return env->spec->run(env, st, r);
+	if (env->spec->run != NULL)
+		return env->spec->run(env, st, r);
+	return cmd_types_call(env, st, r);
 }
