@@ -248,6 +248,23 @@ test_delete_crash(void **state)
 	free(uid);
 }
 
+/* A worker that crashes says where in its log (crashlog): the backtrace, then the end by the
+ * same signal, so that a supervisor (and a fault row) sees the crash it was. Under a sanitizer
+ * its own report takes the signal (crashlog.h): not this test's to check. */
+static void
+test_crash_backtrace(void **state)
+{
+	(void)state;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	skip();
+#endif
+	assert_int_equal(worker_signal(E->w, SIGSEGV), 0);
+	assert_int_equal(worker_wait(E->w, 10000, NULL), 128 + SIGSEGV);
+	wenv_assert(E, worker_log_count(E->w, "tmprov-worker: fatal signal, backtrace:") == 1,
+		    "no backtrace in the worker's log");
+	wenv_worker_restart(E, E->w);
+}
+
 /* ---- defect 4: a lost acknowledgement of the intent's commit ---- */
 
 /* The worker's database connections go through a proxy that, once, lets the intent pipeline
@@ -296,7 +313,7 @@ main(void)
 	    cmocka_unit_test(test_key_mismatch),	 cmocka_unit_test(test_unknown_type),
 	    cmocka_unit_test(test_conflict_before_call), cmocka_unit_test(test_delete_drop),
 	    cmocka_unit_test(test_delete_late),		 cmocka_unit_test(test_delete_crash),
-	    cmocka_unit_test(test_intent_ack_lost),
+	    cmocka_unit_test(test_intent_ack_lost),	 cmocka_unit_test(test_crash_backtrace),
 	};
 
 	return wcase_run(&E, "wintake", NULL, tests, sizeof(tests) / sizeof(tests[0]));

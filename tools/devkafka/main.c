@@ -216,7 +216,7 @@ main(int argc, char **argv)
 	log_level_parse(cfg_str(c, &KEY_TMPROV_LOG_LEVEL), &level);
 	log_init("tmprov-devkafka", level);
 	signals_setup(&waitmask);
-	crashlog_install();
+	crashlog_install("tmprov-devkafka");
 
 	cl = cluster_new((int)cfg_int(c, &KEY_TMPROV_DEVKAFKA_BROKERS),
 			 (int)cfg_int(c, &KEY_TMPROV_DEVKAFKA_PARTITIONS), f.topics, f.ntopics,

@@ -13,6 +13,7 @@
 #include "cbconfig.h"
 #include "cbtls.h"
 #include "config.h"
+#include "crashlog.h"
 #include "db.h"
 #include "cbpool.h"
 #include "hashgate.h"
@@ -229,6 +230,7 @@ main(int argc, char **argv)
 
 	if (cfg == NULL)
 		fatal("out of memory");
+	crashlog_install("tmprov-callback");
 	const struct cfg_flag flags[] = {{"--listen", &KEY_TMPROV_CALLBACK_LISTEN, NULL},
 					 {"--port-file", NULL, &port_file},
 					 {"--admin-port-file", NULL, &admin_port_file}};

@@ -17,6 +17,7 @@
 #include "consumer.h"
 #include "dispatch.h"
 #include "exec.h"
+#include "crashlog.h"
 #include "exitguard.h"
 #include "kafka.h"
 #include "log.h"
@@ -142,6 +143,7 @@ signals_init(void)
 	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+	crashlog_install("tmprov-worker");
 }
 
 /* Configuration: tables, environment/--config, the keys the worker cannot do without. */

@@ -1,5 +1,5 @@
-/* crashlog: the fatal-signal backtrace of tmprov-devkafka (see crashlog.h); it is how a crash
- * of librdkafka's mock cluster under a test shows where it happened. */
+/* crashlog: the fatal-signal backtrace of a program (see crashlog.h); it is how a crash under a
+ * test (a worker ending by SIGSEGV in a fault row) shows where it happened, in the log it keeps. */
 #include "crashlog.h"
 
 #include <execinfo.h>
@@ -8,27 +8,33 @@
 #include <unistd.h>
 
 static const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+static const char *crash_program = "tmprov";
 
 /* Only async-signal-safe calls (backtrace is primed at install so that it does not load its
  * unwinder here); the handler resets itself, so the raise ends the process by sig. */
 static void
 on_fatal(int sig)
 {
-	static const char head[] = "tmprov-devkafka: fatal signal, backtrace:\n";
+	static const char head[] = ": fatal signal, backtrace:\n";
 	void *frames[64];
 	int n = backtrace(frames, 64);
 
+	(void)!write(STDERR_FILENO, crash_program, strlen(crash_program));
 	(void)!write(STDERR_FILENO, head, sizeof(head) - 1);
 	backtrace_symbols_fd(frames, n, STDERR_FILENO);
 	raise(sig);
 }
 
 void
-crashlog_install(void)
+crashlog_install(const char *program)
 {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	(void)program;
+#else
 	struct sigaction sa;
 	void *prime[1];
 
+	crash_program = program;
 	backtrace(prime, 1);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_fatal;
@@ -36,4 +42,5 @@ crashlog_install(void)
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
 		sigaction(fatal[i], &sa, NULL);
+#endif
 }
