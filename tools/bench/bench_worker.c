@@ -569,7 +569,9 @@ bw_usage_figures(const struct bench_worker_run *w, json_t *figures)
 		       bw_figure(figures, "cpu_ms_per_command", w->used.cpu_ms / n) != 0 ||
 		       bw_figure(figures, "switches_per_command",
 				 (double)(w->used.vcsw + w->used.ivcsw) / n) != 0 ||
-		       bw_figure(figures, "pg_cpu_ms_per_command", w->pg_cpu_ms / n) != 0
+		       /* Measured, even 0 (under the clock tick of a short smoke round). */
+		       (w->pg_cpu_ms >= 0 && json_object_set_new(figures, "pg_cpu_ms_per_command",
+								 json_real(w->pg_cpu_ms / n)) != 0)
 		   ? -1
 		   : 0;
 }
