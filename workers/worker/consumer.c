@@ -42,6 +42,7 @@ struct consumer {
 	char *topic;
 	bool paused, stopping, reapply_pause;
 	bool assigned_once; /* a first assignment came (sd_notify READY) */
+	bool cooperative;   /* the group's rebalance protocol, as librdkafka last told it */
 	const char *pause_why;
 	atomic_bool holding; /* at the in-flight limit: messages wait in librdkafka */
 	atomic_bool broker_up;
@@ -494,12 +495,24 @@ assign(struct consumer *cs, rd_kafka_topic_partition_list_t *parts)
 	atomic_store(&cs->broker_up, true);
 }
 
+/* Whether the group rebalances cooperatively. librdkafka answers NULL once the group is being
+ * closed (the revoke that consumer_close serves): the answer it gave last holds. */
+static bool
+cooperative(struct consumer *cs)
+{
+	const char *protocol = rd_kafka_rebalance_protocol(cs->rk);
+
+	if (protocol != NULL)
+		cs->cooperative = strcmp(protocol, "COOPERATIVE") == 0;
+	return cs->cooperative;
+}
+
 static void
 rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
 	     void *opaque)
 {
 	struct consumer *cs = opaque;
-	bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+	bool coop = cooperative(cs);
 	rd_kafka_error_t *e = NULL;
 	rd_kafka_resp_err_t rc = RD_KAFKA_RESP_ERR_NO_ERROR;
 
