@@ -45,7 +45,10 @@ struct tm_client {
 	char errbuf[CURL_ERROR_SIZE];
 	char url[TM_URL_MAX];
 	char audit_url[TM_URL_MAX];
-	enum tm_endpoint endpoint; /* of the call begun */
+	enum tm_endpoint endpoint;   /* of the call begun */
+	bool (*may_send)(void *arg); /* of the call begun: tm_request */
+	void *may_send_arg;
+	bool refused; /* may_send said no */
 };
 
 static const char *const endpoint_names[TM_ENDPOINT_COUNT] = {
@@ -595,6 +598,23 @@ check_opts(const struct tm_client_opts *o, char *err, size_t errlen)
 	return 0;
 }
 
+/* CURLOPT_PREREQFUNCTION: the connection is ready, no byte of the request has left. */
+static int
+on_prereq(void *userp, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+	  int conn_local_port)
+{
+	struct tm_client *tc = userp;
+
+	(void)conn_primary_ip;
+	(void)conn_local_ip;
+	(void)conn_primary_port;
+	(void)conn_local_port;
+	if (tc->may_send == NULL || tc->may_send(tc->may_send_arg))
+		return CURL_PREREQFUNC_OK;
+	tc->refused = true;
+	return CURL_PREREQFUNC_ABORT;
+}
+
 static int
 setup_curl(struct tm_client *tc, const struct tm_client_opts *o)
 {
@@ -623,6 +643,8 @@ setup_curl(struct tm_client *tc, const struct tm_client_opts *o)
 	SET(CURLOPT_HEADERFUNCTION, on_header);
 	SET(CURLOPT_HEADERDATA, tc);
 	SET(CURLOPT_ERRORBUFFER, tc->errbuf);
+	SET(CURLOPT_PREREQFUNCTION, on_prereq);
+	SET(CURLOPT_PREREQDATA, tc);
 	/* The process in the agent: TM's logs (and tmsim's call log) tell which worker called. */
 	snprintf(agent, sizeof(agent), "tmprov/%s (pid %ld)", TMPROV_VERSION, (long)getpid());
 	SET(CURLOPT_USERAGENT, agent);
@@ -718,6 +740,9 @@ tm_client_begin(struct tm_client *tc, const struct tm_request *req, struct tm_re
 {
 	tm_result_init(res);
 	tc->endpoint = req->endpoint;
+	tc->may_send = req->may_send;
+	tc->may_send_arg = req->may_send_arg;
+	tc->refused = false;
 	if (tm_build_url(tc->base_url, tc->partner_id, req, false, tc->url, sizeof(tc->url),
 			 res->error, sizeof(res->error)) < 0 ||
 	    tm_build_url(tc->base_url, tc->partner_id, req, true, tc->audit_url,
@@ -753,6 +778,11 @@ tm_client_end(struct tm_client *tc, CURLcode rc, double elapsed_ms, struct tm_re
 	tm_result_from_response(res, tc->endpoint, &resp, tc->max_response, tc->retry_after_max_ms,
 				tc->partner_id);
 	res->elapsed_ms = elapsed_ms;
+	if (tc->refused && res->outcome == TM_NOT_SENT) {
+		res->refused_by_sender = true;
+		copy(res->error, sizeof(res->error),
+		     "not sent: the sender's last check refused it");
+	}
 	curl_easy_getinfo(tc->curl, CURLINFO_NUM_CONNECTS, &res->new_connections);
 	copy(res->audit_url, sizeof(res->audit_url), tc->audit_url);
 	log_debug("tm %s: %s http=%ld %.1fms %s%s%s", tm_endpoint_name(tc->endpoint),

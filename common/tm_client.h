@@ -58,6 +58,13 @@ struct tm_request {
 	const char *user_id;
 	long rooms;	   /* number_of_meeting_room */
 	long participants; /* number_of_participant */
+	/* Asked on the thread that sends, once the connection is ready and just before the
+	 * request's first byte goes out: false sends nothing (TM_NOT_SENT, refused_by_sender).
+	 * A worker's last ownership check, as close to the wire as it can be: a call queued or
+	 * connecting when the process was frozen (SIGSTOP) is not sent when it wakes without its
+	 * partitions. NULL: always sent. Called at most once per call; must not block. */
+	bool (*may_send)(void *arg);
+	void *may_send_arg;
 };
 
 struct tm_result {
@@ -71,6 +78,7 @@ struct tm_result {
 	 * TM_AMBIGUOUS. False for TM_NOT_SENT, TM_FAILED, 408, 429 and 503. */
 	bool may_have_acted;
 	double elapsed_ms;
+	bool refused_by_sender; /* TM_NOT_SENT because the request's may_send said no */
 	long new_connections; /* connections opened for this call (0: a query or update reused one)
 			       */
 	char tm_status[TM_STATUS_MAX + 1]; /* __Status__ as TM wrote it, "" when none */

@@ -45,6 +45,14 @@ static struct sim *sim;
 
 /* ---- URL building ---- */
 
+/* A request in the tables below: endpoint, company_uid, company_name, email, user_id, rooms,
+ * participants (no may_send). */
+#define REQ(ep, uid, name, mail, user, nrooms, nparts)                                             \
+	{                                                                                          \
+		.endpoint = (ep), .company_uid = (uid), .company_name = (name), .email = (mail),   \
+		.user_id = (user), .rooms = (nrooms), .participants = (nparts)                     \
+	}
+
 struct url_case {
 	const char *base;
 	struct tm_request req;
@@ -56,49 +64,38 @@ static void
 test_build_url_table(void **state)
 {
 	static const struct url_case cases[] = {
-	    {BASE,
-	     {TM_CREATE_ACCOUNT, NULL, "Acme", "ops@acme.example", NULL, 2, 25},
-	     false,
+	    {BASE, REQ(TM_CREATE_ACCOUNT, NULL, "Acme", "ops@acme.example", NULL, 2, 25), false,
 	     BASE "/as/wapi/service/create_account?service_company_uid=p-0042&company_name=Acme"
 		  "&email=ops%40acme.example&number_of_meeting_room=2&number_of_participant=25"},
 	    /* spaces, & = + # % / ? and UTF-8 are all percent-encoded; unreserved -._~ not */
 	    {BASE "/",
-	     {TM_CREATE_ACCOUNT, NULL, "Zoë & Co = 1+1 #2 50% a/b?c", "a.b-c_d~e+tag@x.example",
-	      NULL, 0, 1},
+	     REQ(TM_CREATE_ACCOUNT, NULL, "Zoë & Co = 1+1 #2 50% a/b?c", "a.b-c_d~e+tag@x.example",
+		 NULL, 0, 1),
 	     false,
 	     BASE "/as/wapi/service/create_account?service_company_uid=p-0042"
 		  "&company_name=Zo%C3%AB%20%26%20Co%20%3D%201%2B1%20%232%2050%25%20a%2Fb%3Fc"
 		  "&email=a.b-c_d~e%2Btag%40x.example&number_of_meeting_room=0"
 		  "&number_of_participant=1"},
 	    {"https://tm.example/prefix//",
-	     {TM_UPDATE_ACCOUNT, "uid-1", "会议", "x@y.example", NULL, 3, 10},
-	     false,
+	     REQ(TM_UPDATE_ACCOUNT, "uid-1", "会议", "x@y.example", NULL, 3, 10), false,
 	     "https://tm.example/prefix/as/wapi/service/update_account?service_company_uid=p-0042"
 	     "&company_name=%E4%BC%9A%E8%AE%AE&email=x%40y.example&number_of_meeting_room=3"
 	     "&number_of_participant=10&company_uid=uid-1"},
 	    {BASE,
-	     {TM_DELETE_ACCOUNT, "0f8fad5b-d9cb-469f-a165-70867728950e", NULL, NULL, NULL, 0, 0},
+	     REQ(TM_DELETE_ACCOUNT, "0f8fad5b-d9cb-469f-a165-70867728950e", NULL, NULL, NULL, 0, 0),
 	     false,
 	     BASE "/as/wapi/service/delete_account?service_company_uid=p-0042"
 		  "&company_uid=0f8fad5b-d9cb-469f-a165-70867728950e"},
-	    {BASE,
-	     {TM_QUERY_ACCOUNT, "a b", NULL, NULL, NULL, 0, 0},
-	     false,
+	    {BASE, REQ(TM_QUERY_ACCOUNT, "a b", NULL, NULL, NULL, 0, 0), false,
 	     BASE "/as/wapi/service/query_account?service_company_uid=p-0042&company_uid=a%20b"},
-	    {BASE,
-	     {TM_REMOTE_SCHEDULE, "uid-1", NULL, NULL, "u&1=2", 0, 0},
-	     false,
+	    {BASE, REQ(TM_REMOTE_SCHEDULE, "uid-1", NULL, NULL, "u&1=2", 0, 0), false,
 	     BASE "/as/wapi/service/remote_schedule?service_company_uid=p-0042&company_uid=uid-1"
 		  "&user_id=u%261%3D2"},
 	    /* the audit copy: the partner id replaced, everything else as sent */
-	    {BASE,
-	     {TM_REMOTE_SCHEDULE, "uid-1", NULL, NULL, "u1", 0, 0},
-	     true,
+	    {BASE, REQ(TM_REMOTE_SCHEDULE, "uid-1", NULL, NULL, "u1", 0, 0), true,
 	     BASE "/as/wapi/service/remote_schedule?service_company_uid=REDACTED"
 		  "&company_uid=uid-1&user_id=u1"},
-	    {BASE,
-	     {TM_CREATE_ACCOUNT, NULL, "A", "a@b.example", NULL, 1, 1},
-	     true,
+	    {BASE, REQ(TM_CREATE_ACCOUNT, NULL, "A", "a@b.example", NULL, 1, 1), true,
 	     BASE "/as/wapi/service/create_account?service_company_uid=REDACTED&company_name=A"
 		  "&email=a%40b.example&number_of_meeting_room=1&number_of_participant=1"},
 	};
@@ -166,35 +163,26 @@ static void
 test_build_url_errors(void **state)
 {
 	static const struct bad_case cases[] = {
-	    {BASE,
-	     PARTNER,
-	     {TM_CREATE_ACCOUNT, NULL, NULL, "a@b.example", NULL, 1, 1},
+	    {BASE, PARTNER, REQ(TM_CREATE_ACCOUNT, NULL, NULL, "a@b.example", NULL, 1, 1),
 	     "company_name"},
-	    {BASE,
-	     PARTNER,
-	     {TM_CREATE_ACCOUNT, NULL, "", "a@b.example", NULL, 1, 1},
+	    {BASE, PARTNER, REQ(TM_CREATE_ACCOUNT, NULL, "", "a@b.example", NULL, 1, 1),
 	     "company_name"},
-	    {BASE, PARTNER, {TM_CREATE_ACCOUNT, NULL, "A", NULL, NULL, 1, 1}, "email"},
-	    {BASE,
-	     PARTNER,
-	     {TM_CREATE_ACCOUNT, NULL, "A", "a@b.example", NULL, -1, 1},
+	    {BASE, PARTNER, REQ(TM_CREATE_ACCOUNT, NULL, "A", NULL, NULL, 1, 1), "email"},
+	    {BASE, PARTNER, REQ(TM_CREATE_ACCOUNT, NULL, "A", "a@b.example", NULL, -1, 1),
 	     "number_of_meeting_room"},
-	    {BASE,
-	     PARTNER,
-	     {TM_CREATE_ACCOUNT, NULL, "A", "a@b.example", NULL, 1, -1},
+	    {BASE, PARTNER, REQ(TM_CREATE_ACCOUNT, NULL, "A", "a@b.example", NULL, 1, -1),
 	     "number_of_participant"},
-	    {BASE,
-	     PARTNER,
-	     {TM_UPDATE_ACCOUNT, NULL, "A", "a@b.example", NULL, 1, 1},
+	    {BASE, PARTNER, REQ(TM_UPDATE_ACCOUNT, NULL, "A", "a@b.example", NULL, 1, 1),
 	     "company_uid"},
-	    {BASE, PARTNER, {TM_DELETE_ACCOUNT, "", NULL, NULL, NULL, 0, 0}, "company_uid"},
-	    {BASE, PARTNER, {TM_QUERY_ACCOUNT, NULL, NULL, NULL, NULL, 0, 0}, "company_uid"},
-	    {BASE, PARTNER, {TM_REMOTE_SCHEDULE, "u", NULL, NULL, NULL, 0, 0}, "user_id"},
-	    {BASE, PARTNER, {(enum tm_endpoint)7, "u", NULL, NULL, NULL, 0, 0}, "endpoint"},
-	    {BASE, "", {TM_QUERY_ACCOUNT, "u", NULL, NULL, NULL, 0, 0}, "partner"},
-	    {"ftp://tm.example", PARTNER, {TM_QUERY_ACCOUNT, "u", NULL, NULL, NULL, 0, 0}, "http"},
-	    {BASE "/?x=1", PARTNER, {TM_QUERY_ACCOUNT, "u", NULL, NULL, NULL, 0, 0}, "query"},
-	    {BASE "/#f", PARTNER, {TM_QUERY_ACCOUNT, "u", NULL, NULL, NULL, 0, 0}, "fragment"},
+	    {BASE, PARTNER, REQ(TM_DELETE_ACCOUNT, "", NULL, NULL, NULL, 0, 0), "company_uid"},
+	    {BASE, PARTNER, REQ(TM_QUERY_ACCOUNT, NULL, NULL, NULL, NULL, 0, 0), "company_uid"},
+	    {BASE, PARTNER, REQ(TM_REMOTE_SCHEDULE, "u", NULL, NULL, NULL, 0, 0), "user_id"},
+	    {BASE, PARTNER, REQ((enum tm_endpoint)7, "u", NULL, NULL, NULL, 0, 0), "endpoint"},
+	    {BASE, "", REQ(TM_QUERY_ACCOUNT, "u", NULL, NULL, NULL, 0, 0), "partner"},
+	    {"ftp://tm.example", PARTNER, REQ(TM_QUERY_ACCOUNT, "u", NULL, NULL, NULL, 0, 0),
+	     "http"},
+	    {BASE "/?x=1", PARTNER, REQ(TM_QUERY_ACCOUNT, "u", NULL, NULL, NULL, 0, 0), "query"},
+	    {BASE "/#f", PARTNER, REQ(TM_QUERY_ACCOUNT, "u", NULL, NULL, NULL, 0, 0), "fragment"},
 	};
 	char url[TM_URL_MAX], err[256];
 
@@ -1084,6 +1072,56 @@ test_connection_refused_not_sent(void **state)
 	client_free(tc);
 }
 
+/* may_send, asked once the connection is ready: what it says decides whether the request
+ * leaves, on a fresh connection (create) and on a kept one (query). */
+struct send_check {
+	int asked;
+	bool answer;
+};
+
+static bool
+send_check(void *arg)
+{
+	struct send_check *c = arg;
+
+	c->asked++;
+	return c->answer;
+}
+
+static void
+test_may_send(void **state)
+{
+	struct tm_client *tc = sim_client();
+	struct send_check no = {0, false}, yes = {0, true};
+	struct tm_request req = create_req("Checked");
+	struct tm_result res;
+	char uid[TM_COMPANY_UID_MAX + 1];
+
+	(void)state;
+	req.may_send = send_check;
+	req.may_send_arg = &no;
+	call(tc, &req, &res, TM_NOT_SENT);
+	assert_true(res.refused_by_sender);
+	assert_false(res.may_have_acted);
+	assert_non_null(strstr(res.error, "not sent"));
+	assert_int_equal(no.asked, 1);
+	count_is(NULL, 0);
+	req.may_send_arg = &yes;
+	call(tc, &req, &res, TM_OK);
+	assert_false(res.refused_by_sender);
+	assert_int_equal(yes.asked, 1);
+	snprintf(uid, sizeof(uid), "%s", res.company_uid);
+	req = uid_req(TM_QUERY_ACCOUNT, uid);
+	call(tc, &req, &res, TM_OK); /* a connection kept for the next */
+	req.may_send = send_check;
+	req.may_send_arg = &no;
+	call(tc, &req, &res, TM_NOT_SENT);
+	assert_true(res.refused_by_sender);
+	assert_int_equal(no.asked, 2);
+	count_is("query_account", 1);
+	client_free(tc);
+}
+
 /* The cap holds: an answer over it is a transient "too large" (though TM acted on it). */
 static void
 test_size_cap(void **state)
@@ -1352,6 +1390,7 @@ main(void)
 	    cmocka_unit_test_setup(test_wrong_partner_failed, reset),
 	    cmocka_unit_test_setup(test_latency_within_timeout, reset),
 	    cmocka_unit_test_setup(test_connection_refused_not_sent, reset),
+	    cmocka_unit_test_setup(test_may_send, reset),
 	    cmocka_unit_test_setup(test_size_cap, reset),
 	    cmocka_unit_test_setup(test_partner_not_logged, reset),
 	};

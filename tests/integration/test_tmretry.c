@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "clock.h"
+#include "tm_loop.h"
 #include "../../workers/worker/tmretry.h"
 #include "../support/sim.h"
 
@@ -698,6 +699,90 @@ test_call_stop_after_intent(void **state)
 	json_decref(out.calls);
 }
 
+/* The loop's thread held up by another call's end, as a frozen process's would be: it is
+ * what lets a call checked at the start wait before its first byte leaves. */
+struct loop_block {
+	atomic_bool entered;
+	atomic_bool done;
+	long hold_ms;
+};
+
+static void
+loop_block_done(void *arg, const struct tm_result *res)
+{
+	struct loop_block *b = arg;
+
+	(void)res;
+	atomic_store(&b->entered, true);
+	tmretry_sleep(b->hold_ms, NULL);
+	atomic_store(&b->done, true);
+}
+
+/* The lease lapses while the call waits for the loop (a worker frozen between its ownership
+ * check and the send: fault row K3): the sending thread's last check sends nothing, and the
+ * recorded intent is named for the caller to resolve, as for a stop seen before the call. */
+static void
+test_call_lease_lapses_before_send(void **state)
+{
+	struct loop_block block = {.hold_ms = 600};
+	struct hook_log log = {.answer = TMRETRY_BEFORE_GO};
+	const struct tmretry_hooks hooks = {hook_before, &log};
+	struct lease lease = {.lease_ms = 200};
+	struct tm_request query = {.endpoint = TM_QUERY_ACCOUNT, .company_uid = "no-such"};
+	struct tmretry_result out;
+	struct tm_result res;
+
+	(void)state;
+	atomic_store(&lease.tick_ms, clock_now_ms());
+	F.r.lease = &lease;
+	assert_int_equal(tm_loop_submit(F.loop, &query, loop_block_done, &block, &res), 0);
+	while (!atomic_load(&block.entered))
+		tmretry_sleep(1, NULL);
+	assert_int_equal(tmretry_call(&F.r, F.loop, &CREATE, 2, 0, false, &hooks, NULL, &out), -1);
+	assert_true(atomic_load(&block.done)); /* the call waited for the loop */
+	assert_int_equal(log.n, 1);	       /* its intent was recorded, */
+	assert_int_equal(out.made, 0);	       /* yet nothing was sent */
+	assert_int_equal(out.unsent_attempt, 2);
+	assert_int_equal(json_array_size(out.calls), 0);
+	assert_int_equal(sim_count(F.sim, "create_account"), 0);
+	/* With the lease held, the same call goes out. */
+	atomic_store(&lease.tick_ms, clock_now_ms());
+	assert_int_equal(tmretry_call(&F.r, F.loop, &CREATE, 3, 0, false, &hooks, NULL, &out), 0);
+	assert_int_equal(out.action, TMRETRY_OK);
+	assert_int_equal(sim_count(F.sim, "create_account"), 1);
+	json_decref(out.calls);
+	F.r.lease = NULL;
+}
+
+/* A call that outlives the lease (the worker frozen while TM answered: K3) times out, but the
+ * timeout is the worker's own: TM's health does not count it, and no retry is sent. */
+static void
+test_call_outliving_lease_not_counted(void **state)
+{
+	struct lease lease = {.lease_ms = 200};
+	struct tm_request query = {.endpoint = TM_QUERY_ACCOUNT, .company_uid = "no-such"};
+	struct tmretry_result out;
+
+	(void)state;
+	F.r.lease = &lease;
+	assert_int_equal(sim_faults(F.sim, "timeout_next=2&timeout_ms=1500"), 0);
+	atomic_store(&lease.tick_ms, clock_now_ms());
+	assert_int_equal(tmretry_call(&F.r, F.loop, &query, 1, 0, false, NULL, NULL, &out), -1);
+	assert_int_equal(out.made, 1);
+	assert_string_equal(row_outcome(&out, 0), "ambiguous");
+	assert_int_equal(tmhealth_in_a_row(F.health), 0);
+	assert_int_equal(sim_count(F.sim, "query_account"), 1); /* no retry */
+	json_decref(out.calls);
+	/* The same timeout with the lease held all along is TM's, and counted. */
+	lease.lease_ms = 60000;
+	atomic_store(&lease.tick_ms, clock_now_ms());
+	F.r.policy.budget = 1;
+	assert_int_equal(tmretry_call(&F.r, F.loop, &query, 1, 0, false, NULL, NULL, &out), 0);
+	assert_int_equal(tmhealth_in_a_row(F.health), 1);
+	json_decref(out.calls);
+	F.r.lease = NULL;
+}
+
 /* The hook (the intent) runs with the call slot held: an intent is open only while its call
  * can be on the wire. */
 static int
@@ -829,6 +914,10 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_call_retry_after, before_each, after_each),
 	    cmocka_unit_test_setup_teardown(test_call_stop, before_each, after_each),
 	    cmocka_unit_test_setup_teardown(test_call_stop_after_intent, before_each, after_each),
+	    cmocka_unit_test_setup_teardown(test_call_lease_lapses_before_send, before_each,
+					    after_each),
+	    cmocka_unit_test_setup_teardown(test_call_outliving_lease_not_counted, before_each,
+					    after_each),
 	    cmocka_unit_test_setup_teardown(test_call_slots, before_each, after_each),
 	};
 	int rc;

@@ -505,6 +505,22 @@ tmretry_account(const struct tm_request *req)
 	return req->company_uid && *req->company_uid ? req->company_uid : req->company_name;
 }
 
+/* What the sending thread checks last, just before the request's first byte (tm_request's
+ * may_send): tmretry_begin's ownership check again, for a call that waited in the loop's queue
+ * or for its connection while the process was frozen. */
+struct tmretry_owner {
+	const struct lease *lease;
+	const atomic_bool *stop;
+};
+
+static bool
+tmretry_still_owner(void *arg)
+{
+	const struct tmretry_owner *o = arg;
+
+	return lease_held(o->lease) && !stop_requested(o->stop);
+}
+
 int
 tmretry_call(const struct tmretry *r, struct tm_loop *tm, const struct tm_request *req,
 	     unsigned first_attempt, unsigned prev, bool possible_duplicate,
@@ -512,7 +528,10 @@ tmretry_call(const struct tmretry *r, struct tm_loop *tm, const struct tm_reques
 {
 	bool guarded = hooks && hooks->before;
 	unsigned counted = 0, attempt = first_attempt ? first_attempt : 1;
+	struct tmretry_owner owner = {r->lease, stop};
+	struct tm_request call = *req;
 	struct timespec started;
+	bool judged;
 	enum tmretry_action a;
 	struct tmgate_pass pass = {0};
 	int rc;
@@ -535,8 +554,24 @@ tmretry_call(const struct tmretry *r, struct tm_loop *tm, const struct tm_reques
 		if (rc != 0)
 			return rc;
 		clock_gettime(CLOCK_REALTIME, &started);
-		tm_loop_call(tm, req, &out->last);
-		tmretry_slot_give(r, &pass, &out->last);
+		call.may_send = tmretry_still_owner;
+		call.may_send_arg = &owner;
+		tm_loop_call(tm, &call, &out->last);
+		if (out->last.refused_by_sender) {
+			/* Nothing left: as a stop seen in tmretry_begin (its intent resolved by
+			 * the caller). */
+			log_info("TM %s attempt %u not sent: the worker no longer owns the command",
+				 tm_endpoint_name(req->endpoint), attempt);
+			tmretry_slot_give(r, &pass, NULL);
+			if (guarded)
+				out->unsent_attempt = attempt;
+			return -1;
+		}
+		/* A call that outlived the lease (the process frozen, its loop stalled) says
+		 * nothing of TM: its timeout was ours. It counts neither against TM's health
+		 * nor the budget, nor in the adaptive concurrency (fault row K3). */
+		judged = lease_held(r->lease);
+		tmretry_slot_give(r, &pass, judged ? &out->last : NULL);
 		out->made++;
 		out->last_attempt = attempt;
 		out->last_may_have_acted = out->last.may_have_acted;
@@ -546,7 +581,7 @@ tmretry_call(const struct tmretry *r, struct tm_loop *tm, const struct tm_reques
 		tmretry_count(r, req->endpoint, &out->last);
 		/* Attempts made while TM is down do not spend the budget: an outage pauses
 		 * the work instead of failing it. */
-		if (tmhealth_record(r->health, tmretry_account(req), &out->last))
+		if (judged && tmhealth_record(r->health, tmretry_account(req), &out->last))
 			counted++;
 		a = tmretry_decide(&r->policy, req->endpoint, out->last.outcome,
 				   out->last.may_have_acted, counted, &out->possible_duplicate);
