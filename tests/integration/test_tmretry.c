@@ -745,6 +745,7 @@ test_call_lease_lapses_before_send(void **state)
 	assert_int_equal(out.unsent_attempt, 2);
 	assert_int_equal(json_array_size(out.calls), 0);
 	assert_int_equal(sim_count(F.sim, "create_account"), 0);
+	json_decref(out.calls);
 	/* With the lease held, the same call goes out. */
 	atomic_store(&lease.tick_ms, clock_now_ms());
 	assert_int_equal(tmretry_call(&F.r, F.loop, &CREATE, 3, 0, false, &hooks, NULL, &out), 0);

@@ -558,8 +558,8 @@ tmretry_call(const struct tmretry *r, struct tm_loop *tm, const struct tm_reques
 		call.may_send_arg = &owner;
 		tm_loop_call(tm, &call, &out->last);
 		if (out->last.refused_by_sender) {
-			/* Nothing left: as a stop seen in tmretry_begin (its intent resolved by
-			 * the caller). */
+			/* Not sent: as a stop seen in tmretry_begin (the caller resolves the
+			 * intent). */
 			log_info("TM %s attempt %u not sent: the worker no longer owns the command",
 				 tm_endpoint_name(req->endpoint), attempt);
 			tmretry_slot_give(r, &pass, NULL);
