@@ -113,7 +113,7 @@ log_ctx_fields(char *buf, size_t len, size_t cap)
 	return log_field(buf, len, cap, "type", c->type);
 }
 
-static void
+static __attribute__((noinline)) void
 log_vwrite(enum log_level level, const char *fmt, va_list ap)
 {
 	char msg[LOG_LINE_MAX / 2], line[LOG_LINE_MAX], ts[32];
@@ -142,10 +142,15 @@ log_vwrite(enum log_level level, const char *fmt, va_list ap)
 		return; /* nowhere left to report it */
 }
 
+/* The level is looked at before log_vwrite's frame: its line buffers are a few pages of stack,
+ * which every thread that called a log_debug would otherwise keep touched (make bench, c1024:
+ * a thread per command in flight). */
 #define LOG_FN(name, level)                                                                        \
 	void name(const char *fmt, ...)                                                            \
 	{                                                                                          \
 		va_list ap;                                                                        \
+		if ((int)(level) < log_min)                                                        \
+			return;                                                                    \
 		va_start(ap, fmt);                                                                 \
 		log_vwrite(level, fmt, ap);                                                        \
 		va_end(ap);                                                                        \

@@ -141,7 +141,9 @@ struct cmd_env {
 	const atomic_bool *stop;
 };
 
-enum { CMD_PARAMS_MAX = 8, CMD_STORE_MAX = 8192 };
+/* The store's largest use is a meeting's id and join URL (cmd_meeting.c asserts that they
+ * fit); it is on the stack of every command in flight, so no larger than that needs. */
+enum { CMD_PARAMS_MAX = 8, CMD_STORE_MAX = 4096 };
 
 /* A command's result, written by exec with one SQL_FINISH* statement. */
 struct cmd_result {

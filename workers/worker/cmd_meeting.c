@@ -6,6 +6,8 @@
 #include <string.h>
 
 enum { MEETING_JOIN_URL_MAX = 2048 }; /* meeting.scheduled's join_url maxLength */
+_Static_assert(TM_MEETING_ID_MAX + 1 + MEETING_JOIN_URL_MAX + 1 <= CMD_STORE_MAX,
+	       "a scheduled meeting's id and join URL fit in a result's store");
 
 /* Appends n bytes of s to out[*len..], keeping room for the NUL. */
 static int

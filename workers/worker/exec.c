@@ -1114,7 +1114,7 @@ exec_round(struct exec_thread *t, struct job *job, const char *sha, unsigned rou
 
 /* Per-subject order rests on the Kafka key being the subject: a command keyed otherwise (or
  * not at all) may run beside its subject's other commands on another partition. false, with
- * the error in errs, for such a command. */
+ * the error in errs (when not NULL), for such a command. */
 static bool
 exec_key_ok(const struct job *job, struct validate_errors *errs)
 {
@@ -1122,6 +1122,8 @@ exec_key_ok(const struct job *job, struct validate_errors *errs)
 
 	if (job->key != NULL && job->keylen == len && memcmp(job->key, job->cmd->subject, len) == 0)
 		return true;
+	if (errs == NULL)
+		return false;
 	errs->n = 1;
 	errs->more = 0;
 	/* The key is not quoted: errors never repeat a value of the message. */
@@ -1131,19 +1133,28 @@ exec_key_ok(const struct job *job, struct validate_errors *errs)
 	return false;
 }
 
+/* A command keyed otherwise than by its subject, rejected. Apart from exec_job, so that its
+ * errors' pages are not on the stack of every command. */
+static __attribute__((noinline)) enum exec_status
+exec_reject_key(struct exec_thread *t, struct job *job, const char *sha, const atomic_bool *stop)
+{
+	struct validate_errors key_errs;
+
+	exec_key_ok(job, &key_errs);
+	return exec_reject(t, job, sha, dlq_reason_name(DLQ_REASON_KEY_MISMATCH), &key_errs, stop);
+}
+
 static enum exec_status
 exec_job(struct exec_thread *t, struct job *job, const atomic_bool *stop)
 {
-	struct validate_errors key_errs;
 	char sha[65];
 
 	exec_sha256_hex(job->body, job->bodylen, sha);
 	if (job->vstatus != VALIDATE_OK || job->cmd == NULL)
 		return exec_reject(t, job, sha, validate_status_name(job->vstatus), &job->errs,
 				   stop);
-	if (!exec_key_ok(job, &key_errs))
-		return exec_reject(t, job, sha, dlq_reason_name(DLQ_REASON_KEY_MISMATCH), &key_errs,
-				   stop);
+	if (!exec_key_ok(job, NULL))
+		return exec_reject_key(t, job, sha, stop);
 	return exec_rounds(t, job, sha, stop);
 }
 
