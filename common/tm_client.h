@@ -62,7 +62,9 @@ struct tm_request {
 	 * request's first byte goes out: false sends nothing (TM_NOT_SENT, refused_by_sender).
 	 * A worker's last ownership check, as close to the wire as it can be: a call queued or
 	 * connecting when the process was frozen (SIGSTOP) is not sent when it wakes without its
-	 * partitions. NULL: always sent. Called at most once per call; must not block. */
+	 * partitions. NULL: always sent. Asked before each send (libcurl sends a query or update
+	 * again on a kept connection found dead, and asks again); must not block; may_send_arg
+	 * must stay valid until the call ends (through a tm_loop: until its done has run). */
 	bool (*may_send)(void *arg);
 	void *may_send_arg;
 };

@@ -733,11 +733,12 @@ test_call_lease_lapses_before_send(void **state)
 	struct tm_result res;
 
 	(void)state;
-	atomic_store(&lease.tick_ms, clock_now_ms());
 	F.r.lease = &lease;
 	assert_int_equal(tm_loop_submit(F.loop, &query, loop_block_done, &block, &res), 0);
 	while (!atomic_load(&block.entered))
 		tmretry_sleep(1, NULL);
+	/* Held when the call starts; lapsed (200 ms) long before the loop is free (600 ms). */
+	atomic_store(&lease.tick_ms, clock_now_ms());
 	assert_int_equal(tmretry_call(&F.r, F.loop, &CREATE, 2, 0, false, &hooks, NULL, &out), -1);
 	assert_true(atomic_load(&block.done)); /* the call waited for the loop */
 	assert_int_equal(log.n, 1);	       /* its intent was recorded, */

@@ -457,14 +457,16 @@ worker_shutdown(struct worker *w, int status)
 /* glibc gives a process's threads up to 8 malloc arenas per CPU. A worker's threads mostly wait
  * (a command each, on TM) and no more run at once than there are CPUs: one arena per CPU spares
  * the memory the others would keep (peak RSS at TM 50 ms, make bench on 2 CPUs: c256 58.4-58.9
- * -> 53.1-53.3 MiB, c1024 148 -> 139-140 MiB). An operator's GLIBC_TUNABLES arena_max wins. */
+ * -> 53.1-53.3 MiB, c1024 148 -> 139-140 MiB). An operator's arena_max (GLIBC_TUNABLES, or
+ * MALLOC_ARENA_MAX) wins. */
 static void
 malloc_arenas(void)
 {
 	const char *tunables = getenv("GLIBC_TUNABLES");
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
-	if ((tunables != NULL && strstr(tunables, "arena_max") != NULL) || cpus < 1)
+	if ((tunables != NULL && strstr(tunables, "arena_max") != NULL) ||
+	    getenv("MALLOC_ARENA_MAX") != NULL || cpus < 1)
 		return;
 	if (mallopt(M_ARENA_MAX, cpus > INT_MAX ? INT_MAX : (int)cpus) != 1)
 		log_debug("mallopt(M_ARENA_MAX) refused: the allocator keeps its arenas");

@@ -572,6 +572,7 @@ tmretry_call(const struct tmretry *r, struct tm_loop *tm, const struct tm_reques
 		 * nor the budget, nor in the adaptive concurrency (fault row K3). */
 		judged = lease_held(r->lease);
 		tmretry_slot_give(r, &pass, judged ? &out->last : NULL);
+		pass.token = false; /* the call went out: its rate token is spent */
 		out->made++;
 		out->last_attempt = attempt;
 		out->last_may_have_acted = out->last.may_have_acted;

@@ -162,7 +162,9 @@ struct tmretry {
 
 /* Calls TM through tm (each attempt a tm_loop_call: the thread waits, the loop's thread drives
  * the transfer) until a final action. No call starts once *stop is set: it is looked at after the
- * slot and the intent, right before each call (the job's partition may have gone meanwhile).
+ * slot and the intent, right before each call (the job's partition may have gone meanwhile),
+ * and with the lease again on the sending thread just before the request's first byte (req's
+ * own may_send is replaced).
  * first_attempt: the number of the first attempt (1, or after
  * the attempts of an earlier run of the same command); prev: an open intent of an earlier run
  * to resolve before the first new attempt (0: none); possible_duplicate: already true when
