@@ -4,8 +4,9 @@
 #include "db.h"
 
 #include "cfgkeys.h"
-#include "log.h"
 #include "clock.h"
+#include "fwait.h"
+#include "log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,10 +68,9 @@ db_copy_message(char *out, size_t outlen, const char *prefix, const char *msg)
 static void
 db_sleep_ms(long ms)
 {
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	/* An interrupted sleep just shortens this one delay; the caller's limits still hold. */
-	nanosleep(&ts, NULL);
+	/* An interrupted sleep just shortens this one delay; the caller's limits still hold. A
+	 * fiber parks (fwait.h). */
+	fwait_sleep_ms(ms);
 }
 
 void

@@ -73,6 +73,12 @@ log_ctx_set(const struct log_ctx *ctx)
 }
 
 void
+log_ctx_get(struct log_ctx *out)
+{
+	*out = log_context;
+}
+
+void
 log_ctx_position(int partition, long long offset)
 {
 	log_context = (struct log_ctx){.partition = partition, .offset = offset};

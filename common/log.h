@@ -30,6 +30,8 @@ struct log_ctx {
 	long long offset;
 };
 void log_ctx_set(const struct log_ctx *ctx);
+/* The calling thread's context (a fiber keeps its own across a park: fiber.h). */
+void log_ctx_get(struct log_ctx *out);
 /* Only the Kafka position, nothing else known yet. */
 void log_ctx_position(int partition, long long offset);
 void log_ctx_clear(void);

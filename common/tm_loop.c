@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "fwait.h"
 #include "log.h"
 
 /* The loop looks at its queue at least this often even when nothing wakes it. */
@@ -266,10 +267,10 @@ back:
 	return -1;
 }
 
-/* One tm_loop_call's wait for its end. */
+/* One tm_loop_call's wait for its end: a thread blocks, a fiber parks (fwait.h). */
 struct tm_wait {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	struct fcond cond;
 	struct tm_result *res;
 	bool ended;
 };
@@ -282,7 +283,7 @@ wait_done(void *arg, const struct tm_result *res)
 	pthread_mutex_lock(&w->lock);
 	*w->res = *res;
 	w->ended = true;
-	pthread_cond_signal(&w->cond);
+	fcond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
 }
 
@@ -293,15 +294,15 @@ tm_loop_call(struct tm_loop *l, const struct tm_request *req, struct tm_result *
 	int rc;
 
 	pthread_mutex_init(&w.lock, NULL);
-	pthread_cond_init(&w.cond, NULL);
+	fcond_init(&w.cond);
 	rc = tm_loop_submit(l, req, wait_done, &w, res);
 	if (rc == 0) {
 		pthread_mutex_lock(&w.lock);
 		while (!w.ended)
-			pthread_cond_wait(&w.cond, &w.lock);
+			fcond_wait(&w.cond, &w.lock, -1);
 		pthread_mutex_unlock(&w.lock);
 	}
-	pthread_cond_destroy(&w.cond);
+	fcond_destroy(&w.cond);
 	pthread_mutex_destroy(&w.lock);
 	return rc;
 }

@@ -33,7 +33,7 @@ int tm_loop_submit(struct tm_loop *l, const struct tm_request *req, tm_loop_done
 
 /* tm_client_call's contract, through the loop: submits req and waits for its end. 0 with res
  * as TM answered (or as the call failed), -1 as tm_loop_submit's. The caller's thread waits on
- * a condition variable, not on the call's socket. */
+ * a condition variable, not on the call's socket; a fiber (fiber.h) parks. */
 int tm_loop_call(struct tm_loop *l, const struct tm_request *req, struct tm_result *res);
 
 /* Calls running or waiting to start, for tests and metrics. Thread-safe. */

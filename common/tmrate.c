@@ -11,7 +11,7 @@
 
 #include "cfgkeys.h"
 #include "clock.h"
-#include "deadline.h"
+#include "fwait.h"
 
 const struct cfg_key *const TMRATE_CONFIG_KEYS[] = {
     &KEY_TMPROV_TM_RATE,
@@ -43,9 +43,10 @@ enum { TMRATE_SLICE_MS = 50, TMRATE_ERR_MAX = 256 };
 
 struct tmrate {
 	pthread_mutex_t lock; /* local, rate, burst, err */
-	/* Held by the one thread that refills (a round trip and its waits); the others wait for
-	 * it, then spend its batch. */
-	pthread_mutex_t refill;
+	/* Held by the one caller that refills (a round trip and its waits); the others wait for
+	 * it, then spend its batch. A semaphore of one, not a mutex: a fiber holding it may park
+	 * in those waits and resume on another thread (fwait.h). */
+	struct fsem refill;
 	char *group;
 	double rate;
 	unsigned burst;
@@ -112,7 +113,7 @@ tmrate_new(const char *group, double rate_per_s, unsigned burst)
 		return NULL;
 	}
 	pthread_mutex_init(&r->lock, NULL);
-	pthread_mutex_init(&r->refill, NULL);
+	fsem_init(&r->refill, 1);
 	r->burst_given = burst > 0;
 	r->burst = burst;
 	tmrate_set_rate(r, rate_per_s);
@@ -133,7 +134,7 @@ tmrate_free(struct tmrate *r)
 	if (r == NULL)
 		return;
 	pthread_mutex_destroy(&r->lock);
-	pthread_mutex_destroy(&r->refill);
+	fsem_destroy(&r->refill);
 	free(r->group);
 	free(r);
 }
@@ -184,11 +185,10 @@ tmrate_sleep(long ms, const atomic_bool *stop)
 {
 	while (ms > 0) {
 		long slice = ms < TMRATE_SLICE_MS ? ms : TMRATE_SLICE_MS;
-		struct timespec ts = {0, slice * 1000000L};
 
 		if (stop != NULL && atomic_load(stop))
 			return false;
-		nanosleep(&ts, NULL);
+		fwait_sleep_ms(slice);
 		ms -= slice;
 	}
 	return stop == NULL || !atomic_load(stop);
@@ -230,19 +230,11 @@ out:
 	return rc;
 }
 
-/* Waits for the refill lock, seeing stop every slice; false when stopped. */
+/* Waits for the refill turn, seeing stop while waiting; false when stopped. */
 static bool
 tmrate_lock_refill(struct tmrate *r, const atomic_bool *stop)
 {
-	struct timespec until;
-
-	for (;;) {
-		deadline_after(&until, TMRATE_SLICE_MS);
-		if (pthread_mutex_timedlock(&r->refill, &until) == 0)
-			return true;
-		if (stop != NULL && atomic_load(stop))
-			return false;
-	}
+	return fsem_take(&r->refill, stop);
 }
 
 /* The refiller's turn: round trips (each with a borrowed connection) and waits until the
@@ -286,7 +278,7 @@ tmrate_take_via(struct tmrate *r, const struct tmrate_conn *via, const atomic_bo
 		goto out;
 	}
 	res = tmrate_refill_turn(r, via, stop);
-	pthread_mutex_unlock(&r->refill);
+	fsem_post(&r->refill);
 out:
 	if (waited_ms != NULL)
 		*waited_ms += clock_now_ms() - start;

@@ -790,12 +790,9 @@ test_call_outliving_lease_not_counted(void **state)
 static int
 hook_slot_held(void *arg, unsigned attempt, unsigned prev)
 {
-	int free_slots = -1;
-
 	(void)attempt;
 	(void)prev;
-	sem_getvalue(arg, &free_slots);
-	return free_slots == 0 ? TMRETRY_BEFORE_GO : TMRETRY_BEFORE_STOPPED;
+	return fsem_free(arg) == 0 ? TMRETRY_BEFORE_GO : TMRETRY_BEFORE_STOPPED;
 }
 
 /* A database failure while recording the intent gives the slot back for the backoff. */
@@ -820,11 +817,10 @@ test_call_slots(void **state)
 	struct tmretry_hooks check = {hook_slot_held, NULL};
 	struct tmretry_result out;
 	atomic_bool stop = true;
-	int free_slots;
-	sem_t slots;
+	struct fsem slots;
 
 	(void)state;
-	assert_int_equal(sem_init(&slots, 0, 1), 0);
+	fsem_init(&slots, 1);
 	F.r.call_slots = &slots;
 	check.arg = &slots;
 	assert_int_equal(tmretry_call(&F.r, F.loop, &CREATE, 1, 0, false, &check, NULL, &out), 0);
@@ -836,20 +832,19 @@ test_call_slots(void **state)
 	assert_int_equal(out.action, TMRETRY_OK);
 	assert_int_equal(later.n, 2);
 	json_decref(out.calls);
-	assert_int_equal(sem_getvalue(&slots, &free_slots), 0);
-	assert_int_equal(free_slots, 1);
+	assert_int_equal(fsem_free(&slots), 1);
 	/* Stopped with a free slot: no call either. */
 	assert_int_equal(tmretry_call(&F.r, F.loop, &CREATE, 1, 0, false, NULL, &stop, &out), -1);
 	assert_int_equal(out.made, 0);
 	json_decref(out.calls);
 	/* Stopped while every slot is taken: no call. */
-	assert_int_equal(sem_wait(&slots), 0);
+	assert_true(fsem_take(&slots, NULL));
 	assert_int_equal(tmretry_call(&F.r, F.loop, &CREATE, 1, 0, false, NULL, &stop, &out), -1);
 	assert_int_equal(out.made, 0);
 	json_decref(out.calls);
 	assert_int_equal(sim_count(F.sim, "create_account"), 2);
 	F.r.call_slots = NULL;
-	sem_destroy(&slots);
+	fsem_destroy(&slots);
 }
 
 static void

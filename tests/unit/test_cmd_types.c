@@ -7,7 +7,6 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <semaphore.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -135,12 +134,9 @@ test_outcome_type_names(void **state)
 }
 
 static int
-slots_free(sem_t *slots)
+slots_free(struct fsem *slots)
 {
-	int v = -1;
-
-	assert_int_equal(sem_getvalue(slots, &v), 0);
-	return v;
+	return (int)fsem_free(slots);
 }
 
 /* cmd_call takes the command's place among env.intent_slots before anything else, once per
@@ -155,7 +151,7 @@ test_call_holds_intent_place(void **state)
 	const struct cmd_state st = {.intent_open = true, .intent_attempt = 1, .intent_max = 1};
 	const struct tm_request req = {.endpoint = TM_CREATE_ACCOUNT, .company_name = "Acme"};
 	atomic_bool stop = false;
-	sem_t slots;
+	struct fsem slots;
 	struct cmd_env env = {.spec = cmd_types_get(CMD_ACCOUNT_CREATE),
 			      .retry = &retry,
 			      .cmd = &cmd,
@@ -165,7 +161,7 @@ test_call_holds_intent_place(void **state)
 	struct tmretry_result tr = {.calls = NULL};
 
 	(void)state;
-	assert_int_equal(sem_init(&slots, 0, 1), 0);
+	fsem_init(&slots, 1);
 	cmd_result_init(&r);
 	assert_int_equal(cmd_call(&env, &st, &req, &r, &tr), CMD_DONE);
 	assert_int_equal(r.status, CMD_STATUS_UNKNOWN_OUTCOME);
@@ -186,7 +182,7 @@ test_call_holds_intent_place(void **state)
 	assert_int_equal(slots_free(&slots), 1);
 	cmd_result_clear(&r); /* twice: given back once */
 	assert_int_equal(slots_free(&slots), 1);
-	sem_destroy(&slots);
+	fsem_destroy(&slots);
 }
 
 /* The halves of a TM-calling type need neither TM nor a database: prepare makes the call, or

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "clock.h"
+#include "fwait.h"
 #include "../../workers/worker/dispatch.h"
 #include "../../workers/worker/job.h"
 #include "../../workers/worker/pool.h"
@@ -445,7 +446,6 @@ test_pool_threads_keep_subject_order(void **state)
 		atomic_store(&chk.last[s], -1);
 	p = pool_start(d, PT_THREADS, &ops, &chk, err, sizeof(err));
 	assert_non_null(p);
-	assert_int_equal(atomic_load(&chk.threads_made), PT_THREADS);
 	/* The consumer's part: submit while the pool runs, reap as it goes. */
 	for (long i = 0; i < PT_JOBS; i++) {
 		snprintf(key, sizeof(key), "s%ld", i % PT_SUBJECTS);
@@ -460,11 +460,14 @@ test_pool_threads_keep_subject_order(void **state)
 	}
 	assert_int_equal(dispatch_inflight(d), 0);
 	pool_stop(p);
-	assert_int_equal(atomic_load(&chk.threads_freed), PT_THREADS);
+	/* A runner state per job, each freed. */
+	assert_int_equal(atomic_load(&chk.threads_made), PT_JOBS);
+	assert_int_equal(atomic_load(&chk.threads_freed), PT_JOBS);
 	assert_int_equal(atomic_load(&chk.violations), 0);
 	for (int s = 0; s < PT_SUBJECTS; s++)
 		assert_int_equal(atomic_load(&chk.last[s]), PT_JOBS / PT_SUBJECTS - 1);
-	/* Different subjects did run at the same time, never more than the threads. */
+	/* Different subjects did run at the same time; a job blocking its thread (usleep) holds
+	 * its carrier, so never more than the carriers. */
 	assert_in_range(atomic_load(&chk.peak), 2, PT_THREADS);
 	dispatch_free(d);
 }
@@ -480,20 +483,87 @@ failing_new(void *arg, char *err, size_t errlen)
 	return &chk;
 }
 
+/* A job whose runner state cannot be made (the third) waits and is run once it can: none is
+ * lost, and every state made is freed. */
 static void
-test_pool_start_failure_cleans_up(void **state)
+test_pool_state_failure_retried(void **state)
 {
 	static const struct pool_ops ops = {failing_new, runner_free, runner_run};
 	struct dispatch *d = dnew();
-	char err[256] = "";
+	char key[32], err[256] = "";
+	struct pool *p;
+	size_t reaped = 0;
 
 	(void)state;
 	memset(&chk, 0, sizeof(chk));
-	assert_null(pool_start(d, 4, &ops, NULL, err, sizeof(err)));
-	assert_string_equal(err, "no TM client");
-	/* The two states made before the failure were freed. */
-	assert_int_equal(atomic_load(&chk.threads_freed), 2);
+	for (int s = 0; s < PT_SUBJECTS; s++)
+		atomic_store(&chk.last[s], -1);
+	p = pool_start(d, 2, &ops, NULL, err, sizeof(err));
+	assert_non_null(p);
+	for (long i = 0; i < 8; i++) {
+		snprintf(key, sizeof(key), "s%ld", i % PT_SUBJECTS);
+		submit(d, mkjob(key, 0, i));
+	}
+	while (reaped < 8) {
+		if (!dispatch_wait_completed(d, 5000))
+			fail_msg("no job completed within 5 s (%zu of 8 reaped)", reaped);
+		reaped += reap_all(d, NULL, JOB_DONE);
+	}
+	pool_stop(p);
+	assert_int_equal(atomic_load(&chk.threads_made), 9); /* 8 and the failed one */
+	assert_int_equal(atomic_load(&chk.threads_freed), 8);
+	assert_int_equal(atomic_load(&chk.violations), 0);
 	pool_stop(NULL);
+	dispatch_free(d);
+}
+
+/* Jobs that wait (fwait_sleep_ms: a fiber parks) do not hold their carrier: with 2 carriers,
+ * every one of PT_PARKED jobs is waiting at once. */
+#define PT_PARKED 200
+
+static atomic_int parked_now, parked_peak;
+
+static enum job_result
+parking_run(void *t, struct job *j)
+{
+	int now = atomic_fetch_add(&parked_now, 1) + 1;
+
+	(void)t;
+	(void)j;
+	for (int p = atomic_load(&parked_peak); now > p;)
+		if (atomic_compare_exchange_weak(&parked_peak, &p, now))
+			break;
+	fwait_sleep_ms(300);
+	atomic_fetch_sub(&parked_now, 1);
+	return JOB_DONE;
+}
+
+static void
+test_pool_parked_jobs_free_carriers(void **state)
+{
+	static const struct pool_ops ops = {runner_new, runner_free, parking_run};
+	struct dispatch *d = dnew();
+	char key[32], err[256];
+	struct pool *p;
+	size_t reaped = 0;
+
+	(void)state;
+	memset(&chk, 0, sizeof(chk));
+	atomic_store(&parked_now, 0);
+	atomic_store(&parked_peak, 0);
+	p = pool_start(d, 2, &ops, &chk, err, sizeof(err));
+	assert_non_null(p);
+	for (long i = 0; i < PT_PARKED; i++) {
+		snprintf(key, sizeof(key), "p%ld", i);
+		submit(d, mkjob(key, 0, i));
+	}
+	while (reaped < PT_PARKED) {
+		if (!dispatch_wait_completed(d, 5000))
+			fail_msg("no job completed within 5 s (%zu of %d)", reaped, PT_PARKED);
+		reaped += reap_all(d, NULL, JOB_DONE);
+	}
+	pool_stop(p);
+	assert_int_equal(atomic_load(&parked_peak), PT_PARKED);
 	dispatch_free(d);
 }
 
@@ -511,7 +581,8 @@ main(void)
 	    cmocka_unit_test(test_waits_time_out),
 	    cmocka_unit_test(test_many_subjects),
 	    cmocka_unit_test(test_pool_threads_keep_subject_order),
-	    cmocka_unit_test(test_pool_start_failure_cleans_up),
+	    cmocka_unit_test(test_pool_state_failure_retried),
+	    cmocka_unit_test(test_pool_parked_jobs_free_carriers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -142,14 +142,14 @@ test_queue_body(void **state)
 	struct command *cmd, *kept;
 	char err[512], *body = NULL;
 	const char *digest;
-	sem_t slots;
+	struct fsem slots;
 
 	(void)state;
 	assert_non_null(c);
 	assert_int_equal(cfg_set(c, &KEY_TMPROV_ARGON2_OPSLIMIT, "1", err, sizeof(err)), 0);
 	assert_int_equal(cfg_set(c, &KEY_TMPROV_ARGON2_MEMLIMIT, "8192", err, sizeof(err)), 0);
 	assert_int_equal(password_opts_from_cfg(&po, c, err, sizeof(err)), 0);
-	assert_int_equal(sem_init(&slots, 0, 1), 0);
+	fsem_init(&slots, 1);
 
 	cmd = parse(upsert);
 	assert_int_equal(guard_queue_body(cmd, upsert, strlen(upsert), &po, &slots, NULL, &body,
@@ -181,7 +181,7 @@ test_queue_body(void **state)
 	assert_string_equal(body, update);
 	free(body);
 	command_free(cmd);
-	sem_destroy(&slots);
+	fsem_destroy(&slots);
 	cfg_free(c);
 }
 

@@ -92,7 +92,7 @@ void
 aimd_init(struct aimd *a, unsigned min, unsigned max)
 {
 	pthread_mutex_init(&a->lock, NULL);
-	pthread_cond_init(&a->freed, NULL);
+	fcond_init(&a->freed);
 	aimd_rule_init(&a->rule, min, max, clock_now_ms());
 	a->in_flight = 0;
 }
@@ -100,14 +100,13 @@ aimd_init(struct aimd *a, unsigned min, unsigned max)
 void
 aimd_destroy(struct aimd *a)
 {
-	pthread_cond_destroy(&a->freed);
+	fcond_destroy(&a->freed);
 	pthread_mutex_destroy(&a->lock);
 }
 
 bool
 aimd_enter(struct aimd *a, const atomic_bool *stop, unsigned *in_flight_before)
 {
-	struct timespec until;
 	bool ok = true;
 
 	pthread_mutex_lock(&a->lock);
@@ -117,8 +116,7 @@ aimd_enter(struct aimd *a, const atomic_bool *stop, unsigned *in_flight_before)
 			goto out;
 		}
 		/* Timed, so that a stop request is seen without a broadcast for it. */
-		deadline_after(&until, 100);
-		pthread_cond_timedwait(&a->freed, &a->lock, &until);
+		fcond_wait(&a->freed, &a->lock, 100);
 	}
 	if (in_flight_before != NULL)
 		*in_flight_before = a->in_flight;
@@ -136,7 +134,7 @@ aimd_leave(struct aimd *a, enum aimd_signal s, double latency_ms, unsigned in_fl
 		a->in_flight--;
 	aimd_rule_sample(&a->rule, s, latency_ms, in_flight_before, clock_now_ms());
 	/* A grown limit may admit more than one waiter. */
-	pthread_cond_broadcast(&a->freed);
+	fcond_broadcast(&a->freed);
 	pthread_mutex_unlock(&a->lock);
 }
 

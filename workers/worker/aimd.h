@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "fwait.h"
 #include "stop.h"
 
 /* The rule's constants. TM is overloaded when the smoothed latency is AIMD_SLOW_FACTOR times
@@ -53,7 +54,7 @@ double aimd_rule_floor(const struct aimd_rule *r);
 /* The gate: calls in flight held to the rule's limit, thread-safe. */
 struct aimd {
 	pthread_mutex_t lock;
-	pthread_cond_t freed;
+	struct fcond freed; /* threads and fibers (fwait.h) wait on it */
 	struct aimd_rule rule;
 	unsigned in_flight;
 };

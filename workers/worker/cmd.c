@@ -65,7 +65,7 @@ cmd_result_clear(struct cmd_result *r)
 	r->data = NULL;
 	r->calls = NULL;
 	if (r->intent_slot != NULL)
-		sem_post(r->intent_slot);
+		fsem_post(r->intent_slot);
 	r->intent_slot = NULL;
 }
 

@@ -3,7 +3,6 @@
 #ifndef TMPROV_WORKER_CMD_H
 #define TMPROV_WORKER_CMD_H
 
-#include <semaphore.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -127,10 +126,10 @@ struct cmd_env {
 	struct intent_writer *intents;
 	struct dbpool *pool;
 	const struct password_opts *password;
-	sem_t *hash_slots; /* TMPROV_HASH_CONCURRENCY argon2id hashes at once */
+	struct fsem *hash_slots; /* TMPROV_HASH_CONCURRENCY argon2id hashes at once */
 	/* TMPROV_WORKER_CONCURRENCY commands between their first intent and their result
 	 * (NULL: no limit): cmd_call takes a place, cmd_result_clear gives it back. */
-	sem_t *intent_slots;
+	struct fsem *intent_slots;
 	const char *public_url;
 	const char *join_template;
 	const struct command *cmd;
@@ -161,7 +160,7 @@ struct cmd_result {
 	char dlq_error[256];
 	bool tm_may_have_acted;	   /* a later storage failure must then not invite a re-send */
 	bool possible_duplicate;   /* a non-idempotent call was repeated after an unknown outcome */
-	sem_t *intent_slot;	   /* the place in env->intent_slots held, if any */
+	struct fsem *intent_slot;  /* the place in env->intent_slots held, if any */
 	char store[CMD_STORE_MAX]; /* copies of parameter text */
 	size_t used;
 	bool overflow; /* a copy did not fit in store, or too many parameters: not writable */

@@ -72,7 +72,7 @@ user_verifier(const struct cmd_env *env, struct cmd_result *r, char out[PASSWORD
 		return USER_VERIFIER_STOPPED;
 	}
 	rc = password_verifier_new(env->password, credential, out);
-	sem_post(env->hash_slots);
+	fsem_post(env->hash_slots);
 	sodium_memzero(credential, sizeof(credential));
 	if (rc != 0) {
 		/* Out of memory for argon2id: a later try may well succeed. */

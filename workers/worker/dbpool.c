@@ -1,4 +1,4 @@
-/* dbpool: TMPROV_DB_POOL PostgreSQL connections shared by the pool threads (a thread borrows
+/* dbpool: TMPROV_DB_POOL PostgreSQL connections shared by the commands (a command borrows
  * one for one statement or transaction, never across a TM call), and the process's view of
  * whether the database is reachable. */
 #include "dbpool.h"
@@ -10,12 +10,12 @@
 #include <time.h>
 
 #include "cfgkeys.h"
-#include "deadline.h"
+#include "fwait.h"
 #include "log.h"
 
 struct dbpool {
 	pthread_mutex_t lock;
-	pthread_cond_t freed;
+	struct fcond freed;
 	struct db **idle; /* a stack of connections not lent */
 	size_t nidle;
 	struct db **all;
@@ -34,7 +34,7 @@ dbpool_new(const struct cfg *c, unsigned size, const struct db_stmt *stmts, size
 	if (p == NULL || size == 0)
 		goto nomem;
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->freed, NULL);
+	fcond_init(&p->freed);
 	p->available = true;
 	p->metrics = m;
 	p->all = calloc(size, sizeof(*p->all));
@@ -88,7 +88,7 @@ dbpool_free(struct dbpool *p)
 		db_free(p->all[i]);
 	free(p->all);
 	free(p->idle);
-	pthread_cond_destroy(&p->freed);
+	fcond_destroy(&p->freed);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
 }
@@ -104,14 +104,12 @@ dbpool_get(struct dbpool *p, const atomic_bool *stop)
 struct db *
 dbpool_get_grace(struct dbpool *p, struct stop_grace *g)
 {
-	struct timespec until;
 	struct db *db = NULL;
 
 	pthread_mutex_lock(&p->lock);
 	while (p->nidle == 0 && !stop_grace_over(g)) {
 		/* Timed, so that a stop request is seen without a broadcast for it. */
-		deadline_after(&until, 100);
-		pthread_cond_timedwait(&p->freed, &p->lock, &until);
+		fcond_wait(&p->freed, &p->lock, 100);
 	}
 	if (p->nidle > 0)
 		db = p->idle[--p->nidle];
@@ -126,7 +124,7 @@ dbpool_put(struct dbpool *p, struct db *db)
 		return;
 	pthread_mutex_lock(&p->lock);
 	p->idle[p->nidle++] = db;
-	pthread_cond_signal(&p->freed);
+	fcond_signal(&p->freed);
 	pthread_mutex_unlock(&p->lock);
 }
 

@@ -1,4 +1,4 @@
-/* dbpool: TMPROV_DB_POOL PostgreSQL connections shared by the pool threads (a thread borrows
+/* dbpool: TMPROV_DB_POOL PostgreSQL connections shared by the commands (a command borrows
  * one for one statement or transaction, never across a TM call), and the process's view of
  * whether the database is reachable. */
 #ifndef TMPROV_WORKER_DBPOOL_H

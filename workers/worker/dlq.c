@@ -17,6 +17,7 @@
 #include "cfgkeys.h"
 #include "deadline.h"
 #include "dlqdef.h"
+#include "fwait.h"
 #include "kafka.h"
 #include "log.h"
 #include "tmretry.h"
@@ -66,7 +67,7 @@ struct dlq {
 	struct metrics *metrics;
 	pthread_t poller;
 	pthread_mutex_t lock;
-	pthread_cond_t reported;
+	struct fcond reported; /* commands (fibers: fwait.h) wait on it */
 	bool stopping;
 	struct dlq_pending *orphans;
 };
@@ -82,7 +83,7 @@ dlq_poll_thread(void *arg)
 	while (!stopping) {
 		rd_kafka_poll(d->producer, 50);
 		pthread_mutex_lock(&d->lock);
-		pthread_cond_broadcast(&d->reported);
+		fcond_broadcast(&d->reported);
 		for (struct dlq_pending **pp = &d->orphans; *pp != NULL;) {
 			struct dlq_pending *p = *pp;
 
@@ -111,7 +112,7 @@ dlq_new(const struct cfg *c, struct metrics *m, char *err, size_t errlen)
 	d->metrics = m;
 	d->topic = strdup(cfg_str(c, &KEY_TMPROV_TOPIC_DLQ));
 	pthread_mutex_init(&d->lock, NULL);
-	pthread_cond_init(&d->reported, NULL);
+	fcond_init(&d->reported);
 	if (d->topic == NULL) {
 		snprintf(err, errlen, "dlq: out of memory");
 		goto fail;
@@ -127,7 +128,7 @@ dlq_new(const struct cfg *c, struct metrics *m, char *err, size_t errlen)
 	}
 	return d;
 fail:
-	pthread_cond_destroy(&d->reported);
+	fcond_destroy(&d->reported);
 	pthread_mutex_destroy(&d->lock);
 	free(d->topic);
 	free(d);
@@ -161,7 +162,7 @@ dlq_free_within(struct dlq *d, int flush_ms)
 		d->orphans = p->next;
 		free(p);
 	}
-	pthread_cond_destroy(&d->reported);
+	fcond_destroy(&d->reported);
 	pthread_mutex_destroy(&d->lock);
 	free(d->topic);
 	free(d);
@@ -294,14 +295,11 @@ dlq_too_large(rd_kafka_resp_err_t e)
 static bool
 dlq_wait(struct dlq *d, struct dlq_pending *p, const atomic_bool *stop)
 {
-	struct timespec until;
 	bool done;
 
 	pthread_mutex_lock(&d->lock);
-	while (!(done = p->d.done) && !stop_requested(stop)) {
-		deadline_after(&until, 100);
-		pthread_cond_timedwait(&d->reported, &d->lock, &until);
-	}
+	while (!(done = p->d.done) && !stop_requested(stop))
+		fcond_wait(&d->reported, &d->lock, 100);
 	if (!done) {
 		p->orphan = true;
 		p->next = d->orphans;
@@ -335,7 +333,7 @@ dlq_send_once(struct dlq *d, const struct dlq_copy *copy, enum dlq_form form,
 	}
 	/* A report may have been served in this thread (queue full): publish it. */
 	pthread_mutex_lock(&d->lock);
-	pthread_cond_broadcast(&d->reported);
+	fcond_broadcast(&d->reported);
 	pthread_mutex_unlock(&d->lock);
 	if (!dlq_wait(d, p, stop)) {
 		snprintf(err, errlen, "dlq: stopped before the delivery report");

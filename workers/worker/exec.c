@@ -4,7 +4,6 @@
 #include "exec.h"
 
 #include <inttypes.h>
-#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,9 +47,9 @@ struct exec_ctx {
 	struct tm_client_opts tm;
 	struct password_opts password;
 	struct guard_opts guard;
-	sem_t hash_slots;
+	struct fsem hash_slots;
 	bool hash_slots_ok;
-	sem_t intent_slots; /* cmd_env.intent_slots */
+	struct fsem intent_slots; /* cmd_env.intent_slots */
 	bool intent_slots_ok;
 	const char *public_url;
 	const char *join_template;
@@ -125,8 +124,8 @@ exec_cfg_check(const struct cfg *c, char *err, size_t errlen)
 
 /* The hashes (TMPROV_HASH_CONCURRENCY) at once, and the commands with an intent open
  * (TMPROV_WORKER_CONCURRENCY, cmd.h); the TM calls pass the gate (tmgate.h). */
-static int
-exec_slots(struct exec_ctx *ctx, const struct cfg *c, char *err, size_t errlen)
+static void
+exec_slots(struct exec_ctx *ctx, const struct cfg *c)
 {
 	long n = cfg_int(c, &KEY_TMPROV_HASH_CONCURRENCY);
 	long intents = cfg_int(c, &KEY_TMPROV_WORKER_CONCURRENCY);
@@ -135,18 +134,10 @@ exec_slots(struct exec_ctx *ctx, const struct cfg *c, char *err, size_t errlen)
 		n = sysconf(_SC_NPROCESSORS_ONLN);
 	if (n < 1)
 		n = 1;
-	if (sem_init(&ctx->hash_slots, 0, (unsigned)n) != 0) {
-		snprintf(err, errlen, "TMPROV_HASH_CONCURRENCY: cannot make a semaphore of %ld", n);
-		return -1;
-	}
+	fsem_init(&ctx->hash_slots, (unsigned)n);
 	ctx->hash_slots_ok = true;
-	if (sem_init(&ctx->intent_slots, 0, (unsigned)intents) != 0) {
-		snprintf(err, errlen, "TMPROV_WORKER_CONCURRENCY: cannot make a semaphore of %ld",
-			 intents);
-		return -1;
-	}
+	fsem_init(&ctx->intent_slots, (unsigned)intents);
 	ctx->intent_slots_ok = true;
-	return 0;
 }
 
 struct exec_ctx *
@@ -164,8 +155,9 @@ exec_new(const struct cfg *c, struct metrics *m, char *err, size_t errlen)
 	ctx->record_grace_ms = cfg_int(c, &KEY_TMPROV_DB_STATEMENT_TIMEOUT);
 	if (ctx->record_grace_ms <= 0)
 		ctx->record_grace_ms = 10000;
-	if (exec_policies(ctx, c, err, errlen) != 0 || exec_slots(ctx, c, err, errlen) != 0)
+	if (exec_policies(ctx, c, err, errlen) != 0)
 		goto fail;
+	exec_slots(ctx, c);
 	ctx->health = tmhealth_new(ctx->retry.policy.pause_after, m);
 	ctx->retry.health = ctx->health;
 	ctx->retry.metrics = m;
@@ -221,9 +213,9 @@ exec_free_within(struct exec_ctx *ctx, int dlq_flush_ms)
 	dbpool_free(ctx->pool);
 	tmhealth_free(ctx->health);
 	if (ctx->hash_slots_ok)
-		sem_destroy(&ctx->hash_slots);
+		fsem_destroy(&ctx->hash_slots);
 	if (ctx->intent_slots_ok)
-		sem_destroy(&ctx->intent_slots);
+		fsem_destroy(&ctx->intent_slots);
 	free(ctx);
 }
 

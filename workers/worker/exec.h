@@ -15,7 +15,7 @@
 enum exec_status { EXEC_DONE, EXEC_ABANDONED };
 
 struct exec_ctx;    /* process-wide: database pool, intent writer, TM health, DLQ, policies */
-struct exec_thread; /* per pool thread: the guard queue head it runs, its stop grace */
+struct exec_thread; /* per command run (pool.h): the guard queue head it runs, its stop grace */
 
 /* c (the worker's table, wconfig.h) and m are borrowed and must outlive the context (m may be
  * NULL). DLQ copies go through a producer of exec's own, whose delivery reports it serves itself

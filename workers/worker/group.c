@@ -5,14 +5,14 @@
 
 #include <stdlib.h>
 
-#include "deadline.h"
+#include "fwait.h"
 
 enum req_state { REQ_QUEUED, REQ_TAKEN, REQ_DONE };
 
 struct group_req {
 	void *arg;
 	enum req_state state;
-	pthread_cond_t wake; /* its group ran, or it is the head and may lead */
+	struct fcond wake; /* its group ran, or it is the head and may lead */
 	struct group_req *next;
 };
 
@@ -128,11 +128,11 @@ group_lead(struct group *g)
 	pthread_mutex_lock(&g->lock);
 	for (size_t i = 0; i < n; i++) {
 		batch[i]->state = REQ_DONE;
-		pthread_cond_signal(&batch[i]->wake);
+		fcond_signal(&batch[i]->wake);
 	}
 	g->leading = false;
 	if (g->head != NULL)
-		pthread_cond_signal(&g->head->wake);
+		fcond_signal(&g->head->wake);
 }
 
 /* Takes r (queued) out of the queue. Called locked. */
@@ -149,17 +149,16 @@ group_withdraw(struct group *g, struct group_req *r)
 	group_queued(g, -1);
 	/* It may have been woken to lead: the next one leads instead. */
 	if (!g->leading && g->head != NULL)
-		pthread_cond_signal(&g->head->wake);
+		fcond_signal(&g->head->wake);
 }
 
 int
 group_join(struct group *g, void *arg, struct stop_grace *stop)
 {
 	struct group_req r = {.arg = arg, .state = REQ_QUEUED};
-	struct timespec until;
 	int rc = 0;
 
-	pthread_cond_init(&r.wake, NULL);
+	fcond_init(&r.wake);
 	pthread_mutex_lock(&g->lock);
 	*g->tail = &r;
 	g->tail = &r.next;
@@ -175,10 +174,9 @@ group_join(struct group *g, void *arg, struct stop_grace *stop)
 			continue;
 		}
 		/* Timed, so that a stop request is seen without a broadcast for it. */
-		deadline_after(&until, 100);
-		pthread_cond_timedwait(&r.wake, &g->lock, &until);
+		fcond_wait(&r.wake, &g->lock, 100);
 	}
 	pthread_mutex_unlock(&g->lock);
-	pthread_cond_destroy(&r.wake);
+	fcond_destroy(&r.wake);
 	return rc;
 }

@@ -55,7 +55,7 @@ guard_held_data(const struct guard_opts *o, const char *command_type, long delet
 /* verifier: the argon2id verifier of password, as user.upsert would store it. 0, 1 stopped,
  * -1 with err. */
 static int
-guard_digest(const char *password, const struct password_opts *po, sem_t *hash_slots,
+guard_digest(const char *password, const struct password_opts *po, struct fsem *hash_slots,
 	     const atomic_bool *stop, char verifier[PASSWORD_VERIFIER_MAX], char *err,
 	     size_t errlen)
 {
@@ -71,7 +71,7 @@ guard_digest(const char *password, const struct password_opts *po, sem_t *hash_s
 		goto out;
 	}
 	rc = password_verifier_new(po, credential, verifier);
-	sem_post(hash_slots);
+	fsem_post(hash_slots);
 	if (rc != 0)
 		snprintf(err, errlen, "password hashing failed (out of memory?)");
 out:
@@ -81,7 +81,7 @@ out:
 
 int
 guard_queue_body(const struct command *cmd, const char *payload, size_t len,
-		 const struct password_opts *po, sem_t *hash_slots, const atomic_bool *stop,
+		 const struct password_opts *po, struct fsem *hash_slots, const atomic_bool *stop,
 		 char **out, char *err, size_t errlen)
 {
 	const char *password = NULL;

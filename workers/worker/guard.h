@@ -4,7 +4,6 @@
 #ifndef TMPROV_WORKER_GUARD_H
 #define TMPROV_WORKER_GUARD_H
 
-#include <semaphore.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -61,7 +60,7 @@ json_t *guard_held_data(const struct guard_opts *o, const char *command_type, lo
  * argon2id verifier (taking a slot of hash_slots while hashing), so that no plain password is
  * ever stored. 0; 1 when stopped while waiting for a slot; -1 with err. */
 int guard_queue_body(const struct command *cmd, const char *payload, size_t len,
-		     const struct password_opts *po, sem_t *hash_slots, const atomic_bool *stop,
-		     char **out, char *err, size_t errlen);
+		     const struct password_opts *po, struct fsem *hash_slots,
+		     const atomic_bool *stop, char **out, char *err, size_t errlen);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "cfgkeys.h"
 #include "deadline.h"
+#include "fwait.h"
 #include "log.h"
 #include "sql.h"
 #include "validate.h"
@@ -38,7 +39,7 @@ struct intent_writer {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t work; /* a request was queued, or stopping */
-	pthread_cond_t done; /* a batch finished */
+	struct fcond done;   /* a batch finished */
 	struct intent_req *head;
 	bool stopping;
 	struct db *db;
@@ -176,7 +177,7 @@ intent_thread(void *arg)
 		pthread_mutex_lock(&w->lock);
 		for (size_t i = 0; i < n; i++)
 			batch[i]->state = REQ_DONE;
-		pthread_cond_broadcast(&w->done);
+		fcond_broadcast(&w->done);
 	}
 	/* Whoever is still queued gets a failure rather than a wait without end. */
 	for (struct intent_req *r = w->head; r != NULL; r = r->next) {
@@ -185,7 +186,7 @@ intent_thread(void *arg)
 		snprintf(r->err, sizeof(r->err), "intent writer stopped");
 	}
 	w->head = NULL;
-	pthread_cond_broadcast(&w->done);
+	fcond_broadcast(&w->done);
 	pthread_mutex_unlock(&w->lock);
 	return NULL;
 }
@@ -221,10 +222,10 @@ intent_writer_new(const struct cfg *c, struct dbpool *pool, char *err, size_t er
 	}
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->work, NULL);
-	pthread_cond_init(&w->done, NULL);
+	fcond_init(&w->done);
 	if (pthread_create(&w->thread, NULL, intent_thread, w) != 0) {
 		snprintf(err, errlen, "intent: cannot start the writer thread");
-		pthread_cond_destroy(&w->done);
+		fcond_destroy(&w->done);
 		pthread_cond_destroy(&w->work);
 		pthread_mutex_destroy(&w->lock);
 		db_free(w->db);
@@ -244,7 +245,7 @@ intent_writer_free(struct intent_writer *w)
 	pthread_cond_signal(&w->work);
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);
-	pthread_cond_destroy(&w->done);
+	fcond_destroy(&w->done);
 	pthread_cond_destroy(&w->work);
 	pthread_mutex_destroy(&w->lock);
 	db_free(w->db);
@@ -256,7 +257,6 @@ intent_record(struct intent_writer *w, const struct intent *in, const atomic_boo
 	      size_t errlen)
 {
 	struct intent_req r = {.in = in, .state = REQ_QUEUED};
-	struct timespec until;
 
 	pthread_mutex_lock(&w->lock);
 	if (w->stopping) {
@@ -286,8 +286,7 @@ intent_record(struct intent_writer *w, const struct intent *in, const atomic_boo
 			snprintf(r.err, sizeof(r.err), "stopped before the intent was written");
 			break;
 		}
-		deadline_after(&until, 100);
-		pthread_cond_timedwait(&w->done, &w->lock, &until);
+		fcond_wait(&w->done, &w->lock, 100);
 	}
 	pthread_mutex_unlock(&w->lock);
 	if (r.rc < 0)

@@ -270,6 +270,21 @@ runner_run(void *thread, struct job *j)
 	return exec_run(thread, j, &j->stop) == EXEC_DONE ? JOB_DONE : JOB_ABANDONED;
 }
 
+/* The pool's carrier threads (pool.h): enough for every database connection (the pool's, the
+ * lookup and result groups' and the rate bucket's) and every hash to be busy at once with two
+ * to spare for the jobs whose TM answers came; a job waiting for TM holds none. */
+static int
+worker_carriers(const struct cfg *c)
+{
+	long hashes = cfg_int(c, &KEY_TMPROV_HASH_CONCURRENCY);
+
+	if (hashes <= 0)
+		hashes = sysconf(_SC_NPROCESSORS_ONLN);
+	if (hashes < 1)
+		hashes = 1;
+	return (int)(cfg_int(c, &KEY_TMPROV_DB_POOL) + 3 + hashes + 2);
+}
+
 static void
 worker_start(struct worker *w)
 {
@@ -310,7 +325,8 @@ worker_start(struct worker *w)
 	exec_set_on_commit(w->exec, on_commit, w->publisher);
 	if (!(w->dispatch = dispatch_new()))
 		fatal("out of memory");
-	if (!(w->pool = pool_start(w->dispatch, (int)n, &ops, w->exec, err, sizeof(err))))
+	if (!(w->pool = pool_start(w->dispatch, worker_carriers(w->cfg), &ops, w->exec, err,
+				   sizeof(err))))
 		fatal("%s", err);
 	if (!(w->consumer = consumer_new(w->cfg, w->dispatch, w->metrics, &co, err, sizeof(err))))
 		fatal("%s", err);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "fwait.h"
 
 /* Whether *stop is set; stop may be NULL (a wait that is never stopped). */
 static inline bool
@@ -18,17 +19,16 @@ stop_requested(const atomic_bool *stop)
 }
 
 /* Sleeps ms in 50 ms slices, so that a stop request is seen quickly without a condition
- * variable; false as soon as *stop is set (stop may be NULL). */
+ * variable; false as soon as *stop is set (stop may be NULL). A fiber parks (fwait.h). */
 static inline bool
 stop_sleep(long ms, const atomic_bool *stop)
 {
 	while (ms > 0) {
 		long slice = ms < 50 ? ms : 50;
-		struct timespec ts = {0, slice * 1000000L};
 
 		if (stop_requested(stop))
 			return false;
-		nanosleep(&ts, NULL);
+		fwait_sleep_ms(slice);
 		ms -= slice;
 	}
 	return !stop_requested(stop);

@@ -70,23 +70,9 @@ tmretry_sleep(long ms, const atomic_bool *stop)
 }
 
 bool
-tmretry_slot_take(sem_t *slots, const atomic_bool *stop)
+tmretry_slot_take(struct fsem *slots, const atomic_bool *stop)
 {
-	struct timespec until;
-
-	/* A free slot is taken even when stopping: only a wait sees the stop. */
-	while (sem_trywait(slots) != 0) {
-		if (errno != EAGAIN && errno != EINTR)
-			return false;
-		if (stop_requested(stop))
-			return false;
-		deadline_after(&until, 100);
-		if (sem_timedwait(slots, &until) == 0)
-			return true;
-		if (errno != ETIMEDOUT && errno != EINTR)
-			return false;
-	}
-	return true;
+	return fsem_take(slots, stop);
 }
 
 /* Longest account key kept to tell one account's failures from several accounts'. */
@@ -430,7 +416,7 @@ tmretry_slot_give(const struct tmretry *r, struct tmgate_pass *pass, const struc
 	if (r->gate != NULL)
 		tmgate_leave(r->gate, pass, res);
 	else if (r->call_slots != NULL)
-		sem_post(r->call_slots);
+		fsem_post(r->call_slots);
 }
 
 /* Takes the attempt's place, then (with the gate) its rate token: after the place, so that

@@ -4,12 +4,12 @@
 #ifndef TMPROV_WORKER_TMRETRY_H
 #define TMPROV_WORKER_TMRETRY_H
 
-#include <semaphore.h>
 #include <stdbool.h>
 
 #include <jansson.h>
 
 #include "backoff.h"
+#include "fwait.h"
 #include "metrics.h"
 #include "stop.h"
 #include "tm_client.h"
@@ -55,9 +55,8 @@ long tmretry_delay_ms(const struct tmretry_policy *p, unsigned made, long retry_
 /* Sleeps ms in short slices; returns false as soon as *stop is set (stop may be NULL). */
 bool tmretry_sleep(long ms, const atomic_bool *stop);
 
-/* Takes one of slots (sem_post gives it back); while none is free, looks at *stop (may be NULL)
- * every 100 ms. false when stopped while waiting, or on an error of the semaphore. */
-bool tmretry_slot_take(sem_t *slots, const atomic_bool *stop);
+/* Takes one of slots (fsem_post gives it back): fsem_take. */
+bool tmretry_slot_take(struct fsem *slots, const atomic_bool *stop);
 
 /* The process-wide view of TM's health. TM is down after pause_after failures in a row that
  * look like an outage (no connection, no answer, an HTTP error without a TM body), across
@@ -152,7 +151,7 @@ struct tmretry {
 	struct metrics *metrics; /* borrowed, may be NULL */
 	/* TM calls in flight across the process (TMPROV_WORKER_CONCURRENCY): an attempt holds a
 	 * slot for its call, taken before its intent is recorded; NULL: no limit. */
-	sem_t *call_slots;
+	struct fsem *call_slots;
 	/* When set, instead of call_slots: the adaptive limit and the group's rate (tmgate.h); an
 	 * attempt takes its place, then its rate token, then records its intent. Borrowed. */
 	struct tmgate *gate;

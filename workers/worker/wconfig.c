@@ -11,7 +11,7 @@
 #include "tmrate.h"
 
 CFG_KEY(TMPROV_DB_POOL, CFG_INT, "8", 0, 1, 256, NULL,
-	"PostgreSQL connections shared by the command threads (none is held during a TM call); "
+	"PostgreSQL connections shared by the commands (none is held during a TM call); "
 	"the batched lookups and the group commit of results use one more each");
 CFG_KEY(TMPROV_DELETE_GUARD, CFG_INT, "20", 0, 0, 1000000, NULL,
 	"account deletions all workers on the database may make together within "
@@ -42,7 +42,7 @@ CFG_KEY(TMPROV_UNKNOWN_SCHEDULE, CFG_ENUM, "retry", 0, 0, 0, "retry|park",
 	"park");
 CFG_KEY(TMPROV_WORKER_CONCURRENCY, CFG_INT, "64", 0, 1, 4096, NULL,
 	"TM calls in flight at most; a quarter more commands are in flight (queued and running, "
-	"one thread each), so that their database work overlaps the calls");
+	"a fiber each), so that their database work overlaps the calls");
 
 static const struct cfg_key *const worker_keys[] = {
     &KEY_TMPROV_ADMIN_LISTEN, &KEY_TMPROV_DRAIN_TIMEOUT,      &KEY_TMPROV_HEALTH_STALL_TIMEOUT,

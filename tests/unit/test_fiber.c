@@ -1,0 +1,380 @@
+/* Tests for common/fiber.c and common/fwait.c: fibers park without holding a carrier, wake from
+ * other threads (also before they park), time out, keep their log context across carriers,
+ * give their unused stack pages back while parked; fcond and fsem serve threads and fibers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "clock.h"
+#include "fiber.h"
+#include "fwait.h"
+#include "log.h"
+
+static struct fiber_sched *
+sched(int carriers)
+{
+	char err[256];
+	struct fiber_sched *s = fiber_sched_new("test", carriers, 256 * 1024, err, sizeof(err));
+
+	if (s == NULL)
+		fail_msg("%s", err);
+	return s;
+}
+
+static atomic_int now, peak, done;
+
+static void
+count_in(void)
+{
+	int n = atomic_fetch_add(&now, 1) + 1;
+
+	for (int p = atomic_load(&peak); n > p;)
+		if (atomic_compare_exchange_weak(&peak, &p, n))
+			break;
+}
+
+static void
+reset(void)
+{
+	atomic_store(&now, 0);
+	atomic_store(&peak, 0);
+	atomic_store(&done, 0);
+}
+
+static void
+sleeper(void *arg)
+{
+	(void)arg;
+	if (fiber_self() == NULL)
+		atomic_fetch_add(&done, 100000); /* no assert on a fiber: cmocka longjmps */
+	count_in();
+	fwait_sleep_ms(200);
+	atomic_fetch_sub(&now, 1);
+	atomic_fetch_add(&done, 1);
+}
+
+/* 500 fibers sleeping on 2 carriers all sleep at once; fiber_sched_free waits for them. */
+static void
+test_parked_fibers_free_carriers(void **state)
+{
+	struct fiber_sched *s = sched(2);
+
+	(void)state;
+	reset();
+	assert_null(fiber_self());
+	for (int i = 0; i < 500; i++)
+		assert_int_equal(fiber_spawn(s, sleeper, NULL), 0);
+	fiber_sched_free(s);
+	assert_int_equal(atomic_load(&done), 500);
+	assert_int_equal(atomic_load(&peak), 500);
+}
+
+struct waiter {
+	_Atomic(struct fiber *) self;
+	atomic_bool go, ended;
+	long parked_ms;
+};
+
+static void
+wait_for_go(void *arg)
+{
+	struct waiter *w = arg;
+	long t0 = clock_now_ms();
+
+	atomic_store(&w->self, fiber_self());
+	while (!atomic_load(&w->go))
+		fiber_park(-1);
+	w->parked_ms = clock_now_ms() - t0;
+	atomic_store(&w->ended, true);
+}
+
+static void
+wait_until(atomic_bool *flag)
+{
+	for (int i = 0; i < 500 && !atomic_load(flag); i++)
+		usleep(10000);
+	assert_true(atomic_load(flag));
+}
+
+/* A fiber parked without a timeout runs again when a plain thread wakes it. */
+static void
+test_wake_from_thread(void **state)
+{
+	struct fiber_sched *s = sched(1);
+	struct waiter w = {NULL, false, false, 0};
+
+	(void)state;
+	assert_int_equal(fiber_spawn(s, wait_for_go, &w), 0);
+	for (int i = 0; i < 500 && atomic_load(&w.self) == NULL; i++)
+		usleep(10000);
+	assert_non_null(atomic_load(&w.self));
+	usleep(100000);
+	assert_false(atomic_load(&w.ended));
+	atomic_store(&w.go, true);
+	fiber_wake(atomic_load(&w.self));
+	wait_until(&w.ended);
+	assert_true(w.parked_ms >= 100);
+	fiber_sched_free(s);
+}
+
+static long first_park_ms, second_park_ms;
+
+static void
+wake_self_then_park(void *arg)
+{
+	atomic_bool *ended = arg;
+	long t0 = clock_now_ms();
+
+	fiber_wake(fiber_self()); /* as if an answer came before the park */
+	fiber_park(5000);
+	first_park_ms = clock_now_ms() - t0;
+	/* Spent: the next park waits for its timeout. */
+	t0 = clock_now_ms();
+	fiber_park(100);
+	second_park_ms = clock_now_ms() - t0;
+	atomic_store(ended, true);
+}
+
+/* A wake that comes while the fiber runs makes its next park return at once, once. */
+static void
+test_wake_before_park(void **state)
+{
+	struct fiber_sched *s = sched(1);
+	atomic_bool ended = false;
+
+	(void)state;
+	assert_int_equal(fiber_spawn(s, wake_self_then_park, &ended), 0);
+	fiber_sched_free(s);
+	assert_true(ended);
+	assert_in_range(first_park_ms, 0, 2000);
+	assert_in_range(second_park_ms, 100, 5000);
+}
+
+static void
+keeps_log_ctx(void *arg)
+{
+	char id[32];
+	struct log_ctx want, got;
+
+	snprintf(id, sizeof(id), "cmd-%d", (int)(long)arg);
+	want = (struct log_ctx){.command_id = id, .partition = 3, .offset = (long long)(long)arg};
+	log_ctx_set(&want);
+	for (int i = 0; i < 5; i++) {
+		fwait_sleep_ms(5);
+		log_ctx_get(&got);
+		if (got.command_id != want.command_id || got.offset != want.offset)
+			atomic_fetch_add(&done, 1000);
+	}
+	atomic_fetch_add(&done, 1);
+}
+
+/* Each fiber finds its own log context after every park, whichever carrier resumed it. */
+static void
+test_log_ctx_kept(void **state)
+{
+	struct fiber_sched *s = sched(3);
+
+	(void)state;
+	reset();
+	for (long i = 0; i < 64; i++)
+		assert_int_equal(fiber_spawn(s, keeps_log_ctx, (void *)i), 0);
+	fiber_sched_free(s);
+	assert_int_equal(atomic_load(&done), 64);
+}
+
+/* VmRSS of this process, KiB. */
+static long
+rss_kib(void)
+{
+	char line[256];
+	long kib = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+static atomic_bool release;
+
+static __attribute__((noinline)) void
+touch_deep(size_t n)
+{
+	volatile char buf[64 * 1024];
+
+	for (size_t i = 0; i < sizeof(buf); i += 512)
+		buf[i] = (char)i;
+	if (n > 1)
+		touch_deep(n - 1);
+}
+
+static void
+deep_then_park(void *arg)
+{
+	(void)arg;
+	touch_deep(3); /* 192 KiB of stack */
+	atomic_fetch_add(&done, 1);
+	while (!atomic_load(&release))
+		fiber_park(20);
+}
+
+/* 100 fibers that each used 192 KiB of stack and then parked hold far less than 100 × 192 KiB:
+ * the pages below where they park were given back. */
+static void
+test_parked_stack_given_back(void **state)
+{
+	struct fiber_sched *s = sched(2);
+	long before, grown;
+
+	(void)state;
+	reset();
+	atomic_store(&release, false);
+	before = rss_kib();
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(fiber_spawn(s, deep_then_park, NULL), 0);
+	for (int i = 0; i < 500 && atomic_load(&done) < 100; i++)
+		usleep(10000);
+	assert_int_equal(atomic_load(&done), 100);
+	grown = rss_kib() - before;
+	atomic_store(&release, true);
+	fiber_sched_free(s);
+	if (grown > 4 * 1024)
+		fail_msg("100 parked fibers hold %ld KiB", grown);
+}
+
+struct shared {
+	pthread_mutex_t lock;
+	struct fcond cond;
+	bool open;
+	atomic_int through;
+};
+
+static void
+fcond_fiber(void *arg)
+{
+	struct shared *sh = arg;
+
+	pthread_mutex_lock(&sh->lock);
+	while (!sh->open)
+		fcond_wait(&sh->cond, &sh->lock, -1);
+	pthread_mutex_unlock(&sh->lock);
+	atomic_fetch_add(&sh->through, 1);
+}
+
+static void *
+fcond_thread(void *arg)
+{
+	fcond_fiber(arg);
+	return NULL;
+}
+
+/* A broadcast wakes the threads and the fibers waiting on one fcond. */
+static void
+test_fcond_threads_and_fibers(void **state)
+{
+	struct fiber_sched *s = sched(2);
+	struct shared sh = {.open = false};
+	pthread_t t[3];
+
+	(void)state;
+	pthread_mutex_init(&sh.lock, NULL);
+	fcond_init(&sh.cond);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, fcond_thread, &sh), 0);
+	for (int i = 0; i < 50; i++)
+		assert_int_equal(fiber_spawn(s, fcond_fiber, &sh), 0);
+	usleep(100000);
+	assert_int_equal(atomic_load(&sh.through), 0);
+	pthread_mutex_lock(&sh.lock);
+	sh.open = true;
+	fcond_broadcast(&sh.cond);
+	pthread_mutex_unlock(&sh.lock);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	fiber_sched_free(s);
+	assert_int_equal(atomic_load(&sh.through), 53);
+	fcond_destroy(&sh.cond);
+	pthread_mutex_destroy(&sh.lock);
+}
+
+struct sem_use {
+	struct fsem sem;
+	atomic_bool stop;
+	atomic_int stopped;
+};
+
+static void
+sem_fiber(void *arg)
+{
+	struct sem_use *u = arg;
+
+	if (!fsem_take(&u->sem, &u->stop)) {
+		atomic_fetch_add(&u->stopped, 1);
+		return;
+	}
+	count_in();
+	fwait_sleep_ms(20);
+	atomic_fetch_sub(&now, 1);
+	atomic_fetch_add(&done, 1);
+	fsem_post(&u->sem);
+}
+
+/* fsem: never more holders than places; a stop ends the waits, a free place is taken even
+ * then. */
+static void
+test_fsem(void **state)
+{
+	struct fiber_sched *s = sched(2);
+	struct sem_use u = {.stop = false};
+
+	(void)state;
+	reset();
+	fsem_init(&u.sem, 3);
+	for (int i = 0; i < 30; i++)
+		assert_int_equal(fiber_spawn(s, sem_fiber, &u), 0);
+	fiber_sched_free(s);
+	assert_int_equal(atomic_load(&done), 30);
+	assert_int_equal(atomic_load(&peak), 3);
+	assert_int_equal(fsem_free(&u.sem), 3);
+	/* Every place taken: the waiters stop. */
+	for (int i = 0; i < 3; i++)
+		assert_true(fsem_take(&u.sem, NULL));
+	s = sched(1);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(fiber_spawn(s, sem_fiber, &u), 0);
+	usleep(50000);
+	atomic_store(&u.stop, true);
+	fiber_sched_free(s);
+	assert_int_equal(atomic_load(&u.stopped), 5);
+	fsem_post(&u.sem);
+	assert_true(fsem_take(&u.sem, &u.stop));
+	fsem_destroy(&u.sem);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_parked_fibers_free_carriers),
+	    cmocka_unit_test(test_wake_from_thread),
+	    cmocka_unit_test(test_wake_before_park),
+	    cmocka_unit_test(test_log_ctx_kept),
+	    cmocka_unit_test(test_parked_stack_given_back),
+	    cmocka_unit_test(test_fcond_threads_and_fibers),
+	    cmocka_unit_test(test_fsem),
+	};
+
+	log_init("test_fiber", LOG_WARN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
