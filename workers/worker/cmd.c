@@ -272,7 +272,7 @@ cmd_call(const struct cmd_env *env, const struct cmd_state *st, const struct tm_
 
 	/* First the place: a command repeating an unrecorded attempt holds one too. */
 	if (r->intent_slot == NULL && env->intent_slots != NULL) {
-		if (!tmretry_slot_take(env->intent_slots, env->stop))
+		if (!fsem_take(env->intent_slots, env->stop))
 			return CMD_STOPPED;
 		r->intent_slot = env->intent_slots;
 	}

@@ -67,7 +67,7 @@ user_verifier(const struct cmd_env *env, struct cmd_result *r, char out[PASSWORD
 		cmd_fail(r, env->cmd, "password: cannot derive the credential", false, NULL);
 		return USER_VERIFIER_FAILED;
 	}
-	if (!tmretry_slot_take(env->hash_slots, env->stop)) {
+	if (!fsem_take(env->hash_slots, env->stop)) {
 		sodium_memzero(credential, sizeof(credential));
 		return USER_VERIFIER_STOPPED;
 	}

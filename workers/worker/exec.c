@@ -122,19 +122,24 @@ exec_cfg_check(const struct cfg *c, char *err, size_t errlen)
 	return rc;
 }
 
+long
+exec_hash_concurrency(const struct cfg *c)
+{
+	long n = cfg_int(c, &KEY_TMPROV_HASH_CONCURRENCY);
+
+	if (n == 0)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n;
+}
+
 /* The hashes (TMPROV_HASH_CONCURRENCY) at once, and the commands with an intent open
  * (TMPROV_WORKER_CONCURRENCY, cmd.h); the TM calls pass the gate (tmgate.h). */
 static void
 exec_slots(struct exec_ctx *ctx, const struct cfg *c)
 {
-	long n = cfg_int(c, &KEY_TMPROV_HASH_CONCURRENCY);
 	long intents = cfg_int(c, &KEY_TMPROV_WORKER_CONCURRENCY);
 
-	if (n == 0)
-		n = sysconf(_SC_NPROCESSORS_ONLN);
-	if (n < 1)
-		n = 1;
-	fsem_init(&ctx->hash_slots, (unsigned)n);
+	fsem_init(&ctx->hash_slots, (unsigned)exec_hash_concurrency(c));
 	ctx->hash_slots_ok = true;
 	fsem_init(&ctx->intent_slots, (unsigned)intents);
 	ctx->intent_slots_ok = true;

@@ -22,6 +22,8 @@ struct exec_thread; /* per command run (pool.h): the guard queue head it runs, i
  * (dlq.h). Starts the intent writer and the DLQ thread. NULL with err on a bad setting or a
  * failure to start. */
 struct exec_ctx *exec_new(const struct cfg *c, struct metrics *m, char *err, size_t errlen);
+/* argon2id hashes at once: TMPROV_HASH_CONCURRENCY, 0 meaning the online CPUs; at least 1. */
+long exec_hash_concurrency(const struct cfg *c);
 /* The checks exec_new makes of settings that only make sense together (TMPROV_RETRY_BASE not
  * above TMPROV_RETRY_CAP, the join URL template, ...), for start-up's configuration errors:
  * 0, or -1 with err naming the key. */

@@ -8,8 +8,8 @@
 
 #include <sodium.h>
 
+#include "fwait.h"
 #include "outcome.h"
-#include "tmretry.h"
 #include "wconfig.h"
 
 /* The credential of the longest password the schema allows, with room (as cmd_user.c). */
@@ -66,7 +66,7 @@ guard_digest(const char *password, const struct password_opts *po, struct fsem *
 		snprintf(err, errlen, "password: cannot derive the credential");
 		goto out;
 	}
-	if (!tmretry_slot_take(hash_slots, stop)) {
+	if (!fsem_take(hash_slots, stop)) {
 		rc = 1;
 		goto out;
 	}

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "fwait.h"
 #include "password.h"
 #include "stop.h"
 #include "validate.h"

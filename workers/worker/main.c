@@ -276,13 +276,7 @@ runner_run(void *thread, struct job *j)
 static int
 worker_carriers(const struct cfg *c)
 {
-	long hashes = cfg_int(c, &KEY_TMPROV_HASH_CONCURRENCY);
-
-	if (hashes <= 0)
-		hashes = sysconf(_SC_NPROCESSORS_ONLN);
-	if (hashes < 1)
-		hashes = 1;
-	return (int)(cfg_int(c, &KEY_TMPROV_DB_POOL) + 3 + hashes + 2);
+	return (int)(cfg_int(c, &KEY_TMPROV_DB_POOL) + 3 + exec_hash_concurrency(c) + 2);
 }
 
 static void

@@ -69,12 +69,6 @@ tmretry_sleep(long ms, const atomic_bool *stop)
 	return stop_sleep(ms, stop);
 }
 
-bool
-tmretry_slot_take(struct fsem *slots, const atomic_bool *stop)
-{
-	return fsem_take(slots, stop);
-}
-
 /* Longest account key kept to tell one account's failures from several accounts'. */
 #define HEALTH_ACCOUNT_MAX 64
 
@@ -323,7 +317,7 @@ bool
 tmhealth_wait_call(struct tmhealth *h, const atomic_bool *stop)
 {
 	/* Polled in 50 ms slices, as tmretry_sleep: a recovery or a stop is seen quickly. Only a
-	 * wait looks at stop: with TM up the attempt in hand is made, as in tmretry_slot_take. */
+	 * wait looks at stop: with TM up the attempt in hand is made, as in fsem_take. */
 	while (!tmhealth_available(h) || tmhealth_hold_ms(h) > 0) {
 		if (!tmretry_sleep(50, stop))
 			return false;
@@ -434,7 +428,7 @@ tmretry_slot_take_pass(const struct tmretry *r, const atomic_bool *stop, struct 
 		tmgate_leave(r->gate, pass, NULL);
 		return false;
 	}
-	return r->call_slots == NULL || tmretry_slot_take(r->call_slots, stop);
+	return r->call_slots == NULL || fsem_take(r->call_slots, stop);
 }
 
 /* Makes ready for an attempt: its call slot, then (guarded) its intent, then a last look at

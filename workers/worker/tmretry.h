@@ -55,9 +55,6 @@ long tmretry_delay_ms(const struct tmretry_policy *p, unsigned made, long retry_
 /* Sleeps ms in short slices; returns false as soon as *stop is set (stop may be NULL). */
 bool tmretry_sleep(long ms, const atomic_bool *stop);
 
-/* Takes one of slots (fsem_post gives it back): fsem_take. */
-bool tmretry_slot_take(struct fsem *slots, const atomic_bool *stop);
-
 /* The process-wide view of TM's health. TM is down after pause_after failures in a row that
  * look like an outage (no connection, no answer, an HTTP error without a TM body), across
  * threads, when they came from several accounts or none of them got a connection: one
