@@ -33,6 +33,12 @@ log_set_level(enum log_level level)
 	log_min = level;
 }
 
+bool
+log_enabled(enum log_level level)
+{
+	return (int)level >= log_min;
+}
+
 int
 log_level_parse(const char *name, enum log_level *out)
 {

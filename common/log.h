@@ -3,6 +3,8 @@
 #ifndef TMPROV_LOG_H
 #define TMPROV_LOG_H
 
+#include <stdbool.h>
+
 enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 /* program: name in every line; level: lines below it are dropped. */
@@ -11,6 +13,8 @@ void log_init(const char *program, enum log_level level);
 void log_set_level(enum log_level level);
 /* Parses "debug", "info", "warn", "error"; returns 0 or -1. */
 int log_level_parse(const char *name, enum log_level *out);
+/* Whether lines of level are written: for a caller whose line costs work to prepare. */
+bool log_enabled(enum log_level level);
 
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

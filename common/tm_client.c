@@ -43,8 +43,6 @@ struct tm_client {
 	char retry_after[RETRY_AFTER_MAX_LEN + 1]; /* "" when the answer had none */
 	bool has_retry_after;
 	char errbuf[CURL_ERROR_SIZE];
-	char url[TM_URL_MAX];
-	char audit_url[TM_URL_MAX];
 	enum tm_endpoint endpoint;   /* of the call begun */
 	bool (*may_send)(void *arg); /* of the call begun: tm_request */
 	void *may_send_arg;
@@ -694,10 +692,9 @@ tm_client_free(struct tm_client *tc)
 	if (tc->curl != NULL)
 		curl_easy_cleanup(tc->curl);
 	buf_free(&tc->body);
-	/* The secret (also inside the last request URL) should not linger in freed memory. */
+	/* The secret should not linger in freed memory. */
 	if (tc->partner_id != NULL)
 		explicit_bzero(tc->partner_id, strlen(tc->partner_id));
-	explicit_bzero(tc->url, sizeof(tc->url));
 	free(tc->partner_id);
 	free(tc->base_url);
 	free(tc);
@@ -720,7 +717,7 @@ tm_client_opts_from_cfg(struct tm_client_opts *opts, const struct cfg *c)
  * request again, and for these calls "again" means a second account or meeting, or a delete
  * whose "no such account" hides that the first acted (tm_endpoint_reuses_connection). */
 static int
-prepare(struct tm_client *tc, bool reuse)
+prepare(struct tm_client *tc, const char *url, bool reuse)
 {
 	long fresh = reuse ? 0L : 1L;
 
@@ -728,32 +725,76 @@ prepare(struct tm_client *tc, bool reuse)
 	tc->has_retry_after = false;
 	tc->retry_after[0] = '\0';
 	tc->errbuf[0] = '\0';
-	if (curl_easy_setopt(tc->curl, CURLOPT_URL, tc->url) != CURLE_OK ||
+	if (curl_easy_setopt(tc->curl, CURLOPT_URL, url) != CURLE_OK ||
 	    curl_easy_setopt(tc->curl, CURLOPT_FRESH_CONNECT, fresh) != CURLE_OK ||
 	    curl_easy_setopt(tc->curl, CURLOPT_FORBID_REUSE, fresh) != CURLE_OK)
 		return -1;
 	return 0;
 }
 
+/* At debug level, the request about to go (its audit copy: the partner id redacted). */
+static void
+log_request(const struct tm_client *tc, const struct tm_request *req)
+{
+	char *audit;
+
+	if (!log_enabled(LOG_DEBUG))
+		return;
+	audit = tm_audit_url(tc->base_url, req);
+	log_debug("tm %s: sending %s", tm_endpoint_name(req->endpoint),
+		  audit != NULL ? audit : "(out of memory)");
+	free(audit);
+}
+
+/* The URL is built on the heap for the moment libcurl takes its copy (CURLOPT_URL copies): a
+ * client in a tm_loop's free list holds no 4 KiB buffer for it, and the secret it holds is
+ * wiped at once. */
 int
 tm_client_begin(struct tm_client *tc, const struct tm_request *req, struct tm_result *res)
 {
+	char *url = malloc(TM_URL_MAX);
+	int rc = -1;
+
 	tm_result_init(res);
 	tc->endpoint = req->endpoint;
 	tc->may_send = req->may_send;
 	tc->may_send_arg = req->may_send_arg;
 	tc->refused = false;
-	if (tm_build_url(tc->base_url, tc->partner_id, req, false, tc->url, sizeof(tc->url),
-			 res->error, sizeof(res->error)) < 0 ||
-	    tm_build_url(tc->base_url, tc->partner_id, req, true, tc->audit_url,
-			 sizeof(tc->audit_url), res->error, sizeof(res->error)) < 0 ||
-	    prepare(tc, tm_endpoint_reuses_connection(req->endpoint)) < 0) {
+	if (url == NULL)
+		copy(res->error, sizeof(res->error), "out of memory building the request URL");
+	else if (tm_build_url(tc->base_url, tc->partner_id, req, false, url, TM_URL_MAX, res->error,
+			      sizeof(res->error)) == 0 &&
+		 prepare(tc, url, tm_endpoint_reuses_connection(req->endpoint)) == 0) {
+		rc = 0;
+		log_request(tc, req);
+	}
+	if (url != NULL) {
+		explicit_bzero(url, TM_URL_MAX);
+		free(url);
+	}
+	if (rc < 0) {
 		res->outcome = TM_NOT_SENT;
 		if (!res->error[0])
 			copy(res->error, sizeof(res->error), "libcurl refused the request URL");
-		return -1;
 	}
-	return 0;
+	return rc;
+}
+
+char *
+tm_audit_url(const char *base_url, const struct tm_request *req)
+{
+	char err[TM_ERROR_MAX + 1];
+	char *url = malloc(TM_URL_MAX), *fit;
+
+	if (url == NULL)
+		return NULL;
+	/* Redacted: the partner id is not written, only checked to be there. */
+	if (tm_build_url(base_url, REDACTED, req, true, url, TM_URL_MAX, err, sizeof(err)) < 0) {
+		free(url);
+		return NULL;
+	}
+	fit = realloc(url, strlen(url) + 1);
+	return fit != NULL ? fit : url;
 }
 
 CURL *
@@ -784,9 +825,8 @@ tm_client_end(struct tm_client *tc, CURLcode rc, double elapsed_ms, struct tm_re
 		     "not sent: the sender's last check refused it");
 	}
 	curl_easy_getinfo(tc->curl, CURLINFO_NUM_CONNECTS, &res->new_connections);
-	copy(res->audit_url, sizeof(res->audit_url), tc->audit_url);
-	log_debug("tm %s: %s http=%ld %.1fms %s%s%s", tm_endpoint_name(tc->endpoint),
-		  tm_outcome_name(res->outcome), res->http_status, res->elapsed_ms, res->audit_url,
+	log_debug("tm %s: %s http=%ld %.1fms%s%s", tm_endpoint_name(tc->endpoint),
+		  tm_outcome_name(res->outcome), res->http_status, res->elapsed_ms,
 		  res->error[0] ? " error=" : "", res->error);
 }
 

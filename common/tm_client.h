@@ -90,7 +90,6 @@ struct tm_result {
 	char email[TM_EMAIL_MAX + 1];
 	char meeting_id[TM_MEETING_ID_MAX + 1];
 	long rooms, participants;     /* query_account; -1 otherwise */
-	char audit_url[TM_URL_MAX];   /* the request, service_company_uid=REDACTED */
 	char error[TM_ERROR_MAX + 1]; /* every outcome but TM_OK: what went wrong */
 };
 
@@ -146,6 +145,10 @@ void tm_client_end(struct tm_client *tc, CURLcode rc, double elapsed_ms, struct 
 int tm_build_url(const char *base_url, const char *partner_id, const struct tm_request *req,
 		 bool redact, char *out, size_t outlen, char *err, size_t errlen);
 
+/* The request's URL as an audit trail keeps it (service_company_uid=REDACTED), malloc'd to its
+ * length: NULL when req is invalid (as tm_build_url) or out of memory. */
+char *tm_audit_url(const char *base_url, const struct tm_request *req);
+
 /* Transport and HTTP level: TM_NOT_SENT / TM_AMBIGUOUS / TM_TRANSIENT from the curl result,
  * status and whether any request byte went out; TM_OK means "a 2xx answer arrived whole: its
  * body decides". Never TM_FAILED: only a body can say that (tm_result_from_response). */
@@ -155,8 +158,8 @@ enum tm_outcome tm_classify(CURLcode rc, long http_status, bool request_sent);
  * -1 when value is NULL or unparseable. */
 long tm_retry_after_ms(const char *value, time_t now, long max_ms);
 
-/* Classifies a finished transfer and fills res (all but audit_url and elapsed_ms, which the
- * caller sets). partner_id, when not NULL, is scrubbed from every text copied into res. */
+/* Classifies a finished transfer and fills res (all but elapsed_ms, which the caller sets).
+ * partner_id, when not NULL, is scrubbed from every text copied into res. */
 void tm_result_from_response(struct tm_result *res, enum tm_endpoint ep,
 			     const struct tm_response *resp, size_t max_body,
 			     long retry_after_max_ms, const char *partner_id);

@@ -20,7 +20,6 @@ struct tm_call {
 	tm_loop_done_fn done;
 	void *arg;
 	double start_ms;
-	struct tm_result res;
 	struct tm_call *next;
 };
 
@@ -80,12 +79,15 @@ call_put(struct tm_loop *l, struct tm_call *c, bool ended)
 	pthread_mutex_unlock(&l->lock);
 }
 
-/* Ends a call that the multi handle had: classified, reported, back to the free list. */
+/* Ends a call that the multi handle had: classified, reported, back to the free list. Its result
+ * lives on the loop's stack for the moment done reads it, not in each call object. */
 static void
 call_end(struct tm_loop *l, struct tm_call *c, CURLcode rc)
 {
-	tm_client_end(c->tc, rc, clock_now_ms_f() - c->start_ms, &c->res);
-	c->done(c->arg, &c->res);
+	struct tm_result res;
+
+	tm_client_end(c->tc, rc, clock_now_ms_f() - c->start_ms, &res);
+	c->done(c->arg, &res);
 	call_put(l, c, true);
 }
 
@@ -305,6 +307,12 @@ tm_loop_call(struct tm_loop *l, const struct tm_request *req, struct tm_result *
 	fcond_destroy(&w.cond);
 	pthread_mutex_destroy(&w.lock);
 	return rc;
+}
+
+const char *
+tm_loop_base_url(const struct tm_loop *l)
+{
+	return l->opts.base_url;
 }
 
 size_t

@@ -36,6 +36,9 @@ int tm_loop_submit(struct tm_loop *l, const struct tm_request *req, tm_loop_done
  * a condition variable, not on the call's socket; a fiber (fiber.h) parks. */
 int tm_loop_call(struct tm_loop *l, const struct tm_request *req, struct tm_result *res);
 
+/* TMPROV_TM_URL as the loop calls it (the audit trail's URLs start with it: tm_audit_url). */
+const char *tm_loop_base_url(const struct tm_loop *l);
+
 /* Calls running or waiting to start, for tests and metrics. Thread-safe. */
 size_t tm_loop_in_flight(struct tm_loop *l);
 

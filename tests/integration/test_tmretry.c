@@ -852,16 +852,17 @@ test_audit_row_shape(void **state)
 {
 	struct tm_result res = {.outcome = TM_FAILED, .http_status = 200, .elapsed_ms = 12.4};
 	const struct timespec started = {1795860001, 5000};
-	json_t *row;
+	json_t *url = json_string("http://tm/x?service_company_uid=REDACTED"), *row;
 
 	(void)state;
 	snprintf(res.tm_status, sizeof(res.tm_status), "FAILED");
 	snprintf(res.reason, sizeof(res.reason), "Email exists");
 	snprintf(res.error, sizeof(res.error), "TM answered FAILED");
-	snprintf(res.audit_url, sizeof(res.audit_url), "http://tm/x?service_company_uid=REDACTED");
-	row = tmretry_audit_row(TM_CREATE_ACCOUNT, &res, &started);
+	row = tmretry_audit_row(TM_CREATE_ACCOUNT, url, &res, &started);
 	assert_non_null(row);
 	assert_string_equal(json_string_value(json_object_get(row, "endpoint")), "create_account");
+	assert_string_equal(json_string_value(json_object_get(row, "url")),
+			    "http://tm/x?service_company_uid=REDACTED");
 	assert_string_equal(json_string_value(json_object_get(row, "outcome")), "failed");
 	assert_string_equal(json_string_value(json_object_get(row, "reason")), "Email exists");
 	assert_string_equal(json_string_value(json_object_get(row, "tm_status")), "FAILED");
@@ -873,12 +874,13 @@ test_audit_row_shape(void **state)
 	/* No HTTP answer: NULL, not 0 (tm_calls.http_status must be 100..599 or NULL). */
 	res = (struct tm_result){.outcome = TM_NOT_SENT};
 	snprintf(res.error, sizeof(res.error), "connection refused");
-	row = tmretry_audit_row(TM_CREATE_ACCOUNT, &res, &started);
+	row = tmretry_audit_row(TM_CREATE_ACCOUNT, url, &res, &started);
 	assert_true(json_is_null(json_object_get(row, "http_status")));
 	assert_true(json_is_null(json_object_get(row, "tm_status")));
 	assert_string_equal(json_string_value(json_object_get(row, "reason")),
 			    "connection refused");
 	json_decref(row);
+	json_decref(url); /* the rows held their own references */
 }
 
 int

@@ -170,6 +170,24 @@ test_long_values(void **state)
 	json_decref(l);
 }
 
+/* log_enabled answers as the level filter drops: below the level no, at and above it yes, and a
+ * reload's new level at once. */
+static void
+test_enabled(void **state)
+{
+	(void)state;
+	log_set_level(LOG_INFO);
+	assert_false(log_enabled(LOG_DEBUG));
+	assert_true(log_enabled(LOG_INFO));
+	assert_true(log_enabled(LOG_ERROR));
+	log_set_level(LOG_DEBUG);
+	assert_true(log_enabled(LOG_DEBUG));
+	log_set_level(LOG_ERROR);
+	assert_false(log_enabled(LOG_WARN));
+	assert_true(log_enabled(LOG_ERROR));
+	log_set_level(LOG_DEBUG); /* setup's */
+}
+
 int
 main(void)
 {
@@ -177,6 +195,7 @@ main(void)
 	    cmocka_unit_test(test_context_fields),
 	    cmocka_unit_test(test_context_per_thread),
 	    cmocka_unit_test(test_long_values),
+	    cmocka_unit_test(test_enabled),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -229,6 +229,8 @@ for ((r = 1; r <= rounds; r++)); do
 		echo "$status" >"$work/out/$i.$r.status"
 		printf 'bench: round %d/%d, case %d/%d %-22s %s\n' "$r" "$rounds" "$i" "$ncases" \
 			"$name" "$status" >&2
+		# A failed case says why where the caller sees it (its stderr's end).
+		[ "$status" = ok ] || tail -n 15 "$work/out/$i.$r.err" | sed 's/^/bench:   | /' >&2
 	done <"$cases"
 done
 

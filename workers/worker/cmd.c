@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dlqdef.h"
@@ -46,10 +47,7 @@ cmd_status_final(enum cmd_status status)
 void
 cmd_result_init(struct cmd_result *r)
 {
-	/* Everything but the store, which is large and only read up to used. */
-	memset(r, 0, offsetof(struct cmd_result, store));
-	r->used = 0;
-	r->overflow = false;
+	memset(r, 0, sizeof(*r));
 	r->stmt = SQL_FINISH;
 	r->status = CMD_STATUS_FAILED;
 	r->event = OUTCOME_COMMAND_FAILED;
@@ -67,6 +65,13 @@ cmd_result_clear(struct cmd_result *r)
 	if (r->intent_slot != NULL)
 		fsem_post(r->intent_slot);
 	r->intent_slot = NULL;
+	while (r->kept != NULL) {
+		struct cmd_kept *k = r->kept;
+
+		r->kept = k->next;
+		free(k);
+	}
+	r->used = 0;
 }
 
 void
@@ -89,20 +94,21 @@ cmd_text(char *dst, size_t size, const char *src)
 const char *
 cmd_keep(struct cmd_result *r, const char *s)
 {
+	struct cmd_kept *k;
 	size_t len;
-	char *p;
 
 	if (s == NULL)
 		return NULL;
 	len = strlen(s) + 1;
-	if (len > sizeof(r->store) - r->used) {
+	if (len > CMD_STORE_MAX - r->used || (k = malloc(sizeof(*k) + len)) == NULL) {
 		r->overflow = true;
 		return NULL;
 	}
-	p = r->store + r->used;
-	memcpy(p, s, len);
+	memcpy(k->text, s, len);
+	k->next = r->kept;
+	r->kept = k;
 	r->used += len;
-	return p;
+	return k->text;
 }
 
 const char *
@@ -259,38 +265,14 @@ cmd_tm_status(const struct tm_result *res, char *buf, size_t buflen)
 	return NULL;
 }
 
-enum cmd_verdict
-cmd_call(const struct cmd_env *env, const struct cmd_state *st, const struct tm_request *req,
-	 struct cmd_result *r, struct tmretry_result *tr)
+/* cmd_call's second half: what tmretry_call's answer (rc) makes of r. Not inlined: its buffers
+ * are not on the stack of a command waiting for TM. */
+static __attribute__((noinline)) enum cmd_verdict
+cmd_called(const struct cmd_env *env, const struct tm_request *req, struct cmd_result *r,
+	   struct tmretry_result *tr, unsigned first, int rc)
 {
-	struct cmd_before_arg arg = {.env = env, .endpoint = req->endpoint};
-	const struct tmretry_hooks hooks = {cmd_before, &arg};
-	unsigned first = st->intent_max + 1, prev = 0;
-	bool dup = false;
 	char reason[TM_REASON_MAX + 64], status[32], err[256];
-	int rc;
 
-	/* First the place: a command repeating an unrecorded attempt holds one too. */
-	if (r->intent_slot == NULL && env->intent_slots != NULL) {
-		if (!fsem_take(env->intent_slots, env->stop))
-			return CMD_STOPPED;
-		r->intent_slot = env->intent_slots;
-	}
-	if (st->intent_open) {
-		/* A previous run sent this call and never recorded its result (the worker died
-		 * or gave up in between): for TM it may have happened. */
-		if (tmretry_decide(&env->retry->policy, req->endpoint, TM_AMBIGUOUS, true, 0,
-				   &dup) == TMRETRY_PARK) {
-			r->attempts = st->intent_max;
-			cmd_park(r, env->cmd, req->endpoint, "a previous attempt was not recorded");
-			return CMD_DONE;
-		}
-		prev = st->intent_attempt;
-		log_warn("command %s: %s attempt %u has no recorded result; repeating it%s",
-			 env->cmd->id, tm_endpoint_name(req->endpoint), prev,
-			 dup ? " (possible duplicate)" : "");
-	}
-	rc = tmretry_call(env->retry, env->tm, req, first, prev, dup, &hooks, env->stop, tr);
 	/* The audit rows of this run become the result's. */
 	json_decref(r->calls);
 	r->calls = tr->calls;
@@ -335,4 +317,38 @@ cmd_call(const struct cmd_env *env, const struct cmd_state *st, const struct tm_
 	r->dlq_reason = dlq_reason_name(DLQ_REASON_RETRY_BUDGET_EXHAUSTED);
 	cmd_text(r->dlq_error, sizeof(r->dlq_error), reason);
 	return CMD_DONE;
+}
+
+enum cmd_verdict
+cmd_call(const struct cmd_env *env, const struct cmd_state *st, const struct tm_request *req,
+	 struct cmd_result *r, struct tmretry_result *tr)
+{
+	struct cmd_before_arg arg = {.env = env, .endpoint = req->endpoint};
+	const struct tmretry_hooks hooks = {cmd_before, &arg};
+	unsigned first = st->intent_max + 1, prev = 0;
+	bool dup = false;
+	int rc;
+
+	/* First the place: a command repeating an unrecorded attempt holds one too. */
+	if (r->intent_slot == NULL && env->intent_slots != NULL) {
+		if (!fsem_take(env->intent_slots, env->stop))
+			return CMD_STOPPED;
+		r->intent_slot = env->intent_slots;
+	}
+	if (st->intent_open) {
+		/* A previous run sent this call and never recorded its result (the worker died
+		 * or gave up in between): for TM it may have happened. */
+		if (tmretry_decide(&env->retry->policy, req->endpoint, TM_AMBIGUOUS, true, 0,
+				   &dup) == TMRETRY_PARK) {
+			r->attempts = st->intent_max;
+			cmd_park(r, env->cmd, req->endpoint, "a previous attempt was not recorded");
+			return CMD_DONE;
+		}
+		prev = st->intent_attempt;
+		log_warn("command %s: %s attempt %u has no recorded result; repeating it%s",
+			 env->cmd->id, tm_endpoint_name(req->endpoint), prev,
+			 dup ? " (possible duplicate)" : "");
+	}
+	rc = tmretry_call(env->retry, env->tm, req, first, prev, dup, &hooks, env->stop, tr);
+	return cmd_called(env, req, r, tr, first, rc);
 }

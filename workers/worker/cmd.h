@@ -140,9 +140,16 @@ struct cmd_env {
 	const atomic_bool *stop;
 };
 
-/* The store's largest use is a meeting's id and join URL (cmd_meeting.c asserts that they
- * fit); it is on the stack of every command in flight, so no larger than that needs. */
+/* The kept copies' largest use is a meeting's id and join URL (cmd_meeting.c asserts that they
+ * fit); more than CMD_STORE_MAX bytes of them make a result unwritable. */
 enum { CMD_PARAMS_MAX = 8, CMD_STORE_MAX = 4096 };
+
+/* One copy cmd_keep made, on the heap: a result in every parked command's frame holds only
+ * what its copies use, not a CMD_STORE_MAX buffer. */
+struct cmd_kept {
+	struct cmd_kept *next;
+	char text[];
+};
 
 /* A command's result, written by exec with one SQL_FINISH* statement. */
 struct cmd_result {
@@ -158,12 +165,13 @@ struct cmd_result {
 	json_t *calls;		/* tm_calls rows: owned, never NULL after cmd_result_init */
 	const char *dlq_reason; /* non-NULL: a DLQ copy goes out before the result is written */
 	char dlq_error[256];
-	bool tm_may_have_acted;	   /* a later storage failure must then not invite a re-send */
-	bool possible_duplicate;   /* a non-idempotent call was repeated after an unknown outcome */
-	struct fsem *intent_slot;  /* the place in env->intent_slots held, if any */
-	char store[CMD_STORE_MAX]; /* copies of parameter text */
-	size_t used;
-	bool overflow; /* a copy did not fit in store, or too many parameters: not writable */
+	bool tm_may_have_acted;	  /* a later storage failure must then not invite a re-send */
+	bool possible_duplicate;  /* a non-idempotent call was repeated after an unknown outcome */
+	struct fsem *intent_slot; /* the place in env->intent_slots held, if any */
+	struct cmd_kept *kept;	  /* copies of parameter text (cmd_keep): owned */
+	size_t used;		  /* their bytes */
+	bool overflow; /* copies over CMD_STORE_MAX or out of memory, or too many parameters:
+			* not writable */
 };
 
 void cmd_result_init(struct cmd_result *r);

@@ -730,7 +730,7 @@ exec_log_result(const struct job *job, const struct cmd_result *r)
  * stopped — so that TM's answers are recorded whoever owns the partition now. A success's
  * answer (the company_uid or meeting_id TM handed out, which nothing else records) goes into
  * the last row's reason. One try: the run is over either way. */
-static void
+static __attribute__((noinline)) void
 exec_keep_calls(struct exec_thread *t, const struct job *job, struct cmd_result *r,
 		const atomic_bool *stop)
 {
@@ -766,7 +766,7 @@ exec_keep_calls(struct exec_thread *t, const struct job *job, struct cmd_result 
 /* Writes the result cmd_types_run made. A local command that lost a race (an email taken
  * meanwhile) is simply looked at again; after a TM call, or too often, the result becomes a
  * failure. EXEC_STEP_DONE, AGAIN or STOPPED. */
-static enum exec_step
+static __attribute__((noinline)) enum exec_step
 exec_finish(struct exec_thread *t, const struct job *job, const char *sha, unsigned round,
 	    struct cmd_result *r, const atomic_bool *stop)
 {
@@ -875,7 +875,7 @@ out:
 
 /* Takes one of the guard's deletions for the delete job: 0 taken (it runs), 1 held, -1
  * stopped. An approved head is let through, and counted. */
-static int
+static __attribute__((noinline)) int
 exec_guard_take(struct exec_thread *t, const struct job *job, const char *sha,
 		const atomic_bool *stop)
 {
@@ -957,7 +957,7 @@ exec_head_job(const PGresult *res, const char *subject)
 	j->body = j->payload;
 	j->bodylen = j->len;
 	trace_new(&j->trace);
-	j->vstatus = command_parse(j->body, j->bodylen, &j->cmd, &j->errs);
+	j->vstatus = command_parse(j->body, j->bodylen, &j->cmd, NULL);
 	if (j->vstatus == VALIDATE_OK && j->cmd != NULL)
 		return j;
 	log_error("queued command %s: its kept message is not a valid command",
@@ -998,7 +998,7 @@ exec_run_head(struct exec_thread *t, struct job *job, const PGresult *res, bool 
 /* The subject of job has a queue: its runnable heads run first, in order, until the queue is
  * empty (EXEC_STEP_AGAIN: look again, then run job as usual) or its head is held (job waits
  * behind it, or is in the queue already: EXEC_STEP_DONE). STOPPED. */
-static enum exec_step
+static __attribute__((noinline)) enum exec_step
 exec_queue(struct exec_thread *t, struct job *job, const char *sha, const atomic_bool *stop)
 {
 	const char *params[2] = {job->cmd->subject, job->cmd->id};
@@ -1042,7 +1042,9 @@ exec_queue(struct exec_thread *t, struct job *job, const char *sha, const atomic
 }
 
 /* One round: look the command up, run its logic, write the result. EXEC_STEP_DONE with *status
- * set, AGAIN (go round again) or STOPPED. */
+ * set, AGAIN (go round again) or STOPPED. Its frame is on the stack of every command in flight,
+ * parked or not: the steps with buffers of their own (finish, queue, guard, keep_calls) are
+ * not inlined into it. */
 static enum exec_step
 exec_round(struct exec_thread *t, struct job *job, const char *sha, unsigned round,
 	   const atomic_bool *stop, enum exec_status *status)
@@ -1144,12 +1146,13 @@ exec_reject_key(struct exec_thread *t, struct job *job, const char *sha, const a
 static enum exec_status
 exec_job(struct exec_thread *t, struct job *job, const atomic_bool *stop)
 {
+	static const struct validate_errors none; /* a job whose errors found no memory */
 	char sha[65];
 
 	exec_sha256_hex(job->body, job->bodylen, sha);
 	if (job->vstatus != VALIDATE_OK || job->cmd == NULL)
-		return exec_reject(t, job, sha, validate_status_name(job->vstatus), &job->errs,
-				   stop);
+		return exec_reject(t, job, sha, validate_status_name(job->vstatus),
+				   job->errs != NULL ? job->errs : &none, stop);
 	if (!exec_key_ok(job, NULL))
 		return exec_reject_key(t, job, sha, stop);
 	return exec_rounds(t, job, sha, stop);

@@ -32,16 +32,18 @@ copy_bytes(const void *src, size_t len)
 static void
 job_validate(struct job *j)
 {
+	struct validate_errors errs;
 	char *text = NULL;
 	size_t len = 0;
 
-	j->vstatus =
-	    cekafka_text(j->headers, j->payload, j->len, &text, &len, &j->binary, &j->errs);
+	j->vstatus = cekafka_text(j->headers, j->payload, j->len, &text, &len, &j->binary, &errs);
 	/* Taken over: job_free frees body when it is not the payload. */
 	j->body = text ? text : j->payload;
 	j->bodylen = text ? len : j->len;
 	if (j->vstatus == VALIDATE_OK)
-		j->vstatus = command_parse(j->body, j->bodylen, &j->cmd, &j->errs);
+		j->vstatus = command_parse(j->body, j->bodylen, &j->cmd, &errs);
+	if (j->vstatus != VALIDATE_OK && (j->errs = malloc(sizeof(errs))) != NULL)
+		*j->errs = errs;
 }
 
 /* The trace of j: a valid traceparent header, else a valid traceparent attribute, else new. An
@@ -119,6 +121,7 @@ job_free(struct job *j)
 	if (!j)
 		return;
 	command_free(j->cmd);
+	free(j->errs);
 	if (j->body != j->payload)
 		free((char *)j->body);
 	if (j->headers)

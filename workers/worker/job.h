@@ -43,7 +43,9 @@ struct job {
 	/* Validation result (common/validate.h). */
 	enum validate_status vstatus;
 	struct command *cmd; /* may be non-NULL even when vstatus != VALIDATE_OK */
-	struct validate_errors errs;
+	/* Its errors when vstatus != VALIDATE_OK (owned; NULL when out of memory): not 3 KiB in
+	 * every job, valid or not. */
+	struct validate_errors *errs;
 	/* The subject, or "" when the message has none: commands with the same non-empty key
 	 * take effect in topic order; a job with "" is ordered with nothing (it can only be a
 	 * rejection). */

@@ -338,7 +338,8 @@ tmretry_rfc3339(const struct timespec *t, char *out, size_t outlen)
 }
 
 json_t *
-tmretry_audit_row(enum tm_endpoint ep, const struct tm_result *res, const struct timespec *started)
+tmretry_audit_row(enum tm_endpoint ep, json_t *url, const struct tm_result *res,
+		  const struct timespec *started)
 {
 	char when[48];
 	const char *reason = res->outcome == TM_OK ? res->reason : res->error;
@@ -348,8 +349,8 @@ tmretry_audit_row(enum tm_endpoint ep, const struct tm_result *res, const struct
 	if (res->outcome == TM_FAILED && res->reason[0] != '\0')
 		reason = res->reason;
 	row = json_pack(
-	    "{s:s, s:s, s:s, s:o, s:o, s:o, s:I, s:s}", "endpoint", tm_endpoint_name(ep), "url",
-	    res->audit_url, "outcome", tm_outcome_name(res->outcome), "http_status",
+	    "{s:s, s:O, s:s, s:o, s:o, s:o, s:I, s:s}", "endpoint", tm_endpoint_name(ep), "url",
+	    url, "outcome", tm_outcome_name(res->outcome), "http_status",
 	    res->http_status >= 100 && res->http_status <= 599 ? json_integer(res->http_status)
 							       : json_null(),
 	    "tm_status", res->tm_status[0] ? json_string(res->tm_status) : json_null(), "reason",
@@ -501,10 +502,12 @@ tmretry_still_owner(void *arg)
 	return lease_held(o->lease) && !stop_requested(o->stop);
 }
 
-int
-tmretry_call(const struct tmretry *r, struct tm_loop *tm, const struct tm_request *req,
-	     unsigned first_attempt, unsigned prev, bool possible_duplicate,
-	     const struct tmretry_hooks *hooks, const atomic_bool *stop, struct tmretry_result *out)
+/* tmretry_call's attempts, out set up; url: the request's audit URL, every attempt's tm_calls
+ * row's. */
+static int
+tmretry_attempts(const struct tmretry *r, struct tm_loop *tm, const struct tm_request *req,
+		 json_t *url, unsigned first_attempt, const struct tmretry_hooks *hooks,
+		 const atomic_bool *stop, struct tmretry_result *out)
 {
 	bool guarded = hooks && hooks->before;
 	unsigned counted = 0, attempt = first_attempt ? first_attempt : 1;
@@ -516,15 +519,6 @@ tmretry_call(const struct tmretry *r, struct tm_loop *tm, const struct tm_reques
 	struct tmgate_pass pass = {0};
 	int rc;
 
-	out->made = 0;
-	out->last_attempt = prev;
-	out->unsent_attempt = 0;
-	out->possible_duplicate = possible_duplicate;
-	out->last_may_have_acted = false;
-	out->any_may_have_acted = false;
-	out->calls = json_array();
-	if (out->calls == NULL)
-		return -1;
 	for (;; attempt++) {
 		/* While TM is down (the prober watches it) or holds us off with Retry-After, no
 		 * attempt starts, and no slot is taken or intent opened for one. */
@@ -558,7 +552,7 @@ tmretry_call(const struct tmretry *r, struct tm_loop *tm, const struct tm_reques
 		out->last_may_have_acted = out->last.may_have_acted;
 		out->any_may_have_acted |= out->last.may_have_acted;
 		json_array_append_new(out->calls,
-				      tmretry_audit_row(req->endpoint, &out->last, &started));
+				      tmretry_audit_row(req->endpoint, url, &out->last, &started));
 		tmretry_count(r, req->endpoint, &out->last);
 		/* Attempts made while TM is down do not spend the budget: an outage pauses
 		 * the work instead of failing it. */
@@ -577,4 +571,29 @@ tmretry_call(const struct tmretry *r, struct tm_loop *tm, const struct tm_reques
 			r, tmretry_delay_ms(&r->policy, out->made, out->last.retry_after_ms), stop))
 			return -1;
 	}
+}
+
+int
+tmretry_call(const struct tmretry *r, struct tm_loop *tm, const struct tm_request *req,
+	     unsigned first_attempt, unsigned prev, bool possible_duplicate,
+	     const struct tmretry_hooks *hooks, const atomic_bool *stop, struct tmretry_result *out)
+{
+	/* Built once for all attempts, on the heap: not a 4 KiB buffer in each parked call. An
+	 * invalid request has none (its attempt is refused before sending: ""). */
+	char *text = tm_audit_url(tm_loop_base_url(tm), req);
+	json_t *url = json_string(text != NULL ? text : "");
+	int rc = -1;
+
+	free(text);
+	out->made = 0;
+	out->last_attempt = prev;
+	out->unsent_attempt = 0;
+	out->possible_duplicate = possible_duplicate;
+	out->last_may_have_acted = false;
+	out->any_may_have_acted = false;
+	out->calls = json_array();
+	if (out->calls != NULL && url != NULL)
+		rc = tmretry_attempts(r, tm, req, url, first_attempt, hooks, stop, out);
+	json_decref(url);
+	return rc;
 }

@@ -173,9 +173,9 @@ int tmretry_call(const struct tmretry *r, struct tm_loop *tm, const struct tm_re
 		 const struct tmretry_hooks *hooks, const atomic_bool *stop,
 		 struct tmretry_result *out);
 
-/* One tm_calls row (the JSON SQL_FINISH reads) for an attempt that started at started
- * (CLOCK_REALTIME). */
-json_t *tmretry_audit_row(enum tm_endpoint ep, const struct tm_result *res,
+/* One tm_calls row (the JSON SQL_FINISH reads) for an attempt of url (tm_audit_url's, as a JSON
+ * string: the row takes a reference) that started at started (CLOCK_REALTIME). */
+json_t *tmretry_audit_row(enum tm_endpoint ep, json_t *url, const struct tm_result *res,
 			  const struct timespec *started);
 
 #endif
