@@ -213,6 +213,35 @@ switch_to_fiber(struct carrier *c, struct fiber *f)
 #endif
 }
 
+/* The lowest stack address a parked f will use again: the stack pointer its switch saved (on
+ * resuming, nothing below it is read). 0 where the context's layout is not known here. */
+static uintptr_t
+parked_sp(const struct fiber *f)
+{
+#if defined(__x86_64__)
+	return (uintptr_t)f->ctx.uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+	return (uintptr_t)f->ctx.uc_mcontext.sp;
+#else
+	(void)f;
+	return 0;
+#endif
+}
+
+/* Gives the stack pages of a parked f below the page of its saved stack pointer back: it keeps
+ * only the pages its frames are on. Called by the carrier it parked from, before the park is
+ * published (F_PARKING): nobody else can run f meanwhile. */
+static void
+stack_trim(struct fiber *f)
+{
+	size_t pg = page_size();
+	uintptr_t sp = parked_sp(f), lo = (uintptr_t)f->map + pg;
+	uintptr_t end = (uintptr_t)f->map + f->maplen, hi = sp & ~(uintptr_t)(pg - 1);
+
+	if (sp > lo && sp < end && hi > lo)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 /* Back on the carrier after the fiber ran: it parked or returned. Under the lock. */
 static void
 carrier_after(struct fiber_sched *s, struct fiber *f)
@@ -273,6 +302,8 @@ carrier_main(void *arg)
 		c->cur = f;
 		pthread_mutex_unlock(&s->lock);
 		switch_to_fiber(c, f);
+		if (f->state == F_PARKING) /* set by f itself, on this thread */
+			stack_trim(f);
 		pthread_mutex_lock(&s->lock);
 		c->cur = NULL;
 		carrier_after(s, f);
@@ -320,20 +351,6 @@ fiber_entry(void)
 	switch_to_carrier(f, true);
 }
 
-/* Gives the stack pages below sp back: a parked fiber keeps only what it is using. The page
- * just below is kept for the frames of the switch. sp must be on f's stack (a frame address:
- * under ASan a local's address may be on its fake stack); anything else trims nothing. */
-static void
-stack_trim(struct fiber *f, uintptr_t sp)
-{
-	size_t pg = page_size();
-	uintptr_t lo = (uintptr_t)f->map + pg, end = (uintptr_t)f->map + f->maplen;
-	uintptr_t hi = (sp & ~(uintptr_t)(pg - 1)) - pg;
-
-	if (sp > lo && sp < end && hi > lo)
-		madvise((void *)lo, hi - lo, MADV_DONTNEED);
-}
-
 void
 fiber_park(long timeout_ms)
 {
@@ -351,7 +368,6 @@ fiber_park(long timeout_ms)
 	f->park_at_ms = timeout_ms >= 0 ? clock_now_ms() + timeout_ms : -1;
 	pthread_mutex_unlock(&s->lock);
 	log_ctx_get(&saved);
-	stack_trim(f, (uintptr_t)__builtin_frame_address(0));
 	switch_to_carrier(f, false);
 	log_ctx_set(&saved);
 }

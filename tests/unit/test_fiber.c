@@ -49,6 +49,13 @@ reset(void)
 	atomic_store(&done, 0);
 }
 
+/* Long enough for all 500 to be spawned before the first wakes; TSan makes a spawn slow. */
+#if defined(__SANITIZE_THREAD__)
+#define SLEEP_MS 2000
+#else
+#define SLEEP_MS 200
+#endif
+
 static void
 sleeper(void *arg)
 {
@@ -56,7 +63,7 @@ sleeper(void *arg)
 	if (fiber_self() == NULL)
 		atomic_fetch_add(&done, 100000); /* no assert on a fiber: cmocka longjmps */
 	count_in();
-	fwait_sleep_ms(200);
+	fwait_sleep_ms(SLEEP_MS);
 	atomic_fetch_sub(&now, 1);
 	atomic_fetch_add(&done, 1);
 }
@@ -229,8 +236,15 @@ deep_then_park(void *arg)
 		fiber_park(20);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define PARKED_KIB_EACH 8 /* ASan's shadow of what stays, and its bookkeeping: 6.5 KiB seen */
+#else
+#define PARKED_KIB_EACH 6
+#endif
+
 /* 100 fibers that each used 192 KiB of stack and then parked hold far less than 100 × 192 KiB:
- * the pages below where they park were given back. */
+ * the pages below where they park were given back, down to the page their saved stack pointer
+ * is on (about 4.5 KiB each seen with it, 9 KiB when a page below that was kept too). */
 static void
 test_parked_stack_given_back(void **state)
 {
@@ -238,6 +252,9 @@ test_parked_stack_given_back(void **state)
 	long before, grown;
 
 	(void)state;
+#if defined(__SANITIZE_THREAD__)
+	skip(); /* TSan shadows every stack byte ever touched (79 MiB here): RSS shows no trim */
+#endif
 	reset();
 	atomic_store(&release, false);
 	before = rss_kib();
@@ -249,7 +266,7 @@ test_parked_stack_given_back(void **state)
 	grown = rss_kib() - before;
 	atomic_store(&release, true);
 	fiber_sched_free(s);
-	if (grown > 4 * 1024)
+	if (grown > 100 * PARKED_KIB_EACH)
 		fail_msg("100 parked fibers hold %ld KiB", grown);
 }
 
