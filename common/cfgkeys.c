@@ -85,7 +85,8 @@ CFG_KEY(TMPROV_TM_TIMEOUT, CFG_MS, "10s", 0, 10, 600000, NULL,
 	"TurboMeeting whole-call timeout; a call timed out after sending is ambiguous");
 CFG_KEY(TMPROV_TM_URL, CFG_URL, NULL, 0, 0, 0, NULL,
 	"TurboMeeting server base URL: the worker calls {URL}/as/wapi/service/..., "
-	"tmprov-callback redirects /start and /join to it.");
+	"tmprov-callback redirects /start and /join to it. No query or fragment; a domain name "
+	"in its xn-- form.");
 CFG_KEY(TMPROV_TOPIC_COMMANDS, CFG_STRING, "tm.commands", 0, 0, 0, NULL,
 	"topic the billing system writes commands to");
 CFG_KEY(TMPROV_TOPIC_DLQ, CFG_STRING, "tm.commands.dlq", 0, 0, 0, NULL,

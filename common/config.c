@@ -295,8 +295,9 @@ parse_url(const char *s)
 		return -1;
 	if (*rest == '\0' || *rest == '/')
 		return -1;
+	/* Printable ASCII, as a URL is written (RFC 3986) and HTTP headers carry it. */
 	for (; *rest; rest++) {
-		if (isspace((unsigned char)*rest) || iscntrl((unsigned char)*rest))
+		if ((unsigned char)*rest < 0x21 || (unsigned char)*rest > 0x7e)
 			return -1;
 	}
 	return 0;
@@ -857,7 +858,7 @@ mdoc_type(FILE *out, const struct cfg_key *k)
 		fputs("An address and port,\n.Ar host : Ns Ar port .\n", out);
 		break;
 	case CFG_URL:
-		fputs("An http or https URL.\n", out);
+		fputs("An http or https URL, in printable ASCII.\n", out);
 		break;
 	}
 }

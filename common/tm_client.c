@@ -144,6 +144,15 @@ check_base_url(const char *base, char *err, size_t errlen)
 		snprintf(err, errlen, "TM base URL must not hold a query, fragment or space");
 		return -1;
 	}
+	/* What a URL may hold as written (RFC 3986); the audit trail stores it as JSON text. */
+	for (const unsigned char *p = (const unsigned char *)base; *p != '\0'; p++) {
+		if (*p < 0x21 || *p > 0x7e) {
+			snprintf(err, errlen,
+				 "TM base URL must be printable ASCII (a domain name in its xn-- "
+				 "form, other bytes percent-encoded)");
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -747,8 +756,8 @@ log_request(const struct tm_client *tc, const struct tm_request *req)
 }
 
 /* The URL is built on the heap for the moment libcurl takes its copy (CURLOPT_URL copies): a
- * client in a tm_loop's free list holds no 4 KiB buffer for it, and the secret it holds is
- * wiped at once. */
+ * client in a tm_loop's free list holds no 4 KiB buffer for it. Ours is wiped at once (the
+ * partner id is in it); libcurl's copy lives until the next call or tm_client_free. */
 int
 tm_client_begin(struct tm_client *tc, const struct tm_request *req, struct tm_result *res)
 {

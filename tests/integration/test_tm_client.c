@@ -183,6 +183,10 @@ test_build_url_errors(void **state)
 	     "http"},
 	    {BASE "/?x=1", PARTNER, REQ(TM_QUERY_ACCOUNT, "u", NULL, NULL, NULL, 0, 0), "query"},
 	    {BASE "/#f", PARTNER, REQ(TM_QUERY_ACCOUNT, "u", NULL, NULL, NULL, 0, 0), "fragment"},
+	    {"http://tm.b\xc3\xa4r.example", PARTNER,
+	     REQ(TM_QUERY_ACCOUNT, "u", NULL, NULL, NULL, 0, 0), "ASCII"},
+	    {"http://tm.example/\x7f", PARTNER, REQ(TM_QUERY_ACCOUNT, "u", NULL, NULL, NULL, 0, 0),
+	     "ASCII"},
 	};
 	char url[TM_URL_MAX], err[256];
 

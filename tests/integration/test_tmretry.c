@@ -450,7 +450,7 @@ test_call_transient_then_ok_idempotent(void **state)
 	struct hook_log log = {0};
 	const struct tmretry_hooks hooks = {hook_before, &log};
 	struct tmretry_result out;
-	char uid[64];
+	char uid[64], *want_url;
 
 	(void)state;
 	make_account(uid, sizeof(uid));
@@ -469,6 +469,16 @@ test_call_transient_then_ok_idempotent(void **state)
 	assert_string_equal(row_outcome(&out, 2), "ok");
 	assert_int_equal(
 	    json_integer_value(json_object_get(json_array_get(out.calls, 0), "http_status")), 503);
+	/* Every row has the request's audit URL: the call as sent, the partner id redacted. */
+	want_url = tm_audit_url(sim_url(F.sim), &req);
+	assert_non_null(want_url);
+	assert_non_null(strstr(want_url, "service_company_uid=REDACTED"));
+	assert_null(strstr(want_url, sim_partner(F.sim)));
+	for (size_t i = 0; i < 3; i++)
+		assert_string_equal(
+		    json_string_value(json_object_get(json_array_get(out.calls, i), "url")),
+		    want_url);
+	free(want_url);
 	assert_int_equal(sim_count(F.sim, "update_account"), 3);
 	assert_int_equal(sim_count(F.sim, "create_account"), 1);
 	json_decref(out.calls);

@@ -101,6 +101,7 @@ test_keep(void **state)
 	n = cmd_keep_long(&r, -42);
 	b = cmd_keep(&r, big);
 	assert_non_null(a);
+	assert_non_null(n);
 	assert_non_null(b);
 	assert_string_equal(a, "acme");
 	assert_string_equal(n, "-42");

@@ -99,11 +99,14 @@ test_bad_values_name_the_key(void **state)
 	static const struct {
 		const char *key, *value;
 	} cases[] = {
-	    {"T_URL", "ftp://x"},    {"T_URL", "http://"}, {"T_COUNT", "12abc"},
-	    {"T_COUNT", "0"},	     {"T_COUNT", "2048"},  {"T_WAIT", "soon"},
-	    {"T_WAIT", "1ms"},	     {"T_FLAG", "maybe"},  {"T_MODE", "sometimes"},
-	    {"T_MODE", "par"},	     {"T_LISTEN", "8090"}, {"T_LISTEN", "host:99999"},
-	    {"T_URL", "http://a b"},
+	    {"T_URL", "ftp://x"},	{"T_URL", "http://"},
+	    {"T_COUNT", "12abc"},	{"T_COUNT", "0"},
+	    {"T_COUNT", "2048"},	{"T_WAIT", "soon"},
+	    {"T_WAIT", "1ms"},		{"T_FLAG", "maybe"},
+	    {"T_MODE", "sometimes"},	{"T_MODE", "par"},
+	    {"T_LISTEN", "8090"},	{"T_LISTEN", "host:99999"},
+	    {"T_URL", "http://a b"},	{"T_URL", "http://b\xc3\xa4r.example"},
+	    {"T_URL", "http://a/\x7f"},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -532,8 +535,9 @@ test_print_mdoc(void **state)
 				    "k=v (\\e, escapes).\n.It"));
 	assert_non_null(strstr(out, ".It Ev T_DOT\n\\&.starts with a dot.\nA duration from 0 "
 				    "to 24h.\nDefault:\n.Ql \"2m\" .\n"));
-	assert_non_null(strstr(out, ".It Ev T_URL\nbase URL.\nAn http or https URL.\n"
-				    "Required.\n"));
+	assert_non_null(
+	    strstr(out, ".It Ev T_URL\nbase URL.\nAn http or https URL, in printable ASCII.\n"
+			"Required.\n"));
 	assert_non_null(strstr(out, ".It Ev T_MODE\na policy.\nOne of\n.Cm park , retry , "
 				    "fail .\nDefault:\n.Ql \"park\" .\n"));
 	assert_non_null(strstr(

@@ -248,13 +248,14 @@ deep_then_park(void *arg)
 static void
 test_parked_stack_given_back(void **state)
 {
-	struct fiber_sched *s = sched(2);
+	struct fiber_sched *s;
 	long before, grown;
 
 	(void)state;
 #if defined(__SANITIZE_THREAD__)
 	skip(); /* TSan shadows every stack byte ever touched (79 MiB here): RSS shows no trim */
 #endif
+	s = sched(2);
 	reset();
 	atomic_store(&release, false);
 	before = rss_kib();

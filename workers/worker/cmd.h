@@ -181,7 +181,8 @@ void cmd_result_clear(struct cmd_result *r);
  * into a JSON event, which must stay valid UTF-8). */
 void cmd_text(char *dst, size_t size, const char *src);
 
-/* A copy of s kept in r; NULL (and r->overflow set) when r's store is full. */
+/* A copy of s kept in r; NULL (and r->overflow set) when r's copies would pass CMD_STORE_MAX
+ * bytes or memory ran out. */
 const char *cmd_keep(struct cmd_result *r, const char *s);
 const char *cmd_keep_long(struct cmd_result *r, long v);
 /* Appends one variant parameter (NULL: SQL NULL); sets r->overflow when there are too many. */

@@ -594,6 +594,8 @@ tmretry_call(const struct tmretry *r, struct tm_loop *tm, const struct tm_reques
 	out->calls = json_array();
 	if (out->calls != NULL && url != NULL)
 		rc = tmretry_attempts(r, tm, req, url, first_attempt, hooks, stop, out);
+	else
+		log_error("TM %s: out of memory before the call", tm_endpoint_name(req->endpoint));
 	json_decref(url);
 	return rc;
 }
