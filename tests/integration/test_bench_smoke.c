@@ -1,6 +1,7 @@
 /* test_bench_smoke: `BENCH_SMOKE=1 tools/bench/bench.sh` completes every case on its own stack and
  * writes well-formed figures and ratios (never a timing threshold: speed is make bench's to
- * judge), and `tmprov-bench` refuses bad usage and fails a round in which calls fail. The
+ * judge), and `tmprov-bench` refuses bad usage, fails a round in which calls fail and ends the
+ * processes it started when it is signalled. The
  * smoke run also keeps the pg-reference scripts in step with the programs' SQL: they are made
  * from workers/worker/sql.c and workers/callback/sql.c, and a statement whose parameters
  * changed without its script fails the pg-reference case. */
@@ -11,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -389,12 +391,118 @@ test_failed_calls_fail_the_round(void **state)
 	sim_stop(s);
 }
 
+/* The pids of pid's children (/proc), at most max. */
+static size_t
+children_of(pid_t pid, pid_t *out, size_t max)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	size_t n = 0;
+
+	while (d != NULL && n < max && (e = readdir(d)) != NULL) {
+		char path[64], line[512], *rp, st;
+		pid_t p = (pid_t)atol(e->d_name);
+		FILE *f;
+		int ppid;
+
+		snprintf(path, sizeof(path), "/proc/%ld/stat", (long)p);
+		if (p <= 0 || (f = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(line, sizeof(line), f) != NULL && (rp = strrchr(line, ')')) != NULL &&
+		    sscanf(rp + 1, " %c %d", &st, &ppid) == 2 && ppid == pid)
+			out[n++] = p;
+		fclose(f);
+	}
+	if (d != NULL)
+		closedir(d);
+	return n;
+}
+
+/* Whether pid still runs (a zombie nobody reaped does not). */
+static bool
+alive(pid_t pid)
+{
+	char path[64], line[512], *rp, st = 'X';
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return false;
+	if (fgets(line, sizeof(line), f) != NULL && (rp = strrchr(line, ')')) != NULL)
+		sscanf(rp + 1, " %c", &st);
+	fclose(f);
+	return st != 'Z' && st != 'X';
+}
+
+static bool
+any_alive(const pid_t *pids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (alive(pids[i]))
+			return true;
+	return false;
+}
+
+/* SIGTERM to tmprov-bench alone — what bench.sh's timeout sends — ends the broker and workers
+ * it started too: each has a process group of its own, which that signal does not reach. */
+static void
+test_signal_ends_children(void **state)
+{
+	const char *bin = env_or_fail("TMPROV_TEST_BIN"), *tmp = env_or_fail("TMPROV_TEST_TMP");
+	char exe[1024], out[1024];
+	const char *argv[] = {exe,	"worker",     "--mode", "tm",		"--commands",
+			      "500000", "--subjects", "1000",	"--tm-latency", "50ms",
+			      NULL};
+	pid_t kids[8], pid;
+	size_t n = 0;
+	int status = 0;
+
+	(void)state;
+	snprintf(exe, sizeof(exe), "%s/tmprov-bench", bin);
+	snprintf(out, sizeof(out), "%s/bench-signal-%ld.out", tmp, (long)getpid());
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		setpgid(0, 0);
+		if (freopen(out, "w", stdout) == NULL || dup2(fileno(stdout), 2) < 0)
+			_exit(126);
+		execv(exe, (char *const *)argv);
+		_exit(127);
+	}
+	/* The broker first, then the worker. */
+	for (int i = 0; i < 600 && n < 2; i++) {
+		usleep(100 * 1000);
+		n = children_of(pid, kids, sizeof(kids) / sizeof(kids[0]));
+	}
+	kill(pid, SIGTERM);
+	for (int i = 0; i < 100 && waitpid(pid, &status, WNOHANG) == 0; i++)
+		usleep(100 * 1000);
+	for (int i = 0; i < 50 && any_alive(kids, n); i++)
+		usleep(100 * 1000);
+	for (size_t i = 0; i < n; i++) {
+		bool left = alive(kids[i]);
+
+		kill(-kids[i], SIGKILL); /* whatever the outcome, nothing stays behind */
+		if (left)
+			fail_msg("child %ld of tmprov-bench still runs after its SIGTERM",
+				 (long)kids[i]);
+	}
+	if (n < 2) {
+		kill(-pid, SIGKILL);
+		print_file(out);
+		fail_msg("tmprov-bench started %zu processes in 60 s", n);
+	}
+	unlink(out);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_usage),
 	    cmocka_unit_test(test_failed_calls_fail_the_round),
+	    cmocka_unit_test(test_signal_ends_children),
 	    cmocka_unit_test(test_smoke_run),
 	};
 

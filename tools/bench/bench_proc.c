@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,59 @@ extern char **environ;
 
 #define BENCH_PROC_ENVIRON_MAX 512
 #define BENCH_PROC_LINE_MAX    2048
+#define BENCH_PROC_GROUPS_MAX  64
+
+/* The children's process groups (their pids), 0 for a free place: read by the signal handler,
+ * hence lock-free atomics. */
+static atomic_int groups[BENCH_PROC_GROUPS_MAX];
+
+static void
+groups_add(pid_t pid)
+{
+	for (size_t i = 0; i < BENCH_PROC_GROUPS_MAX; i++) {
+		int free_place = 0;
+
+		if (atomic_compare_exchange_strong(&groups[i], &free_place, (int)pid))
+			return;
+	}
+}
+
+static void
+groups_remove(pid_t pid)
+{
+	for (size_t i = 0; i < BENCH_PROC_GROUPS_MAX; i++) {
+		int mine = (int)pid;
+
+		if (atomic_compare_exchange_strong(&groups[i], &mine, 0))
+			return;
+	}
+}
+
+static void
+on_fatal_signal(int sig)
+{
+	for (size_t i = 0; i < BENCH_PROC_GROUPS_MAX; i++) {
+		int pid = atomic_load(&groups[i]);
+
+		if (pid > 0)
+			kill(-(pid_t)pid, SIGKILL);
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void
+bench_proc_handle_signals(void)
+{
+	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_fatal_signal;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+}
 
 void
 bench_sleep_ms(long ms)
@@ -148,6 +202,7 @@ bench_proc_start(struct bench_proc *p, const char *name, const char *dir, char *
 		snprintf(err, errlen, "cannot start %s: %s", argv[0], strerror(rc));
 		return -1;
 	}
+	groups_add(p->pid);
 	return 0;
 }
 
@@ -155,6 +210,7 @@ static void
 bench_proc_reaped(struct bench_proc *p, int status)
 {
 	p->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	groups_remove(p->pid);
 	p->pid = 0;
 }
 

@@ -34,6 +34,12 @@ int bench_proc_start(struct bench_proc *p, const char *name, const char *dir, ch
 		     const char *const *env, char *err, size_t errlen);
 /* true while it runs (reaps it once it has exited). */
 bool bench_proc_running(struct bench_proc *p);
+
+/* SIGTERM, SIGINT and SIGHUP end tmprov-bench with its children: every process group started
+ * and not yet reaped is killed (SIGKILL) before the signal takes its default course. Each
+ * child has a group of its own, so a signal to tmprov-bench alone (bench.sh's timeout) would
+ * otherwise leave its workers and broker running. */
+void bench_proc_handle_signals(void);
 /* Waits up to timeout_ms for it to exit by itself; its exit status (128 + signal when killed),
  * or -1 at the timeout. */
 int bench_proc_wait(struct bench_proc *p, int timeout_ms);

@@ -1,9 +1,11 @@
 /* tmprov-bench: the load generator behind `make bench` (tools/bench/bench.sh); main only answers
- * --version and hands the command line to the scenario runner. */
+ * --version, lets a fatal signal take the children along, and hands the command line to the
+ * scenario runner. */
 #include <stdio.h>
 #include <string.h>
 
 #include "bench.h"
+#include "bench_proc.h"
 
 #ifndef TMPROV_VERSION
 #define TMPROV_VERSION "unknown"
@@ -16,5 +18,6 @@ main(int argc, char **argv)
 		printf("tmprov-bench %s\n", TMPROV_VERSION);
 		return BENCH_EXIT_OK;
 	}
+	bench_proc_handle_signals();
 	return bench_run(argc, argv);
 }
