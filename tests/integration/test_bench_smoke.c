@@ -1,10 +1,10 @@
 /* test_bench_smoke: `BENCH_SMOKE=1 tools/bench/bench.sh` completes every case on its own stack and
  * writes well-formed figures and ratios (never a timing threshold: speed is make bench's to
  * judge), and `tmprov-bench` refuses bad usage, fails a round in which calls fail and ends the
- * processes it started when it is signalled. The
- * smoke run also keeps the pg-reference scripts in step with the programs' SQL: they are made
- * from workers/worker/sql.c and workers/callback/sql.c, and a statement whose parameters
- * changed without its script fails the pg-reference case. */
+ * processes it started when it is signalled. The smoke run also keeps the pg-reference scripts
+ * in step with the programs' SQL: they are made from workers/worker/sql.c and
+ * workers/callback/sql.c, and a statement whose parameters changed without its script fails the
+ * pg-reference case. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
