@@ -4,8 +4,12 @@
 
 #include <execinfo.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "clock.h"
 
 /* Under a sanitizer its own report takes these signals: nothing of this is built. */
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
@@ -13,6 +17,8 @@
 
 static const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
 static const char *crash_program = "tmprov";
+static const char *_Atomic trace_why = "";
+static atomic_int traced; /* set by on_trace once the backtrace is written */
 
 /* Only async-signal-safe calls (backtrace is primed at install so that it does not load its
  * unwinder here); the handler resets itself, so the raise ends the process by sig. */
@@ -28,7 +34,58 @@ on_fatal(int sig)
 	backtrace_symbols_fd(frames, n, STDERR_FILENO);
 	raise(sig);
 }
+
+/* The thread asked for its backtrace: writes it where it stands, then says so. */
+static void
+on_trace(int sig)
+{
+	static const char head[] = ", backtrace:\n";
+	const char *why = atomic_load(&trace_why);
+	void *frames[64];
+	int n = backtrace(frames, 64);
+
+	(void)sig;
+	(void)!write(STDERR_FILENO, crash_program, strlen(crash_program));
+	(void)!write(STDERR_FILENO, ": ", 2);
+	(void)!write(STDERR_FILENO, why, strlen(why));
+	(void)!write(STDERR_FILENO, head, sizeof(head) - 1);
+	backtrace_symbols_fd(frames, n, STDERR_FILENO);
+	atomic_store(&traced, 1);
+}
 #endif
+
+bool
+crashlog_thread_backtrace(pthread_t t, const char *why, int wait_ms)
+{
+#ifndef CRASHLOG_ON
+	(void)t;
+	(void)why;
+	(void)wait_ms;
+	return false;
+#else
+	struct sigaction sa;
+	void *prime[1];
+	long until = clock_now_ms() + wait_ms;
+
+	backtrace(prime, 1); /* loads the unwinder here, not in the handler */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_trace;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(CRASHLOG_TRACE_SIGNAL, &sa, NULL) != 0)
+		return false;
+	atomic_store(&trace_why, why);
+	atomic_store(&traced, 0);
+	if (pthread_kill(t, CRASHLOG_TRACE_SIGNAL) != 0)
+		return false;
+	while (!atomic_load(&traced) && clock_now_ms() < until) {
+		struct timespec ts = {0, 5 * 1000000L};
+
+		nanosleep(&ts, NULL);
+	}
+	return atomic_load(&traced) != 0;
+#endif
+}
 
 void
 crashlog_install(const char *program)

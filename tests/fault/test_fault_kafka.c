@@ -1,9 +1,9 @@
 /* Fault matrix, worker and Kafka rows (issue 11): K1 SIGKILL x5, K2 SIGTERM mid-load, K3 SIGSTOP
  * past the session timeout, K4 a third worker joining and leaving, K5 all brokers down, K6
  * produce errors, K7 offset-commit errors then SIGKILL, K8 SIGTERM with the broker silent,
- * K9 poison messages. Each row runs a load
- * of a few thousand commands on 6 partitions and 2 workers and ends with the invariants of
- * tests/support/fmatrix.h. */
+ * K9 poison messages, K10 SIGTERM during a rebalance. Each row runs a load of a few thousand
+ * commands on 6 partitions and 2 workers and ends with the invariants of tests/support/fmatrix.h.
+ */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -229,9 +229,11 @@ group_settled(const char *when)
 		}
 		if (each && sum == FM_PARTITIONS)
 			return;
-		if (clock_now_ms() > deadline)
+		if (clock_now_ms() > deadline) {
 			fm_violation("%s: the group did not settle within %d s", when,
 				     K4_SETTLE_MS / 1000);
+			return;
+		}
 		fm_sleep_ms(200);
 	}
 }
@@ -342,6 +344,30 @@ test_k5_brokers_down(void **state)
 #define K8_DRAIN_MS 15000 /* wenv's TMPROV_DRAIN_TIMEOUT */
 #define K8_GRACE_MS 10000 /* "within TMPROV_DRAIN_TIMEOUT + a few seconds" (issue 11) */
 
+/* Worker i's exit after its SIGTERM at t0 (when: what the row did, for the messages): 0 within
+ * the drain timeout + 10 s, by its shutdown, not its exit guard (whose line, when it fires, and
+ * the stuck thread's backtrace are printed; guarded: its log's count of them before the signal).
+ * Returns the milliseconds from the signal. */
+static long
+sigterm_exit(int i, long t0, long guarded, const char *when)
+{
+	long left = K8_DRAIN_MS + K8_GRACE_MS - (clock_now_ms() - t0);
+	int st = worker_wait(F->w[i], left > 0 ? (int)left : 0, NULL);
+
+	if (st == -1) {
+		fm_violation("worker %d did not exit on SIGTERM %s within %d ms", i + 1, when,
+			     K8_DRAIN_MS + K8_GRACE_MS);
+		worker_log_tail(F->w[i], 20);
+		worker_kill(F->w[i]);
+	} else if (st != 0) {
+		fm_violation("worker %d exited %d on SIGTERM %s", i + 1, st, when);
+	} else if (worker_log_count(F->w[i], "past its bound") > guarded) {
+		fm_violation("worker %d was ended by its exit guard, not its shutdown", i + 1);
+		worker_log_tail(F->w[i], 40);
+	}
+	return clock_now_ms() - t0;
+}
+
 /* K8: SIGTERM to every worker while the broker is silent (it takes requests and answers none
  * for 30 s, as a broker behind a dead link does): the final offset commit, the outbox and
  * the group leave cannot be done, yet each worker exits 0 within its drain timeout plus a few
@@ -371,24 +397,8 @@ test_k8_sigterm_brokers_down(void **state)
 		worker_signal(F->w[i], SIGTERM);
 	t0 = clock_now_ms();
 	for (int i = 0; i < F->nw; i++) {
-		long left = K8_DRAIN_MS + K8_GRACE_MS - (clock_now_ms() - t0);
-		int st = worker_wait(F->w[i], left > 0 ? (int)left : 0, NULL);
-		long ms = clock_now_ms() - t0; /* from the signal */
+		long ms = sigterm_exit(i, t0, guarded[i], "with the broker silent");
 
-		if (st == -1) {
-			fm_violation("worker %d did not exit on SIGTERM within %d ms with the "
-				     "broker silent",
-				     i + 1, K8_DRAIN_MS + K8_GRACE_MS);
-			worker_log_tail(F->w[i], 20);
-			worker_kill(F->w[i]);
-		} else if (st != 0) {
-			fm_violation("worker %d exited %d on SIGTERM with the broker silent", i + 1,
-				     st);
-		} else if (worker_log_count(F->w[i], "past its bound") > guarded[i]) {
-			fm_violation("worker %d was ended by its exit guard, not its shutdown",
-				     i + 1);
-			worker_log_tail(F->w[i], 5);
-		}
 		slowest = ms > slowest ? ms : slowest;
 	}
 	fm_kafka_fault(F, "rtt 0");
@@ -403,6 +413,92 @@ test_k8_sigterm_brokers_down(void **state)
 		   "%.1f s; exits by the guard in earlier rows %ld",
 		   inv.n, at, slowest, K8_DRAIN_MS + K8_GRACE_MS, inv.calls, inv.failed,
 		   inv.creates_dup, inv.done_s, earlier);
+	fload_free(&l);
+}
+
+#define K10_ROUNDS 8
+
+/* Waits until w has logged more than n lines holding needle, polling every 2 ms; returns the
+ * count then, or n at the timeout. */
+static long
+log_count_beyond(struct worker *w, const char *needle, long n, int timeout_ms)
+{
+	long until = clock_now_ms() + timeout_ms, c = n;
+
+	while ((c = worker_log_count(w, needle)) <= n && clock_now_ms() < until)
+		fm_sleep_ms(2);
+	return c;
+}
+
+/* K10: SIGTERM to a worker while the group hands it the partitions of one that is leaving (the
+ * other worker's SIGTERM rebalances the group), round after round under load: in even rounds
+ * the signal follows the survivor's new assignment by 0-20 ms (the shutdown meets partitions it
+ * has not begun to use); in odd rounds it comes 5-150 ms before the assignment is due (the
+ * previous round's revoke-to-assignment time), so that the assignment lands in the group leave,
+ * whose rebalance callback then runs while the group terminates. Every exit is 0, within the
+ * drain timeout + 10 s, by the shutdown itself, not its exit guard. */
+static void
+test_k10_sigterm_in_rebalance(void **state)
+{
+	struct fload l;
+	struct fm_inv inv;
+	long slowest = 0, missed = 0, gap = 0, landed = 0;
+
+	(void)state;
+	fm_row_begin(F, "K10");
+	wenv_sim_faults(F->e, "latency_ms=40");
+	fload_send(F, &l, "k10", "cuq", 700);
+	for (int r = 0; r < K10_ROUNDS; r++) {
+		long assigned, revoked, guarded[2], t1, t0, ms[2], before;
+
+		fload_wait_done(F, &l, (long)l.n * (r + 1) / (K10_ROUNDS + 2), 30000);
+		/* The restarted workers' own rebalance is over: what follows is the signal's. */
+		group_settled("K10");
+		assigned = worker_log_count(F->w[0], "consumer: assigned");
+		revoked = worker_log_count(F->w[0], "consumer: revoked");
+		for (int i = 0; i < 2; i++)
+			guarded[i] = worker_log_count(F->w[i], "past its bound");
+		worker_signal(F->w[1], SIGTERM);
+		t1 = clock_now_ms();
+		if (log_count_beyond(F->w[0], "consumer: revoked", revoked, 20000) == revoked)
+			missed++;
+		if (r % 2 == 1 && gap > 0) {
+			/* 5-150 ms before the assignment is due (the mock cluster's rebalance takes
+			 * the same time to a few ms each round): it lands in the group leave. */
+			fm_sleep_ms(fm_rand(gap > 150 ? gap - 150 : 0, gap > 5 ? gap - 5 : 0));
+		} else {
+			long t = clock_now_ms();
+
+			if (log_count_beyond(F->w[0], "consumer: assigned", assigned, 20000) ==
+			    assigned)
+				missed++;
+			gap = clock_now_ms() - t;
+			fm_sleep_ms(fm_rand(0, 20));
+		}
+		before = worker_log_count(F->w[0], "consumer: assigned");
+		worker_signal(F->w[0], SIGTERM);
+		t0 = clock_now_ms();
+		ms[0] = sigterm_exit(1, t1, guarded[1], "during a rebalance");
+		ms[1] = sigterm_exit(0, t0, guarded[0], "during a rebalance");
+		landed += worker_log_count(F->w[0], "consumer: assigned") > before;
+		for (int i = 0; i < 2; i++)
+			slowest = ms[i] > slowest ? ms[i] : slowest;
+		for (int i = 0; i < F->nw; i++)
+			wenv_worker_restart(F->e, F->w[i]);
+	}
+	if (missed)
+		fm_violation("%ld waits of %d rounds saw no revoke or no assignment after the "
+			     "other worker's SIGTERM",
+			     missed, K10_ROUNDS);
+	fm_check(F, &l, FM_DONE_MS, &inv);
+	if (inv.failed)
+		fm_violation("%ld commands failed (%s)", inv.failed, inv.failed_sample);
+	fm_row_end(F,
+		   "%zu commands, %d rounds of SIGTERM during a rebalance (%ld assignments landed "
+		   "in the shutdown): slowest exit after %ld ms (bound %d), TM calls %ld, failed "
+		   "%ld, dup creates %ld, all done after %.1f s",
+		   inv.n, K10_ROUNDS, landed, slowest, K8_DRAIN_MS + K8_GRACE_MS, inv.calls,
+		   inv.failed, inv.creates_dup, inv.done_s);
 	fload_free(&l);
 }
 
@@ -559,10 +655,15 @@ main(void)
 	/* K4 last: its 9,000 outcome events and a dozen group generations stay out of the other
 	 * rows' way. */
 	const struct CMUnitTest rows[] = {
-	    FM_ROW(test_k1_sigkill),	    FM_ROW(test_k2_sigterm),
-	    FM_ROW(test_k3_sigstop),	    FM_ROW(test_k5_brokers_down),
-	    FM_ROW(test_k6_produce_errors), FM_ROW(test_k7_commit_errors),
-	    FM_ROW(test_k9_poison),	    FM_ROW(test_k8_sigterm_brokers_down),
+	    FM_ROW(test_k1_sigkill),
+	    FM_ROW(test_k2_sigterm),
+	    FM_ROW(test_k3_sigstop),
+	    FM_ROW(test_k5_brokers_down),
+	    FM_ROW(test_k6_produce_errors),
+	    FM_ROW(test_k7_commit_errors),
+	    FM_ROW(test_k9_poison),
+	    FM_ROW(test_k8_sigterm_brokers_down),
+	    FM_ROW(test_k10_sigterm_in_rebalance),
 	    FM_ROW(test_k4_churn),
 	};
 

@@ -1,12 +1,16 @@
 /* Unit tests of workers/worker/exitguard: a guard left armed past its bound calls its exit
- * function once, with the status given, naming the step under way; a guard disarmed in time never
- * does. */
+ * function once, with the status given, naming the step under way, after the backtrace of the
+ * thread that armed it; a guard disarmed in time never does. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -51,6 +55,65 @@ test_expires_once(void **state)
 	assert_int_equal(atomic_load(&calls), 1);
 }
 
+/* Reads the file at path whole (NUL-terminated; the caller frees). */
+static char *
+slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text = calloc(1, 65536);
+	size_t n;
+
+	assert_non_null(f);
+	assert_non_null(text);
+	n = fread(text, 1, 65535, f);
+	text[n] = '\0';
+	fclose(f);
+	return text;
+}
+
+/* The thread that armed the guard (here: this one, "stuck" in its wait loop) writes where it
+ * is into the log (stderr) before the exit: the header, then its frames. */
+static void
+test_backtrace_of_stuck_thread(void **state)
+{
+	static const char head[] = "the shutdown's thread past its bound, backtrace:\n";
+	char path[] = "/tmp/test_exitguard.XXXXXX";
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+	struct exitguard *g;
+	long deadline;
+	char *text, *at;
+
+	(void)state;
+	assert_true(fd >= 0 && saved >= 0);
+	assert_true(dup2(fd, STDERR_FILENO) >= 0);
+	atomic_store(&calls, 0);
+	g = exitguard_arm(clock_now_ms() + 50, 0, fake_exit);
+	assert_non_null(g);
+	deadline = clock_now_ms() + 5000;
+	while (atomic_load(&calls) == 0 && clock_now_ms() < deadline)
+		sleep_ms(10);
+	exitguard_disarm(g);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(fd);
+	text = slurp(path);
+	unlink(path);
+	assert_int_equal(atomic_load(&calls), 1);
+	at = strstr(text, head);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	/* The sanitizer's own reports own the signals: nothing is sent (crashlog.h). */
+	assert_null(at);
+#else
+	if (at == NULL)
+		fail_msg("no backtrace in the log: %s", text);
+	at += strlen(head);
+	/* At least one frame line follows the header. */
+	assert_true(at[0] != '\0' && strchr(at, '\n') != NULL && strchr(at, '\n') > at);
+#endif
+	free(text);
+}
+
 static void
 test_disarmed_in_time(void **state)
 {
@@ -81,6 +144,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_expires_once),
+	    cmocka_unit_test(test_backtrace_of_stuck_thread),
 	    cmocka_unit_test(test_disarmed_in_time),
 	    cmocka_unit_test(test_null_is_noop),
 	};

@@ -43,6 +43,7 @@ struct consumer {
 	bool paused, stopping, reapply_pause;
 	bool assigned_once; /* a first assignment came (sd_notify READY) */
 	bool cooperative;   /* the group's rebalance protocol, as librdkafka last told it */
+	bool closing;	    /* consumer_close is leaving the group (rebalance_cb) */
 	const char *pause_why;
 	atomic_bool holding; /* at the in-flight limit: messages wait in librdkafka */
 	atomic_bool broker_up;
@@ -495,18 +496,24 @@ assign(struct consumer *cs, rd_kafka_topic_partition_list_t *parts)
 	atomic_store(&cs->broker_up, true);
 }
 
-/* Whether the group rebalances cooperatively. librdkafka answers NULL once the group is being
- * closed (the revoke that consumer_close serves): the answer it gave last holds. */
+/* Whether the group rebalances cooperatively; once consumer_close began, the answer librdkafka
+ * gave last (see rebalance_cb). */
 static bool
 cooperative(struct consumer *cs)
 {
-	const char *protocol = rd_kafka_rebalance_protocol(cs->rk);
+	const char *protocol = cs->closing ? NULL : rd_kafka_rebalance_protocol(cs->rk);
 
 	if (protocol != NULL)
 		cs->cooperative = strcmp(protocol, "COOPERATIVE") == 0;
 	return cs->cooperative;
 }
 
+/* While consumer_close leaves the group, the callback makes the (un)assign call the group waits
+ * for and nothing else of librdkafka's that waits for an answer: rd_kafka_rebalance_protocol,
+ * rd_kafka_assignment and the pause or resume of partitions each wait without a bound, and a
+ * group that terminates meanwhile (it can once the assign call is made) drops such requests
+ * unanswered (librdkafka 2.0.2: its ops queues are purged). K10 saw a leave stuck so in
+ * rd_kafka_pause_partitions and in rd_kafka_assignment, until the exit guard. */
 static void
 rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
 	     void *opaque)
@@ -526,11 +533,13 @@ rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
 		/* New partitions start fetching: hold them like the rest when paused. librdkafka
 		 * keeps a partition's pause across its revoke and a later assignment: one paused
 		 * (TM down), revoked, then assigned again after the resume would never be fetched
-		 * (V1 with a rebalance during the outage: 706 commands never read). */
-		if (cs->paused) {
+		 * (V1 with a rebalance during the outage: 706 commands never read). Leaving the
+		 * group, they are not ours to fetch. */
+		if (!cs->closing && cs->paused) {
 			rd_kafka_pause_partitions(rk, parts);
 			cs->reapply_pause = true;
-		} else if (rd_kafka_resume_partitions(rk, parts) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		} else if (!cs->closing &&
+			   rd_kafka_resume_partitions(rk, parts) != RD_KAFKA_RESP_ERR_NO_ERROR) {
 			log_warn("kafka: cannot resume the new partitions");
 			cs->reapply_pause = true; /* set_paused resumes the assignment again */
 		}
@@ -550,7 +559,8 @@ rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
 	} else if (rc) {
 		log_error("consumer: rebalance: %s", rd_kafka_err2str(rc));
 	}
-	assignment_gauge(cs);
+	if (!cs->closing)
+		assignment_gauge(cs);
 }
 
 static void
@@ -965,6 +975,7 @@ consumer_close(struct consumer *cs, long until_ms)
 		sizeof(err)) < 0)
 		log_warn("%s", err);
 	now = clock_now_ms();
+	cs->closing = true;
 	/* Leaving the group revokes the assignment through rebalance_cb, which commits again. */
 	closed = close_within(
 	    cs, until_ms > now + CONSUMER_CLOSE_MIN_MS ? until_ms : now + CONSUMER_CLOSE_MIN_MS);

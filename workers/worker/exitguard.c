@@ -10,11 +10,13 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "crashlog.h"
 #include "deadline.h"
 #include "log.h"
 
 struct exitguard {
 	pthread_t thread;
+	pthread_t shutdown; /* the thread that armed it: the one that may be stuck */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	long until_ms;
@@ -24,6 +26,9 @@ struct exitguard {
 	_Atomic(const char *) step;
 	exitguard_exit_fn on_expiry;
 };
+
+/* How long the expiry waits for the stuck thread's backtrace. */
+#define TRACE_WAIT_MS 1000
 
 static void
 exit_now(int status)
@@ -54,6 +59,9 @@ guard_main(void *arg)
 	log_error("shutdown: still at \"%s\" past its bound: exiting without it (what was not "
 		  "committed is redelivered; the outbox is published by the next publisher)",
 		  atomic_load(&g->step));
+	/* Where it is stuck, for whoever reads the log after. */
+	crashlog_thread_backtrace(g->shutdown, "the shutdown's thread past its bound",
+				  TRACE_WAIT_MS);
 	g->on_expiry(g->status);
 	return NULL;
 }
@@ -69,6 +77,7 @@ exitguard_arm(long until_ms, int status, exitguard_exit_fn on_expiry)
 		return NULL;
 	}
 	g->until_ms = until_ms;
+	g->shutdown = pthread_self();
 	g->status = status;
 	g->on_expiry = on_expiry ? on_expiry : exit_now;
 	atomic_init(&g->expired, 0);

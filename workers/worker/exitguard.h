@@ -11,7 +11,8 @@ typedef void (*exitguard_exit_fn)(int status);
 struct exitguard;
 
 /* Arms a guard that, unless disarmed by then, at until_ms (clock_now_ms()) logs an error naming
- * the step under way and calls on_expiry(status) (NULL: _exit), status being the exit status
+ * the step under way, writes the backtrace of the thread that armed it (crashlog.h: where the
+ * step is stuck) and calls on_expiry(status) (NULL: _exit), status being the exit status
  * the shutdown would have ended with. Nothing is lost by that exit: what was not committed is
  * redelivered, the outbox is published by the next publisher. NULL when the guard's thread
  * cannot start (logged; the shutdown goes on unguarded). */
