@@ -2,10 +2,12 @@
  * test (a worker ending by SIGSEGV in a fault row) shows where it happened, in the log it keeps. */
 #include "crashlog.h"
 
+#include <errno.h>
 #include <execinfo.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,22 +37,46 @@ on_fatal(int sig)
 	raise(sig);
 }
 
-/* The thread asked for its backtrace: writes it where it stands, then says so. */
+/* n in decimal into buf (at least 21 bytes), without snprintf (not async-signal-safe). */
+static size_t
+decimal(long n, char *buf)
+{
+	char tmp[21];
+	size_t len = 0, i = 0;
+	unsigned long u = n < 0 ? 0UL - (unsigned long)n : (unsigned long)n;
+
+	do
+		tmp[len++] = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (n < 0)
+		buf[i++] = '-';
+	while (len > 0)
+		buf[i++] = tmp[--len];
+	return i;
+}
+
+/* The thread asked for its backtrace: writes it where it stands ("PROGRAM: why (thread TID),
+ * backtrace:"), then says so; errno as it found it. */
 static void
 on_trace(int sig)
 {
-	static const char head[] = ", backtrace:\n";
+	static const char head[] = "), backtrace:\n";
 	const char *why = atomic_load(&trace_why);
+	int saved = errno;
 	void *frames[64];
+	char tid[24];
 	int n = backtrace(frames, 64);
 
 	(void)sig;
 	(void)!write(STDERR_FILENO, crash_program, strlen(crash_program));
 	(void)!write(STDERR_FILENO, ": ", 2);
 	(void)!write(STDERR_FILENO, why, strlen(why));
+	(void)!write(STDERR_FILENO, " (thread ", 9);
+	(void)!write(STDERR_FILENO, tid, decimal((long)syscall(SYS_gettid), tid));
 	(void)!write(STDERR_FILENO, head, sizeof(head) - 1);
 	backtrace_symbols_fd(frames, n, STDERR_FILENO);
 	atomic_store(&traced, 1);
+	errno = saved;
 }
 #endif
 

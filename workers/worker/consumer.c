@@ -508,12 +508,49 @@ cooperative(struct consumer *cs)
 	return cs->cooperative;
 }
 
-/* While consumer_close leaves the group, the callback makes the (un)assign call the group waits
- * for and nothing else of librdkafka's that waits for an answer: rd_kafka_rebalance_protocol,
- * rd_kafka_assignment and the pause or resume of partitions each wait without a bound, and a
- * group that terminates meanwhile (it can once the assign call is made) drops such requests
- * unanswered (librdkafka 2.0.2: its ops queues are purged). K10 saw a leave stuck so in
- * rd_kafka_pause_partitions and in rd_kafka_assignment, until the exit guard. */
+/* An assignment: tracked, handed to librdkafka, held when fetching is paused. One that comes
+ * while consumer_close leaves the group was already undone by librdkafka (its unsubscribe
+ * rejoins instead of waiting for this call, and unassigns itself): it is not taken, and no call
+ * is made — librdkafka 2.0.2 purges a terminating group's queues, and a request of ours caught
+ * in them (an assign, a pause, rd_kafka_assignment) would wait for its answer forever (K10: a
+ * group leave stuck so in rd_kafka_pause_partitions, until the exit guard). A lost assignment
+ * keeps the call, which the group then does wait for. Returns what the assign call said. */
+static rd_kafka_error_t *
+rebalance_assign(struct consumer *cs, rd_kafka_topic_partition_list_t *parts, bool coop)
+{
+	rd_kafka_error_t *e = NULL;
+	rd_kafka_resp_err_t rc;
+
+	if (cs->closing && !rd_kafka_assignment_lost(cs->rk)) {
+		log_info("consumer: %d partition(s) assigned during the group leave: not taken",
+			 parts->cnt);
+		return NULL;
+	}
+	assign(cs, parts);
+	rebalance_count(cs, REBALANCE_ASSIGN, 1);
+	if (coop)
+		e = rd_kafka_incremental_assign(cs->rk, parts);
+	else if ((rc = rd_kafka_assign(cs->rk, parts)) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		e = rd_kafka_error_new(rc, "%s", rd_kafka_err2str(rc));
+	if (cs->closing)
+		return e;
+	/* New partitions start fetching: hold them like the rest when paused. librdkafka keeps a
+	 * partition's pause across its revoke and a later assignment: one paused (TM down),
+	 * revoked, then assigned again after the resume would never be fetched (V1 with a
+	 * rebalance during the outage: 706 commands never read). */
+	rc = cs->paused ? rd_kafka_pause_partitions(cs->rk, parts)
+			: rd_kafka_resume_partitions(cs->rk, parts);
+	if (rc != RD_KAFKA_RESP_ERR_NO_ERROR)
+		log_warn("kafka: cannot %s the new partitions: %s", cs->paused ? "pause" : "resume",
+			 rd_kafka_err2str(rc));
+	if (cs->paused || rc != RD_KAFKA_RESP_ERR_NO_ERROR)
+		cs->reapply_pause = true; /* set_paused applies it to the whole assignment again */
+	return e;
+}
+
+/* While consumer_close leaves the group, only the calls the group waits for (the unassign of a
+ * revoke; see rebalance_assign): rd_kafka_rebalance_protocol and rd_kafka_assignment are such
+ * requests too, and are not made. */
 static void
 rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
 	     void *opaque)
@@ -524,25 +561,7 @@ rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
 	rd_kafka_resp_err_t rc = RD_KAFKA_RESP_ERR_NO_ERROR;
 
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-		assign(cs, parts);
-		rebalance_count(cs, REBALANCE_ASSIGN, 1);
-		if (coop)
-			e = rd_kafka_incremental_assign(rk, parts);
-		else
-			rc = rd_kafka_assign(rk, parts);
-		/* New partitions start fetching: hold them like the rest when paused. librdkafka
-		 * keeps a partition's pause across its revoke and a later assignment: one paused
-		 * (TM down), revoked, then assigned again after the resume would never be fetched
-		 * (V1 with a rebalance during the outage: 706 commands never read). Leaving the
-		 * group, they are not ours to fetch. */
-		if (!cs->closing && cs->paused) {
-			rd_kafka_pause_partitions(rk, parts);
-			cs->reapply_pause = true;
-		} else if (!cs->closing &&
-			   rd_kafka_resume_partitions(rk, parts) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-			log_warn("kafka: cannot resume the new partitions");
-			cs->reapply_pause = true; /* set_paused resumes the assignment again */
-		}
+		e = rebalance_assign(cs, parts, coop);
 	} else {
 		if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
 			log_error("consumer: rebalance error: %s", rd_kafka_err2str(err));

@@ -60,8 +60,9 @@ guard_main(void *arg)
 		  "committed is redelivered; the outbox is published by the next publisher)",
 		  atomic_load(&g->step));
 	/* Where it is stuck, for whoever reads the log after. */
-	crashlog_thread_backtrace(g->shutdown, "the shutdown's thread past its bound",
-				  TRACE_WAIT_MS);
+	if (!crashlog_thread_backtrace(g->shutdown, "the shutdown's thread past its bound",
+				       TRACE_WAIT_MS))
+		log_warn("shutdown: no backtrace of the stuck thread (none under a sanitizer)");
 	g->on_expiry(g->status);
 	return NULL;
 }
