@@ -64,13 +64,13 @@ test_json(void **state)
 }
 
 /* An answer of SQL_LOOKUP_BATCH's shape (SQLL_COUNT columns, then k): one row per entry of
- * ks, whose account's company_uid is "uid-" and its k text. */
+ * ks, whose account's company_uid is "uid-" and its k text, its company_name "name-" and k. */
 static PGresult *
 answer(const char *const *ks, size_t n, int nfields)
 {
 	PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
 	PGresAttDesc attrs[SQLL_COUNT + 2];
-	char uid[64];
+	char uid[64], name[64];
 
 	assert_non_null(res);
 	memset(attrs, 0, sizeof(attrs));
@@ -83,6 +83,9 @@ answer(const char *const *ks, size_t n, int nfields)
 	assert_int_equal(PQsetResultAttrs(res, nfields, attrs), 1);
 	for (size_t row = 0; row < n; row++) {
 		snprintf(uid, sizeof(uid), "uid-%s", ks[row] ? ks[row] : "null");
+		snprintf(name, sizeof(name), "name-%s", ks[row] ? ks[row] : "null");
+		assert_int_equal(
+		    PQsetvalue(res, (int)row, SQLL_ACC_COMPANY_NAME, name, (int)strlen(name)), 1);
 		assert_int_equal(
 		    PQsetvalue(res, (int)row, SQLL_CMD_STATUS, (char *)"in_progress", 11), 1);
 		assert_int_equal(
@@ -129,7 +132,14 @@ test_spread(void **state)
 	assert_string_equal(st[5].company_uid, "uid-5");
 	assert_true(st[5].acc_exists && st[5].acc_active && st[5].cmd_exists);
 	assert_string_equal(st[4].company_uid, ""); /* not sent: untouched */
+	/* The account's strings, owned at their length; "" for a NULL column. */
+	assert_string_equal(st[5].company_name, "name-5");
+	assert_string_equal(st[5].email, "");
+	assert_null(st[1].company_name); /* a second row came: its state was cleared again */
+	assert_null(st[4].company_name);
 	PQclear(res);
+	for (int i = 0; i < 6; i++)
+		cmd_state_clear(&st[i]);
 
 	/* An answer of another shape answers nobody. */
 	for (int i = 0; i < 6; i++)

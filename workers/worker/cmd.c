@@ -56,6 +56,21 @@ cmd_result_init(struct cmd_result *r)
 }
 
 void
+cmd_state_clear(struct cmd_state *st)
+{
+	free(st->company_name);
+	free(st->email);
+	st->company_name = NULL;
+	st->email = NULL;
+}
+
+const char *
+cmd_state_text(const char *s)
+{
+	return s != NULL ? s : "";
+}
+
+void
 cmd_result_clear(struct cmd_result *r)
 {
 	json_decref(r->data);

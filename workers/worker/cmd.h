@@ -58,8 +58,11 @@ struct cmd_state {
 	bool acc_exists;
 	bool acc_active;
 	char company_uid[TM_COMPANY_UID_MAX + 1];
-	char company_name[1024];
-	char email[1024];
+	/* The account's, at their length (not a 1 KiB buffer each in the frame of every command
+	 * in flight): owned, "" when there is no account; NULL in a state no lookup filled
+	 * (read through cmd_state_text). */
+	char *company_name;
+	char *email;
 	long rooms;
 	long participants;
 	bool user_exists;
@@ -69,6 +72,11 @@ struct cmd_state {
 	bool meeting_ours;   /* the meeting belongs to the command's subject */
 	bool subject_queued; /* the subject has held or waiting commands (guard.h) */
 };
+
+/* Frees st's strings (NULL again); st must be zeroed or filled by a lookup. */
+void cmd_state_clear(struct cmd_state *st);
+/* One of st's strings, "" for NULL. */
+const char *cmd_state_text(const char *s);
 
 struct cmd_env;
 struct cmd_result;

@@ -68,8 +68,8 @@ account_merge(const struct command *cmd, const struct cmd_state *st, struct outc
 	const char *s;
 	long v;
 
-	a->company_name = (s = cmd_str(cmd, "company_name")) ? s : st->company_name;
-	a->email = (s = cmd_str(cmd, "email")) ? s : st->email;
+	a->company_name = (s = cmd_str(cmd, "company_name")) ? s : cmd_state_text(st->company_name);
+	a->email = (s = cmd_str(cmd, "email")) ? s : cmd_state_text(st->email);
 	a->rooms = (v = cmd_long(cmd, "rooms")) >= 0 ? v : st->rooms;
 	a->participants = (v = cmd_long(cmd, "participants")) >= 0 ? v : st->participants;
 }
@@ -142,7 +142,8 @@ enum cmd_verdict
 cmd_account_query_answer(const struct cmd_env *env, const struct cmd_state *st,
 			 struct cmd_result *r, struct cmd_tm *c, enum cmd_verdict called)
 {
-	const struct outcome_account ours = {st->company_name, st->email, st->rooms,
+	const struct outcome_account ours = {cmd_state_text(st->company_name),
+					     cmd_state_text(st->email), st->rooms,
 					     st->participants};
 	const struct tm_result *last = &c->tr.last;
 	struct outcome_account tm;

@@ -2,11 +2,13 @@
  * handler, account need, TM endpoint, lookup, success variant and event; and dispatch by it. */
 #include "cmd_types.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd_account.h"
 #include "cmd_meeting.h"
 #include "cmd_user.h"
+#include "log.h"
 
 /* account.create needs no account: it refuses a subject that has one (cmd_account.c). The
  * local types have no endpoint; account.query changes no state, so its success is SQL_FINISH. */
@@ -79,22 +81,42 @@ cmd_types_may_create(enum cmd_type kind)
 	return spec != NULL && spec->calls_tm && !tm_endpoint_idempotent(spec->endpoint);
 }
 
+/* A zeroed cmd_tm (an answer may read tr after a cmd_call that made no call), on the heap: its
+ * 2 KiB (the TM answer) is not in the frame of every parked command, which then fits a page.
+ * Out of memory it waits like an outage; NULL only when stopped. */
+static struct cmd_tm *
+cmd_tm_new(const struct cmd_env *env)
+{
+	struct cmd_tm *c;
+
+	for (unsigned n = 0; (c = calloc(1, sizeof(*c))) == NULL; n++) {
+		if (n == 0)
+			log_error("command %s: out of memory for its TM call: waiting",
+				  env->cmd->id);
+		if (!tmretry_sleep(100, env->stop))
+			return NULL;
+	}
+	c->req.endpoint = env->spec->endpoint;
+	return c;
+}
+
 /* A TM-calling type: its prepare, the call (cmd_call) and its answer. */
 static enum cmd_verdict
 cmd_types_call(const struct cmd_env *env, const struct cmd_state *st, struct cmd_result *r)
 {
-	struct cmd_tm c;
+	struct cmd_tm *c = cmd_tm_new(env);
 	enum cmd_verdict v;
 
-	memset(&c, 0, sizeof(c)); /* an answer may read tr after a cmd_call that made no call */
-	c.req.endpoint = env->spec->endpoint;
-	v = env->spec->prepare(env, st, r, &c);
-	if (v != CMD_GO_ON)
-		return v;
-	v = cmd_call(env, st, &c.req, r, &c.tr);
-	if (v != CMD_GO_ON && v != CMD_DONE)
-		return v;
-	return env->spec->answer(env, st, r, &c, v);
+	if (c == NULL)
+		return CMD_STOPPED;
+	v = env->spec->prepare(env, st, r, c);
+	if (v == CMD_GO_ON) {
+		v = cmd_call(env, st, &c->req, r, &c->tr);
+		if (v == CMD_GO_ON || v == CMD_DONE)
+			v = env->spec->answer(env, st, r, c, v);
+	}
+	free(c);
+	return v;
 }
 
 enum cmd_verdict

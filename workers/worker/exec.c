@@ -420,8 +420,10 @@ exec_dlq(struct exec_thread *t, const struct job *job, const char *reason, const
 
 /* SQL_LOOKUP for the command, with what its type's row asks for (cmd_spec.lookup): in a batch
  * with the lookups of other commands ready now (lookup.h), or alone when the batch could not
- * answer it. 0, or -1 when stopped. A permanent failure alone is a bug or a broken schema: it
- * is logged and waited on like an outage, since no result can be written either. */
+ * answer it; st (zeroed, or an earlier lookup's) is filled in. 0, or -1 when stopped. A
+ * permanent failure alone is a bug or a broken schema, and memory running out is not the
+ * command's fault: either is logged and waited on like an outage, since no result can be
+ * written either. */
 static int
 exec_lookup(struct exec_thread *t, const struct command *cmd, struct cmd_state *st,
 	    const atomic_bool *stop)
@@ -439,6 +441,7 @@ exec_lookup(struct exec_thread *t, const struct command *cmd, struct cmd_state *
 		params[LOOKUP_EMAIL] = cmd_str(cmd, "email");
 	if (lookup & CMD_LOOKUP_MEETING)
 		params[LOOKUP_MEETING_ID] = cmd_str(cmd, "meeting_id");
+	cmd_state_clear(st); /* an earlier lookup's */
 	switch (lookup_batched(t->ctx->lookups, params, st, stop)) {
 	case LOOKUP_DONE:
 		return 0;
@@ -451,17 +454,17 @@ exec_lookup(struct exec_thread *t, const struct command *cmd, struct cmd_state *
 	for (unsigned attempt = 0;; attempt++) {
 		res = exec_sql(t, SQL_LOOKUP, LOOKUP_NPARAMS, params, stop, &permanent, err,
 			       sizeof(err));
-		if (res != NULL)
-			break;
-		if (!permanent)
+		if (res != NULL && lookup_state(res, 0, cmd->subject, st) == 0) {
+			PQclear(res);
+			return 0;
+		}
+		if (res == NULL && !permanent)
 			return -1;
-		log_error("command %s: lookup: %s", cmd->id, err);
+		log_error("command %s: lookup: %s", cmd->id, res != NULL ? "out of memory" : err);
+		PQclear(res);
 		if (!tmretry_sleep(backoff_delay_ms(&backoff_db_statement, attempt), stop))
 			return -1;
 	}
-	lookup_state(res, 0, cmd->subject, st);
-	PQclear(res);
-	return 0;
 }
 
 /* How a step of exec (writing a result, one round of a command) ended. */
@@ -649,7 +652,7 @@ exec_reject(struct exec_thread *t, struct job *job, const char *sha, const char 
 	    const struct validate_errors *errs, const atomic_bool *stop)
 {
 	const char *error;
-	struct cmd_state st;
+	struct cmd_state st = {0};
 	struct cmd_result r;
 	char err[512];
 	enum exec_step step;
@@ -665,6 +668,7 @@ exec_reject(struct exec_thread *t, struct job *job, const char *sha, const char 
 	}
 	if (exec_lookup(t, job->cmd, &st, stop) != 0)
 		return EXEC_ABANDONED;
+	cmd_state_clear(&st); /* what follows reads none of its strings */
 	if (st.cmd_exists) {
 		/* Redelivered: its copy went out before the rejection was committed. */
 		if (strcmp(st.cmd_sha256_hex, sha) == 0)
@@ -1041,42 +1045,40 @@ exec_queue(struct exec_thread *t, struct job *job, const char *sha, const atomic
 	}
 }
 
-/* One round: look the command up, run its logic, write the result. EXEC_STEP_DONE with *status
- * set, AGAIN (go round again) or STOPPED. Its frame is on the stack of every command in flight,
- * parked or not: the steps with buffers of their own (finish, queue, guard, keep_calls) are
- * not inlined into it. */
+/* exec_round's, with the lookup's view in st-> Its frame is on the stack of every command in
+ * flight, parked or not: the steps with buffers of their own (finish, queue, guard, keep_calls)
+ * are not inlined into it. */
 static enum exec_step
-exec_round(struct exec_thread *t, struct job *job, const char *sha, unsigned round,
-	   const atomic_bool *stop, enum exec_status *status)
+exec_round_in(struct exec_thread *t, struct job *job, const char *sha, unsigned round,
+	      const atomic_bool *stop, enum exec_status *status, struct cmd_state *st)
 {
-	struct cmd_state st;
 	struct cmd_result r;
 	struct cmd_env env;
 	enum cmd_verdict verdict;
 	enum exec_step step;
 
-	if (exec_lookup(t, job->cmd, &st, stop) != 0)
+	if (exec_lookup(t, job->cmd, st, stop) != 0)
 		return EXEC_STEP_STOPPED;
-	if (st.cmd_exists && strcmp(st.cmd_sha256_hex, sha) != 0) {
+	if (st->cmd_exists && strcmp(st->cmd_sha256_hex, sha) != 0) {
 		*status = exec_conflict(t, job, dlq_reason_name(DLQ_REASON_ID_CONFLICT), stop);
 		return EXEC_STEP_DONE;
 	}
-	if (st.subject_queued && !t->head) {
+	if (st->subject_queued && !t->head) {
 		/* Behind a held command of its subject (guard.h): its heads first. */
 		step = exec_queue(t, job, sha, stop);
 		if (step != EXEC_STEP_AGAIN)
 			return step;
-		if (exec_lookup(t, job->cmd, &st, stop) != 0)
+		if (exec_lookup(t, job->cmd, st, stop) != 0)
 			return EXEC_STEP_STOPPED;
 	}
-	if (st.cmd_exists && cmd_status_final(st.cmd_status)) {
+	if (st->cmd_exists && cmd_status_final(st->cmd_status)) {
 		/* A redelivery or a re-send: the outcome exists, nothing more to do. */
-		log_debug("command %s: already %s", job->cmd->id, cmd_status_name(st.cmd_status));
+		log_debug("command %s: already %s", job->cmd->id, cmd_status_name(st->cmd_status));
 		exec_count(t->ctx, job, exec_outcomes[EXEC_OUTCOME_DUPLICATE]);
 		*status = EXEC_DONE;
 		return EXEC_STEP_DONE;
 	}
-	if (guard_applies(&t->ctx->guard, job->cmd->kind, st.acc_active)) {
+	if (guard_applies(&t->ctx->guard, job->cmd->kind, st->acc_active)) {
 		int held = exec_guard_take(t, job, sha, stop);
 
 		if (held != 0)
@@ -1084,7 +1086,7 @@ exec_round(struct exec_thread *t, struct job *job, const char *sha, unsigned rou
 	}
 	exec_env(t, job, sha, stop, &env);
 	cmd_result_init(&r);
-	verdict = cmd_types_run(&env, &st, &r);
+	verdict = cmd_types_run(&env, st, &r);
 	/* A TM call may have acted: what the job knows is written even past a stop, for a while
 	 * (the stop only forbids starting calls), lest a restart take it for an unknown outcome. */
 	if (json_array_size(r.calls) > 0)
@@ -1108,6 +1110,19 @@ exec_round(struct exec_thread *t, struct job *job, const char *sha, unsigned rou
 	cmd_result_clear(&r);
 	if (step == EXEC_STEP_DONE)
 		*status = EXEC_DONE;
+	return step;
+}
+
+/* One round: look the command up, run its logic, write the result. EXEC_STEP_DONE with *status
+ * set, AGAIN (go round again) or STOPPED. */
+static enum exec_step
+exec_round(struct exec_thread *t, struct job *job, const char *sha, unsigned round,
+	   const atomic_bool *stop, enum exec_status *status)
+{
+	struct cmd_state st = {0};
+	enum exec_step step = exec_round_in(t, job, sha, round, stop, status, &st);
+
+	cmd_state_clear(&st);
 	return step;
 }
 

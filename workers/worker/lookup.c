@@ -37,7 +37,7 @@ static const struct group_metrics lookup_metrics = {
     .running_help = "commands in the lookup batch being run (0: none)",
 };
 
-void
+int
 lookup_state(const PGresult *res, int row, const char *subject, struct cmd_state *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -54,8 +54,8 @@ lookup_state(const PGresult *res, int row, const char *subject, struct cmd_state
 	st->acc_exists = !ISNULL(SQLL_ACC_COMPANY_UID);
 	st->acc_active = strcmp(COL(SQLL_ACC_STATUS), "active") == 0;
 	snprintf(st->company_uid, sizeof(st->company_uid), "%s", COL(SQLL_ACC_COMPANY_UID));
-	snprintf(st->company_name, sizeof(st->company_name), "%s", COL(SQLL_ACC_COMPANY_NAME));
-	snprintf(st->email, sizeof(st->email), "%s", COL(SQLL_ACC_EMAIL));
+	st->company_name = strdup(COL(SQLL_ACC_COMPANY_NAME));
+	st->email = strdup(COL(SQLL_ACC_EMAIL));
 	st->rooms = strtol(COL(SQLL_ACC_ROOMS), NULL, 10);
 	st->participants = strtol(COL(SQLL_ACC_PARTICIPANTS), NULL, 10);
 	st->user_exists = !ISNULL(SQLL_USER_STATUS);
@@ -66,6 +66,10 @@ lookup_state(const PGresult *res, int row, const char *subject, struct cmd_state
 	st->subject_queued = strcmp(COL(SQLL_SUBJECT_QUEUED), "t") == 0;
 #undef COL
 #undef ISNULL
+	if (st->company_name != NULL && st->email != NULL)
+		return 0;
+	cmd_state_clear(st);
+	return -1;
 }
 
 char *
@@ -119,11 +123,16 @@ lookup_batch_spread(const PGresult *res, struct lookup_item *items, size_t n)
 		if (PQgetisnull(res, row, SQLL_COUNT) || *kv == '\0' || *end != '\0' || k >= n ||
 		    !items[k].sent)
 			continue;
-		if (items[k].rows++ == 0)
-			lookup_state(res, row, items[k].params[LOOKUP_SUBJECT], items[k].st);
+		/* Out of memory: as a second row, not answered once (it looks itself up). */
+		if (items[k].rows++ == 0 &&
+		    lookup_state(res, row, items[k].params[LOOKUP_SUBJECT], items[k].st) != 0)
+			items[k].rows++;
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		if (items[i].rows > 1)
+			cmd_state_clear(items[i].st); /* not its answer after all */
 		once += items[i].sent && items[i].rows == 1;
+	}
 	return once;
 }
 
@@ -136,8 +145,8 @@ lookup_one(struct lookup_batcher *b, struct lookup_req *r)
 	    db_exec(b->db, SQL_LOOKUP, LOOKUP_NPARAMS, r->item.params, err, sizeof(err));
 
 	r->result = LOOKUP_ALONE;
-	if (res != NULL && PQntuples(res) == 1) {
-		lookup_state(res, 0, r->item.params[LOOKUP_SUBJECT], r->item.st);
+	if (res != NULL && PQntuples(res) == 1 &&
+	    lookup_state(res, 0, r->item.params[LOOKUP_SUBJECT], r->item.st) == 0) {
 		r->result = LOOKUP_DONE;
 	} else if (res == NULL) {
 		dbpool_scrub_error(err);

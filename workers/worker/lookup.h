@@ -51,9 +51,10 @@ enum lookup_result lookup_batched(struct lookup_batcher *b,
 				  const char *const params[LOOKUP_NPARAMS], struct cmd_state *st,
 				  const atomic_bool *stop);
 
-/* The cmd_state of row row of SQL_LOOKUP's (or SQL_LOOKUP_BATCH's) result, for a command of
- * subject subject. */
-void lookup_state(const PGresult *res, int row, const char *subject, struct cmd_state *st);
+/* Fills st (whose strings must be cleared or never set: cmd_state_clear) from row row of
+ * SQL_LOOKUP's (or SQL_LOOKUP_BATCH's) result, for a command of subject subject. 0, or -1 out
+ * of memory (st then holds no string). */
+int lookup_state(const PGresult *res, int row, const char *subject, struct cmd_state *st);
 
 /* One command of a batch, as the two steps below see it. */
 struct lookup_item {
@@ -68,8 +69,8 @@ struct lookup_item {
  * when none could be written. */
 char *lookup_batch_json(struct lookup_item *items, size_t n);
 /* Hands each row of SQL_LOOKUP_BATCH's answer res to the sent item its k names (rows counted,
- * state filled in from the first). Rows with a k that names no sent item are ignored. Returns
- * how many items got exactly one row. */
+ * state filled in from the first, and cleared again when more came). Rows with a k that names
+ * no sent item are ignored. Returns how many items got exactly one row. */
 size_t lookup_batch_spread(const PGresult *res, struct lookup_item *items, size_t n);
 
 #endif
