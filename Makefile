@@ -26,6 +26,9 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Icommon $(PKG_CFLAGS) $(SANFLAGS) \
            -DTMPROV_VERSION='"$(VERSION)"'
+# The plain build writes each function's frame size beside its object (BUILD/x/y.su), which
+# tests/layout/check_stack.py holds the worker's parked commands to.
+CFLAGS  += $(if $(SANFLAGS),,-fstack-usage)
 LDFLAGS += $(SANFLAGS)
 LDLIBS  += $(PKG_LIBS) -lpthread -lm
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)

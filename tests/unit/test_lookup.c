@@ -132,9 +132,10 @@ test_spread(void **state)
 	assert_string_equal(st[5].company_uid, "uid-5");
 	assert_true(st[5].acc_exists && st[5].acc_active && st[5].cmd_exists);
 	assert_string_equal(st[4].company_uid, ""); /* not sent: untouched */
-	/* The account's strings, owned at their length; "" for a NULL column. */
+	/* The account's strings, owned at their length; none for a NULL column ("" to read). */
 	assert_string_equal(st[5].company_name, "name-5");
-	assert_string_equal(st[5].email, "");
+	assert_null(st[5].email);
+	assert_string_equal(cmd_state_text(st[5].email), "");
 	assert_null(st[1].company_name); /* a second row came: its state was cleared again */
 	assert_null(st[4].company_name);
 	PQclear(res);
@@ -226,7 +227,7 @@ caller_run(void *arg)
 	struct caller *c = arg;
 	char id[32], subject[32];
 	const char *p[LOOKUP_NPARAMS] = {id, subject, NULL, NULL, NULL};
-	struct cmd_state st;
+	struct cmd_state st = {0};
 	atomic_bool stop;
 
 	atomic_init(&stop, false);
@@ -234,6 +235,7 @@ caller_run(void *arg)
 		snprintf(id, sizeof(id), "c-%d-%d", c->id, i);
 		snprintf(subject, sizeof(subject), "s-%d", c->id);
 		c->counts[lookup_batched(c->b, p, &st, &stop)]++;
+		cmd_state_clear(&st);
 	}
 	return NULL;
 }
@@ -275,7 +277,7 @@ test_stop_and_down(void **state)
 {
 	struct world w;
 	const char *p[LOOKUP_NPARAMS] = {"c-1", "s-1", NULL, NULL, NULL};
-	struct cmd_state st;
+	struct cmd_state st = {0};
 	atomic_bool stop;
 
 	(void)state;
@@ -291,6 +293,7 @@ test_stop_and_down(void **state)
 	assert_int_equal(lookup_batched(w.b, p, &st, NULL), LOOKUP_ALONE);
 	assert_int_equal(metric(w.m, "tmprov_lookup_commands_total", NULL), 1);
 	assert_int_equal(metric(w.m, "tmprov_lookup_statements_total", "failed"), 1);
+	cmd_state_clear(&st);
 	world_free(&w);
 }
 

@@ -59,8 +59,8 @@ struct cmd_state {
 	bool acc_active;
 	char company_uid[TM_COMPANY_UID_MAX + 1];
 	/* The account's, at their length (not a 1 KiB buffer each in the frame of every command
-	 * in flight): owned, "" when there is no account; NULL in a state no lookup filled
-	 * (read through cmd_state_text). */
+	 * in flight): owned; NULL when there is no account or no lookup filled the state (read
+	 * through cmd_state_text, which gives ""). */
 	char *company_name;
 	char *email;
 	long rooms;

@@ -424,7 +424,7 @@ exec_dlq(struct exec_thread *t, const struct job *job, const char *reason, const
  * permanent failure alone is a bug or a broken schema, and memory running out is not the
  * command's fault: either is logged and waited on like an outage, since no result can be
  * written either. */
-static int
+static __attribute__((noinline)) int
 exec_lookup(struct exec_thread *t, const struct command *cmd, struct cmd_state *st,
 	    const atomic_bool *stop)
 {
@@ -1045,9 +1045,10 @@ exec_queue(struct exec_thread *t, struct job *job, const char *sha, const atomic
 	}
 }
 
-/* exec_round's, with the lookup's view in st-> Its frame is on the stack of every command in
- * flight, parked or not: the steps with buffers of their own (finish, queue, guard, keep_calls)
- * are not inlined into it. */
+/* exec_round's, with the lookup's view in st. Its frame is on the stack of every command in
+ * flight, parked or not: the steps with buffers of their own (lookup, finish, queue, guard,
+ * keep_calls) are not inlined into it (tests/layout/check_stack.py holds the path to a TM
+ * wait under a page). */
 static enum exec_step
 exec_round_in(struct exec_thread *t, struct job *job, const char *sha, unsigned round,
 	      const atomic_bool *stop, enum exec_status *status, struct cmd_state *st)

@@ -54,8 +54,11 @@ lookup_state(const PGresult *res, int row, const char *subject, struct cmd_state
 	st->acc_exists = !ISNULL(SQLL_ACC_COMPANY_UID);
 	st->acc_active = strcmp(COL(SQLL_ACC_STATUS), "active") == 0;
 	snprintf(st->company_uid, sizeof(st->company_uid), "%s", COL(SQLL_ACC_COMPANY_UID));
-	st->company_name = strdup(COL(SQLL_ACC_COMPANY_NAME));
-	st->email = strdup(COL(SQLL_ACC_EMAIL));
+	/* NULL without an account (cmd_state_text reads it as ""): no allocation then. */
+	if (!ISNULL(SQLL_ACC_COMPANY_NAME))
+		st->company_name = strdup(COL(SQLL_ACC_COMPANY_NAME));
+	if (!ISNULL(SQLL_ACC_EMAIL))
+		st->email = strdup(COL(SQLL_ACC_EMAIL));
 	st->rooms = strtol(COL(SQLL_ACC_ROOMS), NULL, 10);
 	st->participants = strtol(COL(SQLL_ACC_PARTICIPANTS), NULL, 10);
 	st->user_exists = !ISNULL(SQLL_USER_STATUS);
@@ -64,12 +67,15 @@ lookup_state(const PGresult *res, int row, const char *subject, struct cmd_state
 	st->meeting_exists = !ISNULL(SQLL_MEETING_SUBJECT);
 	st->meeting_ours = strcmp(COL(SQLL_MEETING_SUBJECT), subject) == 0;
 	st->subject_queued = strcmp(COL(SQLL_SUBJECT_QUEUED), "t") == 0;
+	if ((st->company_name == NULL && !ISNULL(SQLL_ACC_COMPANY_NAME)) ||
+	    (st->email == NULL && !ISNULL(SQLL_ACC_EMAIL))) {
+		log_error("lookup of a command of %s: out of memory", subject);
+		cmd_state_clear(st);
+		return -1;
+	}
+	return 0;
 #undef COL
 #undef ISNULL
-	if (st->company_name != NULL && st->email != NULL)
-		return 0;
-	cmd_state_clear(st);
-	return -1;
 }
 
 char *
