@@ -460,7 +460,8 @@ exec_lookup(struct exec_thread *t, const struct command *cmd, struct cmd_state *
 		}
 		if (res == NULL && !permanent)
 			return -1;
-		log_error("command %s: lookup: %s", cmd->id, res != NULL ? "out of memory" : err);
+		if (res == NULL) /* else lookup_state logged running out of memory */
+			log_error("command %s: lookup: %s", cmd->id, err);
 		PQclear(res);
 		if (!tmretry_sleep(backoff_delay_ms(&backoff_db_statement, attempt), stop))
 			return -1;

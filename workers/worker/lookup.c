@@ -37,6 +37,17 @@ static const struct group_metrics lookup_metrics = {
     .running_help = "commands in the lookup batch being run (0: none)",
 };
 
+/* Column col of row as an owned string in *out, NULL for SQL NULL (no allocation then). 0, or
+ * -1 out of memory. */
+static int
+column_dup(const PGresult *res, int row, int col, char **out)
+{
+	bool null = PQgetisnull(res, row, col);
+
+	*out = null ? NULL : strdup(PQgetvalue(res, row, col));
+	return null || *out != NULL ? 0 : -1;
+}
+
 int
 lookup_state(const PGresult *res, int row, const char *subject, struct cmd_state *st)
 {
@@ -54,11 +65,13 @@ lookup_state(const PGresult *res, int row, const char *subject, struct cmd_state
 	st->acc_exists = !ISNULL(SQLL_ACC_COMPANY_UID);
 	st->acc_active = strcmp(COL(SQLL_ACC_STATUS), "active") == 0;
 	snprintf(st->company_uid, sizeof(st->company_uid), "%s", COL(SQLL_ACC_COMPANY_UID));
-	/* NULL without an account (cmd_state_text reads it as ""): no allocation then. */
-	if (!ISNULL(SQLL_ACC_COMPANY_NAME))
-		st->company_name = strdup(COL(SQLL_ACC_COMPANY_NAME));
-	if (!ISNULL(SQLL_ACC_EMAIL))
-		st->email = strdup(COL(SQLL_ACC_EMAIL));
+	/* NULL without an account (cmd_state_text reads it as ""). */
+	if (column_dup(res, row, SQLL_ACC_COMPANY_NAME, &st->company_name) != 0 ||
+	    column_dup(res, row, SQLL_ACC_EMAIL, &st->email) != 0) {
+		log_error("lookup of a command of %s: out of memory", subject);
+		cmd_state_clear(st);
+		return -1;
+	}
 	st->rooms = strtol(COL(SQLL_ACC_ROOMS), NULL, 10);
 	st->participants = strtol(COL(SQLL_ACC_PARTICIPANTS), NULL, 10);
 	st->user_exists = !ISNULL(SQLL_USER_STATUS);
@@ -67,15 +80,9 @@ lookup_state(const PGresult *res, int row, const char *subject, struct cmd_state
 	st->meeting_exists = !ISNULL(SQLL_MEETING_SUBJECT);
 	st->meeting_ours = strcmp(COL(SQLL_MEETING_SUBJECT), subject) == 0;
 	st->subject_queued = strcmp(COL(SQLL_SUBJECT_QUEUED), "t") == 0;
-	if ((st->company_name == NULL && !ISNULL(SQLL_ACC_COMPANY_NAME)) ||
-	    (st->email == NULL && !ISNULL(SQLL_ACC_EMAIL))) {
-		log_error("lookup of a command of %s: out of memory", subject);
-		cmd_state_clear(st);
-		return -1;
-	}
-	return 0;
 #undef COL
 #undef ISNULL
+	return 0;
 }
 
 char *
