@@ -60,18 +60,70 @@ ev_flag(const json_t *ev, const char *flag)
 	return json_is_true(json_object_get(json_object_get(ev, "data"), flag));
 }
 
+/* Whether subject s's schedule ended as a schedule whose answers were lost drops times should:
+ * meeting.scheduled with possible_duplicate, or — every attempt lost (the whole budget, all
+ * to one subject late in the fault) — command.failed with outcome_unknown and as many attempts.
+ * *exhausted is set for the second. */
+static bool
+schedule_lost_ok(const struct fload *l, int s, long drops, bool *exhausted)
+{
+	const json_t *ev = fm_outcome_of(F, l, s, 's'), *d = json_object_get(ev, "data");
+
+	*exhausted = false;
+	if (ev && strcmp(ev_type(ev), "meeting.scheduled") == 0)
+		return ev_flag(ev, "possible_duplicate");
+	if (!(ev && strcmp(ev_type(ev), "command.failed") == 0 && ev_flag(ev, "outcome_unknown")))
+		return false;
+	*exhausted = json_integer_value(json_object_get(d, "attempts")) == drops;
+	return *exhausted;
+}
+
+/* Counts lost[1] and, per subject whose schedule lost answers, what schedule_lost_ok says;
+ * drops[s] is how many answers subject s's schedule lost. */
+static void
+schedules_check(const struct fload *l, const char *fault, const long *drops, long lost[4])
+{
+	long bad = 0;
+
+	for (int s = 0; s < l->nsubj; s++) {
+		bool exhausted;
+		const json_t *ev;
+		char *dump;
+
+		if (drops[s] == 0)
+			continue;
+		if (schedule_lost_ok(l, s, drops[s], &exhausted)) {
+			lost[3] += exhausted;
+			continue;
+		}
+		if (bad++ > 0)
+			continue;
+		ev = fm_outcome_of(F, l, s, 's');
+		dump = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+		fm_violation("schedule of %s-%05d applied then %s %ld times: outcome %s", l->prefix,
+			     s, fault, drops[s], dump ? dump : "(none)");
+		free(dump);
+	}
+	if (bad)
+		fm_violation(
+		    "%ld schedules applied then lost neither marked possible_duplicate nor "
+		    "failed with outcome_unknown after all attempts",
+		    bad);
+}
+
 /* What V2 and V3 expect of l after TM applied some creates, schedules and deletes whose
  * answers were lost (fault: "drop" or "timeout"): each such create parked (never sent again),
- * each such schedule meeting.scheduled with possible_duplicate, each such delete
- * account.deleted (defect 5). Counts them into lost[3] (creates, schedules, deletes). */
+ * each such schedule as schedule_lost_ok says, each such delete account.deleted (defect 5).
+ * Counts them into lost[] (creates, schedules, deletes; lost[3]: schedules out of attempts). */
 static void
-lost_answers_check(const struct fload *l, const char *fault, long lost[3])
+lost_answers_check(const struct fload *l, const char *fault, long lost[4])
 {
 	json_t *calls = wenv_sim_list(F->e, NULL), *call;
-	long bad[3] = {0, 0, 0};
+	long bad[3] = {0, 0, 0}, *drops = calloc((size_t)l->nsubj, sizeof(*drops));
 	size_t i;
 
-	lost[0] = lost[1] = lost[2] = 0;
+	wenv_assert(F->e, drops != NULL, "out of memory");
+	lost[0] = lost[1] = lost[2] = lost[3] = 0;
 	json_array_foreach(calls, i, call)
 	{
 		const char *f = json_string_value(json_object_get(call, "fault"));
@@ -98,16 +150,17 @@ lost_answers_check(const struct fload *l, const char *fault, long lost[3])
 		} else {
 			continue;
 		}
-		if (s < 0)
+		if (s < 0 || s >= l->nsubj)
 			continue;
 		lost[which]++;
+		if (which == 1) {
+			drops[s]++;
+			continue;
+		}
 		ev = fm_outcome_of(F, l, s, kind);
 		if (which == 0 && !(ev && strcmp(ev_type(ev), "command.failed") == 0 &&
 				    ev_flag(ev, "outcome_unknown")))
 			bad[0]++;
-		if (which == 1 && !(ev && strcmp(ev_type(ev), "meeting.scheduled") == 0 &&
-				    ev_flag(ev, "possible_duplicate")))
-			bad[1]++;
 		if (which == 2 && !(ev && strcmp(ev_type(ev), "account.deleted") == 0)) {
 			if (bad[2]++ == 0)
 				fm_violation("delete of %s-%05d applied then %s: outcome %s, not "
@@ -116,11 +169,10 @@ lost_answers_check(const struct fload *l, const char *fault, long lost[3])
 		}
 	}
 	json_decref(calls);
+	schedules_check(l, fault, drops, lost);
+	free(drops);
 	if (bad[0])
 		fm_violation("%ld of %ld creates applied then lost not parked", bad[0], lost[0]);
-	if (bad[1])
-		fm_violation("%ld of %ld schedules applied then lost not marked possible_duplicate",
-			     bad[1], lost[1]);
 	if (bad[2])
 		fm_violation("%ld of %ld deletes applied then lost not account.deleted", bad[2],
 			     lost[2]);
@@ -135,7 +187,7 @@ applied_then_lost(const char *row, const char *prefix, const char *fault, const 
 	static const char *const eps[] = {"create_account", "remote_schedule", "delete_account"};
 	struct fload l;
 	struct fm_inv inv;
-	long lost[3];
+	long lost[4];
 
 	fm_row_begin(F, row);
 	if (extra)
@@ -150,9 +202,9 @@ applied_then_lost(const char *row, const char *prefix, const char *fault, const 
 	fm_row_end(
 	    F,
 	    "%zu commands, answers lost after TM acted: %ld creates (parked %ld), %ld "
-	    "schedules (possible_duplicate %ld), %ld deletes (deleted %ld); TM calls %ld, dup "
-	    "creates %ld, all done after %.1f s",
-	    inv.n, lost[0], inv.parked, lost[1], inv.possible_dup, lost[2],
+	    "schedules (possible_duplicate %ld, out of attempts %ld), %ld deletes (deleted %ld); "
+	    "TM calls %ld, dup creates %ld, all done after %.1f s",
+	    inv.n, lost[0], inv.parked, lost[1], inv.possible_dup, lost[3], lost[2],
 	    fm_outcomes(F, &l, 'd', "account.deleted", NULL), inv.calls, inv.creates_dup,
 	    inv.done_s);
 	fload_free(&l);

@@ -226,6 +226,61 @@ test_drop_schedule(void **state)
 	free(uid);
 }
 
+/* Sends meeting.schedule id for user of subject s (body in *body, delivery in *d) and returns
+ * the data of its command.failed, checked to be a meeting.schedule's with outcome_unknown. */
+static const json_t *
+schedule_failed_unknown(const char *id, const char *s, const char *user, const char *topic,
+			char **body, struct kdelivery *d)
+{
+	const json_t *dd;
+
+	*body = cmdjson_text(id, "meeting.schedule", s,
+			     json_pack("{s:s, s:s, s:s}", "user_id", user, "topic", topic,
+				       "start_time", "2032-02-03T04:05:06Z"));
+	wenv_send_raw(E, s, *body, strlen(*body), d);
+	wenv_flush(E);
+	dd = wcase_data(wenv_outcome(E, id, s, "command.failed"));
+	assert_string_equal(wcase_str(dd, "command_type"), "meeting.schedule");
+	assert_true(json_is_true(json_object_get(dd, "outcome_unknown")));
+	return dd;
+}
+
+/* ---- every attempt of remote_schedule dropped: out of attempts, and TM may have acted ---- */
+
+static void
+test_drop_schedule_exhausted(void **state)
+{
+	const char *s = "f-drop-all";
+	char *uid, *body;
+	struct kdelivery d;
+	const json_t *dd;
+	const struct kmsg *m;
+	const char *reason;
+
+	(void)state;
+	uid = wcase_account_new(E, s);
+	wcase_user_new(E, s, "da", "drop all password");
+	/* As many drops as attempts (TMPROV_RETRY_BUDGET=5): each may have made a meeting. */
+	wenv_sim_faults(E, "only=remote_schedule&drop_next=5");
+	dd = schedule_failed_unknown("drop-all-1", s, "da", "All dropped", &body, &d);
+	assert_true(json_is_true(json_object_get(dd, "retryable")));
+	assert_int_equal(wcase_int(dd, "attempts"), 5);
+	reason = wcase_str(dd, "reason");
+	wenv_assert(E,
+		    strncmp(reason, "TM may have acted", 17) == 0 && strstr(reason, "5 attempts"),
+		    "reason: %s", reason);
+	assert_int_equal(wenv_sim_calls(E, "remote_schedule", "company_uid", uid), 5);
+	assert_int_equal(audit_rows("drop-all-1", "ambiguous"), 5);
+	m = wenv_dlq_wait(E, &d, 10000);
+	wenv_assert(E, m != NULL, "no DLQ copy of the schedule that ran out of attempts");
+	assert_string_equal(wcase_str(m->headers, "tmprov.reason"), "retry_budget_exhausted");
+	wcase_expect_status(E, "drop-all-1", "failed");
+	assert_int_equal(
+	    wenv_sql_long(E, "SELECT count(*) FROM meetings WHERE subject = $1", s, NULL), 0);
+	free(body);
+	free(uid);
+}
+
 /* ---- retry budget ---- */
 
 static void
@@ -250,6 +305,8 @@ test_retry_budget_exhausted(void **state)
 	assert_string_equal(wcase_str(dd, "command_type"), "account.update");
 	assert_true(json_is_true(json_object_get(dd, "retryable")));
 	assert_int_equal(wcase_int(dd, "attempts"), 5);
+	/* A repeated update does no harm: nothing about it is unknown. */
+	assert_null(json_object_get(dd, "outcome_unknown"));
 	assert_int_equal(wenv_sim_calls(E, "update_account", "company_uid", uid), 5);
 	assert_int_equal(audit_rows("budget-1", "transient"), 5);
 	m = wenv_dlq_wait(E, &d, 10000);
@@ -325,7 +382,7 @@ test_unknown_policies_reversed(void **state)
 	const char *s = "f-policy";
 	struct worker *w = NULL;
 	struct kdelivery d;
-	const json_t *ev, *dd;
+	const json_t *ev;
 	const struct kmsg *m;
 	char err[512], *uid, *body;
 
@@ -344,15 +401,7 @@ test_unknown_policies_reversed(void **state)
 
 	wcase_user_new(E, s, "ph", "policy password");
 	wenv_sim_faults(E, "only=remote_schedule&drop_next=1");
-	body = cmdjson_text("policy-2", "meeting.schedule", s,
-			    json_pack("{s:s, s:s, s:s}", "user_id", "ph", "topic", "Parked",
-				      "start_time", "2032-02-03T04:05:06Z"));
-	wenv_send_raw(E, s, body, strlen(body), &d);
-	wenv_flush(E);
-	ev = wenv_outcome(E, "policy-2", s, "command.failed");
-	dd = wcase_data(ev);
-	assert_string_equal(wcase_str(dd, "command_type"), "meeting.schedule");
-	assert_true(json_is_true(json_object_get(dd, "outcome_unknown")));
+	schedule_failed_unknown("policy-2", s, "ph", "Parked", &body, &d);
 	m = wenv_dlq_wait(E, &d, 10000);
 	wenv_assert(E, m != NULL, "no DLQ copy of the parked schedule");
 	assert_string_equal(wcase_str(m->headers, "tmprov.reason"), "outcome_unknown");
@@ -378,6 +427,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_timeout_create_parked, faults_clear),
 	    cmocka_unit_test_teardown(test_timeout_update_retried, faults_clear),
 	    cmocka_unit_test_teardown(test_drop_schedule, faults_clear),
+	    cmocka_unit_test_teardown(test_drop_schedule_exhausted, faults_clear),
 	    cmocka_unit_test_teardown(test_retry_budget_exhausted, faults_clear),
 	    cmocka_unit_test_teardown(test_tm_outage, faults_clear),
 	    cmocka_unit_test_teardown(test_unknown_policies_reversed, faults_clear),

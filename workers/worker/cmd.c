@@ -162,21 +162,32 @@ void
 cmd_fail(struct cmd_result *r, const struct command *cmd, const char *reason, bool retryable,
 	 const char *tm_status)
 {
+	char joined[TM_REASON_MAX + 160], text[1024 + 1]; /* the schema's maxLength of reason */
 	struct outcome_failure f = {
 	    .command_type = cmd->kind,
 	    .reason = reason,
 	    .retryable = retryable,
 	    .attempts = r->attempts,
 	    .tm_status = tm_status,
+	    /* An earlier attempt of a call that is not safe to repeat lost its answer: whatever
+	     * the last one said, TM may hold what that one made (a meeting, an account). */
+	    .outcome_unknown = r->possible_duplicate,
 	};
 
+	if (f.outcome_unknown) {
+		snprintf(joined, sizeof(joined),
+			 "TM may have acted: an earlier attempt's answer was lost; then %s",
+			 reason);
+		cmd_text(text, sizeof(text), joined);
+		f.reason = text;
+	}
 	json_decref(r->data);
 	r->stmt = SQL_FINISH;
 	r->nparams = 0;
 	r->status = CMD_STATUS_FAILED;
 	r->event = OUTCOME_COMMAND_FAILED;
 	r->retryable = retryable;
-	cmd_text(r->last_error, sizeof(r->last_error), reason);
+	cmd_text(r->last_error, sizeof(r->last_error), f.reason);
 	r->data = outcome_failed_data(&f);
 }
 

@@ -195,7 +195,8 @@ const char *cmd_keep(struct cmd_result *r, const char *s);
 const char *cmd_keep_long(struct cmd_result *r, long v);
 /* Appends one variant parameter (NULL: SQL NULL); sets r->overflow when there are too many. */
 void cmd_param(struct cmd_result *r, const char *s);
-/* command.failed with no domain change. */
+/* command.failed with no domain change; with outcome_unknown (and reason saying so) when
+ * r->possible_duplicate. */
 void cmd_fail(struct cmd_result *r, const struct command *cmd, const char *reason, bool retryable,
 	      const char *tm_status);
 /* A success of the command type spec: its SQL_FINISH* variant and event; takes data. */
