@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "argon2id.h"
 #include "cfgkeys.h"
+#include "clock.h"
 #include "log.h"
 
 const struct cfg_key *const PASSWORD_CONFIG_KEYS[] = {
@@ -95,9 +97,146 @@ password_credential(const struct password_opts *opts, const char *password, char
 	return 0;
 }
 
-int
-password_verifier_new(const struct password_opts *opts, const char *credential,
-		      char out[PASSWORD_VERIFIER_MAX])
+/* argon2id's memory, kept between hashes (argon2id.h) rather than mapped afresh for each: one
+ * per hash running at once, the most recently used first; password_arenas_trim unmaps those
+ * left idle. */
+#define PASSWORD_TAG_BYTES 32 /* what libsodium's crypto_pwhash_str stores */
+
+struct arena {
+	struct argon2id_mem mem;
+	long idle_since_ms;
+	struct arena *next;
+};
+
+static pthread_mutex_t arena_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct arena *arenas_idle;
+static size_t arenas_mapped;
+
+static void
+arena_free(struct arena *a)
+{
+	argon2id_mem_free(&a->mem);
+	free(a);
+}
+
+/* An idle arena for memlimit, or a new one; NULL when memory ran out. */
+static struct arena *
+arena_take(size_t memlimit)
+{
+	struct arena *a, *stale = NULL;
+
+	pthread_mutex_lock(&arena_lock);
+	a = arenas_idle;
+	if (a != NULL) {
+		arenas_idle = a->next;
+		if (a->mem.nblocks != argon2id_blocks(memlimit)) {
+			stale = a; /* another cost: only the tests change it */
+			a = NULL;
+			arenas_mapped--;
+		}
+	}
+	pthread_mutex_unlock(&arena_lock);
+	if (stale != NULL)
+		arena_free(stale);
+	if (a != NULL)
+		return a;
+	a = calloc(1, sizeof(*a));
+	if (a == NULL || argon2id_mem_init(&a->mem, memlimit) != 0) {
+		free(a);
+		return NULL;
+	}
+	pthread_mutex_lock(&arena_lock);
+	arenas_mapped++;
+	pthread_mutex_unlock(&arena_lock);
+	return a;
+}
+
+static void
+arena_put(struct arena *a)
+{
+	a->idle_since_ms = clock_now_ms();
+	pthread_mutex_lock(&arena_lock);
+	a->next = arenas_idle;
+	arenas_idle = a;
+	pthread_mutex_unlock(&arena_lock);
+}
+
+size_t
+password_arenas_trim(long idle_ms)
+{
+	struct arena *a, **link, *gone = NULL;
+	long now = clock_now_ms();
+	size_t left;
+
+	pthread_mutex_lock(&arena_lock);
+	for (link = &arenas_idle; (a = *link) != NULL;) {
+		if (now - a->idle_since_ms >= idle_ms) {
+			*link = a->next;
+			a->next = gone;
+			gone = a;
+			arenas_mapped--;
+		} else {
+			link = &a->next;
+		}
+	}
+	left = arenas_mapped;
+	pthread_mutex_unlock(&arena_lock);
+	while ((a = gone) != NULL) {
+		gone = a->next;
+		arena_free(a);
+	}
+	return left;
+}
+
+/* libsodium's PHC string of a tag: "$argon2id$v=19$m=KIB,t=PASSES,p=1$SALT$TAG" (base64
+ * without padding). */
+static int
+phc_encode(char out[PASSWORD_VERIFIER_MAX], const struct password_opts *opts,
+	   const unsigned char *salt, size_t saltlen, const unsigned char *tag, size_t taglen)
+{
+	const int v = sodium_base64_VARIANT_ORIGINAL_NO_PADDING;
+	int n = snprintf(out, PASSWORD_VERIFIER_MAX, "$argon2id$v=19$m=%zu,t=%llu,p=1$",
+			 opts->memlimit / 1024, opts->opslimit);
+	size_t len = (size_t)n;
+
+	if (n < 0 ||
+	    len + sodium_base64_ENCODED_LEN(saltlen, v) + 1 + sodium_base64_ENCODED_LEN(taglen, v) >
+		PASSWORD_VERIFIER_MAX)
+		return -1;
+	sodium_bin2base64(out + len, PASSWORD_VERIFIER_MAX - len, salt, saltlen, v);
+	len += strlen(out + len);
+	out[len++] = '$';
+	sodium_bin2base64(out + len, PASSWORD_VERIFIER_MAX - len, tag, taglen, v);
+	return 0;
+}
+
+/* password_verifier_new in an arena: what libsodium would make, without mapping and clearing
+ * memlimit bytes per hash. */
+static int
+verifier_in_arena(const struct password_opts *opts, const char *credential,
+		  char out[PASSWORD_VERIFIER_MAX])
+{
+	unsigned char salt[crypto_pwhash_SALTBYTES], tag[PASSWORD_TAG_BYTES];
+	struct arena *a = arena_take(opts->memlimit);
+	int rc;
+
+	_Static_assert(crypto_pwhash_SALTBYTES == ARGON2ID_SALT_BYTES, "salt size");
+	if (a == NULL)
+		return -1;
+	randombytes_buf(salt, sizeof(salt));
+	rc = argon2id_hash(tag, sizeof(tag), credential, strlen(credential), salt,
+			   (uint32_t)opts->opslimit, opts->memlimit, &a->mem);
+	arena_put(a);
+	if (rc == 0)
+		rc = phc_encode(out, opts, salt, sizeof(salt), tag, sizeof(tag));
+	sodium_memzero(tag, sizeof(tag));
+	return rc;
+}
+
+/* libsodium's own: fresh memory for each hash. */
+static int
+verifier_libsodium(const struct password_opts *opts, const char *credential,
+		   char out[PASSWORD_VERIFIER_MAX])
 {
 	char str[crypto_pwhash_STRBYTES];
 
@@ -107,6 +246,15 @@ password_verifier_new(const struct password_opts *opts, const char *credential,
 	_Static_assert(crypto_pwhash_STRBYTES <= PASSWORD_VERIFIER_MAX, "verifier buffer");
 	memcpy(out, str, sizeof(str));
 	return 0;
+}
+
+int
+password_verifier_new(const struct password_opts *opts, const char *credential,
+		      char out[PASSWORD_VERIFIER_MAX])
+{
+	if (argon2id_available())
+		return verifier_in_arena(opts, credential, out);
+	return verifier_libsodium(opts, credential, out);
 }
 
 /* The verifier an unknown user's credential is checked against, made on first need with the
@@ -125,7 +273,8 @@ dummy_get(const struct password_opts *opts)
 
 		randombytes_buf(junk, sizeof(junk));
 		sodium_bin2hex(hex, sizeof(hex), junk, sizeof(junk));
-		if (password_verifier_new(opts, hex, dummy_verifier) != 0)
+		/* Made once: no arena is kept for it. */
+		if (verifier_libsodium(opts, hex, dummy_verifier) != 0)
 			dummy_verifier[0] = '\0';
 		dummy_made = true;
 	}

@@ -45,9 +45,15 @@ int password_credential(const struct password_opts *opts, const char *password, 
 			size_t outlen);
 
 /* argon2id verifier of a credential, with a fresh random salt. Returns 0 or -1 (out of memory:
- * memlimit could not be allocated). */
+ * memlimit could not be allocated). Where argon2id.h runs, the hash fills memory kept for the
+ * next (one memlimit per hash running at once) instead of mapping it afresh: see
+ * password_arenas_trim. Thread-safe. */
 int password_verifier_new(const struct password_opts *opts, const char *credential,
 			  char out[PASSWORD_VERIFIER_MAX]);
+
+/* Unmaps the memory of password_verifier_new's hashes that has not been used for idle_ms
+ * (0: all not in use). Returns how many memlimits stay mapped. Thread-safe. */
+size_t password_arenas_trim(long idle_ms);
 
 /* 1 if credential matches verifier, else 0. Runs the full hash either way; for an unknown user
  * pass verifier NULL: a fixed dummy verifier of the same cost is checked instead, so unknown users

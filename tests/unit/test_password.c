@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "argon2id.h"
 #include "cfgkeys.h"
 #include "password.h"
 
@@ -74,6 +75,44 @@ test_verifier_round_trip(void **state)
 	assert_int_equal(password_verify(&opts, v1, "cred-2"), 0);
 	assert_int_equal(password_verify(&opts, v1, ""), 0);
 	assert_int_equal(password_verify(&opts, v1, "cred-1 "), 0);
+}
+
+/* A verifier is libsodium's, whichever hash made it (argon2id.h in memory kept between
+ * hashes where it runs): libsodium checks it and finds nothing to rehash at the same cost. */
+static void
+test_verifier_is_libsodiums(void **state)
+{
+	struct password_opts o = opts;
+	char v[PASSWORD_VERIFIER_MAX];
+
+	(void)state;
+	o.opslimit = 2;
+	o.memlimit = 9 * 1024 + 512; /* m=9: hashed as given, the lane rounded down to 8 */
+	assert_int_equal(password_verifier_new(&o, "cred-3", v), 0);
+	assert_int_equal(strncmp(v, "$argon2id$v=19$m=9,t=2,p=1$", 27), 0);
+	assert_int_equal(crypto_pwhash_str_verify(v, "cred-3", 6), 0);
+	assert_int_not_equal(crypto_pwhash_str_verify(v, "cred-4", 6), 0);
+	assert_int_equal(crypto_pwhash_str_needs_rehash(v, o.opslimit, o.memlimit), 0);
+	assert_true(password_verifier_valid(v));
+}
+
+/* The memory of a hash stays mapped for the next until it has been idle that long. */
+static void
+test_arenas_trimmed(void **state)
+{
+	char v[PASSWORD_VERIFIER_MAX];
+	size_t kept;
+
+	(void)state;
+	password_arenas_trim(0);
+	assert_int_equal(password_verifier_new(&opts, "cred-5", v), 0);
+	kept = password_arenas_trim(60000);
+	/* None without AVX2: libsodium maps its own each time. */
+	assert_int_equal(kept, argon2id_available() ? 1 : 0);
+	assert_int_equal(password_verifier_new(&opts, "cred-5", v), 0);
+	assert_int_equal(password_arenas_trim(60000), kept); /* reused, not a second */
+	assert_int_equal(password_arenas_trim(0), 0);
+	assert_int_equal(password_verify(&opts, v, "cred-5"), 1);
 }
 
 static void
@@ -196,6 +235,8 @@ main(void)
 	    cmocka_unit_test(test_schemes),
 	    cmocka_unit_test(test_credential_buffer_too_small),
 	    cmocka_unit_test(test_verifier_round_trip),
+	    cmocka_unit_test(test_verifier_is_libsodiums),
+	    cmocka_unit_test(test_arenas_trimmed),
 	    cmocka_unit_test(test_unknown_user_never_matches),
 	    cmocka_unit_test(test_verifier_valid),
 	    cmocka_unit_test(test_verifier_within),

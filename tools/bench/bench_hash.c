@@ -1,6 +1,6 @@
 /* bench_hash: the hash scenario — argon2id verifiers made (or checked) per second through
  * common/password at the configured cost, on N threads: the ceiling of password-setting commands
- * and of successful logins. */
+ * and of successful logins; or made by libsodium's own crypto_pwhash_str, the reference. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "bench.h"
 #include "bench_stats.h"
@@ -21,7 +23,8 @@
 struct bench_hash_run {
 	const struct bench_opts *o;
 	struct password_opts po;
-	bool verify; /* password_verify against verifier, else password_verifier_new */
+	bool verify;	/* password_verify against verifier, else password_verifier_new */
+	bool libsodium; /* crypto_pwhash_str_alg instead of password_verifier_new */
 	char credential[BENCH_HASH_CRED_MAX];
 	char verifier[PASSWORD_VERIFIER_MAX];
 	pthread_barrier_t start;
@@ -44,6 +47,11 @@ bench_hash_one(struct bench_hash_run *run)
 
 	if (run->verify)
 		return password_verify(&run->po, run->verifier, run->credential) == 1;
+	if (run->libsodium)
+		return crypto_pwhash_str_alg(out, run->credential, strlen(run->credential),
+					     run->po.opslimit, run->po.memlimit,
+					     crypto_pwhash_ALG_ARGON2ID13) == 0 &&
+		       password_verifier_valid(out);
 	return password_verifier_new(&run->po, run->credential, out) == 0 &&
 	       password_verifier_valid(out);
 }
@@ -78,6 +86,7 @@ bench_hash_setup(struct bench_hash_run *run, const struct bench_opts *o, char *e
 	memset(run, 0, sizeof(*run));
 	run->o = o;
 	run->verify = strcmp(o->mode, "verify") == 0;
+	run->libsodium = strcmp(o->mode, "libsodium") == 0;
 	atomic_store(&run->budget, o->calls);
 	if (password_opts_from_cfg(&run->po, o->cfg, err, errlen) != 0)
 		return -1;

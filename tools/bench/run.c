@@ -83,7 +83,7 @@ struct bench_scenario {
 static const struct bench_scenario BENCH_SCENARIOS[] = {
     {"tmsim-capacity", bench_tmsim_capacity, "", "", 0},
     {"tm-client", bench_tm_client, "query|create|loop-query|loop-create", "query", 8},
-    {"hash", bench_hash, "new|verify", "new", 0},
+    {"hash", bench_hash, "new|verify|libsodium", "new", 0},
     {"pg-reference", bench_pg_reference, "worker|callback", "worker", 0},
     {"worker", bench_worker, "mixed|tm|password|import", "mixed", 0},
     {"callback", bench_callback, "meetings|fail|login", "meetings", 2},

@@ -23,6 +23,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "metrics.h"
+#include "password.h"
 #include "pool.h"
 #include "publisher.h"
 #include "reload.h"
@@ -39,6 +40,9 @@
 #endif
 
 #define POLL_MS 100
+/* A password hash's memory (TMPROV_ARGON2_MEMLIMIT) is kept for the next while hashes keep
+ * coming, and unmapped after this long without one. */
+#define HASH_MEMORY_IDLE_MS 10000
 /* After the drain deadline, how long jobs told to stop may take to return. */
 #define ABANDON_GRACE_MS 5000
 /* The least time the outbox gets to empty at shutdown, even after a long drain. */
@@ -346,7 +350,7 @@ worker_reload(struct worker *w)
 }
 
 /* The service manager's side of the loop: READY=1 once the group has assigned partitions,
- * WATCHDOG=1 at half the watchdog interval, a reload on SIGHUP. */
+ * WATCHDOG=1 at half the watchdog interval, a reload on SIGHUP; and idle hash memory returned. */
 static void
 worker_supervise(struct worker *w, bool *ready, long every, long *next_ping)
 {
@@ -362,6 +366,7 @@ worker_supervise(struct worker *w, bool *ready, long every, long *next_ping)
 		reload_signal = 0;
 		worker_reload(w);
 	}
+	password_arenas_trim(HASH_MEMORY_IDLE_MS);
 }
 
 /* Until a signal or a fatal Kafka error. Returns the exit status to use. */

@@ -1,0 +1,428 @@
+/* argon2id: argon2id v1.3 (RFC 9106) for one lane, the parameters libsodium's crypto_pwhash uses,
+ * filling memory the caller keeps between hashes (no fresh mapping per hash); x86-64 with AVX2
+ * only. The result is libsodium's bit for bit (tests/unit/test_argon2id checks both ways). */
+#include "argon2id.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define ARGON2ID_X86 1
+#include <immintrin.h>
+#endif
+
+#define QWORDS	       (ARGON2ID_BLOCK / 8) /* 128 */
+#define SLICES	       4		    /* RFC 9106's SL */
+#define ADDRESSES      QWORDS		    /* pseudo-random values per address block */
+#define VERSION	       0x13
+#define TYPE_ID	       2
+#define HUGE_PAGE      (2u << 20)
+#define BLOCKS_MAX     (1u << 31) /* 2 TiB of blocks: well past any TMPROV_ARGON2_MEMLIMIT */
+#define PREHASH_BYTES  64
+#define H0_INPUT_BYTES (PREHASH_BYTES + 8)
+
+uint32_t
+argon2id_blocks(size_t memlimit)
+{
+	size_t m = memlimit / 1024;
+
+	if (memlimit < 8192 || m > BLOCKS_MAX)
+		return 0;
+	return (uint32_t)(m - m % SLICES);
+}
+
+int
+argon2id_mem_init(struct argon2id_mem *mem, size_t memlimit)
+{
+	uint32_t n = argon2id_blocks(memlimit);
+	size_t len = (size_t)n * ARGON2ID_BLOCK + HUGE_PAGE;
+	uintptr_t start;
+	void *map;
+
+	memset(mem, 0, sizeof(*mem));
+	if (n == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (map == MAP_FAILED)
+		return -1;
+	/* Both only advise: a kernel without transparent huge pages still hashes. */
+	(void)madvise(map, len, MADV_HUGEPAGE);
+	(void)madvise(map, len, MADV_DONTDUMP);
+	start = ((uintptr_t)map + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+	mem->map = map;
+	mem->map_len = len;
+	mem->blocks = (uint64_t *)start;
+	mem->nblocks = n;
+	return 0;
+}
+
+void
+argon2id_mem_free(struct argon2id_mem *mem)
+{
+	if (mem->map != NULL)
+		munmap(mem->map, mem->map_len);
+	memset(mem, 0, sizeof(*mem));
+}
+
+static void
+store32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void
+hash_u32(crypto_generichash_blake2b_state *st, uint32_t v)
+{
+	uint8_t b[4];
+
+	store32(b, v);
+	crypto_generichash_blake2b_update(st, b, sizeof(b));
+}
+
+/* H' of RFC 9106 (3.3): outlen bytes (16..64, or a multiple of 32 above 64) of in. */
+static void
+hash_long(uint8_t *out, uint32_t outlen, const uint8_t *in, size_t inlen)
+{
+	crypto_generichash_blake2b_state st;
+	uint8_t v[64];
+	uint32_t left;
+
+	crypto_generichash_blake2b_init(&st, NULL, 0, outlen <= 64 ? outlen : 64);
+	hash_u32(&st, outlen);
+	crypto_generichash_blake2b_update(&st, in, inlen);
+	if (outlen <= 64) {
+		crypto_generichash_blake2b_final(&st, out, outlen);
+		return;
+	}
+	crypto_generichash_blake2b_final(&st, v, 64);
+	memcpy(out, v, 32);
+	out += 32;
+	for (left = outlen - 32; left > 64; left -= 32, out += 32) {
+		crypto_generichash_blake2b(v, 64, v, 64, NULL, 0);
+		memcpy(out, v, 32);
+	}
+	crypto_generichash_blake2b(v, left, v, 64, NULL, 0);
+	memcpy(out, v, left);
+	sodium_memzero(v, sizeof(v));
+}
+
+/* H0 of RFC 9106 (3.2), one lane, no secret and no associated data. */
+static void
+prehash(uint8_t h0[PREHASH_BYTES], uint32_t outlen, const void *pwd, size_t pwdlen,
+	const uint8_t *salt, uint32_t m, uint32_t t)
+{
+	crypto_generichash_blake2b_state st;
+
+	crypto_generichash_blake2b_init(&st, NULL, 0, PREHASH_BYTES);
+	hash_u32(&st, 1); /* p */
+	hash_u32(&st, outlen);
+	hash_u32(&st, m);
+	hash_u32(&st, t);
+	hash_u32(&st, VERSION);
+	hash_u32(&st, TYPE_ID);
+	hash_u32(&st, (uint32_t)pwdlen);
+	crypto_generichash_blake2b_update(&st, pwd, pwdlen);
+	hash_u32(&st, ARGON2ID_SALT_BYTES);
+	crypto_generichash_blake2b_update(&st, salt, ARGON2ID_SALT_BYTES);
+	hash_u32(&st, 0); /* K */
+	hash_u32(&st, 0); /* X */
+	crypto_generichash_blake2b_final(&st, h0, PREHASH_BYTES);
+}
+
+static void
+block_load(uint64_t *dst, const uint8_t *src)
+{
+	for (int i = 0; i < QWORDS; i++) {
+		uint64_t v = 0;
+
+		for (int b = 7; b >= 0; b--)
+			v = v << 8 | src[8 * i + b];
+		dst[i] = v;
+	}
+}
+
+static void
+block_store(uint8_t *dst, const uint64_t *src)
+{
+	for (int i = 0; i < QWORDS; i++)
+		for (int b = 0; b < 8; b++)
+			dst[8 * i + b] = (uint8_t)(src[i] >> (8 * b));
+}
+
+#ifdef ARGON2ID_X86
+
+#define AVX2 __attribute__((target("avx2")))
+
+/* RFC 9106's GB with the multiplication of BlaMka, on four columns at once. */
+static inline AVX2 __m256i
+blamka(__m256i x, __m256i y)
+{
+	__m256i xy = _mm256_mul_epu32(x, y);
+
+	return _mm256_add_epi64(_mm256_add_epi64(x, y), _mm256_add_epi64(xy, xy));
+}
+
+/* Four words of each of two independent P's (v[0..3] one's a, b, c, d; v[4..7] the other's),
+ * each step done for both so that the CPU runs the two chains side by side. */
+static inline AVX2 void
+gb2(__m256i v[8])
+{
+	const __m256i r24 = _mm256_setr_epi8(3, 4, 5, 6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10,
+					     3, 4, 5, 6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10);
+	const __m256i r16 = _mm256_setr_epi8(2, 3, 4, 5, 6, 7, 0, 1, 10, 11, 12, 13, 14, 15, 8, 9,
+					     2, 3, 4, 5, 6, 7, 0, 1, 10, 11, 12, 13, 14, 15, 8, 9);
+
+#pragma GCC unroll 2
+	for (int k = 0; k < 8; k += 4) {
+		v[k] = blamka(v[k], v[k + 1]);
+		v[k + 3] = _mm256_shuffle_epi32(_mm256_xor_si256(v[k + 3], v[k]),
+						_MM_SHUFFLE(2, 3, 0, 1));
+	}
+#pragma GCC unroll 2
+	for (int k = 0; k < 8; k += 4) {
+		v[k + 2] = blamka(v[k + 2], v[k + 3]);
+		v[k + 1] = _mm256_shuffle_epi8(_mm256_xor_si256(v[k + 1], v[k + 2]), r24);
+	}
+#pragma GCC unroll 2
+	for (int k = 0; k < 8; k += 4) {
+		v[k] = blamka(v[k], v[k + 1]);
+		v[k + 3] = _mm256_shuffle_epi8(_mm256_xor_si256(v[k + 3], v[k]), r16);
+	}
+#pragma GCC unroll 2
+	for (int k = 0; k < 8; k += 4) {
+		__m256i b;
+
+		v[k + 2] = blamka(v[k + 2], v[k + 3]);
+		b = _mm256_xor_si256(v[k + 1], v[k + 2]);
+		v[k + 1] = _mm256_xor_si256(_mm256_srli_epi64(b, 63), _mm256_add_epi64(b, b));
+	}
+}
+
+/* RFC 9106's P on two sets of v0..v15, each held as a = v0..v3, b = v4..v7, c = v8..v11,
+ * d = v12..v15: the columns, then the diagonals (b, c, d turned by one, two, three words, and
+ * back). */
+static inline AVX2 void
+permute2(__m256i v[8])
+{
+	gb2(v);
+#pragma GCC unroll 2
+	for (int k = 0; k < 8; k += 4) {
+		v[k + 1] = _mm256_permute4x64_epi64(v[k + 1], _MM_SHUFFLE(0, 3, 2, 1));
+		v[k + 2] = _mm256_permute4x64_epi64(v[k + 2], _MM_SHUFFLE(1, 0, 3, 2));
+		v[k + 3] = _mm256_permute4x64_epi64(v[k + 3], _MM_SHUFFLE(2, 1, 0, 3));
+	}
+	gb2(v);
+#pragma GCC unroll 2
+	for (int k = 0; k < 8; k += 4) {
+		v[k + 1] = _mm256_permute4x64_epi64(v[k + 1], _MM_SHUFFLE(2, 1, 0, 3));
+		v[k + 2] = _mm256_permute4x64_epi64(v[k + 2], _MM_SHUFFLE(1, 0, 3, 2));
+		v[k + 3] = _mm256_permute4x64_epi64(v[k + 3], _MM_SHUFFLE(0, 3, 2, 1));
+	}
+}
+
+static inline AVX2 __m256i
+pair_load(const uint64_t *r, int lo, int hi)
+{
+	return _mm256_set_m128i(_mm_load_si128((const __m128i *)(r + hi)),
+				_mm_load_si128((const __m128i *)(r + lo)));
+}
+
+static inline AVX2 void
+pair_store(uint64_t *r, int lo, int hi, __m256i v)
+{
+	_mm_store_si128((__m128i *)(r + lo), _mm256_castsi256_si128(v));
+	_mm_store_si128((__m128i *)(r + hi), _mm256_extracti128_si256(v, 1));
+}
+
+/* RFC 9106's G (3.5): next = P-rows-then-columns(prev ^ ref) ^ (prev ^ ref), xor-ed into next
+ * when with_xor (passes after the first, version 1.3). next may be prev or ref. */
+static AVX2 void
+compress(const uint64_t *prev, const uint64_t *ref, uint64_t *next, bool with_xor)
+{
+	_Alignas(32) uint64_t r[QWORDS], keep[QWORDS];
+	__m256i v[8];
+
+	for (int i = 0; i < QWORDS; i += 4) {
+		__m256i x = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(prev + i)),
+					     _mm256_loadu_si256((const __m256i *)(ref + i)));
+
+		_mm256_store_si256((__m256i *)(r + i), x);
+		if (with_xor)
+			x = _mm256_xor_si256(x, _mm256_loadu_si256((const __m256i *)(next + i)));
+		_mm256_store_si256((__m256i *)(keep + i), x);
+	}
+	for (int i = 0; i < 8; i += 2) { /* rows i and i + 1: words 16i .. 16i+31 */
+#pragma GCC unroll 8
+		for (int k = 0; k < 8; k++)
+			v[k] = _mm256_load_si256((const __m256i *)(r + 16 * i + 4 * k));
+		permute2(v);
+#pragma GCC unroll 8
+		for (int k = 0; k < 8; k++)
+			_mm256_store_si256((__m256i *)(r + 16 * i + 4 * k), v[k]);
+	}
+	for (int i = 0; i < 8; i += 2) { /* columns i and i + 1: words 2i, 2i+1 of each row */
+#pragma GCC unroll 8
+		for (int k = 0; k < 8; k++)
+			v[k] = pair_load(r, 2 * (i + k / 4) + 32 * (k % 4),
+					 2 * (i + k / 4) + 32 * (k % 4) + 16);
+		permute2(v);
+#pragma GCC unroll 8
+		for (int k = 0; k < 8; k++)
+			pair_store(r, 2 * (i + k / 4) + 32 * (k % 4),
+				   2 * (i + k / 4) + 32 * (k % 4) + 16, v[k]);
+	}
+	for (int i = 0; i < QWORDS; i += 4)
+		_mm256_storeu_si256((__m256i *)(next + i),
+				    _mm256_xor_si256(_mm256_load_si256((const __m256i *)(r + i)),
+						     _mm256_load_si256((const __m256i *)(keep + i))));
+}
+
+/* Where the pseudo-random values of a data-independent segment come from (RFC 9106, 3.4.1.2):
+ * in = (pass, lane 0, slice, blocks, passes, type, counter, 0...), addr = G(0, G(0, in)). */
+struct addressing {
+	_Alignas(32) uint64_t in[QWORDS];
+	_Alignas(32) uint64_t addr[QWORDS];
+	_Alignas(32) uint64_t zero[QWORDS];
+};
+
+static AVX2 void
+addresses_next(struct addressing *ad)
+{
+	ad->in[6]++;
+	compress(ad->zero, ad->in, ad->addr, false);
+	compress(ad->zero, ad->addr, ad->addr, false);
+}
+
+struct fill {
+	uint64_t *mem;
+	uint32_t blocks, segment, pass, passes;
+};
+
+/* The block a block of the lane refers to (RFC 9106, 3.4.2), from the low 32 bits of its
+ * pseudo-random value; index is the block's place in its segment. */
+static uint32_t
+reference(const struct fill *f, uint32_t slice, uint32_t index, uint64_t rand)
+{
+	uint64_t area, rel = rand & 0xFFFFFFFFu, start = 0;
+
+	if (f->pass == 0)
+		area = (uint64_t)slice * f->segment + index - 1;
+	else
+		area = (uint64_t)f->blocks - f->segment + index - 1;
+	rel = rel * rel >> 32;
+	rel = area - 1 - (area * rel >> 32);
+	if (f->pass != 0 && slice != SLICES - 1)
+		start = (uint64_t)(slice + 1) * f->segment;
+	return (uint32_t)((start + rel) % f->blocks);
+}
+
+static AVX2 void
+fill_segment(const struct fill *f, uint32_t slice, struct addressing *ad)
+{
+	bool independent = f->pass == 0 && slice < 2;
+	uint32_t first = f->pass == 0 && slice == 0 ? 2 : 0;
+	uint32_t cur = slice * f->segment + first;
+	uint32_t prev = cur == 0 ? f->blocks - 1 : cur - 1;
+
+	if (independent) {
+		memset(ad->in, 0, sizeof(ad->in));
+		ad->in[0] = f->pass;
+		ad->in[2] = slice;
+		ad->in[3] = f->blocks;
+		ad->in[4] = f->passes;
+		ad->in[5] = TYPE_ID;
+		if (first != 0)
+			addresses_next(ad);
+	}
+	for (uint32_t i = first; i < f->segment; i++, prev = cur, cur++) {
+		uint64_t rand;
+
+		if (independent) {
+			if (i % ADDRESSES == 0)
+				addresses_next(ad);
+			rand = ad->addr[i % ADDRESSES];
+		} else {
+			rand = f->mem[(size_t)prev * QWORDS];
+		}
+		compress(f->mem + (size_t)prev * QWORDS,
+			 f->mem + (size_t)reference(f, slice, i, rand) * QWORDS,
+			 f->mem + (size_t)cur * QWORDS, f->pass != 0);
+	}
+}
+
+static AVX2 void
+fill_memory(struct fill *f)
+{
+	struct addressing ad;
+
+	memset(&ad, 0, sizeof(ad));
+	for (f->pass = 0; f->pass < f->passes; f->pass++)
+		for (uint32_t slice = 0; slice < SLICES; slice++)
+			fill_segment(f, slice, &ad);
+	sodium_memzero(&ad, sizeof(ad));
+}
+
+bool
+argon2id_available(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx2");
+}
+
+#else
+
+bool
+argon2id_available(void)
+{
+	return false;
+}
+
+#endif
+
+int
+argon2id_hash(uint8_t *out, size_t outlen, const void *pwd, size_t pwdlen,
+	      const uint8_t salt[ARGON2ID_SALT_BYTES], uint32_t opslimit, size_t memlimit,
+	      struct argon2id_mem *mem)
+{
+	uint8_t h[H0_INPUT_BYTES], block[ARGON2ID_BLOCK];
+	uint32_t m = (uint32_t)(memlimit / 1024);
+
+	if (!argon2id_available()) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (outlen < 16 || outlen > 64 || pwdlen > UINT32_MAX || opslimit < 1 ||
+	    argon2id_blocks(memlimit) == 0 || mem->nblocks != argon2id_blocks(memlimit)) {
+		errno = EINVAL;
+		return -1;
+	}
+#ifdef ARGON2ID_X86
+	struct fill f = {.mem = mem->blocks,
+			 .blocks = mem->nblocks,
+			 .segment = mem->nblocks / SLICES,
+			 .passes = opslimit};
+
+	prehash(h, (uint32_t)outlen, pwd, pwdlen, salt, m, opslimit);
+	for (uint32_t i = 0; i < 2; i++) {
+		store32(h + PREHASH_BYTES, i);
+		store32(h + PREHASH_BYTES + 4, 0); /* lane */
+		hash_long(block, ARGON2ID_BLOCK, h, sizeof(h));
+		block_load(f.mem + (size_t)i * QWORDS, block);
+	}
+	fill_memory(&f);
+	block_store(block, f.mem + (size_t)(f.blocks - 1) * QWORDS);
+	hash_long(out, (uint32_t)outlen, block, sizeof(block));
+	sodium_memzero(h, sizeof(h));
+	sodium_memzero(block, sizeof(block));
+	return 0;
+#else
+	(void)out, (void)pwd, (void)salt, (void)m, (void)h, (void)block;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
