@@ -180,8 +180,8 @@ gb2(__m256i v[8])
 #pragma GCC unroll 2
 	for (int k = 0; k < 8; k += 4) {
 		v[k] = blamka(v[k], v[k + 1]);
-		v[k + 3] = _mm256_shuffle_epi32(_mm256_xor_si256(v[k + 3], v[k]),
-						_MM_SHUFFLE(2, 3, 0, 1));
+		v[k + 3] =
+		    _mm256_shuffle_epi32(_mm256_xor_si256(v[k + 3], v[k]), _MM_SHUFFLE(2, 3, 0, 1));
 	}
 #pragma GCC unroll 2
 	for (int k = 0; k < 8; k += 4) {
@@ -277,9 +277,10 @@ compress(const uint64_t *prev, const uint64_t *ref, uint64_t *next, bool with_xo
 				   2 * (i + k / 4) + 32 * (k % 4) + 16, v[k]);
 	}
 	for (int i = 0; i < QWORDS; i += 4)
-		_mm256_storeu_si256((__m256i *)(next + i),
-				    _mm256_xor_si256(_mm256_load_si256((const __m256i *)(r + i)),
-						     _mm256_load_si256((const __m256i *)(keep + i))));
+		_mm256_storeu_si256(
+		    (__m256i *)(next + i),
+		    _mm256_xor_si256(_mm256_load_si256((const __m256i *)(r + i)),
+				     _mm256_load_si256((const __m256i *)(keep + i))));
 }
 
 /* Where the pseudo-random values of a data-independent segment come from (RFC 9106, 3.4.1.2):
@@ -416,6 +417,9 @@ argon2id_hash(uint8_t *out, size_t outlen, const void *pwd, size_t pwdlen,
 	}
 	fill_memory(&f);
 	block_store(block, f.mem + (size_t)(f.blocks - 1) * QWORDS);
+	/* Kept mapped for the next hash, the blocks must not keep what they were made of (one
+	 * pass's blocks are a cheap test of a guessed password). */
+	sodium_memzero(f.mem, (size_t)f.blocks * ARGON2ID_BLOCK);
 	hash_long(out, (uint32_t)outlen, block, sizeof(block));
 	sodium_memzero(h, sizeof(h));
 	sodium_memzero(block, sizeof(block));

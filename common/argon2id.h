@@ -23,7 +23,7 @@ struct argon2id_mem {
 bool argon2id_available(void);
 
 /* The blocks a hash of memlimit bytes fills (libsodium's m = memlimit / 1024 KiB, rounded down
- * to a multiple of 4, at least 8); 0 when memlimit is below 8 KiB or over 4 TiB. */
+ * to a multiple of 4, at least 8); 0 when memlimit is below 8 KiB or over 2 TiB. */
 uint32_t argon2id_blocks(size_t memlimit);
 
 /* Maps mem for hashes of memlimit bytes (huge pages where the kernel gives them, left out of
@@ -35,8 +35,9 @@ void argon2id_mem_free(struct argon2id_mem *mem);
 
 /* The raw argon2id tag (outlen 16..64 bytes) of pwd with salt, opslimit passes, memlimit
  * bytes, in mem (made by argon2id_mem_init for that memlimit): what libsodium's crypto_pwhash
- * with crypto_pwhash_ALG_ARGON2ID13 gives. 0, or -1 (EINVAL: a parameter out of range, or mem
- * for another cost; ENOSYS: not argon2id_available). */
+ * with crypto_pwhash_ALG_ARGON2ID13 gives. mem is cleared before it returns: nothing derived
+ * from pwd stays in it. 0, or -1 (EINVAL: a parameter out of range, or mem for another cost;
+ * ENOSYS: not argon2id_available). */
 int argon2id_hash(uint8_t *out, size_t outlen, const void *pwd, size_t pwdlen,
 		  const uint8_t salt[ARGON2ID_SALT_BYTES], uint32_t opslimit, size_t memlimit,
 		  struct argon2id_mem *mem);

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sodium.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,7 +131,7 @@ arena_take(size_t memlimit)
 	if (a != NULL) {
 		arenas_idle = a->next;
 		if (a->mem.nblocks != argon2id_blocks(memlimit)) {
-			stale = a; /* another cost: only the tests change it */
+			stale = a; /* another cost: only the tests change it (not reloadable) */
 			a = NULL;
 			arenas_mapped--;
 		}
@@ -252,7 +253,8 @@ int
 password_verifier_new(const struct password_opts *opts, const char *credential,
 		      char out[PASSWORD_VERIFIER_MAX])
 {
-	if (argon2id_available())
+	/* libsodium refuses the costs argon2id.h does not take (more passes than 32 bits hold). */
+	if (argon2id_available() && opts->opslimit >= 1 && opts->opslimit <= UINT32_MAX)
 		return verifier_in_arena(opts, credential, out);
 	return verifier_libsodium(opts, credential, out);
 }

@@ -85,7 +85,7 @@ test_input_shapes(void **state)
 }
 
 /* Memory left by one hash does not leak into the next: the same input twice, and a different
- * one in between, give libsodium's each time. */
+ * one in between, give libsodium's each time; and it is left cleared. */
 static void
 test_memory_reused(void **state)
 {
@@ -99,6 +99,10 @@ test_memory_reused(void **state)
 	same_as_libsodium("second", 6, salt, 2, 65536, 32, &m);
 	assert_int_equal(argon2id_hash(b, 32, "first", 5, salt, 2, 65536, &m), 0);
 	assert_memory_equal(a, b, 32);
+	/* Nothing of the hash is left in the memory kept for the next. */
+	for (uint32_t i = 0; i < m.nblocks * (ARGON2ID_BLOCK / 8); i++)
+		if (m.blocks[i] != 0)
+			fail_msg("word %u of the kept memory not cleared", i);
 	argon2id_mem_free(&m);
 	argon2id_mem_free(&m); /* a freed mem is zeroed: a no-op again */
 	assert_null(m.map);

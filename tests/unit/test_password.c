@@ -1,5 +1,6 @@
 /* Tests for common/password: each credential scheme against known digests, argon2id verifiers
  * that accept the right credential only, the unknown-user path, and verifier validation. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -113,6 +114,81 @@ test_arenas_trimmed(void **state)
 	assert_int_equal(password_arenas_trim(60000), kept); /* reused, not a second */
 	assert_int_equal(password_arenas_trim(0), 0);
 	assert_int_equal(password_verify(&opts, v, "cred-5"), 1);
+}
+
+/* A cost libsodium refuses is refused (argon2id.h takes passes in 32 bits: not cut short). */
+static void
+test_verifier_cost_refused(void **state)
+{
+	struct password_opts o = opts;
+	char v[PASSWORD_VERIFIER_MAX];
+
+	(void)state;
+	o.opslimit = (1ULL << 32) + 2;
+	assert_int_equal(password_verifier_new(&o, "cred-6", v), -1);
+	o.opslimit = 0;
+	assert_int_equal(password_verifier_new(&o, "cred-6", v), -1);
+}
+
+/* Hashes of another cost do not use memory kept for the first. */
+static void
+test_arena_of_another_cost(void **state)
+{
+	struct password_opts o = opts;
+	char v[PASSWORD_VERIFIER_MAX];
+
+	(void)state;
+	password_arenas_trim(0);
+	assert_int_equal(password_verifier_new(&opts, "cred-7", v), 0);
+	o.memlimit = 16384;
+	assert_int_equal(password_verifier_new(&o, "cred-7", v), 0);
+	assert_int_equal(strncmp(v, "$argon2id$v=19$m=16,t=1,p=1$", 27), 0);
+	assert_int_equal(crypto_pwhash_str_verify(v, "cred-7", 6), 0);
+	/* The first cost's memory was dropped for the second's, not kept beside it. */
+	assert_int_equal(password_arenas_trim(60000), argon2id_available() ? 1 : 0);
+	password_arenas_trim(0);
+}
+
+#define HASHERS 4
+
+struct hasher {
+	pthread_t tid;
+	char cred[16];
+	int bad;
+};
+
+static void *
+hasher_main(void *arg)
+{
+	struct hasher *h = arg;
+	char v[PASSWORD_VERIFIER_MAX];
+
+	for (int i = 0; i < 5; i++)
+		h->bad += password_verifier_new(&opts, h->cred, v) != 0 ||
+			  crypto_pwhash_str_verify(v, h->cred, strlen(h->cred)) != 0;
+	return NULL;
+}
+
+/* Hashes at once each get their own memory (verifiers right), at most one per hash. */
+static void
+test_hashes_at_once(void **state)
+{
+	struct hasher h[HASHERS];
+
+	(void)state;
+	password_arenas_trim(0);
+	for (int i = 0; i < HASHERS; i++) {
+		h[i].bad = 0;
+		snprintf(h[i].cred, sizeof(h[i].cred), "cred-at-once-%d", i);
+		assert_int_equal(pthread_create(&h[i].tid, NULL, hasher_main, &h[i]), 0);
+	}
+	for (int i = 0; i < HASHERS; i++) {
+		pthread_join(h[i].tid, NULL);
+		assert_int_equal(h[i].bad, 0);
+	}
+	assert_in_range(password_arenas_trim(60000), argon2id_available() ? 1 : 0,
+			argon2id_available() ? HASHERS : 0);
+	assert_int_equal(password_arenas_trim(0), 0);
 }
 
 static void
@@ -237,6 +313,9 @@ main(void)
 	    cmocka_unit_test(test_verifier_round_trip),
 	    cmocka_unit_test(test_verifier_is_libsodiums),
 	    cmocka_unit_test(test_arenas_trimmed),
+	    cmocka_unit_test(test_verifier_cost_refused),
+	    cmocka_unit_test(test_arena_of_another_cost),
+	    cmocka_unit_test(test_hashes_at_once),
 	    cmocka_unit_test(test_unknown_user_never_matches),
 	    cmocka_unit_test(test_verifier_valid),
 	    cmocka_unit_test(test_verifier_within),
