@@ -1,6 +1,6 @@
 /* argon2id: argon2id v1.3 (RFC 9106) for one lane, the parameters libsodium's crypto_pwhash uses,
  * filling memory the caller keeps between hashes (no fresh mapping per hash); x86-64 with AVX2
- * only. The result is libsodium's bit for bit (tests/unit/test_argon2id checks both ways). */
+ * (AVX-512 where the CPU has it). The result is libsodium's bit for bit (test_argon2id). */
 #ifndef TMPROV_ARGON2ID_H
 #define TMPROV_ARGON2ID_H
 
@@ -21,6 +21,13 @@ struct argon2id_mem {
 
 /* Whether this CPU runs argon2id_hash (x86-64 with AVX2). */
 bool argon2id_available(void);
+
+/* The instructions argon2id_hash uses: by default AVX-512 where the CPU has it, else AVX2. */
+enum argon2id_simd { ARGON2ID_AVX2, ARGON2ID_AVX512 };
+
+/* Makes argon2id_hash use simd from now on, for tests and measurements; false (nothing
+ * changed) when this CPU lacks it. Not while a hash runs. */
+bool argon2id_select(enum argon2id_simd simd);
 
 /* The blocks a hash of memlimit bytes fills (libsodium's m = memlimit / 1024 KiB, rounded down
  * to a multiple of 4, at least 8); 0 when memlimit is below 8 KiB or over 2 TiB. */

@@ -57,6 +57,7 @@ wenv_fail(struct wenv *e, const char *what, const char *file, int line)
 			fprintf(stderr, "the worker is not running: it ended with %s %d\n",
 				st > 128 ? "signal" : "exit status", st > 128 ? st - 128 : st);
 		worker_log_tail(e->w, 25);
+		worker_log_tail_others(e->w, 25);
 	}
 	_fail(file, line);
 }

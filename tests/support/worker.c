@@ -35,10 +35,12 @@ struct worker {
 	char log[1024];
 	char *env[WORKER_ENV_MAX + 2]; /* owned copies */
 	size_t nenv;
-	int explicit_admin; /* env sets TMPROV_ADMIN_LISTEN itself */
+	int explicit_admin;  /* env sets TMPROV_ADMIN_LISTEN itself */
+	struct worker *next; /* in workers, the process's live ones */
 };
 
 static int seq;
+static struct worker *workers; /* started and not freed, for worker_log_tail_others */
 
 static void
 sleep_ms(long ms)
@@ -196,6 +198,8 @@ worker_start(struct worker **out, const char *name, const char *const *env, char
 		worker_free(w);
 		return -1;
 	}
+	w->next = workers;
+	workers = w;
 	*out = w;
 	return 0;
 }
@@ -312,6 +316,12 @@ worker_free(struct worker *w)
 {
 	if (w == NULL)
 		return;
+	for (struct worker **link = &workers; *link != NULL; link = &(*link)->next) {
+		if (*link == w) {
+			*link = w->next;
+			break;
+		}
+	}
 	worker_kill(w);
 	for (size_t i = 0; i < w->nenv; i++)
 		free(w->env[i]);
@@ -344,6 +354,14 @@ worker_log_tail(const struct worker *w, int lines)
 
 	snprintf(what, sizeof(what), "worker %s", w->name);
 	log_file_tail(what, w->log, lines);
+}
+
+void
+worker_log_tail_others(const struct worker *w, int lines)
+{
+	for (const struct worker *o = workers; o != NULL; o = o->next)
+		if (o != w)
+			worker_log_tail(o, lines);
 }
 
 long

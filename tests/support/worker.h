@@ -51,6 +51,8 @@ void worker_free(struct worker *w);
 
 /* Prints the last lines of the worker's log on stderr, to explain a failure. */
 void worker_log_tail(const struct worker *w, int lines);
+/* The same for every other worker started and not freed (a failure's other witnesses). */
+void worker_log_tail_others(const struct worker *w, int lines);
 /* The same for any log file: its last lines (at most 40) on stderr under "--- end of what log". */
 void log_file_tail(const char *what, const char *path, int lines);
 /* Counts the log lines containing needle. */

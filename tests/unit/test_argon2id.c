@@ -44,13 +44,11 @@ same_as_libsodium(const void *pwd, size_t pwdlen, const uint8_t salt[16], uint32
  * rounded down for the lane but hashed as given), one to three passes, more than one
  * address block per segment (over 512 blocks), the default cost. */
 static void
-test_matches_libsodium(void **state)
+matches_libsodium(void)
 {
 	static const size_t mem[] = {8192, 9216, 25600, 65536, 1053696, 19922944};
 	uint8_t salt[16], pwd[80];
 
-	(void)state;
-	skip_without_avx2();
 	for (size_t i = 0; i < sizeof(mem) / sizeof(mem[0]); i++) {
 		struct argon2id_mem m;
 
@@ -62,6 +60,26 @@ test_matches_libsodium(void **state)
 		}
 		argon2id_mem_free(&m);
 	}
+}
+
+/* With each kind of instructions this CPU has (the default last). */
+static void
+test_matches_libsodium(void **state)
+{
+	static const enum argon2id_simd simd[] = {ARGON2ID_AVX2, ARGON2ID_AVX512};
+	int ran = 0;
+
+	(void)state;
+	skip_without_avx2();
+	for (size_t i = 0; i < sizeof(simd) / sizeof(simd[0]); i++) {
+		if (!argon2id_select(simd[i])) {
+			print_message("argon2id: this CPU lacks instruction set %zu\n", i);
+			continue;
+		}
+		matches_libsodium();
+		ran++;
+	}
+	assert_true(ran >= 1);
 }
 
 /* Empty and long passwords, the shortest and longest tags. */
