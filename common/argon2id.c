@@ -375,26 +375,20 @@ compress_avx512(const uint64_t *prev, const uint64_t *ref, uint64_t *next, bool 
 
 typedef void compress_fn(const uint64_t *prev, const uint64_t *ref, uint64_t *next, bool with_xor);
 
-/* The compression this CPU runs best; argon2id_select changes it. */
-static _Atomic(compress_fn *) compress_now;
+/* What argon2id_select asked for (an enum argon2id_simd; ARGON2ID_AUTO: the best there is). */
+static atomic_int selected;
 
-static compress_fn *
-compress_pick(void)
+static enum argon2id_simd
+simd_now(void)
 {
-	compress_fn *f = atomic_load_explicit(&compress_now, memory_order_relaxed);
+	int want = atomic_load_explicit(&selected, memory_order_relaxed);
 
-	if (f == NULL) {
-		__builtin_cpu_init();
-		f = __builtin_cpu_supports("avx512f") ? compress_avx512 : compress_avx2;
-		atomic_store_explicit(&compress_now, f, memory_order_relaxed);
-	}
-	return f;
-}
-
-static void
-compress(const uint64_t *prev, const uint64_t *ref, uint64_t *next, bool with_xor)
-{
-	compress_pick()(prev, ref, next, with_xor);
+	__builtin_cpu_init();
+	if (want != ARGON2ID_AUTO)
+		return (enum argon2id_simd)want;
+	if (__builtin_cpu_supports("avx512f"))
+		return ARGON2ID_AVX512;
+	return __builtin_cpu_supports("avx2") ? ARGON2ID_AVX2 : ARGON2ID_AUTO;
 }
 
 /* Where the pseudo-random values of a data-independent segment come from (RFC 9106, 3.4.1.2):
@@ -406,7 +400,7 @@ struct addressing {
 };
 
 static void
-addresses_next(struct addressing *ad)
+addresses_next(struct addressing *ad, compress_fn *compress)
 {
 	ad->in[6]++;
 	compress(ad->zero, ad->in, ad->addr, false);
@@ -416,6 +410,7 @@ addresses_next(struct addressing *ad)
 struct fill {
 	uint64_t *mem;
 	uint32_t blocks, segment, pass, passes;
+	compress_fn *compress; /* chosen once per hash */
 };
 
 /* The block a block of the lane refers to (RFC 9106, 3.4.2), from the low 32 bits of its
@@ -452,21 +447,21 @@ fill_segment(const struct fill *f, uint32_t slice, struct addressing *ad)
 		ad->in[4] = f->passes;
 		ad->in[5] = TYPE_ID;
 		if (first != 0)
-			addresses_next(ad);
+			addresses_next(ad, f->compress);
 	}
 	for (uint32_t i = first; i < f->segment; i++, prev = cur, cur++) {
 		uint64_t rand;
 
 		if (independent) {
 			if (i % ADDRESSES == 0)
-				addresses_next(ad);
+				addresses_next(ad, f->compress);
 			rand = ad->addr[i % ADDRESSES];
 		} else {
 			rand = f->mem[(size_t)prev * QWORDS];
 		}
-		compress(f->mem + (size_t)prev * QWORDS,
-			 f->mem + (size_t)reference(f, slice, i, rand) * QWORDS,
-			 f->mem + (size_t)cur * QWORDS, f->pass != 0);
+		f->compress(f->mem + (size_t)prev * QWORDS,
+			    f->mem + (size_t)reference(f, slice, i, rand) * QWORDS,
+			    f->mem + (size_t)cur * QWORDS, f->pass != 0);
 	}
 }
 
@@ -493,19 +488,17 @@ bool
 argon2id_select(enum argon2id_simd simd)
 {
 	__builtin_cpu_init();
-	switch (simd) {
-	case ARGON2ID_AVX2:
-		if (!__builtin_cpu_supports("avx2"))
-			return false;
-		atomic_store(&compress_now, compress_avx2);
-		return true;
-	case ARGON2ID_AVX512:
-		if (!__builtin_cpu_supports("avx512f"))
-			return false;
-		atomic_store(&compress_now, compress_avx512);
-		return true;
-	}
-	return false;
+	if ((simd == ARGON2ID_AVX2 && !__builtin_cpu_supports("avx2")) ||
+	    (simd == ARGON2ID_AVX512 && !__builtin_cpu_supports("avx512f")))
+		return false;
+	atomic_store_explicit(&selected, (int)simd, memory_order_relaxed);
+	return true;
+}
+
+enum argon2id_simd
+argon2id_selected(void)
+{
+	return simd_now();
 }
 
 #else
@@ -519,8 +512,13 @@ argon2id_available(void)
 bool
 argon2id_select(enum argon2id_simd simd)
 {
-	(void)simd;
-	return false;
+	return simd == ARGON2ID_AUTO;
+}
+
+enum argon2id_simd
+argon2id_selected(void)
+{
+	return ARGON2ID_AUTO;
 }
 
 #endif
@@ -546,7 +544,9 @@ argon2id_hash(uint8_t *out, size_t outlen, const void *pwd, size_t pwdlen,
 	struct fill f = {.mem = mem->blocks,
 			 .blocks = mem->nblocks,
 			 .segment = mem->nblocks / SLICES,
-			 .passes = opslimit};
+			 .passes = opslimit,
+			 .compress =
+			     simd_now() == ARGON2ID_AVX512 ? compress_avx512 : compress_avx2};
 
 	prehash(h, (uint32_t)outlen, pwd, pwdlen, salt, m, opslimit);
 	for (uint32_t i = 0; i < 2; i++) {

@@ -22,12 +22,16 @@ struct argon2id_mem {
 /* Whether this CPU runs argon2id_hash (x86-64 with AVX2). */
 bool argon2id_available(void);
 
-/* The instructions argon2id_hash uses: by default AVX-512 where the CPU has it, else AVX2. */
-enum argon2id_simd { ARGON2ID_AVX2, ARGON2ID_AVX512 };
+/* The instructions argon2id_hash uses: by default (ARGON2ID_AUTO) AVX-512 where the CPU has
+ * it, else AVX2. */
+enum argon2id_simd { ARGON2ID_AUTO, ARGON2ID_AVX2, ARGON2ID_AVX512 };
 
-/* Makes argon2id_hash use simd from now on, for tests and measurements; false (nothing
- * changed) when this CPU lacks it. Not while a hash runs. */
+/* Makes the hashes that start from now on use simd (ARGON2ID_AUTO: the default again), for
+ * tests and measurements; false (nothing changed) when this CPU lacks it. */
 bool argon2id_select(enum argon2id_simd simd);
+
+/* What the next hash uses (ARGON2ID_AUTO: nothing, argon2id_available is false). */
+enum argon2id_simd argon2id_selected(void);
 
 /* The blocks a hash of memlimit bytes fills (libsodium's m = memlimit / 1024 KiB, rounded down
  * to a multiple of 4, at least 8); 0 when memlimit is below 8 KiB or over 2 TiB. */

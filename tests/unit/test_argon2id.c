@@ -37,7 +37,17 @@ same_as_libsodium(const void *pwd, size_t pwdlen, const uint8_t salt[16], uint32
 				       crypto_pwhash_ALG_ARGON2ID13),
 			 0);
 	assert_int_equal(argon2id_hash(ours, outlen, pwd, pwdlen, salt, t, memlimit, mem), 0);
-	assert_memory_equal(ours, theirs, outlen);
+	if (memcmp(ours, theirs, outlen) != 0) {
+		char hex[2 * 1000 + 1];
+
+		print_error("argon2id (instructions %d) differs from libsodium: t=%u memlimit=%zu "
+			    "outlen=%zu salt=%s ",
+			    (int)argon2id_selected(), t, memlimit, outlen,
+			    sodium_bin2hex(hex, sizeof(hex), salt, 16));
+		print_error("pwd=%s\n",
+			    sodium_bin2hex(hex, sizeof(hex), pwd, pwdlen < 1000 ? pwdlen : 1000));
+		fail();
+	}
 }
 
 /* Costs around the edges: the least memory, sizes not a multiple of four blocks (m is
@@ -46,6 +56,7 @@ same_as_libsodium(const void *pwd, size_t pwdlen, const uint8_t salt[16], uint32
 static void
 matches_libsodium(void)
 {
+	skip_without_avx2();
 	static const size_t mem[] = {8192, 9216, 25600, 65536, 1053696, 19922944};
 	uint8_t salt[16], pwd[80];
 
@@ -62,24 +73,48 @@ matches_libsodium(void)
 	}
 }
 
-/* With each kind of instructions this CPU has (the default last). */
+/* Each kind of instructions on its own (skipped where the CPU lacks it). */
 static void
-test_matches_libsodium(void **state)
+test_matches_libsodium_avx2(void **state)
 {
-	static const enum argon2id_simd simd[] = {ARGON2ID_AVX2, ARGON2ID_AVX512};
-	int ran = 0;
+	(void)state;
+	if (!argon2id_select(ARGON2ID_AVX2))
+		skip();
+	matches_libsodium();
+}
+
+static void
+test_matches_libsodium_avx512(void **state)
+{
+	(void)state;
+	if (!argon2id_select(ARGON2ID_AVX512))
+		skip();
+	matches_libsodium();
+}
+
+/* By default the best the CPU has. */
+static void
+test_default_choice(void **state)
+{
+	enum argon2id_simd best = ARGON2ID_AUTO;
 
 	(void)state;
-	skip_without_avx2();
-	for (size_t i = 0; i < sizeof(simd) / sizeof(simd[0]); i++) {
-		if (!argon2id_select(simd[i])) {
-			print_message("argon2id: this CPU lacks instruction set %zu\n", i);
-			continue;
-		}
-		matches_libsodium();
-		ran++;
-	}
-	assert_true(ran >= 1);
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f"))
+		best = ARGON2ID_AVX512;
+	else if (__builtin_cpu_supports("avx2"))
+		best = ARGON2ID_AVX2;
+	assert_true(argon2id_select(ARGON2ID_AVX2) || best == ARGON2ID_AUTO);
+	assert_true(argon2id_select(ARGON2ID_AUTO));
+	assert_int_equal(argon2id_selected(), best);
+}
+
+/* Every test starts from the default choice. */
+static int
+choice_default(void **state)
+{
+	(void)state;
+	return argon2id_select(ARGON2ID_AUTO) ? 0 : -1;
 }
 
 /* Empty and long passwords, the shortest and longest tags. */
@@ -160,10 +195,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_matches_libsodium),
-	    cmocka_unit_test(test_input_shapes),
-	    cmocka_unit_test(test_memory_reused),
-	    cmocka_unit_test(test_refused),
+	    cmocka_unit_test_teardown(test_matches_libsodium_avx2, choice_default),
+	    cmocka_unit_test_teardown(test_matches_libsodium_avx512, choice_default),
+	    cmocka_unit_test_teardown(test_default_choice, choice_default),
+	    cmocka_unit_test_teardown(test_input_shapes, choice_default),
+	    cmocka_unit_test_teardown(test_memory_reused, choice_default),
+	    cmocka_unit_test_teardown(test_refused, choice_default),
 	};
 
 	return cmocka_run_group_tests_name("argon2id", tests, setup, NULL);
