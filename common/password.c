@@ -211,8 +211,8 @@ phc_encode(char out[PASSWORD_VERIFIER_MAX], const struct password_opts *opts,
 	return 0;
 }
 
-/* password_verifier_new in an arena: what libsodium would make, without mapping and clearing
- * memlimit bytes per hash. */
+/* password_verifier_new in an arena: what libsodium would make, without mapping (and the kernel
+ * zeroing) memlimit bytes per hash. */
 static int
 verifier_in_arena(const struct password_opts *opts, const char *credential,
 		  char out[PASSWORD_VERIFIER_MAX])
