@@ -76,47 +76,57 @@ xml_char_ok(uint32_t c)
 	       (c >= 0xE000 && c <= 0xFFFD) || c >= 0x10000;
 }
 
+/* What is written for cp instead of itself (its length in *len), NULL when cp goes as it is. */
+static const char *
+escape_of(uint32_t cp, size_t *len)
+{
+	switch (cp) {
+	case '&':
+		*len = 5;
+		return "&amp;";
+	case '<':
+		*len = 4;
+		return "&lt;";
+	case '>':
+		*len = 4;
+		return "&gt;";
+	case '"':
+		*len = 6;
+		return "&quot;";
+	case '\'':
+		*len = 6;
+		return "&apos;";
+	case '\r': /* a literal CR would be read back as LF (XML 1.0 §2.11) */
+		*len = 5;
+		return "&#13;";
+	default:
+		*len = 3;
+		return xml_char_ok(cp) ? NULL : replacement;
+	}
+}
+
+/* Characters that go as they are are written in runs, one append each, not one per character
+ * (a meeting list is mostly such runs). */
 void
 xmlw_text(struct xmlw *w, const char *value)
 {
-	const unsigned char *s = (const unsigned char *)value;
+	const unsigned char *s = (const unsigned char *)value, *run = s;
 
 	while (*s) {
 		uint32_t cp = 0;
-		size_t n = utf8_seq(s, &cp);
+		size_t n = utf8_seq(s, &cp), len = 3;
+		const char *esc = n == 0 ? replacement : escape_of(cp, &len);
 
-		if (n == 0) {
-			put(w, replacement, 3);
-			s++;
+		if (esc == NULL) {
+			s += n;
 			continue;
 		}
-		switch (cp) {
-		case '&':
-			put(w, "&amp;", 5);
-			break;
-		case '<':
-			put(w, "&lt;", 4);
-			break;
-		case '>':
-			put(w, "&gt;", 4);
-			break;
-		case '"':
-			put(w, "&quot;", 6);
-			break;
-		case '\'':
-			put(w, "&apos;", 6);
-			break;
-		case '\r': /* a literal CR would be read back as LF (XML 1.0 §2.11) */
-			put(w, "&#13;", 5);
-			break;
-		default:
-			if (xml_char_ok(cp))
-				put(w, (const char *)s, n);
-			else
-				put(w, replacement, 3);
-		}
-		s += n;
+		put(w, (const char *)run, (size_t)(s - run));
+		put(w, esc, len);
+		s += n == 0 ? 1 : n;
+		run = s;
 	}
+	put(w, (const char *)run, (size_t)(s - run));
 }
 
 void
