@@ -132,6 +132,72 @@ timer_swap(struct timer *a, struct timer *b)
 	*b = t;
 }
 
+/* Moves the timer at i down to its place in the heap. */
+static void
+timer_sift_down(struct fiber_sched *s, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < s->ntimers && s->timers[l].at_ms < s->timers[m].at_ms)
+			m = l;
+		if (r < s->ntimers && s->timers[r].at_ms < s->timers[m].at_ms)
+			m = r;
+		if (m == i)
+			return;
+		timer_swap(&s->timers[i], &s->timers[m]);
+		i = m;
+	}
+}
+
+static struct timer
+timer_pop(struct fiber_sched *s)
+{
+	struct timer top = s->timers[0];
+
+	s->timers[0] = s->timers[--s->ntimers];
+	timer_sift_down(s, 0);
+	return top;
+}
+
+/* Drops the stale timers (of parks that a wake ended first: their generation is no longer
+ * their fiber's), which would otherwise stay until their time, and rebuilds the heap. Under
+ * the lock. */
+static void
+timers_purge(struct fiber_sched *s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->ntimers; i++)
+		if (s->timers[i].gen == s->timers[i].f->timer_gen)
+			s->timers[n++] = s->timers[i];
+	s->ntimers = n;
+	for (size_t i = n / 2; i-- > 0;)
+		timer_sift_down(s, i);
+}
+
+/* Room for one more timer. Under the lock; -1 when out of memory. */
+static int
+timers_room(struct fiber_sched *s)
+{
+	struct timer *t;
+	size_t cap;
+
+	if (s->ntimers < s->cap)
+		return 0;
+	/* Full: first without the stale ones; grown when the armed ones still fill over half of
+	 * it (so that a purge is paid for by as many pushes). */
+	timers_purge(s);
+	if (s->cap > 0 && s->ntimers <= s->cap / 2)
+		return 0;
+	cap = s->cap ? s->cap * 2 : 64;
+	if ((t = realloc(s->timers, cap * sizeof(*t))) == NULL)
+		return s->ntimers < s->cap ? 0 : -1;
+	s->timers = t;
+	s->cap = cap;
+	return 0;
+}
+
 /* Arms f's timer for at_ms. Under the lock; -1 when out of memory (the park then has no
  * timeout: its waker still ends it, and the callers' waits all have one). */
 static int
@@ -139,15 +205,8 @@ timer_push(struct fiber_sched *s, struct fiber *f, long at_ms)
 {
 	size_t i;
 
-	if (s->ntimers == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		struct timer *t = realloc(s->timers, cap * sizeof(*t));
-
-		if (t == NULL)
-			return -1;
-		s->timers = t;
-		s->cap = cap;
-	}
+	if (timers_room(s) != 0)
+		return -1;
 	i = s->ntimers++;
 	s->timers[i] = (struct timer){at_ms, f, ++f->timer_gen};
 	while (i > 0 && s->timers[(i - 1) / 2].at_ms > s->timers[i].at_ms) {
@@ -157,27 +216,6 @@ timer_push(struct fiber_sched *s, struct fiber *f, long at_ms)
 	if (i == 0) /* the earliest now: a carrier waiting for a later one must look again */
 		pthread_cond_signal(&s->work);
 	return 0;
-}
-
-static struct timer
-timer_pop(struct fiber_sched *s)
-{
-	struct timer top = s->timers[0];
-	size_t i = 0;
-
-	s->timers[0] = s->timers[--s->ntimers];
-	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, m = i;
-
-		if (l < s->ntimers && s->timers[l].at_ms < s->timers[m].at_ms)
-			m = l;
-		if (r < s->ntimers && s->timers[r].at_ms < s->timers[m].at_ms)
-			m = r;
-		if (m == i)
-			return top;
-		timer_swap(&s->timers[i], &s->timers[m]);
-		i = m;
-	}
 }
 
 /* Makes the fibers whose timers are due ready. Under the lock; returns the ms until the next
@@ -455,6 +493,17 @@ fiber_spawn(struct fiber_sched *s, fiber_fn *fn, void *arg)
 	ready_push(s, f);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
+}
+
+size_t
+fiber_sched_timers(struct fiber_sched *s)
+{
+	size_t n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->ntimers;
+	pthread_mutex_unlock(&s->lock);
+	return n;
 }
 
 size_t

@@ -24,6 +24,10 @@ void fiber_sched_free(struct fiber_sched *s);
 int fiber_spawn(struct fiber_sched *s, fiber_fn *fn, void *arg);
 /* Fibers spawned and not yet returned. Thread-safe. */
 size_t fiber_sched_live(struct fiber_sched *s);
+/* Park timers the scheduler holds: armed ones, and stale ones (of parks a wake ended first) not
+ * yet dropped — they are when the table fills, so it stays about the size of the armed ones.
+ * For tests. Thread-safe. */
+size_t fiber_sched_timers(struct fiber_sched *s);
 
 /* The calling fiber, or NULL on a plain thread. */
 struct fiber *fiber_self(void);

@@ -165,6 +165,58 @@ test_wake_before_park(void **state)
 	assert_in_range(second_park_ms, 100, 5000);
 }
 
+/* A parker and a waker on one carrier: the parker parks with a long timeout, the waker ends
+ * each park first, so that every park leaves a stale timer behind. */
+#define PINGS 1000
+static struct fiber *_Atomic parker;
+static atomic_int parks;
+
+static void
+park_long(void *arg)
+{
+	(void)arg;
+	atomic_store(&parker, fiber_self());
+	for (int i = 0; i < PINGS; i++) {
+		fiber_park(600000);
+		atomic_fetch_add(&parks, 1);
+	}
+}
+
+static void
+wake_parker(void *arg)
+{
+	(void)arg;
+	while (atomic_load(&parks) < PINGS) {
+		struct fiber *p = atomic_load(&parker);
+
+		if (p != NULL)
+			fiber_wake(p);
+		fiber_park(1); /* the parker runs meanwhile, and parks again */
+	}
+}
+
+/* Timers of parks a wake ended first do not pile up until their time (10 minutes here): the
+ * table drops them when it fills. */
+static void
+test_stale_timers_dropped(void **state)
+{
+	struct fiber_sched *s = sched(1);
+
+	(void)state;
+	atomic_store(&parker, NULL);
+	atomic_store(&parks, 0);
+	assert_int_equal(fiber_spawn(s, park_long, NULL), 0);
+	assert_int_equal(fiber_spawn(s, wake_parker, NULL), 0);
+	for (int i = 0; i < 1000 && fiber_sched_live(s) > 0; i++)
+		usleep(10000);
+	assert_int_equal(fiber_sched_live(s), 0);
+	assert_int_equal(atomic_load(&parks), PINGS);
+	if (fiber_sched_timers(s) > 64)
+		fail_msg("%zu timers held after %d parks woken early", fiber_sched_timers(s),
+			 PINGS);
+	fiber_sched_free(s);
+}
+
 static void
 keeps_log_ctx(void *arg)
 {
@@ -387,6 +439,7 @@ main(void)
 	    cmocka_unit_test(test_parked_fibers_free_carriers),
 	    cmocka_unit_test(test_wake_from_thread),
 	    cmocka_unit_test(test_wake_before_park),
+	    cmocka_unit_test(test_stale_timers_dropped),
 	    cmocka_unit_test(test_log_ctx_kept),
 	    cmocka_unit_test(test_parked_stack_given_back),
 	    cmocka_unit_test(test_fcond_threads_and_fibers),
