@@ -644,9 +644,10 @@ setup_curl(struct tm_client *tc, const struct tm_client_opts *o)
 	SET(CURLOPT_TIMEOUT_MS, o->timeout_ms);
 	SET(CURLOPT_WRITEFUNCTION, on_body);
 	SET(CURLOPT_WRITEDATA, tc);
-	/* TM's answers are a few hundred bytes: a 4 KiB receive buffer, not libcurl's 16 KiB, in
-	 * every client (a tm_loop holds one per call in flight: 6 KiB less each, measured). */
-	SET(CURLOPT_BUFFERSIZE, 4096L);
+	/* TM's answers are a few hundred bytes: libcurl's smallest receive buffer (1 KiB), not its
+	 * 16 KiB, in every transfer (a tm_loop holds one per call in flight; a larger answer is
+	 * read in more pieces, up to TMPROV_TM_MAX_RESPONSE as before). */
+	SET(CURLOPT_BUFFERSIZE, 1024L);
 	SET(CURLOPT_HEADERFUNCTION, on_header);
 	SET(CURLOPT_HEADERDATA, tc);
 	SET(CURLOPT_ERRORBUFFER, tc->errbuf);

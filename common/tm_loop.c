@@ -3,6 +3,7 @@
 #include "tm_loop.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@ struct tm_loop {
 	struct tm_call *idle;
 	size_t in_flight; /* queued or running */
 	bool stopping;
+	atomic_uint forget; /* tm_loop_forget_answers' */
 };
 
 static void
@@ -269,43 +271,117 @@ back:
 	return -1;
 }
 
-/* One tm_loop_call's wait for its end: a thread blocks, a fiber parks (fwait.h). */
+/* An answer that arrived when no memory could be had to keep it: for the caller, a lost one. */
+static const struct tm_result answer_lost = {
+    .outcome = TM_AMBIGUOUS,
+    .http_status = 0,
+    .retry_after_ms = -1,
+    .may_have_acted = true,
+    .rooms = -1,
+    .participants = -1,
+    .error = "out of memory: TM's answer could not be kept (TM may have acted)",
+};
+
+const struct tm_result *
+tm_loop_answer_lost(void)
+{
+	return &answer_lost;
+}
+
+/* One tm_loop_take's wait for its end: a thread blocks, a fiber parks (fwait.h). */
 struct tm_wait {
 	pthread_mutex_t lock;
 	struct fcond cond;
-	struct tm_result *res;
+	struct tm_loop *loop;
+	struct tm_result *res; /* the answer's copy, made on its arrival; NULL: none could be */
 	bool ended;
 };
+
+/* Whether this answer is one tm_loop_forget_answers asked to drop. */
+static bool
+answer_forgotten(struct tm_loop *l)
+{
+	unsigned n = atomic_load(&l->forget);
+
+	while (n > 0 && !atomic_compare_exchange_weak(&l->forget, &n, n - 1))
+		;
+	return n > 0;
+}
+
+void
+tm_loop_forget_answers(struct tm_loop *l, unsigned n)
+{
+	atomic_store(&l->forget, n);
+}
 
 static void
 wait_done(void *arg, const struct tm_result *res)
 {
 	struct tm_wait *w = arg;
+	struct tm_result *copy = NULL;
 
+	if (!answer_forgotten(w->loop) && (copy = malloc(sizeof(*copy))) != NULL)
+		*copy = *res;
 	pthread_mutex_lock(&w->lock);
-	*w->res = *res;
+	w->res = copy;
 	w->ended = true;
 	fcond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
 }
 
-int
-tm_loop_call(struct tm_loop *l, const struct tm_request *req, struct tm_result *res)
+/* tm_loop_submit for tm_loop_take: a submission's error result lives in this frame, which is
+ * gone before the wait (a parked fiber keeps none of its 2 KiB); on the heap when refused. */
+static __attribute__((noinline)) int
+take_submit(struct tm_loop *l, const struct tm_request *req, struct tm_wait *w,
+	    struct tm_result **refused)
 {
-	struct tm_wait w = {.res = res, .ended = false};
+	struct tm_result res;
+
+	if (tm_loop_submit(l, req, wait_done, w, &res) == 0)
+		return 0;
+	if ((*refused = malloc(sizeof(**refused))) != NULL)
+		**refused = res;
+	return -1;
+}
+
+int
+tm_loop_take(struct tm_loop *l, const struct tm_request *req, struct tm_result **res)
+{
+	struct tm_wait w = {.loop = l, .res = NULL, .ended = false};
 	int rc;
 
+	*res = NULL;
 	pthread_mutex_init(&w.lock, NULL);
 	fcond_init(&w.cond);
-	rc = tm_loop_submit(l, req, wait_done, &w, res);
+	rc = take_submit(l, req, &w, res);
 	if (rc == 0) {
 		pthread_mutex_lock(&w.lock);
 		while (!w.ended)
 			fcond_wait(&w.cond, &w.lock, -1);
 		pthread_mutex_unlock(&w.lock);
+		*res = w.res;
 	}
 	fcond_destroy(&w.cond);
 	pthread_mutex_destroy(&w.lock);
+	return rc;
+}
+
+int
+tm_loop_call(struct tm_loop *l, const struct tm_request *req, struct tm_result *res)
+{
+	struct tm_result *got = NULL;
+	int rc = tm_loop_take(l, req, &got);
+
+	if (got != NULL)
+		*res = *got;
+	else if (rc == 0)
+		*res = answer_lost;
+	else {
+		tm_result_init(res);
+		res->outcome = TM_NOT_SENT;
+		snprintf(res->error, sizeof(res->error), "tm loop: out of memory");
+	}
+	free(got);
 	return rc;
 }
 

@@ -32,9 +32,25 @@ int tm_loop_submit(struct tm_loop *l, const struct tm_request *req, tm_loop_done
 		   struct tm_result *res);
 
 /* tm_client_call's contract, through the loop: submits req and waits for its end. 0 with res
- * as TM answered (or as the call failed), -1 as tm_loop_submit's. The caller's thread waits on
- * a condition variable, not on the call's socket; a fiber (fiber.h) parks. */
+ * as TM answered (or as the call failed; tm_loop_answer_lost()'s result for an answer that could
+ * not be kept), -1 as tm_loop_submit's. The caller's thread waits on a condition variable, not
+ * on the call's socket; a fiber (fiber.h) parks. */
 int tm_loop_call(struct tm_loop *l, const struct tm_request *req, struct tm_result *res);
+
+/* tm_loop_call's, with the answer on the heap from its arrival only: a call in flight holds no
+ * result (2 KiB each), only the loop's transfer. 0: *res is TM's answer (or the call's
+ * failure), the caller's to free — or NULL when it arrived and no memory could be had to keep
+ * it: for the caller an answer lost, TM may have acted (tm_loop_answer_lost() says so). -1 as
+ * tm_loop_submit's, *res on the heap saying why (NULL when out of memory for that too). */
+int tm_loop_take(struct tm_loop *l, const struct tm_request *req, struct tm_result **res);
+
+/* The result of an answer that could not be kept (TM_AMBIGUOUS, may have acted), which
+ * tm_loop_call gives in its place. */
+const struct tm_result *tm_loop_answer_lost(void);
+
+/* For tests of that path: the next n answers tm_loop_take receives are dropped as if no memory
+ * could be had to keep them. */
+void tm_loop_forget_answers(struct tm_loop *l, unsigned n);
 
 /* TMPROV_TM_URL as the loop calls it (the audit trail's URLs start with it: tm_audit_url). */
 const char *tm_loop_base_url(const struct tm_loop *l);

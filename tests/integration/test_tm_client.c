@@ -1358,6 +1358,49 @@ test_loop_refuses_invalid(void **state)
 	count_is(NULL, 0);
 }
 
+/* tm_loop_take keeps an answer only from its arrival, on the heap; one that arrives when no
+ * memory can be had to keep it is an answer lost (TM may have acted), never "not sent". */
+static void
+test_loop_take_answers(void **state)
+{
+	struct tm_client *tc = sim_client();
+	struct tm_loop *l = loop_of(tc);
+	struct tm_request req = create_req("Take & Co"), bad = create_req(NULL);
+	struct tm_result *got = NULL, res;
+	char uid[TM_COMPANY_UID_MAX + 1];
+
+	(void)state;
+	assert_int_equal(tm_loop_take(l, &req, &got), 0);
+	assert_non_null(got);
+	assert_int_equal(got->outcome, TM_OK);
+	assert_true(got->company_uid[0] != '\0');
+	snprintf(uid, sizeof(uid), "%s", got->company_uid);
+	free(got);
+	req = uid_req(TM_QUERY_ACCOUNT, uid);
+	tm_loop_forget_answers(l, 2);
+	assert_int_equal(tm_loop_take(l, &req, &got), 0);
+	assert_null(got);
+	assert_int_equal(tm_loop_call(l, &req, &res), 0);
+	assert_int_equal(res.outcome, TM_AMBIGUOUS);
+	assert_true(res.may_have_acted);
+	assert_non_null(strstr(res.error, "out of memory"));
+	count_is(NULL, 3); /* both calls reached TM */
+	/* Only two were forgotten: the next answer is kept. */
+	assert_int_equal(tm_loop_take(l, &req, &got), 0);
+	assert_non_null(got);
+	assert_int_equal(got->outcome, TM_OK);
+	assert_string_equal(got->company_name, "Take & Co");
+	free(got);
+	/* Refused before sending: a result on the heap says why. */
+	assert_int_equal(tm_loop_take(l, &bad, &got), -1);
+	assert_non_null(got);
+	assert_int_equal(got->outcome, TM_NOT_SENT);
+	assert_true(got->error[0] != '\0');
+	free(got);
+	count_is(NULL, 4);
+	client_free(tc);
+}
+
 static int
 start_sim(void **state)
 {
@@ -1423,6 +1466,7 @@ main(void)
 	    cmocka_unit_test_setup(test_loop_many_in_flight, reset),
 	    cmocka_unit_test_setup(test_loop_free_waits, reset),
 	    cmocka_unit_test_setup(test_loop_refuses_invalid, reset),
+	    cmocka_unit_test_setup(test_loop_take_answers, reset),
 	};
 	int failed = cmocka_run_group_tests_name("tm_client", pure, NULL, NULL);
 

@@ -481,7 +481,7 @@ test_call_transient_then_ok_idempotent(void **state)
 	free(want_url);
 	assert_int_equal(sim_count(F.sim, "update_account"), 3);
 	assert_int_equal(sim_count(F.sim, "create_account"), 1);
-	json_decref(out.calls);
+	tmretry_result_clear(&out);
 }
 
 static void
@@ -505,9 +505,9 @@ test_call_intents_before_each_attempt(void **state)
 	assert_int_equal(log.attempt[2], 6);
 	assert_int_equal(log.prev[2], 5);
 	assert_int_equal(out.last_attempt, 6);
-	assert_true(out.last.company_uid[0] != '\0');
+	assert_true(out.last->company_uid[0] != '\0');
 	assert_false(out.possible_duplicate);
-	json_decref(out.calls);
+	tmretry_result_clear(&out);
 }
 
 static void
@@ -521,7 +521,7 @@ test_call_hook_refuses(void **state)
 	assert_int_equal(tmretry_call(&F.r, F.loop, &CREATE, 1, 0, false, &hooks, NULL, &out), 1);
 	assert_int_equal(out.made, 0);
 	assert_int_equal(sim_count(F.sim, "create_account"), 0);
-	json_decref(out.calls);
+	tmretry_result_clear(&out);
 }
 
 static void
@@ -540,7 +540,43 @@ test_call_create_timeout_parks(void **state)
 	assert_true(out.last_may_have_acted);
 	assert_string_equal(row_outcome(&out, 0), "ambiguous");
 	assert_true(json_is_null(json_object_get(json_array_get(out.calls, 0), "http_status")));
-	json_decref(out.calls);
+	tmretry_result_clear(&out);
+}
+
+/* An answer that arrives when no memory can be had to keep it (tm_loop_take) is an answer
+ * lost: a create parks as after a timeout, with its row "ambiguous"; a query is repeated. */
+static void
+test_call_answer_not_kept(void **state)
+{
+	struct tm_request query = CREATE;
+	struct tmretry_result out;
+	char uid[64];
+
+	(void)state;
+	tm_loop_forget_answers(F.loop, 1);
+	assert_int_equal(tmretry_call(&F.r, F.loop, &CREATE, 1, 0, false, NULL, NULL, &out), 0);
+	assert_int_equal(out.action, TMRETRY_PARK);
+	assert_int_equal(out.made, 1);
+	assert_true(out.last_may_have_acted);
+	assert_null(out.last);
+	assert_int_equal(tmretry_last(&out)->outcome, TM_AMBIGUOUS);
+	assert_non_null(strstr(tmretry_last(&out)->error, "out of memory"));
+	assert_string_equal(row_outcome(&out, 0), "ambiguous");
+	assert_int_equal(sim_count(F.sim, "create_account"), 1);
+	tmretry_result_clear(&out);
+	make_account(uid, sizeof(uid));
+	query.endpoint = TM_QUERY_ACCOUNT;
+	query.company_uid = uid;
+	tm_loop_forget_answers(F.loop, 1);
+	assert_int_equal(tmretry_call(&F.r, F.loop, &query, 1, 0, false, NULL, NULL, &out), 0);
+	assert_int_equal(out.action, TMRETRY_OK);
+	assert_int_equal(out.made, 2);
+	assert_non_null(out.last);
+	assert_string_equal(row_outcome(&out, 0), "ambiguous");
+	assert_string_equal(row_outcome(&out, 1), "ok");
+	tmretry_result_clear(&out);
+	/* Before any attempt: no call made. */
+	assert_int_equal(tmretry_last(&out)->outcome, TM_NOT_SENT);
 }
 
 static void
@@ -560,9 +596,9 @@ test_call_schedule_drop_retries_as_duplicate(void **state)
 	assert_int_equal(out.action, TMRETRY_OK);
 	assert_int_equal(out.made, 2);
 	assert_true(out.possible_duplicate);
-	assert_true(out.last.meeting_id[0] != '\0');
+	assert_true(out.last->meeting_id[0] != '\0');
 	assert_int_equal(log.n, 2);
-	json_decref(out.calls);
+	tmretry_result_clear(&out);
 }
 
 static void
@@ -575,8 +611,8 @@ test_call_business_failure(void **state)
 	assert_int_equal(tmretry_call(&F.r, F.loop, &CREATE, 1, 0, false, NULL, NULL, &out), 0);
 	assert_int_equal(out.action, TMRETRY_FAILED);
 	assert_int_equal(out.made, 1);
-	assert_true(out.last.reason[0] != '\0');
-	json_decref(out.calls);
+	assert_true(out.last->reason[0] != '\0');
+	tmretry_result_clear(&out);
 }
 
 static void
@@ -595,7 +631,7 @@ test_call_budget(void **state)
 	assert_int_equal(out.action, TMRETRY_EXHAUSTED);
 	assert_int_equal(out.made, POLICY.budget);
 	assert_int_equal(sim_count(F.sim, "query_account"), POLICY.budget);
-	json_decref(out.calls);
+	tmretry_result_clear(&out);
 }
 
 /* Stands in for the prober: marks TM up after checking that no call was made meanwhile. */
@@ -645,7 +681,7 @@ test_call_waits_while_down(void **state)
 	assert_int_equal(rv.calls_while_down, before);
 	assert_int_equal(out.action, TMRETRY_OK);
 	assert_int_equal(out.made, 1);
-	json_decref(out.calls);
+	tmretry_result_clear(&out);
 }
 
 static void
@@ -662,7 +698,7 @@ test_call_retry_after(void **state)
 	assert_int_equal(out.made, 2);
 	/* The backoff alone would wait at most 10 ms. */
 	assert_true(clock_now_ms() - t0 >= 1000);
-	json_decref(out.calls);
+	tmretry_result_clear(&out);
 }
 
 /* A job told to stop (its partition revoked or lost, DESIGN.md §3) starts no call: not the
@@ -679,7 +715,7 @@ test_call_stop(void **state)
 	assert_int_equal(out.made, 0);
 	assert_int_equal(json_array_size(out.calls), 0);
 	assert_int_equal(sim_count(F.sim, "create_account"), 0);
-	json_decref(out.calls);
+	tmretry_result_clear(&out);
 }
 
 /* The stop comes while the intent is being recorded (the job waited for its slot and the
@@ -706,7 +742,7 @@ test_call_stop_after_intent(void **state)
 	assert_int_equal(out.made, 0);
 	assert_int_equal(out.unsent_attempt, 3);
 	assert_int_equal(sim_count(F.sim, "create_account"), 0);
-	json_decref(out.calls);
+	tmretry_result_clear(&out);
 }
 
 /* The loop's thread held up by another call's end, as a frozen process's would be: it is
@@ -756,13 +792,13 @@ test_call_lease_lapses_before_send(void **state)
 	assert_int_equal(out.unsent_attempt, 2);
 	assert_int_equal(json_array_size(out.calls), 0);
 	assert_int_equal(sim_count(F.sim, "create_account"), 0);
-	json_decref(out.calls);
+	tmretry_result_clear(&out);
 	/* With the lease held, the same call goes out. */
 	atomic_store(&lease.tick_ms, clock_now_ms());
 	assert_int_equal(tmretry_call(&F.r, F.loop, &CREATE, 3, 0, false, &hooks, NULL, &out), 0);
 	assert_int_equal(out.action, TMRETRY_OK);
 	assert_int_equal(sim_count(F.sim, "create_account"), 1);
-	json_decref(out.calls);
+	tmretry_result_clear(&out);
 	F.r.lease = NULL;
 }
 
@@ -784,14 +820,14 @@ test_call_outliving_lease_not_counted(void **state)
 	assert_string_equal(row_outcome(&out, 0), "ambiguous");
 	assert_int_equal(tmhealth_in_a_row(F.health), 0);
 	assert_int_equal(sim_count(F.sim, "query_account"), 1); /* no retry */
-	json_decref(out.calls);
+	tmretry_result_clear(&out);
 	/* The same timeout with the lease held all along is TM's, and counted. */
 	lease.lease_ms = 60000;
 	atomic_store(&lease.tick_ms, clock_now_ms());
 	F.r.policy.budget = 1;
 	assert_int_equal(tmretry_call(&F.r, F.loop, &query, 1, 0, false, NULL, NULL, &out), 0);
 	assert_int_equal(tmhealth_in_a_row(F.health), 1);
-	json_decref(out.calls);
+	tmretry_result_clear(&out);
 	F.r.lease = NULL;
 }
 
@@ -835,23 +871,23 @@ test_call_slots(void **state)
 	check.arg = &slots;
 	assert_int_equal(tmretry_call(&F.r, F.loop, &CREATE, 1, 0, false, &check, NULL, &out), 0);
 	assert_int_equal(out.action, TMRETRY_OK);
-	json_decref(out.calls);
+	tmretry_result_clear(&out);
 	assert_int_equal(tmretry_call(&F.r, F.loop, &CREATE, 1, 0, false, &refuse, NULL, &out), 1);
-	json_decref(out.calls);
+	tmretry_result_clear(&out);
 	assert_int_equal(tmretry_call(&F.r, F.loop, &CREATE, 1, 0, false, &retry, NULL, &out), 0);
 	assert_int_equal(out.action, TMRETRY_OK);
 	assert_int_equal(later.n, 2);
-	json_decref(out.calls);
+	tmretry_result_clear(&out);
 	assert_int_equal(fsem_free(&slots), 1);
 	/* Stopped with a free slot: no call either. */
 	assert_int_equal(tmretry_call(&F.r, F.loop, &CREATE, 1, 0, false, NULL, &stop, &out), -1);
 	assert_int_equal(out.made, 0);
-	json_decref(out.calls);
+	tmretry_result_clear(&out);
 	/* Stopped while every slot is taken: no call. */
 	assert_true(fsem_take(&slots, NULL));
 	assert_int_equal(tmretry_call(&F.r, F.loop, &CREATE, 1, 0, false, NULL, &stop, &out), -1);
 	assert_int_equal(out.made, 0);
-	json_decref(out.calls);
+	tmretry_result_clear(&out);
 	assert_int_equal(sim_count(F.sim, "create_account"), 2);
 	F.r.call_slots = NULL;
 	fsem_destroy(&slots);
@@ -917,6 +953,7 @@ main(void)
 					    after_each),
 	    cmocka_unit_test_setup_teardown(test_call_schedule_drop_retries_as_duplicate,
 					    before_each, after_each),
+	    cmocka_unit_test_setup_teardown(test_call_answer_not_kept, before_each, after_each),
 	    cmocka_unit_test_setup_teardown(test_call_business_failure, before_each, after_each),
 	    cmocka_unit_test_setup_teardown(test_call_budget, before_each, after_each),
 	    cmocka_unit_test_setup_teardown(test_call_waits_while_down, before_each, after_each),

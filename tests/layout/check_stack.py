@@ -29,7 +29,7 @@ TM_WAIT = [
     ("workers/worker/cmd.c", "cmd_call"),
     ("workers/worker/tmretry.c", "tmretry_call"),
     ("workers/worker/tmretry.c", "tmretry_attempts"),
-    ("common/tm_loop.c", "tm_loop_call"),
+    ("common/tm_loop.c", "tm_loop_take"),
     ("common/fwait.c", "fcond_wait"),
     ("common/fiber.c", "fiber_park"),
 ]

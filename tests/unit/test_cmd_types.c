@@ -233,9 +233,12 @@ test_create_halves(void **state)
 	const struct cmd_state exists = {.acc_exists = true, .acc_active = true};
 	const struct cmd_state none = {.acc_exists = false};
 	struct cmd_tm c = {.req = {.endpoint = TM_CREATE_ACCOUNT}};
+	struct tm_result last;
 	struct cmd_result r;
 
 	(void)state;
+	tm_result_init(&last);
+	c.tr.last = &last;
 	cmd_result_init(&r);
 	assert_int_equal(env.spec->prepare(&env, &exists, &r, &c), CMD_DONE);
 	assert_string_equal(r.last_error, "account exists");
@@ -246,7 +249,7 @@ test_create_halves(void **state)
 	assert_string_equal(c.req.email, "ops@acme.test");
 	assert_int_equal(c.req.rooms, 2);
 	assert_int_equal(c.req.participants, 10);
-	snprintf(c.tr.last.company_uid, sizeof(c.tr.last.company_uid), "U-7");
+	snprintf(last.company_uid, sizeof(last.company_uid), "U-7");
 	r.possible_duplicate = true;
 	assert_int_equal(env.spec->answer(&env, &none, &r, &c, CMD_GO_ON), CMD_DONE);
 	assert_int_equal(r.status, CMD_STATUS_SUCCEEDED);
@@ -270,18 +273,21 @@ delete_answer(unsigned made, bool may_have_acted, bool intent_open, enum cmd_sta
 	struct cmd_env env = {.spec = cmd_types_get(CMD_ACCOUNT_DELETE), .cmd = &cmd};
 	struct cmd_state st = {.acc_exists = true, .acc_active = true, .intent_open = intent_open};
 	struct cmd_tm c = {.req = {.endpoint = TM_DELETE_ACCOUNT}};
+	struct tm_result last;
 	struct cmd_result r;
 
+	tm_result_init(&last);
+	c.tr.last = &last;
 	snprintf(st.company_uid, sizeof(st.company_uid), "U-7");
 	assert_int_equal(env.spec->prepare(&env, &st, NULL, &c), CMD_GO_ON);
 	assert_string_equal(c.req.company_uid, "U-7");
 	c.tr.made = made;
 	c.tr.action = TMRETRY_FAILED;
 	c.tr.any_may_have_acted = may_have_acted;
-	snprintf(c.tr.last.tm_status, sizeof(c.tr.last.tm_status), "FAILED");
-	snprintf(c.tr.last.reason, sizeof(c.tr.last.reason), "company_uid does not exist");
+	snprintf(last.tm_status, sizeof(last.tm_status), "FAILED");
+	snprintf(last.reason, sizeof(last.reason), "company_uid does not exist");
 	cmd_result_init(&r);
-	cmd_fail(&r, &cmd, c.tr.last.reason, false, c.tr.last.tm_status);
+	cmd_fail(&r, &cmd, last.reason, false, last.tm_status);
 	assert_int_equal(env.spec->answer(&env, &st, &r, &c, CMD_DONE), CMD_DONE);
 	assert_int_equal(r.status, want);
 	if (want == CMD_STATUS_SUCCEEDED) {

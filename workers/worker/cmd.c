@@ -297,6 +297,7 @@ static __attribute__((noinline)) enum cmd_verdict
 cmd_called(const struct cmd_env *env, const struct tm_request *req, struct cmd_result *r,
 	   struct tmretry_result *tr, unsigned first, int rc)
 {
+	const struct tm_result *last = tmretry_last(tr);
 	char reason[TM_REASON_MAX + 64], status[32], err[256];
 
 	/* The audit rows of this run become the result's. */
@@ -326,20 +327,19 @@ cmd_called(const struct cmd_env *env, const struct tm_request *req, struct cmd_r
 		return CMD_GO_ON;
 	case TMRETRY_FAILED:
 		snprintf(reason, sizeof(reason), "%s",
-			 tr->last.reason[0] ? tr->last.reason : tr->last.error);
-		cmd_fail(r, env->cmd, reason, false,
-			 cmd_tm_status(&tr->last, status, sizeof(status)));
+			 last->reason[0] ? last->reason : last->error);
+		cmd_fail(r, env->cmd, reason, false, cmd_tm_status(last, status, sizeof(status)));
 		return CMD_DONE;
 	case TMRETRY_PARK:
-		cmd_park(r, env->cmd, req->endpoint, tm_outcome_name(tr->last.outcome));
+		cmd_park(r, env->cmd, req->endpoint, tm_outcome_name(last->outcome));
 		return CMD_DONE;
 	case TMRETRY_AGAIN:
 	case TMRETRY_EXHAUSTED:
 		break;
 	}
 	snprintf(reason, sizeof(reason), "TM %s: %u attempts failed, last: %s",
-		 tm_endpoint_name(req->endpoint), tr->made, tr->last.error);
-	cmd_fail(r, env->cmd, reason, true, cmd_tm_status(&tr->last, status, sizeof(status)));
+		 tm_endpoint_name(req->endpoint), tr->made, last->error);
+	cmd_fail(r, env->cmd, reason, true, cmd_tm_status(last, status, sizeof(status)));
 	r->dlq_reason = dlq_reason_name(DLQ_REASON_RETRY_BUDGET_EXHAUSTED);
 	cmd_text(r->dlq_error, sizeof(r->dlq_error), reason);
 	return CMD_DONE;

@@ -48,8 +48,8 @@ cmd_account_create_answer(const struct cmd_env *env, const struct cmd_state *st,
 	(void)st;
 	if (called != CMD_GO_ON)
 		return called;
-	uid = cmd_keep(r, c->tr.last.company_uid);
-	data = outcome_account_data(c->tr.last.company_uid, a);
+	uid = cmd_keep(r, tmretry_last(&c->tr)->company_uid);
+	data = outcome_account_data(tmretry_last(&c->tr)->company_uid, a);
 	if (data != NULL && r->possible_duplicate)
 		json_object_set_new(data, "possible_duplicate", json_true());
 	cmd_succeed(r, env->spec, data);
@@ -117,15 +117,16 @@ cmd_account_delete_answer(const struct cmd_env *env, const struct cmd_state *st,
 			  struct cmd_result *r, struct cmd_tm *c, enum cmd_verdict called)
 {
 	const struct tmretry_result *tr = &c->tr;
+	const struct tm_result *last = tmretry_last(tr);
 
 	/* "No such account" after a delete that may have acted (an earlier attempt of this run
 	 * without an answer, or an earlier run's call left open) is that delete's success: a
 	 * repeat cannot undo it, and the account's users must lose their logins. */
 	if (called == CMD_DONE && tr->made > 0 && tr->action == TMRETRY_FAILED &&
-	    tr->last.tm_status[0] != '\0' && (st->intent_open || tr->any_may_have_acted) &&
-	    tmdrift_gone(tr->last.reason)) {
+	    last->tm_status[0] != '\0' && (st->intent_open || tr->any_may_have_acted) &&
+	    tmdrift_gone(last->reason)) {
 		log_info("command %s: TM: %s after a delete that may have acted: deleted",
-			 env->cmd->id, tr->last.reason);
+			 env->cmd->id, last->reason);
 		r->retryable = -1;
 		r->last_error[0] = '\0';
 		r->dlq_reason = NULL;
@@ -145,7 +146,7 @@ cmd_account_query_answer(const struct cmd_env *env, const struct cmd_state *st,
 	const struct outcome_account ours = {cmd_state_text(st->company_name),
 					     cmd_state_text(st->email), st->rooms,
 					     st->participants};
-	const struct tm_result *last = &c->tr.last;
+	const struct tm_result *last = tmretry_last(&c->tr);
 	struct outcome_account tm;
 
 	if (called != CMD_GO_ON)

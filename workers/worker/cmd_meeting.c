@@ -96,7 +96,7 @@ cmd_meeting_schedule_answer(const struct cmd_env *env, const struct cmd_state *s
 			    struct cmd_result *r, struct cmd_tm *c, enum cmd_verdict called)
 {
 	const struct command *cmd = env->cmd;
-	const char *user_id = c->req.user_id, *tm_id = c->tr.last.meeting_id;
+	const char *user_id = c->req.user_id, *tm_id = tmretry_last(&c->tr)->meeting_id;
 	char join[MEETING_JOIN_URL_MAX + 1];
 	const char *meeting_id;
 

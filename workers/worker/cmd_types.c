@@ -81,8 +81,8 @@ cmd_types_may_create(enum cmd_type kind)
 	return spec != NULL && spec->calls_tm && !tm_endpoint_idempotent(spec->endpoint);
 }
 
-/* A zeroed cmd_tm (an answer may read tr after a cmd_call that made no call), on the heap: its
- * 2 KiB (the TM answer) is not in the frame of every parked command, which then fits a page.
+/* A zeroed cmd_tm (an answer may read tr after a cmd_call that made no call), on the heap and
+ * small: TM's answer (2 KiB) is kept only from its arrival (tmretry_result's last).
  * Out of memory it waits like an outage; NULL only when stopped. */
 static struct cmd_tm *
 cmd_tm_new(const struct cmd_env *env)
@@ -115,6 +115,7 @@ cmd_types_call(const struct cmd_env *env, const struct cmd_state *st, struct cmd
 		if (v == CMD_GO_ON || v == CMD_DONE)
 			v = env->spec->answer(env, st, r, c, v);
 	}
+	tmretry_result_clear(&c->tr);
 	free(c);
 	return v;
 }

@@ -517,6 +517,7 @@ tmretry_attempts(const struct tmretry *r, struct tm_loop *tm, const struct tm_re
 	bool judged;
 	enum tmretry_action a;
 	struct tmgate_pass pass = {0};
+	const struct tm_result *res;
 	int rc;
 
 	for (;; attempt++) {
@@ -530,8 +531,10 @@ tmretry_attempts(const struct tmretry *r, struct tm_loop *tm, const struct tm_re
 		clock_gettime(CLOCK_REALTIME, &started);
 		call.may_send = tmretry_still_owner;
 		call.may_send_arg = &owner;
-		tm_loop_call(tm, &call, &out->last);
-		if (out->last.refused_by_sender) {
+		free(out->last);
+		out->last_lost = tm_loop_take(tm, &call, &out->last) == 0 && out->last == NULL;
+		res = tmretry_last(out);
+		if (res->refused_by_sender) {
 			/* Not sent: as a stop seen in tmretry_begin (the caller resolves the
 			 * intent). */
 			log_info("TM %s attempt %u not sent: the worker no longer owns the command",
@@ -545,32 +548,57 @@ tmretry_attempts(const struct tmretry *r, struct tm_loop *tm, const struct tm_re
 		 * nothing of TM: its timeout was ours. It counts neither against TM's health
 		 * nor the budget, nor in the adaptive concurrency (fault row K3). */
 		judged = lease_held(r->lease);
-		tmretry_slot_give(r, &pass, judged ? &out->last : NULL);
+		tmretry_slot_give(r, &pass, judged ? res : NULL);
 		pass.token = false; /* the call went out: its rate token is spent */
 		out->made++;
 		out->last_attempt = attempt;
-		out->last_may_have_acted = out->last.may_have_acted;
-		out->any_may_have_acted |= out->last.may_have_acted;
+		out->last_may_have_acted = res->may_have_acted;
+		out->any_may_have_acted |= res->may_have_acted;
 		json_array_append_new(out->calls,
-				      tmretry_audit_row(req->endpoint, url, &out->last, &started));
-		tmretry_count(r, req->endpoint, &out->last);
+				      tmretry_audit_row(req->endpoint, url, res, &started));
+		tmretry_count(r, req->endpoint, res);
 		/* Attempts made while TM is down do not spend the budget: an outage pauses
 		 * the work instead of failing it. */
-		if (judged && tmhealth_record(r->health, tmretry_account(req), &out->last))
+		if (judged && tmhealth_record(r->health, tmretry_account(req), res))
 			counted++;
-		a = tmretry_decide(&r->policy, req->endpoint, out->last.outcome,
-				   out->last.may_have_acted, counted, &out->possible_duplicate);
+		a = tmretry_decide(&r->policy, req->endpoint, res->outcome, res->may_have_acted,
+				   counted, &out->possible_duplicate);
 		if (a != TMRETRY_AGAIN) {
 			out->action = a;
 			return 0;
 		}
 		log_debug("TM %s attempt %u: %s (%s); retrying", tm_endpoint_name(req->endpoint),
-			  attempt, tm_outcome_name(out->last.outcome), out->last.error);
+			  attempt, tm_outcome_name(res->outcome), res->error);
 		tmretry_count_retry(r, req->endpoint);
-		if (!tmretry_wait(
-			r, tmretry_delay_ms(&r->policy, out->made, out->last.retry_after_ms), stop))
+		if (!tmretry_wait(r, tmretry_delay_ms(&r->policy, out->made, res->retry_after_ms),
+				  stop))
 			return -1;
 	}
+}
+
+/* Before any attempt. */
+static const struct tm_result no_call = {
+    .outcome = TM_NOT_SENT,
+    .retry_after_ms = -1,
+    .rooms = -1,
+    .participants = -1,
+    .error = "no call was made",
+};
+
+const struct tm_result *
+tmretry_last(const struct tmretry_result *out)
+{
+	if (out->last != NULL)
+		return out->last;
+	return out->last_lost ? tm_loop_answer_lost() : &no_call;
+}
+
+void
+tmretry_result_clear(struct tmretry_result *out)
+{
+	free(out->last);
+	json_decref(out->calls);
+	memset(out, 0, sizeof(*out));
 }
 
 int
@@ -585,6 +613,8 @@ tmretry_call(const struct tmretry *r, struct tm_loop *tm, const struct tm_reques
 	int rc = -1;
 
 	free(text);
+	out->last = NULL;
+	out->last_lost = false;
 	out->made = 0;
 	out->last_attempt = prev;
 	out->unsent_attempt = 0;

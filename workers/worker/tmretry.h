@@ -127,9 +127,13 @@ struct tmretry_hooks {
 
 struct tmretry_result {
 	enum tmretry_action action; /* OK, FAILED, PARK or EXHAUSTED */
-	struct tm_result last;	    /* the last attempt */
-	unsigned made;		    /* attempts made by this call */
-	unsigned last_attempt;	    /* number of the last attempt (continues first_attempt) */
+	/* The last attempt's answer, on the heap from its arrival (a call in flight holds none of
+	 * its 2 KiB; tm_loop_take): owned; NULL before any attempt, or when the answer could not be
+	 * kept. Read through tmretry_last. */
+	struct tm_result *last;
+	bool last_lost;	       /* the last attempt's answer arrived and could not be kept */
+	unsigned made;	       /* attempts made by this call */
+	unsigned last_attempt; /* number of the last attempt (continues first_attempt) */
 	bool possible_duplicate;
 	bool last_may_have_acted; /* whether the last attempt's call may have reached TM */
 	bool any_may_have_acted;  /* ... or any attempt's of this call */
@@ -156,7 +160,7 @@ struct tmretry {
 	const struct lease *lease;
 };
 
-/* Calls TM through tm (each attempt a tm_loop_call: the thread waits, the loop's thread drives
+/* Calls TM through tm (each attempt a tm_loop_take: the thread waits, the loop's thread drives
  * the transfer) until a final action. No call starts once *stop is set: it is looked at after the
  * slot and the intent, right before each call (the job's partition may have gone meanwhile),
  * and with the lease again on the sending thread just before the request's first byte (req's
@@ -167,11 +171,18 @@ struct tmretry {
  * an earlier run's outcome is unknown. Returns 0 with out->action set; 1 when hooks->before
  * said to stop calling; -1 when *stop was set (out->calls is still filled; an intent may be
  * open: out->unsent_attempt's, whose call was not made, or the last attempt's, whose outcome is
- * out->last_may_have_acted). */
+ * out->last_may_have_acted). out is overwritten, not freed: tmretry_result_clear a used one. */
 int tmretry_call(const struct tmretry *r, struct tm_loop *tm, const struct tm_request *req,
 		 unsigned first_attempt, unsigned prev, bool possible_duplicate,
 		 const struct tmretry_hooks *hooks, const atomic_bool *stop,
 		 struct tmretry_result *out);
+
+/* out's last answer: the attempt's; tm_loop_answer_lost() for one that arrived and could not be
+ * kept; before any attempt a result of outcome TM_NOT_SENT saying no call was made. */
+const struct tm_result *tmretry_last(const struct tmretry_result *out);
+
+/* Frees what tmretry_call left in out (its last answer, its calls) and zeroes it. */
+void tmretry_result_clear(struct tmretry_result *out);
 
 /* One tm_calls row (the JSON SQL_FINISH reads) for an attempt of url (tm_audit_url's, as a JSON
  * string: the row takes a reference) that started at started (CLOCK_REALTIME). */
