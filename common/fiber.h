@@ -25,8 +25,8 @@ int fiber_spawn(struct fiber_sched *s, fiber_fn *fn, void *arg);
 /* Fibers spawned and not yet returned. Thread-safe. */
 size_t fiber_sched_live(struct fiber_sched *s);
 /* Park timers the scheduler holds: armed ones, and stale ones (of parks a wake ended first) not
- * yet dropped — they are when the table fills, so it stays about the size of the armed ones.
- * For tests. Thread-safe. */
+ * yet dropped — they are when the table fills, so they are never more than its size, at most
+ * twice the most ever armed at once (at least 64). For tests. Thread-safe. */
 size_t fiber_sched_timers(struct fiber_sched *s);
 
 /* The calling fiber, or NULL on a plain thread. */

@@ -311,7 +311,7 @@ answer_forgotten(struct tm_loop *l)
 void
 tm_loop_forget_answers(struct tm_loop *l, unsigned n)
 {
-	atomic_store(&l->forget, n);
+	atomic_fetch_add(&l->forget, n);
 }
 
 static void

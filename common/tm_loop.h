@@ -48,8 +48,8 @@ int tm_loop_take(struct tm_loop *l, const struct tm_request *req, struct tm_resu
  * tm_loop_call gives in its place. */
 const struct tm_result *tm_loop_answer_lost(void);
 
-/* For tests of that path: the next n answers tm_loop_take receives are dropped as if no memory
- * could be had to keep them. */
+/* For tests of that path: n more of the answers tm_loop_take receives next (whichever call's,
+ * when several are in flight) are dropped as if no memory could be had to keep them. */
 void tm_loop_forget_answers(struct tm_loop *l, unsigned n);
 
 /* TMPROV_TM_URL as the loop calls it (the audit trail's URLs start with it: tm_audit_url). */

@@ -575,6 +575,17 @@ test_call_answer_not_kept(void **state)
 	assert_string_equal(row_outcome(&out, 0), "ambiguous");
 	assert_string_equal(row_outcome(&out, 1), "ok");
 	tmretry_result_clear(&out);
+	/* A schedule (policy: retry) is repeated, and marked a possible duplicate. */
+	query.endpoint = TM_REMOTE_SCHEDULE;
+	query.user_id = "u-1";
+	tm_loop_forget_answers(F.loop, 1);
+	assert_int_equal(tmretry_call(&F.r, F.loop, &query, 1, 0, false, NULL, NULL, &out), 0);
+	assert_int_equal(out.action, TMRETRY_OK);
+	assert_int_equal(out.made, 2);
+	assert_true(out.possible_duplicate);
+	assert_true(tmretry_last(&out)->meeting_id[0] != '\0');
+	assert_int_equal(sim_count(F.sim, "remote_schedule"), 2);
+	tmretry_result_clear(&out);
 	/* Before any attempt: no call made. */
 	assert_int_equal(tmretry_last(&out)->outcome, TM_NOT_SENT);
 }

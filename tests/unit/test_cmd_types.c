@@ -298,6 +298,32 @@ delete_answer(unsigned made, bool may_have_acted, bool intent_open, enum cmd_sta
 	cmd_result_clear(&r);
 }
 
+/* A delete whose answer arrived and could not be kept (tmretry_last: TM_AMBIGUOUS, no status):
+ * not taken for TM's "no such account", whatever came before. */
+static void
+test_delete_answer_lost(void **state)
+{
+	struct command cmd = {.id = "c-3", .subject = "s-1", .kind = CMD_ACCOUNT_DELETE};
+	struct cmd_env env = {.spec = cmd_types_get(CMD_ACCOUNT_DELETE), .cmd = &cmd};
+	struct cmd_state st = {.acc_exists = true, .acc_active = true, .intent_open = true};
+	struct cmd_tm c = {.req = {.endpoint = TM_DELETE_ACCOUNT}};
+	struct cmd_result r;
+
+	(void)state;
+	snprintf(st.company_uid, sizeof(st.company_uid), "U-7");
+	assert_int_equal(env.spec->prepare(&env, &st, NULL, &c), CMD_GO_ON);
+	c.tr.made = 2;
+	c.tr.action = TMRETRY_FAILED;
+	c.tr.any_may_have_acted = true;
+	c.tr.last_lost = true;
+	assert_int_equal(tmretry_last(&c.tr)->outcome, TM_AMBIGUOUS);
+	cmd_result_init(&r);
+	cmd_fail(&r, &cmd, tmretry_last(&c.tr)->error, false, NULL);
+	assert_int_equal(env.spec->answer(&env, &st, &r, &c, CMD_DONE), CMD_DONE);
+	assert_int_equal(r.status, CMD_STATUS_FAILED);
+	cmd_result_clear(&r);
+}
+
 static void
 test_delete_answer_gone(void **state)
 {
@@ -321,6 +347,7 @@ main(void)
 	    cmocka_unit_test(test_call_holds_intent_place),
 	    cmocka_unit_test(test_create_halves),
 	    cmocka_unit_test(test_delete_answer_gone),
+	    cmocka_unit_test(test_delete_answer_lost),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -98,9 +98,9 @@ struct cmd_tm {
  * r holds a result that needs no call. */
 typedef enum cmd_verdict cmd_prepare(const struct cmd_env *env, const struct cmd_state *st,
 				     struct cmd_result *r, struct cmd_tm *c);
-/* Its second half, after cmd_call answered called: CMD_GO_ON (c->tr.last is TM's TM_OK answer)
- * or CMD_DONE (r holds the call's failure, which the type may still read otherwise). Returns
- * CMD_DONE with r's result. */
+/* Its second half, after cmd_call answered called: CMD_GO_ON (tmretry_last(&c->tr) is TM's
+ * TM_OK answer) or CMD_DONE (r holds the call's failure, which the type may still read
+ * otherwise). Returns CMD_DONE with r's result. */
 typedef enum cmd_verdict cmd_answer(const struct cmd_env *env, const struct cmd_state *st,
 				    struct cmd_result *r, struct cmd_tm *c,
 				    enum cmd_verdict called);

@@ -518,6 +518,7 @@ tmretry_attempts(const struct tmretry *r, struct tm_loop *tm, const struct tm_re
 	enum tmretry_action a;
 	struct tmgate_pass pass = {0};
 	const struct tm_result *res;
+	long delay_ms;
 	int rc;
 
 	for (;; attempt++) {
@@ -531,7 +532,6 @@ tmretry_attempts(const struct tmretry *r, struct tm_loop *tm, const struct tm_re
 		clock_gettime(CLOCK_REALTIME, &started);
 		call.may_send = tmretry_still_owner;
 		call.may_send_arg = &owner;
-		free(out->last);
 		out->last_lost = tm_loop_take(tm, &call, &out->last) == 0 && out->last == NULL;
 		res = tmretry_last(out);
 		if (res->refused_by_sender) {
@@ -570,8 +570,13 @@ tmretry_attempts(const struct tmretry *r, struct tm_loop *tm, const struct tm_re
 		log_debug("TM %s attempt %u: %s (%s); retrying", tm_endpoint_name(req->endpoint),
 			  attempt, tm_outcome_name(res->outcome), res->error);
 		tmretry_count_retry(r, req->endpoint);
-		if (!tmretry_wait(r, tmretry_delay_ms(&r->policy, out->made, res->retry_after_ms),
-				  stop))
+		delay_ms = tmretry_delay_ms(&r->policy, out->made, res->retry_after_ms);
+		/* Nothing reads a repeated attempt's answer: not held through the wait (a backoff,
+		 * an outage, a slot) either. */
+		free(out->last);
+		out->last = NULL;
+		out->last_lost = false;
+		if (!tmretry_wait(r, delay_ms, stop))
 			return -1;
 	}
 }

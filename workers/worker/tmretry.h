@@ -127,9 +127,9 @@ struct tmretry_hooks {
 
 struct tmretry_result {
 	enum tmretry_action action; /* OK, FAILED, PARK or EXHAUSTED */
-	/* The last attempt's answer, on the heap from its arrival (a call in flight holds none of
-	 * its 2 KiB; tm_loop_take): owned; NULL before any attempt, or when the answer could not be
-	 * kept. Read through tmretry_last. */
+	/* The final attempt's answer, on the heap from its arrival (a call in flight, or waiting
+	 * to repeat one, holds none of its 2 KiB; tm_loop_take): owned; NULL before any attempt,
+	 * between attempts, or when the answer could not be kept. Read through tmretry_last. */
 	struct tm_result *last;
 	bool last_lost;	       /* the last attempt's answer arrived and could not be kept */
 	unsigned made;	       /* attempts made by this call */
@@ -177,8 +177,11 @@ int tmretry_call(const struct tmretry *r, struct tm_loop *tm, const struct tm_re
 		 const struct tmretry_hooks *hooks, const atomic_bool *stop,
 		 struct tmretry_result *out);
 
-/* out's last answer: the attempt's; tm_loop_answer_lost() for one that arrived and could not be
- * kept; before any attempt a result of outcome TM_NOT_SENT saying no call was made. */
+/* out's last answer: the final attempt's; tm_loop_answer_lost() for one that arrived and could
+ * not be kept (a local out-of-memory taken as TM's ambiguity: it counts against TM's health
+ * and the adaptive limit, and parks a create — the safe side); otherwise (before any attempt,
+ * or a submission refused with no memory left to say why) a result of outcome TM_NOT_SENT
+ * saying no call was made. */
 const struct tm_result *tmretry_last(const struct tmretry_result *out);
 
 /* Frees what tmretry_call left in out (its last answer, its calls) and zeroes it. */
