@@ -76,6 +76,8 @@ struct fiber_sched {
 	struct timer *timers; /* a min-heap by at_ms */
 	size_t ntimers, cap;
 	size_t live;
+	int idle_carriers; /* carriers waiting for work */
+	int waking;	   /* of them, signalled and not yet back (at most 1: see wake_carrier) */
 	bool closing;
 	size_t stack_size;
 	int ncarriers;
@@ -96,6 +98,19 @@ fiber_self(void)
 	return self_carrier != NULL ? self_carrier->cur : NULL;
 }
 
+/* Wakes one idle carrier for the ready queue unless one is on its way already. Under the lock.
+ * A carrier that wakes and takes a fiber calls it again if more are ready, so a burst of wakes
+ * (a group leader waking its followers) brings carriers one at a time, as many as the work
+ * keeps busy, instead of every idle one to fight over the lock and find the queue empty. */
+static void
+wake_carrier(struct fiber_sched *s)
+{
+	if (s->waking == 0 && s->idle_carriers > 0) {
+		s->waking = 1;
+		pthread_cond_signal(&s->work);
+	}
+}
+
 /* Under the lock. */
 static void
 ready_push(struct fiber_sched *s, struct fiber *f)
@@ -107,7 +122,7 @@ ready_push(struct fiber_sched *s, struct fiber *f)
 	else
 		s->ready = f;
 	s->ready_tail = f;
-	pthread_cond_signal(&s->work);
+	wake_carrier(s);
 }
 
 static struct fiber *
@@ -328,14 +343,19 @@ carrier_main(void *arg)
 		if (f == NULL) {
 			if (s->closing && s->live == 0)
 				break;
+			s->idle_carriers++;
 			if (next < 0) {
 				pthread_cond_wait(&s->work, &s->lock);
 			} else {
 				deadline_after_on(CLOCK_MONOTONIC, &until, next);
 				pthread_cond_timedwait(&s->work, &s->lock, &until);
 			}
+			s->idle_carriers--;
+			s->waking = 0; /* this one is back, whatever woke it */
 			continue;
 		}
+		if (s->ready != NULL)
+			wake_carrier(s); /* more work: hand it on */
 		f->state = F_RUNNING;
 		c->cur = f;
 		pthread_mutex_unlock(&s->lock);

@@ -1,6 +1,7 @@
 /* Tests for common/fiber.c and common/fwait.c: fibers park without holding a carrier, wake from
  * other threads (also before they park), time out, keep their log context across carriers,
- * give their unused stack pages back while parked; fcond and fsem serve threads and fibers. */
+ * give their unused stack pages back while parked, and a burst of them made ready reaches every
+ * idle carrier; fcond and fsem serve threads and fibers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -432,6 +433,56 @@ test_fsem(void **state)
 	fsem_destroy(&u.sem);
 }
 
+/* Fibers that block their carrier (as a database statement does) until all are in at once. */
+#define BLOCKERS 4
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int in, peak;
+	struct fiber_sched *s;
+} blk = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, NULL};
+
+static void
+blocker(void *arg)
+{
+	struct timespec until;
+
+	(void)arg;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	pthread_mutex_lock(&blk.lock);
+	blk.peak = ++blk.in > blk.peak ? blk.in : blk.peak;
+	pthread_cond_broadcast(&blk.cond);
+	while (blk.in < BLOCKERS && pthread_cond_timedwait(&blk.cond, &blk.lock, &until) == 0)
+		;
+	blk.in--; /* (those still to come are not in at once with this one) */
+	pthread_mutex_unlock(&blk.lock);
+}
+
+/* The first makes the others ready in a burst, then blocks its carrier. */
+static void
+burst_leader(void *arg)
+{
+	for (int i = 1; i < BLOCKERS; i++)
+		if (fiber_spawn(blk.s, blocker, NULL) != 0)
+			return;
+	blocker(arg);
+}
+
+/* A burst of ready fibers reaches every idle carrier, though each wake brings one carrier
+ * at a time (the carrier that takes a fiber hands the rest on): all four blocking fibers run at
+ * once on the four carriers. */
+static void
+test_burst_reaches_idle_carriers(void **state)
+{
+	(void)state;
+	blk.s = sched(BLOCKERS);
+	usleep(20000); /* the carriers are all idle */
+	assert_int_equal(fiber_spawn(blk.s, burst_leader, NULL), 0);
+	fiber_sched_free(blk.s);
+	assert_int_equal(blk.peak, BLOCKERS);
+}
+
 int
 main(void)
 {
@@ -444,6 +495,7 @@ main(void)
 	    cmocka_unit_test(test_parked_stack_given_back),
 	    cmocka_unit_test(test_fcond_threads_and_fibers),
 	    cmocka_unit_test(test_fsem),
+	    cmocka_unit_test(test_burst_reaches_idle_carriers),
 	};
 
 	log_init("test_fiber", LOG_WARN);
