@@ -77,7 +77,7 @@ struct fiber_sched {
 	size_t ntimers, cap;
 	size_t live;
 	int idle_carriers; /* carriers waiting for work */
-	int waking;	   /* of them, signalled and not yet back (at most 1: see wake_carrier) */
+	bool waking; /* wake_carrier signalled, and no carrier has come back from its wait since */
 	bool closing;
 	size_t stack_size;
 	int ncarriers;
@@ -99,14 +99,15 @@ fiber_self(void)
 }
 
 /* Wakes one idle carrier for the ready queue unless one is on its way already. Under the lock.
- * A carrier that wakes and takes a fiber calls it again if more are ready, so a burst of wakes
- * (a group leader waking its followers) brings carriers one at a time, as many as the work
- * keeps busy, instead of every idle one to fight over the lock and find the queue empty. */
+ * Any carrier that takes a fiber while more are ready calls it again (the hand-off, which
+ * liveness needs: without it fibers would stay queued while carriers sit idle), so a burst of
+ * wakes (a group leader waking its followers) brings carriers one at a time, as many as the
+ * work keeps busy, instead of every idle one to fight over the lock and find the queue empty. */
 static void
 wake_carrier(struct fiber_sched *s)
 {
-	if (s->waking == 0 && s->idle_carriers > 0) {
-		s->waking = 1;
+	if (!s->waking && s->idle_carriers > 0) {
+		s->waking = true;
 		pthread_cond_signal(&s->work);
 	}
 }
@@ -351,7 +352,8 @@ carrier_main(void *arg)
 				pthread_cond_timedwait(&s->work, &s->lock, &until);
 			}
 			s->idle_carriers--;
-			s->waking = 0; /* this one is back, whatever woke it */
+			s->waking =
+			    false; /* one is back (whatever woke it) and looks at the queue */
 			continue;
 		}
 		if (s->ready != NULL)
