@@ -1,5 +1,6 @@
-/* fiber: user-space threads (ucontext) run by a few carrier threads, so that work waiting for
- * an answer (a TM call) costs its stack's touched pages, not a thread; park, wake and timers. */
+/* fiber: user-space threads (a stack switch of our own on x86-64, ucontext elsewhere) run by a
+ * few carrier threads, so that work waiting for an answer (a TM call) costs its stack's touched
+ * pages, not a thread; park, wake and timers. */
 #ifndef TMPROV_FIBER_H
 #define TMPROV_FIBER_H
 

@@ -11,7 +11,7 @@ import os
 import sys
 
 PAGE = 4096
-MARGIN = 256  # makecontext's start frame, swapcontext's pushes, alignment
+MARGIN = 256  # the start frame, the switch's pushes (64 bytes on x86-64), alignment
 
 # The path of a command from its fiber's start to its wait on TM, in call order, as
 # (source file, function). Each is counted once if the build has a figure for it.

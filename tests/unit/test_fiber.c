@@ -1,7 +1,8 @@
 /* Tests for common/fiber.c and common/fwait.c: fibers park without holding a carrier, wake from
  * other threads (also before they park), time out, keep their log context across carriers,
  * give their unused stack pages back while parked, and a burst of them made ready reaches every
- * idle carrier; fcond and fsem serve threads and fibers. */
+ * idle carrier, and keep their own floating-point control; fcond and fsem serve threads and
+ * fibers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <fenv.h>
 
 #include "clock.h"
 #include "fiber.h"
@@ -486,6 +488,58 @@ test_burst_reaches_idle_carriers(void **state)
 	assert_int_equal(blk.peak, BLOCKERS);
 }
 
+/* Each fiber keeps its own floating-point control (the switch saves the SSE and x87 control
+ * words): one that rounds upward parks while another, started with the defaults, runs on the
+ * same carrier; each sees its own mode. */
+static struct {
+	_Atomic(struct fiber *) up;
+	atomic_int up_mode, other_mode, up_after;
+} fpm;
+
+static void
+round_up_then_park(void *arg)
+{
+	volatile double third = 1.0;
+
+	(void)arg;
+	fesetround(FE_UPWARD);
+	atomic_store(&fpm.up_mode, fegetround());
+	atomic_store(&fpm.up, fiber_self());
+	while (atomic_load(&fpm.other_mode) == -1)
+		fiber_park(10);
+	/* Upward: 1/3 rounds above the nearest double. */
+	third = third / 3.0;
+	atomic_store(&fpm.up_after, fegetround() == FE_UPWARD && third > 0.33333333333333331);
+	fesetround(FE_TONEAREST);
+}
+
+static void
+default_mode(void *arg)
+{
+	(void)arg;
+	while (atomic_load(&fpm.up) == NULL)
+		fiber_park(1);
+	atomic_store(&fpm.other_mode, fegetround());
+	fiber_wake(atomic_load(&fpm.up));
+}
+
+static void
+test_fp_control_kept(void **state)
+{
+	struct fiber_sched *s = sched(1);
+
+	(void)state;
+	atomic_store(&fpm.up, NULL);
+	atomic_store(&fpm.other_mode, -1);
+	atomic_store(&fpm.up_after, 0);
+	assert_int_equal(fiber_spawn(s, round_up_then_park, NULL), 0);
+	assert_int_equal(fiber_spawn(s, default_mode, NULL), 0);
+	fiber_sched_free(s);
+	assert_int_equal(atomic_load(&fpm.up_mode), FE_UPWARD);
+	assert_int_equal(atomic_load(&fpm.other_mode), FE_TONEAREST);
+	assert_int_equal(atomic_load(&fpm.up_after), 1);
+}
+
 int
 main(void)
 {
@@ -499,6 +553,7 @@ main(void)
 	    cmocka_unit_test(test_fcond_threads_and_fibers),
 	    cmocka_unit_test(test_fsem),
 	    cmocka_unit_test(test_burst_reaches_idle_carriers),
+	    cmocka_unit_test(test_fp_control_kept),
 	};
 
 	log_init("test_fiber", LOG_WARN);
