@@ -16,11 +16,19 @@
 #include "deadline.h"
 #include "log.h"
 
+/* GCC says ASan with __SANITIZE_ADDRESS__, clang (before 22) only with __has_feature. */
 #if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/common_interface_defs.h>
 #define FIBER_ASAN 1
-#else
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FIBER_ASAN 1
+#endif
+#endif
+#ifndef FIBER_ASAN
 #define FIBER_ASAN 0
+#endif
+#if FIBER_ASAN
+#include <sanitizer/common_interface_defs.h>
 #endif
 #if defined(__SANITIZE_THREAD__)
 #include <sanitizer/tsan_interface.h>
@@ -46,18 +54,33 @@ void tmprov_fiber_swap(struct fctx *from, const struct fctx *to)
 /* A new fiber's first frame returns here: it calls the function in r12, which never returns
  * (the undefined return address ends a backtrace here). */
 void tmprov_fiber_start(void) __attribute__((visibility("hidden")));
-__asm__(".text\n"
+__asm__(".pushsection .text\n"
+	".p2align 4\n"
 	".globl tmprov_fiber_swap\n"
 	".hidden tmprov_fiber_swap\n"
 	".type tmprov_fiber_swap, @function\n"
 	"tmprov_fiber_swap:\n"
+	"\t.cfi_startproc\n"
 	"\tpushq %rbp\n"
+	"\t.cfi_adjust_cfa_offset 8\n"
+	"\t.cfi_rel_offset rbp, 0\n"
 	"\tpushq %rbx\n"
+	"\t.cfi_adjust_cfa_offset 8\n"
+	"\t.cfi_rel_offset rbx, 0\n"
 	"\tpushq %r12\n"
+	"\t.cfi_adjust_cfa_offset 8\n"
+	"\t.cfi_rel_offset r12, 0\n"
 	"\tpushq %r13\n"
+	"\t.cfi_adjust_cfa_offset 8\n"
+	"\t.cfi_rel_offset r13, 0\n"
 	"\tpushq %r14\n"
+	"\t.cfi_adjust_cfa_offset 8\n"
+	"\t.cfi_rel_offset r14, 0\n"
 	"\tpushq %r15\n"
+	"\t.cfi_adjust_cfa_offset 8\n"
+	"\t.cfi_rel_offset r15, 0\n"
 	"\tsubq $8, %rsp\n"
+	"\t.cfi_adjust_cfa_offset 8\n"
 	"\tstmxcsr (%rsp)\n"
 	"\tfnstcw 4(%rsp)\n"
 	"\tmovq %rsp, (%rdi)\n"
@@ -65,14 +88,29 @@ __asm__(".text\n"
 	"\tldmxcsr (%rsp)\n"
 	"\tfldcw 4(%rsp)\n"
 	"\taddq $8, %rsp\n"
+	"\t.cfi_adjust_cfa_offset -8\n"
 	"\tpopq %r15\n"
+	"\t.cfi_adjust_cfa_offset -8\n"
+	"\t.cfi_restore r15\n"
 	"\tpopq %r14\n"
+	"\t.cfi_adjust_cfa_offset -8\n"
+	"\t.cfi_restore r14\n"
 	"\tpopq %r13\n"
+	"\t.cfi_adjust_cfa_offset -8\n"
+	"\t.cfi_restore r13\n"
 	"\tpopq %r12\n"
+	"\t.cfi_adjust_cfa_offset -8\n"
+	"\t.cfi_restore r12\n"
 	"\tpopq %rbx\n"
+	"\t.cfi_adjust_cfa_offset -8\n"
+	"\t.cfi_restore rbx\n"
 	"\tpopq %rbp\n"
+	"\t.cfi_adjust_cfa_offset -8\n"
+	"\t.cfi_restore rbp\n"
 	"\tret\n"
+	"\t.cfi_endproc\n"
 	".size tmprov_fiber_swap, .-tmprov_fiber_swap\n"
+	".p2align 4\n"
 	".globl tmprov_fiber_start\n"
 	".hidden tmprov_fiber_start\n"
 	".type tmprov_fiber_start, @function\n"
@@ -83,7 +121,8 @@ __asm__(".text\n"
 	"\tcallq *%r12\n"
 	"\tud2\n"
 	"\t.cfi_endproc\n"
-	".size tmprov_fiber_start, .-tmprov_fiber_start\n");
+	".size tmprov_fiber_start, .-tmprov_fiber_start\n"
+	".popsection\n");
 #else
 #define FIBER_ASM 0
 struct fctx {
