@@ -132,6 +132,9 @@ struct fctx {
 
 enum fiber_state { F_READY, F_RUNNING, F_PARKING, F_PARKED, F_DONE };
 
+/* The longest an idle carrier waits before it looks at the ready queue again. */
+#define IDLE_LOOK_MS 1000L
+
 struct carrier {
 	struct fiber_sched *s;
 	pthread_t tid;
@@ -458,16 +461,15 @@ carrier_main(void *arg)
 		if (f == NULL) {
 			if (s->closing && s->live == 0)
 				break;
+			/* Never longer than IDLE_LOOK_MS: with one wake out at a time, a signal
+			 * the C library loses (glibc bug 25847) would hold ready fibers until
+			 * something else woke a carrier. */
 			s->idle_carriers++;
-			if (next < 0) {
-				pthread_cond_wait(&s->work, &s->lock);
-			} else {
-				deadline_after_on(CLOCK_MONOTONIC, &until, next);
-				pthread_cond_timedwait(&s->work, &s->lock, &until);
-			}
+			deadline_after_on(CLOCK_MONOTONIC, &until,
+					  next < 0 || next > IDLE_LOOK_MS ? IDLE_LOOK_MS : next);
+			pthread_cond_timedwait(&s->work, &s->lock, &until);
 			s->idle_carriers--;
-			s->waking =
-			    false; /* one is back (whatever woke it) and looks at the queue */
+			s->waking = false; /* one is back (whatever woke it) and looks again */
 			continue;
 		}
 		if (s->ready != NULL)
