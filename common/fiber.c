@@ -595,13 +595,13 @@ fiber_context(struct fiber *f)
 	/* The frame tmprov_fiber_swap resumes (control words, r15 ... rbp, return address) at the
 	 * top of the stack, so that tmprov_fiber_start runs with the stack 16-byte aligned, as
 	 * before a call, and calls fiber_entry from r12. */
-	uint64_t *top = (uint64_t *)(void *)(f->map + f->maplen);
-	uint64_t *frame = top - 10;
+	enum { CONTROL, R15, R14, R13, R12, RBX, RBP, RET, PAD1, PAD2, WORDS };
+	uint64_t *frame = (uint64_t *)(void *)(f->map + f->maplen) - WORDS;
 
-	memset(frame, 0, 10 * sizeof(*frame));
-	frame[0] = 0x1F80 | (uint64_t)0x037F << 32;  /* MXCSR, x87 control word: the defaults */
-	frame[4] = (uint64_t)(uintptr_t)fiber_entry; /* r12 */
-	frame[7] = (uint64_t)(uintptr_t)tmprov_fiber_start;
+	memset(frame, 0, WORDS * sizeof(*frame));
+	frame[CONTROL] = 0x1F80 | (uint64_t)0x037F << 32; /* MXCSR, x87 control word: defaults */
+	frame[R12] = (uint64_t)(uintptr_t)fiber_entry;
+	frame[RET] = (uint64_t)(uintptr_t)tmprov_fiber_start;
 	f->ctx.sp = frame;
 	return 0;
 #else
